@@ -1,0 +1,146 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import TuitionCore
+import TuitionStore
+
+/// An RFC 9457 problem: every error the API returns, with a stable `code`.
+public struct Problem: HTTPResponseError, Encodable, Sendable {
+    public let status: HTTPResponse.Status
+    public let code: String
+    public let title: String
+    public let detail: String?
+
+    public init(_ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil) {
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+    }
+
+    enum CodingKeys: String, CodingKey { case type, title, status, detail, code }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode("https://tuitionguard.cn/problems/\(code)", forKey: .type)
+        try container.encode(title, forKey: .title)
+        try container.encode(status.code, forKey: .status)
+        try container.encodeIfPresent(detail, forKey: .detail)
+        try container.encode(code, forKey: .code)
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = (try? JSONEncoder().encode(self)) ?? Data()
+        var headers = HTTPFields()
+        headers[.contentType] = "application/problem+json"
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    static let notFound = Problem(.notFound, code: "not_found", title: "No such resource")
+    static let unauthenticated = Problem(.unauthorized, code: "unauthenticated", title: "A valid bearer token is required")
+    static let roleNotPermitted = Problem(.forbidden, code: "role_not_permitted", title: "This role may not do this")
+    static let idempotencyKeyRequired = Problem(
+        .badRequest, code: "idempotency_key_required", title: "This request moves money and needs an Idempotency-Key header")
+    static let idempotencyKeyReused = Problem(
+        .conflict, code: "idempotency_key_reused", title: "This Idempotency-Key was used with a different request")
+    static func malformedBody(_ detail: String) -> Problem {
+        Problem(.badRequest, code: "malformed_body", title: "The request body is not the JSON this route takes", detail: detail)
+    }
+    static func invalidParameter(_ detail: String) -> Problem {
+        Problem(.badRequest, code: "invalid_parameter", title: "A path or query parameter is invalid", detail: detail)
+    }
+
+    /// The problem for a business rejection: 409 where the resource's state conflicts, else 422.
+    init(_ rejection: Rejection) {
+        let status: HTTPResponse.Status =
+            switch rejection {
+            case .licenceNumberTaken, .enrollmentAlreadyPaid, .lessonAlreadyAnswered: .conflict
+            default: .unprocessableContent
+            }
+        self.init(status, code: rejection.rawValue, title: rejection.title)
+    }
+}
+
+extension Rejection {
+    /// A sentence for people; the `code` is what programs match on.
+    var title: String {
+        switch self {
+        case .amountMustBePositive: "The amount must be positive"
+        case .amountTooLarge: "The amount is too large"
+        case .lessonsMustBePositive: "The number of lessons must be positive and within range"
+        case .priceMustBePositive: "The price per lesson must be positive"
+        case .lessonMinutesMustBePositive: "The lesson length must be positive and under a day"
+        case .textFieldMissing: "A required text field is empty"
+        case .chargeCoversTooManyLessons: "One charge may cover at most the district's lesson cap (60 nationally)"
+        case .chargeTermTooLong: "One charge may cover at most the district's term cap (3 months nationally)"
+        case .chargeAmountTooLarge: "One charge may be at most the district's amount cap (¥5,000 nationally)"
+        case .termEndsBeforeItStarts: "The term ends before it starts"
+        case .districtCapAboveNationalCap: "A district's caps must be positive and no higher than the national caps"
+        case .licenceNumberTaken: "An institution with this licence number is already registered"
+        case .reserveRatioInvalid: "Reserve mode needs a ratio of 1–10,000 basis points; escrow mode takes none"
+        case .institutionNotOperating: "The institution is suspended, defunct or blacklisted"
+        case .enrollmentAlreadyPaid: "The enrollment is already paid"
+        case .enrollmentNotPaid: "The enrollment is not paid yet"
+        case .paymentDoesNotMatchOrder: "The payment must equal the order's amount"
+        case .lessonsExceedRemaining: "More lessons than remain unconsumed on the enrollment"
+        case .lessonDateInFuture: "Lessons cannot be recorded for a future date"
+        case .lessonDateBeforeTerm: "Lessons cannot be recorded before the term starts"
+        case .nothingToRefund: "No unconsumed lessons remain to refund"
+        case .refundExceedsUnconsumed: "The refund exceeds the unconsumed lessons"
+        case .accountWouldGoNegative: "The account does not hold enough money"
+        case .lessonAlreadyAnswered: "The lessons were already confirmed or disputed"
+        case .lessonAnswerWindowClosed: "Lessons may be confirmed or disputed only within 7 days of recording"
+        }
+    }
+}
+
+/// Turns every error into problem+json: named rejections and known failures into 4xx, anything else into a logged 500.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            return try Self.problem(for: error, logger: context.logger).response(from: request, context: context)
+        }
+    }
+
+    static func problem(for error: any Error, logger: Logger) -> Problem {
+        switch error {
+        case let problem as Problem: return problem
+        case let rejection as Rejection: return Problem(rejection)
+        case is NotFound: return .notFound
+        case let error as DecodingError: return .malformedBody(describe(error))
+        case let error as HTTPError:
+            switch error.status {
+            case .notFound: return .notFound
+            case .unauthorized: return .unauthenticated
+            case .contentTooLarge: return Problem(.contentTooLarge, code: "body_too_large", title: "The request body is too large")
+            case .methodNotAllowed: return Problem(.methodNotAllowed, code: "method_not_allowed", title: "This route does not take this method")
+            default:
+                return Problem(error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase, detail: error.body)
+            }
+        default:
+            logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+            return Problem(.internalServerError, code: "internal_error", title: "Something went wrong on our side")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return path.isEmpty ? "body" : path
+        }
+        switch error {
+        case .typeMismatch(_, let context): return "\(path(context)): wrong type (\(context.debugDescription))"
+        case .valueNotFound(_, let context): return "\(path(context)): value missing"
+        case .keyNotFound(let key, let context):
+            let parent = path(context)
+            return "\(parent == "body" ? "" : parent + ".")\(key.stringValue): required field missing"
+        case .dataCorrupted(let context): return "\(path(context)): \(context.debugDescription)"
+        @unknown default: return "malformed JSON"
+        }
+    }
+}

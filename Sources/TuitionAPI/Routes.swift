@@ -1,0 +1,263 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import TuitionCore
+import TuitionStore
+
+/// Everything the routes need, built once in `buildRouter`.
+struct Services: Sendable {
+    let store: Store
+    let parties: PartyRepository
+    let principals: PrincipalRepository
+    let enrollments: EnrollmentRepository
+    let statements: StatementRepository
+    let idempotent: IdempotentRequests
+
+    init(store: Store) {
+        self.store = store
+        self.parties = PartyRepository(store: store)
+        self.principals = PrincipalRepository(store: store)
+        self.enrollments = EnrollmentRepository(store: store)
+        self.statements = StatementRepository(store: store)
+        self.idempotent = IdempotentRequests(store: store, repository: IdempotencyRepository(store: store))
+    }
+}
+
+struct TokenIssued: Codable, Sendable {
+    let principalId: UUID
+    let role: Role
+    let entityId: String
+    let token: String
+}
+
+struct Me: Codable, Sendable {
+    let principalId: UUID
+    let role: Role
+    let entityId: String
+}
+
+struct GuardianSignUp: Codable, Sendable {
+    let name: String
+    let phone: String?
+}
+
+struct PaymentBody: Codable, Sendable { let amountFen: Money }
+struct LessonsBody: Codable, Sendable {
+    let lessons: Int
+    let takenOn: BusinessDate
+}
+struct RefundBody: Codable, Sendable {
+    let lessons: Int?
+    let reason: String?
+}
+struct TopUpBody: Codable, Sendable { let amountFen: Money }
+struct DisputeBody: Codable, Sendable { let reason: String }
+struct TransferPage: Encodable, Sendable {
+    let items: [TransferRecord]
+    let nextCursor: String?
+}
+
+extension ChargeCaps {
+    struct Body: Codable, Sendable {
+        let lessonsMax: Int
+        let termMonthsMax: Int
+        let amountMaxFen: Money
+    }
+    var body: Body { Body(lessonsMax: lessonsMax, termMonthsMax: termMonthsMax, amountMaxFen: amountMax) }
+}
+
+func addRoutes(to router: Router<AppRequestContext>, services: Services) {
+    addPartyRoutes(to: router, services: services)
+    addEnrollmentRoutes(to: router, services: services)
+}
+
+// MARK: Principals, districts, institutions, students, courses
+
+func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
+    let v1 = router.group("v1")
+
+    v1.get("me") { _, context in
+        let principal = try context.principal()
+        return try JSON.response(Me(principalId: principal.id, role: principal.role, entityId: principal.entity.entityId))
+    }
+
+    // A parent signs up in the app and gets a guardian token, shown once.
+    v1.post("guardians") { request, context in
+        let (body, _) = try await request.decodeJSON(GuardianSignUp.self, context: context)
+        let name = body.name.trimmingCharacters(in: .whitespaces)
+        guard !name.isEmpty, name.count <= 100 else { throw Problem(Rejection.textFieldMissing) }
+        let guardian = try await services.parties.createGuardian(name: name, phone: body.phone ?? "")
+        let (principal, token) = try await services.principals.create(for: .guardian(guardian), label: "sign-up")
+        return try JSON.response(
+            TokenIssued(principalId: principal.id, role: .guardian, entityId: guardian.description, token: token), status: .created)
+    }
+
+    v1.get("district/charge-caps") { _, context in
+        guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
+        return try JSON.response(try await services.parties.chargeCaps(district).body)
+    }
+    v1.put("district/charge-caps") { request, context in
+        guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
+        let (body, _) = try await request.decodeJSON(ChargeCaps.Body.self, context: context)
+        let caps = ChargeCaps(lessonsMax: body.lessonsMax, termMonthsMax: body.termMonthsMax, amountMax: body.amountMaxFen)
+        return try JSON.response(try await services.parties.setChargeCaps(caps, district: district).body)
+    }
+
+    v1.post("institutions") { request, context in
+        guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
+        let (body, _) = try await request.decodeJSON(NewInstitution.self, context: context)
+        return try JSON.response(try await services.parties.registerInstitution(body, district: district), status: .created)
+    }
+    v1.get("institutions") { request, context in
+        let status = try request.uri.queryParameters["status"].map { text in
+            guard let status = InstitutionStatus(rawValue: String(text)) else { throw Problem.invalidParameter("unknown status \(text)") }
+            return status
+        }
+        let page = try await services.parties.institutions(scope: try context.scope, status: status, page: try request.pageRequest())
+        return try JSON.response(PageBody(page))
+    }
+    v1.get("institutions/:id") { _, context in
+        guard let institution = try await services.parties.institution(try context.parameters.id("id"), scope: try context.scope) else {
+            throw Problem.notFound
+        }
+        return try JSON.response(institution)
+    }
+    // The regulator issues an institution's API token; it is shown once.
+    v1.post("institutions/:id/tokens") { _, context in
+        let scope = Scope(try context.principal(.regulator))
+        let id: Institution.ID = try context.parameters.id("id")
+        guard try await services.parties.institution(id, scope: scope) != nil else { throw Problem.notFound }
+        let (principal, token) = try await services.principals.create(for: .institution(id), label: "issued by regulator")
+        return try JSON.response(
+            TokenIssued(principalId: principal.id, role: .institution, entityId: id.description, token: token), status: .created)
+    }
+    v1.get("institutions/:id/statement") { _, context in
+        guard let statement = try await services.statements.institutionStatement(try context.parameters.id("id"), scope: try context.scope)
+        else { throw Problem.notFound }
+        return try JSON.response(statement)
+    }
+    v1.get("institutions/:id/transfers") { request, context in
+        let query = request.uri.queryParameters
+        let after = try query["cursor"].map { text in
+            guard let id = Int64(String(text)), id >= 0 else { throw Problem.invalidParameter("cursor is not one we gave out") }
+            return id
+        }
+        let limit = try request.pageRequest().limit
+        guard let page = try await services.statements.institutionTransfers(
+            try context.parameters.id("id"), scope: try context.scope, after: after, limit: limit)
+        else { throw Problem.notFound }
+        return try JSON.response(TransferPage(items: page.items, nextCursor: page.next.map(String.init)))
+    }
+    v1.post("institutions/:id/reserve-topups") { request, context in
+        let principal = try context.principal(.institution)
+        let id: Institution.ID = try context.parameters.id("id")
+        guard principal.entity == .institution(id) else { throw Problem.notFound }
+        let (body, raw) = try await request.decodeJSON(TopUpBody.self, context: context)
+        return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
+            try await services.enrollments.topUpReserve(
+                institution: id, amount: body.amountFen, key: "reserve_topup:\(principal.id):\(request.idempotencyKey ?? "")",
+                on: connection)
+        }
+    }
+
+    v1.post("students") { request, context in
+        guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }
+        let (body, _) = try await request.decodeJSON(NewStudent.self, context: context)
+        return try JSON.response(try await services.parties.createStudent(body, guardian: guardian), status: .created)
+    }
+    v1.get("students") { request, context in
+        try JSON.response(PageBody(try await services.parties.students(scope: try context.scope, page: try request.pageRequest())))
+    }
+    v1.get("students/:id") { _, context in
+        guard let student = try await services.parties.student(try context.parameters.id("id"), scope: try context.scope) else {
+            throw Problem.notFound
+        }
+        return try JSON.response(student)
+    }
+
+    v1.post("courses") { request, context in
+        guard case .institution(let institution) = try context.principal(.institution).entity else { throw Problem.roleNotPermitted }
+        let (body, _) = try await request.decodeJSON(NewCourse.self, context: context)
+        return try JSON.response(try await services.parties.createCourse(body, institution: institution), status: .created)
+    }
+    v1.get("courses") { request, context in
+        try JSON.response(PageBody(try await services.parties.courses(scope: try context.scope, page: try request.pageRequest())))
+    }
+    v1.get("courses/:id") { _, context in
+        guard let course = try await services.parties.course(try context.parameters.id("id"), scope: try context.scope) else {
+            throw Problem.notFound
+        }
+        return try JSON.response(course)
+    }
+}
+
+// MARK: Enrollments, money and lessons
+
+func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Services) {
+    let v1 = router.group("v1")
+
+    v1.post("enrollments") { request, context in
+        guard case .institution(let institution) = try context.principal(.institution).entity else { throw Problem.roleNotPermitted }
+        let (body, _) = try await request.decodeJSON(NewEnrollment.self, context: context)
+        return try JSON.response(try await services.enrollments.create(body, institution: institution), status: .created)
+    }
+    v1.get("enrollments") { request, context in
+        try JSON.response(PageBody(try await services.enrollments.enrollments(scope: try context.scope, page: try request.pageRequest())))
+    }
+    v1.get("enrollments/:id") { _, context in
+        guard let enrollment = try await services.enrollments.enrollment(try context.parameters.id("id"), scope: try context.scope) else {
+            throw Problem.notFound
+        }
+        return try JSON.response(enrollment)
+    }
+    v1.get("enrollments/:id/statement") { _, context in
+        guard let statement = try await services.statements.enrollmentStatement(try context.parameters.id("id"), scope: try context.scope)
+        else { throw Problem.notFound }
+        return try JSON.response(statement)
+    }
+    v1.post("enrollments/:id/payments") { request, context in
+        let principal = try context.principal(.guardian)
+        guard case .guardian(let guardian) = principal.entity else { throw Problem.roleNotPermitted }
+        let id: Enrollment.ID = try context.parameters.id("id")
+        let (body, raw) = try await request.decodeJSON(PaymentBody.self, context: context)
+        return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
+            try await services.enrollments.pay(id, guardian: guardian, amount: body.amountFen, on: connection)
+        }
+    }
+    v1.post("enrollments/:id/lessons") { request, context in
+        let principal = try context.principal(.institution)
+        guard case .institution(let institution) = principal.entity else { throw Problem.roleNotPermitted }
+        let id: Enrollment.ID = try context.parameters.id("id")
+        let (body, raw) = try await request.decodeJSON(LessonsBody.self, context: context)
+        return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
+            try await services.enrollments.recordLessons(
+                id, institution: institution, lessons: body.lessons, takenOn: body.takenOn, on: connection)
+        }
+    }
+    v1.get("enrollments/:id/lessons") { request, context in
+        guard let page = try await services.enrollments.lessons(
+            of: try context.parameters.id("id"), scope: try context.scope, page: try request.pageRequest())
+        else { throw Problem.notFound }
+        return try JSON.response(PageBody(page))
+    }
+    v1.post("enrollments/:id/refunds") { request, context in
+        let principal = try context.principal(.institution)
+        guard case .institution(let institution) = principal.entity else { throw Problem.roleNotPermitted }
+        let id: Enrollment.ID = try context.parameters.id("id")
+        let (body, raw) = try await request.decodeJSON(RefundBody.self, context: context)
+        return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
+            try await services.enrollments.refund(id, institution: institution, lessons: body.lessons, reason: body.reason ?? "", on: connection)
+        }
+    }
+    v1.post("lessons/:id/confirmation") { _, context in
+        guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }
+        return try JSON.response(try await services.enrollments.answerLesson(try context.parameters.id("id"), guardian: guardian, dispute: nil))
+    }
+    v1.post("lessons/:id/dispute") { request, context in
+        guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }
+        let (body, _) = try await request.decodeJSON(DisputeBody.self, context: context)
+        let reason = body.reason.trimmingCharacters(in: .whitespaces)
+        guard !reason.isEmpty, reason.count <= 1000 else { throw Problem(Rejection.textFieldMissing) }
+        return try JSON.response(try await services.enrollments.answerLesson(try context.parameters.id("id"), guardian: guardian, dispute: reason))
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+
+/// The accounts of the fund ledger. Institution accounts are restricted: they may never go negative.
+/// Outside accounts stand for the world (banks) and the insurer's claims account is backed by its capital.
+public enum AccountKind: String, Sendable, Codable, CaseIterable {
+    case escrow, operating, reserve
+    case guardianBank = "guardian_bank"
+    case institutionBank = "institution_bank"
+    case insurerClaims = "insurer_claims"
+    case insurerBank = "insurer_bank"
+
+    public var isRestricted: Bool {
+        switch self {
+        case .escrow, .operating, .reserve: true
+        case .guardianBank, .institutionBank, .insurerClaims, .insurerBank: false
+        }
+    }
+}
+
+public enum TransferKind: String, Sendable, Codable, CaseIterable {
+    case payment, release, refund, premium, payout
+    case reserveTopUp = "reserve_topup"
+}
+
+/// A transfer decided by the rules, between account kinds of the enrollment's parties; the store resolves the accounts.
+public struct PlannedTransfer: Hashable, Sendable {
+    public let kind: TransferKind
+    public let from: AccountKind
+    public let to: AccountKind
+    public let amount: Money
+
+    public init(kind: TransferKind, from: AccountKind, to: AccountKind, amount: Money) {
+        precondition(amount.isPositive, "a transfer moves a positive amount")
+        precondition(from != to, "a transfer moves money between two accounts")
+        self.kind = kind
+        self.from = from
+        self.to = to
+        self.amount = amount
+    }
+}
+
+/// One enrollment's money and lessons, as the ledger has them.
+public struct EnrollmentPosition: Hashable, Sendable {
+    public var mode: SupervisionMode
+    public var lessonsBought: Int
+    public var lessonsConsumed: Int
+    public var lessonsRefunded: Int
+    public var pricePerLesson: Money
+    public var amount: Money
+    public var paid: Money
+    public var released: Money
+    public var refunded: Money
+    public var termStart: BusinessDate
+
+    public init(
+        mode: SupervisionMode, lessonsBought: Int, lessonsConsumed: Int = 0, lessonsRefunded: Int = 0,
+        pricePerLesson: Money, paid: Money = .zero, released: Money = .zero, refunded: Money = .zero,
+        termStart: BusinessDate
+    ) {
+        self.mode = mode
+        self.lessonsBought = lessonsBought
+        self.lessonsConsumed = lessonsConsumed
+        self.lessonsRefunded = lessonsRefunded
+        self.pricePerLesson = pricePerLesson
+        self.amount = Money(fen: pricePerLesson.fen * Int64(lessonsBought))
+        self.paid = paid
+        self.released = released
+        self.refunded = refunded
+        self.termStart = termStart
+    }
+
+    public var isPaid: Bool { paid.isPositive }
+    public var lessonsRemaining: Int { lessonsBought - lessonsConsumed - lessonsRefunded }
+    public var consumedValue: Money { Money(fen: pricePerLesson.fen * Int64(lessonsConsumed)) }
+    /// Paid − value of lessons consumed − refunded: what the guardian is still owed in lessons or money.
+    public var unconsumed: Money { Money(fen: paid.fen - consumedValue.fen - refunded.fen) }
+    /// What the supervised account holds for this enrollment.
+    public var escrowHeld: Money { mode == .escrow ? Money(fen: paid.fen - released.fen - refunded.fen) : .zero }
+    /// Where prepaid tuition sits until it is earned.
+    public var holdingAccount: AccountKind { mode == .escrow ? .escrow : .operating }
+}
+
+/// A guardian pays an enrollment's order, in full, once.
+public func decidePayment(_ position: EnrollmentPosition, institution: InstitutionStatus, offered: Money) -> Result<PlannedTransfer, Rejection> {
+    guard offered.isPositive else { return .failure(.amountMustBePositive) }
+    guard institution.isOperating else { return .failure(.institutionNotOperating) }
+    guard !position.isPaid else { return .failure(.enrollmentAlreadyPaid) }
+    guard offered == position.amount else { return .failure(.paymentDoesNotMatchOrder) }
+    return .success(PlannedTransfer(kind: .payment, from: .guardianBank, to: position.holdingAccount, amount: offered))
+}
+
+/// The institution records lessons taken; in escrow mode their value is released to operating at once,
+/// so the supervised account never holds more than the unconsumed tuition.
+public func decideLessons(
+    _ position: EnrollmentPosition, institution: InstitutionStatus, lessons: Int, takenOn: BusinessDate, today: BusinessDate
+) -> Result<PlannedTransfer?, Rejection> {
+    guard lessons > 0 else { return .failure(.lessonsMustBePositive) }
+    guard institution.isOperating else { return .failure(.institutionNotOperating) }
+    guard position.isPaid else { return .failure(.enrollmentNotPaid) }
+    guard takenOn <= today else { return .failure(.lessonDateInFuture) }
+    guard takenOn >= position.termStart else { return .failure(.lessonDateBeforeTerm) }
+    guard lessons <= position.lessonsRemaining else { return .failure(.lessonsExceedRemaining) }
+    guard position.mode == .escrow else { return .success(nil) }
+    let value = Money(fen: position.pricePerLesson.fen * Int64(lessons))
+    return .success(PlannedTransfer(kind: .release, from: .escrow, to: .operating, amount: value))
+}
+
+/// A refund of unconsumed lessons at the frozen price; `nil` lessons refunds everything unconsumed.
+public func decideRefund(_ position: EnrollmentPosition, lessons requested: Int?) -> Result<(lessons: Int, transfer: PlannedTransfer), Rejection> {
+    if let requested, requested <= 0 { return .failure(.lessonsMustBePositive) }
+    guard position.isPaid else { return .failure(.enrollmentNotPaid) }
+    guard position.lessonsRemaining > 0 else { return .failure(.nothingToRefund) }
+    let lessons = requested ?? position.lessonsRemaining
+    guard lessons <= position.lessonsRemaining else { return .failure(.refundExceedsUnconsumed) }
+    let amount = Money(fen: position.pricePerLesson.fen * Int64(lessons))
+    return .success((lessons, PlannedTransfer(kind: .refund, from: position.holdingAccount, to: .guardianBank, amount: amount)))
+}
+
+/// The institution puts money of its own into its risk reserve.
+public func decideReserveTopUp(amount: Money, institution: InstitutionStatus) -> Result<PlannedTransfer, Rejection> {
+    guard amount.isPositive else { return .failure(.amountMustBePositive) }
+    guard institution != .defunct else { return .failure(.institutionNotOperating) }
+    return .success(PlannedTransfer(kind: .reserveTopUp, from: .institutionBank, to: .reserve, amount: amount))
+}
+
+/// The reserve a reserve-mode institution must hold: `ratio` of its unconsumed tuition, rounded up to the fen.
+public func reserveRequirement(unconsumed: Money, ratioBasisPoints: Int) -> Money {
+    guard unconsumed.isPositive, ratioBasisPoints > 0 else { return .zero }
+    let product = unconsumed.fen.multipliedFullWidth(by: Int64(ratioBasisPoints))
+    let (quotient, remainder) = Int64(10_000).dividingFullWidth(product)
+    return Money(fen: remainder > 0 ? quotient + 1 : quotient)
+}
+
+public enum LessonStatus: String, Sendable, Codable, CaseIterable {
+    case recorded, confirmed, disputed
+}
+
+/// A guardian has seven days from recording to confirm or dispute lessons; unanswered lessons count as confirmed.
+public let lessonAnswerWindow: TimeInterval = 7 * 86_400
+
+public func checkLessonAnswer(status: LessonStatus, recordedAt: Date, now: Date) -> Rejection? {
+    guard status == .recorded else { return .lessonAlreadyAnswered }
+    guard now.timeIntervalSince(recordedAt) <= lessonAnswerWindow else { return .lessonAnswerWindowClosed }
+    return nil
+}

@@ -1,0 +1,34 @@
+/// Every business refusal, named as a sentence. The raw value is the stable `code` the API reports.
+/// Checks run in a fixed order and the first failure wins.
+public enum Rejection: String, Error, Sendable, CaseIterable {
+    // Amounts and figures
+    case amountMustBePositive = "amount_must_be_positive"
+    case amountTooLarge = "amount_too_large"
+    case lessonsMustBePositive = "lessons_must_be_positive"
+    case priceMustBePositive = "price_must_be_positive"
+    case lessonMinutesMustBePositive = "lesson_minutes_must_be_positive"
+    case textFieldMissing = "text_field_missing"
+    // The prepayment rule
+    case chargeCoversTooManyLessons = "charge_exceeds_lesson_cap"
+    case chargeTermTooLong = "charge_exceeds_term_cap"
+    case chargeAmountTooLarge = "charge_exceeds_amount_cap"
+    case termEndsBeforeItStarts = "term_ends_before_it_starts"
+    case districtCapAboveNationalCap = "district_cap_above_national_cap"
+    // Institutions
+    case licenceNumberTaken = "licence_number_taken"
+    case reserveRatioInvalid = "reserve_ratio_invalid"
+    case institutionNotOperating = "institution_not_operating"
+    // Enrollments and the ledger
+    case enrollmentAlreadyPaid = "enrollment_already_paid"
+    case enrollmentNotPaid = "enrollment_not_paid"
+    case paymentDoesNotMatchOrder = "payment_does_not_match_order"
+    case lessonsExceedRemaining = "lessons_exceed_remaining"
+    case lessonDateInFuture = "lesson_date_in_future"
+    case lessonDateBeforeTerm = "lesson_date_before_term"
+    case nothingToRefund = "nothing_to_refund"
+    case refundExceedsUnconsumed = "refund_exceeds_unconsumed"
+    case accountWouldGoNegative = "insufficient_funds"
+    // Lessons
+    case lessonAlreadyAnswered = "lesson_already_answered"
+    case lessonAnswerWindowClosed = "lesson_answer_window_closed"
+}

@@ -1,0 +1,262 @@
+import Foundation
+import PostgresNIO
+import TuitionCore
+
+public struct NewEnrollment: Codable, Sendable {
+    public var studentId: Student.ID
+    public var courseId: Course.ID
+    public var lessons: Int
+    public var termStart: BusinessDate
+    public var termEnd: BusinessDate
+}
+
+/// Enrollments (orders) and the money that moves on them: payment, lessons consumed, refunds, reserve top-ups.
+/// Each operation locks the enrollment row, asks the core rules for a decision, and writes the transfer,
+/// the account totals and the enrollment's counters in the caller's transaction.
+public struct EnrollmentRepository: Sendable {
+    let store: Store
+
+    public init(store: Store) { self.store = store }
+
+    var logger: Logger { store.logger }
+
+    // MARK: Orders
+
+    public func create(_ new: NewEnrollment, institution: Institution.ID) async throws -> EnrollmentRecord {
+        try await store.transaction { connection in
+            let rows = try await connection.query(
+                """
+                SELECT i.status, i.supervision_mode, c.price_per_lesson_fen, s.guardian_id,
+                    d.charge_lessons_max, d.charge_term_months_max, d.charge_amount_max_fen
+                FROM courses c JOIN institutions i ON i.id = c.institution_id JOIN districts d ON d.code = i.district_code
+                    CROSS JOIN students s
+                WHERE c.id = \(new.courseId.uuid) AND c.institution_id = \(institution.uuid) AND s.id = \(new.studentId.uuid)
+                FOR SHARE OF i
+                """, logger: logger)
+            var found: (InstitutionStatus, SupervisionMode, Money, UUID, ChargeCaps)?
+            for try await (status, mode, price, guardian, lessonsMax, monthsMax, amountMax) in rows.decode(
+                (String, String, Int64, UUID, Int, Int, Int64).self)
+            {
+                found = (try decodeEnum(status), try decodeEnum(mode), Money(fen: price), guardian,
+                         ChargeCaps(lessonsMax: lessonsMax, termMonthsMax: monthsMax, amountMax: Money(fen: amountMax)))
+            }
+            guard let (status, mode, price, guardian, caps) = found else { throw NotFound() }
+            guard status.isOperating else { throw Rejection.institutionNotOperating }
+            let order = ChargeOrder(lessons: new.lessons, pricePerLesson: price, termStart: new.termStart, termEnd: new.termEnd)
+            let amount = try checkCharge(order, caps: caps).get()
+            let id = store.dependencies.newID()
+            try await connection.query(
+                """
+                INSERT INTO enrollments (id, institution_id, course_id, student_id, guardian_id, supervision_mode,
+                    lessons_bought, price_per_lesson_fen, amount_fen, term_start, term_end, created_at)
+                VALUES (\(id), \(institution.uuid), \(new.courseId.uuid), \(new.studentId.uuid), \(guardian), \(mode.rawValue),
+                    \(new.lessons), \(price.fen), \(amount.fen), \(new.termStart.description)::date,
+                    \(new.termEnd.description)::date, \(store.dependencies.now()))
+                """, logger: logger)
+            return try await fetch(Enrollment.ID(id), scope: Scope(institution: institution.uuid), on: connection)!
+        }
+    }
+
+    public func enrollment(_ id: Enrollment.ID, scope: Scope) async throws -> EnrollmentRecord? {
+        try await store.client.withConnection { connection in try await fetch(id, scope: scope, on: connection) }
+    }
+
+    /// The enrollment if `scope` may see it; `lock` takes the row for update.
+    func fetch(_ id: Enrollment.ID, scope: Scope, lock: Bool = false, on connection: PostgresConnection) async throws -> EnrollmentRecord? {
+        let rows = try await connection.query(
+            """
+            SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments e JOIN institutions i ON i.id = e.institution_id
+            WHERE e.id = \(id.uuid) AND (e.institution_id = \(scope.institution) OR e.guardian_id = \(scope.guardian)
+                OR i.district_code = \(scope.district))
+            \(unescaped: lock ? "FOR UPDATE OF e" : "")
+            """, logger: logger)
+        for try await row in rows { return try EnrollmentRecord(row: row) }
+        return nil
+    }
+
+    public func enrollments(scope: Scope, page: PageRequest) async throws -> Page<EnrollmentRecord> {
+        let rows = try await store.query(
+            """
+            SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments e JOIN institutions i ON i.id = e.institution_id
+            WHERE (e.institution_id = \(scope.institution) OR e.guardian_id = \(scope.guardian)
+                OR i.district_code = \(scope.district)) AND e.id > \(page.afterOrFloor)
+            ORDER BY e.id LIMIT \(page.limit + 1)
+            """)
+        var items: [EnrollmentRecord] = []
+        for try await row in rows { items.append(try EnrollmentRecord(row: row)) }
+        return page.page(items) { $0.id.uuid }
+    }
+
+    // MARK: Money
+
+    /// The guardian pays the order in full; the money goes to escrow (or operating, in reserve mode).
+    public func pay(_ id: Enrollment.ID, guardian: Guardian.ID, amount: Money, on connection: PostgresConnection) async throws -> EnrollmentRecord {
+        let scope = Scope(guardian: guardian.uuid)
+        guard let enrollment = try await fetch(id, scope: scope, lock: true, on: connection) else { throw NotFound() }
+        let status = try await institutionStatus(enrollment.institutionId, on: connection)
+        let transfer = try decidePayment(enrollment.position, institution: status, offered: amount).get()
+        try await post(transfer, key: "payment:\(id)", enrollment: enrollment, on: connection)
+        try await connection.query("UPDATE enrollments SET paid_fen = \(amount.fen) WHERE id = \(id.uuid)", logger: logger)
+        return try await fetch(id, scope: scope, on: connection)!
+    }
+
+    /// The institution records lessons taken; their value leaves escrow for operating in the same transaction.
+    public func recordLessons(
+        _ id: Enrollment.ID, institution: Institution.ID, lessons: Int, takenOn: BusinessDate, on connection: PostgresConnection
+    ) async throws -> LessonRecord {
+        guard let enrollment = try await fetch(id, scope: Scope(institution: institution.uuid), lock: true, on: connection) else {
+            throw NotFound()
+        }
+        let status = try await institutionStatus(institution, on: connection)
+        let now = store.dependencies.now()
+        let today = BusinessDate(shanghaiDateOf: now)
+        let release = try decideLessons(enrollment.position, institution: status, lessons: lessons, takenOn: takenOn, today: today).get()
+        let lessonID = store.dependencies.newID()
+        let value = Money(fen: enrollment.pricePerLessonFen.fen * Int64(lessons))
+        if let release {
+            try await post(release, key: "release:\(lessonID.uuidString.lowercased())", enrollment: enrollment, on: connection)
+        }
+        let rows = try await mappingRejections {
+            try await connection.query(
+                """
+                WITH counted AS (
+                    UPDATE enrollments SET lessons_consumed = lessons_consumed + \(lessons),
+                        released_fen = released_fen + \(release?.amount.fen ?? 0)
+                    WHERE id = \(id.uuid))
+                INSERT INTO lessons AS l (id, enrollment_id, institution_id, lessons, taken_on, value_fen, recorded_at)
+                VALUES (\(lessonID), \(id.uuid), \(institution.uuid), \(lessons), \(takenOn.description)::date, \(value.fen), \(now))
+                RETURNING \(unescaped: LessonRecord.columns)
+                """, logger: logger)
+        }
+        for try await row in rows { return try LessonRecord(row: row) }
+        throw CorruptRow(value: "lesson insert returned nothing")
+    }
+
+    /// Refunds unconsumed lessons (all of them when `lessons` is nil) to the guardian at the frozen price.
+    public func refund(
+        _ id: Enrollment.ID, institution: Institution.ID, lessons: Int?, reason: String, on connection: PostgresConnection
+    ) async throws -> RefundRecord {
+        guard let enrollment = try await fetch(id, scope: Scope(institution: institution.uuid), lock: true, on: connection) else {
+            throw NotFound()
+        }
+        let (refunded, transfer) = try decideRefund(enrollment.position, lessons: lessons).get()
+        let refund = RefundRecord(
+            id: .init(store.dependencies.newID()), enrollmentId: id, lessons: refunded, amountFen: transfer.amount,
+            reason: reason, createdAt: store.dependencies.now())
+        try await post(transfer, key: "refund:\(refund.id)", enrollment: enrollment, on: connection)
+        try await connection.query(
+            """
+            WITH counted AS (
+                UPDATE enrollments SET lessons_refunded = lessons_refunded + \(refunded),
+                    refunded_fen = refunded_fen + \(transfer.amount.fen)
+                WHERE id = \(id.uuid))
+            INSERT INTO refunds (id, enrollment_id, institution_id, lessons, amount_fen, reason, created_at)
+            VALUES (\(refund.id.uuid), \(id.uuid), \(institution.uuid), \(refunded), \(transfer.amount.fen), \(reason), \(refund.createdAt))
+            """, logger: logger)
+        return refund
+    }
+
+    /// The institution tops up its risk reserve from its own bank; `key` makes the transfer idempotent.
+    public func topUpReserve(institution: Institution.ID, amount: Money, key: String, on connection: PostgresConnection) async throws -> TransferRecord {
+        let status = try await institutionStatus(institution, on: connection)
+        let transfer = try decideReserveTopUp(amount: amount, institution: status).get()
+        let id = try await post(transfer, key: key, institution: institution, guardian: nil, enrollment: nil, on: connection)
+        return TransferRecord(
+            id: id, kind: transfer.kind, from: transfer.from, to: transfer.to, amountFen: transfer.amount, enrollmentId: nil,
+            createdAt: store.dependencies.now())
+    }
+
+    func institutionStatus(_ id: Institution.ID, on connection: PostgresConnection) async throws -> InstitutionStatus {
+        let rows = try await connection.query("SELECT status FROM institutions WHERE id = \(id.uuid) FOR SHARE", logger: logger)
+        for try await status in rows.decode(String.self) { return try decodeEnum(status) }
+        throw NotFound()
+    }
+
+    @discardableResult
+    func post(_ transfer: PlannedTransfer, key: String, enrollment: EnrollmentRecord, on connection: PostgresConnection) async throws -> Int64 {
+        try await post(
+            transfer, key: key, institution: enrollment.institutionId, guardian: enrollment.guardianId, enrollment: enrollment.id,
+            on: connection)
+    }
+
+    /// Writes one balanced transfer and moves the posted totals of the restricted accounts it touches.
+    /// Restricted accounts are locked in id order so concurrent transfers of one institution cannot deadlock;
+    /// the database refuses a restricted account going negative. (PostgreSQL runs every data-modifying
+    /// CTE to completion, whether or not the final INSERT reads it.)
+    func post(
+        _ transfer: PlannedTransfer, key: String, institution: Institution.ID, guardian: Guardian.ID?, enrollment: Enrollment.ID?,
+        on connection: PostgresConnection
+    ) async throws -> Int64 {
+        let rows = try await mappingRejections {
+            try await connection.query(
+                """
+                WITH parties AS (
+                    SELECT id, kind, restricted FROM accounts
+                    WHERE institution_id = \(institution.uuid) OR guardian_id = \(guardian?.uuid)),
+                debit AS (SELECT id FROM parties WHERE kind = \(transfer.from.rawValue)),
+                credit AS (SELECT id FROM parties WHERE kind = \(transfer.to.rawValue)),
+                locked AS (
+                    SELECT a.id FROM accounts a
+                    WHERE a.restricted AND a.id IN (SELECT id FROM debit UNION ALL SELECT id FROM credit)
+                    ORDER BY a.id FOR UPDATE),
+                posted AS (
+                    UPDATE accounts a
+                    SET debits_fen = a.debits_fen + CASE WHEN a.id = (SELECT id FROM debit) THEN \(transfer.amount.fen) ELSE 0 END,
+                        credits_fen = a.credits_fen + CASE WHEN a.id = (SELECT id FROM credit) THEN \(transfer.amount.fen) ELSE 0 END
+                    FROM locked WHERE a.id = locked.id
+                    RETURNING a.id)
+                INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen,
+                    institution_id, enrollment_id, created_at)
+                SELECT \(key), \(transfer.kind.rawValue), debit.id, credit.id, \(transfer.amount.fen),
+                    \(institution.uuid), \(enrollment?.uuid), \(store.dependencies.now())
+                FROM debit, credit
+                RETURNING id
+                """, logger: logger)
+        }
+        for try await id in rows.decode(Int64.self) { return id }
+        throw CorruptRow(value: "transfer \(key) found no accounts")
+    }
+
+    // MARK: Lessons
+
+    public func lessons(of id: Enrollment.ID, scope: Scope, page: PageRequest) async throws -> Page<LessonRecord>? {
+        guard try await enrollment(id, scope: scope) != nil else { return nil }
+        let rows = try await store.query(
+            """
+            SELECT \(unescaped: LessonRecord.columns) FROM lessons l
+            WHERE l.enrollment_id = \(id.uuid) AND l.id > \(page.afterOrFloor) ORDER BY l.id LIMIT \(page.limit + 1)
+            """)
+        var items: [LessonRecord] = []
+        for try await row in rows { items.append(try LessonRecord(row: row)) }
+        return page.page(items) { $0.id.uuid }
+    }
+
+    /// The guardian confirms or disputes lessons within seven days of their recording.
+    public func answerLesson(_ id: Lesson.ID, guardian: Guardian.ID, dispute reason: String?) async throws -> LessonRecord {
+        try await store.transaction { connection in
+            let rows = try await connection.query(
+                """
+                SELECT l.status, l.recorded_at FROM lessons l JOIN enrollments e ON e.id = l.enrollment_id
+                WHERE l.id = \(id.uuid) AND e.guardian_id = \(guardian.uuid) FOR UPDATE OF l
+                """, logger: logger)
+            var found: (String, Date)?
+            for try await row in rows.decode((String, Date).self) { found = row }
+            guard let (status, recordedAt) = found else { throw NotFound() }
+            let now = store.dependencies.now()
+            if let rejection = checkLessonAnswer(status: try decodeEnum(status), recordedAt: recordedAt, now: now) { throw rejection }
+            let newStatus: LessonStatus = reason == nil ? .confirmed : .disputed
+            let updated = try await connection.query(
+                """
+                UPDATE lessons l SET status = \(newStatus.rawValue), answered_at = \(now), dispute_reason = \(reason)
+                WHERE l.id = \(id.uuid) RETURNING \(unescaped: LessonRecord.columns)
+                """, logger: logger)
+            for try await row in updated { return try LessonRecord(row: row) }
+            throw NotFound()
+        }
+    }
+}
+
+/// The row does not exist or the principal may not see it; the API answers 404 either way.
+public struct NotFound: Error, Sendable {
+    public init() {}
+}

@@ -1,0 +1,110 @@
+import PostgresNIO
+
+/// Re-derives every ledger invariant of DESIGN.md §2 from the transfers themselves and lists each breach.
+/// An empty result means the ledger is sound. Used by tests and by `tuitionguard audit`.
+public struct InvariantAudit: Sendable {
+    let store: Store
+
+    public init(store: Store) { self.store = store }
+
+    /// Each check is a query returning one row per breach, described in words.
+    static let checks: [(name: String, sql: String)] = [
+        (
+            "the sum of all account balances is zero",
+            """
+            SELECT 'sum of balances is ' || sum(balance) FROM (
+                SELECT sum(amount_fen) AS balance FROM transfers
+                UNION ALL SELECT -sum(amount_fen) FROM transfers) b
+            HAVING coalesce(sum(balance), 0) <> 0
+            """
+        ),
+        (
+            "restricted totals match their transfers and are never negative",
+            """
+            WITH derived AS (
+                SELECT a.id, a.kind, a.debits_fen, a.credits_fen,
+                    coalesce((SELECT sum(amount_fen) FROM transfers WHERE debit_account_id = a.id), 0) AS debits,
+                    coalesce((SELECT sum(amount_fen) FROM transfers WHERE credit_account_id = a.id), 0) AS credits
+                FROM accounts a WHERE a.restricted)
+            SELECT 'account ' || id || ' (' || kind || '): posted ' || debits_fen || '/' || credits_fen
+                || ', transfers ' || debits || '/' || credits
+            FROM derived WHERE debits <> debits_fen OR credits <> credits_fen OR debits > credits
+            """
+        ),
+        (
+            "each enrollment's counters match its transfers, lessons and refunds",
+            """
+            SELECT 'enrollment ' || e.id || ' counters disagree with the ledger'
+            FROM enrollments e
+            LEFT JOIN LATERAL (
+                SELECT coalesce(sum(amount_fen) FILTER (WHERE kind = 'payment'), 0) AS paid,
+                       coalesce(sum(amount_fen) FILTER (WHERE kind = 'release'), 0) AS released,
+                       coalesce(sum(amount_fen) FILTER (WHERE kind = 'refund'), 0) AS refunded
+                FROM transfers WHERE enrollment_id = e.id) t ON true
+            LEFT JOIN LATERAL (SELECT coalesce(sum(lessons), 0) AS lessons FROM lessons WHERE enrollment_id = e.id) l ON true
+            LEFT JOIN LATERAL (SELECT coalesce(sum(lessons), 0) AS lessons FROM refunds WHERE enrollment_id = e.id) r ON true
+            WHERE t.paid <> e.paid_fen OR t.released <> e.released_fen OR t.refunded <> e.refunded_fen
+               OR l.lessons <> e.lessons_consumed OR r.lessons <> e.lessons_refunded
+            """
+        ),
+        (
+            "escrow held for an enrollment never exceeds its unconsumed tuition",
+            """
+            SELECT 'enrollment ' || e.id || ': escrow held ' || held || ' > unconsumed ' || unconsumed
+            FROM enrollments e
+            CROSS JOIN LATERAL (
+                SELECT coalesce(sum(CASE WHEN c.kind = 'escrow' THEN t.amount_fen ELSE 0 END)
+                              - sum(CASE WHEN d.kind = 'escrow' THEN t.amount_fen ELSE 0 END), 0) AS held,
+                       coalesce(sum(t.amount_fen) FILTER (WHERE t.kind = 'payment'), 0)
+                         - coalesce(sum(t.amount_fen) FILTER (WHERE t.kind = 'refund'), 0)
+                         - (SELECT coalesce(sum(value_fen), 0) FROM lessons WHERE enrollment_id = e.id) AS unconsumed
+                FROM transfers t JOIN accounts d ON d.id = t.debit_account_id JOIN accounts c ON c.id = t.credit_account_id
+                WHERE t.enrollment_id = e.id) x
+            WHERE held > unconsumed
+            """
+        ),
+        (
+            "lessons consumed never exceed lessons bought",
+            """
+            SELECT 'enrollment ' || e.id || ': ' || consumed || ' consumed + ' || e.lessons_refunded || ' refunded > '
+                || e.lessons_bought || ' bought'
+            FROM enrollments e
+            CROSS JOIN LATERAL (SELECT coalesce(sum(lessons), 0) AS consumed FROM lessons WHERE enrollment_id = e.id) l
+            WHERE consumed + e.lessons_refunded > e.lessons_bought
+            """
+        ),
+        (
+            "a guardian is never paid back more than the enrollment's unconsumed tuition",
+            """
+            SELECT 'enrollment ' || e.id || ': paid back ' || back || ' > owed ' || owed
+            FROM enrollments e
+            CROSS JOIN LATERAL (
+                SELECT coalesce(sum(t.amount_fen) FILTER (WHERE t.kind IN ('refund', 'payout')), 0) AS back,
+                       coalesce(sum(t.amount_fen) FILTER (WHERE t.kind = 'payment'), 0)
+                         - (SELECT coalesce(sum(value_fen), 0) FROM lessons WHERE enrollment_id = e.id) AS owed
+                FROM transfers t WHERE t.enrollment_id = e.id) x
+            WHERE back > owed
+            """
+        ),
+        (
+            "no idempotency key moved money twice",
+            """
+            SELECT 'idempotency key ' || idempotency_key || ' used ' || count(*) || ' times'
+            FROM transfers GROUP BY idempotency_key HAVING count(*) > 1
+            """
+        ),
+    ]
+
+    /// Every breach found, as "invariant: what was found".
+    public func breaches(on connection: PostgresConnection? = nil) async throws -> [String] {
+        var found: [String] = []
+        for check in Self.checks {
+            let query = PostgresQuery(unsafeSQL: check.sql)
+            let rows =
+                if let connection { try await connection.query(query, logger: store.logger) }
+                else { try await store.query(query) }
+            for try await breach in rows.decode(String.self) { found.append("\(check.name): \(breach)") }
+        }
+        return found
+    }
+}

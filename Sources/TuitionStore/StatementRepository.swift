@@ -1,0 +1,101 @@
+import Foundation
+import PostgresNIO
+import TuitionCore
+
+public struct EnrollmentStatement: Codable, Sendable {
+    public var enrollment: EnrollmentRecord
+    public var transfers: [TransferRecord]
+    public var refunds: [RefundRecord]
+}
+
+public struct InstitutionStatement: Codable, Sendable {
+    public var institutionId: Institution.ID
+    public var supervisionMode: SupervisionMode
+    public var escrowFen: Money
+    public var operatingFen: Money
+    public var reserveFen: Money
+    public var paidFen: Money
+    public var consumedFen: Money
+    public var refundedFen: Money
+    public var unconsumedFen: Money
+    public var reserveRequiredFen: Money
+    public var enrollments: Int
+}
+
+/// Statements read from the ledger: per enrollment and per institution.
+public struct StatementRepository: Sendable {
+    let store: Store
+
+    public init(store: Store) { self.store = store }
+
+    public func enrollmentStatement(_ id: Enrollment.ID, scope: Scope) async throws -> EnrollmentStatement? {
+        try await store.client.withConnection { connection in
+            guard let enrollment = try await EnrollmentRepository(store: store).fetch(id, scope: scope, on: connection) else { return nil }
+            var transfers: [TransferRecord] = []
+            for try await row in try await connection.query(
+                """
+                SELECT \(unescaped: TransferRecord.columns) FROM transfers t \(unescaped: TransferRecord.joins)
+                WHERE t.enrollment_id = \(id.uuid) ORDER BY t.id
+                """, logger: store.logger)
+            {
+                transfers.append(try TransferRecord(row: row))
+            }
+            var refunds: [RefundRecord] = []
+            for try await (refundID, lessons, amount, reason, created) in try await connection.query(
+                "SELECT id, lessons, amount_fen, reason, created_at FROM refunds WHERE enrollment_id = \(id.uuid) ORDER BY id",
+                logger: store.logger
+            ).decode((UUID, Int, Int64, String, Date).self) {
+                refunds.append(RefundRecord(id: .init(refundID), enrollmentId: id, lessons: lessons, amountFen: Money(fen: amount), reason: reason, createdAt: created))
+            }
+            // Pair assertion: what the enrollment row says must be what its transfers add up to.
+            let paid = transfers.filter { $0.kind == .payment }.reduce(Int64(0)) { $0 + $1.amountFen.fen }
+            let refunded = transfers.filter { $0.kind == .refund }.reduce(Int64(0)) { $0 + $1.amountFen.fen }
+            assert(paid == enrollment.paidFen.fen && refunded == enrollment.refundedFen.fen, "enrollment counters disagree with its transfers")
+            return EnrollmentStatement(enrollment: enrollment, transfers: transfers, refunds: refunds)
+        }
+    }
+
+    public func institutionStatement(_ id: Institution.ID, scope: Scope) async throws -> InstitutionStatement? {
+        guard let institution = try await PartyRepository(store: store).institution(id, scope: scope) else { return nil }
+        let rows = try await store.query(
+            """
+            SELECT
+                (SELECT credits_fen - debits_fen FROM accounts WHERE institution_id = \(id.uuid) AND kind = 'escrow'),
+                (SELECT credits_fen - debits_fen FROM accounts WHERE institution_id = \(id.uuid) AND kind = 'operating'),
+                (SELECT credits_fen - debits_fen FROM accounts WHERE institution_id = \(id.uuid) AND kind = 'reserve'),
+                coalesce(sum(paid_fen), 0)::bigint, coalesce(sum(lessons_consumed * price_per_lesson_fen), 0)::bigint,
+                coalesce(sum(refunded_fen), 0)::bigint, count(*)::int
+            FROM enrollments WHERE institution_id = \(id.uuid)
+            """)
+        for try await (escrow, operating, reserve, paid, consumed, refunded, count) in rows.decode(
+            (Int64, Int64, Int64, Int64, Int64, Int64, Int).self)
+        {
+            let unconsumed = Money(fen: paid - consumed - refunded)
+            return InstitutionStatement(
+                institutionId: id, supervisionMode: institution.supervisionMode, escrowFen: Money(fen: escrow),
+                operatingFen: Money(fen: operating), reserveFen: Money(fen: reserve), paidFen: Money(fen: paid),
+                consumedFen: Money(fen: consumed), refundedFen: Money(fen: refunded), unconsumedFen: unconsumed,
+                reserveRequiredFen: reserveRequirement(unconsumed: unconsumed, ratioBasisPoints: institution.reserveRatioBasisPoints),
+                enrollments: count)
+        }
+        return nil
+    }
+
+    /// An institution's transfers, newest last, paged by transfer id.
+    public func institutionTransfers(_ id: Institution.ID, scope: Scope, after: Int64?, limit: Int) async throws -> (items: [TransferRecord], next: Int64?)? {
+        guard try await PartyRepository(store: store).institution(id, scope: scope) != nil else { return nil }
+        let limit = min(max(limit, 1), 200)
+        var items: [TransferRecord] = []
+        for try await row in try await store.query(
+            """
+            SELECT \(unescaped: TransferRecord.columns) FROM transfers t \(unescaped: TransferRecord.joins)
+            WHERE t.institution_id = \(id.uuid) AND t.id > \(after ?? 0) ORDER BY t.id LIMIT \(limit + 1)
+            """)
+        {
+            items.append(try TransferRecord(row: row))
+        }
+        guard items.count > limit else { return (items, nil) }
+        items.removeLast()
+        return (items, items.last?.id)
+    }
+}

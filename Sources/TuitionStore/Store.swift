@@ -1,0 +1,137 @@
+import Foundation
+import Logging
+import PostgresNIO
+import TuitionCore
+
+/// Where ids and time come from; tests pass fixed ones.
+public struct Dependencies: Sendable {
+    public var now: @Sendable () -> Date
+    public var newID: @Sendable () -> UUID
+
+    public init(now: @escaping @Sendable () -> Date, newID: @escaping @Sendable () -> UUID) {
+        self.now = now
+        self.newID = newID
+    }
+
+    public static let live = Dependencies(
+        now: { Date() },
+        newID: { UUID.timeOrdered(milliseconds: UInt64(Date().timeIntervalSince1970 * 1000)) }
+    )
+}
+
+/// The PostgreSQL side of TuitionGuard: one connection pool and the repositories built on it.
+public struct Store: Sendable {
+    public let client: PostgresClient
+    public let logger: Logger
+    public let dependencies: Dependencies
+
+    public init(client: PostgresClient, logger: Logger, dependencies: Dependencies = .live) {
+        self.client = client
+        self.logger = logger
+        self.dependencies = dependencies
+    }
+
+    /// Runs `body` in one transaction; an error thrown by `body` rolls it back and is rethrown as it was.
+    public func transaction<Result: Sendable>(
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(connection)
+            }
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error.beginError ?? error.commitError ?? error
+        }
+    }
+
+    public func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
+        try await client.query(query, logger: logger)
+    }
+}
+
+/// Parses `postgres://user[:password]@host[:port]/database` into a client configuration.
+public func postgresConfiguration(url text: String) throws -> PostgresClient.Configuration {
+    guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? ""),
+        let user = url.user, !url.path.isEmpty
+    else { throw StoreError.invalidDatabaseURL(text) }
+    let database = String(url.path.dropFirst())
+    var configuration = PostgresClient.Configuration(
+        host: url.host ?? "127.0.0.1", port: url.port ?? 5432, username: user,
+        password: url.password, database: database, tls: .disable)
+    configuration.options.maximumConnections = 32
+    return configuration
+}
+
+public enum StoreError: Error, CustomStringConvertible {
+    case invalidDatabaseURL(String)
+    case migrationChanged(String)
+    case migrationsNotFound(String)
+    case unknownEntity(String)
+
+    public var description: String {
+        switch self {
+        case .invalidDatabaseURL(let url): "DATABASE_URL is not a postgres:// URL: \(url)"
+        case .migrationChanged(let name): "migration \(name) was changed after it was applied; migrations are forward-only"
+        case .migrationsNotFound(let path): "no migrations found in \(path)"
+        case .unknownEntity(let entity): "no such entity: \(entity)"
+        }
+    }
+}
+
+extension PSQLError {
+    var sqlState: String? { serverInfo?[.sqlState] }
+    var constraint: String? { serverInfo?[.constraintName] }
+}
+
+/// Turns the database's refusal of a row into the business rejection it stands for.
+func rejection(for error: any Error) -> Rejection? {
+    guard let error = error as? PSQLError else { return nil }
+    switch (error.sqlState, error.constraint) {
+    case ("23514", "restricted_account_not_negative"): return .accountWouldGoNegative
+    case ("23514", "lessons_consumed_within_bought"): return .lessonsExceedRemaining
+    case ("23505", "institutions_licence_number_key"): return .licenceNumberTaken
+    case ("22003", _): return .amountTooLarge
+    default: return nil
+    }
+}
+
+/// Runs `body`, mapping database constraint refusals to named rejections.
+func mappingRejections<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch {
+        if let rejection = rejection(for: error) { throw rejection }
+        throw error
+    }
+}
+
+/// A page of a list, in id order, with the id to continue after.
+public struct Page<Item: Sendable>: Sendable {
+    public var items: [Item]
+    public var next: String?
+
+    public init(items: [Item], next: String?) {
+        self.items = items
+        self.next = next
+    }
+}
+
+/// What a list asks for: up to `limit` items after `after` (an id, exclusive).
+public struct PageRequest: Sendable {
+    public var after: UUID?
+    public var limit: Int
+
+    public init(after: UUID? = nil, limit: Int = 50) {
+        self.after = after
+        self.limit = min(max(limit, 1), 200)
+    }
+
+    /// The floor used when no cursor is given: sorts before every UUID.
+    var afterOrFloor: UUID { after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)) }
+
+    func page<Item>(_ fetched: [Item], id: (Item) -> UUID) -> Page<Item> {
+        guard fetched.count > limit else { return Page(items: fetched, next: nil) }
+        let items = Array(fetched.prefix(limit))
+        return Page(items: items, next: items.last.map { id($0).uuidString.lowercased() })
+    }
+}

@@ -1,0 +1,34 @@
+# tools/lib.sh — helpers sourced by the other scripts in tools/ (not run directly).
+#   repo_root         print the repository root (resolved from this file's location)
+#   ensure_packages   apt-get install any missing Debian packages (default: the project's list)
+#   ensure_database   if DATABASE_URL is unset, start the private cluster (tools/pg) and export it
+
+TG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+TG_PACKAGES=(postgresql libpq-dev libxml2-dev libssl-dev pkg-config wrk xmlsec1)
+
+# Swift lives in /opt/swift here; /etc/profile.d adds it to PATH only for login shells.
+if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then PATH="$PATH:/opt/swift/usr/bin"; fi
+
+repo_root() { printf '%s\n' "$TG_ROOT"; }
+
+# ensure_packages [pkg...] — installs only what is missing; runs `apt-get update` once, only if needed.
+ensure_packages() {
+  local pkg missing=()
+  (($#)) || set -- "${TG_PACKAGES[@]}"
+  for pkg in "$@"; do
+    [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" == "install ok installed" ]] || missing+=("$pkg")
+  done
+  ((${#missing[@]})) || return 0
+  local sudo=(); [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  echo "installing missing packages: ${missing[*]}" >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+}
+
+# ensure_database — leaves an existing DATABASE_URL alone.
+ensure_database() {
+  [[ -z "${DATABASE_URL:-}" ]] || return 0
+  "$TG_ROOT/tools/pg" start
+  DATABASE_URL="$("$TG_ROOT/tools/pg" url)"
+  export DATABASE_URL
+}
