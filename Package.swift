@@ -49,15 +49,24 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Shared by the test targets: a fresh migrated database per suite, a settable clock, sample parties.
+        .target(
+            name: "TuitionTestSupport",
+            dependencies: ["TuitionCore", "TuitionStore", .product(name: "PostgresNIO", package: "postgres-nio")],
+            path: "Tests/TuitionTestSupport"
+        ),
         .testTarget(name: "TuitionCoreTests", dependencies: ["TuitionCore"]),
         .testTarget(
             name: "TuitionStoreTests",
-            dependencies: ["TuitionCore", "TuitionStore", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: [
+                "TuitionCore", "TuitionStore", "TuitionTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
         .testTarget(
             name: "TuitionAPITests",
             dependencies: [
-                "TuitionCore", "TuitionStore", "TuitionAPI",
+                "TuitionCore", "TuitionStore", "TuitionAPI", "TuitionTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -44,17 +44,21 @@ struct TokenAuthenticator: AuthenticatorMiddleware {
 
     func authenticate(request: Request, context: Context) async throws -> Principal? {
         guard let bearer = request.headers.bearer else { return nil }
-        guard bearer.token.count < 200, let principal = try await principals.principal(forToken: bearer.token) else {
-            throw Problem.unauthenticated
-        }
-        return principal
+        // An unknown token leaves the request unauthenticated: public routes still answer, the others say 401.
+        guard bearer.token.count < 200 else { return nil }
+        return try await principals.principal(forToken: bearer.token)
     }
 }
 
 extension Request {
     /// Decodes the JSON body; any decoding failure is a 400 naming the field.
     func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext) async throws -> (T, ByteBuffer) {
-        let buffer = try await body.collect(upTo: context.maxUploadSize)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw Problem(.contentTooLarge, code: "body_too_large", title: "The request body is too large")
+        }
         do {
             return (try JSONDecoder().decode(T.self, from: Data(buffer: buffer)), buffer)
         } catch let error as DecodingError {
@@ -65,7 +69,7 @@ extension Request {
     }
 
     var idempotencyKey: String? {
-        guard let key = headers[HTTPField.Name("Idempotency-Key")!], !key.isEmpty, key.count <= 255 else { return nil }
+        guard let key = headers[HTTPField.Name("Idempotency-Key")!], !key.isEmpty, key.utf8.count <= 200 else { return nil }
         return key
     }
 }
@@ -87,12 +91,14 @@ extension Request {
             guard let id = UUID(uuidString: String(cursor)) else { throw Problem.invalidParameter("cursor is not one we gave out") }
             after = id
         }
-        var limit = 50
-        if let text = query["limit"] {
-            guard let value = Int(text), (1...200).contains(value) else { throw Problem.invalidParameter("limit must be 1–200") }
-            limit = value
-        }
-        return PageRequest(after: after, limit: limit)
+        return PageRequest(after: after, limit: try pageLimit())
+    }
+
+    /// `limit` from the query string: 1–200, 50 when absent.
+    func pageLimit() throws -> Int {
+        guard let text = uri.queryParameters["limit"] else { return 50 }
+        guard let value = Int(text), (1...200).contains(value) else { throw Problem.invalidParameter("limit must be 1–200") }
+        return value
     }
 }
 
@@ -109,6 +115,15 @@ struct PageBody<Item: Encodable & Sendable>: Encodable, Sendable {
     init(items: [Item], nextCursor: String?) {
         self.items = items
         self.nextCursor = nextCursor
+    }
+
+    enum CodingKeys: CodingKey { case items, nextCursor }
+
+    /// `nextCursor` is written as null at the end, not left out.
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(items, forKey: .items)
+        try container.encode(nextCursor, forKey: .nextCursor)
     }
 }
 

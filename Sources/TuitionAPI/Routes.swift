@@ -24,14 +24,14 @@ struct Services: Sendable {
 }
 
 struct TokenIssued: Codable, Sendable {
-    let principalId: UUID
+    let principalId: String
     let role: Role
     let entityId: String
     let token: String
 }
 
 struct Me: Codable, Sendable {
-    let principalId: UUID
+    let principalId: String
     let role: Role
     let entityId: String
 }
@@ -52,10 +52,6 @@ struct RefundBody: Codable, Sendable {
 }
 struct TopUpBody: Codable, Sendable { let amountFen: Money }
 struct DisputeBody: Codable, Sendable { let reason: String }
-struct TransferPage: Encodable, Sendable {
-    let items: [TransferRecord]
-    let nextCursor: String?
-}
 
 extension ChargeCaps {
     struct Body: Codable, Sendable {
@@ -78,18 +74,16 @@ func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
 
     v1.get("me") { _, context in
         let principal = try context.principal()
-        return try JSON.response(Me(principalId: principal.id, role: principal.role, entityId: principal.entity.entityId))
+        return try JSON.response(Me(principalId: principal.id.uuidString.lowercased(), role: principal.role, entityId: principal.entity.entityId))
     }
 
     // A parent signs up in the app and gets a guardian token, shown once.
     v1.post("guardians") { request, context in
         let (body, _) = try await request.decodeJSON(GuardianSignUp.self, context: context)
-        let name = body.name.trimmingCharacters(in: .whitespaces)
-        guard !name.isEmpty, name.count <= 100 else { throw Problem(Rejection.textFieldMissing) }
-        let guardian = try await services.parties.createGuardian(name: name, phone: body.phone ?? "")
+        let guardian = try await services.parties.createGuardian(name: body.name, phone: body.phone ?? "")
         let (principal, token) = try await services.principals.create(for: .guardian(guardian), label: "sign-up")
         return try JSON.response(
-            TokenIssued(principalId: principal.id, role: .guardian, entityId: guardian.description, token: token), status: .created)
+            TokenIssued(principalId: principal.id.uuidString.lowercased(), role: .guardian, entityId: guardian.description, token: token), status: .created)
     }
 
     v1.get("district/charge-caps") { _, context in
@@ -129,7 +123,7 @@ func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
         guard try await services.parties.institution(id, scope: scope) != nil else { throw Problem.notFound }
         let (principal, token) = try await services.principals.create(for: .institution(id), label: "issued by regulator")
         return try JSON.response(
-            TokenIssued(principalId: principal.id, role: .institution, entityId: id.description, token: token), status: .created)
+            TokenIssued(principalId: principal.id.uuidString.lowercased(), role: .institution, entityId: id.description, token: token), status: .created)
     }
     v1.get("institutions/:id/statement") { _, context in
         guard let statement = try await services.statements.institutionStatement(try context.parameters.id("id"), scope: try context.scope)
@@ -142,11 +136,11 @@ func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
             guard let id = Int64(String(text)), id >= 0 else { throw Problem.invalidParameter("cursor is not one we gave out") }
             return id
         }
-        let limit = try request.pageRequest().limit
+        let limit = try request.pageLimit()
         guard let page = try await services.statements.institutionTransfers(
             try context.parameters.id("id"), scope: try context.scope, after: after, limit: limit)
         else { throw Problem.notFound }
-        return try JSON.response(TransferPage(items: page.items, nextCursor: page.next.map(String.init)))
+        return try JSON.response(PageBody(items: page.items, nextCursor: page.next.map(String.init)))
     }
     v1.post("institutions/:id/reserve-topups") { request, context in
         let principal = try context.principal(.institution)
@@ -246,7 +240,7 @@ func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Service
         let id: Enrollment.ID = try context.parameters.id("id")
         let (body, raw) = try await request.decodeJSON(RefundBody.self, context: context)
         return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
-            try await services.enrollments.refund(id, institution: institution, lessons: body.lessons, reason: body.reason ?? "", on: connection)
+            try await services.enrollments.refund(id, institution: institution, lessons: body.lessons, reason: try validOptionalText(body.reason), on: connection)
         }
     }
     v1.post("lessons/:id/confirmation") { _, context in
@@ -256,8 +250,7 @@ func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Service
     v1.post("lessons/:id/dispute") { request, context in
         guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }
         let (body, _) = try await request.decodeJSON(DisputeBody.self, context: context)
-        let reason = body.reason.trimmingCharacters(in: .whitespaces)
-        guard !reason.isEmpty, reason.count <= 1000 else { throw Problem(Rejection.textFieldMissing) }
+        let reason = try validText(body.reason, maxScalars: 1_000)
         return try JSON.response(try await services.enrollments.answerLesson(try context.parameters.id("id"), guardian: guardian, dispute: reason))
     }
 }

@@ -7,7 +7,8 @@ public enum Rejection: String, Error, Sendable, CaseIterable {
     case lessonsMustBePositive = "lessons_must_be_positive"
     case priceMustBePositive = "price_must_be_positive"
     case lessonMinutesMustBePositive = "lesson_minutes_must_be_positive"
-    case textFieldMissing = "text_field_missing"
+    case textFieldInvalid = "text_field_invalid"
+    case valueOutOfRange = "value_out_of_range"
     // The prepayment rule
     case chargeCoversTooManyLessons = "charge_exceeds_lesson_cap"
     case chargeTermTooLong = "charge_exceeds_term_cap"

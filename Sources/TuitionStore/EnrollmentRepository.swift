@@ -8,6 +8,14 @@ public struct NewEnrollment: Codable, Sendable {
     public var lessons: Int
     public var termStart: BusinessDate
     public var termEnd: BusinessDate
+
+    public init(studentId: Student.ID, courseId: Course.ID, lessons: Int, termStart: BusinessDate, termEnd: BusinessDate) {
+        self.studentId = studentId
+        self.courseId = courseId
+        self.lessons = lessons
+        self.termStart = termStart
+        self.termEnd = termEnd
+    }
 }
 
 /// Enrollments (orders) and the money that moves on them: payment, lessons consumed, refunds, reserve top-ups.
@@ -160,10 +168,11 @@ public struct EnrollmentRepository: Sendable {
     public func topUpReserve(institution: Institution.ID, amount: Money, key: String, on connection: PostgresConnection) async throws -> TransferRecord {
         let status = try await institutionStatus(institution, on: connection)
         let transfer = try decideReserveTopUp(amount: amount, institution: status).get()
-        let id = try await post(transfer, key: key, institution: institution, guardian: nil, enrollment: nil, on: connection)
+        let now = store.dependencies.now()
+        let id = try await post(transfer, key: key, institution: institution, guardian: nil, enrollment: nil, at: now, on: connection)
         return TransferRecord(
             id: id, kind: transfer.kind, from: transfer.from, to: transfer.to, amountFen: transfer.amount, enrollmentId: nil,
-            createdAt: store.dependencies.now())
+            createdAt: now)
     }
 
     func institutionStatus(_ id: Institution.ID, on connection: PostgresConnection) async throws -> InstitutionStatus {
@@ -176,7 +185,7 @@ public struct EnrollmentRepository: Sendable {
     func post(_ transfer: PlannedTransfer, key: String, enrollment: EnrollmentRecord, on connection: PostgresConnection) async throws -> Int64 {
         try await post(
             transfer, key: key, institution: enrollment.institutionId, guardian: enrollment.guardianId, enrollment: enrollment.id,
-            on: connection)
+            at: store.dependencies.now(), on: connection)
     }
 
     /// Writes one balanced transfer and moves the posted totals of the restricted accounts it touches.
@@ -185,7 +194,7 @@ public struct EnrollmentRepository: Sendable {
     /// CTE to completion, whether or not the final INSERT reads it.)
     func post(
         _ transfer: PlannedTransfer, key: String, institution: Institution.ID, guardian: Guardian.ID?, enrollment: Enrollment.ID?,
-        on connection: PostgresConnection
+        at now: Date, on connection: PostgresConnection
     ) async throws -> Int64 {
         let rows = try await mappingRejections {
             try await connection.query(
@@ -208,7 +217,7 @@ public struct EnrollmentRepository: Sendable {
                 INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen,
                     institution_id, enrollment_id, created_at)
                 SELECT \(key), \(transfer.kind.rawValue), debit.id, credit.id, \(transfer.amount.fen),
-                    \(institution.uuid), \(enrollment?.uuid), \(store.dependencies.now())
+                    \(institution.uuid), \(enrollment?.uuid), \(now)
                 FROM debit, credit
                 RETURNING id
                 """, logger: logger)

@@ -12,6 +12,18 @@ public struct NewInstitution: Codable, Sendable {
     public var reserveRatioBasisPoints: Int?
     public var supervisedBank: String?
     public var supervisedAccountNumber: String?
+
+    public init(licenceNumber: String, name: String, address: String? = nil, creditCode: String? = nil, licenceValidUntil: BusinessDate? = nil, supervisionMode: SupervisionMode, reserveRatioBasisPoints: Int? = nil, supervisedBank: String? = nil, supervisedAccountNumber: String? = nil) {
+        self.licenceNumber = licenceNumber
+        self.name = name
+        self.address = address
+        self.creditCode = creditCode
+        self.licenceValidUntil = licenceValidUntil
+        self.supervisionMode = supervisionMode
+        self.reserveRatioBasisPoints = reserveRatioBasisPoints
+        self.supervisedBank = supervisedBank
+        self.supervisedAccountNumber = supervisedAccountNumber
+    }
 }
 
 public struct NewStudent: Codable, Sendable {
@@ -19,6 +31,13 @@ public struct NewStudent: Codable, Sendable {
     public var relationship: String?
     public var school: String?
     public var grade: String?
+
+    public init(name: String, relationship: String? = nil, school: String? = nil, grade: String? = nil) {
+        self.name = name
+        self.relationship = relationship
+        self.school = school
+        self.grade = grade
+    }
 }
 
 public struct NewCourse: Codable, Sendable {
@@ -28,6 +47,15 @@ public struct NewCourse: Codable, Sendable {
     public var lessonMinutes: Int
     public var lessonsPerWeek: Int?
     public var teacher: String?
+
+    public init(title: String, category: CourseCategory, pricePerLessonFen: Money, lessonMinutes: Int, lessonsPerWeek: Int? = nil, teacher: String? = nil) {
+        self.title = title
+        self.category = category
+        self.pricePerLessonFen = pricePerLessonFen
+        self.lessonMinutes = lessonMinutes
+        self.lessonsPerWeek = lessonsPerWeek
+        self.teacher = teacher
+    }
 }
 
 /// Districts, institutions, guardians, insurers, students and courses.
@@ -65,9 +93,12 @@ public struct PartyRepository: Sendable {
     // MARK: Institutions
 
     public func registerInstitution(_ new: NewInstitution, district: DistrictCode) async throws -> InstitutionRecord {
-        let licence = new.licenceNumber.trimmingCharacters(in: .whitespaces)
-        let name = new.name.trimmingCharacters(in: .whitespaces)
-        guard !licence.isEmpty, !name.isEmpty else { throw Rejection.textFieldMissing }
+        let licence = try validText(new.licenceNumber, maxScalars: 64)
+        let name = try validText(new.name, maxScalars: 200)
+        let address = try validOptionalText(new.address)
+        let creditCode = try validOptionalText(new.creditCode, maxScalars: 64)
+        let bank = try validOptionalText(new.supervisedBank, maxScalars: 200)
+        let account = try validOptionalText(new.supervisedAccountNumber, maxScalars: 64)
         let ratio = new.reserveRatioBasisPoints ?? 0
         if let rejection = checkReserveRatio(mode: new.supervisionMode, basisPoints: ratio) { throw rejection }
         let id = store.dependencies.newID()
@@ -78,9 +109,9 @@ public struct PartyRepository: Sendable {
                     """
                     INSERT INTO institutions (id, district_code, licence_number, name, address, credit_code, licence_valid_until,
                         supervision_mode, reserve_ratio_bp, supervised_bank, supervised_account_number, created_at)
-                    VALUES (\(id), \(district.value), \(licence), \(name), \(new.address ?? ""), \(new.creditCode ?? ""),
+                    VALUES (\(id), \(district.value), \(licence), \(name), \(address), \(creditCode),
                         \(new.licenceValidUntil?.description)::date, \(new.supervisionMode.rawValue), \(ratio),
-                        \(new.supervisedBank ?? ""), \(new.supervisedAccountNumber ?? ""), \(now))
+                        \(bank), \(account), \(now))
                     """, logger: store.logger)
                 try await connection.query(
                     """
@@ -131,6 +162,7 @@ public struct PartyRepository: Sendable {
     // MARK: Guardians, insurers, students
 
     public func createGuardian(name: String, phone: String = "") async throws -> Guardian.ID {
+        let (name, phone) = (try validText(name, maxScalars: 100), try validOptionalText(phone, maxScalars: 32))
         let id = store.dependencies.newID()
         let now = store.dependencies.now()
         try await store.transaction { connection in
@@ -143,6 +175,7 @@ public struct PartyRepository: Sendable {
     }
 
     public func createInsurer(name: String) async throws -> Insurer.ID {
+        let name = try validText(name, maxScalars: 200)
         let id = store.dependencies.newID()
         let now = store.dependencies.now()
         try await store.transaction { connection in
@@ -170,13 +203,15 @@ public struct PartyRepository: Sendable {
     }
 
     public func createStudent(_ new: NewStudent, guardian: Guardian.ID) async throws -> StudentRecord {
-        let name = new.name.trimmingCharacters(in: .whitespaces)
-        guard !name.isEmpty else { throw Rejection.textFieldMissing }
+        let name = try validText(new.name, maxScalars: 100)
+        let (relationship, school, grade) =
+            (try validOptionalText(new.relationship, maxScalars: 50), try validOptionalText(new.school, maxScalars: 200),
+             try validOptionalText(new.grade, maxScalars: 50))
         let id = store.dependencies.newID()
         let rows = try await store.query(
             """
             INSERT INTO students AS s (id, guardian_id, name, relationship, school, grade, created_at)
-            VALUES (\(id), \(guardian.uuid), \(name), \(new.relationship ?? ""), \(new.school ?? ""), \(new.grade ?? ""),
+            VALUES (\(id), \(guardian.uuid), \(name), \(relationship), \(school), \(grade),
                 \(store.dependencies.now()))
             RETURNING \(unescaped: StudentRecord.columns)
             """)
@@ -207,8 +242,8 @@ public struct PartyRepository: Sendable {
     // MARK: Courses
 
     public func createCourse(_ new: NewCourse, institution: Institution.ID) async throws -> CourseRecord {
-        let title = new.title.trimmingCharacters(in: .whitespaces)
-        guard !title.isEmpty else { throw Rejection.textFieldMissing }
+        let title = try validText(new.title, maxScalars: 200)
+        let teacher = try validOptionalText(new.teacher, maxScalars: 100)
         guard new.pricePerLessonFen.isPositive else { throw Rejection.priceMustBePositive }
         guard new.pricePerLessonFen <= ChargeCaps.national.amountMax else { throw Rejection.chargeAmountTooLarge }
         guard new.lessonMinutes > 0, new.lessonMinutes <= 24 * 60 else { throw Rejection.lessonMinutesMustBePositive }
@@ -220,7 +255,7 @@ public struct PartyRepository: Sendable {
             INSERT INTO courses AS c (id, institution_id, title, category, price_per_lesson_fen, lesson_minutes,
                 lessons_per_week, teacher, created_at)
             VALUES (\(id), \(institution.uuid), \(title), \(new.category.rawValue), \(new.pricePerLessonFen.fen),
-                \(new.lessonMinutes), \(perWeek), \(new.teacher ?? ""), \(store.dependencies.now()))
+                \(new.lessonMinutes), \(perWeek), \(teacher), \(store.dependencies.now()))
             RETURNING \(unescaped: CourseRecord.columns)
             """)
         for try await row in rows { return try CourseRecord(row: row) }
