@@ -188,10 +188,12 @@ public struct EnrollmentRepository: Sendable {
             at: store.dependencies.now(), on: connection)
     }
 
-    /// Writes one balanced transfer and moves the posted totals of the restricted accounts it touches.
-    /// Restricted accounts are locked in id order so concurrent transfers of one institution cannot deadlock;
-    /// the database refuses a restricted account going negative. (PostgreSQL runs every data-modifying
-    /// CTE to completion, whether or not the final INSERT reads it.)
+    /// Writes one balanced transfer and moves the posted totals of the restricted accounts it touches;
+    /// the database refuses a restricted account going negative. The totals change in one single-table UPDATE
+    /// by primary key: its index scan locks rows in id order (no deadlock between two transfers of one
+    /// institution) and re-reads a row changed by a concurrent commit. An UPDATE joined to a `FOR UPDATE` CTE
+    /// lost such changes under load (the randomized test caught it). PostgreSQL runs every data-modifying CTE
+    /// to completion, whether or not the final INSERT reads it.
     func post(
         _ transfer: PlannedTransfer, key: String, institution: Institution.ID, guardian: Guardian.ID?, enrollment: Enrollment.ID?,
         at now: Date, on connection: PostgresConnection
@@ -204,15 +206,11 @@ public struct EnrollmentRepository: Sendable {
                     WHERE institution_id = \(institution.uuid) OR guardian_id = \(guardian?.uuid)),
                 debit AS (SELECT id FROM parties WHERE kind = \(transfer.from.rawValue)),
                 credit AS (SELECT id FROM parties WHERE kind = \(transfer.to.rawValue)),
-                locked AS (
-                    SELECT a.id FROM accounts a
-                    WHERE a.restricted AND a.id IN (SELECT id FROM debit UNION ALL SELECT id FROM credit)
-                    ORDER BY a.id FOR UPDATE),
                 posted AS (
                     UPDATE accounts a
                     SET debits_fen = a.debits_fen + CASE WHEN a.id = (SELECT id FROM debit) THEN \(transfer.amount.fen) ELSE 0 END,
                         credits_fen = a.credits_fen + CASE WHEN a.id = (SELECT id FROM credit) THEN \(transfer.amount.fen) ELSE 0 END
-                    FROM locked WHERE a.id = locked.id
+                    WHERE a.restricted AND a.id = ANY (ARRAY[(SELECT id FROM debit), (SELECT id FROM credit)])
                     RETURNING a.id)
                 INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen,
                     institution_id, enrollment_id, created_at)

@@ -159,7 +159,7 @@ public struct EnrollmentRecord: Codable, Sendable, Hashable {
         self.createdAt = try cell(15)
     }
 
-    var position: EnrollmentPosition {
+    public var position: EnrollmentPosition {
         EnrollmentPosition(
             mode: supervisionMode, lessonsBought: lessonsBought, lessonsConsumed: lessonsConsumed,
             lessonsRefunded: lessonsRefunded, pricePerLesson: pricePerLessonFen, paid: paidFen, released: releasedFen,
