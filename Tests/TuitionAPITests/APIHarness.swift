@@ -1,0 +1,106 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+import TuitionAPI
+import TuitionCore
+import TuitionStore
+import TuitionTestSupport
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let openAPIDocument = (try? String(contentsOf: repositoryRoot.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)) ?? ""
+
+/// A JSON response as the tests read it.
+struct Reply: Sendable {
+    let status: HTTPResponse.Status
+    let contentType: String?
+    let body: String
+
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
+    var items: [[String: Any]] { json["items"] as? [[String: Any]] ?? [] }
+    var code: String? { json["code"] as? String }
+    func string(_ key: String) -> String { json[key] as? String ?? "" }
+    func int(_ key: String) -> Int64 { (json[key] as? NSNumber)?.int64Value ?? -1 }
+}
+
+/// A route the router knows, as OpenAPI writes it: `POST /v1/enrollments/{id}/payments`.
+struct RouteKey: Hashable, Sendable, CustomStringConvertible {
+    let method: String
+    let path: String
+    var description: String { "\(method) \(path)" }
+}
+
+/// The real router on a fresh database, called through Hummingbird's router test client.
+struct API: Sendable {
+    let store: Store
+    let client: any TestClientProtocol
+
+    static func run(
+        _ suite: String, clock: TestClock? = nil, _ body: @Sendable @escaping (API, [RouteKey]) async throws -> Void
+    ) async throws {
+        try await TestDatabase.withStore(suite, clock: clock) { store in
+            let router = buildRouter(store: store, openAPIDocument: openAPIDocument)
+            let routes = router.routes.map { RouteKey(method: $0.method.rawValue, path: $0.path.description) }
+            let app = Application(router: router)
+            try await app.test(.router) { client in
+                try await body(API(store: store, client: client), routes)
+            }
+        }
+    }
+
+    func call(
+        _ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: String? = nil, idempotencyKey: String? = nil
+    ) async throws -> Reply {
+        var headers = HTTPFields()
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if json != nil { headers[.contentType] = "application/json" }
+        if let idempotencyKey { headers[HTTPField.Name("Idempotency-Key")!] = idempotencyKey }
+        let response = try await client.executeRequest(
+            uri: path, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+        return Reply(status: response.status, contentType: response.headers[.contentType], body: String(buffer: response.body))
+    }
+
+    func token(for entity: PrincipalEntity) async throws -> String {
+        try await PrincipalRepository(store: store).create(for: entity).token
+    }
+}
+
+/// A world and a token for each of its four roles.
+struct Cast: Sendable {
+    let world: World
+    let regulator: String
+    let institution: String
+    let guardian: String
+    let insurer: String
+    let lesson: Lesson.ID
+
+    static func make(_ api: API, district: String = "330203") async throws -> Cast {
+        let world = try await World.make(api.store, district: district)
+        let insurer = try await PartyRepository(store: api.store).createInsurer(name: "人保财险宁波分公司")
+        let enrollments = EnrollmentRepository(store: api.store)
+        _ = try await api.store.transaction {
+            try await enrollments.pay(world.enrollment.id, guardian: world.guardian, amount: world.enrollment.amountFen, on: $0)
+        }
+        let lesson = try await api.store.transaction {
+            try await enrollments.recordLessons(
+                world.enrollment.id, institution: world.institution.id, lessons: 1, takenOn: BusinessDate(shanghaiDateOf: Date()), on: $0)
+        }
+        return Cast(
+            world: world,
+            regulator: try await api.token(for: .regulator(world.district)),
+            institution: try await api.token(for: .institution(world.institution.id)),
+            guardian: try await api.token(for: .guardian(world.guardian)),
+            insurer: try await api.token(for: .insurer(insurer)),
+            lesson: lesson.id)
+    }
+
+    var tokens: [(Role, String)] { [(.regulator, regulator), (.institution, institution), (.guardian, guardian), (.insurer, insurer)] }
+
+    /// Every id of this world that must never appear in another principal's response.
+    var ids: [String] {
+        [world.institution.id.description, world.course.id.description, world.student.id.description,
+         world.enrollment.id.description, world.guardian.description, lesson.description]
+    }
+}
