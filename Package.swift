@@ -70,6 +70,6 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "tuitionguardTests", dependencies: ["tuitionguard"]),
+        .testTarget(name: "tuitionguardTests", dependencies: ["tuitionguard", "TuitionStore", "TuitionTestSupport"]),
     ]
 )

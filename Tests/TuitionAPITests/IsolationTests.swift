@@ -1,0 +1,129 @@
+import Foundation
+import HTTPTypes
+import Testing
+import TuitionCore
+import TuitionStore
+import TuitionTestSupport
+
+@Suite struct IsolationTests {
+    /// Public routes answer anyone; they are checked only for carrying no one's data.
+    static let publicRoutes: Set<String> = ["GET /health", "GET /openapi.yaml", "POST /v1/guardians"]
+
+    /// A request body for each route that takes one, aimed at the other world's resources where it names any.
+    static func body(for route: RouteKey, other: Cast) -> String? {
+        let today = BusinessDate(shanghaiDateOf: Date())
+        switch route.description {
+        case "POST /v1/guardians": return #"{"name":"新家长"}"#
+        case "PUT /v1/district/charge-caps": return #"{"lessonsMax":60,"termMonthsMax":3,"amountMaxFen":500000}"#
+        case "POST /v1/institutions": return #"{"licenceNumber":"LEAK-\#(UUID())","name":"新机构","supervisionMode":"escrow"}"#
+        case "POST /v1/institutions/{id}/reserve-topups": return #"{"amountFen":100}"#
+        case "POST /v1/students": return #"{"name":"新学生"}"#
+        case "POST /v1/courses": return #"{"title":"新课程","category":"academic","pricePerLessonFen":100,"lessonMinutes":45}"#
+        case "POST /v1/enrollments":
+            return """
+                {"studentId":"\(other.world.student.id)","courseId":"\(other.world.course.id)","lessons":5,
+                 "termStart":"\(today)","termEnd":"\(today.addingMonths(1))"}
+                """
+        case "POST /v1/enrollments/{id}/payments": return "{\"amountFen\":\(other.world.enrollment.amountFen.fen)}"
+        case "POST /v1/enrollments/{id}/lessons": return #"{"lessons":1,"takenOn":"\#(today)"}"#
+        case "POST /v1/enrollments/{id}/refunds": return #"{"lessons":1}"#
+        case "POST /v1/lessons/{id}/dispute": return #"{"reason":"不是我们的课"}"#
+        case "POST /v1/institutions/{id}/tokens", "POST /v1/lessons/{id}/confirmation": return ""
+        default: return nil
+        }
+    }
+
+    /// The other world's resource for the `{id}` of `path`.
+    static func path(_ path: String, aimedAt other: Cast) -> String {
+        let resource: String =
+            switch path.split(separator: "/").dropFirst().first {
+            case "institutions": other.world.institution.id.description
+            case "courses": other.world.course.id.description
+            case "students": other.world.student.id.description
+            case "enrollments": other.world.enrollment.id.description
+            case "lessons": other.lesson.description
+            default: "unknown"
+            }
+        return path.replacingOccurrences(of: "{id}", with: resource)
+    }
+
+    @Test func noRoleEverSeesAnotherPrincipalsResource() async throws {
+        try await API.run("isolation") { api, routes in
+            let mine = try await Cast.make(api, district: "330203")
+            let other = try await Cast.make(api, district: "330205")
+            let before = try await EnrollmentRepository(store: api.store).enrollment(other.world.enrollment.id, scope: scopeOf(.guardian(other.world.guardian)))
+            var checked = 0
+            for route in routes {
+                let method = HTTPRequest.Method(route.method)!
+                let body = Self.body(for: route, other: other)
+                if method != .get && body == nil {
+                    Issue.record("\(route) is not covered by the isolation test: give it a body")
+                    continue
+                }
+                let target = Self.path(route.path, aimedAt: other)
+                for (role, token) in mine.tokens {
+                    let reply = try await api.call(method, target, token: token, json: body, idempotencyKey: "leak-\(checked)")
+                    checked += 1
+                    for id in other.ids {
+                        #expect(!reply.body.contains(id), "\(role) \(route) leaked \(id): \(reply.body)")
+                    }
+                    #expect(reply.status != .internalServerError, "\(role) \(route): \(reply.body)")
+                    if route.path.contains("{id}") && !Self.publicRoutes.contains(route.description) {
+                        #expect([.notFound, .forbidden].contains(reply.status), "\(role) \(route) answered \(reply.status)")
+                    }
+                }
+            }
+            #expect(checked == routes.count * 4)
+            // The other world's data is as it was.
+            let after = try await EnrollmentRepository(store: api.store).enrollment(other.world.enrollment.id, scope: scopeOf(.guardian(other.world.guardian)))
+            #expect(after == before)
+            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+        }
+    }
+
+    @Test func ownersDoSeeTheirOwnResources() async throws {
+        // The positive control: the same requests the isolation test refuses succeed for the owners.
+        try await API.run("ownership") { api, routes in
+            let cast = try await Cast.make(api)
+            let owners: [String: [String]] = [
+                "/v1/institutions/{id}": [cast.regulator, cast.institution],
+                "/v1/institutions/{id}/statement": [cast.regulator, cast.institution],
+                "/v1/institutions/{id}/transfers": [cast.regulator, cast.institution],
+                "/v1/courses/{id}": [cast.regulator, cast.institution, cast.guardian],
+                "/v1/students/{id}": [cast.guardian],
+                "/v1/enrollments/{id}": [cast.regulator, cast.institution, cast.guardian],
+                "/v1/enrollments/{id}/statement": [cast.regulator, cast.institution, cast.guardian],
+                "/v1/enrollments/{id}/lessons": [cast.regulator, cast.institution, cast.guardian],
+            ]
+            let readable = routes.filter { $0.method == "GET" && $0.path.contains("{id}") }
+            #expect(Set(readable.map(\.path)) == Set(owners.keys), "every readable resource route has its owners listed")
+            for route in readable {
+                for token in owners[route.path] ?? [] {
+                    let reply = try await api.call(.get, IsolationTests.path(route.path, aimedAt: cast), token: token)
+                    #expect(reply.status == .ok, "\(route): \(reply.body)")
+                }
+            }
+        }
+    }
+
+    @Test func everyRouteIsInTheOpenAPIDocumentAndNothingElse() async throws {
+        try await API.run("openapi") { api, routes in
+            var documented: Set<String> = []
+            var path = ""
+            for line in openAPIDocument.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix("  /") && line.hasSuffix(":") { path = String(line.dropFirst(2).dropLast()) }
+                else if !line.hasPrefix("  ") && !line.isEmpty { path = "" }
+                for method in ["get", "post", "put", "patch", "delete"] where line == "    \(method):" && !path.isEmpty {
+                    documented.insert("\(method.uppercased()) \(path)")
+                }
+            }
+            let known = Set(routes.map(\.description))
+            #expect(known.subtracting(documented).isEmpty, "routes missing from docs/openapi.yaml: \(known.subtracting(documented).sorted())")
+            #expect(documented.subtracting(known).isEmpty, "documented routes the router does not have: \(documented.subtracting(known).sorted())")
+            let served = try await api.call(.get, "/openapi.yaml")
+            #expect(served.status == .ok && served.body == openAPIDocument && served.body.hasPrefix("openapi: 3.1"))
+        }
+    }
+}
+
+func scopeOf(_ entity: PrincipalEntity) -> Scope { Scope(Principal(id: UUID(), entity: entity)) }
