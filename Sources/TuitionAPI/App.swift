@@ -23,15 +23,18 @@ public struct AppConfiguration: Sendable {
 
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AppConfiguration {
         guard let databaseURL = environment["DATABASE_URL"], !databaseURL.isEmpty else { throw ConfigurationError.missing("DATABASE_URL") }
-        let port = try environment["TUITIONGUARD_PORT"].map { text in
-            guard let port = Int(text), (1...65535).contains(port) else { throw ConfigurationError.invalid("TUITIONGUARD_PORT", text) }
-            return port
-        } ?? 8080
-        let level = try environment["TUITIONGUARD_LOG_LEVEL"].map { text in
-            guard let level = Logger.Level(rawValue: text) else { throw ConfigurationError.invalid("TUITIONGUARD_LOG_LEVEL", text) }
-            return level
-        } ?? .info
-        let openAPI = environment["TUITIONGUARD_OPENAPI"]
+        let port =
+            try environment["TUITIONGUARD_PORT"].map { text in
+                guard let port = Int(text), (1...65535).contains(port) else { throw ConfigurationError.invalid("TUITIONGUARD_PORT", text) }
+                return port
+            } ?? 8080
+        let level =
+            try environment["TUITIONGUARD_LOG_LEVEL"].map { text in
+                guard let level = Logger.Level(rawValue: text) else { throw ConfigurationError.invalid("TUITIONGUARD_LOG_LEVEL", text) }
+                return level
+            } ?? .info
+        let openAPI =
+            environment["TUITIONGUARD_OPENAPI"]
             ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("docs/openapi.yaml").path
         return AppConfiguration(
             host: environment["TUITIONGUARD_HOST"] ?? "127.0.0.1", port: port, databaseURL: databaseURL, logLevel: level,

@@ -119,7 +119,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             case .notFound: return .notFound
             case .unauthorized: return .unauthenticated
             case .contentTooLarge: return Problem(.contentTooLarge, code: "body_too_large", title: "The request body is too large")
-            case .methodNotAllowed: return Problem(.methodNotAllowed, code: "method_not_allowed", title: "This route does not take this method")
+            case .methodNotAllowed:
+                return Problem(.methodNotAllowed, code: "method_not_allowed", title: "This route does not take this method")
             default:
                 return Problem(error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase, detail: error.body)
             }

@@ -74,7 +74,8 @@ func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
 
     v1.get("me") { _, context in
         let principal = try context.principal()
-        return try JSON.response(Me(principalId: principal.id.uuidString.lowercased(), role: principal.role, entityId: principal.entity.entityId))
+        return try JSON.response(
+            Me(principalId: principal.id.uuidString.lowercased(), role: principal.role, entityId: principal.entity.entityId))
     }
 
     // A parent signs up in the app and gets a guardian token, shown once.
@@ -83,7 +84,8 @@ func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
         let guardian = try await services.parties.createGuardian(name: body.name, phone: body.phone ?? "")
         let (principal, token) = try await services.principals.create(for: .guardian(guardian), label: "sign-up")
         return try JSON.response(
-            TokenIssued(principalId: principal.id.uuidString.lowercased(), role: .guardian, entityId: guardian.description, token: token), status: .created)
+            TokenIssued(principalId: principal.id.uuidString.lowercased(), role: .guardian, entityId: guardian.description, token: token),
+            status: .created)
     }
 
     v1.get("district/charge-caps") { _, context in
@@ -123,7 +125,8 @@ func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
         guard try await services.parties.institution(id, scope: scope) != nil else { throw Problem.notFound }
         let (principal, token) = try await services.principals.create(for: .institution(id), label: "issued by regulator")
         return try JSON.response(
-            TokenIssued(principalId: principal.id.uuidString.lowercased(), role: .institution, entityId: id.description, token: token), status: .created)
+            TokenIssued(principalId: principal.id.uuidString.lowercased(), role: .institution, entityId: id.description, token: token),
+            status: .created)
     }
     v1.get("institutions/:id/statement") { _, context in
         guard let statement = try await services.statements.institutionStatement(try context.parameters.id("id"), scope: try context.scope)
@@ -137,8 +140,9 @@ func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
             return id
         }
         let limit = try request.pageLimit()
-        guard let page = try await services.statements.institutionTransfers(
-            try context.parameters.id("id"), scope: try context.scope, after: after, limit: limit)
+        guard
+            let page = try await services.statements.institutionTransfers(
+                try context.parameters.id("id"), scope: try context.scope, after: after, limit: limit)
         else { throw Problem.notFound }
         return try JSON.response(PageBody(items: page.items, nextCursor: page.next.map(String.init)))
     }
@@ -229,8 +233,9 @@ func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Service
         }
     }
     v1.get("enrollments/:id/lessons") { request, context in
-        guard let page = try await services.enrollments.lessons(
-            of: try context.parameters.id("id"), scope: try context.scope, page: try request.pageRequest())
+        guard
+            let page = try await services.enrollments.lessons(
+                of: try context.parameters.id("id"), scope: try context.scope, page: try request.pageRequest())
         else { throw Problem.notFound }
         return try JSON.response(PageBody(page))
     }
@@ -240,17 +245,20 @@ func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Service
         let id: Enrollment.ID = try context.parameters.id("id")
         let (body, raw) = try await request.decodeJSON(RefundBody.self, context: context)
         return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
-            try await services.enrollments.refund(id, institution: institution, lessons: body.lessons, reason: try validOptionalText(body.reason), on: connection)
+            try await services.enrollments.refund(
+                id, institution: institution, lessons: body.lessons, reason: try validOptionalText(body.reason), on: connection)
         }
     }
     v1.post("lessons/:id/confirmation") { _, context in
         guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }
-        return try JSON.response(try await services.enrollments.answerLesson(try context.parameters.id("id"), guardian: guardian, dispute: nil))
+        return try JSON.response(
+            try await services.enrollments.answerLesson(try context.parameters.id("id"), guardian: guardian, dispute: nil))
     }
     v1.post("lessons/:id/dispute") { request, context in
         guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }
         let (body, _) = try await request.decodeJSON(DisputeBody.self, context: context)
         let reason = try validText(body.reason, maxScalars: 1_000)
-        return try JSON.response(try await services.enrollments.answerLesson(try context.parameters.id("id"), guardian: guardian, dispute: reason))
+        return try JSON.response(
+            try await services.enrollments.answerLesson(try context.parameters.id("id"), guardian: guardian, dispute: reason))
     }
 }

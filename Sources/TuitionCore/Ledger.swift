@@ -81,7 +81,9 @@ public struct EnrollmentPosition: Hashable, Sendable {
 }
 
 /// A guardian pays an enrollment's order, in full, once.
-public func decidePayment(_ position: EnrollmentPosition, institution: InstitutionStatus, offered: Money) -> Result<PlannedTransfer, Rejection> {
+public func decidePayment(_ position: EnrollmentPosition, institution: InstitutionStatus, offered: Money) -> Result<
+    PlannedTransfer, Rejection
+> {
     guard offered.isPositive else { return .failure(.amountMustBePositive) }
     guard institution.isOperating else { return .failure(.institutionNotOperating) }
     guard !position.isPaid else { return .failure(.enrollmentAlreadyPaid) }
@@ -106,7 +108,9 @@ public func decideLessons(
 }
 
 /// A refund of unconsumed lessons at the frozen price; `nil` lessons refunds everything unconsumed.
-public func decideRefund(_ position: EnrollmentPosition, lessons requested: Int?) -> Result<(lessons: Int, transfer: PlannedTransfer), Rejection> {
+public func decideRefund(_ position: EnrollmentPosition, lessons requested: Int?) -> Result<
+    (lessons: Int, transfer: PlannedTransfer), Rejection
+> {
     if let requested, requested <= 0 { return .failure(.lessonsMustBePositive) }
     guard position.isPaid else { return .failure(.enrollmentNotPaid) }
     guard position.lessonsRemaining > 0 else { return .failure(.nothingToRefund) }

@@ -45,8 +45,10 @@ public struct EnrollmentRepository: Sendable {
             for try await (status, mode, price, guardian, lessonsMax, monthsMax, amountMax) in rows.decode(
                 (String, String, Int64, UUID, Int, Int, Int64).self)
             {
-                found = (try decodeEnum(status), try decodeEnum(mode), Money(fen: price), guardian,
-                         ChargeCaps(lessonsMax: lessonsMax, termMonthsMax: monthsMax, amountMax: Money(fen: amountMax)))
+                found = (
+                    try decodeEnum(status), try decodeEnum(mode), Money(fen: price), guardian,
+                    ChargeCaps(lessonsMax: lessonsMax, termMonthsMax: monthsMax, amountMax: Money(fen: amountMax))
+                )
             }
             guard let (status, mode, price, guardian, caps) = found else { throw NotFound() }
             guard status.isOperating else { throw Rejection.institutionNotOperating }
@@ -98,7 +100,9 @@ public struct EnrollmentRepository: Sendable {
     // MARK: Money
 
     /// The guardian pays the order in full; the money goes to escrow (or operating, in reserve mode).
-    public func pay(_ id: Enrollment.ID, guardian: Guardian.ID, amount: Money, on connection: PostgresConnection) async throws -> EnrollmentRecord {
+    public func pay(_ id: Enrollment.ID, guardian: Guardian.ID, amount: Money, on connection: PostgresConnection) async throws
+        -> EnrollmentRecord
+    {
         let scope = Scope(guardian: guardian.uuid)
         guard let enrollment = try await fetch(id, scope: scope, lock: true, on: connection) else { throw NotFound() }
         let status = try await institutionStatus(enrollment.institutionId, on: connection)
@@ -165,7 +169,9 @@ public struct EnrollmentRepository: Sendable {
     }
 
     /// The institution tops up its risk reserve from its own bank; `key` makes the transfer idempotent.
-    public func topUpReserve(institution: Institution.ID, amount: Money, key: String, on connection: PostgresConnection) async throws -> TransferRecord {
+    public func topUpReserve(institution: Institution.ID, amount: Money, key: String, on connection: PostgresConnection) async throws
+        -> TransferRecord
+    {
         let status = try await institutionStatus(institution, on: connection)
         let transfer = try decideReserveTopUp(amount: amount, institution: status).get()
         let now = store.dependencies.now()
@@ -182,7 +188,9 @@ public struct EnrollmentRepository: Sendable {
     }
 
     @discardableResult
-    func post(_ transfer: PlannedTransfer, key: String, enrollment: EnrollmentRecord, on connection: PostgresConnection) async throws -> Int64 {
+    func post(_ transfer: PlannedTransfer, key: String, enrollment: EnrollmentRecord, on connection: PostgresConnection) async throws
+        -> Int64
+    {
         try await post(
             transfer, key: key, institution: enrollment.institutionId, guardian: enrollment.guardianId, enrollment: enrollment.id,
             at: store.dependencies.now(), on: connection)

@@ -28,7 +28,9 @@ public struct IdempotencyRepository: Sendable {
 
     /// Claims `key` for this request inside the caller's transaction. A concurrent request with the same key
     /// waits on the unique index until the first commits, then sees its response.
-    public func begin(principal: UUID, key: String, requestDigest: Data, on connection: PostgresConnection) async throws -> IdempotencyOutcome {
+    public func begin(principal: UUID, key: String, requestDigest: Data, on connection: PostgresConnection) async throws
+        -> IdempotencyOutcome
+    {
         let inserted = try await connection.query(
             """
             INSERT INTO idempotent_requests (principal_id, key, request_sha256, status_code, response_body, created_at)

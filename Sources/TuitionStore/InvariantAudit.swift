@@ -101,8 +101,7 @@ public struct InvariantAudit: Sendable {
         for check in Self.checks {
             let query = PostgresQuery(unsafeSQL: check.sql)
             let rows =
-                if let connection { try await connection.query(query, logger: store.logger) }
-                else { try await store.query(query) }
+                if let connection { try await connection.query(query, logger: store.logger) } else { try await store.query(query) }
             for try await breach in rows.decode(String.self) { found.append("\(check.name): \(breach)") }
         }
         return found

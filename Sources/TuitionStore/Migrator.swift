@@ -59,36 +59,36 @@ public struct Migrator: Sendable {
     }
 
     private func apply(_ migrations: [Migration], on connection: PostgresConnection, logger: Logger) async throws -> [String] {
-            var applied: [Int: String] = [:]
-            for try await (version, sha) in try await connection.query(
-                "SELECT version, sha256 FROM schema_migrations", logger: logger
-            ).decode((Int, String).self) {
-                applied[version] = sha
+        var applied: [Int: String] = [:]
+        for try await (version, sha) in try await connection.query(
+            "SELECT version, sha256 FROM schema_migrations", logger: logger
+        ).decode((Int, String).self) {
+            applied[version] = sha
+        }
+        var appliedNow: [String] = []
+        for migration in migrations {
+            if let sha = applied[migration.version] {
+                guard sha == migration.sha256 else { throw StoreError.migrationChanged(migration.name) }
+                continue
             }
-            var appliedNow: [String] = []
-            for migration in migrations {
-                if let sha = applied[migration.version] {
-                    guard sha == migration.sha256 else { throw StoreError.migrationChanged(migration.name) }
-                    continue
+            try await connection.query("BEGIN", logger: logger)
+            do {
+                for statement in splitSQLStatements(migration.sql) {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
-                try await connection.query("BEGIN", logger: logger)
-                do {
-                    for statement in splitSQLStatements(migration.sql) {
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                    }
-                    try await connection.query(
-                        """
-                        INSERT INTO schema_migrations (version, name, sha256)
-                        VALUES (\(migration.version), \(migration.name), \(migration.sha256))
-                        """, logger: logger)
-                    try await connection.query("COMMIT", logger: logger)
-                } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
-                    throw error
-                }
-                logger.info("applied migration", metadata: ["migration": .string(migration.name)])
-                appliedNow.append(migration.name)
+                try await connection.query(
+                    """
+                    INSERT INTO schema_migrations (version, name, sha256)
+                    VALUES (\(migration.version), \(migration.name), \(migration.sha256))
+                    """, logger: logger)
+                try await connection.query("COMMIT", logger: logger)
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
             }
-            return appliedNow
+            logger.info("applied migration", metadata: ["migration": .string(migration.name)])
+            appliedNow.append(migration.name)
+        }
+        return appliedNow
     }
 }

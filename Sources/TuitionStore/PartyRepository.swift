@@ -13,7 +13,11 @@ public struct NewInstitution: Codable, Sendable {
     public var supervisedBank: String?
     public var supervisedAccountNumber: String?
 
-    public init(licenceNumber: String, name: String, address: String? = nil, creditCode: String? = nil, licenceValidUntil: BusinessDate? = nil, supervisionMode: SupervisionMode, reserveRatioBasisPoints: Int? = nil, supervisedBank: String? = nil, supervisedAccountNumber: String? = nil) {
+    public init(
+        licenceNumber: String, name: String, address: String? = nil, creditCode: String? = nil, licenceValidUntil: BusinessDate? = nil,
+        supervisionMode: SupervisionMode, reserveRatioBasisPoints: Int? = nil, supervisedBank: String? = nil,
+        supervisedAccountNumber: String? = nil
+    ) {
         self.licenceNumber = licenceNumber
         self.name = name
         self.address = address
@@ -48,7 +52,10 @@ public struct NewCourse: Codable, Sendable {
     public var lessonsPerWeek: Int?
     public var teacher: String?
 
-    public init(title: String, category: CourseCategory, pricePerLessonFen: Money, lessonMinutes: Int, lessonsPerWeek: Int? = nil, teacher: String? = nil) {
+    public init(
+        title: String, category: CourseCategory, pricePerLessonFen: Money, lessonMinutes: Int, lessonsPerWeek: Int? = nil,
+        teacher: String? = nil
+    ) {
         self.title = title
         self.category = category
         self.pricePerLessonFen = pricePerLessonFen
@@ -205,8 +212,10 @@ public struct PartyRepository: Sendable {
     public func createStudent(_ new: NewStudent, guardian: Guardian.ID) async throws -> StudentRecord {
         let name = try validText(new.name, maxScalars: 100)
         let (relationship, school, grade) =
-            (try validOptionalText(new.relationship, maxScalars: 50), try validOptionalText(new.school, maxScalars: 200),
-             try validOptionalText(new.grade, maxScalars: 50))
+            (
+                try validOptionalText(new.relationship, maxScalars: 50), try validOptionalText(new.school, maxScalars: 200),
+                try validOptionalText(new.grade, maxScalars: 50)
+            )
         let id = store.dependencies.newID()
         let rows = try await store.query(
             """

@@ -13,7 +13,10 @@ public struct PrincipalRepository: Sendable {
     public func create(for entity: PrincipalEntity, label: String = "") async throws -> (principal: Principal, token: String) {
         let token = Self.newToken()
         let id = store.dependencies.newID()
-        var district: String?, institution: UUID?, guardian: UUID?, insurer: UUID?
+        var district: String?
+        var institution: UUID?
+        var guardian: UUID?
+        var insurer: UUID?
         switch entity {
         case .regulator(let code): district = code.value
         case .institution(let value): institution = value.uuid
@@ -37,11 +40,9 @@ public struct PrincipalRepository: Sendable {
             """)
         for try await (id, district, institution, guardian, insurer) in rows.decode((UUID, String?, UUID?, UUID?, UUID?).self) {
             let entity: PrincipalEntity? =
-                if let district, let code = DistrictCode(district) { .regulator(code) }
-                else if let institution { .institution(.init(institution)) }
-                else if let guardian { .guardian(.init(guardian)) }
-                else if let insurer { .insurer(.init(insurer)) }
-                else { nil }
+                if let district, let code = DistrictCode(district) { .regulator(code) } else if let institution {
+                    .institution(.init(institution))
+                } else if let guardian { .guardian(.init(guardian)) } else if let insurer { .insurer(.init(insurer)) } else { nil }
             return entity.map { Principal(id: id, entity: $0) }
         }
         return nil
@@ -49,7 +50,8 @@ public struct PrincipalRepository: Sendable {
 
     static func newToken() -> String {
         let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max) }
-        return "tg_" + Data(bytes).base64EncodedString()
+        return "tg_"
+            + Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }

@@ -53,7 +53,8 @@ public struct CourseRecord: Codable, Sendable, Hashable {
     public var teacher: String
     public var createdAt: Date
 
-    static let columns = "c.id, c.institution_id, c.title, c.category, c.price_per_lesson_fen, c.lesson_minutes, c.lessons_per_week, c.teacher, c.created_at"
+    static let columns =
+        "c.id, c.institution_id, c.title, c.category, c.price_per_lesson_fen, c.lesson_minutes, c.lessons_per_week, c.teacher, c.created_at"
 
     init(row: PostgresRow) throws {
         let (id, institution, title, category, price, minutes, perWeek, teacher, created) =
@@ -178,7 +179,8 @@ public struct LessonRecord: Codable, Sendable, Hashable {
     public var answeredAt: Date?
     public var disputeReason: String?
 
-    static let columns = "l.id, l.enrollment_id, l.lessons, l.taken_on::text, l.value_fen, l.recorded_at, l.status, l.answered_at, l.dispute_reason"
+    static let columns =
+        "l.id, l.enrollment_id, l.lessons, l.taken_on::text, l.value_fen, l.recorded_at, l.status, l.answered_at, l.dispute_reason"
 
     init(row: PostgresRow) throws {
         let (id, enrollment, lessons, takenOn, value, recorded, status, answered, reason) =

@@ -45,12 +45,16 @@ public struct StatementRepository: Sendable {
                 "SELECT id, lessons, amount_fen, reason, created_at FROM refunds WHERE enrollment_id = \(id.uuid) ORDER BY id",
                 logger: store.logger
             ).decode((UUID, Int, Int64, String, Date).self) {
-                refunds.append(RefundRecord(id: .init(refundID), enrollmentId: id, lessons: lessons, amountFen: Money(fen: amount), reason: reason, createdAt: created))
+                refunds.append(
+                    RefundRecord(
+                        id: .init(refundID), enrollmentId: id, lessons: lessons, amountFen: Money(fen: amount), reason: reason,
+                        createdAt: created))
             }
             // Pair assertion: what the enrollment row says must be what its transfers add up to.
             let paid = transfers.filter { $0.kind == .payment }.reduce(Int64(0)) { $0 + $1.amountFen.fen }
             let refunded = transfers.filter { $0.kind == .refund }.reduce(Int64(0)) { $0 + $1.amountFen.fen }
-            assert(paid == enrollment.paidFen.fen && refunded == enrollment.refundedFen.fen, "enrollment counters disagree with its transfers")
+            assert(
+                paid == enrollment.paidFen.fen && refunded == enrollment.refundedFen.fen, "enrollment counters disagree with its transfers")
             return EnrollmentStatement(enrollment: enrollment, transfers: transfers, refunds: refunds)
         }
     }
@@ -82,7 +86,9 @@ public struct StatementRepository: Sendable {
     }
 
     /// An institution's transfers, newest last, paged by transfer id.
-    public func institutionTransfers(_ id: Institution.ID, scope: Scope, after: Int64?, limit: Int) async throws -> (items: [TransferRecord], next: Int64?)? {
+    public func institutionTransfers(_ id: Institution.ID, scope: Scope, after: Int64?, limit: Int) async throws -> (
+        items: [TransferRecord], next: Int64?
+    )? {
         guard try await PartyRepository(store: store).institution(id, scope: scope) != nil else { return nil }
         let limit = min(max(limit, 1), 200)
         var items: [TransferRecord] = []

@@ -36,7 +36,9 @@ func withStore<T: Sendable>(databaseURL: String, logger: Logger, _ body: @Sendab
     }
 }
 
-private func run<T: Sendable>(_ body: @Sendable @escaping (Store) async throws -> T, on client: PostgresClient, logger: Logger) async throws -> T {
+private func run<T: Sendable>(_ body: @Sendable @escaping (Store) async throws -> T, on client: PostgresClient, logger: Logger) async throws
+    -> T
+{
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
             await client.run()
@@ -52,7 +54,8 @@ private func run<T: Sendable>(_ body: @Sendable @escaping (Store) async throws -
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Start the HTTP service (TUITIONGUARD_HOST, TUITIONGUARD_PORT, DATABASE_URL).")
+    static let configuration = CommandConfiguration(
+        abstract: "Start the HTTP service (TUITIONGUARD_HOST, TUITIONGUARD_PORT, DATABASE_URL).")
 
     @Option(help: "Override TUITIONGUARD_HOST.") var host: String?
     @Option(help: "Override TUITIONGUARD_PORT.") var port: Int?
@@ -159,7 +162,7 @@ struct Audit: AsyncParsableCommand {
         if breaches.isEmpty {
             print("ledger sound: every invariant holds")
         } else {
-            breaches.forEach { print($0) }
+            for breach in breaches { print(breach) }
             throw ExitCode(1)
         }
     }

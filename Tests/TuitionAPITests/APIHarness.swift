@@ -100,7 +100,9 @@ struct Cast: Sendable {
 
     /// Every id of this world that must never appear in another principal's response.
     var ids: [String] {
-        [world.institution.id.description, world.course.id.description, world.student.id.description,
-         world.enrollment.id.description, world.guardian.description, lesson.description]
+        [
+            world.institution.id.description, world.course.id.description, world.student.id.description,
+            world.enrollment.id.description, world.guardian.description, lesson.description,
+        ]
     }
 }

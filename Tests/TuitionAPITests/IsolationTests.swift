@@ -51,7 +51,8 @@ import TuitionTestSupport
         try await API.run("isolation") { api, routes in
             let mine = try await Cast.make(api, district: "330203")
             let other = try await Cast.make(api, district: "330205")
-            let before = try await EnrollmentRepository(store: api.store).enrollment(other.world.enrollment.id, scope: scopeOf(.guardian(other.world.guardian)))
+            let before = try await EnrollmentRepository(store: api.store).enrollment(
+                other.world.enrollment.id, scope: scopeOf(.guardian(other.world.guardian)))
             var checked = 0
             for route in routes {
                 let method = HTTPRequest.Method(route.method)!
@@ -75,7 +76,8 @@ import TuitionTestSupport
             }
             #expect(checked == routes.count * 4)
             // The other world's data is as it was.
-            let after = try await EnrollmentRepository(store: api.store).enrollment(other.world.enrollment.id, scope: scopeOf(.guardian(other.world.guardian)))
+            let after = try await EnrollmentRepository(store: api.store).enrollment(
+                other.world.enrollment.id, scope: scopeOf(.guardian(other.world.guardian)))
             #expect(after == before)
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
         }
@@ -111,15 +113,21 @@ import TuitionTestSupport
             var documented: Set<String> = []
             var path = ""
             for line in openAPIDocument.split(separator: "\n", omittingEmptySubsequences: false) {
-                if line.hasPrefix("  /") && line.hasSuffix(":") { path = String(line.dropFirst(2).dropLast()) }
-                else if !line.hasPrefix("  ") && !line.isEmpty { path = "" }
+                if line.hasPrefix("  /") && line.hasSuffix(":") {
+                    path = String(line.dropFirst(2).dropLast())
+                } else if !line.hasPrefix("  ") && !line.isEmpty {
+                    path = ""
+                }
                 for method in ["get", "post", "put", "patch", "delete"] where line == "    \(method):" && !path.isEmpty {
                     documented.insert("\(method.uppercased()) \(path)")
                 }
             }
             let known = Set(routes.map(\.description))
-            #expect(known.subtracting(documented).isEmpty, "routes missing from docs/openapi.yaml: \(known.subtracting(documented).sorted())")
-            #expect(documented.subtracting(known).isEmpty, "documented routes the router does not have: \(documented.subtracting(known).sorted())")
+            #expect(
+                known.subtracting(documented).isEmpty, "routes missing from docs/openapi.yaml: \(known.subtracting(documented).sorted())")
+            #expect(
+                documented.subtracting(known).isEmpty,
+                "documented routes the router does not have: \(documented.subtracting(known).sorted())")
             let served = try await api.call(.get, "/openapi.yaml")
             #expect(served.status == .ok && served.body == openAPIDocument && served.body.hasPrefix("openapi: 3.1"))
         }

@@ -6,8 +6,9 @@ import TuitionCore
     let start = BusinessDate("2026-09-01")!
 
     func order(lessons: Int = 40, priceFen: Int64 = 10_000, months: Int = 3, extraDays: Int = 0) -> ChargeOrder {
-        ChargeOrder(lessons: lessons, pricePerLesson: Money(fen: priceFen), termStart: start,
-                    termEnd: start.addingMonths(months).addingDays(extraDays))
+        ChargeOrder(
+            lessons: lessons, pricePerLesson: Money(fen: priceFen), termStart: start,
+            termEnd: start.addingMonths(months).addingDays(extraDays))
     }
 
     @Test func acceptsAnOrderAtEveryNationalCap() throws {
@@ -29,8 +30,9 @@ import TuitionCore
         (60, Int64.max / 2, 3, 0, .chargeAmountTooLarge),
     ])
     func refusesOrdersBreakingTheRule(lessons: Int, priceFen: Int64, months: Int, extraDays: Int, expected: Rejection) {
-        #expect(checkCharge(order(lessons: lessons, priceFen: priceFen, months: months, extraDays: extraDays), caps: .national)
-            == .failure(expected))
+        #expect(
+            checkCharge(order(lessons: lessons, priceFen: priceFen, months: months, extraDays: extraDays), caps: .national)
+                == .failure(expected))
     }
 
     @Test func districtCapsMayOnlyBeLower() {
@@ -39,16 +41,21 @@ import TuitionCore
         #expect(checkCharge(order(lessons: 31, priceFen: 100, months: 2), caps: lower) == .failure(.chargeCoversTooManyLessons))
         #expect(checkCharge(order(lessons: 30, priceFen: 100, months: 3), caps: lower) == .failure(.chargeTermTooLong))
         #expect(checkCharge(order(lessons: 30, priceFen: 10_001, months: 2), caps: lower) == .failure(.chargeAmountTooLarge))
-        #expect(ChargeCaps(lessonsMax: 61, termMonthsMax: 3, amountMax: .yuan(5_000)).rejectionAsDistrictCaps == .districtCapAboveNationalCap)
-        #expect(ChargeCaps(lessonsMax: 60, termMonthsMax: 4, amountMax: .yuan(5_000)).rejectionAsDistrictCaps == .districtCapAboveNationalCap)
-        #expect(ChargeCaps(lessonsMax: 60, termMonthsMax: 3, amountMax: .yuan(5_001)).rejectionAsDistrictCaps == .districtCapAboveNationalCap)
-        #expect(ChargeCaps(lessonsMax: 0, termMonthsMax: 3, amountMax: .yuan(5_000)).rejectionAsDistrictCaps == .districtCapAboveNationalCap)
+        #expect(
+            ChargeCaps(lessonsMax: 61, termMonthsMax: 3, amountMax: .yuan(5_000)).rejectionAsDistrictCaps == .districtCapAboveNationalCap)
+        #expect(
+            ChargeCaps(lessonsMax: 60, termMonthsMax: 4, amountMax: .yuan(5_000)).rejectionAsDistrictCaps == .districtCapAboveNationalCap)
+        #expect(
+            ChargeCaps(lessonsMax: 60, termMonthsMax: 3, amountMax: .yuan(5_001)).rejectionAsDistrictCaps == .districtCapAboveNationalCap)
+        #expect(
+            ChargeCaps(lessonsMax: 0, termMonthsMax: 3, amountMax: .yuan(5_000)).rejectionAsDistrictCaps == .districtCapAboveNationalCap)
     }
 
     @Test func firstBrokenCapWins() {
         // Too many lessons and too long and too expensive: the lesson cap is checked first.
-        #expect(checkCharge(order(lessons: 61, priceFen: 100_000, months: 3, extraDays: 5), caps: .national)
-            == .failure(.chargeCoversTooManyLessons))
+        #expect(
+            checkCharge(order(lessons: 61, priceFen: 100_000, months: 3, extraDays: 5), caps: .national)
+                == .failure(.chargeCoversTooManyLessons))
     }
 }
 
@@ -56,7 +63,9 @@ import TuitionCore
     let termStart = BusinessDate("2026-09-01")!
     let today = BusinessDate("2026-10-01")!
 
-    func position(_ mode: SupervisionMode = .escrow, bought: Int = 20, consumed: Int = 0, refunded: Int = 0, paid: Bool = true) -> EnrollmentPosition {
+    func position(_ mode: SupervisionMode = .escrow, bought: Int = 20, consumed: Int = 0, refunded: Int = 0, paid: Bool = true)
+        -> EnrollmentPosition
+    {
         let price = Money(fen: 5_000)
         return EnrollmentPosition(
             mode: mode, lessonsBought: bought, lessonsConsumed: consumed, lessonsRefunded: refunded, pricePerLesson: price,
@@ -76,10 +85,13 @@ import TuitionCore
         #expect(decidePayment(position(paid: false), institution: .active, offered: .zero) == .failure(.amountMustBePositive))
         #expect(decidePayment(position(paid: false), institution: .active, offered: Money(fen: -1)) == .failure(.amountMustBePositive))
         for status in [InstitutionStatus.suspended, .defunct, .blacklisted] {
-            #expect(decidePayment(position(paid: false), institution: status, offered: Money(fen: 100_000)) == .failure(.institutionNotOperating))
+            #expect(
+                decidePayment(position(paid: false), institution: status, offered: Money(fen: 100_000))
+                    == .failure(.institutionNotOperating))
         }
         #expect(decidePayment(position(), institution: .active, offered: Money(fen: 100_000)) == .failure(.enrollmentAlreadyPaid))
-        #expect(decidePayment(position(paid: false), institution: .active, offered: Money(fen: 99_999)) == .failure(.paymentDoesNotMatchOrder))
+        #expect(
+            decidePayment(position(paid: false), institution: .active, offered: Money(fen: 99_999)) == .failure(.paymentDoesNotMatchOrder))
     }
 
     @Test func lessonsReleaseTheirValueInEscrowModeOnly() throws {
@@ -89,8 +101,11 @@ import TuitionCore
     }
 
     @Test func lessonRefusals() {
-        func decide(_ p: EnrollmentPosition, _ lessons: Int, on date: BusinessDate? = nil, status: InstitutionStatus = .active) -> Rejection? {
-            if case .failure(let rejection) = decideLessons(p, institution: status, lessons: lessons, takenOn: date ?? today, today: today) {
+        func decide(_ p: EnrollmentPosition, _ lessons: Int, on date: BusinessDate? = nil, status: InstitutionStatus = .active)
+            -> Rejection?
+        {
+            if case .failure(let rejection) = decideLessons(p, institution: status, lessons: lessons, takenOn: date ?? today, today: today)
+            {
                 return rejection
             }
             return nil

@@ -23,7 +23,9 @@ import TuitionTestSupport
             let world = try await World.make(store, mode: .escrow, pricePerLessonFen: 8_000, lessons: 40)
             let enrollments = EnrollmentRepository(store: store)
             let id = world.enrollment.id
-            let paid = try await store.transaction { try await enrollments.pay(id, guardian: world.guardian, amount: Money(fen: 320_000), on: $0) }
+            let paid = try await store.transaction {
+                try await enrollments.pay(id, guardian: world.guardian, amount: Money(fen: 320_000), on: $0)
+            }
             #expect(paid.paidFen == Money(fen: 320_000) && paid.escrowHeldFen == Money(fen: 320_000) && paid.status == .active)
             let today = BusinessDate(shanghaiDateOf: Date())
             _ = try await store.transaction {
@@ -34,13 +36,15 @@ import TuitionTestSupport
             }
             #expect(refund.lessons == 37 && refund.amountFen == Money(fen: 296_000))
 
-            let statement = try #require(try await StatementRepository(store: store).institutionStatement(
-                world.institution.id, scope: scopeOf(.institution(world.institution.id))))
+            let statement = try #require(
+                try await StatementRepository(store: store).institutionStatement(
+                    world.institution.id, scope: scopeOf(.institution(world.institution.id))))
             #expect(statement.escrowFen == .zero)
             #expect(statement.operatingFen == Money(fen: 24_000))
             #expect(statement.unconsumedFen == .zero)
-            let enrollmentStatement = try #require(try await StatementRepository(store: store).enrollmentStatement(
-                id, scope: scopeOf(.guardian(world.guardian))))
+            let enrollmentStatement = try #require(
+                try await StatementRepository(store: store).enrollmentStatement(
+                    id, scope: scopeOf(.guardian(world.guardian))))
             #expect(enrollmentStatement.transfers.map(\.kind) == [.payment, .release, .refund])
             #expect(enrollmentStatement.enrollment.status == .closed)
             #expect(try await InvariantAudit(store: store).breaches() == [])
@@ -57,15 +61,17 @@ import TuitionTestSupport
             _ = try await store.transaction {
                 try await enrollments.topUpReserve(institution: world.institution.id, amount: Money(fen: 60_000), key: "topup-1", on: $0)
             }
-            let statement = try #require(try await StatementRepository(store: store).institutionStatement(
-                world.institution.id, scope: scopeOf(.regulator(world.district))))
+            let statement = try #require(
+                try await StatementRepository(store: store).institutionStatement(
+                    world.institution.id, scope: scopeOf(.regulator(world.district))))
             #expect(statement.escrowFen == .zero && statement.operatingFen == Money(fen: 300_000))
             #expect(statement.reserveFen == Money(fen: 60_000))
             #expect(statement.reserveRequiredFen == Money(fen: 60_000))
             // The same transfer key never moves money twice: the database's unique index refuses it.
             await #expect(throws: PSQLError.self) {
                 _ = try await store.transaction {
-                    try await enrollments.topUpReserve(institution: world.institution.id, amount: Money(fen: 60_000), key: "topup-1", on: $0)
+                    try await enrollments.topUpReserve(
+                        institution: world.institution.id, amount: Money(fen: 60_000), key: "topup-1", on: $0)
                 }
             }
             let after = try await StatementRepository(store: store).institutionStatement(
@@ -87,20 +93,27 @@ import TuitionTestSupport
                 }
             }
             #expect(await rejection { try await lessons(1) } == .enrollmentNotPaid)
-            #expect(await rejection {
-                _ = try await store.transaction { try await enrollments.pay(id, guardian: world.guardian, amount: Money(fen: 1), on: $0) }
-            } == .paymentDoesNotMatchOrder)
+            #expect(
+                await rejection {
+                    _ = try await store.transaction {
+                        try await enrollments.pay(id, guardian: world.guardian, amount: Money(fen: 1), on: $0)
+                    }
+                } == .paymentDoesNotMatchOrder)
             _ = try await store.transaction { try await enrollments.pay(id, guardian: world.guardian, amount: Money(fen: 80_000), on: $0) }
-            #expect(await rejection {
-                _ = try await store.transaction { try await enrollments.pay(id, guardian: world.guardian, amount: Money(fen: 80_000), on: $0) }
-            } == .enrollmentAlreadyPaid)
+            #expect(
+                await rejection {
+                    _ = try await store.transaction {
+                        try await enrollments.pay(id, guardian: world.guardian, amount: Money(fen: 80_000), on: $0)
+                    }
+                } == .enrollmentAlreadyPaid)
             try await lessons(8)
             #expect(await rejection { try await lessons(3) } == .lessonsExceedRemaining)
-            #expect(await rejection {
-                _ = try await store.transaction {
-                    try await enrollments.refund(id, institution: world.institution.id, lessons: 3, reason: "", on: $0)
-                }
-            } == .refundExceedsUnconsumed)
+            #expect(
+                await rejection {
+                    _ = try await store.transaction {
+                        try await enrollments.refund(id, institution: world.institution.id, lessons: 3, reason: "", on: $0)
+                    }
+                } == .refundExceedsUnconsumed)
             try await PartyRepository(store: store).setInstitutionStatus(world.institution.id, status: .suspended)
             #expect(await rejection { try await lessons(1) } == .institutionNotOperating)
             // Another guardian's or institution's enrollment is simply not found.
@@ -116,12 +129,15 @@ import TuitionTestSupport
         try await TestDatabase.withStore("caps") { store in
             let world = try await World.make(store, lessons: 10)
             let parties = PartyRepository(store: store)
-            _ = try await parties.setChargeCaps(ChargeCaps(lessonsMax: 20, termMonthsMax: 2, amountMax: .yuan(1_000)), district: world.district)
+            _ = try await parties.setChargeCaps(
+                ChargeCaps(lessonsMax: 20, termMonthsMax: 2, amountMax: .yuan(1_000)), district: world.district)
             #expect(await rejection { _ = try await world.anotherEnrollment(store, lessons: 21) } == .chargeCoversTooManyLessons)
             #expect(await rejection { _ = try await world.anotherEnrollment(store, lessons: 13) } == .chargeTermTooLong)
-            #expect(await rejection {
-                _ = try await parties.setChargeCaps(ChargeCaps(lessonsMax: 61, termMonthsMax: 3, amountMax: .yuan(5_000)), district: world.district)
-            } == .districtCapAboveNationalCap)
+            #expect(
+                await rejection {
+                    _ = try await parties.setChargeCaps(
+                        ChargeCaps(lessonsMax: 61, termMonthsMax: 3, amountMax: .yuan(5_000)), district: world.district)
+                } == .districtCapAboveNationalCap)
         }
     }
 
@@ -129,7 +145,8 @@ import TuitionTestSupport
         try await TestDatabase.withStore("constraints") { store in
             let world = try await World.make(store, lessons: 10)
             _ = try await store.transaction {
-                try await EnrollmentRepository(store: store).pay(world.enrollment.id, guardian: world.guardian, amount: Money(fen: 80_000), on: $0)
+                try await EnrollmentRepository(store: store).pay(
+                    world.enrollment.id, guardian: world.guardian, amount: Money(fen: 80_000), on: $0)
             }
             let id = world.enrollment.id.uuid
             let institution = world.institution.id.uuid
@@ -139,18 +156,24 @@ import TuitionTestSupport
                 ("lessons consumed ≤ bought", "UPDATE enrollments SET lessons_consumed = 11, released_fen = 88000 WHERE id = \(id)"),
                 ("release matches consumption", "UPDATE enrollments SET released_fen = 8000 WHERE id = \(id)"),
                 ("paid once in full", "UPDATE enrollments SET paid_fen = 1 WHERE id = \(id)"),
-                ("restricted account never negative",
-                 "UPDATE accounts SET debits_fen = credits_fen + 1 WHERE institution_id = \(institution) AND kind = 'escrow'"),
-                ("positive transfer amounts",
-                 """
-                 INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen, created_at)
-                 SELECT 'neg', 'payment', 1, 2, -5, now()
-                 """),
-                ("unique idempotency keys",
-                 """
-                 INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen, created_at)
-                 SELECT idempotency_key, kind, debit_account_id, credit_account_id, amount_fen, now() FROM transfers LIMIT 1
-                 """),
+                (
+                    "restricted account never negative",
+                    "UPDATE accounts SET debits_fen = credits_fen + 1 WHERE institution_id = \(institution) AND kind = 'escrow'"
+                ),
+                (
+                    "positive transfer amounts",
+                    """
+                    INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen, created_at)
+                    SELECT 'neg', 'payment', 1, 2, -5, now()
+                    """
+                ),
+                (
+                    "unique idempotency keys",
+                    """
+                    INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen, created_at)
+                    SELECT idempotency_key, kind, debit_account_id, credit_account_id, amount_fen, now() FROM transfers LIMIT 1
+                    """
+                ),
                 ("escrow mode holds no reserve ratio", "UPDATE institutions SET reserve_ratio_bp = 100 WHERE id = \(institution)"),
             ]
             for (invariant, query) in attempts {
@@ -164,7 +187,8 @@ import TuitionTestSupport
         try await TestDatabase.withStore("auditbreach") { store in
             let world = try await World.make(store, lessons: 10)
             _ = try await store.transaction {
-                try await EnrollmentRepository(store: store).pay(world.enrollment.id, guardian: world.guardian, amount: Money(fen: 80_000), on: $0)
+                try await EnrollmentRepository(store: store).pay(
+                    world.enrollment.id, guardian: world.guardian, amount: Money(fen: 80_000), on: $0)
             }
             struct RolledBack: Error { let breaches: [String] }
             // Rows written straight into the tables, bypassing the accounts and the counters: the audit must see each breach.

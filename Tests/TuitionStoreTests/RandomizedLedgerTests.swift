@@ -49,24 +49,30 @@ struct SeededGenerator: RandomNumberGenerator {
             var institutions: [Party] = []
             for (index, mode) in [SupervisionMode.escrow, .escrow, .reserve].enumerated() {
                 let institution = try await parties.registerInstitution(
-                    NewInstitution(licenceNumber: "R-\(seed)-\(index)", name: "机构\(index)", supervisionMode: mode,
-                                   reserveRatioBasisPoints: mode == .reserve ? 1_500 : 0),
+                    NewInstitution(
+                        licenceNumber: "R-\(seed)-\(index)", name: "机构\(index)", supervisionMode: mode,
+                        reserveRatioBasisPoints: mode == .reserve ? 1_500 : 0),
                     district: district)
                 let course = try await parties.createCourse(
-                    NewCourse(title: "课程\(index)", category: .academic, pricePerLessonFen: Money(fen: Int64.random(in: 1...8_000, using: &random)),
-                              lessonMinutes: 45),
+                    NewCourse(
+                        title: "课程\(index)", category: .academic,
+                        pricePerLessonFen: Money(fen: Int64.random(in: 1...8_000, using: &random)),
+                        lessonMinutes: 45),
                     institution: institution.id)
                 institutions.append(Party(institution: institution, course: course))
             }
             var families: [Family] = []
             for index in 0..<6 {
                 let guardian = try await parties.createGuardian(name: "家长\(index)")
-                families.append(Family(guardian: guardian, student: try await parties.createStudent(NewStudent(name: "学生\(index)"), guardian: guardian)))
+                families.append(
+                    Family(guardian: guardian, student: try await parties.createStudent(NewStudent(name: "学生\(index)"), guardian: guardian))
+                )
             }
 
             // The model: every enrollment's position, owner and institution, and each institution's status.
             var model: [Enrollment.ID: (position: EnrollmentPosition, guardian: Guardian.ID, institution: Institution.ID)] = [:]
-            var statuses: [Institution.ID: InstitutionStatus] = Dictionary(uniqueKeysWithValues: institutions.map { ($0.institution.id, .active) })
+            var statuses: [Institution.ID: InstitutionStatus] = Dictionary(
+                uniqueKeysWithValues: institutions.map { ($0.institution.id, .active) })
             let today = BusinessDate(shanghaiDateOf: Date())
             var outcomes: [String: Int] = [:]
 
@@ -92,16 +98,19 @@ struct SeededGenerator: RandomNumberGenerator {
                     let lessons = Int.random(in: -1...65, using: &random)
                     let start = today.addingDays(Int.random(in: -60...0, using: &random))
                     let end = start.addingMonths(Int.random(in: 0...3, using: &random)).addingDays(Int.random(in: -2...1, using: &random))
-                    let order = ChargeOrder(lessons: lessons, pricePerLesson: party.course.pricePerLessonFen, termStart: start, termEnd: end)
+                    let order = ChargeOrder(
+                        lessons: lessons, pricePerLesson: party.course.pricePerLessonFen, termStart: start, termEnd: end)
                     var expected: Outcome
                     switch checkCharge(order, caps: .national) {
                     case .success: expected = statuses[party.institution.id]!.isOperating ? .done : .refused(.institutionNotOperating)
-                    case .failure(let rejection): expected = statuses[party.institution.id]!.isOperating ? .refused(rejection) : .refused(.institutionNotOperating)
+                    case .failure(let rejection):
+                        expected = statuses[party.institution.id]!.isOperating ? .refused(rejection) : .refused(.institutionNotOperating)
                     }
                     var created: EnrollmentRecord?
                     let actual = try await outcome {
                         created = try await enrollments.create(
-                            NewEnrollment(studentId: family.student.id, courseId: party.course.id, lessons: lessons, termStart: start, termEnd: end),
+                            NewEnrollment(
+                                studentId: family.student.id, courseId: party.course.id, lessons: lessons, termStart: start, termEnd: end),
                             institution: party.institution.id)
                     }
                     #expect(actual == expected, "step \(step): create \(order)")
@@ -112,10 +121,14 @@ struct SeededGenerator: RandomNumberGenerator {
                 case 15..<35:
                     let entry = model[pick!]!
                     // Sometimes the wrong guardian, sometimes the wrong amount.
-                    let guardian = Int.random(in: 0..<10, using: &random) == 0 ? families.randomElement(using: &random)!.guardian : entry.guardian
-                    let amount = Int.random(in: 0..<8, using: &random) == 0 ? Money(fen: entry.position.amount.fen + Int64.random(in: -5...5, using: &random)) : entry.position.amount
+                    let guardian =
+                        Int.random(in: 0..<10, using: &random) == 0 ? families.randomElement(using: &random)!.guardian : entry.guardian
+                    let amount =
+                        Int.random(in: 0..<8, using: &random) == 0
+                        ? Money(fen: entry.position.amount.fen + Int64.random(in: -5...5, using: &random)) : entry.position.amount
                     let expected: Outcome =
-                        guardian != entry.guardian ? .notFound
+                        guardian != entry.guardian
+                        ? .notFound
                         : decidePayment(entry.position, institution: statuses[entry.institution]!, offered: amount).outcome
                     let actual = try await outcome {
                         _ = try await store.transaction { try await enrollments.pay(pick!, guardian: guardian, amount: amount, on: $0) }
@@ -127,17 +140,21 @@ struct SeededGenerator: RandomNumberGenerator {
                     let entry = model[pick!]!
                     let lessons = Int.random(in: -1...12, using: &random)
                     let takenOn = today.addingDays(Int.random(in: -70...1, using: &random))
-                    let expected = decideLessons(entry.position, institution: statuses[entry.institution]!, lessons: lessons, takenOn: takenOn, today: today).outcome
+                    let expected = decideLessons(
+                        entry.position, institution: statuses[entry.institution]!, lessons: lessons, takenOn: takenOn, today: today
+                    ).outcome
                     let actual = try await outcome {
                         _ = try await store.transaction {
-                            try await enrollments.recordLessons(pick!, institution: entry.institution, lessons: lessons, takenOn: takenOn, on: $0)
+                            try await enrollments.recordLessons(
+                                pick!, institution: entry.institution, lessons: lessons, takenOn: takenOn, on: $0)
                         }
                     }
                     #expect(actual == expected, "step \(step): \(lessons) lessons on \(takenOn) for \(entry.position)")
                     if actual == .done {
                         model[pick!]!.position.lessonsConsumed += lessons
                         if entry.position.mode == .escrow {
-                            model[pick!]!.position.released = Money(fen: entry.position.released.fen + entry.position.pricePerLesson.fen * Int64(lessons))
+                            model[pick!]!.position.released = Money(
+                                fen: entry.position.released.fen + entry.position.pricePerLesson.fen * Int64(lessons))
                         }
                     }
                     outcomes["lessons \(actual)", default: 0] += 1
@@ -150,7 +167,9 @@ struct SeededGenerator: RandomNumberGenerator {
                             try await enrollments.refund(pick!, institution: entry.institution, lessons: lessons, reason: "随机", on: $0)
                         }
                     }
-                    #expect(actual == decision.map { _ in () }.outcome, "step \(step): refund \(String(describing: lessons)) of \(entry.position)")
+                    #expect(
+                        actual == decision.map { _ in () }.outcome,
+                        "step \(step): refund \(String(describing: lessons)) of \(entry.position)")
                     if case .success(let refund) = decision, actual == .done {
                         model[pick!]!.position.lessonsRefunded += refund.lessons
                         model[pick!]!.position.refunded = Money(fen: entry.position.refunded.fen + refund.transfer.amount.fen)
@@ -162,7 +181,8 @@ struct SeededGenerator: RandomNumberGenerator {
                     let expected = decideReserveTopUp(amount: amount, institution: statuses[party.institution.id]!).outcome
                     let actual = try await outcome {
                         _ = try await store.transaction {
-                            try await enrollments.topUpReserve(institution: party.institution.id, amount: amount, key: "topup-\(step)", on: $0)
+                            try await enrollments.topUpReserve(
+                                institution: party.institution.id, amount: amount, key: "topup-\(step)", on: $0)
                         }
                     }
                     #expect(actual == expected, "step \(step): top-up \(amount)")
@@ -197,15 +217,20 @@ struct SeededGenerator: RandomNumberGenerator {
                             let (id, entry) = targets.randomElement(using: &random)!
                             // Named refusals are expected in a race; any other error (a deadlock, say) fails the test.
                             do {
-                            try await store.transaction { connection -> Void in
-                                switch Int.random(in: 0..<4, using: &random) {
-                                case 0: _ = try await enrollments.pay(id, guardian: entry.guardian, amount: entry.position.amount, on: connection)
-                                case 1: _ = try await enrollments.refund(id, institution: entry.institution, lessons: 1, reason: "", on: connection)
-                                default:
-                                    _ = try await enrollments.recordLessons(
-                                        id, institution: entry.institution, lessons: Int.random(in: 1...4, using: &random), takenOn: today, on: connection)
+                                try await store.transaction { connection -> Void in
+                                    switch Int.random(in: 0..<4, using: &random) {
+                                    case 0:
+                                        _ = try await enrollments.pay(
+                                            id, guardian: entry.guardian, amount: entry.position.amount, on: connection)
+                                    case 1:
+                                        _ = try await enrollments.refund(
+                                            id, institution: entry.institution, lessons: 1, reason: "", on: connection)
+                                    default:
+                                        _ = try await enrollments.recordLessons(
+                                            id, institution: entry.institution, lessons: Int.random(in: 1...4, using: &random),
+                                            takenOn: today, on: connection)
+                                    }
                                 }
-                            }
                             } catch is Rejection {
                             } catch is NotFound {
                             }

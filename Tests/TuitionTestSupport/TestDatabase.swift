@@ -73,7 +73,9 @@ public enum TestDatabase {
     }
 
     /// Runs `body` with a running connection pool to `url`.
-    public static func withClient<T: Sendable>(_ url: String, _ body: @Sendable @escaping (PostgresClient) async throws -> T) async throws -> T {
+    public static func withClient<T: Sendable>(_ url: String, _ body: @Sendable @escaping (PostgresClient) async throws -> T) async throws
+        -> T
+    {
         let client = PostgresClient(configuration: try postgresConfiguration(url: url), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
