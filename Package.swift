@@ -18,10 +18,12 @@ let package = Package(
     ],
     targets: [
         .target(name: "TuitionCore"),
+        .target(name: "EvidenceLog", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "TuitionStore",
             dependencies: [
                 "TuitionCore",
+                "EvidenceLog",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -32,6 +34,7 @@ let package = Package(
             dependencies: [
                 "TuitionCore",
                 "TuitionStore",
+                "EvidenceLog",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -45,6 +48,7 @@ let package = Package(
                 "TuitionCore",
                 "TuitionStore",
                 "TuitionAPI",
+                "EvidenceLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -56,20 +60,21 @@ let package = Package(
             path: "Tests/TuitionTestSupport"
         ),
         .testTarget(name: "TuitionCoreTests", dependencies: ["TuitionCore"]),
+        .testTarget(name: "EvidenceLogTests", dependencies: ["EvidenceLog"]),
         .testTarget(
             name: "TuitionStoreTests",
             dependencies: [
-                "TuitionCore", "TuitionStore", "TuitionTestSupport",
+                "TuitionCore", "TuitionStore", "TuitionTestSupport", "EvidenceLog",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(
             name: "TuitionAPITests",
             dependencies: [
-                "TuitionCore", "TuitionStore", "TuitionAPI", "TuitionTestSupport",
+                "TuitionCore", "TuitionStore", "TuitionAPI", "TuitionTestSupport", "EvidenceLog",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "tuitionguardTests", dependencies: ["tuitionguard", "TuitionStore", "TuitionTestSupport"]),
+        .testTarget(name: "tuitionguardTests", dependencies: ["tuitionguard", "TuitionStore", "TuitionTestSupport", "EvidenceLog"]),
     ]
 )

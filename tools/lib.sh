@@ -2,6 +2,7 @@
 #   repo_root         print the repository root (resolved from this file's location)
 #   ensure_packages   apt-get install any missing Debian packages (default: the project's list)
 #   ensure_database   if DATABASE_URL is unset, start the private cluster (tools/pg) and export it
+#   ensure_log_key    if TUITIONGUARD_LOG_KEY_FILE is unset, make (once) and export .data/log-key.pem
 
 TG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 TG_PACKAGES=(postgresql libpq-dev libxml2-dev libssl-dev pkg-config wrk xmlsec1)
@@ -31,4 +32,16 @@ ensure_database() {
   "$TG_ROOT/tools/pg" start
   DATABASE_URL="$("$TG_ROOT/tools/pg" url)"
   export DATABASE_URL
+}
+
+# ensure_log_key BINARY — the evidence log's signing key; made once under .data/ (git-ignored), never overwritten.
+ensure_log_key() {
+  [[ -z "${TUITIONGUARD_LOG_KEY_FILE:-}" ]] || return 0
+  local key="$TG_ROOT/.data/log-key.pem"
+  if [[ ! -f "$key" ]]; then
+    mkdir -p "$TG_ROOT/.data"
+    "$1" log keygen --out "$key" >/dev/null
+    echo "made a new evidence-log signing key: $key" >&2
+  fi
+  export TUITIONGUARD_LOG_KEY_FILE="$key"
 }

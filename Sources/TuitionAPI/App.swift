@@ -2,8 +2,28 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
+import EvidenceLog
 import ServiceLifecycle
 import TuitionStore
+
+/// Runs the evidence-log sequencer beside the HTTP server: it drains the queue, then polls every
+/// `interval`, until the service shuts down.
+struct SequencerService: Service {
+    let sequencer: Sequencer
+    let logger: Logger
+    var interval: Duration = .milliseconds(200)
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await sequencer.drain()
+            } catch {
+                logger.error("sequencing failed; will retry", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}
 
 /// Configuration read once from the environment.
 public struct AppConfiguration: Sendable {
@@ -12,6 +32,8 @@ public struct AppConfiguration: Sendable {
     public var databaseURL: String
     public var logLevel: Logger.Level
     public var openAPIPath: String
+    /// The PEM file of the P-256 key that signs the evidence log's tree heads.
+    public var logKeyPath: String?
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databaseURL: String, logLevel: Logger.Level = .info, openAPIPath: String) {
         self.host = host
@@ -36,9 +58,11 @@ public struct AppConfiguration: Sendable {
         let openAPI =
             environment["TUITIONGUARD_OPENAPI"]
             ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("docs/openapi.yaml").path
-        return AppConfiguration(
+        var configuration = AppConfiguration(
             host: environment["TUITIONGUARD_HOST"] ?? "127.0.0.1", port: port, databaseURL: databaseURL, logLevel: level,
             openAPIPath: openAPI)
+        configuration.logKeyPath = environment["TUITIONGUARD_LOG_KEY_FILE"]
+        return configuration
     }
 }
 
@@ -55,7 +79,7 @@ public enum ConfigurationError: Error, CustomStringConvertible {
 }
 
 /// The router with every route, used by `serve` and by the tests alike.
-public func buildRouter(store: Store, openAPIDocument: String) -> Router<AppRequestContext> {
+public func buildRouter(store: Store, openAPIDocument: String, logPublicKeyPEM: String) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let services = Services(store: store)
     router.addMiddleware {
@@ -69,6 +93,7 @@ public func buildRouter(store: Store, openAPIDocument: String) -> Router<AppRequ
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
     }
     addRoutes(to: router, services: services)
+    addLogRoutes(to: router, store: store, publicKeyPEM: logPublicKeyPEM)
     return router
 }
 
@@ -78,10 +103,12 @@ public func buildApplication(configuration: AppConfiguration, logger: Logger) th
     let store = Store(client: client, logger: logger)
     let document = (try? String(contentsOfFile: configuration.openAPIPath, encoding: .utf8)) ?? ""
     if document.isEmpty { logger.warning("no OpenAPI document at \(configuration.openAPIPath)") }
+    guard let keyPath = configuration.logKeyPath else { throw ConfigurationError.missing("TUITIONGUARD_LOG_KEY_FILE") }
+    let signer = try LogSigner(privateKeyPEM: String(contentsOfFile: keyPath, encoding: .utf8))
     var app = Application(
-        router: buildRouter(store: store, openAPIDocument: document),
+        router: buildRouter(store: store, openAPIDocument: document, logPublicKeyPEM: signer.publicKeyPEM),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "TuitionGuard"),
         logger: logger)
-    app.addServices(client)
+    app.addServices(client, SequencerService(sequencer: Sequencer(store: store, signer: signer), logger: logger))
     return app
 }

@@ -109,6 +109,11 @@ public struct EnrollmentRepository: Sendable {
         let transfer = try decidePayment(enrollment.position, institution: status, offered: amount).get()
         try await post(transfer, key: "payment:\(id)", enrollment: enrollment, on: connection)
         try await connection.query("UPDATE enrollments SET paid_fen = \(amount.fen) WHERE id = \(id.uuid)", logger: logger)
+        try await EvidenceQueue(store: store).enqueue(
+            EvidenceEvent(
+                kind: .payment, occurredAt: store.dependencies.now(), institution: enrollment.institutionId, enrollment: id, amount: amount,
+                lessons: enrollment.lessonsBought, reference: "payment:\(id)"),
+            on: connection)
         return try await fetch(id, scope: scope, on: connection)!
     }
 
@@ -140,7 +145,14 @@ public struct EnrollmentRepository: Sendable {
                 RETURNING \(unescaped: LessonRecord.columns)
                 """, logger: logger)
         }
-        for try await row in rows { return try LessonRecord(row: row) }
+        for try await row in rows {
+            try await EvidenceQueue(store: store).enqueue(
+                EvidenceEvent(
+                    kind: .lessonsConsumed, occurredAt: now, institution: institution, enrollment: id, amount: value, lessons: lessons,
+                    reference: "lesson:\(lessonID.uuidString.lowercased())"),
+                on: connection)
+            return try LessonRecord(row: row)
+        }
         throw CorruptRow(value: "lesson insert returned nothing")
     }
 
@@ -165,6 +177,11 @@ public struct EnrollmentRepository: Sendable {
             INSERT INTO refunds (id, enrollment_id, institution_id, lessons, amount_fen, reason, created_at)
             VALUES (\(refund.id.uuid), \(id.uuid), \(institution.uuid), \(refunded), \(transfer.amount.fen), \(reason), \(refund.createdAt))
             """, logger: logger)
+        try await EvidenceQueue(store: store).enqueue(
+            EvidenceEvent(
+                kind: .refund, occurredAt: refund.createdAt, institution: institution, enrollment: id, amount: refund.amountFen,
+                lessons: refunded, reference: "refund:\(refund.id)"),
+            on: connection)
         return refund
     }
 
@@ -176,6 +193,9 @@ public struct EnrollmentRepository: Sendable {
         let transfer = try decideReserveTopUp(amount: amount, institution: status).get()
         let now = store.dependencies.now()
         let id = try await post(transfer, key: key, institution: institution, guardian: nil, enrollment: nil, at: now, on: connection)
+        try await EvidenceQueue(store: store).enqueue(
+            EvidenceEvent(kind: .reserveTopUp, occurredAt: now, institution: institution, amount: amount, reference: "transfer:\(id)"),
+            on: connection)
         return TransferRecord(
             id: id, kind: transfer.kind, from: transfer.from, to: transfer.to, amountFen: transfer.amount, enrollmentId: nil,
             createdAt: now)

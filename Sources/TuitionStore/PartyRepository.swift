@@ -126,6 +126,9 @@ public struct PartyRepository: Sendable {
                     SELECT kind, \(id), kind <> 'institution_bank'
                     FROM unnest(ARRAY['escrow', 'operating', 'reserve', 'institution_bank']) AS kind
                     """, logger: store.logger)
+                try await EvidenceQueue(store: store).enqueue(
+                    EvidenceEvent(kind: .institutionRegistered, occurredAt: now, institution: Institution.ID(id), reference: licence),
+                    on: connection)
                 return try await fetchInstitution(Institution.ID(id), on: connection)!
             }
         }
@@ -163,7 +166,12 @@ public struct PartyRepository: Sendable {
     }
 
     public func setInstitutionStatus(_ id: Institution.ID, status: InstitutionStatus) async throws {
-        try await store.query("UPDATE institutions SET status = \(status.rawValue) WHERE id = \(id.uuid)")
+        try await store.transaction { connection in
+            try await connection.query("UPDATE institutions SET status = \(status.rawValue) WHERE id = \(id.uuid)", logger: store.logger)
+            try await EvidenceQueue(store: store).enqueue(
+                EvidenceEvent(kind: .institutionStatusChanged, occurredAt: store.dependencies.now(), institution: id, reference: status.rawValue),
+                on: connection)
+        }
     }
 
     // MARK: Guardians, insurers, students

@@ -1,3 +1,4 @@
+import EvidenceLog
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -10,6 +11,8 @@ import TuitionStore
 import TuitionTestSupport
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+/// One log key for the API tests; the sequencer signs with it and `/v1/log/public-key` serves its public half.
+let testLogSigner = LogSigner()
 let openAPIDocument = (try? String(contentsOf: repositoryRoot.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)) ?? ""
 
 /// A JSON response as the tests read it.
@@ -41,7 +44,7 @@ struct API: Sendable {
         _ suite: String, clock: TestClock? = nil, _ body: @Sendable @escaping (API, [RouteKey]) async throws -> Void
     ) async throws {
         try await TestDatabase.withStore(suite, clock: clock) { store in
-            let router = buildRouter(store: store, openAPIDocument: openAPIDocument)
+            let router = buildRouter(store: store, openAPIDocument: openAPIDocument, logPublicKeyPEM: testLogSigner.publicKeyPEM)
             let routes = router.routes.map { RouteKey(method: $0.method.rawValue, path: $0.path.description) }
             let app = Application(router: router)
             try await app.test(.router) { client in

@@ -84,6 +84,9 @@ struct SeededGenerator: RandomNumberGenerator {
                     return .refused(rejection)
                 } catch is NotFound {
                     return .notFound
+                } catch {
+                    Issue.record("unexpected \(String(reflecting: error))")
+                    throw error
                 }
             }
 
@@ -233,6 +236,9 @@ struct SeededGenerator: RandomNumberGenerator {
                                 }
                             } catch is Rejection {
                             } catch is NotFound {
+                            } catch {
+                                Issue.record("worker \(worker): \(String(reflecting: error))")
+                                throw error
                             }
                         }
                     }

@@ -1,0 +1,30 @@
+import Crypto
+import Foundation
+
+/// The RFC 9162 §2.1.1 hashing of the log: SHA-256 with one prefix byte that separates leaves from interior
+/// nodes, so that no leaf can be passed off as a node (second-preimage resistance).
+public enum MerkleHasher {
+    private static let leafPrefix: [UInt8] = [0x00]
+    private static let nodePrefix: [UInt8] = [0x01]
+
+    /// `SHA-256(0x00 || entry)`: the hash of one log entry, as stored at level 0.
+    public static func leafHash(_ entry: some DataProtocol) -> LogHash {
+        var hasher = SHA256()
+        hasher.update(data: leafPrefix)
+        hasher.update(data: entry)
+        return LogHash(trustedBytes: Array(hasher.finalize()))
+    }
+
+    /// `SHA-256(0x01 || left || right)`: the hash of an interior node from its two children.
+    public static func nodeHash(_ left: LogHash, _ right: LogHash) -> LogHash {
+        var hasher = SHA256()
+        hasher.update(data: nodePrefix)
+        hasher.update(data: left.bytes)
+        hasher.update(data: right.bytes)
+        return LogHash(trustedBytes: Array(hasher.finalize()))
+    }
+
+    /// `SHA-256("")`, the root of the empty tree:
+    /// `e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855`.
+    public static let emptyRoot = LogHash(trustedBytes: Array(SHA256.hash(data: [UInt8]())))
+}

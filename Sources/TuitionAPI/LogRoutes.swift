@@ -1,0 +1,72 @@
+import EvidenceLog
+import Foundation
+import Hummingbird
+import TuitionStore
+
+struct LogEntriesPage: Encodable, Sendable {
+    let entries: [LogEntryRecord]
+    /// The index to ask for next, or null when the signed tree has no more.
+    let next: Int64?
+}
+
+/// The public evidence log: anyone may read the signed head, entries and proofs, and check them offline
+/// with the public key alone.
+func addLogRoutes(to router: Router<AppRequestContext>, store: Store, publicKeyPEM: String) {
+    let log = router.group("v1/log")
+    let repository = EvidenceLogRepository(store: store)
+
+    log.get("head") { _, _ in
+        guard let head = try await repository.latestHead() else { throw Problem.notFound }
+        return try JSON.response(head)
+    }
+    log.get("public-key") { _, _ in
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-pem-file"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: publicKeyPEM)))
+    }
+    log.get("entries") { request, _ in
+        let start = try request.integer("start", default: 0)
+        let count = try request.integer("count", default: 100, range: 1...1_000)
+        let size = try await repository.latestHead()?.head.size ?? 0
+        let entries = start < size ? try await repository.entries(from: start, count: Int(min(count, size - start))) : []
+        let next = entries.last.map { $0.index + 1 }.flatMap { $0 < size ? $0 : nil }
+        return try JSON.response(LogEntriesPage(entries: entries, next: next))
+    }
+    log.get("entries/:index") { _, context in
+        guard let text = context.parameters.get("index"), let index = Int64(text), index >= 0,
+            let entry = try await repository.entries(from: index, count: 1).first, entry.index == index
+        else { throw Problem.notFound }
+        return try JSON.response(entry)
+    }
+    log.get("proofs/inclusion") { request, _ in
+        let index = try request.integer("index")
+        let size = try request.uri.queryParameters["size"] == nil ? nil : request.integer("size")
+        return try await proof { try await repository.inclusionProof(index: index, size: size) }
+    }
+    log.get("proofs/consistency") { request, _ in
+        let (from, to) = (try request.integer("from"), try request.integer("to"))
+        return try await proof { try await repository.consistencyProof(from: from, to: to) }
+    }
+}
+
+private func proof(_ make: () async throws -> some Encodable) async throws -> Response {
+    do {
+        return try JSON.response(try await make())
+    } catch is LogQueryError {
+        throw Problem(.unprocessableContent, code: "beyond_tree", title: "The index or tree size is beyond the latest signed tree head")
+    }
+}
+
+extension Request {
+    /// A non-negative integer query parameter.
+    func integer(_ name: String, default fallback: Int64? = nil, range: ClosedRange<Int64> = 0...Int64.max) throws -> Int64 {
+        guard let text = uri.queryParameters[Substring(name)] else {
+            guard let fallback else { throw Problem.invalidParameter("\(name) is required") }
+            return fallback
+        }
+        guard let value = Int64(String(text)), range.contains(value) else {
+            throw Problem.invalidParameter("\(name) must be an integer in \(range.lowerBound)…\(range.upperBound)")
+        }
+        return value
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+
+/// The key events that go into the public evidence log.
+public enum EvidenceKind: String, Codable, Sendable, CaseIterable {
+    case institutionRegistered = "institution_registered"
+    case institutionStatusChanged = "institution_status_changed"
+    case payment
+    case lessonsConsumed = "lessons_consumed"
+    case refund
+    case reserveTopUp = "reserve_topup"
+    case contractSigned = "contract_signed"
+    case policyIssued = "policy_issued"
+    case claimFiled = "claim_filed"
+    case claimDecided = "claim_decided"
+    case claimPaid = "claim_paid"
+    case institutionDefunct = "institution_defunct"
+}
+
+/// One log entry. The log is public, so an entry names institutions and enrollments by id and carries figures,
+/// never a person's name, phone or guardian id: a guardian finds its own events by its enrollment id.
+public struct EvidenceEvent: Codable, Sendable, Hashable {
+    /// The encoding's version; a new field means a new version.
+    public var version: Int
+    public var kind: EvidenceKind
+    public var occurredAtMilliseconds: Int64
+    public var institutionId: Institution.ID
+    public var enrollmentId: Enrollment.ID?
+    public var amountFen: Money?
+    public var lessons: Int?
+    /// What the event refers to: a transfer key, a lesson id, a new status, a contract hash.
+    public var reference: String?
+
+    public init(
+        kind: EvidenceKind, occurredAt: Date, institution: Institution.ID, enrollment: Enrollment.ID? = nil, amount: Money? = nil,
+        lessons: Int? = nil, reference: String? = nil
+    ) {
+        self.version = 1
+        self.kind = kind
+        self.occurredAtMilliseconds = Int64((occurredAt.timeIntervalSince1970 * 1000).rounded(.down))
+        self.institutionId = institution
+        self.enrollmentId = enrollment
+        self.amountFen = amount
+        self.lessons = lessons
+        self.reference = reference
+    }
+
+    /// The canonical bytes: JSON with keys sorted, no insignificant white space, absent fields left out,
+    /// ids as lowercase UUIDs, money as integer fen, time as integer milliseconds since 1970 (UTC).
+    public func canonicalBytes() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding these plain fields cannot fail.
+        return [UInt8](try! encoder.encode(self))
+    }
+
+    public static func decode(canonical bytes: [UInt8]) throws -> EvidenceEvent {
+        try JSONDecoder().decode(EvidenceEvent.self, from: Data(bytes))
+    }
+}

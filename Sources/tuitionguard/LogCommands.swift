@@ -1,0 +1,148 @@
+import ArgumentParser
+import EvidenceLog
+import Foundation
+import TuitionStore
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+struct Log: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The evidence log: make its signing key, and verify heads and proofs offline with its public key.",
+        subcommands: [KeyGen.self, VerifyInclusion.self, VerifyConsistency.self, AuditLog.self])
+
+    struct KeyGen: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "keygen", abstract: "Write a new P-256 log signing key (PEM) to --out; print its public key.")
+
+        @Option(help: "Where to write the private key (refuses to overwrite).") var out: String
+
+        func run() throws {
+            guard !FileManager.default.fileExists(atPath: out) else { throw ValidationError("\(out) exists; not overwriting a log key") }
+            let signer = LogSigner()
+            guard FileManager.default.createFile(atPath: out, contents: Data(signer.privateKeyPEM.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw ValidationError("cannot write \(out)")
+            }
+            print(signer.publicKeyPEM)
+        }
+    }
+
+    struct VerifyInclusion: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "verify-inclusion",
+            abstract: "Check that an entry is in the log: the head's signature, the entry's leaf hash and the inclusion proof.",
+            discussion: "Inputs are the JSON documents the API serves at /v1/log/head, /v1/log/entries/{index} and /v1/log/proofs/inclusion.")
+
+        @Option(help: "The log's public key (PEM).") var publicKey: String
+        @Option(help: "A signed tree head (JSON).") var head: String
+        @Option(help: "The log entry (JSON).") var entry: String
+        @Option(help: "The inclusion proof (JSON).") var proof: String
+
+        func run() throws {
+            let verifier = try LogVerifier(publicKeyPEM: String(contentsOfFile: publicKey, encoding: .utf8))
+            let signed: SignedTreeHead = try readJSON(head)
+            let entryRecord: LogEntryRecord = try readJSON(entry)
+            let proofRecord: InclusionProofRecord = try readJSON(proof)
+            try check(verifier.verify(signed), "the tree head's signature is not the log's")
+            guard let bytes = Data(base64Encoded: entryRecord.entry) else { throw Failure("the entry is not base64") }
+            let leaf = MerkleHasher.leafHash([UInt8](bytes))
+            try check(leaf == entryRecord.leafHash && leaf == proofRecord.leafHash, "the entry's bytes do not hash to the proof's leaf")
+            try check(proofRecord.index == entryRecord.index, "the proof is for index \(proofRecord.index), the entry is \(entryRecord.index)")
+            try check(proofRecord.treeSize == signed.head.size, "the proof is for tree size \(proofRecord.treeSize), the head is \(signed.head.size)")
+            try check(
+                verifyInclusion(leafHash: leaf, index: proofRecord.index, size: proofRecord.treeSize, proof: proofRecord.proof, root: signed.head.rootHash),
+                "the inclusion proof does not lead to the signed root")
+            print("verified: entry \(entryRecord.index) is in the log of size \(signed.head.size) (root \(signed.head.rootHash.hex))")
+        }
+    }
+
+    struct VerifyConsistency: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "verify-consistency",
+            abstract: "Check that a newer signed head extends an older one without rewriting it.")
+
+        @Option(help: "The log's public key (PEM).") var publicKey: String
+        @Option(help: "The older signed tree head (JSON).") var oldHead: String
+        @Option(help: "The newer signed tree head (JSON).") var newHead: String
+        @Option(help: "The consistency proof (JSON).") var proof: String
+
+        func run() throws {
+            let verifier = try LogVerifier(publicKeyPEM: String(contentsOfFile: publicKey, encoding: .utf8))
+            let old: SignedTreeHead = try readJSON(oldHead)
+            let new: SignedTreeHead = try readJSON(newHead)
+            let proofRecord: ConsistencyProofRecord = try readJSON(proof)
+            try check(verifier.verify(old) && verifier.verify(new), "a tree head's signature is not the log's")
+            try check(proofRecord.from == old.head.size && proofRecord.to == new.head.size, "the proof is not between these two heads")
+            try check(
+                verifyConsistency(from: old.head.size, to: new.head.size, proof: proofRecord.proof, fromRoot: old.head.rootHash, toRoot: new.head.rootHash),
+                "the newer head does not extend the older one")
+            print("verified: the log of size \(new.head.size) extends the log of size \(old.head.size)")
+        }
+    }
+
+    struct AuditLog: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "audit", abstract: "Re-read the whole log from a TuitionGuard service and recompute its signed root.")
+
+        @Option(help: "The service's base URL.") var url: String = "http://127.0.0.1:8080"
+        @Option(help: "The log's public key (PEM).") var publicKey: String
+
+        func run() async throws {
+            let verifier = try LogVerifier(publicKeyPEM: String(contentsOfFile: publicKey, encoding: .utf8))
+            let signed: SignedTreeHead = try await fetch("/v1/log/head")
+            try check(verifier.verify(signed), "the tree head's signature is not the log's")
+            var range = try CompactRange(size: 0, nodes: [:])
+            var next: Int64? = 0
+            while let start = next, start < signed.head.size {
+                let page: EntriesPage = try await fetch("/v1/log/entries?start=\(start)&count=1000")
+                for entry in page.entries {
+                    try check(entry.index == range.size, "entry \(entry.index) arrived out of order")
+                    guard let bytes = Data(base64Encoded: entry.entry) else { throw Failure("entry \(entry.index) is not base64") }
+                    let leaf = MerkleHasher.leafHash([UInt8](bytes))
+                    try check(leaf == entry.leafHash, "entry \(entry.index) does not hash to its leaf hash")
+                    _ = range.append(leafHashes: [leaf])
+                }
+                next = page.next
+                if page.entries.isEmpty { break }
+            }
+            try check(range.size == signed.head.size, "read \(range.size) entries, the head says \(signed.head.size)")
+            try check(range.root == signed.head.rootHash, "the recomputed root differs from the signed root")
+            print("audited: \(range.size) entries; recomputed root \(range.root.hex) matches the signed head")
+        }
+
+        struct EntriesPage: Decodable {
+            let entries: [LogEntryRecord]
+            let next: Int64?
+        }
+
+        func fetch<T: Decodable>(_ path: String) async throws -> T {
+            guard let target = URL(string: url + path) else { throw ValidationError("bad --url") }
+            let (data, response) = try await URLSession.shared.data(from: target)
+            guard (response as? HTTPURLResponse)?.statusCode == 200 else { throw Failure("\(path) answered \(String(decoding: data, as: UTF8.self))") }
+            return try JSONDecoder.log.decode(T.self, from: data)
+        }
+    }
+}
+
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+func check(_ condition: Bool, _ failure: @autoclosure () -> String) throws {
+    if !condition { throw Failure("NOT VERIFIED: " + failure()) }
+}
+
+extension JSONDecoder {
+    /// Decodes what the API encodes: ISO 8601 dates.
+    static let log: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+}
+
+func readJSON<T: Decodable>(_ path: String) throws -> T {
+    try JSONDecoder.log.decode(T.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+}

@@ -1,0 +1,121 @@
+import EvidenceLog
+import Foundation
+import PostgresNIO
+import Testing
+import TuitionCore
+import TuitionStore
+import TuitionTestSupport
+
+@Suite struct EvidenceLogStoreTests {
+    let signer = LogSigner()
+
+    func queued(_ store: Store) async throws -> Int {
+        for try await count in try await store.query("SELECT count(*)::int FROM evidence_queue").decode(Int.self) { return count }
+        return 0
+    }
+
+    @Test func everyKeyEventIsQueuedWithItsChangeAndOnlyWithIt() async throws {
+        try await TestDatabase.withStore("logqueue") { store in
+            let world = try await World.make(store, lessons: 10)
+            #expect(try await queued(store) == 1)  // institution registered
+            struct Abort: Error {}
+            let enrollments = EnrollmentRepository(store: store)
+            // A payment whose transaction fails leaves neither money moved nor an event.
+            await #expect(throws: Abort.self) {
+                try await store.transaction { connection in
+                    _ = try await enrollments.pay(world.enrollment.id, guardian: world.guardian, amount: Money(fen: 80_000), on: connection)
+                    throw Abort()
+                }
+            }
+            #expect(try await queued(store) == 1)
+            _ = try await store.transaction { try await enrollments.pay(world.enrollment.id, guardian: world.guardian, amount: Money(fen: 80_000), on: $0) }
+            _ = try await store.transaction {
+                try await enrollments.recordLessons(world.enrollment.id, institution: world.institution.id, lessons: 2, takenOn: BusinessDate(shanghaiDateOf: Date()), on: $0)
+            }
+            _ = try await store.transaction { try await enrollments.refund(world.enrollment.id, institution: world.institution.id, lessons: 1, reason: "", on: $0) }
+            try await PartyRepository(store: store).setInstitutionStatus(world.institution.id, status: .warned)
+            #expect(try await queued(store) == 5)
+            try await Sequencer(store: store, signer: signer).drain()
+            let entries = try await EvidenceLogRepository(store: store).entries(from: 0, count: 10)
+            #expect(entries.compactMap(\.event?.kind) == [.institutionRegistered, .payment, .lessonsConsumed, .refund, .institutionStatusChanged])
+            let payment = try #require(entries[1].event)
+            #expect(payment.enrollmentId == world.enrollment.id && payment.amountFen == Money(fen: 80_000))
+            // The public log names no person.
+            for entry in entries { #expect(!entry.entry.isEmpty && !String(decoding: Data(base64Encoded: entry.entry)!, as: UTF8.self).contains(world.guardian.description)) }
+        }
+    }
+
+    @Test func sequencedEntriesProveInclusionAndHeadsProveConsistency() async throws {
+        try await TestDatabase.withStore("logproofs") { store in
+            let sequencer = Sequencer(store: store, signer: signer, batchSize: 7)
+            let log = EvidenceLogRepository(store: store)
+            let verifier = try LogVerifier(publicKeyPEM: signer.publicKeyPEM)
+            var heads: [SignedTreeHead] = []
+            for round in 0..<5 {
+                for _ in 0..<(round * 9 + 3) { _ = try await World.make(store, district: "33020\(round)") }
+                try await sequencer.drain()
+                heads.append(try #require(try await log.latestHead()))
+            }
+            let last = heads.last!.head
+            #expect(heads.allSatisfy { verifier.verify($0) })
+            let entries = try await log.entries(from: 0, count: 1_000)
+            #expect(entries.map(\.index) == Array(0..<last.size))
+            for entry in entries {
+                let proof = try await log.inclusionProof(index: entry.index, size: nil)
+                #expect(proof.leafHash == MerkleHasher.leafHash([UInt8](Data(base64Encoded: entry.entry)!)))
+                #expect(verifyInclusion(leafHash: proof.leafHash, index: entry.index, size: last.size, proof: proof.proof, root: last.rootHash))
+            }
+            for (older, newer) in zip(heads, heads.dropFirst()) {
+                let proof = try await log.consistencyProof(from: older.head.size, to: newer.head.size)
+                #expect(verifyConsistency(from: older.head.size, to: newer.head.size, proof: proof.proof, fromRoot: older.head.rootHash, toRoot: newer.head.rootHash))
+            }
+            await #expect(throws: LogQueryError.self) { _ = try await log.inclusionProof(index: last.size, size: nil) }
+        }
+    }
+
+    @Test func aCrashBetweenQueueingAndSequencingLosesNothing() async throws {
+        try await TestDatabase.withStore("logcrash") { store in
+            for index in 0..<5 { _ = try await World.make(store, district: "33021\(index)") }
+            // A sequencer that dies mid-batch: its transaction took the queued rows, then the connection was lost.
+            struct Crash: Error {}
+            await #expect(throws: Crash.self) {
+                try await store.transaction { connection in
+                    try await connection.query("DELETE FROM evidence_queue", logger: store.logger)
+                    throw Crash()
+                }
+            }
+            #expect(try await queued(store) == 5)
+            // After the restart a new sequencer logs every event exactly once.
+            #expect(try await Sequencer(store: store, signer: signer).drain() == 5)
+            #expect(try await Sequencer(store: store, signer: signer).drain() == 0)
+            #expect(try await EvidenceLogRepository(store: store).latestHead()?.head.size == 5)
+        }
+    }
+
+    @Test func theDatabaseRefusesRewritingTheLog() async throws {
+        try await TestDatabase.withStore("logappendonly") { store in
+            _ = try await World.make(store)
+            try await Sequencer(store: store, signer: signer).drain()
+            for statement: PostgresQuery in [
+                "UPDATE log_entries SET entry = '\\x00'", "DELETE FROM log_entries", "UPDATE log_nodes SET hash = hash",
+                "DELETE FROM log_nodes", "UPDATE tree_heads SET size = size + 1", "DELETE FROM tree_heads", "TRUNCATE log_entries",
+            ] {
+                await #expect(throws: PSQLError.self) { try await store.query(statement) }
+            }
+        }
+    }
+
+    @Test func aTamperedNodeIsCaughtWhenAProofIsServed() async throws {
+        try await TestDatabase.withStore("logtamper") { store in
+            for index in 0..<6 { _ = try await World.make(store, district: "33022\(index)") }
+            try await Sequencer(store: store, signer: signer).drain()
+            // Someone with the database's owner rights bypasses the trigger and rewrites a leaf.
+            try await store.transaction { connection in
+                try await connection.query("ALTER TABLE log_nodes DISABLE TRIGGER log_nodes_append_only", logger: store.logger)
+                try await connection.query("UPDATE log_nodes SET hash = sha256(hash) WHERE level = 0 AND index = 2", logger: store.logger)
+                try await connection.query("ALTER TABLE log_nodes ENABLE TRIGGER log_nodes_append_only", logger: store.logger)
+            }
+            await #expect(throws: LogIntegrityError.self) { _ = try await EvidenceLogRepository(store: store).inclusionProof(index: 2, size: nil) }
+        }
+    }
+}
