@@ -77,7 +77,7 @@ public struct LogVerifier: Sendable {
     public var publicKeyPEM: String { publicKey.pemRepresentation }
 
     /// SHA-256 of the DER SubjectPublicKeyInfo: the log's identifier, as RFC 6962 §3.2 defines a LogID.
-    public var keyID: LogHash { LogHash(trustedBytes: Array(SHA256.hash(data: publicKey.derRepresentation))) }
+    public var keyID: LogHash { LogHash(SHA256.hash(data: publicKey.derRepresentation)) }
 
     /// Whether `sth.signature` is this key's ECDSA P-256 signature over SHA-256 of
     /// ``TreeHead/signedBytes``. False for a malformed signature or a head with a negative size or timestamp.
