@@ -1,6 +1,7 @@
 import ArgumentParser
 import EvidenceLog
 import Foundation
+import TuitionAPI
 import TuitionStore
 
 #if canImport(FoundationNetworking)
@@ -10,7 +11,7 @@ import FoundationNetworking
 struct Log: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The evidence log: make its signing key, and verify heads and proofs offline with its public key.",
-        subcommands: [KeyGen.self, VerifyInclusion.self, VerifyConsistency.self, AuditLog.self])
+        subcommands: [KeyGen.self, Sequence.self, VerifyInclusion.self, VerifyConsistency.self, AuditLog.self])
 
     struct KeyGen: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -25,6 +26,29 @@ struct Log: AsyncParsableCommand {
                 throw ValidationError("cannot write \(out)")
             }
             print(signer.publicKeyPEM)
+        }
+    }
+
+    struct Sequence: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sequence every queued event now (the service does this continuously) and print the rate.")
+
+        @Option(help: "Events per batch (one transaction and one signed head per batch).") var batchSize: Int = 2_000
+
+        func run() async throws {
+            let configuration = try AppConfiguration.fromEnvironment()
+            guard let keyPath = configuration.logKeyPath else { throw ConfigurationError.missing("TUITIONGUARD_LOG_KEY_FILE") }
+            let signer = try LogSigner(privateKeyPEM: String(contentsOfFile: keyPath, encoding: .utf8))
+            let logger = makeLogger("tuitionguard.log", level: configuration.logLevel)
+            let batchSize = batchSize
+            let (count, seconds) = try await withStore(databaseURL: configuration.databaseURL, logger: logger) { store in
+                let clock = ContinuousClock()
+                var count = 0
+                let elapsed = try await clock.measure { count = try await Sequencer(store: store, signer: signer, batchSize: batchSize).drain() }
+                return (count, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            }
+            let rate = seconds > 0 ? Double(count) / seconds : 0
+            print("sequenced \(count) events in \(String(format: "%.2f", seconds)) s: \(Int(rate)) events/s")
         }
     }
 

@@ -8,9 +8,21 @@ import Testing
 
 private let inclusionMaxSize = 300
 private let consistencyMaxSize = 130
-/// Up to this tree size every byte of every proof hash is flipped; above it, one byte per hash.
-private let exhaustiveFlipMaxSize = 24
 private let shardCount = 4
+
+/// Which (proof position, byte) pairs to flip in one proof. Every byte of every hash for trees up to 24
+/// leaves; one byte of every hash up to 100 leaves; above that one hash per proof, the position and byte
+/// moving with `salt` (the leaf index or old size) so that all positions are still hit across a tree.
+private func flips(proofLength: Int, size: Int, salt: Int) -> [(position: Int, byte: Int)] {
+    guard proofLength > 0 else { return [] }
+    if size <= 24 {
+        return (0..<proofLength).flatMap { position in (0..<LogHash.byteCount).map { (position, $0) } }
+    }
+    if size <= 100 {
+        return (0..<proofLength).map { ($0, (salt + $0) % LogHash.byteCount) }
+    }
+    return [(salt % proofLength, (salt * 7) % LogHash.byteCount)]
+}
 
 @Suite struct ProofPropertyTests {
     private let leafHashes = sampleLeafHashes(inclusionMaxSize)
@@ -60,14 +72,16 @@ private let shardCount = 4
                 if verifyInclusion(leafHash: strangerLeaf, index: index64, size: size64, proof: proof, root: treeRoot) {
                     failures.append("\(index)/\(size): verifies a leaf that is not in the log")
                 }
-                for (position, element) in proof.enumerated() {
-                    let bytesToFlip = size <= exhaustiveFlipMaxSize ? Array(0..<LogHash.byteCount) : [(index + position) % LogHash.byteCount]
-                    for byte in bytesToFlip {
-                        var tampered = proof
-                        tampered[position] = flipping(element, byte: byte)
-                        if verifyInclusion(leafHash: leaf, index: index64, size: size64, proof: tampered, root: treeRoot) {
-                            failures.append("\(index)/\(size): verifies with byte \(byte) of proof[\(position)] flipped")
-                        }
+                // A path longer than the tree is high must fail even when the root was made to match it.
+                let extendedRoot = MerkleHasher.nodeHash(strangerLeaf, treeRoot)
+                if verifyInclusion(leafHash: leaf, index: index64, size: size64, proof: proof + [strangerLeaf], root: extendedRoot) {
+                    failures.append("\(index)/\(size): verifies a proof extended past the root")
+                }
+                for (position, byte) in flips(proofLength: proof.count, size: size, salt: index) {
+                    var tampered = proof
+                    tampered[position] = flipping(proof[position], byte: byte)
+                    if verifyInclusion(leafHash: leaf, index: index64, size: size64, proof: tampered, root: treeRoot) {
+                        failures.append("\(index)/\(size): verifies with byte \(byte) of proof[\(position)] flipped")
                     }
                 }
                 proofsChecked += 1
@@ -101,6 +115,11 @@ private let shardCount = 4
                 proofsChecked += 1
                 guard from < to else { continue }
                 if holds(from, to, proof, toRoot, fromRoot) { failures.append("\(from)→\(to): verifies with swapped roots") }
+                let stranger = MerkleHasher.leafHash(Array("not in the log".utf8))
+                let extendedRoot = MerkleHasher.nodeHash(stranger, toRoot)
+                if holds(from, to, proof + [stranger], fromRoot, extendedRoot) {
+                    failures.append("\(from)→\(to): verifies a proof extended past the root")
+                }
                 if holds(from, to, proof, fromRoot, naive.root(size: to - 1)) {
                     failures.append("\(from)→\(to): verifies against another new root")
                 }
@@ -113,14 +132,11 @@ private let shardCount = 4
                 // No check that the proof fails for another new size: trees whose sizes share the path shape
                 // (3 and 4 from 1, say) give the same computation, so the size is bound by the signed head,
                 // not by the proof. The reference suites probe only `to * 2` and `to / 2` on fixed vectors.
-                for (position, element) in proof.enumerated() {
-                    let bytesToFlip = to <= exhaustiveFlipMaxSize ? Array(0..<LogHash.byteCount) : [(from + to + position) % LogHash.byteCount]
-                    for byte in bytesToFlip {
-                        var tampered = proof
-                        tampered[position] = flipping(element, byte: byte)
-                        if holds(from, to, tampered, fromRoot, toRoot) {
-                            failures.append("\(from)→\(to): verifies with byte \(byte) of proof[\(position)] flipped")
-                        }
+                for (position, byte) in flips(proofLength: proof.count, size: to, salt: from) {
+                    var tampered = proof
+                    tampered[position] = flipping(proof[position], byte: byte)
+                    if holds(from, to, tampered, fromRoot, toRoot) {
+                        failures.append("\(from)→\(to): verifies with byte \(byte) of proof[\(position)] flipped")
                     }
                 }
             }

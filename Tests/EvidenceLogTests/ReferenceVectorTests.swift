@@ -322,7 +322,8 @@ private struct InclusionProbe {
 private func corruptedInclusionProbes(_ vector: InclusionVector, leafHash: LogHash, root: LogHash) -> [InclusionProbe] {
     let good = InclusionProbe(name: "", index: vector.index, size: vector.size, leafHash: leafHash, proof: vector.proof, root: root)
     func probe(_ name: String, _ change: (inout InclusionProbe) -> Void) -> InclusionProbe {
-        var probe = InclusionProbe(name: name, index: good.index, size: good.size, leafHash: good.leafHash, proof: good.proof, root: good.root)
+        var probe = InclusionProbe(
+            name: name, index: good.index, size: good.size, leafHash: good.leafHash, proof: good.proof, root: good.root)
         change(&probe)
         return probe
     }

@@ -135,7 +135,8 @@ private let goldenSignatureBase64 =
     }
 
     @Test func malformedJSONIsRefused() {
-        let badSignature = #"{"head":{"rootHash":"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=","size":8,"timestampMilliseconds":1},"signature":"%%%"}"#
+        let badSignature =
+            #"{"head":{"rootHash":"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=","size":8,"timestampMilliseconds":1},"signature":"%%%"}"#
         let shortRoot = #"{"head":{"rootHash":"AAAA","size":8,"timestampMilliseconds":1},"signature":""}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(SignedTreeHead.self, from: Data(badSignature.utf8)) }
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(SignedTreeHead.self, from: Data(shortRoot.utf8)) }

@@ -17,7 +17,8 @@ import Testing
             #expect(verifyInclusion(leafHash: leafHashes[index], index: Int64(index), size: size, proof: proof, root: signedRoot))
             let forged = Array(String(decoding: entries[index], as: UTF8.self).replacingOccurrences(of: "1200 fen", with: "9200 fen").utf8)
             #expect(forged != entries[index])
-            #expect(!verifyInclusion(leafHash: MerkleHasher.leafHash(forged), index: Int64(index), size: size, proof: proof, root: signedRoot))
+            #expect(
+                !verifyInclusion(leafHash: MerkleHasher.leafHash(forged), index: Int64(index), size: size, proof: proof, root: signedRoot))
         }
     }
 
@@ -42,7 +43,8 @@ import Testing
                 guard consistencyProofNodeIDs(from: from, to: size).contains(target) else { continue }
                 let proof = try consistencyProof(from: from, to: size, nodes: tampered)
                 let fromRoot = try root(size: from, nodes: honest)
-                #expect(!verifyConsistency(from: from, to: size, proof: proof, fromRoot: fromRoot, toRoot: signedRoot), "\(from) via \(target)")
+                #expect(
+                    !verifyConsistency(from: from, to: size, proof: proof, fromRoot: fromRoot, toRoot: signedRoot), "\(from) via \(target)")
             }
         }
     }
