@@ -28,7 +28,7 @@ CREATE TABLE log_nodes (
 CREATE TABLE tree_heads (
     size bigint PRIMARY KEY CHECK (size >= 0),
     root_hash bytea NOT NULL CHECK (length(root_hash) = 32),
-    timestamp_ms bigint NOT NULL,
+    timestamp_ms bigint NOT NULL CHECK (timestamp_ms >= 0),
     signature bytea NOT NULL,
     created_at timestamptz NOT NULL
 );

@@ -44,7 +44,8 @@ func addLogRoutes(to router: Router<AppRequestContext>, store: Store, publicKeyP
         return try await proof { try await repository.inclusionProof(index: index, size: size) }
     }
     log.get("proofs/consistency") { request, _ in
-        let (from, to) = (try request.integer("from"), try request.integer("to"))
+        // RFC 9162 defines consistency only from a non-empty tree.
+        let (from, to) = (try request.integer("from", range: 1...Int64.max), try request.integer("to", range: 1...Int64.max))
         return try await proof { try await repository.consistencyProof(from: from, to: to) }
     }
 }
