@@ -217,15 +217,24 @@ public struct EnrollmentRepository: Sendable {
     }
 
     /// Writes one balanced transfer and moves the posted totals of the restricted accounts it touches;
-    /// the database refuses a restricted account going negative. The totals change in one single-table UPDATE
-    /// by primary key: its index scan locks rows in id order (no deadlock between two transfers of one
-    /// institution) and re-reads a row changed by a concurrent commit. An UPDATE joined to a `FOR UPDATE` CTE
-    /// lost such changes under load (the randomized test caught it). PostgreSQL runs every data-modifying CTE
-    /// to completion, whether or not the final INSERT reads it.
+    /// the database refuses a restricted account going negative. The totals change in one single-table UPDATE,
+    /// which re-reads a row changed by a concurrent commit; an UPDATE joined to a `FOR UPDATE` CTE lost such
+    /// changes under load (the randomized test caught it). PostgreSQL runs every data-modifying CTE to
+    /// completion, whether or not the final INSERT reads it.
     func post(
         _ transfer: PlannedTransfer, key: String, institution: Institution.ID, guardian: Guardian.ID?, enrollment: Enrollment.ID?,
         at now: Date, on connection: PostgresConnection
     ) async throws -> Int64 {
+        if transfer.from.isRestricted && transfer.to.isRestricted {
+            // Two restricted rows: lock them in id order first. A small table is read by a sequential scan,
+            // whose order changes as rows are rewritten, so the UPDATE alone could lock them in either order
+            // and deadlock against another transfer of the same institution (the randomized test caught it).
+            try await connection.query(
+                """
+                SELECT id FROM accounts WHERE institution_id = \(institution.uuid) AND kind IN (\(transfer.from.rawValue), \(transfer.to.rawValue))
+                ORDER BY id FOR UPDATE
+                """, logger: logger)
+        }
         let rows = try await mappingRejections {
             try await connection.query(
                 """
