@@ -18,6 +18,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "TuitionCore"),
+        .systemLibrary(name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "ContractKit", dependencies: ["CLibXML2", "COpenSSL"]),
         .target(name: "EvidenceLog", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "TuitionStore",
@@ -61,6 +64,7 @@ let package = Package(
         ),
         .testTarget(name: "TuitionCoreTests", dependencies: ["TuitionCore"]),
         .testTarget(name: "EvidenceLogTests", dependencies: ["EvidenceLog"]),
+        .testTarget(name: "ContractKitTests", dependencies: ["ContractKit"]),
         .testTarget(
             name: "TuitionStoreTests",
             dependencies: [

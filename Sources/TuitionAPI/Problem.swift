@@ -94,6 +94,12 @@ extension Rejection {
         case .accountWouldGoNegative: "The account does not hold enough money"
         case .lessonAlreadyAnswered: "The lessons were already confirmed or disputed"
         case .lessonAnswerWindowClosed: "Lessons may be confirmed or disputed only within 7 days of recording"
+        case .premiumRateInvalid: "The premium rate must be 1–10,000 basis points"
+        case .coverageTermsInvalid:
+            "A risk-control product needs a covered share of 1–10,000 basis points and a positive limit; a tuition product takes neither"
+        case .policyPeriodInvalid: "The policy period must end after it starts"
+        case .insuredDoesNotMatchProduct: "Risk-control products insure institutions; tuition products insure enrollments"
+        case .sumInsuredExceedsCover: "The sum insured exceeds the product's limit or the tuition paid"
         }
     }
 }

@@ -32,4 +32,10 @@ public enum Rejection: String, Error, Sendable, CaseIterable {
     // Lessons
     case lessonAlreadyAnswered = "lesson_already_answered"
     case lessonAnswerWindowClosed = "lesson_answer_window_closed"
+    // Insurance
+    case premiumRateInvalid = "premium_rate_invalid"
+    case coverageTermsInvalid = "coverage_terms_invalid"
+    case policyPeriodInvalid = "policy_period_invalid"
+    case insuredDoesNotMatchProduct = "insured_does_not_match_product"
+    case sumInsuredExceedsCover = "sum_insured_exceeds_cover"
 }

@@ -146,14 +146,16 @@ public struct Sequencer: Sendable {
         try await store.transaction { connection in
             // One sequencer at a time, however many service instances run.
             try await connection.query("SELECT pg_advisory_xact_lock(7469697)", logger: store.logger)
-            var size: Int64 = 0
-            for try await latest in try await connection.query(
+            var latest: Int64?
+            for try await size in try await connection.query(
                 "SELECT size FROM tree_heads ORDER BY size DESC LIMIT 1", logger: store.logger
             ).decode(Int64.self) {
-                size = latest
+                latest = size
             }
+            let size = latest ?? 0
             let batch = try await takeBatch(on: connection)
-            if batch.isEmpty && size > 0 { return 0 }
+            // Nothing new: sign nothing, except the empty tree's head when the log has no head at all.
+            if batch.isEmpty && latest != nil { return 0 }
             let reader = StoredNodes(store: store, connection: connection)
             var range = try CompactRange(size: size, nodes: try await reader.nodes(CompactRange.nodeIDs(size: size)))
             let leaves = batch.map { MerkleHasher.leafHash($0.entry) }

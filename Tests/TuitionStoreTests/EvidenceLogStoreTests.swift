@@ -92,6 +92,18 @@ import TuitionTestSupport
         }
     }
 
+    @Test func anEmptyLogSignsItsEmptyHeadOnceHoweverOftenItIsPolled() async throws {
+        try await TestDatabase.withStore("logempty") { store in
+            let sequencer = Sequencer(store: store, signer: signer)
+            for _ in 0..<3 { #expect(try await sequencer.drain() == 0) }
+            let head = try #require(try await EvidenceLogRepository(store: store).latestHead())
+            #expect(head.head.size == 0 && head.head.rootHash == MerkleHasher.emptyRoot)
+            var heads = 0
+            for try await count in try await store.query("SELECT count(*)::int FROM tree_heads").decode(Int.self) { heads = count }
+            #expect(heads == 1)
+        }
+    }
+
     @Test func theDatabaseRefusesRewritingTheLog() async throws {
         try await TestDatabase.withStore("logappendonly") { store in
             _ = try await World.make(store)

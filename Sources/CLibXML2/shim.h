@@ -1,0 +1,34 @@
+// Shim for libxml2: the headers ContractKit uses, plus static inline wrappers for what Swift cannot
+// call directly (xmlFree is a macro over a thread-local function pointer on Debian's build).
+#ifndef TUITIONGUARD_CLIBXML2_SHIM_H
+#define TUITIONGUARD_CLIBXML2_SHIM_H
+
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+#include <libxml/xmlIO.h>
+#include <libxml/xmlsave.h>
+#include <libxml/c14n.h>
+#include <libxml/xmlschemas.h>
+#include <libxml/SAX2.h>
+
+static inline void cx_xmlFree(void *pointer) { xmlFree(pointer); }
+
+// The thread's structured error handler and its context, so a caller can restore them after
+// temporarily routing errors of context-free libxml2 calls (C14N, tree) to its own collector.
+static inline xmlStructuredErrorFunc cx_structuredErrorFunc(void) { return xmlStructuredError; }
+static inline void *cx_structuredErrorContext(void) { return xmlStructuredErrorContext; }
+
+// Generic (printf-style) errors are only used when no structured handler is installed and by a few
+// debug paths; ContractKit installs its structured collector around every call, so this drops the rest
+// instead of letting it reach stderr. Variadic, hence written in C.
+static void cx_dropGenericError(void *context, const char *message, ...) {
+    (void)context;
+    (void)message;
+}
+static inline xmlGenericErrorFunc cx_genericErrorFunc(void) { return xmlGenericError; }
+static inline void *cx_genericErrorContext(void) { return xmlGenericErrorContext; }
+static inline void cx_dropGenericErrors(void) { xmlSetGenericErrorFunc(NULL, cx_dropGenericError); }
+
+#endif

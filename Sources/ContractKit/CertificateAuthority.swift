@@ -1,0 +1,132 @@
+internal import COpenSSL
+
+import struct Foundation.Date
+import struct Foundation.DateInterval
+
+/// A minimal certificate authority: a self-signed CA certificate and its key, issuing leaf certificates
+/// for signers. Revocation, storage and key encryption live above this type.
+public struct CertificateAuthority: Sendable {
+    public let certificate: Certificate
+    public let privateKey: PrivateKey
+
+    /// Pairs an existing CA certificate with its key; refuses a key that does not match.
+    public init(certificate: Certificate, privateKey: PrivateKey) throws {
+        guard X509_check_private_key(certificate.pointer, privateKey.pointer) == 1 else {
+            ERR_clear_error()
+            throw CertificateAuthorityError.privateKeyDoesNotMatchCertificate
+        }
+        guard certificate.isCertificateAuthority else { throw CertificateAuthorityError.certificateIsNotACertificateAuthority }
+        self.certificate = certificate
+        self.privateKey = privateKey
+    }
+
+    /// Creates a self-signed CA certificate (basicConstraints CA:TRUE, keyCertSign and cRLSign) for `privateKey`.
+    public static func create(
+        subject: CertificateSubject,
+        privateKey: PrivateKey,
+        validity: DateInterval
+    ) throws -> CertificateAuthority {
+        let certificate = try buildCertificate(
+            subject: subject,
+            publicKey: privateKey.pointer,
+            validity: validity,
+            issuer: nil,
+            signingKey: privateKey,
+            extensions: [
+                (NID_basic_constraints, "critical,CA:TRUE,pathlen:0"),
+                (NID_key_usage, "critical,keyCertSign,cRLSign"),
+                (NID_subject_key_identifier, "hash"),
+                (NID_authority_key_identifier, "keyid:always"),
+            ]
+        )
+        return try CertificateAuthority(certificate: certificate, privateKey: privateKey)
+    }
+
+    /// Issues a signer's certificate (CA:FALSE; digitalSignature and nonRepudiation) for `publicKey`,
+    /// signed with SHA-256 by the CA key. The validity must lie within the CA's own.
+    public func issueCertificate(
+        subject: CertificateSubject,
+        publicKey: PublicKey,
+        validity: DateInterval
+    ) throws -> Certificate {
+        guard validity.start >= certificate.notValidBefore, validity.end <= certificate.notValidAfter else {
+            throw CertificateAuthorityError.validityOutsideCertificateAuthority
+        }
+        return try Self.buildCertificate(
+            subject: subject,
+            publicKey: publicKey.pointer,
+            validity: validity,
+            issuer: certificate,
+            signingKey: privateKey,
+            extensions: [
+                (NID_basic_constraints, "critical,CA:FALSE"),
+                (NID_key_usage, "critical,digitalSignature,nonRepudiation"),
+                (NID_subject_key_identifier, "hash"),
+                (NID_authority_key_identifier, "keyid:always"),
+            ]
+        )
+    }
+
+    private static func buildCertificate(
+        subject: CertificateSubject,
+        publicKey: OpaquePointer,
+        validity: DateInterval,
+        issuer: Certificate?,
+        signingKey: PrivateKey,
+        extensions: [(Int32, String)]
+    ) throws -> Certificate {
+        ERR_clear_error()
+        guard !subject.commonName.isEmpty else { throw CertificateAuthorityError.subjectHasNoCommonName }
+        guard let x509 = X509_new() else { throw CryptoError.drain("creating a certificate") }
+        let certificate = Certificate(owning: x509)
+        func check(_ ok: Bool, _ operation: String) throws {
+            if !ok { throw CryptoError.drain(operation) }
+        }
+        try check(X509_set_version(x509, 2) == 1, "setting the certificate version")
+
+        // 127 random bits: positive, unique without coordination, as RFC 5280 asks of serials.
+        var serial = [UInt8](repeating: 0, count: 16)
+        try check(RAND_bytes(&serial, Int32(serial.count)) == 1, "drawing a serial number")
+        serial[0] &= 0x7f
+        serial[0] |= 0x40
+        guard let bn = BN_bin2bn(serial, Int32(serial.count), nil) else { throw CryptoError.drain("serial number") }
+        defer { BN_free(bn) }
+        try check(BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x509)) != nil, "setting the serial number")
+
+        try check(ASN1_TIME_set(X509_getm_notBefore(x509), time_t(validity.start.timeIntervalSince1970)) != nil, "notBefore")
+        try check(ASN1_TIME_set(X509_getm_notAfter(x509), time_t(validity.end.timeIntervalSince1970)) != nil, "notAfter")
+
+        guard let name = X509_NAME_new() else { throw CryptoError.drain("creating a name") }
+        defer { X509_NAME_free(name) }
+        for (field, value) in [("CN", subject.commonName), ("O", subject.organization)] {
+            guard let value else { continue }
+            try check(X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, value, -1, -1, 0) == 1, "setting \(field)")
+        }
+        try check(X509_set_subject_name(x509, name) == 1, "setting the subject")
+        try check(
+            X509_set_issuer_name(x509, issuer.map { X509_get_subject_name($0.pointer) } ?? name) == 1,
+            "setting the issuer"
+        )
+        try check(X509_set_pubkey(x509, publicKey) == 1, "setting the public key")
+
+        var context = X509V3_CTX()
+        cx_X509V3_set_ctx_nodb(&context)
+        X509V3_set_ctx(&context, issuer?.pointer ?? x509, x509, nil, nil, 0)
+        for (nid, value) in extensions {
+            guard let extensionValue = X509V3_EXT_conf_nid(nil, &context, nid, value) else {
+                throw CryptoError.drain("building extension \(nid)")
+            }
+            defer { X509_EXTENSION_free(extensionValue) }
+            try check(X509_add_ext(x509, extensionValue, -1) == 1, "adding extension \(nid)")
+        }
+        try check(X509_sign(x509, signingKey.pointer, EVP_sha256()) > 0, "signing the certificate")
+        return certificate
+    }
+}
+
+public enum CertificateAuthorityError: Error, Sendable, Hashable {
+    case privateKeyDoesNotMatchCertificate
+    case certificateIsNotACertificateAuthority
+    case subjectHasNoCommonName
+    case validityOutsideCertificateAuthority
+}

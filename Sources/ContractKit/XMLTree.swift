@@ -1,0 +1,60 @@
+internal import CLibXML2
+
+/// Small read helpers over libxml2's tree, used by the signer and the verifier.
+enum XMLTree {
+    static func elementChildren(of node: xmlNodePtr) -> [xmlNodePtr] {
+        var children: [xmlNodePtr] = []
+        var cursor = node.pointee.children
+        while let child = cursor {
+            if child.pointee.type == XML_ELEMENT_NODE { children.append(child) }
+            cursor = child.pointee.next
+        }
+        return children
+    }
+
+    /// True when `node` is an element with local name `name` in namespace `namespace`.
+    static func isElement(_ node: xmlNodePtr, _ name: String, in namespace: String) -> Bool {
+        guard node.pointee.type == XML_ELEMENT_NODE, let ns = node.pointee.ns, let href = ns.pointee.href,
+            let localName = node.pointee.name
+        else { return false }
+        return String(cString: localName) == name && String(cString: href) == namespace
+    }
+
+    /// All elements named `name` in `namespace`, in document order.
+    static func descendants(of node: xmlNodePtr, named name: String, in namespace: String) -> [xmlNodePtr] {
+        var found: [xmlNodePtr] = []
+        func walk(_ node: xmlNodePtr) {
+            if isElement(node, name, in: namespace) { found.append(node) }
+            for child in elementChildren(of: node) { walk(child) }
+        }
+        walk(node)
+        return found
+    }
+
+    /// An attribute without namespace, or nil when absent.
+    static func attribute(_ node: xmlNodePtr, _ name: String) -> String? {
+        guard let value = xmlGetNoNsProp(node, name) else { return nil }
+        defer { cx_xmlFree(value) }
+        return String(cString: value)
+    }
+
+    static func textContent(_ node: xmlNodePtr) -> String {
+        guard let content = xmlNodeGetContent(node) else { return "" }
+        defer { cx_xmlFree(content) }
+        return String(cString: content)
+    }
+
+    static func hasElementOrNonWhitespaceText(_ node: xmlNodePtr) -> Bool {
+        var cursor = node.pointee.children
+        while let child = cursor {
+            switch child.pointee.type {
+            case XML_ELEMENT_NODE: return true
+            case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
+                if textContent(child).contains(where: { !$0.isWhitespace }) { return true }
+            default: break
+            }
+            cursor = child.pointee.next
+        }
+        return false
+    }
+}

@@ -1,0 +1,279 @@
+import Foundation
+
+// Time convention for every check: an event at or after the claim's event time (the defunct time) is "after" it.
+// The institution is frozen from that instant on, so nothing done at that instant counts for the guardian's money.
+
+/// Lessons the institution recorded on one enrollment, as the `lessons` table has them.
+public struct LessonEntry: Hashable, Sendable {
+    public var lessons: Int
+    /// When the institution recorded them; this, not the date it says they were taken, decides what counts,
+    /// because draining shows as a burst of recording just before a collapse, whatever dates are written down.
+    public var recordedAt: Date
+    public var status: LessonStatus
+
+    public init(lessons: Int, recordedAt: Date, status: LessonStatus) {
+        self.lessons = lessons
+        self.recordedAt = recordedAt
+        self.status = status
+    }
+}
+
+/// Everything the claim checks need to know about one enrollment, as plain values the store reads with SQL.
+public struct EnrollmentLedgerFacts: Hashable, Sendable {
+    public var enrollment: Enrollment.ID
+    public var institution: Institution.ID
+    public var guardian: Guardian.ID
+    /// The price per lesson frozen at purchase; a lesson entry is worth `lessons × pricePerLesson`.
+    public var pricePerLesson: Money
+    public var lessonsBought: Int
+    /// The course's schedule, 1–21 lessons a week (`courses.lessons_per_week`).
+    public var lessonsPerWeek: Int
+    /// What the guardian paid, and when (`nil`: not paid).
+    public var paid: Money
+    public var paidAt: Date?
+    /// Everything ever refunded to the guardian on this enrollment, whenever it happened.
+    public var refunded: Money
+    /// Everything already paid to the guardian on this enrollment's claims, across all layers and policies.
+    public var claimPayouts: Money
+    public var lessons: [LessonEntry]
+
+    public init(
+        enrollment: Enrollment.ID, institution: Institution.ID, guardian: Guardian.ID, pricePerLesson: Money, lessonsBought: Int,
+        lessonsPerWeek: Int, paid: Money, paidAt: Date?, refunded: Money = .zero, claimPayouts: Money = .zero,
+        lessons: [LessonEntry] = []
+    ) {
+        self.enrollment = enrollment
+        self.institution = institution
+        self.guardian = guardian
+        self.pricePerLesson = pricePerLesson
+        self.lessonsBought = lessonsBought
+        self.lessonsPerWeek = lessonsPerWeek
+        self.paid = paid
+        self.paidAt = paidAt
+        self.refunded = refunded
+        self.claimPayouts = claimPayouts
+        self.lessons = lessons
+    }
+}
+
+/// What a guardian owes no longer and is owed instead, as of `eventTime`:
+/// paid (only if paid before the event) − value of lessons recorded before the event − refunded − already paid on claims,
+/// never below zero. Lessons recorded at or after the event are excluded, the institution being frozen then.
+/// Refunds and claim payouts count whenever they happened: that money is already back with the guardian,
+/// so counting it keeps the guardian from being paid twice. Disputed lessons count as consumed here (the ledger
+/// released their value); the dispute refers the claim to a person, who may add them back.
+public func entitlement(of facts: EnrollmentLedgerFacts, asOf eventTime: Date) -> Money {
+    guard let paidAt = facts.paidAt, paidAt < eventTime else { return .zero }
+    let lessonsBefore = facts.lessons.reduce(0) { $1.recordedAt < eventTime ? $0 + $1.lessons : $0 }
+    let owed = facts.paid.fen - facts.pricePerLesson.fen * Int64(lessonsBefore) - facts.refunded.fen - facts.claimPayouts.fen
+    return Money(fen: max(0, owed))
+}
+
+/// The look-back window for draining: the 30 days before the event, `[eventTime − 30 days, eventTime)`.
+public let consumptionSpikeWindow: TimeInterval = 30 * 86_400
+
+/// Draining: lessons recorded in the 30 days before the event exceed twice what the course's schedule expects
+/// in 30 days, i.e. `lessons > 2 × lessonsPerWeek × 30 / 7`, compared exactly as `7 × lessons > 60 × lessonsPerWeek`.
+/// (A threshold of "half the lessons bought" was considered and not used: it flags an ordinary pace on a small package.)
+public func isConsumptionSpike(lessonsInWindow: Int, lessonsPerWeek: Int) -> Bool {
+    7 * lessonsInWindow > 60 * lessonsPerWeek
+}
+
+/// A guardian's claim as filed.
+public struct ClaimRequest: Hashable, Sendable {
+    public var claimant: Guardian.ID
+    public var enrollment: Enrollment.ID
+    public var reason: ClaimReason
+    public var claimed: Money
+    /// The event the claim is about: the defunct time (or when the refund was refused).
+    public var eventTime: Date
+
+    public init(claimant: Guardian.ID, enrollment: Enrollment.ID, reason: ClaimReason, claimed: Money, eventTime: Date) {
+        self.claimant = claimant
+        self.enrollment = enrollment
+        self.reason = reason
+        self.claimed = claimed
+        self.eventTime = eventTime
+    }
+}
+
+/// The automatic checks, in the order they run. The raw value is what the store records.
+public enum ClaimCheck: String, Sendable, Codable, CaseIterable {
+    case claimant, policy, payment, entitlement, amount, consumption, disputes
+}
+
+/// How one check came out.
+public enum ClaimCheckOutcome: String, Sendable, Codable, CaseIterable {
+    /// Nothing wrong.
+    case passed
+    /// Passed with the amount cut to the entitlement.
+    case adjusted
+    /// A person must look: the claim is referred unless another check rejects it.
+    case referred
+    /// The claim is rejected.
+    case failed
+    /// The check does not apply (no policy claimed against: the fast-track's claim on the institution's own funds).
+    case notApplicable = "not_applicable"
+}
+
+/// The stable reason code of each check's outcome; the raw value is what the API and the store report.
+public enum ClaimCheckCode: String, Sendable, Codable, CaseIterable {
+    // claimant
+    case claimantIsGuardian = "claimant_is_guardian"
+    case claimantIsNotGuardian = "claimant_is_not_guardian"
+    // policy
+    case policyCoversEnrollment = "policy_covers_enrollment"
+    case noPolicyClaimedAgainst = "no_policy_claimed_against"
+    case policyNotActiveAtEvent = "policy_not_active_at_event"
+    case policyDoesNotCoverEnrollment = "policy_does_not_cover_enrollment"
+    case policyExhausted = "policy_exhausted"
+    // payment
+    case paymentBeforeDefunct = "payment_before_defunct"
+    case enrollmentNotPaid = "enrollment_not_paid"
+    case paymentAfterDefunct = "payment_after_defunct"
+    // entitlement
+    case unconsumedTuitionRemains = "unconsumed_tuition_remains"
+    case noUnconsumedTuition = "no_unconsumed_tuition"
+    // amount
+    case claimWithinEntitlement = "claim_within_entitlement"
+    case claimExceedsEntitlement = "claim_exceeds_entitlement"
+    case claimAmountNotPositive = "claim_amount_not_positive"
+    // consumption
+    case consumptionWithinSchedule = "consumption_within_schedule"
+    case consumptionSpikeBeforeCollapse = "consumption_spike_before_collapse"
+    // disputes
+    case noDisputedLessons = "no_disputed_lessons"
+    case disputedLessons = "disputed_lessons"
+}
+
+/// One check's result, as stored with the claim.
+public struct ClaimCheckResult: Hashable, Sendable {
+    public var check: ClaimCheck
+    public var outcome: ClaimCheckOutcome
+    public var code: ClaimCheckCode
+
+    public init(check: ClaimCheck, outcome: ClaimCheckOutcome, code: ClaimCheckCode) {
+        self.check = check
+        self.outcome = outcome
+        self.code = code
+    }
+}
+
+/// What the checks decide.
+public enum ClaimDecision: Hashable, Sendable {
+    /// Every check passed: approve this amount (the claim, cut to the entitlement if it asked for more).
+    case approve(Money)
+    /// No check failed but some need a person; their codes in check order.
+    case refer([ClaimCheckCode])
+    /// The first failed check's code.
+    case reject(ClaimCheckCode)
+}
+
+/// The result of running every check on a claim.
+public struct ClaimAssessment: Hashable, Sendable {
+    /// One result per `ClaimCheck`, in check order.
+    public var checks: [ClaimCheckResult]
+    /// The entitlement as of the event time (`entitlement(of:asOf:)`).
+    public var entitlement: Money
+    /// `min(claimed, entitlement)`, never negative: what approval would pay, including for a referred claim.
+    public var approvable: Money
+    public var decision: ClaimDecision
+
+    public init(checks: [ClaimCheckResult], entitlement: Money, approvable: Money, decision: ClaimDecision) {
+        self.checks = checks
+        self.entitlement = entitlement
+        self.approvable = approvable
+        self.decision = decision
+    }
+}
+
+/// Runs every automatic check on `claim`, in the fixed order of `ClaimCheck`, and decides:
+/// the first `failed` check rejects; otherwise any `referred` check refers (all their codes, in order);
+/// otherwise approve `min(claimed, entitlement)`. Every check runs and is recorded even after a failure,
+/// so the insurer sees the whole picture and a set-based SQL version computes each column independently.
+///
+/// - claimant: the claimant is the enrollment's guardian.
+/// - policy: `nil` means no policy is claimed against (`notApplicable`); otherwise, first failure wins: in force at the
+///   event time (`isInForce(at:)`), covers this enrollment (`covers(enrollment:institution:)`), something left of it.
+/// - payment: the enrollment was paid, strictly before the event time.
+/// - entitlement: positive as of the event time.
+/// - amount: positive; above the entitlement it is `adjusted` down to it (`claimExceedsEntitlement`), not rejected.
+/// - consumption: lessons recorded in `[eventTime − 30 days, eventTime)` are not a spike (`isConsumptionSpike`), else referred.
+/// - disputes: no lesson recorded before the event time is disputed, else referred.
+public func assessClaim(_ claim: ClaimRequest, facts: EnrollmentLedgerFacts, policy: Policy?) -> ClaimAssessment {
+    precondition(claim.enrollment == facts.enrollment, "the facts must be the claimed enrollment's")
+    let eventTime = claim.eventTime
+    var checks: [ClaimCheckResult] = []
+    func record(_ check: ClaimCheck, _ outcome: ClaimCheckOutcome, _ code: ClaimCheckCode) {
+        checks.append(ClaimCheckResult(check: check, outcome: outcome, code: code))
+    }
+
+    if claim.claimant == facts.guardian {
+        record(.claimant, .passed, .claimantIsGuardian)
+    } else {
+        record(.claimant, .failed, .claimantIsNotGuardian)
+    }
+
+    if let policy {
+        if !policy.isInForce(at: eventTime) {
+            record(.policy, .failed, .policyNotActiveAtEvent)
+        } else if !policy.covers(enrollment: facts.enrollment, institution: facts.institution) {
+            record(.policy, .failed, .policyDoesNotCoverEnrollment)
+        } else if !policy.remaining.isPositive {
+            record(.policy, .failed, .policyExhausted)
+        } else {
+            record(.policy, .passed, .policyCoversEnrollment)
+        }
+    } else {
+        record(.policy, .notApplicable, .noPolicyClaimedAgainst)
+    }
+
+    if let paidAt = facts.paidAt, facts.paid.isPositive {
+        if paidAt < eventTime {
+            record(.payment, .passed, .paymentBeforeDefunct)
+        } else {
+            record(.payment, .failed, .paymentAfterDefunct)
+        }
+    } else {
+        record(.payment, .failed, .enrollmentNotPaid)
+    }
+
+    let entitled = entitlement(of: facts, asOf: eventTime)
+    if entitled.isPositive {
+        record(.entitlement, .passed, .unconsumedTuitionRemains)
+    } else {
+        record(.entitlement, .failed, .noUnconsumedTuition)
+    }
+
+    if !claim.claimed.isPositive {
+        record(.amount, .failed, .claimAmountNotPositive)
+    } else if claim.claimed > entitled {
+        record(.amount, .adjusted, .claimExceedsEntitlement)
+    } else {
+        record(.amount, .passed, .claimWithinEntitlement)
+    }
+
+    let windowStart = eventTime - consumptionSpikeWindow
+    let lessonsInWindow = facts.lessons.reduce(0) { ($1.recordedAt >= windowStart && $1.recordedAt < eventTime) ? $0 + $1.lessons : $0 }
+    if isConsumptionSpike(lessonsInWindow: lessonsInWindow, lessonsPerWeek: facts.lessonsPerWeek) {
+        record(.consumption, .referred, .consumptionSpikeBeforeCollapse)
+    } else {
+        record(.consumption, .passed, .consumptionWithinSchedule)
+    }
+
+    if facts.lessons.contains(where: { $0.status == .disputed && $0.recordedAt < eventTime }) {
+        record(.disputes, .referred, .disputedLessons)
+    } else {
+        record(.disputes, .passed, .noDisputedLessons)
+    }
+
+    let approvable = Money(fen: max(0, min(claim.claimed.fen, entitled.fen)))
+    let decision: ClaimDecision
+    if let failure = checks.first(where: { $0.outcome == .failed }) {
+        decision = .reject(failure.code)
+    } else {
+        let referrals = checks.filter { $0.outcome == .referred }.map(\.code)
+        decision = referrals.isEmpty ? .approve(approvable) : .refer(referrals)
+    }
+    return ClaimAssessment(checks: checks, entitlement: entitled, approvable: approvable, decision: decision)
+}

@@ -1,0 +1,119 @@
+import ContractKit
+import Foundation
+import Testing
+
+@Suite struct SigningTests {
+    let parties = Parties.shared
+    var verifier: XMLSignatureVerifier { XMLSignatureVerifier(trustAnchor: parties.ca.certificate) }
+
+    @Test(arguments: KeyAlgorithm.allCases)
+    func institutionSignatureRoundTrips(algorithm: KeyAlgorithm) throws {
+        let signed = try signedContract(institution: algorithm, guardian: nil)
+        let report = try verifier.verify(signed, at: Parties.now)
+        #expect(report.isValid, "\(String(describing: report.firstFailure))")
+        #expect(report.signatures.count == 1)
+        let signature = try #require(report.signatures.first)
+        #expect(signature.algorithm == SignatureAlgorithm(rawValue: algorithm == .ecdsaP256
+            ? "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256" : "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"))
+        #expect(signature.signerCertificate?.subject.commonName == "北京启明星培训学校")
+        #expect(signature.signerSubject == "CN=北京启明星培训学校,O=北京启明星培训学校有限公司")
+        #expect([signature.chain, signature.validityAtSigningTime, signature.digest, signature.signatureValue]
+            == [.passed, .passed, .passed, .passed])
+    }
+
+    @Test(arguments: KeyAlgorithm.allCases, KeyAlgorithm.allCases)
+    func guardianCountersignatureCoversTheInstitutionSignature(institution: KeyAlgorithm, guardian: KeyAlgorithm)
+        throws
+    {
+        let signed = try signedContract(institution: institution, guardian: guardian)
+        let report = try verifier.verify(signed, at: Parties.now)
+        #expect(report.isValid, "\(String(describing: report.firstFailure))")
+        #expect(report.signatures.map { $0.signerCertificate?.subject.commonName } == ["北京启明星培训学校", "张三"])
+
+        // Changing the institution's SignatureValue breaks both: the countersignature covers it.
+        let text = String(decoding: signed, as: UTF8.self)
+        let firstValue = try #require(text.range(of: "<ds:SignatureValue>\n")).upperBound
+        var tampered = signed
+        let offset = text.utf8.distance(from: text.utf8.startIndex, to: firstValue)
+        tampered[offset] = tampered[offset] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        let tamperedReport = try verifier.verify(tampered, at: Parties.now)
+        #expect(tamperedReport.signatures.map(\.firstFailure)
+            == [.signatureValueDoesNotMatchSignedInfo, .digestDoesNotMatchDocument])
+    }
+
+    @Test func signingInMemoryVerifiesBeforeAndAfterSerialization() throws {
+        let document = try XMLDocument.parse(sampleContract)
+        #expect(try parties.institution[.ecdsaP256]!.sign(document) == 0)
+        #expect(try parties.guardian[.rsa2048]!.sign(document) == 1)
+        #expect(verifier.verify(document, at: Parties.now).isValid)
+        #expect(try verifier.verify(document.serialized(), at: Parties.now).isValid)
+    }
+
+    @Test func unsignedDocumentReportsThatItHasNoSignature() throws {
+        let report = try verifier.verify(sampleContract, at: Parties.now)
+        #expect(report.firstFailure == .documentHasNoSignature)
+        #expect(!report.isValid)
+    }
+
+    @Test func signerRefusesAKeyThatDoesNotMatchTheCertificate() throws {
+        let institution = parties.institution[.ecdsaP256]!
+        #expect(throws: SigningError.privateKeyDoesNotMatchCertificate) {
+            _ = try XMLSigner(privateKey: parties.guardian[.ecdsaP256]!.privateKey, certificate: institution.certificate)
+        }
+    }
+
+    @Test func ecdsaSignatureValueIsRawRAndSNotDER() throws {
+        let signed = String(decoding: try signedContract(institution: .ecdsaP256, guardian: nil), as: UTF8.self)
+        let start = try #require(signed.range(of: "<ds:SignatureValue>")).upperBound
+        let end = try #require(signed.range(of: "</ds:SignatureValue>")).lowerBound
+        let value = try #require(Data(base64Encoded: String(signed[start..<end]), options: .ignoreUnknownCharacters))
+        #expect(value.count == 64)
+        let rsa = String(decoding: try signedContract(institution: .rsa2048, guardian: nil), as: UTF8.self)
+        let rsaStart = try #require(rsa.range(of: "<ds:SignatureValue>")).upperBound
+        let rsaEnd = try #require(rsa.range(of: "</ds:SignatureValue>")).lowerBound
+        #expect(Data(base64Encoded: String(rsa[rsaStart..<rsaEnd]), options: .ignoreUnknownCharacters)?.count == 256)
+    }
+
+    @Test func keysAndCertificatesRoundTripThroughPEM() throws {
+        for algorithm in KeyAlgorithm.allCases {
+            let signer = parties.institution[algorithm]!
+            let key = try PrivateKey(pemRepresentation: signer.privateKey.pemRepresentation)
+            #expect(key.algorithm == algorithm)
+            #expect(try key.publicKey == signer.certificate.publicKey)
+            #expect(signer.privateKey.pemRepresentation.hasPrefix("-----BEGIN PRIVATE KEY-----"))
+            let certificate = try Certificate(pemRepresentation: signer.certificate.pemRepresentation)
+            #expect(certificate == signer.certificate)
+            #expect(try Certificate(derRepresentation: certificate.derRepresentation) == certificate)
+            #expect(try PublicKey(pemRepresentation: try key.publicKey.pemRepresentation) == key.publicKey)
+        }
+        let ca = parties.ca.certificate
+        #expect(ca.isCertificateAuthority)
+        #expect(!parties.institution[.rsa2048]!.certificate.isCertificateAuthority)
+        #expect(ca.subjectName == ca.issuerName)
+        #expect(parties.guardian[.ecdsaP256]!.certificate.issuerName == ca.subjectName)
+        let leaf = parties.guardian[.ecdsaP256]!.certificate
+        #expect(abs(leaf.notValidBefore.timeIntervalSince(Parties.validity.start)) < 1)
+        #expect(abs(leaf.notValidAfter.timeIntervalSince(Parties.validity.end)) < 1)
+        #expect(leaf.serialNumber.count == 32)
+    }
+
+    @Test func encryptedOrGarbledPEMIsRefusedWithoutPrompting() {
+        let encrypted = """
+            -----BEGIN ENCRYPTED PRIVATE KEY-----
+            MIGjMF8GCSqGSIb3DQEFDTBSMDEGCSqGSIb3DQEFDDAkBBCmDfVgG9I0iFWAAhv5
+            -----END ENCRYPTED PRIVATE KEY-----
+            """
+        #expect(throws: CryptoError.self) { _ = try PrivateKey(pemRepresentation: encrypted) }
+        #expect(throws: CryptoError.self) { _ = try Certificate(pemRepresentation: "garbage") }
+        #expect(throws: CryptoError.self) { _ = try Certificate(derRepresentation: [0x30, 0x03, 0x02, 0x01, 0x01]) }
+    }
+
+    @Test func caRefusesValidityBeyondItsOwn() throws {
+        let key = try PrivateKey.generate(.ecdsaP256)
+        #expect(throws: CertificateAuthorityError.validityOutsideCertificateAuthority) {
+            _ = try parties.ca.issueCertificate(
+                subject: CertificateSubject(commonName: "x"), publicKey: try key.publicKey,
+                validity: DateInterval(start: Parties.now, duration: 100 * 365 * 86_400))
+        }
+    }
+}
