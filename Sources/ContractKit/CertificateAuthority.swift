@@ -98,7 +98,7 @@ public struct CertificateAuthority: Sendable {
 
         guard let name = X509_NAME_new() else { throw CryptoError.drain("creating a name") }
         defer { X509_NAME_free(name) }
-        for (field, value) in [("CN", subject.commonName), ("O", subject.organization)] {
+        for (field, value) in [("O", subject.organization), ("CN", subject.commonName)] {
             guard let value else { continue }
             try check(X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, value, -1, -1, 0) == 1, "setting \(field)")
         }

@@ -18,7 +18,8 @@ public enum SignatureAlgorithm: String, Sendable, Hashable, CaseIterable {
     /// RSA PKCS#1 v1.5 with SHA-256.
     case rsaSHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 
-    init(for key: KeyAlgorithm) {
+    /// The signature method the profile uses for keys of `key`.
+    public init(for key: KeyAlgorithm) {
         switch key {
         case .ecdsaP256: self = .ecdsaSHA256
         case .rsa2048: self = .rsaSHA256

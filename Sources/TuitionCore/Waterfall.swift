@@ -138,7 +138,8 @@ public struct WaterfallTotals: Hashable, Sendable {
 /// the enrollments with the largest remainder `(P × w) mod W`, ties to the lower enrollment id. In SQL:
 /// `base = (P * w) / W`, `rem = (P * w) % W` (in `numeric`), `rank = row_number() OVER (ORDER BY rem DESC, id)`,
 /// `part = base + CASE WHEN rank <= leftover THEN 1 ELSE 0 END`. When `W = 0` every part is zero.
-/// Because `P ≤ W`, every part is at most its weight, so caps hold; a zero weight never receives a fen.
+/// Because `P ≤ W`, every part is at most its weight, so caps hold; a zero weight never receives a fen. A bigger pool
+/// never pays less in total, but one enrollment's part may lose its leftover fen (largest remainder's Alabama paradox).
 ///
 /// The result is in ascending enrollment id. No fen is lost or created: for every enrollment the layers plus
 /// `uncovered` equal the entitlement, and no layer pays more than it holds.
@@ -147,7 +148,7 @@ public func waterfall(_ input: WaterfallInput) -> [WaterfallPayout] {
     if let cover = input.riskPolicy {
         precondition((0...10_000).contains(cover.coveredShareBasisPoints) && cover.remaining.fen >= 0, "risk cover out of range")
     }
-    let enrollments = input.enrollments.sorted { $1.id.precedes($0.id) }
+    let enrollments = input.enrollments.sorted { $0.id.precedes($1.id) }
     for enrollment in enrollments {
         precondition(
             enrollment.entitlement.fen >= 0 && enrollment.escrowHeld.fen >= 0 && enrollment.tuitionPolicyRemaining.fen >= 0,

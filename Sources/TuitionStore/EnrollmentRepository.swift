@@ -84,6 +84,23 @@ public struct EnrollmentRepository: Sendable {
         return nil
     }
 
+    /// The enrollment locked for a money movement, with its institution's status (held for share, so a suspension
+    /// cannot slip in between the check and the commit), in one round trip.
+    func lockForMoney(_ id: Enrollment.ID, scope: Scope, on connection: PostgresConnection) async throws -> (EnrollmentRecord, InstitutionStatus) {
+        let rows = try await connection.query(
+            """
+            SELECT \(unescaped: EnrollmentRecord.columns), i.status FROM enrollments e JOIN institutions i ON i.id = e.institution_id
+            WHERE e.id = \(id.uuid) AND (e.institution_id = \(scope.institution) OR e.guardian_id = \(scope.guardian)
+                OR i.district_code = \(scope.district))
+            FOR UPDATE OF e FOR SHARE OF i
+            """, logger: logger)
+        for try await row in rows {
+            let status: InstitutionStatus = try decodeEnum(try row.makeRandomAccess()[EnrollmentRecord.columnCount].decode(String.self))
+            return (try EnrollmentRecord(row: row), status)
+        }
+        throw NotFound()
+    }
+
     public func enrollments(scope: Scope, page: PageRequest) async throws -> Page<EnrollmentRecord> {
         let rows = try await store.query(
             """
@@ -103,28 +120,28 @@ public struct EnrollmentRepository: Sendable {
     public func pay(_ id: Enrollment.ID, guardian: Guardian.ID, amount: Money, on connection: PostgresConnection) async throws
         -> EnrollmentRecord
     {
-        let scope = Scope(guardian: guardian.uuid)
-        guard let enrollment = try await fetch(id, scope: scope, lock: true, on: connection) else { throw NotFound() }
-        let status = try await institutionStatus(enrollment.institutionId, on: connection)
+        let (enrollment, status) = try await lockForMoney(id, scope: Scope(guardian: guardian.uuid), on: connection)
         let transfer = try decidePayment(enrollment.position, institution: status, offered: amount).get()
         try await post(transfer, key: "payment:\(id)", enrollment: enrollment, on: connection)
-        try await connection.query("UPDATE enrollments SET paid_fen = \(amount.fen) WHERE id = \(id.uuid)", logger: logger)
+        let updated = try await connection.query(
+            "UPDATE enrollments AS e SET paid_fen = \(amount.fen) WHERE e.id = \(id.uuid) RETURNING \(unescaped: EnrollmentRecord.columns)",
+            logger: logger)
+        var paid: EnrollmentRecord?
+        for try await row in updated { paid = try EnrollmentRecord(row: row) }
         try await EvidenceQueue(store: store).enqueue(
             EvidenceEvent(
                 kind: .payment, occurredAt: store.dependencies.now(), institution: enrollment.institutionId, enrollment: id, amount: amount,
                 lessons: enrollment.lessonsBought, reference: "payment:\(id)"),
             on: connection)
-        return try await fetch(id, scope: scope, on: connection)!
+        guard let paid else { throw CorruptRow(value: "payment updated no enrollment") }
+        return paid
     }
 
     /// The institution records lessons taken; their value leaves escrow for operating in the same transaction.
     public func recordLessons(
         _ id: Enrollment.ID, institution: Institution.ID, lessons: Int, takenOn: BusinessDate, on connection: PostgresConnection
     ) async throws -> LessonRecord {
-        guard let enrollment = try await fetch(id, scope: Scope(institution: institution.uuid), lock: true, on: connection) else {
-            throw NotFound()
-        }
-        let status = try await institutionStatus(institution, on: connection)
+        let (enrollment, status) = try await lockForMoney(id, scope: Scope(institution: institution.uuid), on: connection)
         let now = store.dependencies.now()
         let today = BusinessDate(shanghaiDateOf: now)
         let release = try decideLessons(enrollment.position, institution: status, lessons: lessons, takenOn: takenOn, today: today).get()

@@ -129,6 +129,7 @@ public struct EnrollmentRecord: Codable, Sendable, Hashable {
         e.lessons_consumed, e.lessons_refunded, e.price_per_lesson_fen, e.term_start::text, e.term_end::text,
         e.paid_fen, e.released_fen, e.refunded_fen, e.created_at
         """
+    static let columnCount = 16
 
     init(row: PostgresRow) throws {
         let cells = row.makeRandomAccess()

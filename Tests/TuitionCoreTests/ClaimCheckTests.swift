@@ -106,7 +106,8 @@ struct ClaimCase: Sendable, CustomTestStringConvertible {
         ClaimCase("policy exhausted", .policy, .failed, .policyExhausted, .reject(.policyExhausted)) {
             $0.policy?.remaining = .zero
         },
-        ClaimCase("no policy: the institution's own funds", .policy, .notApplicable, .noPolicyClaimedAgainst, .approve(Money(fen: 200_000))) {
+        ClaimCase("no policy: the institution's own funds", .policy, .notApplicable, .noPolicyClaimedAgainst, .approve(Money(fen: 200_000)))
+        {
             $0.policy = nil
         },
         // payment
@@ -166,7 +167,9 @@ struct ClaimCase: Sendable, CustomTestStringConvertible {
             "a burst exactly 30 days before counts", .consumption, .referred, .consumptionSpikeBeforeCollapse,
             .refer([.consumptionSpikeBeforeCollapse])
         ) { $0.addLessons(15, at: F.defunct - 30 * F.day) },
-        ClaimCase("a burst 30 days and a second before does not", .consumption, .passed, .consumptionWithinSchedule, .approve(Money(fen: 120_000))) {
+        ClaimCase(
+            "a burst 30 days and a second before does not", .consumption, .passed, .consumptionWithinSchedule, .approve(Money(fen: 120_000))
+        ) {
             $0.addLessons(15, at: F.defunct - 30 * F.day - 1)
         },
         ClaimCase("a burst after the collapse does not", .consumption, .passed, .consumptionWithinSchedule, .approve(Money(fen: 200_000))) {
@@ -201,7 +204,10 @@ struct ClaimCase: Sendable, CustomTestStringConvertible {
             $0.claim.claimant = F.stranger
             $0.facts.paidAt = F.defunct + 1
         },
-        ClaimCase("an over-claim is referred, not cut, when a person must look", .amount, .adjusted, .claimExceedsEntitlement, .refer([.disputedLessons])) {
+        ClaimCase(
+            "an over-claim is referred, not cut, when a person must look", .amount, .adjusted, .claimExceedsEntitlement,
+            .refer([.disputedLessons])
+        ) {
             $0.claim.claimed = Money(fen: 999_999)
             $0.addLessons(1, at: F.defunct - 3 * F.day, status: .disputed)
         },
@@ -280,6 +286,7 @@ struct ClaimCase: Sendable, CustomTestStringConvertible {
         #expect(codes.allSatisfy { $0.allSatisfy { $0.isLowercase || $0 == "_" } })
         #expect(ClaimCheckCode.claimantIsNotGuardian.rawValue == "claimant_is_not_guardian")
         #expect(ClaimCheckCode.consumptionSpikeBeforeCollapse.rawValue == "consumption_spike_before_collapse")
-        #expect(ClaimCheck.allCases.map(\.rawValue) == ["claimant", "policy", "payment", "entitlement", "amount", "consumption", "disputes"])
+        #expect(
+            ClaimCheck.allCases.map(\.rawValue) == ["claimant", "policy", "payment", "entitlement", "amount", "consumption", "disputes"])
     }
 }

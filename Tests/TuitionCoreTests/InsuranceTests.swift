@@ -89,7 +89,8 @@ import TuitionCore
         kind: InsuranceProductKind, insuresInstitution: Bool, sumFen: Int64, days: Int, paidFen: Int64, expected: Rejection?
     ) {
         let product = kind == .institutionRisk ? Self.product(kind, rate: 80, share: 5_000, limit: Money(fen: 50_000_000)) : Self.product()
-        let insured: InsuredParty = insuresInstitution ? .institution(Self.institution) : .enrollment(Self.enrollment, guardian: Self.guardian)
+        let insured: InsuredParty =
+            insuresInstitution ? .institution(Self.institution) : .enrollment(Self.enrollment, guardian: Self.guardian)
         #expect(
             checkPolicyTerms(
                 product: product, insured: insured, sumInsured: Money(fen: sumFen), periodStart: Self.start,

@@ -24,7 +24,10 @@ import TuitionCore
     @Test func escrowPaysFirstAndNeverMoreThanTheEntitlement() {
         let payouts = waterfall(
             WaterfallInput(
-                enrollments: [Self.enrollment(1, 1_000, escrow: 1_000), Self.enrollment(2, 1_000, escrow: 1_500), Self.enrollment(3, 1_000, escrow: 400)],
+                enrollments: [
+                    Self.enrollment(1, 1_000, escrow: 1_000), Self.enrollment(2, 1_000, escrow: 1_500),
+                    Self.enrollment(3, 1_000, escrow: 400),
+                ],
                 reserveBalance: .zero, riskPolicy: nil))
         #expect(Self.layers(payouts) == [[1_000, 0, 0, 0, 0], [1_000, 0, 0, 0, 0], [400, 0, 0, 0, 600]])
     }
@@ -48,7 +51,9 @@ import TuitionCore
         #expect(!low.precedes(low))
         let payouts = waterfall(
             WaterfallInput(
-                enrollments: [WaterfallEnrollment(id: high, entitlement: Money(fen: 1)), WaterfallEnrollment(id: low, entitlement: Money(fen: 1))],
+                enrollments: [
+                    WaterfallEnrollment(id: high, entitlement: Money(fen: 1)), WaterfallEnrollment(id: low, entitlement: Money(fen: 1)),
+                ],
                 reserveBalance: Money(fen: 1), riskPolicy: nil))
         #expect(payouts.map(\.enrollment) == [low, high])
         #expect(payouts.map(\.reserve.fen) == [1, 0])
@@ -67,7 +72,8 @@ import TuitionCore
         // Uncovered after escrow: 600 and 200; a 400 reserve pays them 300 and 100.
         let payouts = waterfall(
             WaterfallInput(
-                enrollments: [Self.enrollment(1, 1_000, escrow: 400), Self.enrollment(2, 1_000, escrow: 800)], reserveBalance: Money(fen: 400),
+                enrollments: [Self.enrollment(1, 1_000, escrow: 400), Self.enrollment(2, 1_000, escrow: 800)],
+                reserveBalance: Money(fen: 400),
                 riskPolicy: nil))
         #expect(Self.layers(payouts) == [[400, 300, 0, 0, 300], [800, 100, 0, 0, 100]])
     }
@@ -213,7 +219,8 @@ import TuitionCore
                 let enrollment = byId[payout.enrollment]!
                 #expect(payout.entitlement == enrollment.entitlement)
                 #expect(payout.paid.fen + payout.uncovered.fen == payout.entitlement.fen)
-                #expect([payout.escrow, payout.reserve, payout.riskPolicy, payout.tuitionPolicy, payout.uncovered].allSatisfy { $0.fen >= 0 })
+                #expect(
+                    [payout.escrow, payout.reserve, payout.riskPolicy, payout.tuitionPolicy, payout.uncovered].allSatisfy { $0.fen >= 0 })
                 #expect(payout.paid <= payout.entitlement)
                 #expect(payout.escrow == min(enrollment.escrowHeld, enrollment.entitlement))
                 #expect(payout.tuitionPolicy <= enrollment.tuitionPolicyRemaining)
@@ -231,7 +238,9 @@ import TuitionCore
             let afterEscrow = totals.entitlement.fen - totals.escrow.fen
             #expect(totals.reserve.fen == min(input.reserveBalance.fen, afterEscrow))
             #expect(totals.riskPolicy <= (input.riskPolicy?.remaining ?? .zero))
-            #expect(totals.escrow.fen + totals.reserve.fen + totals.riskPolicy.fen + totals.tuitionPolicy.fen + totals.uncovered.fen == totals.entitlement.fen)
+            #expect(
+                totals.escrow.fen + totals.reserve.fen + totals.riskPolicy.fen + totals.tuitionPolicy.fen + totals.uncovered.fen
+                    == totals.entitlement.fen)
 
             // The pro-rata layers agree, fen for fen, with the rule a set-based SQL job will implement.
             let reserveWeights = payouts.map { (id: $0.enrollment, weight: $0.entitlement.fen - $0.escrow.fen) }
@@ -240,7 +249,9 @@ import TuitionCore
             if let cover = input.riskPolicy {
                 let caps = payouts.map { payout in
                     let left = payout.entitlement.fen - payout.escrow.fen - payout.reserve.fen
-                    return (id: payout.enrollment, weight: min(left, payout.entitlement.fen * Int64(cover.coveredShareBasisPoints) / 10_000))
+                    return (
+                        id: payout.enrollment, weight: min(left, payout.entitlement.fen * Int64(cover.coveredShareBasisPoints) / 10_000)
+                    )
                 }
                 let pool = min(cover.remaining.fen, caps.reduce(0) { $0 + $1.weight })
                 #expect(totals.riskPolicy.fen == pool)
@@ -299,7 +310,8 @@ import TuitionCore
     @Test func largeDistrictsStayExact() {
         var random = SplitMix64(seed: 100_000)
         let enrollments = (1...20_000).map { number in
-            Self.enrollment(UInt64(number), Int64.random(in: 0...500_000, using: &random), escrow: Int64.random(in: 0...250_000, using: &random))
+            Self.enrollment(
+                UInt64(number), Int64.random(in: 0...500_000, using: &random), escrow: Int64.random(in: 0...250_000, using: &random))
         }
         let payouts = waterfall(
             WaterfallInput(
@@ -307,6 +319,8 @@ import TuitionCore
                 riskPolicy: RiskPolicyCover(coveredShareBasisPoints: 7_000, remaining: Money(fen: 987_654_321))))
         let totals = WaterfallTotals(payouts)
         #expect(totals.reserve == Money(fen: 123_456_789))
-        #expect(totals.escrow.fen + totals.reserve.fen + totals.riskPolicy.fen + totals.tuitionPolicy.fen + totals.uncovered.fen == totals.entitlement.fen)
+        #expect(
+            totals.escrow.fen + totals.reserve.fen + totals.riskPolicy.fen + totals.tuitionPolicy.fen + totals.uncovered.fen
+                == totals.entitlement.fen)
     }
 }

@@ -1,0 +1,134 @@
+import ContractKit
+import Foundation
+import Testing
+
+@Suite struct TamperingTests {
+    let parties = Parties.shared
+    var verifier: XMLSignatureVerifier { XMLSignatureVerifier(trustAnchor: parties.ca.certificate) }
+
+    /// Every single-byte change from the root element's start tag to its end tag (which takes in both
+    /// signatures) is refused by the parser or fails verification.
+    @Test(arguments: [(KeyAlgorithm.ecdsaP256, KeyAlgorithm.rsa2048), (.rsa2048, .ecdsaP256)])
+    func everySingleByteChangeOfTheSignedRegionIsDetected(institution: KeyAlgorithm, guardian: KeyAlgorithm) throws {
+        let signed = try signedContract(institution: institution, guardian: guardian)
+        #expect(try verifier.verify(signed, at: Parties.now).isValid)
+        let text = String(decoding: signed, as: UTF8.self)
+        let start = text.utf8.distance(from: text.utf8.startIndex, to: try #require(text.range(of: "<tg:contract")).lowerBound)
+        let end = text.utf8.distance(from: text.utf8.startIndex, to: try #require(text.range(of: "</tg:contract>")).upperBound)
+        var undetected: [(offset: Int, mask: UInt8)] = []
+        var checked = 0
+        for offset in start..<end {
+            for mask: UInt8 in [0x01, 0x20] {
+                var tampered = signed
+                tampered[offset] ^= mask
+                checked += 1
+                guard let report = try? verifier.verify(tampered, at: Parties.now) else { continue }
+                if report.isValid || report.signatures.count != 2 { undetected.append((offset, mask)) }
+            }
+        }
+        if !undetected.isEmpty { try? Data(signed).write(to: URL(fileURLWithPath: "/tmp/ck/tamper-\(institution.rawValue).xml")) }
+        #expect(checked > 2 * 3000)
+        #expect(undetected.isEmpty, "undetected changes at \(undetected.prefix(10).map { "\($0.offset)^\($0.mask)" })")
+    }
+
+    @Test(arguments: KeyAlgorithm.allCases)
+    func changedSignatureValueIsDetected(algorithm: KeyAlgorithm) throws {
+        let signer = parties.institution[algorithm]!
+        let document = try XMLDocument.parse(try signedContract(institution: algorithm, guardian: nil))
+        var text = String(decoding: document.serialized(), as: UTF8.self)
+        // A valid signature by the same key over a different SignedInfo, in place of the real one.
+        let other = String(decoding: try signer.sign(Array(text.replacingOccurrences(of: "张三", with: "李四").utf8)), as: UTF8.self)
+        text = text.replacingOccurrences(of: signatureValue(in: text), with: signatureValue(in: other))
+        let report = try verifier.verify(Array(text.utf8), at: Parties.now)
+        #expect(report.signatures.first?.failures == [.signatureValueDoesNotMatchSignedInfo])
+        #expect(report.signatures.first?.digest == .passed)
+    }
+
+    @Test func truncatedOrNonCanonicalSignatureValueIsMalformed() throws {
+        let text = String(decoding: try signedContract(institution: .ecdsaP256, guardian: nil), as: UTF8.self)
+        let value = signatureValue(in: text)
+        let compact = value.filter { !$0.isWhitespace }
+        let truncated = text.replacingOccurrences(of: value, with: String(compact.dropLast(4)))
+        #expect(try verifier.verify(Array(truncated.utf8), at: Parties.now).signatures.first?.firstFailure
+            == .signatureValueIsMalformed)
+    }
+
+    @Test func swappedCertificateIsDetected() throws {
+        let text = String(decoding: try signedContract(institution: .ecdsaP256, guardian: nil), as: UTF8.self)
+        let other = parties.guardian[.ecdsaP256]!.certificate.derRepresentation
+        let swapped = replacingCertificate(in: text, with: other)
+        let report = try verifier.verify(Array(swapped.utf8), at: Parties.now)
+        let signature = try #require(report.signatures.first)
+        // The guardian's certificate chains, but its key did not make this signature.
+        #expect(signature.chain == .passed)
+        #expect(signature.failures == [.signatureValueDoesNotMatchSignedInfo])
+        #expect(signature.signerCertificate?.subject.commonName == "张三")
+    }
+
+    @Test func foreignCAFailsTheChainCheck() throws {
+        let signed = try parties.foreignSigner.sign(sampleContract)
+        let report = try verifier.verify(signed, at: Parties.now)
+        let signature = try #require(report.signatures.first)
+        #expect(signature.digest == .passed && signature.signatureValue == .passed)
+        #expect(signature.chain == .failed && signature.validityAtSigningTime == .notChecked)
+        guard case .signerCertificateDoesNotChainToTrustAnchor(let reason)? = signature.firstFailure else {
+            Issue.record("expected a chain failure, got \(String(describing: signature.firstFailure))")
+            return
+        }
+        #expect(reason.contains("issuer certificate"))
+        // And our signatures fail under the foreign CA as the only trust anchor.
+        let ours = try signedContract(institution: .ecdsaP256, guardian: .rsa2048)
+        let foreign = XMLSignatureVerifier(trustAnchor: parties.foreignCA.certificate)
+        #expect(try foreign.verify(ours, at: Parties.now).signatures.map(\.chain) == [.failed, .failed])
+    }
+
+    @Test func signingTimeOutsideTheCertificateValidityFails() throws {
+        let signed = try signedContract(institution: .ecdsaP256, guardian: .ecdsaP256)
+        for time in [Parties.validity.start.addingTimeInterval(-60), Parties.validity.end.addingTimeInterval(60)] {
+            let report = try verifier.verify(signed, at: time)
+            #expect(report.signatures.map(\.chain) == [.passed, .passed])
+            #expect(report.signatures.map(\.validityAtSigningTime) == [.failed, .failed])
+        }
+        let document = try XMLDocument.parse(signed)
+        let perSignature = verifier.verify(document, signingTimes: [Parties.now, Parties.validity.end.addingTimeInterval(60)])
+        #expect(perSignature.signatures.map(\.isValid) == [true, false])
+        guard case .signerCertificateWasNotValidAtSigningTime? = perSignature.signatures[1].firstFailure else {
+            Issue.record("expected a validity failure")
+            return
+        }
+    }
+
+    @Test func removingTheCountersignatureLeavesOnlyTheInstitutionSignature() throws {
+        let text = String(decoding: try signedContract(institution: .ecdsaP256, guardian: .ecdsaP256), as: UTF8.self)
+        let objectStart = try #require(text.range(of: "<ds:Object>"))
+        let objectEnd = try #require(text.range(of: "</ds:Object>"))
+        let stripped = String(text[..<objectStart.lowerBound] + text[objectEnd.upperBound...])
+        let report = try verifier.verify(Array(stripped.utf8), at: Parties.now)
+        #expect(report.signatures.count == 1 && report.isValid)
+    }
+
+    @Test func signatureOutsideTheProfileIsRefusedNotInterpreted() throws {
+        let text = String(decoding: try signedContract(institution: .ecdsaP256, guardian: nil), as: UTF8.self)
+        let partial = text.replacingOccurrences(of: "URI=\"\"", with: "URI=\"#clause\"")
+        let sha1 = text.replacingOccurrences(of: "http://www.w3.org/2001/04/xmlenc#sha256", with: "http://www.w3.org/2000/09/xmldsig#sha1")
+        for variant in [partial, sha1] {
+            let report = try verifier.verify(Array(variant.utf8), at: Parties.now)
+            guard case .signatureIsNotInProfile? = report.signatures.first?.firstFailure else {
+                Issue.record("accepted \(String(describing: report.signatures.first))")
+                continue
+            }
+        }
+    }
+}
+
+func signatureValue(in text: String) -> String {
+    let start = text.range(of: "<ds:SignatureValue>")!.upperBound
+    let end = text.range(of: "</ds:SignatureValue>")!.lowerBound
+    return String(text[start..<end])
+}
+
+func replacingCertificate(in text: String, with der: [UInt8]) -> String {
+    let start = text.range(of: "<ds:X509Certificate>")!.upperBound
+    let end = text.range(of: "</ds:X509Certificate>")!.lowerBound
+    return text.replacingCharacters(in: start..<end, with: Data(der).base64EncodedString())
+}

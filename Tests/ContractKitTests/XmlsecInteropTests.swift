@@ -1,0 +1,126 @@
+import ContractKit
+import Foundation
+import Testing
+
+/// Cross-checks with xmlsec1 (OpenSSL backend), the independent verifier named by issue 3.
+@Suite struct XmlsecInteropTests {
+    let parties = Parties.shared
+
+    @Test(arguments: [(KeyAlgorithm.ecdsaP256, KeyAlgorithm.ecdsaP256), (.rsa2048, .rsa2048), (.ecdsaP256, .rsa2048), (.rsa2048, .ecdsaP256)])
+    func xmlsec1VerifiesBothOfOurSignaturesWithOnlyThePlatformCA(institution: KeyAlgorithm, guardian: KeyAlgorithm)
+        throws
+    {
+        let xmlsec = try requireXmlsec1()
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let caPath = directory.appendingPathComponent("ca.pem")
+        try parties.ca.certificate.pemRepresentation.write(to: caPath, atomically: true, encoding: .utf8)
+        let signedPath = directory.appendingPathComponent("signed.xml")
+        try Data(try signedContract(institution: institution, guardian: guardian)).write(to: signedPath)
+
+        // Without --node-xpath xmlsec1 verifies the first Signature in document order: the institution's.
+        let first = try run(xmlsec, ["--verify", "--trusted-pem", caPath.path, signedPath.path])
+        #expect(first.status == 0, "xmlsec1 refused the institution signature: \(first.output)")
+        let second = try run(
+            xmlsec,
+            ["--verify", "--trusted-pem", caPath.path, "--node-xpath", Self.secondSignature, signedPath.path]
+        )
+        #expect(second.status == 0, "xmlsec1 refused the countersignature: \(second.output)")
+
+        // xmlsec1 is a real check: it refuses a tampered document and a foreign CA.
+        let foreignPath = directory.appendingPathComponent("foreign.pem")
+        try parties.foreignCA.certificate.pemRepresentation.write(to: foreignPath, atomically: true, encoding: .utf8)
+        #expect(try run(xmlsec, ["--verify", "--trusted-pem", foreignPath.path, signedPath.path]).status != 0)
+        let tamperedPath = directory.appendingPathComponent("tampered.xml")
+        let tampered = String(decoding: try Data(contentsOf: signedPath), as: UTF8.self).replacingOccurrences(of: "480000", with: "480001")
+        try Data(tampered.utf8).write(to: tamperedPath)
+        #expect(try run(xmlsec, ["--verify", "--trusted-pem", caPath.path, tamperedPath.path]).status != 0)
+        #expect(
+            try run(xmlsec, ["--verify", "--trusted-pem", caPath.path, "--node-xpath", Self.secondSignature, tamperedPath.path])
+                .status != 0)
+    }
+
+    @Test(arguments: KeyAlgorithm.allCases)
+    func weVerifyADocumentThatXmlsec1Signed(algorithm: KeyAlgorithm) throws {
+        let xmlsec = try requireXmlsec1()
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let key = try PrivateKey.generate(algorithm)
+        let certificate = try parties.ca.issueCertificate(
+            subject: CertificateSubject(commonName: "xmlsec1 signer", organization: "Interop"),
+            publicKey: try key.publicKey,
+            validity: Parties.validity
+        )
+        let keyPath = directory.appendingPathComponent("key.pem")
+        let certificatePath = directory.appendingPathComponent("cert.pem")
+        try key.pemRepresentation.write(to: keyPath, atomically: true, encoding: .utf8)
+        try certificate.pemRepresentation.write(to: certificatePath, atomically: true, encoding: .utf8)
+        let templatePath = directory.appendingPathComponent("template.xml")
+        let method = SignatureAlgorithm(for: algorithm).rawValue
+        let template = String(decoding: sampleContract, as: UTF8.self).replacingOccurrences(
+            of: "</tg:contract>",
+            with: """
+                <ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>\
+                <ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>\
+                <ds:SignatureMethod Algorithm="\(method)"/><ds:Reference URI=""><ds:Transforms>\
+                <ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>\
+                <ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>\
+                <ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/>\
+                </ds:Reference></ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo>\
+                </ds:Signature></tg:contract>
+                """
+        )
+        try Data(template.utf8).write(to: templatePath)
+        let outputPath = directory.appendingPathComponent("signed.xml")
+        let signing = try run(
+            xmlsec,
+            ["--sign", "--privkey-pem", "\(keyPath.path),\(certificatePath.path)", "--output", outputPath.path, templatePath.path]
+        )
+        try #require(signing.status == 0, "xmlsec1 --sign failed: \(signing.output)")
+
+        let signed = [UInt8](try Data(contentsOf: outputPath))
+        let verifier = XMLSignatureVerifier(trustAnchor: parties.ca.certificate)
+        let report = try verifier.verify(signed, at: Parties.now)
+        #expect(report.isValid, "\(String(describing: report.firstFailure))")
+        #expect(report.signatures.first?.signerCertificate == certificate)
+
+        // And the guardian can countersign xmlsec1's document; xmlsec1 then accepts both signatures.
+        let countersigned = try parties.guardian[.ecdsaP256]!.sign(signed)
+        #expect(try verifier.verify(countersigned, at: Parties.now).isValid)
+        let caPath = directory.appendingPathComponent("ca.pem")
+        try parties.ca.certificate.pemRepresentation.write(to: caPath, atomically: true, encoding: .utf8)
+        let countersignedPath = directory.appendingPathComponent("countersigned.xml")
+        try Data(countersigned).write(to: countersignedPath)
+        for extra in [[], ["--node-xpath", Self.secondSignature]] {
+            let check = try run(xmlsec, ["--verify", "--trusted-pem", caPath.path] + extra + [countersignedPath.path])
+            #expect(check.status == 0, "\(extra): \(check.output)")
+        }
+    }
+
+    static let secondSignature =
+        "(//*[local-name()='Signature' and namespace-uri()='http://www.w3.org/2000/09/xmldsig#'])[2]"
+}
+
+/// The xmlsec1 binary; a missing one fails the test (never a silent skip) and says how to get it.
+func requireXmlsec1() throws -> URL {
+    let candidates = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        .map { URL(fileURLWithPath: String($0)).appendingPathComponent("xmlsec1") }
+    return try #require(
+        candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
+        "xmlsec1 is not installed: run tools/test, which installs it (Debian package xmlsec1)"
+    )
+}
+
+/// Runs a tool and returns its exit status and combined output.
+func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+}
