@@ -3,6 +3,15 @@
 #ifndef TUITIONGUARD_CLIBXML2_SHIM_H
 #define TUITIONGUARD_CLIBXML2_SHIM_H
 
+// Debian's libxml2 is built with ICU, so libxml/encoding.h includes <unicode/ucnv.h>. The system ICU's
+// UErrorCode then clashes with the ICU that Foundation bundles (_FoundationICU) in every module that sees both,
+// and a clean build fails. ContractKit never uses libxml2's ICU converters: declare the two types encoding.h
+// names (only behind pointers or as 16-bit units) and skip ICU's header by its include guard.
+#include <stdint.h>
+#define UCNV_H 1
+typedef struct UConverter UConverter;
+typedef uint16_t UChar;
+
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <libxml/tree.h>
