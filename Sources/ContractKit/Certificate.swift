@@ -1,11 +1,12 @@
 internal import COpenSSL
 
+import struct Foundation.Date
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import struct Foundation.Date
 
 /// The subject fields the platform puts in certificates.
 public struct CertificateSubject: Sendable, Hashable {

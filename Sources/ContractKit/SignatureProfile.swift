@@ -54,6 +54,19 @@ struct ProfileSignature {
             throw refuse("Signature has unexpected elements after KeyInfo")
         }
 
+        // The Signature envelope outside SignedInfo is covered by no signature of its own, so it may carry
+        // nothing the profile does not expect: an extra attribute or namespace declaration there would be an
+        // unsigned change (exclusive C14N drops unused declarations).
+        let objects = rest.dropFirst()
+        let x509Data = XMLTree.elementChildren(of: keyInfo).filter { ds($0, "X509Data") }
+        let envelope = [element, children[1], keyInfo] + objects + x509Data + x509Data.flatMap(XMLTree.elementChildren)
+        guard envelope.allSatisfy({ XMLTree.attributeNames($0).allSatisfy { $0 == "Id" } }) else {
+            throw refuse("Signature, SignatureValue, KeyInfo, X509Data and Object may carry only an Id attribute")
+        }
+        guard envelope.allSatisfy(XMLTree.declaresOnlyItsOwnNamespace) else {
+            throw refuse("Signature, SignatureValue, KeyInfo, X509Data and Object may declare only their own namespace")
+        }
+
         signedInfo = children[0]
         let info = XMLTree.elementChildren(of: signedInfo)
         guard info.count == 3, ds(info[0], "CanonicalizationMethod"), ds(info[1], "SignatureMethod"),
@@ -192,8 +205,10 @@ enum SignaturePrimitives {
         ECDSA_SIG_get0(parsed, &r, &s)
         var raw = [UInt8](repeating: 0, count: 2 * p256FieldBytes)
         let written = raw.withUnsafeMutableBufferPointer { buffer in
-            (BN_bn2binpad(r, buffer.baseAddress, Int32(p256FieldBytes)),
-             BN_bn2binpad(s, buffer.baseAddress! + p256FieldBytes, Int32(p256FieldBytes)))
+            (
+                BN_bn2binpad(r, buffer.baseAddress, Int32(p256FieldBytes)),
+                BN_bn2binpad(s, buffer.baseAddress! + p256FieldBytes, Int32(p256FieldBytes))
+            )
         }
         guard written.0 == Int32(p256FieldBytes), written.1 == Int32(p256FieldBytes) else {
             throw CryptoError.drain("BN_bn2binpad")

@@ -77,7 +77,9 @@ public final class XMLDocument {
                 if let document { xmlFreeDoc(document) }
                 throw XMLParseError.documentHasDoctype
             }
-            guard let document, context.pointee.wellFormed != 0 else {
+            // A namespace error (an undeclared prefix) leaves `wellFormed` set; refuse it all the same, since
+            // signature elements are recognised by their namespace.
+            guard let document, context.pointee.wellFormed != 0, context.pointee.nsWellFormed != 0 else {
                 if let document { xmlFreeDoc(document) }
                 throw XMLParseError.documentIsNotWellFormed(
                     collector.errors.first

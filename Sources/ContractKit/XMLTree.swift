@@ -38,6 +38,27 @@ enum XMLTree {
         return String(cString: value)
     }
 
+    /// Names of the element's attributes (namespace declarations are not attributes in libxml2).
+    static func attributeNames(_ node: xmlNodePtr) -> [String] {
+        var names: [String] = []
+        var cursor = node.pointee.properties
+        while let attribute = cursor {
+            names.append(attribute.pointee.name.map { String(cString: $0) } ?? "")
+            cursor = attribute.pointee.next
+        }
+        return names
+    }
+
+    /// True when every namespace declared on the element is the one the element itself uses.
+    static func declaresOnlyItsOwnNamespace(_ node: xmlNodePtr) -> Bool {
+        var cursor = node.pointee.nsDef
+        while let declaration = cursor {
+            guard let own = node.pointee.ns, declaration == own else { return false }
+            cursor = declaration.pointee.next
+        }
+        return true
+    }
+
     static func textContent(_ node: xmlNodePtr) -> String {
         guard let content = xmlNodeGetContent(node) else { return "" }
         defer { cx_xmlFree(content) }

@@ -32,6 +32,7 @@ import Testing
         ("an unclosed element", Array("<contract><a></contract>".utf8), nil),
         ("an empty document", [], nil),
         ("a NUL byte", Array("<a>".utf8) + [0] + Array("</a>".utf8), nil),
+        ("an undeclared namespace prefix", Array("<ds:Signature/>".utf8), nil),
         ("an undeclared entity", Array("<a>&xxe;</a>".utf8), nil),
     ]
 
@@ -47,6 +48,8 @@ import Testing
 
     @Test func hostileDocumentsAreRefusedQuicklyWithNamedErrorsAndNothingOnStderr() throws {
         let output = try capturingStandardError {
+            // Control: proves the capture sees what reaches file descriptor 2.
+            FileHandle.standardError.write(Data("capture control\n".utf8))
             for hostile in Self.cases {
                 let clock = ContinuousClock()
                 let started = clock.now
@@ -73,6 +76,7 @@ import Testing
         let libxml2Lines = output.split(separator: "\n").filter {
             $0.contains("error :") || $0.contains("warning :") || $0.hasPrefix("Entity:") || $0.contains("I/O error")
         }
+        #expect(output.contains("capture control"))
         #expect(libxml2Lines.isEmpty, "libxml2 wrote to stderr: \(libxml2Lines)")
     }
 

@@ -13,12 +13,16 @@ import Testing
         #expect(report.isValid, "\(String(describing: report.firstFailure))")
         #expect(report.signatures.count == 1)
         let signature = try #require(report.signatures.first)
-        #expect(signature.algorithm == SignatureAlgorithm(rawValue: algorithm == .ecdsaP256
-            ? "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256" : "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"))
+        #expect(
+            signature.algorithm
+                == SignatureAlgorithm(
+                    rawValue: algorithm == .ecdsaP256
+                        ? "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256" : "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"))
         #expect(signature.signerCertificate?.subject.commonName == "北京启明星培训学校")
         #expect(signature.signerSubject == "CN=北京启明星培训学校,O=北京启明星培训学校有限公司")
-        #expect([signature.chain, signature.validityAtSigningTime, signature.digest, signature.signatureValue]
-            == [.passed, .passed, .passed, .passed])
+        #expect(
+            [signature.chain, signature.validityAtSigningTime, signature.digest, signature.signatureValue]
+                == [.passed, .passed, .passed, .passed])
     }
 
     @Test(arguments: KeyAlgorithm.allCases, KeyAlgorithm.allCases)
@@ -37,8 +41,9 @@ import Testing
         let offset = text.utf8.distance(from: text.utf8.startIndex, to: firstValue)
         tampered[offset] = tampered[offset] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
         let tamperedReport = try verifier.verify(tampered, at: Parties.now)
-        #expect(tamperedReport.signatures.map(\.firstFailure)
-            == [.signatureValueDoesNotMatchSignedInfo, .digestDoesNotMatchDocument])
+        #expect(
+            tamperedReport.signatures.map(\.firstFailure)
+                == [.signatureValueDoesNotMatchSignedInfo, .digestDoesNotMatchDocument])
     }
 
     @Test func signingInMemoryVerifiesBeforeAndAfterSerialization() throws {

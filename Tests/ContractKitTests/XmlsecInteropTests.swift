@@ -6,7 +6,9 @@ import Testing
 @Suite struct XmlsecInteropTests {
     let parties = Parties.shared
 
-    @Test(arguments: [(KeyAlgorithm.ecdsaP256, KeyAlgorithm.ecdsaP256), (.rsa2048, .rsa2048), (.ecdsaP256, .rsa2048), (.rsa2048, .ecdsaP256)])
+    @Test(arguments: [
+        (KeyAlgorithm.ecdsaP256, KeyAlgorithm.ecdsaP256), (.rsa2048, .rsa2048), (.ecdsaP256, .rsa2048), (.rsa2048, .ecdsaP256),
+    ])
     func xmlsec1VerifiesBothOfOurSignaturesWithOnlyThePlatformCA(institution: KeyAlgorithm, guardian: KeyAlgorithm)
         throws
     {
