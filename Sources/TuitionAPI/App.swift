@@ -1,8 +1,8 @@
+import EvidenceLog
 import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
-import EvidenceLog
 import ServiceLifecycle
 import TuitionStore
 

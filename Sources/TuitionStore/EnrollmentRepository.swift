@@ -86,7 +86,9 @@ public struct EnrollmentRepository: Sendable {
 
     /// The enrollment locked for a money movement, with its institution's status (held for share, so a suspension
     /// cannot slip in between the check and the commit), in one round trip.
-    func lockForMoney(_ id: Enrollment.ID, scope: Scope, on connection: PostgresConnection) async throws -> (EnrollmentRecord, InstitutionStatus) {
+    func lockForMoney(_ id: Enrollment.ID, scope: Scope, on connection: PostgresConnection) async throws -> (
+        EnrollmentRecord, InstitutionStatus
+    ) {
         let rows = try await connection.query(
             """
             SELECT \(unescaped: EnrollmentRecord.columns), i.status FROM enrollments e JOIN institutions i ON i.id = e.institution_id

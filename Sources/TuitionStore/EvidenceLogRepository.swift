@@ -76,7 +76,8 @@ public struct EvidenceLogRepository: Sendable {
         guard let latest = try await latestHead()?.head.size else { throw LogQueryError.beyondTree }
         let size = size ?? latest
         guard index >= 0, index < size, size <= latest else { throw LogQueryError.beyondTree }
-        let nodes = try await StoredNodes(store: store).nodes(inclusionProofNodeIDs(index: index, size: size) + [NodeID(level: 0, index: index)])
+        let nodes = try await StoredNodes(store: store).nodes(
+            inclusionProofNodeIDs(index: index, size: size) + [NodeID(level: 0, index: index)])
         let proof = try EvidenceLog.inclusionProof(index: index, size: size, nodes: nodes)
         let leaf = nodes[NodeID(level: 0, index: index)]!
         try await assertRootMatchesSignedHead(size: size, leaf: leaf, index: index, proof: proof)
@@ -117,8 +118,7 @@ struct StoredNodes: NodeReader {
                 ON n.level = wanted.level AND n.index = wanted.index
             """
         let rows =
-            if let connection { try await connection.query(query, logger: store.logger) }
-            else { try await store.query(query) }
+            if let connection { try await connection.query(query, logger: store.logger) } else { try await store.query(query) }
         var found: [NodeID: LogHash] = [:]
         for try await (level, index, hash) in rows.decode((Int, Int64, Data).self) {
             found[NodeID(level: level, index: index)] = try LogHash(bytes: [UInt8](hash))
@@ -163,7 +163,8 @@ public struct Sequencer: Sendable {
             let now = store.dependencies.now()
             try await insertEntries(batch, leaves: leaves, firstIndex: size, at: now, on: connection)
             try await insertNodes(newNodes, on: connection)
-            let head = TreeHead(size: size + Int64(batch.count), rootHash: range.root, timestampMilliseconds: Int64(now.timeIntervalSince1970 * 1000))
+            let head = TreeHead(
+                size: size + Int64(batch.count), rootHash: range.root, timestampMilliseconds: Int64(now.timeIntervalSince1970 * 1000))
             let signed = try signer.sign(head)
             try await connection.query(
                 """
@@ -204,7 +205,9 @@ public struct Sequencer: Sendable {
         return batch.sorted { $0.id < $1.id }
     }
 
-    private func insertEntries(_ batch: [Queued], leaves: [LogHash], firstIndex: Int64, at now: Date, on connection: PostgresConnection) async throws {
+    private func insertEntries(_ batch: [Queued], leaves: [LogHash], firstIndex: Int64, at now: Date, on connection: PostgresConnection)
+        async throws
+    {
         guard !batch.isEmpty else { return }
         let indexes = (0..<Int64(batch.count)).map { firstIndex + $0 }
         try await connection.query(

@@ -169,7 +169,8 @@ public struct PartyRepository: Sendable {
         try await store.transaction { connection in
             try await connection.query("UPDATE institutions SET status = \(status.rawValue) WHERE id = \(id.uuid)", logger: store.logger)
             try await EvidenceQueue(store: store).enqueue(
-                EvidenceEvent(kind: .institutionStatusChanged, occurredAt: store.dependencies.now(), institution: id, reference: status.rawValue),
+                EvidenceEvent(
+                    kind: .institutionStatusChanged, occurredAt: store.dependencies.now(), institution: id, reference: status.rawValue),
                 on: connection)
         }
     }

@@ -5,7 +5,7 @@ import TuitionAPI
 import TuitionStore
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 struct Log: AsyncParsableCommand {
@@ -22,7 +22,10 @@ struct Log: AsyncParsableCommand {
         func run() throws {
             guard !FileManager.default.fileExists(atPath: out) else { throw ValidationError("\(out) exists; not overwriting a log key") }
             let signer = LogSigner()
-            guard FileManager.default.createFile(atPath: out, contents: Data(signer.privateKeyPEM.utf8), attributes: [.posixPermissions: 0o600]) else {
+            guard
+                FileManager.default.createFile(
+                    atPath: out, contents: Data(signer.privateKeyPEM.utf8), attributes: [.posixPermissions: 0o600])
+            else {
                 throw ValidationError("cannot write \(out)")
             }
             print(signer.publicKeyPEM)
@@ -44,7 +47,9 @@ struct Log: AsyncParsableCommand {
             let (count, seconds) = try await withStore(databaseURL: configuration.databaseURL, logger: logger) { store in
                 let clock = ContinuousClock()
                 var count = 0
-                let elapsed = try await clock.measure { count = try await Sequencer(store: store, signer: signer, batchSize: batchSize).drain() }
+                let elapsed = try await clock.measure {
+                    count = try await Sequencer(store: store, signer: signer, batchSize: batchSize).drain()
+                }
                 return (count, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             }
             let rate = seconds > 0 ? Double(count) / seconds : 0
@@ -56,7 +61,8 @@ struct Log: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "verify-inclusion",
             abstract: "Check that an entry is in the log: the head's signature, the entry's leaf hash and the inclusion proof.",
-            discussion: "Inputs are the JSON documents the API serves at /v1/log/head, /v1/log/entries/{index} and /v1/log/proofs/inclusion.")
+            discussion:
+                "Inputs are the JSON documents the API serves at /v1/log/head, /v1/log/entries/{index} and /v1/log/proofs/inclusion.")
 
         @Option(help: "The log's public key (PEM).") var publicKey: String
         @Option(help: "A signed tree head (JSON).") var head: String
@@ -72,10 +78,15 @@ struct Log: AsyncParsableCommand {
             guard let bytes = Data(base64Encoded: entryRecord.entry) else { throw Failure("the entry is not base64") }
             let leaf = MerkleHasher.leafHash([UInt8](bytes))
             try check(leaf == entryRecord.leafHash && leaf == proofRecord.leafHash, "the entry's bytes do not hash to the proof's leaf")
-            try check(proofRecord.index == entryRecord.index, "the proof is for index \(proofRecord.index), the entry is \(entryRecord.index)")
-            try check(proofRecord.treeSize == signed.head.size, "the proof is for tree size \(proofRecord.treeSize), the head is \(signed.head.size)")
             try check(
-                verifyInclusion(leafHash: leaf, index: proofRecord.index, size: proofRecord.treeSize, proof: proofRecord.proof, root: signed.head.rootHash),
+                proofRecord.index == entryRecord.index, "the proof is for index \(proofRecord.index), the entry is \(entryRecord.index)")
+            try check(
+                proofRecord.treeSize == signed.head.size,
+                "the proof is for tree size \(proofRecord.treeSize), the head is \(signed.head.size)")
+            try check(
+                verifyInclusion(
+                    leafHash: leaf, index: proofRecord.index, size: proofRecord.treeSize, proof: proofRecord.proof,
+                    root: signed.head.rootHash),
                 "the inclusion proof does not lead to the signed root")
             print("verified: entry \(entryRecord.index) is in the log of size \(signed.head.size) (root \(signed.head.rootHash.hex))")
         }
@@ -99,7 +110,9 @@ struct Log: AsyncParsableCommand {
             try check(verifier.verify(old) && verifier.verify(new), "a tree head's signature is not the log's")
             try check(proofRecord.from == old.head.size && proofRecord.to == new.head.size, "the proof is not between these two heads")
             try check(
-                verifyConsistency(from: old.head.size, to: new.head.size, proof: proofRecord.proof, fromRoot: old.head.rootHash, toRoot: new.head.rootHash),
+                verifyConsistency(
+                    from: old.head.size, to: new.head.size, proof: proofRecord.proof, fromRoot: old.head.rootHash, toRoot: new.head.rootHash
+                ),
                 "the newer head does not extend the older one")
             print("verified: the log of size \(new.head.size) extends the log of size \(old.head.size)")
         }
@@ -143,7 +156,9 @@ struct Log: AsyncParsableCommand {
         func fetch<T: Decodable>(_ path: String) async throws -> T {
             guard let target = URL(string: url + path) else { throw ValidationError("bad --url") }
             let (data, response) = try await URLSession.shared.data(from: target)
-            guard (response as? HTTPURLResponse)?.statusCode == 200 else { throw Failure("\(path) answered \(String(decoding: data, as: UTF8.self))") }
+            guard (response as? HTTPURLResponse)?.statusCode == 200 else {
+                throw Failure("\(path) answered \(String(decoding: data, as: UTF8.self))")
+            }
             return try JSONDecoder.log.decode(T.self, from: data)
         }
     }

@@ -18,7 +18,8 @@ import TuitionTestSupport
             let cast = try await Cast.make(api)
             try await sequencer.drain()
             let older = try decode(SignedTreeHead.self, try await api.call(.get, "/v1/log/head"))
-            _ = try await api.call(.post, "/v1/enrollments/\(cast.world.enrollment.id)/refunds", token: cast.institution, json: "{}", idempotencyKey: "r")
+            _ = try await api.call(
+                .post, "/v1/enrollments/\(cast.world.enrollment.id)/refunds", token: cast.institution, json: "{}", idempotencyKey: "r")
             try await sequencer.drain()
             let head = try decode(SignedTreeHead.self, try await api.call(.get, "/v1/log/head"))
             let key = try await api.call(.get, "/v1/log/public-key")
@@ -34,12 +35,18 @@ import TuitionTestSupport
             let refund = try decode(LogEntryRecord.self, try await api.call(.get, "/v1/log/entries/\(head.head.size - 1)"))
             #expect(refund.event?.kind == .refund && refund.event?.enrollmentId == cast.world.enrollment.id)
             let proof = try decode(
-                InclusionProofRecord.self, try await api.call(.get, "/v1/log/proofs/inclusion?index=\(refund.index)&size=\(head.head.size)"))
+                InclusionProofRecord.self, try await api.call(.get, "/v1/log/proofs/inclusion?index=\(refund.index)&size=\(head.head.size)")
+            )
             let leaf = MerkleHasher.leafHash([UInt8](Data(base64Encoded: refund.entry)!))
-            #expect(verifyInclusion(leafHash: leaf, index: refund.index, size: head.head.size, proof: proof.proof, root: head.head.rootHash))
+            #expect(
+                verifyInclusion(leafHash: leaf, index: refund.index, size: head.head.size, proof: proof.proof, root: head.head.rootHash))
             let consistency = try decode(
-                ConsistencyProofRecord.self, try await api.call(.get, "/v1/log/proofs/consistency?from=\(older.head.size)&to=\(head.head.size)"))
-            #expect(verifyConsistency(from: older.head.size, to: head.head.size, proof: consistency.proof, fromRoot: older.head.rootHash, toRoot: head.head.rootHash))
+                ConsistencyProofRecord.self,
+                try await api.call(.get, "/v1/log/proofs/consistency?from=\(older.head.size)&to=\(head.head.size)"))
+            #expect(
+                verifyConsistency(
+                    from: older.head.size, to: head.head.size, proof: consistency.proof, fromRoot: older.head.rootHash,
+                    toRoot: head.head.rootHash))
 
             #expect(try await api.call(.get, "/v1/log/proofs/inclusion?index=\(head.head.size)").code == "beyond_tree")
             #expect(try await api.call(.get, "/v1/log/proofs/inclusion").code == "invalid_parameter")

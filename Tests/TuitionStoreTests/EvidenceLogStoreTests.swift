@@ -28,20 +28,33 @@ import TuitionTestSupport
                 }
             }
             #expect(try await queued(store) == 1)
-            _ = try await store.transaction { try await enrollments.pay(world.enrollment.id, guardian: world.guardian, amount: Money(fen: 80_000), on: $0) }
             _ = try await store.transaction {
-                try await enrollments.recordLessons(world.enrollment.id, institution: world.institution.id, lessons: 2, takenOn: BusinessDate(shanghaiDateOf: Date()), on: $0)
+                try await enrollments.pay(world.enrollment.id, guardian: world.guardian, amount: Money(fen: 80_000), on: $0)
             }
-            _ = try await store.transaction { try await enrollments.refund(world.enrollment.id, institution: world.institution.id, lessons: 1, reason: "", on: $0) }
+            _ = try await store.transaction {
+                try await enrollments.recordLessons(
+                    world.enrollment.id, institution: world.institution.id, lessons: 2, takenOn: BusinessDate(shanghaiDateOf: Date()),
+                    on: $0)
+            }
+            _ = try await store.transaction {
+                try await enrollments.refund(world.enrollment.id, institution: world.institution.id, lessons: 1, reason: "", on: $0)
+            }
             try await PartyRepository(store: store).setInstitutionStatus(world.institution.id, status: .warned)
             #expect(try await queued(store) == 5)
             try await Sequencer(store: store, signer: signer).drain()
             let entries = try await EvidenceLogRepository(store: store).entries(from: 0, count: 10)
-            #expect(entries.compactMap(\.event?.kind) == [.institutionRegistered, .payment, .lessonsConsumed, .refund, .institutionStatusChanged])
+            #expect(
+                entries.compactMap(\.event?.kind) == [
+                    .institutionRegistered, .payment, .lessonsConsumed, .refund, .institutionStatusChanged,
+                ])
             let payment = try #require(entries[1].event)
             #expect(payment.enrollmentId == world.enrollment.id && payment.amountFen == Money(fen: 80_000))
             // The public log names no person.
-            for entry in entries { #expect(!entry.entry.isEmpty && !String(decoding: Data(base64Encoded: entry.entry)!, as: UTF8.self).contains(world.guardian.description)) }
+            for entry in entries {
+                #expect(
+                    !entry.entry.isEmpty
+                        && !String(decoding: Data(base64Encoded: entry.entry)!, as: UTF8.self).contains(world.guardian.description))
+            }
         }
     }
 
@@ -63,11 +76,15 @@ import TuitionTestSupport
             for entry in entries {
                 let proof = try await log.inclusionProof(index: entry.index, size: nil)
                 #expect(proof.leafHash == MerkleHasher.leafHash([UInt8](Data(base64Encoded: entry.entry)!)))
-                #expect(verifyInclusion(leafHash: proof.leafHash, index: entry.index, size: last.size, proof: proof.proof, root: last.rootHash))
+                #expect(
+                    verifyInclusion(leafHash: proof.leafHash, index: entry.index, size: last.size, proof: proof.proof, root: last.rootHash))
             }
             for (older, newer) in zip(heads, heads.dropFirst()) {
                 let proof = try await log.consistencyProof(from: older.head.size, to: newer.head.size)
-                #expect(verifyConsistency(from: older.head.size, to: newer.head.size, proof: proof.proof, fromRoot: older.head.rootHash, toRoot: newer.head.rootHash))
+                #expect(
+                    verifyConsistency(
+                        from: older.head.size, to: newer.head.size, proof: proof.proof, fromRoot: older.head.rootHash,
+                        toRoot: newer.head.rootHash))
             }
             await #expect(throws: LogQueryError.self) { _ = try await log.inclusionProof(index: last.size, size: nil) }
         }
@@ -127,7 +144,9 @@ import TuitionTestSupport
                 try await connection.query("UPDATE log_nodes SET hash = sha256(hash) WHERE level = 0 AND index = 2", logger: store.logger)
                 try await connection.query("ALTER TABLE log_nodes ENABLE TRIGGER log_nodes_append_only", logger: store.logger)
             }
-            await #expect(throws: LogIntegrityError.self) { _ = try await EvidenceLogRepository(store: store).inclusionProof(index: 2, size: nil) }
+            await #expect(throws: LogIntegrityError.self) {
+                _ = try await EvidenceLogRepository(store: store).inclusionProof(index: 2, size: nil)
+            }
         }
     }
 }

@@ -36,7 +36,9 @@ import TuitionTestSupport
             let proof = try await log.inclusionProof(index: 2, size: nil)
             let consistency = try await log.consistencyProof(from: older.head.size, to: newer.head.size)
 
-            let (headFile, entryFile, proofFile) = (try folder.save(newer, "head.json"), try folder.save(entry, "entry.json"), try folder.save(proof, "proof.json"))
+            let (headFile, entryFile, proofFile) = (
+                try folder.save(newer, "head.json"), try folder.save(entry, "entry.json"), try folder.save(proof, "proof.json")
+            )
             try verifyInclusionRun(publicKey, headFile, entryFile, proofFile)
             try Log.VerifyConsistency.parse([
                 "--public-key", publicKey, "--old-head", try folder.save(older, "old.json"), "--new-head", headFile,
@@ -48,11 +50,16 @@ import TuitionTestSupport
             forged.entry = Data("{\"forged\":true}".utf8).base64EncodedString()
             #expect(throws: Failure.self) { try verifyInclusionRun(publicKey, headFile, try folder.save(forged, "forged.json"), proofFile) }
             let bumped = SignedTreeHead(
-                head: TreeHead(size: newer.head.size, rootHash: newer.head.rootHash, timestampMilliseconds: newer.head.timestampMilliseconds + 1),
+                head: TreeHead(
+                    size: newer.head.size, rootHash: newer.head.rootHash, timestampMilliseconds: newer.head.timestampMilliseconds + 1),
                 signature: newer.signature)
-            #expect(throws: Failure.self) { try verifyInclusionRun(publicKey, try folder.save(bumped, "bumped.json"), entryFile, proofFile) }
+            #expect(throws: Failure.self) {
+                try verifyInclusionRun(publicKey, try folder.save(bumped, "bumped.json"), entryFile, proofFile)
+            }
             let impostor = try LogSigner().sign(newer.head)
-            #expect(throws: Failure.self) { try verifyInclusionRun(publicKey, try folder.save(impostor, "impostor.json"), entryFile, proofFile) }
+            #expect(throws: Failure.self) {
+                try verifyInclusionRun(publicKey, try folder.save(impostor, "impostor.json"), entryFile, proofFile)
+            }
         }
     }
 
