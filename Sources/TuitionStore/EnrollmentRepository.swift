@@ -20,7 +20,9 @@ public struct NewEnrollment: Codable, Sendable {
 
 /// Enrollments (orders) and the money that moves on them: payment, lessons consumed, refunds, reserve top-ups.
 /// Each operation locks the enrollment row, asks the core rules for a decision, and writes the transfer,
-/// the account totals and the enrollment's counters in the caller's transaction.
+/// the account totals and the enrollment's counters in the caller's transaction. The transfer goes last:
+/// an institution's account rows are shared by all its enrollments, so they are locked for as short a time
+/// as the transaction allows (until its commit, a statement or two later).
 public struct EnrollmentRepository: Sendable {
     let store: Store
 
@@ -124,7 +126,6 @@ public struct EnrollmentRepository: Sendable {
     {
         let (enrollment, status) = try await lockForMoney(id, scope: Scope(guardian: guardian.uuid), on: connection)
         let transfer = try decidePayment(enrollment.position, institution: status, offered: amount).get()
-        try await post(transfer, key: "payment:\(id)", enrollment: enrollment, on: connection)
         let updated = try await connection.query(
             "UPDATE enrollments AS e SET paid_fen = \(amount.fen) WHERE e.id = \(id.uuid) RETURNING \(unescaped: EnrollmentRecord.columns)",
             logger: logger)
@@ -136,6 +137,7 @@ public struct EnrollmentRepository: Sendable {
                 lessons: enrollment.lessonsBought, reference: "payment:\(id)"),
             on: connection)
         guard let paid else { throw CorruptRow(value: "payment updated no enrollment") }
+        try await post(transfer, key: "payment:\(id)", enrollment: enrollment, on: connection)
         return paid
     }
 
@@ -149,9 +151,6 @@ public struct EnrollmentRepository: Sendable {
         let release = try decideLessons(enrollment.position, institution: status, lessons: lessons, takenOn: takenOn, today: today).get()
         let lessonID = store.dependencies.newID()
         let value = Money(fen: enrollment.pricePerLessonFen.fen * Int64(lessons))
-        if let release {
-            try await post(release, key: "release:\(lessonID.uuidString.lowercased())", enrollment: enrollment, on: connection)
-        }
         let rows = try await mappingRejections {
             try await connection.query(
                 """
@@ -164,15 +163,18 @@ public struct EnrollmentRepository: Sendable {
                 RETURNING \(unescaped: LessonRecord.columns)
                 """, logger: logger)
         }
-        for try await row in rows {
-            try await EvidenceQueue(store: store).enqueue(
-                EvidenceEvent(
-                    kind: .lessonsConsumed, occurredAt: now, institution: institution, enrollment: id, amount: value, lessons: lessons,
-                    reference: "lesson:\(lessonID.uuidString.lowercased())"),
-                on: connection)
-            return try LessonRecord(row: row)
+        var recorded: LessonRecord?
+        for try await row in rows { recorded = try LessonRecord(row: row) }
+        guard let recorded else { throw CorruptRow(value: "lesson insert returned nothing") }
+        try await EvidenceQueue(store: store).enqueue(
+            EvidenceEvent(
+                kind: .lessonsConsumed, occurredAt: now, institution: institution, enrollment: id, amount: value, lessons: lessons,
+                reference: "lesson:\(lessonID.uuidString.lowercased())"),
+            on: connection)
+        if let release {
+            try await post(release, key: "release:\(lessonID.uuidString.lowercased())", enrollment: enrollment, on: connection)
         }
-        throw CorruptRow(value: "lesson insert returned nothing")
+        return recorded
     }
 
     /// Refunds unconsumed lessons (all of them when `lessons` is nil) to the guardian at the frozen price.
@@ -186,7 +188,6 @@ public struct EnrollmentRepository: Sendable {
         let refund = RefundRecord(
             id: .init(store.dependencies.newID()), enrollmentId: id, lessons: refunded, amountFen: transfer.amount,
             reason: reason, createdAt: store.dependencies.now())
-        try await post(transfer, key: "refund:\(refund.id)", enrollment: enrollment, on: connection)
         try await connection.query(
             """
             WITH counted AS (
@@ -201,6 +202,7 @@ public struct EnrollmentRepository: Sendable {
                 kind: .refund, occurredAt: refund.createdAt, institution: institution, enrollment: id, amount: refund.amountFen,
                 lessons: refunded, reference: "refund:\(refund.id)"),
             on: connection)
+        try await post(transfer, key: "refund:\(refund.id)", enrollment: enrollment, on: connection)
         return refund
     }
 
