@@ -57,7 +57,7 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
     init(_ rejection: Rejection) {
         let status: HTTPResponse.Status =
             switch rejection {
-            case .licenceNumberTaken, .enrollmentAlreadyPaid, .lessonAlreadyAnswered: .conflict
+            case .licenceNumberTaken, .enrollmentAlreadyPaid, .lessonAlreadyAnswered, .enrollmentAlreadyInsured: .conflict
             default: .unprocessableContent
             }
         self.init(status, code: rejection.rawValue, title: rejection.title)
@@ -100,6 +100,8 @@ extension Rejection {
         case .policyPeriodInvalid: "The policy period must end after it starts"
         case .insuredDoesNotMatchProduct: "Risk-control products insure institutions; tuition products insure enrollments"
         case .sumInsuredExceedsCover: "The sum insured exceeds the product's limit or the tuition paid"
+        case .policyStartsInThePast: "A policy may not start before today: cover is never backdated"
+        case .enrollmentAlreadyInsured: "The enrollment already has a tuition policy"
         }
     }
 }

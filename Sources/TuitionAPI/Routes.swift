@@ -11,6 +11,7 @@ struct Services: Sendable {
     let principals: PrincipalRepository
     let enrollments: EnrollmentRepository
     let statements: StatementRepository
+    let insurance: InsuranceRepository
     let idempotent: IdempotentRequests
 
     init(store: Store) {
@@ -19,6 +20,7 @@ struct Services: Sendable {
         self.principals = PrincipalRepository(store: store)
         self.enrollments = EnrollmentRepository(store: store)
         self.statements = StatementRepository(store: store)
+        self.insurance = InsuranceRepository(store: store)
         self.idempotent = IdempotentRequests(store: store, repository: IdempotencyRepository(store: store))
     }
 }
@@ -65,6 +67,7 @@ extension ChargeCaps {
 func addRoutes(to router: Router<AppRequestContext>, services: Services) {
     addPartyRoutes(to: router, services: services)
     addEnrollmentRoutes(to: router, services: services)
+    addInsuranceRoutes(to: router, services: services)
 }
 
 // MARK: Principals, districts, institutions, students, courses

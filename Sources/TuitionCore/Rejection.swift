@@ -38,4 +38,6 @@ public enum Rejection: String, Error, Sendable, CaseIterable {
     case policyPeriodInvalid = "policy_period_invalid"
     case insuredDoesNotMatchProduct = "insured_does_not_match_product"
     case sumInsuredExceedsCover = "sum_insured_exceeds_cover"
+    case policyStartsInThePast = "policy_starts_in_the_past"
+    case enrollmentAlreadyInsured = "enrollment_already_insured"
 }

@@ -242,17 +242,25 @@ public struct EnrollmentRepository: Sendable {
     /// which re-reads a row changed by a concurrent commit; an UPDATE joined to a `FOR UPDATE` CTE lost such
     /// changes under load (the randomized test caught it). PostgreSQL runs every data-modifying CTE to
     /// completion, whether or not the final INSERT reads it.
+    ///
+    /// The accounts are resolved among the parties named (each account kind belongs to one kind of party);
+    /// `institution` is also the institution the transfer row is filed under, and may be nil only for a transfer
+    /// between unrestricted accounts of other parties (a guardian's premium to an insurer). Insurer accounts are
+    /// unrestricted, so a transfer to or from one never locks or updates its row.
     func post(
-        _ transfer: PlannedTransfer, key: String, institution: Institution.ID, guardian: Guardian.ID?, enrollment: Enrollment.ID?,
-        at now: Date, on connection: PostgresConnection
+        _ transfer: PlannedTransfer, key: String, institution: Institution.ID?, guardian: Guardian.ID?, insurer: Insurer.ID? = nil,
+        enrollment: Enrollment.ID?, at now: Date, on connection: PostgresConnection
     ) async throws -> Int64 {
+        precondition(
+            institution != nil || !(transfer.from.isRestricted || transfer.to.isRestricted),
+            "a transfer touching restricted accounts names their institution")
         if transfer.from.isRestricted && transfer.to.isRestricted {
             // Two restricted rows: lock them in id order first. A small table is read by a sequential scan,
             // whose order changes as rows are rewritten, so the UPDATE alone could lock them in either order
             // and deadlock against another transfer of the same institution (the randomized test caught it).
             try await connection.query(
                 """
-                SELECT id FROM accounts WHERE institution_id = \(institution.uuid) AND kind IN (\(transfer.from.rawValue), \(transfer.to.rawValue))
+                SELECT id FROM accounts WHERE institution_id = \(institution?.uuid) AND kind IN (\(transfer.from.rawValue), \(transfer.to.rawValue))
                 ORDER BY id FOR UPDATE
                 """, logger: logger)
         }
@@ -261,7 +269,7 @@ public struct EnrollmentRepository: Sendable {
                 """
                 WITH parties AS (
                     SELECT id, kind, restricted FROM accounts
-                    WHERE institution_id = \(institution.uuid) OR guardian_id = \(guardian?.uuid)),
+                    WHERE institution_id = \(institution?.uuid) OR guardian_id = \(guardian?.uuid) OR insurer_id = \(insurer?.uuid)),
                 debit AS (SELECT id FROM parties WHERE kind = \(transfer.from.rawValue)),
                 credit AS (SELECT id FROM parties WHERE kind = \(transfer.to.rawValue)),
                 posted AS (
@@ -273,7 +281,7 @@ public struct EnrollmentRepository: Sendable {
                 INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen,
                     institution_id, enrollment_id, created_at)
                 SELECT \(key), \(transfer.kind.rawValue), debit.id, credit.id, \(transfer.amount.fen),
-                    \(institution.uuid), \(enrollment?.uuid), \(now)
+                    \(institution?.uuid), \(enrollment?.uuid), \(now)
                 FROM debit, credit
                 RETURNING id
                 """, logger: logger)

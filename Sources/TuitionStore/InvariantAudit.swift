@@ -87,6 +87,31 @@ public struct InvariantAudit: Sendable {
             """
         ),
         (
+            "each policy's premium moved once, from its payer's bank to its insurer's claims account",
+            """
+            SELECT 'policy ' || p.number || ': premium ' || p.premium_fen || ' but transfer '
+                || coalesce(t.kind || ' ' || t.amount_fen || ' ' || d.kind || ' -> ' || c.kind, 'missing')
+            FROM policies p
+            LEFT JOIN transfers t ON t.id = p.premium_transfer_id
+            LEFT JOIN accounts d ON d.id = t.debit_account_id
+            LEFT JOIN accounts c ON c.id = t.credit_account_id
+            WHERE t.id IS NULL OR t.kind <> 'premium' OR t.amount_fen <> p.premium_fen
+               OR c.kind <> 'insurer_claims' OR c.insurer_id <> p.insurer_id
+               OR NOT ((p.kind = 'institution_risk' AND d.kind = 'institution_bank' AND d.institution_id = p.institution_id)
+                    OR (p.kind = 'student_tuition' AND d.kind = 'guardian_bank' AND d.guardian_id = p.guardian_id))
+            UNION ALL
+            SELECT 'premium transfer ' || t.id || ' belongs to no policy'
+            FROM transfers t WHERE t.kind = 'premium' AND NOT EXISTS (SELECT 1 FROM policies p WHERE p.premium_transfer_id = t.id)
+            """
+        ),
+        (
+            "what is left of a policy's sum insured is never negative nor above the sum insured",
+            """
+            SELECT 'policy ' || number || ': remaining ' || remaining_fen || ' of ' || sum_insured_fen
+            FROM policies WHERE remaining_fen < 0 OR remaining_fen > sum_insured_fen
+            """
+        ),
+        (
             "no idempotency key moved money twice",
             """
             SELECT 'idempotency key ' || idempotency_key || ' used ' || count(*) || ' times'

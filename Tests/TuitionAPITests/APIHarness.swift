@@ -78,6 +78,10 @@ struct Cast: Sendable {
     let guardian: String
     let insurer: String
     let lesson: Lesson.ID
+    /// The insurer's products, one of each kind, and the tuition policy the guardian bought on the enrollment.
+    let riskProduct: InsuranceProduct.ID
+    let tuitionProduct: InsuranceProduct.ID
+    let policy: Policy.ID
 
     static func make(_ api: API, district: String = "330203") async throws -> Cast {
         let world = try await World.make(api.store, district: district)
@@ -90,13 +94,28 @@ struct Cast: Sendable {
             try await enrollments.recordLessons(
                 world.enrollment.id, institution: world.institution.id, lessons: 1, takenOn: BusinessDate(shanghaiDateOf: Date()), on: $0)
         }
+        let insurance = InsuranceRepository(store: api.store)
+        let riskProduct = try await insurance.createProduct(
+            NewInsuranceProduct(
+                kind: .institutionRisk, premiumRateBasisPoints: 150, coveredShareBasisPoints: 8_000, limitFen: .yuan(1_000_000)),
+            insurer: insurer)
+        let tuitionProduct = try await insurance.createProduct(
+            NewInsuranceProduct(kind: .studentTuition, premiumRateBasisPoints: 200), insurer: insurer)
+        let today = BusinessDate(shanghaiDateOf: Date())
+        let policy = try await api.store.transaction {
+            try await insurance.buyTuitionPolicy(
+                NewTuitionPolicy(
+                    productId: tuitionProduct.id, sumInsuredFen: world.enrollment.amountFen, periodStart: today,
+                    periodEnd: today.addingMonths(3)),
+                enrollment: world.enrollment.id, guardian: world.guardian, key: "premium:cast:\(world.enrollment.id)", on: $0)
+        }
         return Cast(
             world: world,
             regulator: try await api.token(for: .regulator(world.district)),
             institution: try await api.token(for: .institution(world.institution.id)),
             guardian: try await api.token(for: .guardian(world.guardian)),
             insurer: try await api.token(for: .insurer(insurer)),
-            lesson: lesson.id)
+            lesson: lesson.id, riskProduct: riskProduct.id, tuitionProduct: tuitionProduct.id, policy: policy.id)
     }
 
     var tokens: [(Role, String)] { [(.regulator, regulator), (.institution, institution), (.guardian, guardian), (.insurer, insurer)] }
@@ -105,7 +124,7 @@ struct Cast: Sendable {
     var ids: [String] {
         [
             world.institution.id.description, world.course.id.description, world.student.id.description,
-            world.enrollment.id.description, world.guardian.description, lesson.description,
+            world.enrollment.id.description, world.guardian.description, lesson.description, policy.description,
         ]
     }
 }

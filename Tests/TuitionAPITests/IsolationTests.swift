@@ -31,6 +31,16 @@ import TuitionTestSupport
         case "POST /v1/enrollments/{id}/lessons": return #"{"lessons":1,"takenOn":"\#(today)"}"#
         case "POST /v1/enrollments/{id}/refunds": return #"{"lessons":1}"#
         case "POST /v1/lessons/{id}/dispute": return #"{"reason":"不是我们的课"}"#
+        case "POST /v1/insurance-products": return #"{"kind":"student_tuition","premiumRateBasisPoints":100}"#
+        case "POST /v1/policies":
+            return """
+                {"productId":"\(other.riskProduct)","institutionId":"\(other.world.institution.id)","sumInsuredFen":100000,
+                 "periodStart":"\(today)","periodEnd":"\(today.addingMonths(12))"}
+                """
+        case "POST /v1/enrollments/{id}/tuition-policies":
+            return """
+                {"productId":"\(other.tuitionProduct)","sumInsuredFen":1000,"periodStart":"\(today)","periodEnd":"\(today.addingMonths(3))"}
+                """
         case "POST /v1/institutions/{id}/tokens", "POST /v1/lessons/{id}/confirmation": return ""
         default: return nil
         }
@@ -45,6 +55,7 @@ import TuitionTestSupport
             case "students": other.world.student.id.description
             case "enrollments": other.world.enrollment.id.description
             case "lessons": other.lesson.description
+            case "policies": other.policy.description
             default: "unknown"
             }
         return path.replacingOccurrences(of: "{id}", with: resource)
@@ -99,6 +110,8 @@ import TuitionTestSupport
                 "/v1/enrollments/{id}": [cast.regulator, cast.institution, cast.guardian],
                 "/v1/enrollments/{id}/statement": [cast.regulator, cast.institution, cast.guardian],
                 "/v1/enrollments/{id}/lessons": [cast.regulator, cast.institution, cast.guardian],
+                // The cast's policy is the guardian's tuition policy: not the institution's business.
+                "/v1/policies/{id}": [cast.regulator, cast.guardian, cast.insurer],
             ]
             let readable = routes.filter { $0.method == "GET" && $0.path.contains("{id}") }
             #expect(Set(readable.map(\.path)) == Set(owners.keys), "every readable resource route has its owners listed")

@@ -66,13 +66,14 @@ public enum TestDatabase {
             try await Migrator(directory: sqlDirectory).migrate(client: client, logger: logger)
             return try await body(Store(client: client, logger: logger, dependencies: dependencies))
         }
-        try? await withClient(url) { admin in
+        _ = try? await withClient(url) { admin in
             try await admin.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)", logger: logger)
         }
         return result
     }
 
     /// Runs `body` with a running connection pool to `url`.
+    @discardableResult
     public static func withClient<T: Sendable>(_ url: String, _ body: @Sendable @escaping (PostgresClient) async throws -> T) async throws
         -> T
     {

@@ -1,0 +1,242 @@
+import Foundation
+import PostgresNIO
+import Testing
+import TuitionCore
+import TuitionStore
+import TuitionTestSupport
+
+@Suite struct InsuranceStoreTests {
+    func rejection(_ body: () async throws -> Void) async -> Rejection? {
+        do {
+            try await body()
+            return nil
+        } catch let rejection as Rejection {
+            return rejection
+        } catch {
+            Issue.record("expected a rejection, got \(String(reflecting: error))")
+            return nil
+        }
+    }
+
+    /// A paid world, an insurer and one product of each kind.
+    struct Insured: Sendable {
+        let world: World
+        let insurer: Insurer.ID
+        let risk: InsuranceProductRecord
+        let tuition: InsuranceProductRecord
+        let today: BusinessDate
+
+        static func make(_ store: Store, district: String = "330203") async throws -> Insured {
+            let world = try await World.make(store, district: district, pricePerLessonFen: 8_000, lessons: 40)
+            _ = try await store.transaction {
+                try await EnrollmentRepository(store: store).pay(
+                    world.enrollment.id, guardian: world.guardian, amount: world.enrollment.amountFen, on: $0)
+            }
+            let insurer = try await PartyRepository(store: store).createInsurer(name: "平安产险")
+            let insurance = InsuranceRepository(store: store)
+            let risk = try await insurance.createProduct(
+                NewInsuranceProduct(
+                    kind: .institutionRisk, premiumRateBasisPoints: 150, coveredShareBasisPoints: 8_000, limitFen: .yuan(500_000)),
+                insurer: insurer)
+            let tuition = try await insurance.createProduct(
+                NewInsuranceProduct(kind: .studentTuition, premiumRateBasisPoints: 333), insurer: insurer)
+            return Insured(world: world, insurer: insurer, risk: risk, tuition: tuition, today: BusinessDate(shanghaiDateOf: Date()))
+        }
+
+        func tuitionPolicy(_ sum: Money, product: InsuranceProduct.ID? = nil) -> NewTuitionPolicy {
+            NewTuitionPolicy(
+                productId: product ?? tuition.id, sumInsuredFen: sum, periodStart: today, periodEnd: today.addingMonths(3))
+        }
+
+        func riskPolicy(_ sum: Money, product: InsuranceProduct.ID? = nil) -> NewRiskPolicy {
+            NewRiskPolicy(
+                productId: product ?? risk.id, institutionId: world.institution.id, sumInsuredFen: sum, periodStart: today,
+                periodEnd: today.addingMonths(12))
+        }
+    }
+
+    func premiumTransfers(_ store: Store) async throws -> [(Int64, String, String)] {
+        let rows = try await store.query(
+            """
+            SELECT t.amount_fen, d.kind, c.kind FROM transfers t JOIN accounts d ON d.id = t.debit_account_id
+                JOIN accounts c ON c.id = t.credit_account_id
+            WHERE t.kind = 'premium' ORDER BY t.id
+            """)
+        var found: [(Int64, String, String)] = []
+        for try await row in rows.decode((Int64, String, String).self) { found.append(row) }
+        return found
+    }
+
+    @Test func refusesProductTermsTheCoreRefuses() async throws {
+        try await TestDatabase.withStore("insproducts") { store in
+            let insurer = try await PartyRepository(store: store).createInsurer(name: "太平洋产险")
+            let insurance = InsuranceRepository(store: store)
+            let cases: [(NewInsuranceProduct, Rejection)] = [
+                (NewInsuranceProduct(kind: .studentTuition, premiumRateBasisPoints: 0), .premiumRateInvalid),
+                (NewInsuranceProduct(kind: .studentTuition, premiumRateBasisPoints: 10_001), .premiumRateInvalid),
+                (NewInsuranceProduct(kind: .institutionRisk, premiumRateBasisPoints: 100), .coverageTermsInvalid),
+                (
+                    NewInsuranceProduct(
+                        kind: .institutionRisk, premiumRateBasisPoints: 100, coveredShareBasisPoints: 5_000, limitFen: Money(fen: -1)),
+                    .coverageTermsInvalid
+                ),
+                (NewInsuranceProduct(kind: .studentTuition, premiumRateBasisPoints: 100, limitFen: .yuan(1)), .coverageTermsInvalid),
+            ]
+            for (product, expected) in cases {
+                #expect(await rejection { _ = try await insurance.createProduct(product, insurer: insurer) } == expected)
+            }
+            #expect(try await insurance.products(kind: nil, page: PageRequest()).items.isEmpty)
+        }
+    }
+
+    @Test func tuitionPolicyPremiumMovesExactlyOncePerIdempotencyKey() async throws {
+        try await TestDatabase.withStore("instuition") { store in
+            let insured = try await Insured.make(store)
+            let insurance = InsuranceRepository(store: store)
+            let sum = insured.world.enrollment.amountFen
+            let buy: @Sendable () async throws -> PolicyRecord = {
+                try await store.transaction {
+                    try await insurance.buyTuitionPolicy(
+                        insured.tuitionPolicy(sum), enrollment: insured.world.enrollment.id, guardian: insured.world.guardian,
+                        key: "premium:test:1", on: $0)
+                }
+            }
+            let first = try await buy()
+            let again = try await buy()
+            #expect(again == first)
+            // 320,000 × 333 / 10,000 = 10,656 exactly; the core rounds up only a fraction of a fen.
+            #expect(first.premiumFen == Money(fen: 10_656) && first.sumInsuredFen == sum && first.remainingFen == sum)
+            #expect(first.status == .active && first.kind == .studentTuition && first.enrollmentId == insured.world.enrollment.id)
+            #expect(first.guardianId == insured.world.guardian && first.institutionId == insured.world.institution.id)
+            #expect(first.number.hasPrefix("TGP"))
+            let premiums = try await premiumTransfers(store)
+            #expect(premiums.count == 1)
+            #expect(premiums.first.map { $0 == (10_656, "guardian_bank", "insurer_claims") } == true)
+            // A second policy on the same enrollment, under a new key, is refused and moves nothing.
+            #expect(
+                await rejection {
+                    _ = try await store.transaction {
+                        try await insurance.buyTuitionPolicy(
+                            insured.tuitionPolicy(Money(fen: 100)), enrollment: insured.world.enrollment.id,
+                            guardian: insured.world.guardian, key: "premium:test:2", on: $0)
+                    }
+                } == .enrollmentAlreadyInsured)
+            #expect(try await premiumTransfers(store).count == 1)
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
+
+    @Test func refusesTuitionCoverAbovePaidWrongProductUnpaidAndBackdated() async throws {
+        try await TestDatabase.withStore("instuitionrefusals") { store in
+            let insured = try await Insured.make(store)
+            let insurance = InsuranceRepository(store: store)
+            let world = insured.world
+            func buy(_ new: NewTuitionPolicy, enrollment: Enrollment.ID? = nil) async -> Rejection? {
+                await rejection {
+                    _ = try await store.transaction {
+                        try await insurance.buyTuitionPolicy(
+                            new, enrollment: enrollment ?? world.enrollment.id, guardian: world.guardian, key: "premium:\(UUID())", on: $0)
+                    }
+                }
+            }
+            let paid = world.enrollment.amountFen
+            #expect(await buy(insured.tuitionPolicy(Money(fen: paid.fen + 1))) == .sumInsuredExceedsCover)
+            #expect(await buy(insured.tuitionPolicy(paid, product: insured.risk.id)) == .insuredDoesNotMatchProduct)
+            #expect(await buy(insured.tuitionPolicy(.zero)) == .amountMustBePositive)
+            var backwards = insured.tuitionPolicy(paid)
+            backwards.periodEnd = backwards.periodStart
+            #expect(await buy(backwards) == .policyPeriodInvalid)
+            var backdated = insured.tuitionPolicy(paid)
+            backdated.periodStart = insured.today.addingDays(-1)
+            #expect(await buy(backdated) == .policyStartsInThePast)
+            let unpaid = try await world.anotherEnrollment(store)
+            #expect(await buy(insured.tuitionPolicy(Money(fen: 100)), enrollment: unpaid.id) == .enrollmentNotPaid)
+            // Someone else's enrollment is not found.
+            let stranger = try await PartyRepository(store: store).createGuardian(name: "李四")
+            await #expect(throws: NotFound.self) {
+                _ = try await store.transaction {
+                    try await insurance.buyTuitionPolicy(
+                        insured.tuitionPolicy(Money(fen: 100)), enrollment: world.enrollment.id, guardian: stranger, key: "premium:x",
+                        on: $0)
+                }
+            }
+            #expect(try await premiumTransfers(store).isEmpty)
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
+
+    @Test func riskPolicyPremiumMovesFromTheInstitutionsBankOnce() async throws {
+        try await TestDatabase.withStore("insrisk") { store in
+            let insured = try await Insured.make(store)
+            let insurance = InsuranceRepository(store: store)
+            let issue: @Sendable (NewRiskPolicy, Insurer.ID, String) async throws -> PolicyRecord = { new, insurer, key in
+                try await store.transaction { try await insurance.issueRiskPolicy(new, insurer: insurer, key: key, on: $0) }
+            }
+            // 100,001 fen at 150 bp is 1,500.015 fen: rounded up to 1,501.
+            let policy = try await issue(insured.riskPolicy(Money(fen: 100_001)), insured.insurer, "premium:risk:1")
+            #expect(try await issue(insured.riskPolicy(Money(fen: 100_001)), insured.insurer, "premium:risk:1") == policy)
+            #expect(policy.premiumFen == Money(fen: 1_501) && policy.kind == .institutionRisk && policy.enrollmentId == nil)
+            let premiums = try await premiumTransfers(store)
+            #expect(premiums.count == 1 && premiums.first.map { $0 == (1_501, "institution_bank", "insurer_claims") } == true)
+
+            #expect(
+                await rejection { _ = try await issue(insured.riskPolicy(Money(fen: 50_000_001)), insured.insurer, "k2") }
+                    == .sumInsuredExceedsCover)
+            #expect(
+                await rejection { _ = try await issue(insured.riskPolicy(.yuan(1), product: insured.tuition.id), insured.insurer, "k3") }
+                    == .insuredDoesNotMatchProduct)
+            // Another insurer cannot issue on this insurer's product.
+            let other = try await PartyRepository(store: store).createInsurer(name: "其他保险")
+            await #expect(throws: NotFound.self) { _ = try await issue(insured.riskPolicy(.yuan(1)), other, "k4") }
+            // A suspended institution is not insured.
+            try await PartyRepository(store: store).setInstitutionStatus(insured.world.institution.id, status: .suspended)
+            #expect(
+                await rejection { _ = try await issue(insured.riskPolicy(.yuan(1)), insured.insurer, "k5") } == .institutionNotOperating)
+            #expect(try await premiumTransfers(store).count == 1)
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
+
+    @Test func policiesAreSeenOnlyByTheirInsurerInsuredGuardianAndDistrictRegulator() async throws {
+        try await TestDatabase.withStore("insscope") { store in
+            let mine = try await Insured.make(store, district: "330203")
+            let theirs = try await Insured.make(store, district: "330205")
+            let insurance = InsuranceRepository(store: store)
+            func issueBoth(_ insured: Insured) async throws -> (risk: PolicyRecord, tuition: PolicyRecord) {
+                let risk = try await store.transaction {
+                    try await insurance.issueRiskPolicy(
+                        insured.riskPolicy(.yuan(10_000)), insurer: insured.insurer, key: "premium:risk:\(insured.insurer)", on: $0)
+                }
+                let tuition = try await store.transaction {
+                    try await insurance.buyTuitionPolicy(
+                        insured.tuitionPolicy(Money(fen: 100_000)), enrollment: insured.world.enrollment.id,
+                        guardian: insured.world.guardian, key: "premium:tuition:\(insured.insurer)", on: $0)
+                }
+                return (risk, tuition)
+            }
+            let (risk, tuition) = try await issueBoth(mine)
+            let (otherRisk, otherTuition) = try await issueBoth(theirs)
+            func seen(_ entity: PrincipalEntity) async throws -> Set<Policy.ID> {
+                Set(try await insurance.policies(scope: scopeOf(entity), page: PageRequest()).items.map(\.id))
+            }
+            #expect(try await seen(.insurer(mine.insurer)) == [risk.id, tuition.id])
+            #expect(try await seen(.institution(mine.world.institution.id)) == [risk.id])
+            #expect(try await seen(.guardian(mine.world.guardian)) == [tuition.id])
+            #expect(try await seen(.regulator(mine.world.district)) == [risk.id, tuition.id])
+            #expect(try await seen(.regulator(theirs.world.district)) == [otherRisk.id, otherTuition.id])
+            for entity: PrincipalEntity in [
+                .insurer(mine.insurer), .institution(mine.world.institution.id), .guardian(mine.world.guardian),
+                .regulator(mine.world.district),
+            ] {
+                #expect(try await insurance.policy(otherRisk.id, scope: scopeOf(entity)) == nil)
+                #expect(try await insurance.policy(otherTuition.id, scope: scopeOf(entity)) == nil)
+            }
+            #expect(try await insurance.policy(tuition.id, scope: scopeOf(.institution(mine.world.institution.id))) == nil)
+            #expect(try await insurance.policy(tuition.id, scope: scopeOf(.guardian(mine.world.guardian))) == tuition)
+            // Products are offers: everyone reads them all.
+            #expect(try await insurance.products(kind: nil, page: PageRequest()).items.count == 4)
+            #expect(try await insurance.products(kind: .studentTuition, page: PageRequest()).items.count == 2)
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
+}
