@@ -6,18 +6,6 @@ import TuitionStore
 import TuitionTestSupport
 
 @Suite struct InsuranceStoreTests {
-    func rejection(_ body: () async throws -> Void) async -> Rejection? {
-        do {
-            try await body()
-            return nil
-        } catch let rejection as Rejection {
-            return rejection
-        } catch {
-            Issue.record("expected a rejection, got \(String(reflecting: error))")
-            return nil
-        }
-    }
-
     /// A paid world, an insurer and one product of each kind.
     struct Insured: Sendable {
         let world: World
@@ -83,7 +71,7 @@ import TuitionTestSupport
                 (NewInsuranceProduct(kind: .studentTuition, premiumRateBasisPoints: 100, limitFen: .yuan(1)), .coverageTermsInvalid),
             ]
             for (product, expected) in cases {
-                #expect(await rejection { _ = try await insurance.createProduct(product, insurer: insurer) } == expected)
+                #expect(try await rejection { _ = try await insurance.createProduct(product, insurer: insurer) } == expected)
             }
             #expect(try await insurance.products(kind: nil, page: PageRequest()).items.isEmpty)
         }
@@ -114,7 +102,7 @@ import TuitionTestSupport
             #expect(premiums.first.map { $0 == (10_656, "guardian_bank", "insurer_claims") } == true)
             // A second policy on the same enrollment, under a new key, is refused and moves nothing.
             #expect(
-                await rejection {
+                try await rejection {
                     _ = try await store.transaction {
                         try await insurance.buyTuitionPolicy(
                             insured.tuitionPolicy(Money(fen: 100)), enrollment: insured.world.enrollment.id,
@@ -131,8 +119,8 @@ import TuitionTestSupport
             let insured = try await Insured.make(store)
             let insurance = InsuranceRepository(store: store)
             let world = insured.world
-            func buy(_ new: NewTuitionPolicy, enrollment: Enrollment.ID? = nil) async -> Rejection? {
-                await rejection {
+            func buy(_ new: NewTuitionPolicy, enrollment: Enrollment.ID? = nil) async throws -> Rejection? {
+                try await rejection {
                     _ = try await store.transaction {
                         try await insurance.buyTuitionPolicy(
                             new, enrollment: enrollment ?? world.enrollment.id, guardian: world.guardian, key: "premium:\(UUID())", on: $0)
@@ -140,17 +128,17 @@ import TuitionTestSupport
                 }
             }
             let paid = world.enrollment.amountFen
-            #expect(await buy(insured.tuitionPolicy(Money(fen: paid.fen + 1))) == .sumInsuredExceedsCover)
-            #expect(await buy(insured.tuitionPolicy(paid, product: insured.risk.id)) == .insuredDoesNotMatchProduct)
-            #expect(await buy(insured.tuitionPolicy(.zero)) == .amountMustBePositive)
+            #expect(try await buy(insured.tuitionPolicy(Money(fen: paid.fen + 1))) == .sumInsuredExceedsCover)
+            #expect(try await buy(insured.tuitionPolicy(paid, product: insured.risk.id)) == .insuredDoesNotMatchProduct)
+            #expect(try await buy(insured.tuitionPolicy(.zero)) == .amountMustBePositive)
             var backwards = insured.tuitionPolicy(paid)
             backwards.periodEnd = backwards.periodStart
-            #expect(await buy(backwards) == .policyPeriodInvalid)
+            #expect(try await buy(backwards) == .policyPeriodInvalid)
             var backdated = insured.tuitionPolicy(paid)
             backdated.periodStart = insured.today.addingDays(-1)
-            #expect(await buy(backdated) == .policyStartsInThePast)
+            #expect(try await buy(backdated) == .policyStartsInThePast)
             let unpaid = try await world.anotherEnrollment(store)
-            #expect(await buy(insured.tuitionPolicy(Money(fen: 100)), enrollment: unpaid.id) == .enrollmentNotPaid)
+            #expect(try await buy(insured.tuitionPolicy(Money(fen: 100)), enrollment: unpaid.id) == .enrollmentNotPaid)
             // Someone else's enrollment is not found.
             let stranger = try await PartyRepository(store: store).createGuardian(name: "李四")
             await #expect(throws: NotFound.self) {
@@ -180,10 +168,12 @@ import TuitionTestSupport
             #expect(premiums.count == 1 && premiums.first.map { $0 == (1_501, "institution_bank", "insurer_claims") } == true)
 
             #expect(
-                await rejection { _ = try await issue(insured.riskPolicy(Money(fen: 50_000_001)), insured.insurer, "k2") }
+                try await rejection { _ = try await issue(insured.riskPolicy(Money(fen: 50_000_001)), insured.insurer, "k2") }
                     == .sumInsuredExceedsCover)
             #expect(
-                await rejection { _ = try await issue(insured.riskPolicy(.yuan(1), product: insured.tuition.id), insured.insurer, "k3") }
+                try await rejection {
+                    _ = try await issue(insured.riskPolicy(.yuan(1), product: insured.tuition.id), insured.insurer, "k3")
+                }
                     == .insuredDoesNotMatchProduct)
             // Another insurer cannot issue on this insurer's product.
             let other = try await PartyRepository(store: store).createInsurer(name: "其他保险")
@@ -191,7 +181,8 @@ import TuitionTestSupport
             // A suspended institution is not insured.
             try await PartyRepository(store: store).setInstitutionStatus(insured.world.institution.id, status: .suspended)
             #expect(
-                await rejection { _ = try await issue(insured.riskPolicy(.yuan(1)), insured.insurer, "k5") } == .institutionNotOperating)
+                try await rejection { _ = try await issue(insured.riskPolicy(.yuan(1)), insured.insurer, "k5") } == .institutionNotOperating
+            )
             #expect(try await premiumTransfers(store).count == 1)
             #expect(try await InvariantAudit(store: store).breaches() == [])
         }

@@ -6,18 +6,6 @@ import TuitionStore
 import TuitionTestSupport
 
 @Suite struct LedgerStoreTests {
-    func rejection(_ body: () async throws -> Void) async -> Rejection? {
-        do {
-            try await body()
-            return nil
-        } catch let rejection as Rejection {
-            return rejection
-        } catch {
-            Issue.record("expected a rejection, got \(String(reflecting: error))")
-            return nil
-        }
-    }
-
     @Test func paymentLessonsAndRefundMoveMoneyExactlyInEscrowMode() async throws {
         try await TestDatabase.withStore("escrowflow") { store in
             let world = try await World.make(store, mode: .escrow, pricePerLessonFen: 8_000, lessons: 40)
@@ -92,30 +80,30 @@ import TuitionTestSupport
                     try await enrollments.recordLessons(id, institution: world.institution.id, lessons: count, takenOn: today, on: $0)
                 }
             }
-            #expect(await rejection { try await lessons(1) } == .enrollmentNotPaid)
+            #expect(try await rejection { try await lessons(1) } == .enrollmentNotPaid)
             #expect(
-                await rejection {
+                try await rejection {
                     _ = try await store.transaction {
                         try await enrollments.pay(id, guardian: world.guardian, amount: Money(fen: 1), on: $0)
                     }
                 } == .paymentDoesNotMatchOrder)
             _ = try await store.transaction { try await enrollments.pay(id, guardian: world.guardian, amount: Money(fen: 80_000), on: $0) }
             #expect(
-                await rejection {
+                try await rejection {
                     _ = try await store.transaction {
                         try await enrollments.pay(id, guardian: world.guardian, amount: Money(fen: 80_000), on: $0)
                     }
                 } == .enrollmentAlreadyPaid)
             try await lessons(8)
-            #expect(await rejection { try await lessons(3) } == .lessonsExceedRemaining)
+            #expect(try await rejection { try await lessons(3) } == .lessonsExceedRemaining)
             #expect(
-                await rejection {
+                try await rejection {
                     _ = try await store.transaction {
                         try await enrollments.refund(id, institution: world.institution.id, lessons: 3, reason: "", on: $0)
                     }
                 } == .refundExceedsUnconsumed)
             try await PartyRepository(store: store).setInstitutionStatus(world.institution.id, status: .suspended)
-            #expect(await rejection { try await lessons(1) } == .institutionNotOperating)
+            #expect(try await rejection { try await lessons(1) } == .institutionNotOperating)
             // Another guardian's or institution's enrollment is simply not found.
             let stranger = try await PartyRepository(store: store).createGuardian(name: "李四")
             await #expect(throws: NotFound.self) {
@@ -131,10 +119,10 @@ import TuitionTestSupport
             let parties = PartyRepository(store: store)
             _ = try await parties.setChargeCaps(
                 ChargeCaps(lessonsMax: 20, termMonthsMax: 2, amountMax: .yuan(1_000)), district: world.district)
-            #expect(await rejection { _ = try await world.anotherEnrollment(store, lessons: 21) } == .chargeCoversTooManyLessons)
-            #expect(await rejection { _ = try await world.anotherEnrollment(store, lessons: 13) } == .chargeTermTooLong)
+            #expect(try await rejection { _ = try await world.anotherEnrollment(store, lessons: 21) } == .chargeCoversTooManyLessons)
+            #expect(try await rejection { _ = try await world.anotherEnrollment(store, lessons: 13) } == .chargeTermTooLong)
             #expect(
-                await rejection {
+                try await rejection {
                     _ = try await parties.setChargeCaps(
                         ChargeCaps(lessonsMax: 61, termMonthsMax: 3, amountMax: .yuan(5_000)), district: world.district)
                 } == .districtCapAboveNationalCap)

@@ -1,0 +1,12 @@
+import TuitionCore
+
+/// The named rejection `body` ends with, or nil when it succeeds. Any other error is rethrown, so the test
+/// that expected a business refusal fails on it.
+public func rejection(_ body: () async throws -> Void) async throws -> Rejection? {
+    do {
+        try await body()
+        return nil
+    } catch let rejection as Rejection {
+        return rejection
+    }
+}
