@@ -57,7 +57,9 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
     init(_ rejection: Rejection) {
         let status: HTTPResponse.Status =
             switch rejection {
-            case .licenceNumberTaken, .enrollmentAlreadyPaid, .lessonAlreadyAnswered, .enrollmentAlreadyInsured: .conflict
+            case .licenceNumberTaken, .enrollmentAlreadyPaid, .lessonAlreadyAnswered, .enrollmentAlreadyInsured, .claimAlreadyOpen,
+                .claimNotAwaitingDecision, .claimNotApproved:
+                .conflict
             default: .unprocessableContent
             }
         self.init(status, code: rejection.rawValue, title: rejection.title)
@@ -102,6 +104,12 @@ extension Rejection {
         case .sumInsuredExceedsCover: "The sum insured exceeds the product's limit or the tuition paid"
         case .policyStartsInThePast: "A policy may not start before today: cover is never backdated"
         case .enrollmentAlreadyInsured: "The enrollment already has a tuition policy"
+        case .claimAlreadyOpen: "An open claim on this enrollment and policy already exists"
+        case .claimNotAwaitingDecision: "Only a verified or referred claim may be approved or rejected"
+        case .approvalExceedsApprovable: "The approval must be positive and at most the claim's approvable amount"
+        case .claimNotApproved: "Only an approved claim may be paid"
+        case .payoutExceedsPolicyRemaining: "The payout exceeds what is left of the policy's sum insured"
+        case .payoutExceedsEntitlement: "The payout would repay the guardian more than the enrollment's unconsumed tuition"
         }
     }
 }

@@ -12,6 +12,7 @@ struct Services: Sendable {
     let enrollments: EnrollmentRepository
     let statements: StatementRepository
     let insurance: InsuranceRepository
+    let claims: ClaimRepository
     let idempotent: IdempotentRequests
 
     init(store: Store) {
@@ -21,6 +22,7 @@ struct Services: Sendable {
         self.enrollments = EnrollmentRepository(store: store)
         self.statements = StatementRepository(store: store)
         self.insurance = InsuranceRepository(store: store)
+        self.claims = ClaimRepository(store: store)
         self.idempotent = IdempotentRequests(store: store, repository: IdempotencyRepository(store: store))
     }
 }
@@ -68,6 +70,7 @@ func addRoutes(to router: Router<AppRequestContext>, services: Services) {
     addPartyRoutes(to: router, services: services)
     addEnrollmentRoutes(to: router, services: services)
     addInsuranceRoutes(to: router, services: services)
+    addClaimRoutes(to: router, services: services)
 }
 
 // MARK: Principals, districts, institutions, students, courses

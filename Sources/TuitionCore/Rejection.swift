@@ -40,4 +40,11 @@ public enum Rejection: String, Error, Sendable, CaseIterable {
     case sumInsuredExceedsCover = "sum_insured_exceeds_cover"
     case policyStartsInThePast = "policy_starts_in_the_past"
     case enrollmentAlreadyInsured = "enrollment_already_insured"
+    // Claims
+    case claimAlreadyOpen = "claim_already_open"
+    case claimNotAwaitingDecision = "claim_not_awaiting_decision"
+    case approvalExceedsApprovable = "approval_exceeds_approvable"
+    case claimNotApproved = "claim_not_approved"
+    case payoutExceedsPolicyRemaining = "payout_exceeds_policy_remaining"
+    case payoutExceedsEntitlement = "payout_exceeds_entitlement"
 }

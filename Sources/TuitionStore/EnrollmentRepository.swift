@@ -91,17 +91,10 @@ public struct EnrollmentRepository: Sendable {
     func lockForMoney(_ id: Enrollment.ID, scope: Scope, on connection: PostgresConnection) async throws -> (
         EnrollmentRecord, InstitutionStatus
     ) {
-        let rows = try await connection.query(
-            """
-            SELECT \(unescaped: EnrollmentRecord.columns), i.status FROM enrollments e JOIN institutions i ON i.id = e.institution_id
-            WHERE e.id = \(id.uuid) AND (e.institution_id = \(scope.institution) OR e.guardian_id = \(scope.guardian)
-                OR i.district_code = \(scope.district))
-            FOR UPDATE OF e FOR SHARE OF i
-            """, logger: logger)
-        for try await row in rows {
-            let status: InstitutionStatus = try decodeEnum(try row.makeRandomAccess()[EnrollmentRecord.columnCount].decode(String.self))
-            return (try EnrollmentRecord(row: row), status)
-        }
+        let rows = try await connection.execute(
+            LockForMoneyStatement(id: id.uuid, institution: scope.institution, guardian: scope.guardian, district: scope.district),
+            logger: logger)
+        for try await found in rows { return found }
         throw NotFound()
     }
 
@@ -126,11 +119,9 @@ public struct EnrollmentRepository: Sendable {
     {
         let (enrollment, status) = try await lockForMoney(id, scope: Scope(guardian: guardian.uuid), on: connection)
         let transfer = try decidePayment(enrollment.position, institution: status, offered: amount).get()
-        let updated = try await connection.query(
-            "UPDATE enrollments AS e SET paid_fen = \(amount.fen) WHERE e.id = \(id.uuid) RETURNING \(unescaped: EnrollmentRecord.columns)",
-            logger: logger)
+        let updated = try await connection.execute(PayStatement(id: id.uuid, amount: amount.fen), logger: logger)
         var paid: EnrollmentRecord?
-        for try await row in updated { paid = try EnrollmentRecord(row: row) }
+        for try await row in updated { paid = row }
         try await EvidenceQueue(store: store).enqueue(
             EvidenceEvent(
                 kind: .payment, occurredAt: store.dependencies.now(), institution: enrollment.institutionId, enrollment: id, amount: amount,
@@ -151,20 +142,14 @@ public struct EnrollmentRepository: Sendable {
         let release = try decideLessons(enrollment.position, institution: status, lessons: lessons, takenOn: takenOn, today: today).get()
         let lessonID = store.dependencies.newID()
         let value = Money(fen: enrollment.pricePerLessonFen.fen * Int64(lessons))
-        let rows = try await mappingRejections {
-            try await connection.query(
-                """
-                WITH counted AS (
-                    UPDATE enrollments SET lessons_consumed = lessons_consumed + \(lessons),
-                        released_fen = released_fen + \(release?.amount.fen ?? 0)
-                    WHERE id = \(id.uuid))
-                INSERT INTO lessons AS l (id, enrollment_id, institution_id, lessons, taken_on, value_fen, recorded_at)
-                VALUES (\(lessonID), \(id.uuid), \(institution.uuid), \(lessons), \(takenOn.description)::date, \(value.fen), \(now))
-                RETURNING \(unescaped: LessonRecord.columns)
-                """, logger: logger)
+        let recorded = try await mappingRejections {
+            var recorded: LessonRecord?
+            let statement = RecordLessonsStatement(
+                id: id.uuid, lessonID: lessonID, institution: institution.uuid, lessons: lessons, released: release?.amount.fen ?? 0,
+                takenOn: takenOn.description, value: value.fen, now: now)
+            for try await row in try await connection.execute(statement, logger: logger) { recorded = row }
+            return recorded
         }
-        var recorded: LessonRecord?
-        for try await row in rows { recorded = try LessonRecord(row: row) }
         guard let recorded else { throw CorruptRow(value: "lesson insert returned nothing") }
         try await EvidenceQueue(store: store).enqueue(
             EvidenceEvent(
@@ -258,35 +243,20 @@ public struct EnrollmentRepository: Sendable {
             // Two restricted rows: lock them in id order first. A small table is read by a sequential scan,
             // whose order changes as rows are rewritten, so the UPDATE alone could lock them in either order
             // and deadlock against another transfer of the same institution (the randomized test caught it).
-            try await connection.query(
-                """
-                SELECT id FROM accounts WHERE institution_id = \(institution?.uuid) AND kind IN (\(transfer.from.rawValue), \(transfer.to.rawValue))
-                ORDER BY id FOR UPDATE
-                """, logger: logger)
+            let locked = try await connection.execute(
+                LockRestrictedAccountsStatement(institution: institution?.uuid, from: transfer.from.rawValue, to: transfer.to.rawValue),
+                logger: logger)
+            for try await _ in locked {}
         }
-        let rows = try await mappingRejections {
-            try await connection.query(
-                """
-                WITH parties AS (
-                    SELECT id, kind, restricted FROM accounts
-                    WHERE institution_id = \(institution?.uuid) OR guardian_id = \(guardian?.uuid) OR insurer_id = \(insurer?.uuid)),
-                debit AS (SELECT id FROM parties WHERE kind = \(transfer.from.rawValue)),
-                credit AS (SELECT id FROM parties WHERE kind = \(transfer.to.rawValue)),
-                posted AS (
-                    UPDATE accounts a
-                    SET debits_fen = a.debits_fen + CASE WHEN a.id = (SELECT id FROM debit) THEN \(transfer.amount.fen) ELSE 0 END,
-                        credits_fen = a.credits_fen + CASE WHEN a.id = (SELECT id FROM credit) THEN \(transfer.amount.fen) ELSE 0 END
-                    WHERE a.restricted AND a.id = ANY (ARRAY[(SELECT id FROM debit), (SELECT id FROM credit)])
-                    RETURNING a.id)
-                INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen,
-                    institution_id, enrollment_id, created_at)
-                SELECT \(key), \(transfer.kind.rawValue), debit.id, credit.id, \(transfer.amount.fen),
-                    \(institution?.uuid), \(enrollment?.uuid), \(now)
-                FROM debit, credit
-                RETURNING id
-                """, logger: logger)
+        let statement = TransferStatement(
+            institution: institution?.uuid, guardian: guardian?.uuid, insurer: insurer?.uuid, from: transfer.from.rawValue,
+            to: transfer.to.rawValue, amount: transfer.amount.fen, key: key, kind: transfer.kind.rawValue, enrollment: enrollment?.uuid,
+            now: now)
+        let id = try await mappingRejections {
+            for try await id in try await connection.execute(statement, logger: logger) { return Optional(id) }
+            return nil
         }
-        for try await id in rows.decode(Int64.self) { return id }
+        if let id { return id }
         throw CorruptRow(value: "transfer \(key) found no accounts")
     }
 
@@ -332,4 +302,170 @@ public struct EnrollmentRepository: Sendable {
 /// The row does not exist or the principal may not see it; the API answers 404 either way.
 public struct NotFound: Error, Sendable {
     public init() {}
+}
+
+// MARK: Prepared statements of the money path
+//
+// Each is parsed and planned once per connection (`PostgresConnection.execute` prepares it on first use).
+// Binds that may be NULL carry an explicit cast, so their type never depends on the first execution's values.
+
+/// `lockForMoney`: the enrollment for update and its institution for share.
+struct LockForMoneyStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT \(EnrollmentRecord.columns), i.status FROM enrollments e JOIN institutions i ON i.id = e.institution_id
+        WHERE e.id = $1 AND (e.institution_id = $2::uuid OR e.guardian_id = $3::uuid OR i.district_code = $4::text)
+        FOR UPDATE OF e FOR SHARE OF i
+        """
+    typealias Row = (EnrollmentRecord, InstitutionStatus)
+
+    var id: UUID
+    var institution: UUID?
+    var guardian: UUID?
+    var district: String?
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 4)
+        bindings.append(id)
+        bindings.append(institution)
+        bindings.append(guardian)
+        bindings.append(district)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        let status: InstitutionStatus = try decodeEnum(try row.makeRandomAccess()[EnrollmentRecord.columnCount].decode(String.self))
+        return (try EnrollmentRecord(row: row), status)
+    }
+}
+
+/// `pay`: records the payment on the (locked) enrollment.
+struct PayStatement: PostgresPreparedStatement {
+    static let sql = "UPDATE enrollments AS e SET paid_fen = $1 WHERE e.id = $2 RETURNING \(EnrollmentRecord.columns)"
+    typealias Row = EnrollmentRecord
+
+    var id: UUID
+    var amount: Int64
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(amount)
+        bindings.append(id)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try EnrollmentRecord(row: row) }
+}
+
+/// `recordLessons`: the enrollment's counters and the lesson row, in one statement.
+struct RecordLessonsStatement: PostgresPreparedStatement {
+    static let sql = """
+        WITH counted AS (
+            UPDATE enrollments SET lessons_consumed = lessons_consumed + $4,
+                released_fen = released_fen + $5
+            WHERE id = $2)
+        INSERT INTO lessons AS l (id, enrollment_id, institution_id, lessons, taken_on, value_fen, recorded_at)
+        VALUES ($1, $2, $3, $4, $6::date, $7, $8)
+        RETURNING \(LessonRecord.columns)
+        """
+    typealias Row = LessonRecord
+
+    var id: UUID
+    var lessonID: UUID
+    var institution: UUID
+    var lessons: Int
+    var released: Int64
+    var takenOn: String
+    var value: Int64
+    var now: Date
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 8)
+        bindings.append(lessonID)
+        bindings.append(id)
+        bindings.append(institution)
+        bindings.append(lessons)
+        bindings.append(released)
+        bindings.append(takenOn)
+        bindings.append(value)
+        bindings.append(now)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try LessonRecord(row: row) }
+}
+
+/// `post`: locks an institution's two restricted account rows in id order (see `post`).
+struct LockRestrictedAccountsStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT id FROM accounts WHERE institution_id = $1::uuid AND kind IN ($2, $3)
+        ORDER BY id FOR UPDATE
+        """
+    typealias Row = ()
+
+    var institution: UUID?
+    var from: String
+    var to: String
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 3)
+        bindings.append(institution)
+        bindings.append(from)
+        bindings.append(to)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {}
+}
+
+/// `post`: one balanced transfer and the posted totals of the restricted accounts it touches (see `post` for
+/// why the totals change in a single-table UPDATE).
+struct TransferStatement: PostgresPreparedStatement {
+    static let sql = """
+        WITH parties AS (
+            SELECT id, kind, restricted FROM accounts
+            WHERE institution_id = $1::uuid OR guardian_id = $2::uuid OR insurer_id = $3::uuid),
+        debit AS (SELECT id FROM parties WHERE kind = $4),
+        credit AS (SELECT id FROM parties WHERE kind = $5),
+        posted AS (
+            UPDATE accounts a
+            SET debits_fen = a.debits_fen + CASE WHEN a.id = (SELECT id FROM debit) THEN $6 ELSE 0 END,
+                credits_fen = a.credits_fen + CASE WHEN a.id = (SELECT id FROM credit) THEN $6 ELSE 0 END
+            WHERE a.restricted AND a.id = ANY (ARRAY[(SELECT id FROM debit), (SELECT id FROM credit)])
+            RETURNING a.id)
+        INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen,
+            institution_id, enrollment_id, created_at)
+        SELECT $7, $8, debit.id, credit.id, $6,
+            $1::uuid, $9::uuid, $10
+        FROM debit, credit
+        RETURNING id
+        """
+    typealias Row = Int64
+
+    var institution: UUID?
+    var guardian: UUID?
+    var insurer: UUID?
+    var from: String
+    var to: String
+    var amount: Int64
+    var key: String
+    var kind: String
+    var enrollment: UUID?
+    var now: Date
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 10)
+        bindings.append(institution)
+        bindings.append(guardian)
+        bindings.append(insurer)
+        bindings.append(from)
+        bindings.append(to)
+        bindings.append(amount)
+        bindings.append(key)
+        bindings.append(kind)
+        bindings.append(enrollment)
+        bindings.append(now)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Int64.self) }
 }

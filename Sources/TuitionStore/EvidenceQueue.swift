@@ -8,8 +8,26 @@ struct EvidenceQueue: Sendable {
     let store: Store
 
     func enqueue(_ event: EvidenceEvent, on connection: PostgresConnection) async throws {
-        try await connection.query(
-            "INSERT INTO evidence_queue (entry, queued_at) VALUES (\(Data(event.canonicalBytes())), \(store.dependencies.now()))",
-            logger: store.logger)
+        let done = try await connection.execute(
+            EnqueueEvidenceStatement(entry: Data(event.canonicalBytes()), now: store.dependencies.now()), logger: store.logger)
+        for try await _ in done {}
     }
+}
+
+/// `enqueue`: one event, prepared once per connection.
+struct EnqueueEvidenceStatement: PostgresPreparedStatement {
+    static let sql = "INSERT INTO evidence_queue (entry, queued_at) VALUES ($1, $2)"
+    typealias Row = ()
+
+    var entry: Data
+    var now: Date
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        try bindings.append(entry)
+        bindings.append(now)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {}
 }

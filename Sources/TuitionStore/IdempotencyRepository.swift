@@ -31,27 +31,89 @@ public struct IdempotencyRepository: Sendable {
     public func begin(principal: UUID, key: String, requestDigest: Data, on connection: PostgresConnection) async throws
         -> IdempotencyOutcome
     {
-        let inserted = try await connection.query(
-            """
-            INSERT INTO idempotent_requests (principal_id, key, request_sha256, status_code, response_body, created_at)
-            VALUES (\(principal), \(key), \(requestDigest), 0, ''::bytea, \(store.dependencies.now()))
-            ON CONFLICT DO NOTHING RETURNING 1
-            """, logger: store.logger)
-        for try await _ in inserted { return .proceed }
-        let rows = try await connection.query(
-            "SELECT request_sha256, status_code, response_body FROM idempotent_requests WHERE principal_id = \(principal) AND key = \(key)",
+        let inserted = try await connection.execute(
+            ClaimKeyStatement(principal: principal, key: key, digest: requestDigest, now: store.dependencies.now()),
             logger: store.logger)
-        for try await (digest, status, body) in rows.decode((Data, Int, Data).self) {
+        for try await _ in inserted { return .proceed }
+        let rows = try await connection.execute(StoredResponseStatement(principal: principal, key: key), logger: store.logger)
+        for try await (digest, status, body) in rows {
             return digest == requestDigest ? .replay(StoredResponse(status: status, body: body)) : .conflict
         }
         return .conflict
     }
 
     public func finish(principal: UUID, key: String, response: StoredResponse, on connection: PostgresConnection) async throws {
-        try await connection.query(
-            """
-            UPDATE idempotent_requests SET status_code = \(response.status), response_body = \(response.body)
-            WHERE principal_id = \(principal) AND key = \(key)
-            """, logger: store.logger)
+        let done = try await connection.execute(
+            FinishKeyStatement(principal: principal, key: key, status: response.status, body: response.body), logger: store.logger)
+        for try await _ in done {}
     }
+}
+
+/// `begin`: claims the key; returns a row only when it was new.
+struct ClaimKeyStatement: PostgresPreparedStatement {
+    static let sql = """
+        INSERT INTO idempotent_requests (principal_id, key, request_sha256, status_code, response_body, created_at)
+        VALUES ($1, $2, $3, 0, ''::bytea, $4)
+        ON CONFLICT DO NOTHING RETURNING 1
+        """
+    typealias Row = ()
+
+    var principal: UUID
+    var key: String
+    var digest: Data
+    var now: Date
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 4)
+        bindings.append(principal)
+        bindings.append(key)
+        try bindings.append(digest)
+        bindings.append(now)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {}
+}
+
+/// `begin`: the first request's digest and response, for a key already claimed.
+struct StoredResponseStatement: PostgresPreparedStatement {
+    static let sql = "SELECT request_sha256, status_code, response_body FROM idempotent_requests WHERE principal_id = $1 AND key = $2"
+    typealias Row = (Data, Int, Data)
+
+    var principal: UUID
+    var key: String
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(principal)
+        bindings.append(key)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// `finish`: keeps the response for replays.
+struct FinishKeyStatement: PostgresPreparedStatement {
+    static let sql = """
+        UPDATE idempotent_requests SET status_code = $1, response_body = $2
+        WHERE principal_id = $3 AND key = $4
+        """
+    typealias Row = ()
+
+    var principal: UUID
+    var key: String
+    var status: Int
+    var body: Data
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 4)
+        bindings.append(status)
+        try bindings.append(body)
+        bindings.append(principal)
+        bindings.append(key)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {}
 }

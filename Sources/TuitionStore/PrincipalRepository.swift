@@ -33,12 +33,8 @@ public struct PrincipalRepository: Sendable {
     }
 
     public func principal(forToken token: String) async throws -> Principal? {
-        let rows = try await store.query(
-            """
-            SELECT id, district_code, institution_id, guardian_id, insurer_id FROM principals
-            WHERE token_sha256 = \(Self.digest(token)) AND revoked_at IS NULL
-            """)
-        for try await (id, district, institution, guardian, insurer) in rows.decode((UUID, String?, UUID?, UUID?, UUID?).self) {
+        let rows = try await store.client.execute(PrincipalByTokenStatement(digest: Self.digest(token)), logger: store.logger)
+        for try await (id, district, institution, guardian, insurer) in rows {
             let entity: PrincipalEntity? =
                 if let district, let code = DistrictCode(district) { .regulator(code) } else if let institution {
                     .institution(.init(institution))
@@ -57,4 +53,23 @@ public struct PrincipalRepository: Sendable {
     }
 
     static func digest(_ token: String) -> Data { Data(SHA256.hash(data: Data(token.utf8))) }
+}
+
+/// `principal(forToken:)`: the live principal holding a token, by the token's SHA-256; runs on every request.
+struct PrincipalByTokenStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT id, district_code, institution_id, guardian_id, insurer_id FROM principals
+        WHERE token_sha256 = $1 AND revoked_at IS NULL
+        """
+    typealias Row = (UUID, String?, UUID?, UUID?, UUID?)
+
+    var digest: Data
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 1)
+        try bindings.append(digest)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }

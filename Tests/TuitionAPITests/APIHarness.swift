@@ -82,6 +82,8 @@ struct Cast: Sendable {
     let riskProduct: InsuranceProduct.ID
     let tuitionProduct: InsuranceProduct.ID
     let policy: Policy.ID
+    /// A claim the guardian filed on the tuition policy: verified, waiting for the insurer.
+    let claim: Claim.ID
 
     static func make(_ api: API, district: String = "330203") async throws -> Cast {
         let world = try await World.make(api.store, district: district)
@@ -109,13 +111,18 @@ struct Cast: Sendable {
                     periodEnd: today.addingMonths(3)),
                 enrollment: world.enrollment.id, guardian: world.guardian, key: "premium:cast:\(world.enrollment.id)", on: $0)
         }
+        let claim = try await api.store.transaction {
+            try await ClaimRepository(store: api.store).file(
+                NewClaim(enrollmentId: world.enrollment.id, policyId: policy.id, reason: .refundRefused, claimedFen: Money(fen: 100_000)),
+                guardian: world.guardian, on: $0)
+        }
         return Cast(
             world: world,
             regulator: try await api.token(for: .regulator(world.district)),
             institution: try await api.token(for: .institution(world.institution.id)),
             guardian: try await api.token(for: .guardian(world.guardian)),
             insurer: try await api.token(for: .insurer(insurer)),
-            lesson: lesson.id, riskProduct: riskProduct.id, tuitionProduct: tuitionProduct.id, policy: policy.id)
+            lesson: lesson.id, riskProduct: riskProduct.id, tuitionProduct: tuitionProduct.id, policy: policy.id, claim: claim.id)
     }
 
     var tokens: [(Role, String)] { [(.regulator, regulator), (.institution, institution), (.guardian, guardian), (.insurer, insurer)] }
@@ -124,7 +131,7 @@ struct Cast: Sendable {
     var ids: [String] {
         [
             world.institution.id.description, world.course.id.description, world.student.id.description,
-            world.enrollment.id.description, world.guardian.description, lesson.description, policy.description,
+            world.enrollment.id.description, world.guardian.description, lesson.description, policy.description, claim.description,
         ]
     }
 }

@@ -41,7 +41,13 @@ import TuitionTestSupport
             return """
                 {"productId":"\(other.tuitionProduct)","sumInsuredFen":1000,"periodStart":"\(today)","periodEnd":"\(today.addingMonths(3))"}
                 """
-        case "POST /v1/institutions/{id}/tokens", "POST /v1/lessons/{id}/confirmation": return ""
+        case "POST /v1/claims":
+            return """
+                {"enrollmentId":"\(other.world.enrollment.id)","policyId":"\(other.policy)","reason":"refund_refused","claimedFen":1000}
+                """
+        case "POST /v1/claims/{id}/approval": return #"{"amountFen":1000}"#
+        case "POST /v1/claims/{id}/rejection": return #"{"reason":"不是我们的理赔"}"#
+        case "POST /v1/institutions/{id}/tokens", "POST /v1/lessons/{id}/confirmation", "POST /v1/claims/{id}/payment": return ""
         default: return nil
         }
     }
@@ -56,6 +62,7 @@ import TuitionTestSupport
             case "enrollments": other.world.enrollment.id.description
             case "lessons": other.lesson.description
             case "policies": other.policy.description
+            case "claims": other.claim.description
             default: "unknown"
             }
         return path.replacingOccurrences(of: "{id}", with: resource)
@@ -112,6 +119,8 @@ import TuitionTestSupport
                 "/v1/enrollments/{id}/lessons": [cast.regulator, cast.institution, cast.guardian],
                 // The cast's policy is the guardian's tuition policy: not the institution's business.
                 "/v1/policies/{id}": [cast.regulator, cast.guardian, cast.insurer],
+                // Institutions read the claims on their enrollments; they do not decide them.
+                "/v1/claims/{id}": [cast.regulator, cast.institution, cast.guardian, cast.insurer],
             ]
             let readable = routes.filter { $0.method == "GET" && $0.path.contains("{id}") }
             #expect(Set(readable.map(\.path)) == Set(owners.keys), "every readable resource route has its owners listed")

@@ -1,0 +1,310 @@
+import Foundation
+import PostgresNIO
+import TuitionCore
+
+/// A guardian's claim as the API takes it.
+public struct NewClaim: Codable, Sendable {
+    public var enrollmentId: Enrollment.ID
+    public var policyId: Policy.ID
+    public var reason: ClaimReason
+    public var claimedFen: Money
+
+    public init(enrollmentId: Enrollment.ID, policyId: Policy.ID, reason: ClaimReason, claimedFen: Money) {
+        self.enrollmentId = enrollmentId
+        self.policyId = policyId
+        self.reason = reason
+        self.claimedFen = claimedFen
+    }
+}
+
+/// One automatic check's outcome, as stored with the claim and shown by the API.
+public struct ClaimCheckRecord: Codable, Sendable, Hashable {
+    public var check: ClaimCheck
+    public var outcome: ClaimCheckOutcome
+    public var code: ClaimCheckCode
+
+    init(_ result: ClaimCheckResult) {
+        self.check = result.check
+        self.outcome = result.outcome
+        self.code = result.code
+    }
+}
+
+public struct ClaimRecord: Codable, Sendable, Hashable {
+    public var id: Claim.ID
+    public var number: String
+    public var guardianId: Guardian.ID
+    public var enrollmentId: Enrollment.ID
+    public var institutionId: Institution.ID
+    public var policyId: Policy.ID
+    public var insurerId: Insurer.ID
+    public var reason: ClaimReason
+    public var claimedFen: Money
+    public var entitlementFen: Money
+    /// The most an approval may grant: `min(claimed, entitlement)` as the checks computed it.
+    public var approvableFen: Money
+    public var approvedFen: Money
+    public var paidFen: Money
+    public var status: ClaimStatus
+    public var checks: [ClaimCheckRecord]
+    /// A rejection's reason (the failed check's code, or the insurer's words), or a referral's codes.
+    public var decisionReason: String?
+    public var eventTime: Date
+    public var createdAt: Date
+    public var decidedAt: Date?
+    public var paidAt: Date?
+
+    static let columns = """
+        cl.id, cl.number, cl.guardian_id, cl.enrollment_id, cl.institution_id, cl.policy_id, cl.insurer_id, cl.reason,
+        cl.claimed_fen, cl.entitlement_fen, cl.approvable_fen, cl.approved_fen, cl.paid_fen, cl.status, cl.checks::text,
+        cl.decision_reason, cl.event_time, cl.created_at, cl.decided_at, cl.paid_at
+        """
+
+    init(row: PostgresRow) throws {
+        let cells = row.makeRandomAccess()
+        func cell<T: PostgresDecodable>(_ index: Int, _ type: T.Type = T.self) throws -> T { try cells[index].decode(T.self) }
+        self.id = .init(try cell(0, UUID.self))
+        self.number = try cell(1)
+        self.guardianId = .init(try cell(2, UUID.self))
+        self.enrollmentId = .init(try cell(3, UUID.self))
+        self.institutionId = .init(try cell(4, UUID.self))
+        self.policyId = .init(try cell(5, UUID.self))
+        self.insurerId = .init(try cell(6, UUID.self))
+        self.reason = try decodeEnum(try cell(7, String.self))
+        self.claimedFen = Money(fen: try cell(8))
+        self.entitlementFen = Money(fen: try cell(9))
+        self.approvableFen = Money(fen: try cell(10))
+        self.approvedFen = Money(fen: try cell(11))
+        self.paidFen = Money(fen: try cell(12))
+        self.status = try decodeEnum(try cell(13, String.self))
+        let checks: String = try cell(14)
+        do {
+            self.checks = try JSONDecoder().decode([ClaimCheckRecord].self, from: Data(checks.utf8))
+        } catch {
+            throw CorruptRow(value: checks)
+        }
+        self.decisionReason = try cell(15, String?.self)
+        self.eventTime = try cell(16)
+        self.createdAt = try cell(17)
+        self.decidedAt = try cell(18, Date?.self)
+        self.paidAt = try cell(19, Date?.self)
+    }
+}
+
+/// Guardians' claims against policies. Filing runs the core's `assessClaim` on facts read from the ledger under the
+/// enrollment's lock and stores every check; the insurer approves or rejects, then pays with one payout transfer.
+public struct ClaimRepository: Sendable {
+    let store: Store
+
+    public init(store: Store) { self.store = store }
+
+    var logger: Logger { store.logger }
+
+    // MARK: Filing
+
+    /// The guardian files a claim, in the caller's transaction (the API's idempotent request). The claim is stored
+    /// `verified` when every check passes, `referred` when one needs a person, `rejected` when one fails.
+    ///
+    /// The event time is the filing time for both reasons: the institutions table has no defunct timestamp yet,
+    /// so an `institution_defunct` claim is checked as of now until the defunct mark records its effective time.
+    public func file(_ new: NewClaim, guardian: Guardian.ID, on connection: PostgresConnection) async throws -> ClaimRecord {
+        guard new.claimedFen.isPositive else { throw Rejection.amountMustBePositive }
+        // The enrollment is locked so filing, paying and other money movements on it queue behind each other.
+        let (enrollment, _) = try await EnrollmentRepository(store: store).lockForMoney(
+            new.enrollmentId, scope: Scope(guardian: guardian.uuid), on: connection)
+        guard let policyRecord = try await fetchPolicy(new.policyId, lock: false, on: connection) else { throw NotFound() }
+        let now = store.dependencies.now()
+        let facts = try await ledgerFacts(of: enrollment, on: connection)
+        let request = ClaimRequest(
+            claimant: guardian, enrollment: enrollment.id, reason: new.reason, claimed: new.claimedFen, eventTime: now)
+        let assessment = assessClaim(request, facts: facts, policy: try policyRecord.policy)
+        let status: ClaimStatus
+        let decisionReason: String?
+        switch assessment.decision {
+        case .approve: (status, decisionReason) = (.verified, nil)
+        case .refer(let codes): (status, decisionReason) = (.referred, codes.map(\.rawValue).joined(separator: ","))
+        case .reject(let code): (status, decisionReason) = (.rejected, code.rawValue)
+        }
+        let checks = String(decoding: try JSONEncoder().encode(assessment.checks.map(ClaimCheckRecord.init)), as: UTF8.self)
+        let id = store.dependencies.newID()
+        let filed: ClaimRecord? = try await mappingRejections {
+            let rows = try await connection.query(
+                """
+                INSERT INTO claims AS cl (id, number, guardian_id, enrollment_id, institution_id, policy_id, insurer_id, reason,
+                    claimed_fen, entitlement_fen, approvable_fen, status, checks, decision_reason, event_time, created_at, decided_at)
+                VALUES (\(id), 'TGC' || to_char(\(now) AT TIME ZONE 'Asia/Shanghai', 'YYYY') || lpad(nextval('claim_numbers')::text, 8, '0'),
+                    \(guardian.uuid), \(enrollment.id.uuid), \(enrollment.institutionId.uuid), \(policyRecord.id.uuid),
+                    \(policyRecord.insurerId.uuid), \(new.reason.rawValue), \(new.claimedFen.fen), \(assessment.entitlement.fen),
+                    \(assessment.approvable.fen), \(status.rawValue), \(checks)::jsonb, \(decisionReason), \(now), \(now),
+                    \(status == .rejected ? now : nil))
+                RETURNING \(unescaped: ClaimRecord.columns)
+                """, logger: logger)
+            // The database reports a refused row while the rows are read, so they are read inside the mapping.
+            for try await row in rows { return try ClaimRecord(row: row) }
+            return nil
+        }
+        guard let filed else { throw CorruptRow(value: "claim insert returned nothing") }
+        try await EvidenceQueue(store: store).enqueue(
+            EvidenceEvent(
+                kind: .claimFiled, occurredAt: now, institution: enrollment.institutionId, enrollment: enrollment.id,
+                amount: new.claimedFen, reference: "claim:\(filed.id):\(status.rawValue)"),
+            on: connection)
+        return filed
+    }
+
+    /// What the checks need to know about an enrollment, from the ledger and the lessons table.
+    func ledgerFacts(of enrollment: EnrollmentRecord, on connection: PostgresConnection) async throws -> EnrollmentLedgerFacts {
+        let rows = try await connection.query(
+            """
+            SELECT c.lessons_per_week,
+                (SELECT min(t.created_at) FROM transfers t WHERE t.enrollment_id = \(enrollment.id.uuid) AND t.kind = 'payment'),
+                (SELECT coalesce(sum(t.amount_fen), 0)::bigint FROM transfers t
+                 WHERE t.enrollment_id = \(enrollment.id.uuid) AND t.kind = 'payout')
+            FROM courses c WHERE c.id = \(enrollment.courseId.uuid)
+            """, logger: logger)
+        var found: (Int, Date?, Int64)?
+        for try await row in rows.decode((Int, Date?, Int64).self) { found = row }
+        guard let (lessonsPerWeek, paidAt, payouts) = found else { throw CorruptRow(value: "enrollment \(enrollment.id) has no course") }
+        var lessons: [LessonEntry] = []
+        for try await (count, recordedAt, status) in try await connection.query(
+            "SELECT lessons, recorded_at, status FROM lessons WHERE enrollment_id = \(enrollment.id.uuid) ORDER BY id", logger: logger
+        ).decode((Int, Date, String).self) {
+            lessons.append(LessonEntry(lessons: count, recordedAt: recordedAt, status: try decodeEnum(status)))
+        }
+        return EnrollmentLedgerFacts(
+            enrollment: enrollment.id, institution: enrollment.institutionId, guardian: enrollment.guardianId,
+            pricePerLesson: enrollment.pricePerLessonFen, lessonsBought: enrollment.lessonsBought, lessonsPerWeek: lessonsPerWeek,
+            paid: enrollment.paidFen, paidAt: paidAt, refunded: enrollment.refundedFen, claimPayouts: Money(fen: payouts),
+            lessons: lessons)
+    }
+
+    func fetchPolicy(_ id: Policy.ID, lock: Bool, on connection: PostgresConnection) async throws -> PolicyRecord? {
+        let rows = try await connection.query(
+            "SELECT \(unescaped: PolicyRecord.columns) FROM policies p WHERE p.id = \(id.uuid) \(unescaped: lock ? "FOR UPDATE" : "")",
+            logger: logger)
+        for try await row in rows { return try PolicyRecord(row: row, now: store.dependencies.now()) }
+        return nil
+    }
+
+    // MARK: Deciding
+
+    /// The insurer approves a verified or referred claim, all or part: `amount` is positive and at most what the checks
+    /// found approvable.
+    public func approve(_ id: Claim.ID, insurer: Insurer.ID, amount: Money) async throws -> ClaimRecord {
+        try await store.transaction { connection in
+            guard let claim = try await fetch(id, scope: Scope(insurer: insurer.uuid), lock: true, on: connection) else { throw NotFound() }
+            guard claim.status == .verified || claim.status == .referred else { throw Rejection.claimNotAwaitingDecision }
+            guard amount.isPositive, amount <= claim.approvableFen else { throw Rejection.approvalExceedsApprovable }
+            return try await decide(claim, status: .approved, approved: amount, reason: nil, on: connection)
+        }
+    }
+
+    /// The insurer rejects a verified or referred claim with a reason.
+    public func reject(_ id: Claim.ID, insurer: Insurer.ID, reason: String) async throws -> ClaimRecord {
+        try await store.transaction { connection in
+            guard let claim = try await fetch(id, scope: Scope(insurer: insurer.uuid), lock: true, on: connection) else { throw NotFound() }
+            guard claim.status == .verified || claim.status == .referred else { throw Rejection.claimNotAwaitingDecision }
+            return try await decide(claim, status: .rejected, approved: .zero, reason: reason, on: connection)
+        }
+    }
+
+    private func decide(_ claim: ClaimRecord, status: ClaimStatus, approved: Money, reason: String?, on connection: PostgresConnection)
+        async throws -> ClaimRecord
+    {
+        let now = store.dependencies.now()
+        let decided: ClaimRecord? = try await mappingRejections {
+            let rows = try await connection.query(
+                """
+                UPDATE claims AS cl SET status = \(status.rawValue), approved_fen = \(approved.fen), decided_at = \(now),
+                    decision_reason = coalesce(\(reason), cl.decision_reason)
+                WHERE cl.id = \(claim.id.uuid) RETURNING \(unescaped: ClaimRecord.columns)
+                """, logger: logger)
+            for try await row in rows { return try ClaimRecord(row: row) }
+            return nil
+        }
+        guard let decided else { throw NotFound() }
+        try await EvidenceQueue(store: store).enqueue(
+            EvidenceEvent(
+                kind: .claimDecided, occurredAt: now, institution: claim.institutionId, enrollment: claim.enrollmentId,
+                amount: status == .approved ? approved : nil, reference: "claim:\(claim.id):\(status.rawValue)"),
+            on: connection)
+        return decided
+    }
+
+    // MARK: Paying
+
+    /// The insurer pays an approved claim, in the caller's transaction: one payout transfer (insurer claims account →
+    /// guardian's bank, key `claim:<id>`) for the approved amount, and the policy's remaining sum reduced by it.
+    /// Paying a paid claim returns it and moves nothing.
+    public func pay(_ id: Claim.ID, insurer: Insurer.ID, on connection: PostgresConnection) async throws -> ClaimRecord {
+        guard let claim = try await fetch(id, scope: Scope(insurer: insurer.uuid), lock: true, on: connection) else { throw NotFound() }
+        if claim.status == .paid { return claim }
+        guard claim.status == .approved else { throw Rejection.claimNotApproved }
+        let (enrollment, _) = try await EnrollmentRepository(store: store).lockForMoney(
+            claim.enrollmentId, scope: Scope(guardian: claim.guardianId.uuid), on: connection)
+        guard let policy = try await fetchPolicy(claim.policyId, lock: true, on: connection) else { throw NotFound() }
+        guard claim.approvedFen <= policy.remainingFen else { throw Rejection.payoutExceedsPolicyRemaining }
+        // Refunds, lessons and other claims' payouts since the approval count: as of now, what the guardian is still owed
+        // bounds this payout, so two claims on the same enrollment (a tuition and a risk policy) never repay it twice.
+        let now = store.dependencies.now()
+        let facts = try await ledgerFacts(of: enrollment, on: connection)
+        guard claim.approvedFen <= entitlement(of: facts, asOf: now) else { throw Rejection.payoutExceedsEntitlement }
+        let transfer = PlannedTransfer(kind: .payout, from: .insurerClaims, to: .guardianBank, amount: claim.approvedFen)
+        let transferID = try await EnrollmentRepository(store: store).post(
+            transfer, key: "claim:\(claim.id)", institution: claim.institutionId, guardian: claim.guardianId, insurer: claim.insurerId,
+            enrollment: claim.enrollmentId, at: now, on: connection)
+        let paid: ClaimRecord? = try await mappingRejections {
+            let rows = try await connection.query(
+                """
+                WITH reduced AS (
+                    UPDATE policies SET remaining_fen = remaining_fen - \(claim.approvedFen.fen) WHERE id = \(claim.policyId.uuid))
+                UPDATE claims AS cl SET status = 'paid', paid_fen = cl.approved_fen, paid_at = \(now), payout_transfer_id = \(transferID)
+                WHERE cl.id = \(claim.id.uuid) RETURNING \(unescaped: ClaimRecord.columns)
+                """, logger: logger)
+            for try await row in rows { return try ClaimRecord(row: row) }
+            return nil
+        }
+        guard let paid else { throw CorruptRow(value: "claim payment updated nothing") }
+        try await EvidenceQueue(store: store).enqueue(
+            EvidenceEvent(
+                kind: .claimPaid, occurredAt: now, institution: claim.institutionId, enrollment: claim.enrollmentId,
+                amount: claim.approvedFen, reference: "claim:\(claim.id)"),
+            on: connection)
+        return paid
+    }
+
+    // MARK: Reading
+
+    /// Who sees a claim: its guardian, its insurer, the institution of its enrollment (read-only), and the regulator
+    /// of that institution's district.
+    func fetch(_ id: Claim.ID, scope: Scope, lock: Bool = false, on connection: PostgresConnection) async throws -> ClaimRecord? {
+        let rows = try await connection.query(
+            """
+            SELECT \(unescaped: ClaimRecord.columns) FROM claims cl JOIN institutions i ON i.id = cl.institution_id
+            WHERE cl.id = \(id.uuid) AND (cl.guardian_id = \(scope.guardian) OR cl.insurer_id = \(scope.insurer)
+                OR cl.institution_id = \(scope.institution) OR i.district_code = \(scope.district))
+            \(unescaped: lock ? "FOR UPDATE OF cl" : "")
+            """, logger: logger)
+        for try await row in rows { return try ClaimRecord(row: row) }
+        return nil
+    }
+
+    public func claim(_ id: Claim.ID, scope: Scope) async throws -> ClaimRecord? {
+        try await store.client.withConnection { connection in try await fetch(id, scope: scope, on: connection) }
+    }
+
+    /// The claims `scope` sees, optionally of one status, in id order: the insurer's queue is `status=verified`.
+    public func claims(scope: Scope, status: ClaimStatus?, page: PageRequest) async throws -> Page<ClaimRecord> {
+        let rows = try await store.query(
+            """
+            SELECT \(unescaped: ClaimRecord.columns) FROM claims cl JOIN institutions i ON i.id = cl.institution_id
+            WHERE (cl.guardian_id = \(scope.guardian) OR cl.insurer_id = \(scope.insurer)
+                OR cl.institution_id = \(scope.institution) OR i.district_code = \(scope.district))
+              AND (\(status?.rawValue)::text IS NULL OR cl.status = \(status?.rawValue)) AND cl.id > \(page.afterOrFloor)
+            ORDER BY cl.id LIMIT \(page.limit + 1)
+            """)
+        var items: [ClaimRecord] = []
+        for try await row in rows { items.append(try ClaimRecord(row: row)) }
+        return page.page(items) { $0.id.uuid }
+    }
+}

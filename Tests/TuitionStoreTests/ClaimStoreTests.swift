@@ -1,0 +1,191 @@
+import Foundation
+import PostgresNIO
+import Testing
+import TuitionCore
+import TuitionStore
+import TuitionTestSupport
+
+@Suite struct ClaimStoreTests {
+    typealias Insured = InsuranceStoreTests.Insured
+
+    /// A paid world whose guardian holds a tuition policy for the whole of what it paid.
+    static func insuredWorld(_ store: Store) async throws -> (Insured, PolicyRecord) {
+        let insured = try await Insured.make(store)
+        let policy = try await store.transaction {
+            try await InsuranceRepository(store: store).buyTuitionPolicy(
+                insured.tuitionPolicy(insured.world.enrollment.amountFen), enrollment: insured.world.enrollment.id,
+                guardian: insured.world.guardian, key: "premium:claims:\(insured.world.enrollment.id)", on: $0)
+        }
+        return (insured, policy)
+    }
+
+    static func file(_ store: Store, _ insured: Insured, policy: Policy.ID, claimed: Money) async throws -> ClaimRecord {
+        try await store.transaction {
+            try await ClaimRepository(store: store).file(
+                NewClaim(enrollmentId: insured.world.enrollment.id, policyId: policy, reason: .refundRefused, claimedFen: claimed),
+                guardian: insured.world.guardian, on: $0)
+        }
+    }
+
+    static func pay(_ store: Store, _ claim: Claim.ID, insurer: Insurer.ID) async throws -> ClaimRecord {
+        try await store.transaction { try await ClaimRepository(store: store).pay(claim, insurer: insurer, on: $0) }
+    }
+
+    func payouts(_ store: Store) async throws -> [(Int64, String, String, String)] {
+        let rows = try await store.query(
+            """
+            SELECT t.amount_fen, d.kind, c.kind, t.idempotency_key FROM transfers t JOIN accounts d ON d.id = t.debit_account_id
+                JOIN accounts c ON c.id = t.credit_account_id
+            WHERE t.kind = 'payout' ORDER BY t.id
+            """)
+        var found: [(Int64, String, String, String)] = []
+        for try await row in rows.decode((Int64, String, String, String).self) { found.append(row) }
+        return found
+    }
+
+    @Test func storesEveryCheckAndCutsAClaimAboveTheEntitlement() async throws {
+        try await TestDatabase.withStore("claimchecks") { store in
+            let (insured, policy) = try await Self.insuredWorld(store)
+            let claim = try await Self.file(store, insured, policy: policy.id, claimed: .yuan(10_000))
+            #expect(claim.status == .verified && claim.number.hasPrefix("TGC"))
+            #expect(claim.checks.map(\.check) == ClaimCheck.allCases)
+            let amount = claim.checks.first { $0.check == .amount }
+            #expect(amount?.outcome == .adjusted && amount?.code == .claimExceedsEntitlement)
+            #expect(claim.checks.filter { $0.check != .amount }.allSatisfy { $0.outcome == .passed })
+            // Nothing consumed yet: the whole payment is the entitlement and the most an approval may grant.
+            #expect(claim.entitlementFen == insured.world.enrollment.amountFen && claim.approvableFen == claim.entitlementFen)
+            #expect(claim.insurerId == insured.insurer && claim.institutionId == insured.world.institution.id)
+            let read = try await ClaimRepository(store: store).claim(
+                claim.id, scope: Scope(Principal(id: UUID(), entity: .guardian(insured.world.guardian))))
+            #expect(read == claim)
+            let events = try await store.query("SELECT count(*) FROM evidence_queue")
+            for try await count in events.decode(Int.self) { #expect(count >= 3) }
+        }
+    }
+
+    @Test func disputedLessonsReferTheClaimAndAForeignPolicyRejectsIt() async throws {
+        try await TestDatabase.withStore("claimrefer") { store in
+            let (insured, policy) = try await Self.insuredWorld(store)
+            let enrollments = EnrollmentRepository(store: store)
+            let lesson = try await store.transaction {
+                try await enrollments.recordLessons(
+                    insured.world.enrollment.id, institution: insured.world.institution.id, lessons: 2, takenOn: insured.today, on: $0)
+            }
+            _ = try await enrollments.answerLesson(lesson.id, guardian: insured.world.guardian, dispute: "没有上课")
+            let referred = try await Self.file(store, insured, policy: policy.id, claimed: .yuan(100))
+            #expect(referred.status == .referred && referred.decisionReason == "disputed_lessons")
+            #expect(referred.checks.first { $0.check == .disputes }?.outcome == .referred)
+            // Another enrollment's tuition policy does not cover this one: the claim is stored, rejected.
+            let other = try await insured.world.anotherEnrollment(store, lessons: 5)
+            _ = try await store.transaction {
+                try await enrollments.pay(other.id, guardian: insured.world.guardian, amount: other.amountFen, on: $0)
+            }
+            let rejected = try await store.transaction {
+                try await ClaimRepository(store: store).file(
+                    NewClaim(enrollmentId: other.id, policyId: policy.id, reason: .refundRefused, claimedFen: .yuan(10)),
+                    guardian: insured.world.guardian, on: $0)
+            }
+            #expect(rejected.status == .rejected && rejected.decisionReason == "policy_does_not_cover_enrollment")
+        }
+    }
+
+    @Test func oneOpenClaimPerEnrollmentAndPolicy() async throws {
+        try await TestDatabase.withStore("claimopen") { store in
+            let (insured, policy) = try await Self.insuredWorld(store)
+            let first = try await Self.file(store, insured, policy: policy.id, claimed: .yuan(100))
+            #expect(
+                try await rejection { _ = try await Self.file(store, insured, policy: policy.id, claimed: .yuan(50)) } == .claimAlreadyOpen)
+            // Once rejected, the claim is closed and a new one may be filed.
+            let rejected = try await ClaimRepository(store: store).reject(first.id, insurer: insured.insurer, reason: "资料不全")
+            #expect(rejected.status == .rejected && rejected.decisionReason == "资料不全" && rejected.decidedAt != nil)
+            #expect(try await Self.file(store, insured, policy: policy.id, claimed: .yuan(50)).status == .verified)
+        }
+    }
+
+    @Test func refusesApprovalAboveTheApprovableAmountAndDecidingTwice() async throws {
+        try await TestDatabase.withStore("claimapprove") { store in
+            let (insured, policy) = try await Self.insuredWorld(store)
+            let claims = ClaimRepository(store: store)
+            let claim = try await Self.file(store, insured, policy: policy.id, claimed: .yuan(100))
+            let above = Money(fen: claim.approvableFen.fen + 1)
+            #expect(
+                try await rejection { _ = try await claims.approve(claim.id, insurer: insured.insurer, amount: above) }
+                    == .approvalExceedsApprovable)
+            #expect(
+                try await rejection { _ = try await claims.approve(claim.id, insurer: insured.insurer, amount: .zero) }
+                    == .approvalExceedsApprovable)
+            #expect(try await rejection { _ = try await Self.pay(store, claim.id, insurer: insured.insurer) } == .claimNotApproved)
+            let approved = try await claims.approve(claim.id, insurer: insured.insurer, amount: .yuan(60))
+            #expect(approved.status == .approved && approved.approvedFen == .yuan(60))
+            #expect(
+                try await rejection { _ = try await claims.approve(claim.id, insurer: insured.insurer, amount: .yuan(1)) }
+                    == .claimNotAwaitingDecision)
+            // Another insurer does not find the claim.
+            let stranger = try await PartyRepository(store: store).createInsurer(name: "大地财险")
+            await #expect(throws: NotFound.self) { _ = try await claims.approve(claim.id, insurer: stranger, amount: .yuan(1)) }
+        }
+    }
+
+    @Test func payingTwicePaysOnceAndReducesThePolicy() async throws {
+        try await TestDatabase.withStore("claimpay") { store in
+            let (insured, policy) = try await Self.insuredWorld(store)
+            let claim = try await Self.file(store, insured, policy: policy.id, claimed: .yuan(1_000))
+            _ = try await ClaimRepository(store: store).approve(claim.id, insurer: insured.insurer, amount: .yuan(800))
+            let paid = try await Self.pay(store, claim.id, insurer: insured.insurer)
+            let again = try await Self.pay(store, claim.id, insurer: insured.insurer)
+            #expect(paid.status == .paid && paid.paidFen == .yuan(800) && paid.paidAt != nil && again == paid)
+            let moved = try await payouts(store)
+            #expect(moved.count == 1)
+            #expect(moved.first.map { $0 == (80_000, "insurer_claims", "guardian_bank", "claim:\(claim.id)") } == true)
+            let reduced = try await InsuranceRepository(store: store).policy(
+                policy.id, scope: Scope(Principal(id: UUID(), entity: .insurer(insured.insurer))))
+            #expect(reduced?.remainingFen == Money(fen: policy.sumInsuredFen.fen - 80_000))
+            // A paid claim is closed: a new claim on the same enrollment and policy may be filed.
+            #expect(try await Self.file(store, insured, policy: policy.id, claimed: .yuan(10)).status == .verified)
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
+
+    @Test func aPayoutNeverRepaysMoreThanTheUnconsumedTuition() async throws {
+        try await TestDatabase.withStore("claimcap") { store in
+            let (insured, tuitionPolicy) = try await Self.insuredWorld(store)
+            let riskPolicy = try await store.transaction {
+                try await InsuranceRepository(store: store).issueRiskPolicy(
+                    insured.riskPolicy(.yuan(100_000)), insurer: insured.insurer, key: "premium:risk:claimcap", on: $0)
+            }
+            let claims = ClaimRepository(store: store)
+            let owed = insured.world.enrollment.amountFen
+            // Two claims, one on each policy, each approved for the whole unconsumed tuition.
+            let onTuition = try await Self.file(store, insured, policy: tuitionPolicy.id, claimed: owed)
+            let onRisk = try await Self.file(store, insured, policy: riskPolicy.id, claimed: owed)
+            #expect(onTuition.status == .verified && onRisk.status == .verified)
+            _ = try await claims.approve(onTuition.id, insurer: insured.insurer, amount: owed)
+            _ = try await claims.approve(onRisk.id, insurer: insured.insurer, amount: owed)
+            #expect(try await Self.pay(store, onTuition.id, insurer: insured.insurer).paidFen == owed)
+            #expect(try await rejection { _ = try await Self.pay(store, onRisk.id, insurer: insured.insurer) } == .payoutExceedsEntitlement)
+            #expect(try await payouts(store).count == 1)
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
+
+    @Test func concurrentPaymentsOfOneClaimPayOnce() async throws {
+        try await TestDatabase.withStore("claimconcurrent") { store in
+            let (insured, policy) = try await Self.insuredWorld(store)
+            let claim = try await Self.file(store, insured, policy: policy.id, claimed: .yuan(500))
+            _ = try await ClaimRepository(store: store).approve(claim.id, insurer: insured.insurer, amount: .yuan(500))
+            let paid = try await withThrowingTaskGroup(of: ClaimRecord.self) { group in
+                for _ in 0..<8 { group.addTask { try await Self.pay(store, claim.id, insurer: insured.insurer) } }
+                var paid: [ClaimRecord] = []
+                for try await record in group { paid.append(record) }
+                return paid
+            }
+            #expect(paid.count == 8 && Set(paid).count == 1 && paid.first?.status == .paid)
+            #expect(try await payouts(store).count == 1)
+            #expect(
+                try await InsuranceRepository(store: store).policy(
+                    policy.id, scope: Scope(Principal(id: UUID(), entity: .insurer(insured.insurer))))?.remainingFen
+                    == Money(fen: policy.sumInsuredFen.fen - 50_000))
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
+}
