@@ -22,10 +22,7 @@ func addClaimRoutes(to router: Router<AppRequestContext>, services: Services) {
         }
     }
     v1.get("claims") { request, context in
-        let status = try request.uri.queryParameters["status"].map { text in
-            guard let status = ClaimStatus(rawValue: String(text)) else { throw Problem.invalidParameter("unknown status \(text)") }
-            return status
-        }
+        let status = try request.option("status", as: ClaimStatus.self)
         let page = try await services.claims.claims(scope: try context.scope, status: status, page: try request.pageRequest())
         return try JSON.response(PageBody(page))
     }

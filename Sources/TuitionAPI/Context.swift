@@ -94,6 +94,14 @@ extension Request {
         return PageRequest(after: after, limit: try pageLimit())
     }
 
+    /// An optional filter from the query string naming one case of `T` (`?status=active`); an unknown value is 400.
+    func option<T: RawRepresentable>(_ name: String, as type: T.Type) throws -> T? where T.RawValue == String {
+        try uri.queryParameters[Substring(name)].map { text in
+            guard let value = T(rawValue: String(text)) else { throw Problem.invalidParameter("unknown \(name) \(text)") }
+            return value
+        }
+    }
+
     /// `limit` from the query string: 1–200, 50 when absent.
     func pageLimit() throws -> Int {
         guard let text = uri.queryParameters["limit"] else { return 50 }

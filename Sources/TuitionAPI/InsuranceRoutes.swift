@@ -16,10 +16,7 @@ func addInsuranceRoutes(to router: Router<AppRequestContext>, services: Services
     // Products are offers: any authenticated principal reads them all.
     v1.get("insurance-products") { request, context in
         _ = try context.principal()
-        let kind = try request.uri.queryParameters["kind"].map { text in
-            guard let kind = InsuranceProductKind(rawValue: String(text)) else { throw Problem.invalidParameter("unknown kind \(text)") }
-            return kind
-        }
+        let kind = try request.option("kind", as: InsuranceProductKind.self)
         return try JSON.response(PageBody(try await services.insurance.products(kind: kind, page: try request.pageRequest())))
     }
 

@@ -111,10 +111,7 @@ func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
         return try JSON.response(try await services.parties.registerInstitution(body, district: district), status: .created)
     }
     v1.get("institutions") { request, context in
-        let status = try request.uri.queryParameters["status"].map { text in
-            guard let status = InstitutionStatus(rawValue: String(text)) else { throw Problem.invalidParameter("unknown status \(text)") }
-            return status
-        }
+        let status = try request.option("status", as: InstitutionStatus.self)
         let page = try await services.parties.institutions(scope: try context.scope, status: status, page: try request.pageRequest())
         return try JSON.response(PageBody(page))
     }

@@ -158,5 +158,3 @@ import TuitionTestSupport
         }
     }
 }
-
-func scopeOf(_ entity: PrincipalEntity) -> Scope { Scope(Principal(id: UUID(), entity: entity)) }

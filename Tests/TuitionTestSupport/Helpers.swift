@@ -1,4 +1,6 @@
+import Foundation
 import TuitionCore
+import TuitionStore
 
 /// The named rejection `body` ends with, or nil when it succeeds. Any other error is rethrown, so the test
 /// that expected a business refusal fails on it.
@@ -10,3 +12,6 @@ public func rejection(_ body: () async throws -> Void) async throws -> Rejection
         return rejection
     }
 }
+
+/// What `entity`'s principal may see, without making a token.
+public func scopeOf(_ entity: PrincipalEntity) -> Scope { Scope(Principal(id: UUID(), entity: entity)) }
