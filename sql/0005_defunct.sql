@@ -77,3 +77,22 @@ CREATE TABLE defunct_settlements (
 );
 CREATE INDEX defunct_settlements_pending ON defunct_settlements (case_id, enrollment_id) WHERE status = 'pending';
 CREATE INDEX defunct_settlements_by_guardian ON defunct_settlements (guardian_id, case_id);
+
+-- The pro-rata rule of `waterfall(_:)` (TuitionCore/Waterfall.swift), once, for the fast-track's set-based plan:
+-- each part is ⌊pool × w / W⌋; the leftover fen go one each to the largest remainders (pool × w) mod W, ties to the
+-- lower id. The caller passes pool ≤ W = Σ weights, ids and weights in the same order.
+CREATE FUNCTION allocate_pro_rata(pool bigint, ids uuid[], weights bigint[]) RETURNS TABLE (id uuid, part bigint)
+LANGUAGE sql IMMUTABLE AS $$
+    WITH weighted AS (
+        SELECT u.id, u.weight::numeric AS weight, sum(u.weight::numeric) OVER () AS total
+        FROM unnest(ids, weights) AS u (id, weight)),
+    shares AS (
+        SELECT w.id,
+            CASE WHEN w.total = 0 THEN 0 ELSE div(pool * w.weight, w.total) END AS base,
+            CASE WHEN w.total = 0 THEN 0 ELSE mod(pool * w.weight, w.total) END AS remainder
+        FROM weighted w),
+    ranked AS (
+        SELECT s.id, s.base, row_number() OVER (ORDER BY s.remainder DESC, s.id) AS rank, pool - sum(s.base) OVER () AS leftover
+        FROM shares s)
+    SELECT r.id, (r.base + CASE WHEN r.rank <= r.leftover THEN 1 ELSE 0 END)::bigint FROM ranked r
+$$;

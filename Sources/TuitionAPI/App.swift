@@ -25,6 +25,19 @@ struct SequencerService: Service {
     }
 }
 
+/// Finishes defunct cases left unfinished (a crash or an error mid-way) at start-up and then every `interval`.
+struct FastTrackService: Service {
+    let runner: FastTrackRunner
+    var interval: Duration = .seconds(10)
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await runner.sweep()
+            try? await Task.sleep(for: interval)
+        }
+    }
+}
+
 /// Configuration read once from the environment.
 public struct AppConfiguration: Sendable {
     public var host: String
@@ -109,6 +122,9 @@ public func buildApplication(configuration: AppConfiguration, logger: Logger) th
         router: buildRouter(store: store, openAPIDocument: document, logPublicKeyPEM: signer.publicKeyPEM),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "TuitionGuard"),
         logger: logger)
-    app.addServices(client, SequencerService(sequencer: Sequencer(store: store, signer: signer), logger: logger))
+    app.addServices(
+        client, SequencerService(sequencer: Sequencer(store: store, signer: signer), logger: logger),
+        FastTrackService(
+            runner: FastTrackRunner(job: FastTrackJob(store: store), defunct: DefunctRepository(store: store), logger: logger)))
     return app
 }

@@ -50,6 +50,21 @@ struct TokenAuthenticator: AuthenticatorMiddleware {
     }
 }
 
+/// Reads request bodies; times are RFC 3339, with or without fractional seconds.
+private let bodyDecoder: JSONDecoder = {
+    let decoder = JSONDecoder()
+    decoder.dateDecodingStrategy = .custom { decoder in
+        let text = try decoder.singleValueContainer().decode(String.self)
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        if let date = formatter.date(from: text) { return date }
+        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 time: \(text)"))
+    }
+    return decoder
+}()
+
 extension Request {
     /// Decodes the JSON body; any decoding failure is a 400 naming the field.
     func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext) async throws -> (T, ByteBuffer) {
@@ -60,7 +75,7 @@ extension Request {
             throw Problem(.contentTooLarge, code: "body_too_large", title: "The request body is too large")
         }
         do {
-            return (try JSONDecoder().decode(T.self, from: Data(buffer: buffer)), buffer)
+            return (try bodyDecoder.decode(T.self, from: Data(buffer: buffer)), buffer)
         } catch let error as DecodingError {
             throw Problem.malformedBody(ProblemMiddleware<AppRequestContext>.describe(error))
         } catch {

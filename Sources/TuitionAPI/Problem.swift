@@ -58,7 +58,8 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
         let status: HTTPResponse.Status =
             switch rejection {
             case .licenceNumberTaken, .enrollmentAlreadyPaid, .lessonAlreadyAnswered, .enrollmentAlreadyInsured, .claimAlreadyOpen,
-                .claimNotAwaitingDecision, .claimNotApproved:
+                .claimNotAwaitingDecision, .claimNotApproved, .institutionAlreadyDefunct,
+                .fastTrackInProgress:
                 .conflict
             default: .unprocessableContent
             }
@@ -110,6 +111,10 @@ extension Rejection {
         case .claimNotApproved: "Only an approved claim may be paid"
         case .payoutExceedsPolicyRemaining: "The payout exceeds what is left of the policy's sum insured"
         case .payoutExceedsEntitlement: "The payout would repay the guardian more than the enrollment's unconsumed tuition"
+        case .institutionAlreadyDefunct: "The institution is already marked defunct"
+        case .effectiveTimeInFuture: "A defunct mark's effective time may not lie in the future"
+        case .institutionNotDefunct: "The institution has not been marked defunct"
+        case .fastTrackInProgress: "The institution's defunct fast-track is still paying; try again when it has finished"
         }
     }
 }

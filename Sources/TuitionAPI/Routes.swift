@@ -13,6 +13,8 @@ struct Services: Sendable {
     let statements: StatementRepository
     let insurance: InsuranceRepository
     let claims: ClaimRepository
+    let defunct: DefunctRepository
+    let fastTrack: FastTrackRunner
     let idempotent: IdempotentRequests
 
     init(store: Store) {
@@ -23,6 +25,8 @@ struct Services: Sendable {
         self.statements = StatementRepository(store: store)
         self.insurance = InsuranceRepository(store: store)
         self.claims = ClaimRepository(store: store)
+        self.defunct = DefunctRepository(store: store)
+        self.fastTrack = FastTrackRunner(job: FastTrackJob(store: store), defunct: defunct, logger: store.logger)
         self.idempotent = IdempotentRequests(store: store, repository: IdempotencyRepository(store: store))
     }
 }
@@ -71,6 +75,7 @@ func addRoutes(to router: Router<AppRequestContext>, services: Services) {
     addEnrollmentRoutes(to: router, services: services)
     addInsuranceRoutes(to: router, services: services)
     addClaimRoutes(to: router, services: services)
+    addDefunctRoutes(to: router, services: services)
 }
 
 // MARK: Principals, districts, institutions, students, courses

@@ -47,4 +47,9 @@ public enum Rejection: String, Error, Sendable, CaseIterable {
     case claimNotApproved = "claim_not_approved"
     case payoutExceedsPolicyRemaining = "payout_exceeds_policy_remaining"
     case payoutExceedsEntitlement = "payout_exceeds_entitlement"
+    // Defunct fast-track
+    case institutionAlreadyDefunct = "institution_already_defunct"
+    case effectiveTimeInFuture = "effective_time_in_future"
+    case institutionNotDefunct = "institution_not_defunct"
+    case fastTrackInProgress = "fast_track_in_progress"
 }

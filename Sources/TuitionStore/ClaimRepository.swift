@@ -77,12 +77,7 @@ public struct ClaimRecord: Codable, Sendable, Hashable {
         self.approvedFen = Money(fen: try cell(11))
         self.paidFen = Money(fen: try cell(12))
         self.status = try decodeEnum(try cell(13, String.self))
-        let checks: String = try cell(14)
-        do {
-            self.checks = try JSONDecoder().decode([ClaimCheckRecord].self, from: Data(checks.utf8))
-        } catch {
-            throw CorruptRow(value: checks)
-        }
+        self.checks = try decodeChecks(try cell(14, String.self))
         self.decisionReason = try cell(15, String?.self)
         self.eventTime = try cell(16)
         self.createdAt = try cell(17)
@@ -105,8 +100,8 @@ public struct ClaimRepository: Sendable {
     /// The guardian files a claim, in the caller's transaction (the API's idempotent request). The claim is stored
     /// `verified` when every check passes, `referred` when one needs a person, `rejected` when one fails.
     ///
-    /// The event time is the filing time for both reasons: the institutions table has no defunct timestamp yet,
-    /// so an `institution_defunct` claim is checked as of now until the defunct mark records its effective time.
+    /// The event time of an `institution_defunct` claim is the effective time of the institution's defunct mark
+    /// (refused when there is none); a `refund_refused` claim's is the filing time.
     public func file(_ new: NewClaim, guardian: Guardian.ID, on connection: PostgresConnection) async throws -> ClaimRecord {
         guard new.claimedFen.isPositive else { throw Rejection.amountMustBePositive }
         // The enrollment is locked so filing, paying and other money movements on it queue behind each other.
@@ -114,9 +109,17 @@ public struct ClaimRepository: Sendable {
             new.enrollmentId, scope: Scope(guardian: guardian.uuid), on: connection)
         guard let policyRecord = try await fetchPolicy(new.policyId, lock: false, on: connection) else { throw NotFound() }
         let now = store.dependencies.now()
+        let eventTime: Date
+        switch new.reason {
+        case .refundRefused: eventTime = now
+        case .institutionDefunct:
+            guard let effective = try await DefunctRepository(store: store).effectiveTime(of: enrollment.institutionId, on: connection)
+            else { throw Rejection.institutionNotDefunct }
+            eventTime = effective
+        }
         let facts = try await ledgerFacts(of: enrollment, on: connection)
         let request = ClaimRequest(
-            claimant: guardian, enrollment: enrollment.id, reason: new.reason, claimed: new.claimedFen, eventTime: now)
+            claimant: guardian, enrollment: enrollment.id, reason: new.reason, claimed: new.claimedFen, eventTime: eventTime)
         let assessment = assessClaim(request, facts: facts, policy: try policyRecord.policy)
         let status: ClaimStatus
         let decisionReason: String?
@@ -135,7 +138,7 @@ public struct ClaimRepository: Sendable {
                 VALUES (\(id), 'TGC' || to_char(\(now) AT TIME ZONE 'Asia/Shanghai', 'YYYY') || lpad(nextval('claim_numbers')::text, 8, '0'),
                     \(guardian.uuid), \(enrollment.id.uuid), \(enrollment.institutionId.uuid), \(policyRecord.id.uuid),
                     \(policyRecord.insurerId.uuid), \(new.reason.rawValue), \(new.claimedFen.fen), \(assessment.entitlement.fen),
-                    \(assessment.approvable.fen), \(status.rawValue), \(checks)::jsonb, \(decisionReason), \(now), \(now),
+                    \(assessment.approvable.fen), \(status.rawValue), \(checks)::jsonb, \(decisionReason), \(eventTime), \(now),
                     \(status == .rejected ? now : nil))
                 RETURNING \(unescaped: ClaimRecord.columns)
                 """, logger: logger)
@@ -240,15 +243,18 @@ public struct ClaimRepository: Sendable {
         guard let claim = try await fetch(id, scope: Scope(insurer: insurer.uuid), lock: true, on: connection) else { throw NotFound() }
         if claim.status == .paid { return claim }
         guard claim.status == .approved else { throw Rejection.claimNotApproved }
+        guard try await !fastTrackRunning(for: claim.institutionId, on: connection) else { throw Rejection.fastTrackInProgress }
         let (enrollment, _) = try await EnrollmentRepository(store: store).lockForMoney(
             claim.enrollmentId, scope: Scope(guardian: claim.guardianId.uuid), on: connection)
         guard let policy = try await fetchPolicy(claim.policyId, lock: true, on: connection) else { throw NotFound() }
         guard claim.approvedFen <= policy.remainingFen else { throw Rejection.payoutExceedsPolicyRemaining }
-        // Refunds, lessons and other claims' payouts since the approval count: as of now, what the guardian is still owed
-        // bounds this payout, so two claims on the same enrollment (a tuition and a risk policy) never repay it twice.
+        // Refunds and other claims' payouts since the approval count: what the guardian is still owed bounds this payout,
+        // so two claims on the same enrollment (a tuition and a risk policy, or the fast-track's) never repay it twice.
+        // Lessons count up to now, or up to the defunct time for a defunct institution, which records none after it.
         let now = store.dependencies.now()
         let facts = try await ledgerFacts(of: enrollment, on: connection)
-        guard claim.approvedFen <= entitlement(of: facts, asOf: now) else { throw Rejection.payoutExceedsEntitlement }
+        let asOf = claim.reason == .institutionDefunct ? claim.eventTime : now
+        guard claim.approvedFen <= entitlement(of: facts, asOf: asOf) else { throw Rejection.payoutExceedsEntitlement }
         let transfer = PlannedTransfer(kind: .payout, from: .insurerClaims, to: .guardianBank, amount: claim.approvedFen)
         let transferID = try await EnrollmentRepository(store: store).post(
             transfer, key: "claim:\(claim.id)", institution: claim.institutionId, guardian: claim.guardianId, insurer: claim.insurerId,
@@ -271,6 +277,15 @@ public struct ClaimRepository: Sendable {
                 amount: claim.approvedFen, reference: "claim:\(claim.id)"),
             on: connection)
         return paid
+    }
+
+    /// Whether the institution's defunct fast-track is still paying: its plan counts on what is left of the policies,
+    /// so insurers' own payouts on that institution wait until it is done.
+    private func fastTrackRunning(for institution: Institution.ID, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query(
+            "SELECT 1 FROM defunct_cases WHERE institution_id = \(institution.uuid) AND status = 'running'", logger: logger)
+        for try await _ in rows { return true }
+        return false
     }
 
     // MARK: Reading

@@ -81,7 +81,9 @@ public struct InvariantAudit: Sendable {
             CROSS JOIN LATERAL (
                 SELECT coalesce(sum(t.amount_fen) FILTER (WHERE t.kind IN ('refund', 'payout')), 0) AS back,
                        coalesce(sum(t.amount_fen) FILTER (WHERE t.kind = 'payment'), 0)
-                         - (SELECT coalesce(sum(value_fen), 0) FROM lessons WHERE enrollment_id = e.id) AS owed
+                         - (SELECT coalesce(sum(value_fen), 0) FROM lessons
+                            WHERE enrollment_id = e.id AND recorded_at < coalesce(
+                                (SELECT effective_at FROM defunct_cases WHERE institution_id = e.institution_id), 'infinity')) AS owed
                 FROM transfers t WHERE t.enrollment_id = e.id) x
             WHERE back > owed
             """
@@ -109,6 +111,25 @@ public struct InvariantAudit: Sendable {
             """
             SELECT 'policy ' || number || ': remaining ' || remaining_fen || ' of ' || sum_insured_fen
             FROM policies WHERE remaining_fen < 0 OR remaining_fen > sum_insured_fen
+            """
+        ),
+        (
+            "each settled defunct-case layer moved exactly its planned amount to the guardian",
+            """
+            SELECT 'case ' || s.case_id || ', enrollment ' || s.enrollment_id || ': ' || layer.name || ' planned '
+                || layer.planned || ' but moved ' || coalesce(t.amount_fen, 0)
+            FROM defunct_settlements s
+            CROSS JOIN LATERAL (VALUES
+                ('escrow', s.escrow_fen, 'escrow'), ('reserve', s.reserve_fen, 'reserve'),
+                ('risk_policy', CASE WHEN s.status = 'paid' THEN s.risk_policy_fen ELSE 0 END, 'insurer_claims'),
+                ('tuition_policy', CASE WHEN s.status = 'paid' THEN s.tuition_policy_fen ELSE 0 END, 'insurer_claims')
+            ) AS layer (name, planned, source)
+            LEFT JOIN transfers t ON t.idempotency_key = 'defunct:' || s.case_id || ':' || s.enrollment_id || ':' || layer.name
+            LEFT JOIN accounts d ON d.id = t.debit_account_id
+            LEFT JOIN accounts c ON c.id = t.credit_account_id
+            WHERE s.status <> 'pending' AND (
+                coalesce(t.amount_fen, 0) <> layer.planned
+                OR (t.id IS NOT NULL AND (d.kind <> layer.source OR c.kind <> 'guardian_bank' OR c.guardian_id <> s.guardian_id)))
             """
         ),
         (

@@ -1,0 +1,80 @@
+import Foundation
+import Hummingbird
+import Logging
+import TuitionCore
+import TuitionStore
+
+struct DefunctMarkBody: Codable, Sendable {
+    /// When the institution stopped serving; now when absent. RFC 3339.
+    let effectiveAt: Date?
+    let reason: String
+}
+
+// MARK: Defunct fast-track
+
+func addDefunctRoutes(to router: Router<AppRequestContext>, services: Services) {
+    let v1 = router.group("v1")
+
+    // The regulator marks an institution of its district defunct: the institution is frozen at once, and the fast-track
+    // starts in the background; its progress is `GET /v1/defunct-cases/{id}`.
+    v1.post("institutions/:id/defunct") { request, context in
+        guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
+        let institution: Institution.ID = try context.parameters.id("id")
+        let (body, _) = try await request.decodeJSON(DefunctMarkBody.self, context: context)
+        let marked = try await services.defunct.mark(
+            institution, district: district.value, effectiveAt: body.effectiveAt, reason: body.reason)
+        services.fastTrack.start(marked.id)
+        return try JSON.response(marked, status: .accepted)
+    }
+    v1.get("defunct-cases") { request, context in
+        return try JSON.response(PageBody(try await services.defunct.cases(scope: try context.scope, page: try request.pageRequest())))
+    }
+    v1.get("defunct-cases/:id") { _, context in
+        guard let found = try await services.defunct.defunctCase(try context.parameters.id("id"), scope: try context.scope) else {
+            throw Problem.notFound
+        }
+        return try JSON.response(found)
+    }
+    // Each enrollment's waterfall: the regulator and the institution see all, a guardian its own.
+    v1.get("defunct-cases/:id/settlements") { request, context in
+        let status = try request.option("status", as: SettlementStatus.self)
+        guard
+            let page = try await services.defunct.settlements(
+                of: try context.parameters.id("id"), scope: try context.scope, status: status, page: try request.pageRequest())
+        else { throw Problem.notFound }
+        return try JSON.response(PageBody(page))
+    }
+}
+
+/// Runs defunct cases' fast-track jobs beside the HTTP server: a case marked through the API starts at once; at start-up
+/// and every `interval` the service also runs any case still unfinished (a crash or an error mid-way), which pays
+/// nothing twice.
+struct FastTrackRunner: Sendable {
+    let job: FastTrackJob
+    let defunct: DefunctRepository
+    let logger: Logger
+
+    func start(_ id: DefunctCase.ID) {
+        Task { await run(id) }
+    }
+
+    func run(_ id: DefunctCase.ID) async {
+        do {
+            let finished = try await job.run(id)
+            logger.info(
+                "fast-track completed",
+                metadata: ["case": "\(id)", "enrollments": "\(finished.enrollmentsDone)", "paid_fen": "\(finished.paidFen.fen)"])
+        } catch {
+            logger.error(
+                "fast-track stopped; it resumes on the next sweep", metadata: ["case": "\(id)", "error": "\(String(reflecting: error))"])
+        }
+    }
+
+    func sweep() async {
+        do {
+            for id in try await defunct.unfinishedCases() { await run(id) }
+        } catch {
+            logger.error("fast-track sweep failed", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+}

@@ -1,0 +1,452 @@
+import Foundation
+import NIOCore
+import PostgresNIO
+import TuitionCore
+
+/// The defunct fast-track: plans every entitled enrollment's waterfall in one set-based statement, then pays the plan
+/// in chunks. It runs the core's rules (`entitlement(of:asOf:)`, `assessSettlement`, `waterfall(_:)`,
+/// `riskPolicyInForce`, `tuitionPolicyCover`) as SQL over all enrollments at once; the tests check both give the same
+/// payout to the fen.
+///
+/// Crash safety and idempotency: the plan is one transaction, skipped once the case has one. Each chunk is one
+/// transaction that locks the case row, takes pending settlements, writes their transfers (keys
+/// `defunct:<case>:<enrollment>:<layer>`, unique), claims, policy reductions, statuses and the case's counters.
+/// A crash rolls back the chunk in flight; running again continues with what is still pending and pays nothing twice.
+///
+/// Referred enrollments (a consumption spike before the collapse, or disputed lessons) still receive the institution's
+/// own funds, escrow and reserve: those amounts are exact and at most what the guardian is owed whatever a person later
+/// finds. Their insurance layers become `referred` claims in the insurers' queues, approvable up to the planned amount.
+public struct FastTrackJob: Sendable {
+    let store: Store
+    public var chunkSize: Int
+
+    public init(store: Store, chunkSize: Int = 5_000) {
+        precondition(chunkSize > 0, "a chunk settles at least one enrollment")
+        self.store = store
+        self.chunkSize = chunkSize
+    }
+
+    var logger: Logger { store.logger }
+
+    /// Plans the case if it has no plan yet, settles every pending enrollment, and marks the case completed.
+    /// `progress` is called after the plan and after each chunk with the case as committed.
+    @discardableResult
+    public func run(_ id: DefunctCase.ID, progress: (@Sendable (DefunctCaseRecord) async -> Void)? = nil) async throws
+        -> DefunctCaseRecord
+    {
+        try await plan(id)
+        if let progress { await progress(try await record(id)) }
+        while try await settleChunk(id) > 0 {
+            if let progress { await progress(try await record(id)) }
+        }
+        try await complete(id)
+        let finished = try await record(id)
+        if let progress { await progress(finished) }
+        return finished
+    }
+
+    func record(_ id: DefunctCase.ID) async throws -> DefunctCaseRecord {
+        let rows = try await store.query("SELECT \(unescaped: DefunctCaseRecord.columns) FROM defunct_cases dc WHERE dc.id = \(id.uuid)")
+        for try await row in rows { return try DefunctCaseRecord(row: row) }
+        throw NotFound()
+    }
+
+    // MARK: Plan
+
+    /// Computes and stores every entitled enrollment's settlement, once.
+    func plan(_ id: DefunctCase.ID) async throws {
+        try await store.transaction { connection in
+            let rows = try await connection.query(
+                "SELECT institution_id, effective_at, planned_at IS NOT NULL FROM defunct_cases WHERE id = \(id.uuid) FOR UPDATE",
+                logger: logger)
+            var found: (UUID, Date, Bool)?
+            for try await row in rows.decode((UUID, Date, Bool).self) { found = row }
+            guard let (institution, effectiveAt, planned) = found else { throw NotFound() }
+            if planned { return }
+            // A money movement that read the institution as operating just before the mark may still be in flight;
+            // it holds its enrollment's lock, so taking every enrollment's lock waits it out.
+            try await connection.query(
+                "SELECT count(*) FROM (SELECT 1 FROM enrollments WHERE institution_id = \(institution) FOR UPDATE) AS waited",
+                logger: logger)
+            let reserve = try await reserveBalance(of: institution, on: connection)
+            let risk = try await riskPolicy(of: institution, at: effectiveAt, on: connection)
+            try await insertPlan(
+                id, institution: institution, effectiveAt: effectiveAt, reserve: reserve, risk: risk, on: connection)
+            let now = store.dependencies.now()
+            try await connection.query(
+                """
+                UPDATE defunct_cases dc SET planned_at = \(now), reserve_balance_fen = \(reserve), risk_policy_id = \(risk?.id),
+                    enrollments_total = x.n, entitled_fen = x.entitled
+                FROM (SELECT count(*)::int AS n, coalesce(sum(entitlement_fen), 0)::bigint AS entitled
+                      FROM defunct_settlements WHERE case_id = \(id.uuid)) x
+                WHERE dc.id = \(id.uuid)
+                """, logger: logger)
+        }
+    }
+
+    private func reserveBalance(of institution: UUID, on connection: PostgresConnection) async throws -> Int64 {
+        let rows = try await connection.query(
+            "SELECT credits_fen - debits_fen FROM accounts WHERE institution_id = \(institution) AND kind = 'reserve'", logger: logger)
+        for try await balance in rows.decode(Int64.self) { return balance }
+        throw CorruptRow(value: "institution \(institution) has no reserve account")
+    }
+
+    private struct RiskCover {
+        var id: UUID
+        var coveredShareBasisPoints: Int
+        var remaining: Int64
+    }
+
+    /// `riskPolicyInForce` in SQL: in force at the effective time, something left, the most left first, then the lowest id.
+    private func riskPolicy(of institution: UUID, at effectiveAt: Date, on connection: PostgresConnection) async throws -> RiskCover? {
+        let rows = try await connection.query(
+            """
+            SELECT p.id, ip.covered_share_bp, p.remaining_fen
+            FROM policies p JOIN insurance_products ip ON ip.id = p.product_id
+            WHERE p.institution_id = \(institution) AND p.kind = 'institution_risk' AND p.remaining_fen > 0
+              AND p.period_start <= \(effectiveAt) AND \(effectiveAt) < p.period_end
+              AND (p.cancelled_at IS NULL OR p.cancelled_at > \(effectiveAt))
+            ORDER BY p.remaining_fen DESC, p.id LIMIT 1
+            FOR UPDATE OF p
+            """, logger: logger)
+        for try await (id, share, remaining) in rows.decode((UUID, Int, Int64).self) {
+            return RiskCover(id: id, coveredShareBasisPoints: share, remaining: remaining)
+        }
+        return nil
+    }
+
+    /// The plan: the ledger facts of every enrollment as of the effective time (`EnrollmentLedgerFacts`), the entitlement,
+    /// the checks, and the waterfall's layers (`allocate_pro_rata` is its pro-rata rule), in one statement.
+    private func insertPlan(
+        _ id: DefunctCase.ID, institution: UUID, effectiveAt: Date, reserve: Int64, risk: RiskCover?, on connection: PostgresConnection
+    ) async throws {
+        let checks = SettlementChecks()
+        let window = Int(consumptionSpikeWindow)
+        try await connection.query(
+            """
+            WITH paid AS (
+                SELECT enrollment_id, min(created_at) AS paid_at FROM transfers
+                WHERE institution_id = \(institution) AND kind = 'payment' GROUP BY enrollment_id),
+            payouts AS (
+                SELECT enrollment_id, sum(amount_fen)::bigint AS fen FROM transfers
+                WHERE institution_id = \(institution) AND kind = 'payout' AND enrollment_id IS NOT NULL GROUP BY enrollment_id),
+            consumed AS (
+                SELECT enrollment_id,
+                    (sum(lessons) FILTER (WHERE recorded_at < \(effectiveAt)))::bigint AS before,
+                    (sum(lessons) FILTER (WHERE recorded_at >= \(effectiveAt) - make_interval(secs => \(window))
+                                            AND recorded_at < \(effectiveAt)))::bigint AS recent,
+                    bool_or(status = 'disputed' AND recorded_at < \(effectiveAt)) AS disputed
+                FROM lessons WHERE institution_id = \(institution) GROUP BY enrollment_id),
+            facts AS (
+                SELECT e.id, e.institution_id, e.guardian_id,
+                    CASE WHEN e.supervision_mode = 'escrow' THEN e.paid_fen - e.released_fen - e.refunded_fen ELSE 0 END AS escrow_held,
+                    CASE WHEN e.paid_fen > 0 AND p.paid_at < \(effectiveAt)
+                        THEN greatest(0, e.paid_fen - e.price_per_lesson_fen * coalesce(l.before, 0) - e.refunded_fen
+                                         - coalesce(po.fen, 0))
+                        ELSE 0 END AS entitled,
+                    7 * coalesce(l.recent, 0) > 60 * c.lessons_per_week AS spike,
+                    coalesce(l.disputed, false) AS disputed,
+                    tp.id AS tuition_policy_id, coalesce(tp.remaining_fen, 0) AS tuition_cover
+                FROM enrollments e
+                JOIN courses c ON c.id = e.course_id
+                LEFT JOIN paid p ON p.enrollment_id = e.id
+                LEFT JOIN payouts po ON po.enrollment_id = e.id
+                LEFT JOIN consumed l ON l.enrollment_id = e.id
+                LEFT JOIN LATERAL (
+                    SELECT t.id, t.remaining_fen FROM policies t
+                    WHERE t.enrollment_id = e.id AND t.kind = 'student_tuition'
+                      AND t.period_start <= \(effectiveAt) AND \(effectiveAt) < t.period_end
+                      AND (t.cancelled_at IS NULL OR t.cancelled_at > \(effectiveAt))
+                    ORDER BY t.id LIMIT 1) tp ON true
+                WHERE e.institution_id = \(institution)),
+            entitled AS (
+                SELECT f.*, least(f.escrow_held, f.entitled) AS escrow_part FROM facts f WHERE f.entitled > 0),
+            reserve_split AS (
+                SELECT a.id, a.part FROM (
+                    SELECT least(\(reserve)::bigint, coalesce(sum(entitled - escrow_part), 0))::bigint AS pool,
+                        array_agg(id ORDER BY id) AS ids, array_agg(entitled - escrow_part ORDER BY id) AS weights
+                    FROM entitled) x
+                CROSS JOIN LATERAL allocate_pro_rata(x.pool, x.ids, x.weights) a),
+            after_reserve AS (
+                SELECT e.*, r.part AS reserve_part,
+                    least(e.entitled - e.escrow_part - r.part, (e.entitled * \(risk?.coveredShareBasisPoints ?? 0)) / 10000) AS risk_cap
+                FROM entitled e JOIN reserve_split r ON r.id = e.id),
+            risk_split AS (
+                SELECT a.id, a.part FROM (
+                    SELECT least(\(risk?.remaining ?? 0)::bigint, coalesce(sum(risk_cap), 0))::bigint AS pool,
+                        array_agg(id ORDER BY id) AS ids, array_agg(risk_cap ORDER BY id) AS weights
+                    FROM after_reserve) x
+                CROSS JOIN LATERAL allocate_pro_rata(x.pool, x.ids, x.weights) a),
+            planned AS (
+                SELECT ar.*, rs.part AS risk_part,
+                    least(ar.entitled - ar.escrow_part - ar.reserve_part - rs.part, ar.tuition_cover) AS tuition_part
+                FROM after_reserve ar JOIN risk_split rs ON rs.id = ar.id)
+            INSERT INTO defunct_settlements (case_id, enrollment_id, institution_id, guardian_id, entitlement_fen, escrow_fen,
+                reserve_fen, risk_policy_fen, tuition_policy_fen, uncovered_fen, tuition_policy_id, checks, decision)
+            SELECT \(id.uuid), id, institution_id, guardian_id, entitled, escrow_part, reserve_part, risk_part, tuition_part,
+                entitled - escrow_part - reserve_part - risk_part - tuition_part,
+                CASE WHEN tuition_part > 0 THEN tuition_policy_id END,
+                (CASE WHEN spike AND disputed THEN \(checks.spikeAndDisputes) WHEN spike THEN \(checks.spike)
+                      WHEN disputed THEN \(checks.disputes) ELSE \(checks.clean) END)::jsonb,
+                CASE WHEN spike OR disputed THEN 'refer' ELSE 'approve' END
+            FROM planned
+            """, logger: logger)
+    }
+
+    // MARK: Settle
+
+    /// Pays one chunk of pending settlements in one transaction; returns how many it settled (0: none left).
+    func settleChunk(_ id: DefunctCase.ID) async throws -> Int {
+        try await store.transaction { connection in
+            guard let context = try await chunkContext(id, on: connection) else { throw NotFound() }
+            let chunk = try await pendingSettlements(id, on: connection)
+            guard !chunk.isEmpty else { return 0 }
+            let ids = chunk.map(\.enrollment)
+            let now = store.dependencies.now()
+            try await mappingRejections {
+                try await insertTransfers(id, ids: ids, context: context, at: now, on: connection)
+                try await insertClaims(id, ids: ids, context: context, at: now, on: connection)
+                try await debitInstitutionAccounts(chunk, institution: context.institution, on: connection)
+                try await reducePolicies(id, ids: ids, riskPolicy: context.riskPolicy, on: connection)
+                try await markSettled(id, ids: ids, at: now, on: connection)
+            }
+            try await enqueueEvidence(id, chunk: chunk, institution: context.institution, at: now, on: connection)
+            return chunk.count
+        }
+    }
+
+    private struct ChunkContext {
+        var institution: UUID
+        var effectiveAt: Date
+        var riskPolicy: UUID?
+        var riskInsurerAccount: Int64?
+        var escrowAccount: Int64
+        var reserveAccount: Int64
+    }
+
+    /// Locks the case row, so chunks of one case run one at a time, and reads what every chunk needs.
+    private func chunkContext(_ id: DefunctCase.ID, on connection: PostgresConnection) async throws -> ChunkContext? {
+        let rows = try await connection.query(
+            """
+            SELECT dc.institution_id, dc.effective_at, dc.risk_policy_id, ra.id, esc.id, res.id
+            FROM defunct_cases dc
+            JOIN accounts esc ON esc.institution_id = dc.institution_id AND esc.kind = 'escrow'
+            JOIN accounts res ON res.institution_id = dc.institution_id AND res.kind = 'reserve'
+            LEFT JOIN policies rp ON rp.id = dc.risk_policy_id
+            LEFT JOIN accounts ra ON ra.insurer_id = rp.insurer_id AND ra.kind = 'insurer_claims'
+            WHERE dc.id = \(id.uuid) AND dc.planned_at IS NOT NULL
+            FOR UPDATE OF dc
+            """, logger: logger)
+        for try await (institution, effectiveAt, risk, riskAccount, escrow, reserve) in rows.decode(
+            (UUID, Date, UUID?, Int64?, Int64, Int64).self)
+        {
+            return ChunkContext(
+                institution: institution, effectiveAt: effectiveAt, riskPolicy: risk, riskInsurerAccount: riskAccount,
+                escrowAccount: escrow, reserveAccount: reserve)
+        }
+        return nil
+    }
+
+    private struct PendingSettlement {
+        var enrollment: UUID
+        var escrow: Int64
+        var reserve: Int64
+        var insurance: Int64
+        var approved: Bool
+    }
+
+    private func pendingSettlements(_ id: DefunctCase.ID, on connection: PostgresConnection) async throws -> [PendingSettlement] {
+        let rows = try await connection.query(
+            """
+            SELECT enrollment_id, escrow_fen, reserve_fen, risk_policy_fen + tuition_policy_fen, decision = 'approve'
+            FROM defunct_settlements WHERE case_id = \(id.uuid) AND status = 'pending'
+            ORDER BY enrollment_id LIMIT \(chunkSize) FOR UPDATE
+            """, logger: logger)
+        var chunk: [PendingSettlement] = []
+        for try await (enrollment, escrow, reserve, insurance, approved) in rows.decode((UUID, Int64, Int64, Int64, Bool).self) {
+            chunk.append(
+                PendingSettlement(enrollment: enrollment, escrow: escrow, reserve: reserve, insurance: insurance, approved: approved))
+        }
+        return chunk
+    }
+
+    /// One payout transfer per layer with money in it: escrow and reserve for every settlement, the insurance layers
+    /// only for approved ones.
+    private func insertTransfers(_ id: DefunctCase.ID, ids: [UUID], context: ChunkContext, at now: Date, on connection: PostgresConnection)
+        async throws
+    {
+        try await connection.query(
+            """
+            INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen, institution_id,
+                enrollment_id, created_at)
+            SELECT 'defunct:' || s.case_id || ':' || s.enrollment_id || ':' || leg.layer, 'payout', leg.debit, g.id, leg.amount,
+                s.institution_id, s.enrollment_id, \(now)
+            FROM defunct_settlements s
+            JOIN accounts g ON g.guardian_id = s.guardian_id AND g.kind = 'guardian_bank'
+            LEFT JOIN policies tp ON tp.id = s.tuition_policy_id
+            LEFT JOIN accounts ti ON ti.insurer_id = tp.insurer_id AND ti.kind = 'insurer_claims'
+            CROSS JOIN LATERAL (VALUES
+                ('escrow', s.escrow_fen, \(context.escrowAccount)::bigint),
+                ('reserve', s.reserve_fen, \(context.reserveAccount)::bigint),
+                ('risk_policy', CASE WHEN s.decision = 'approve' THEN s.risk_policy_fen ELSE 0 END, \(context.riskInsurerAccount)::bigint),
+                ('tuition_policy', CASE WHEN s.decision = 'approve' THEN s.tuition_policy_fen ELSE 0 END, ti.id)
+            ) AS leg (layer, amount, debit)
+            WHERE s.case_id = \(id.uuid) AND s.enrollment_id = ANY(\(ids)) AND leg.amount > 0
+            """, logger: logger)
+    }
+
+    /// A claim per insurance layer with money in it, against the risk-control or the tuition policy: paid (with its
+    /// transfer) when the settlement was approved, referred otherwise. A referral that meets an open claim the guardian
+    /// already filed on the same policy leaves that claim to stand for it.
+    private func insertClaims(_ id: DefunctCase.ID, ids: [UUID], context: ChunkContext, at now: Date, on connection: PostgresConnection)
+        async throws
+    {
+        let policyPassed = sortedJSON(ClaimCheckRecord(ClaimCheckResult(check: .policy, outcome: .passed, code: .policyCoversEnrollment)))
+        try await connection.query(
+            """
+            INSERT INTO claims (id, number, guardian_id, enrollment_id, institution_id, policy_id, insurer_id, reason, claimed_fen,
+                entitlement_fen, approvable_fen, approved_fen, paid_fen, status, checks, decision_reason, event_time, created_at,
+                decided_at, paid_at, payout_transfer_id)
+            SELECT uuid_v7(), 
+                'TGC' || to_char(\(now)::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY') || lpad(nextval('claim_numbers')::text, 8, '0'), s.guardian_id, s.enrollment_id, s.institution_id, layer.policy_id,
+                p.insurer_id, 'institution_defunct', layer.amount, s.entitlement_fen, layer.amount,
+                CASE WHEN approved THEN layer.amount ELSE 0 END, CASE WHEN approved THEN layer.amount ELSE 0 END,
+                CASE WHEN approved THEN 'paid' ELSE 'referred' END,
+                jsonb_set(s.checks, '{1}', \(policyPassed)::jsonb),
+                CASE WHEN NOT approved THEN (
+                    SELECT string_agg(c ->> 'code', ',') FROM jsonb_array_elements(s.checks) AS c WHERE c ->> 'outcome' = 'referred')
+                END,
+                \(context.effectiveAt), \(now), CASE WHEN approved THEN \(now)::timestamptz END,
+                CASE WHEN approved THEN \(now)::timestamptz END, t.id
+            FROM defunct_settlements s
+            CROSS JOIN LATERAL (SELECT s.decision = 'approve' AS approved) d
+            CROSS JOIN LATERAL (VALUES
+                ('risk_policy', \(context.riskPolicy)::uuid, s.risk_policy_fen),
+                ('tuition_policy', s.tuition_policy_id, s.tuition_policy_fen)
+            ) AS layer (name, policy_id, amount)
+            JOIN policies p ON p.id = layer.policy_id
+            LEFT JOIN transfers t ON d.approved AND t.idempotency_key = 'defunct:' || s.case_id || ':' || s.enrollment_id || ':' || layer.name
+            WHERE s.case_id = \(id.uuid) AND s.enrollment_id = ANY(\(ids)) AND layer.amount > 0
+            ON CONFLICT (enrollment_id, policy_id) WHERE status NOT IN ('paid', 'rejected') DO NOTHING
+            """, logger: logger)
+    }
+
+    /// The escrow and reserve accounts' posted totals, in one statement; the database refuses either going negative.
+    private func debitInstitutionAccounts(_ chunk: [PendingSettlement], institution: UUID, on connection: PostgresConnection) async throws {
+        let escrow = chunk.reduce(Int64(0)) { $0 + $1.escrow }
+        let reserve = chunk.reduce(Int64(0)) { $0 + $1.reserve }
+        try await connection.query(
+            """
+            UPDATE accounts SET debits_fen = debits_fen + CASE kind WHEN 'escrow' THEN \(escrow) ELSE \(reserve) END
+            WHERE institution_id = \(institution) AND kind IN ('escrow', 'reserve')
+            """, logger: logger)
+    }
+
+    /// What is left of each policy, reduced by the approved insurance layers; the database refuses going below zero.
+    private func reducePolicies(_ id: DefunctCase.ID, ids: [UUID], riskPolicy: UUID?, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            UPDATE policies p SET remaining_fen = p.remaining_fen - x.fen
+            FROM (
+                SELECT layer.policy_id, sum(layer.amount) AS fen
+                FROM defunct_settlements s
+                CROSS JOIN LATERAL (VALUES (\(riskPolicy)::uuid, s.risk_policy_fen), (s.tuition_policy_id, s.tuition_policy_fen))
+                    AS layer (policy_id, amount)
+                WHERE s.case_id = \(id.uuid) AND s.enrollment_id = ANY(\(ids)) AND s.decision = 'approve' AND layer.amount > 0
+                GROUP BY layer.policy_id) x
+            WHERE p.id = x.policy_id
+            """, logger: logger)
+    }
+
+    /// The settlements' statuses and the case's progress counters, in one statement.
+    private func markSettled(_ id: DefunctCase.ID, ids: [UUID], at now: Date, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            WITH settled AS (
+                UPDATE defunct_settlements s
+                SET status = CASE WHEN s.decision = 'approve' THEN 'paid' ELSE 'referred' END, settled_at = \(now)
+                WHERE s.case_id = \(id.uuid) AND s.enrollment_id = ANY(\(ids)) AND s.status = 'pending'
+                RETURNING s.*)
+            UPDATE defunct_cases dc SET
+                enrollments_done = dc.enrollments_done + x.n,
+                paid_escrow_fen = dc.paid_escrow_fen + x.escrow,
+                paid_reserve_fen = dc.paid_reserve_fen + x.reserve,
+                paid_risk_policy_fen = dc.paid_risk_policy_fen + x.risk,
+                paid_tuition_policy_fen = dc.paid_tuition_policy_fen + x.tuition,
+                referred_count = dc.referred_count + x.referred,
+                referred_fen = dc.referred_fen + x.referred_fen,
+                uncovered_fen = dc.uncovered_fen + x.uncovered
+            FROM (
+                SELECT count(*)::int AS n, coalesce(sum(escrow_fen), 0) AS escrow, coalesce(sum(reserve_fen), 0) AS reserve,
+                    coalesce(sum(risk_policy_fen) FILTER (WHERE decision = 'approve'), 0) AS risk,
+                    coalesce(sum(tuition_policy_fen) FILTER (WHERE decision = 'approve'), 0) AS tuition,
+                    (count(*) FILTER (WHERE decision = 'refer'))::int AS referred,
+                    coalesce(sum(risk_policy_fen + tuition_policy_fen) FILTER (WHERE decision = 'refer'), 0) AS referred_fen,
+                    coalesce(sum(uncovered_fen), 0) AS uncovered
+                FROM settled) x
+            WHERE dc.id = \(id.uuid)
+            """, logger: logger)
+    }
+
+    /// One evidence event per settlement, queued in the chunk's transaction with one insert.
+    private func enqueueEvidence(
+        _ id: DefunctCase.ID, chunk: [PendingSettlement], institution: UUID, at now: Date, on connection: PostgresConnection
+    ) async throws {
+        let entries = chunk.map { settlement in
+            let paid = settlement.escrow + settlement.reserve + (settlement.approved ? settlement.insurance : 0)
+            let event = EvidenceEvent(
+                kind: .claimPaid, occurredAt: now, institution: .init(institution), enrollment: .init(settlement.enrollment),
+                amount: Money(fen: paid), reference: "defunct:\(id):\(settlement.approved ? "paid" : "referred")")
+            return ByteBuffer(bytes: event.canonicalBytes())
+        }
+        try await connection.query(
+            "INSERT INTO evidence_queue (entry, queued_at) SELECT unnest(\(entries)::bytea[]), \(now)", logger: logger)
+    }
+
+    // MARK: Complete
+
+    /// Marks the case completed once nothing is pending; a no-op when it already is.
+    func complete(_ id: DefunctCase.ID) async throws {
+        try await store.query(
+            """
+            UPDATE defunct_cases SET status = 'completed', completed_at = \(store.dependencies.now())
+            WHERE id = \(id.uuid) AND status = 'running' AND planned_at IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM defunct_settlements WHERE case_id = \(id.uuid) AND status = 'pending')
+            """)
+    }
+}
+
+/// The settlement's checks in their four possible outcomes, as the JSON claims store. Every enrollment in the plan
+/// is the guardian's own, paid before the effective time and owed something, claimed in full with no policy named;
+/// only the consumption and dispute checks vary. The tests compare these with `assessSettlement`.
+struct SettlementChecks {
+    let clean = Self.json(consumptionSpike: false, disputes: false)
+    let spike = Self.json(consumptionSpike: true, disputes: false)
+    let disputes = Self.json(consumptionSpike: false, disputes: true)
+    let spikeAndDisputes = Self.json(consumptionSpike: true, disputes: true)
+
+    static func json(consumptionSpike: Bool, disputes: Bool) -> String {
+        json([
+            ClaimCheckResult(check: .claimant, outcome: .passed, code: .claimantIsGuardian),
+            ClaimCheckResult(check: .policy, outcome: .notApplicable, code: .noPolicyClaimedAgainst),
+            ClaimCheckResult(check: .payment, outcome: .passed, code: .paymentBeforeDefunct),
+            ClaimCheckResult(check: .entitlement, outcome: .passed, code: .unconsumedTuitionRemains),
+            ClaimCheckResult(check: .amount, outcome: .passed, code: .claimWithinEntitlement),
+            consumptionSpike
+                ? ClaimCheckResult(check: .consumption, outcome: .referred, code: .consumptionSpikeBeforeCollapse)
+                : ClaimCheckResult(check: .consumption, outcome: .passed, code: .consumptionWithinSchedule),
+            disputes
+                ? ClaimCheckResult(check: .disputes, outcome: .referred, code: .disputedLessons)
+                : ClaimCheckResult(check: .disputes, outcome: .passed, code: .noDisputedLessons),
+        ])
+    }
+
+    static func json(_ checks: [ClaimCheckResult]) -> String { sortedJSON(checks.map(ClaimCheckRecord.init)) }
+}
+
+/// JSON with sorted keys, for values whose encoding cannot fail (plain enums and strings).
+func sortedJSON(_ value: some Encodable) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    return String(decoding: try! encoder.encode(value), as: UTF8.self)
+}
