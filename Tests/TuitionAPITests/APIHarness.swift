@@ -84,6 +84,8 @@ struct Cast: Sendable {
     let policy: Policy.ID
     /// A claim the guardian filed on the tuition policy: verified, waiting for the insurer.
     let claim: Claim.ID
+    /// A second institution of the district, marked defunct, whose case settled the guardian's enrollment there.
+    let defunctCase: DefunctCase.ID
 
     static func make(_ api: API, district: String = "330203") async throws -> Cast {
         let world = try await World.make(api.store, district: district)
@@ -116,13 +118,35 @@ struct Cast: Sendable {
                 NewClaim(enrollmentId: world.enrollment.id, policyId: policy.id, reason: .refundRefused, claimedFen: Money(fen: 100_000)),
                 guardian: world.guardian, on: $0)
         }
+        let defunctCase = try await collapsedInstitution(api, world: world)
         return Cast(
             world: world,
             regulator: try await api.token(for: .regulator(world.district)),
             institution: try await api.token(for: .institution(world.institution.id)),
             guardian: try await api.token(for: .guardian(world.guardian)),
             insurer: try await api.token(for: .insurer(insurer)),
-            lesson: lesson.id, riskProduct: riskProduct.id, tuitionProduct: tuitionProduct.id, policy: policy.id, claim: claim.id)
+            lesson: lesson.id, riskProduct: riskProduct.id, tuitionProduct: tuitionProduct.id, policy: policy.id, claim: claim.id,
+            defunctCase: defunctCase)
+    }
+
+    /// Another institution of `world`'s district where the guardian paid for a course, marked defunct and settled.
+    static func collapsedInstitution(_ api: API, world: World) async throws -> DefunctCase.ID {
+        let parties = PartyRepository(store: api.store)
+        let institution = try await parties.registerInstitution(
+            NewInstitution(licenceNumber: "倒闭-\(UUID())", name: "已停业培训学校", supervisionMode: .escrow), district: world.district)
+        let course = try await parties.createCourse(
+            NewCourse(title: "少儿美术", category: .nonAcademic, pricePerLessonFen: .yuan(100), lessonMinutes: 60), institution: institution.id)
+        let today = BusinessDate(shanghaiDateOf: Date())
+        let enrollments = EnrollmentRepository(store: api.store)
+        let enrollment = try await enrollments.create(
+            NewEnrollment(studentId: world.student.id, courseId: course.id, lessons: 10, termStart: today, termEnd: today.addingMonths(2)),
+            institution: institution.id)
+        _ = try await api.store.transaction {
+            try await enrollments.pay(enrollment.id, guardian: world.guardian, amount: enrollment.amountFen, on: $0)
+        }
+        let marked = try await DefunctRepository(store: api.store).mark(
+            institution.id, district: world.district.value, effectiveAt: nil, reason: "停业")
+        return try await FastTrackJob(store: api.store).run(marked.id).id
     }
 
     var tokens: [(Role, String)] { [(.regulator, regulator), (.institution, institution), (.guardian, guardian), (.insurer, insurer)] }
@@ -132,6 +156,7 @@ struct Cast: Sendable {
         [
             world.institution.id.description, world.course.id.description, world.student.id.description,
             world.enrollment.id.description, world.guardian.description, lesson.description, policy.description, claim.description,
+            defunctCase.description,
         ]
     }
 }

@@ -47,6 +47,7 @@ import TuitionTestSupport
                 """
         case "POST /v1/claims/{id}/approval": return #"{"amountFen":1000}"#
         case "POST /v1/claims/{id}/rejection": return #"{"reason":"不是我们的理赔"}"#
+        case "POST /v1/institutions/{id}/defunct": return #"{"reason":"不是我们辖区的机构"}"#
         case "POST /v1/institutions/{id}/tokens", "POST /v1/lessons/{id}/confirmation", "POST /v1/claims/{id}/payment": return ""
         default: return nil
         }
@@ -63,6 +64,7 @@ import TuitionTestSupport
             case "lessons": other.lesson.description
             case "policies": other.policy.description
             case "claims": other.claim.description
+            case "defunct-cases": other.defunctCase.description
             default: "unknown"
             }
         return path.replacingOccurrences(of: "{id}", with: resource)
@@ -121,6 +123,9 @@ import TuitionTestSupport
                 "/v1/policies/{id}": [cast.regulator, cast.guardian, cast.insurer],
                 // Institutions read the claims on their enrollments; they do not decide them.
                 "/v1/claims/{id}": [cast.regulator, cast.institution, cast.guardian, cast.insurer],
+                // The cast's defunct case is another institution's, where the guardian had paid for a course.
+                "/v1/defunct-cases/{id}": [cast.regulator],
+                "/v1/defunct-cases/{id}/settlements": [cast.regulator, cast.guardian],
             ]
             let readable = routes.filter { $0.method == "GET" && $0.path.contains("{id}") }
             #expect(Set(readable.map(\.path)) == Set(owners.keys), "every readable resource route has its owners listed")

@@ -277,4 +277,55 @@ import TuitionTestSupport
             print("fast-track layers exercised: \(seen), referred \(referred)")
         }
     }
+
+    /// A chunk that fails after writing its transfers rolls back whole; a rerun, and two runners racing, finish the case
+    /// with every layer paid exactly once.
+    @Test func aFailedChunkRollsBackAndRerunsPayEachLayerOnce() async throws {
+        let clock = TestClock()
+        try await TestDatabase.withStore("fasttrackcrash", clock: clock) { store in
+            var random = SeededGenerator(state: 20_261_123)
+            var scenario = try await Self.build(store, clock: clock, random: &random, index: 0)
+            while scenario.enrollments.count < 6 {
+                scenario = try await Self.build(store, clock: clock, random: &random, index: 0)
+            }
+            let marked = try await DefunctRepository(store: store).mark(
+                scenario.institution.id, district: "330204", effectiveAt: scenario.effectiveAt, reason: "停业")
+            let job = FastTrackJob(store: store, chunkSize: 2)
+            try await job.plan(marked.id)
+            #expect(try await job.settleChunk(marked.id) > 0)
+            // The second chunk dies at its last statement, after its transfers and claims were written.
+            try await store.query(
+                """
+                CREATE FUNCTION fail_second_chunk() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'simulated crash'; END $$
+                """)
+            try await store.query(
+                """
+                CREATE TRIGGER crash BEFORE UPDATE OF enrollments_done ON defunct_cases FOR EACH ROW
+                WHEN (OLD.enrollments_done > 0) EXECUTE FUNCTION fail_second_chunk()
+                """)
+            let transfersBefore = try await Self.transferCount(store)
+            await #expect(throws: (any Error).self) { try await job.settleChunk(marked.id) }
+            #expect(try await Self.transferCount(store) == transfersBefore, "the failed chunk left nothing behind")
+            let stalled = try #require(
+                try await DefunctRepository(store: store).defunctCase(marked.id, scope: scopeOf(.regulator(DistrictCode("330204")!))))
+            #expect(stalled.status == .running && stalled.enrollmentsDone > 0 && stalled.enrollmentsDone < stalled.enrollmentsTotal)
+            try await store.query("DROP TRIGGER crash ON defunct_cases")
+
+            async let first = job.run(marked.id)
+            async let second = FastTrackJob(store: store, chunkSize: 1).run(marked.id)
+            let (one, two) = try await (first, second)
+            #expect(one.status == .completed && two.status == .completed && one.enrollmentsDone == one.enrollmentsTotal)
+            let settled = try await Self.settlements(store, case: marked.id)
+            var legs = 0
+            for settlement in settled {
+                let insurance = settlement.status == .paid ? [settlement.riskPolicyFen, settlement.tuitionPolicyFen] : []
+                legs += ([settlement.escrowFen, settlement.reserveFen] + insurance).filter(\.isPositive).count
+            }
+            let rows = try await store.query(
+                "SELECT count(*)::int FROM transfers WHERE idempotency_key LIKE \("defunct:\(marked.id):%")")
+            for try await count in rows.decode(Int.self) { #expect(count == legs) }
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
 }

@@ -1,0 +1,89 @@
+import Foundation
+import HTTPTypes
+import Testing
+import TuitionCore
+import TuitionStore
+import TuitionTestSupport
+
+@Suite struct DefunctAPITests {
+    /// Polls the case until its fast-track completes (it runs in the background after the mark).
+    static func completed(_ api: API, case id: String, token: String) async throws -> Reply {
+        for _ in 0..<200 {
+            let reply = try await api.call(.get, "/v1/defunct-cases/\(id)", token: token)
+            if reply.string("status") == "completed" { return reply }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        Issue.record("the fast-track did not complete")
+        return try await api.call(.get, "/v1/defunct-cases/\(id)", token: token)
+    }
+
+    @Test func theRegulatorsMarkFreezesTheInstitutionAndRepaysTheGuardians() async throws {
+        try await API.run("defunctapi") { api, _ in
+            let cast = try await Cast.make(api)
+            let institution = cast.world.institution.id
+            let marked = try await api.call(
+                .post, "/v1/institutions/\(institution)/defunct", token: cast.regulator, json: #"{"reason":"负责人失联，校区停业"}"#)
+            #expect(marked.status == .accepted && marked.string("status") == "running", "\(marked.body)")
+            let id = marked.string("id")
+
+            let done = try await Self.completed(api, case: id, token: cast.regulator)
+            // 40 lessons at ¥80 paid, 1 recorded before the effective time: ¥3,120 owed, all of it still in escrow.
+            #expect(done.int("enrollmentsTotal") == 1 && done.int("enrollmentsDone") == 1)
+            #expect(done.int("entitledFen") == 312_000 && done.int("paidEscrowFen") == 312_000 && done.int("uncoveredFen") == 0)
+            let own = try await api.call(.get, "/v1/defunct-cases/\(id)", token: cast.institution)
+            #expect(own.status == .ok)
+            let settlements = try await api.call(.get, "/v1/defunct-cases/\(id)/settlements", token: cast.guardian)
+            #expect(settlements.items.count == 1 && settlements.items.first?["status"] as? String == "paid")
+            #expect(try await api.call(.get, "/v1/defunct-cases/\(id)", token: cast.guardian).status == .notFound)
+            #expect(
+                try await api.call(.get, "/v1/defunct-cases/\(id)/settlements?status=late", token: cast.regulator).status == .badRequest)
+
+            // Frozen: no money moves through the institution any more.
+            let today = BusinessDate(shanghaiDateOf: Date())
+            let enrollment = try await api.call(
+                .post, "/v1/enrollments", token: cast.institution,
+                json: """
+                    {"studentId":"\(cast.world.student.id)","courseId":"\(cast.world.course.id)","lessons":5,
+                     "termStart":"\(today)","termEnd":"\(today.addingMonths(1))"}
+                    """)
+            #expect(enrollment.code == "institution_not_operating", "\(enrollment.body)")
+            let lessons = try await api.call(
+                .post, "/v1/enrollments/\(cast.world.enrollment.id)/lessons", token: cast.institution,
+                json: #"{"lessons":1,"takenOn":"\#(today)"}"#, idempotencyKey: "lesson-after-defunct")
+            #expect(lessons.code == "institution_not_operating")
+            let again = try await api.call(
+                .post, "/v1/institutions/\(institution)/defunct", token: cast.regulator, json: #"{"reason":"再次标记"}"#)
+            #expect(again.status == .conflict && again.code == "institution_already_defunct")
+
+            // The guardian's earlier claim on its tuition policy can no longer repay what the escrow already did.
+            let approval = try await api.call(
+                .post, "/v1/claims/\(cast.claim)/approval", token: cast.insurer, json: #"{"amountFen":100000}"#)
+            #expect(approval.status == .ok)
+            let paid = try await api.call(.post, "/v1/claims/\(cast.claim)/payment", token: cast.insurer, idempotencyKey: "pay-late")
+            #expect(paid.code == "payout_exceeds_entitlement", "\(paid.body)")
+            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+        }
+    }
+
+    @Test func aMarkNeedsAPastEffectiveTimeAReasonAndTheRegulatorsOwnInstitution() async throws {
+        try await API.run("defunctbad") { api, _ in
+            let cast = try await Cast.make(api)
+            let path = "/v1/institutions/\(cast.world.institution.id)/defunct"
+            let future = ISO8601DateFormatter().string(from: Date().addingTimeInterval(3_600))
+            let cases: [(String, String)] = [
+                (#"{"effectiveAt":"\#(future)","reason":"停业"}"#, "effective_time_in_future"),
+                (#"{"effectiveAt":"yesterday","reason":"停业"}"#, "malformed_body"),
+                (#"{"reason":"   "}"#, "text_field_invalid"),
+                (#"{"effectiveAt":"2026-01-01T00:00:00Z"}"#, "malformed_body"),
+            ]
+            for (body, code) in cases {
+                let reply = try await api.call(.post, path, token: cast.regulator, json: body)
+                #expect(reply.code == code, "\(body): \(reply.body)")
+            }
+            #expect(try await api.call(.post, path, token: cast.institution, json: #"{"reason":"x"}"#).status == .forbidden)
+            // Nothing was marked by the refused requests.
+            let status = try await api.call(.get, "/v1/institutions/\(cast.world.institution.id)", token: cast.regulator)
+            #expect(status.string("status") == "active")
+        }
+    }
+}
