@@ -102,3 +102,12 @@ public struct BusinessDate: Hashable, Comparable, Sendable, Codable, CustomStrin
         }
     }
 }
+
+/// An RFC 3339 time, with or without fractional seconds; nil for anything else.
+public func parseRFC3339(_ text: String) -> Date? {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let date = formatter.date(from: text) { return date }
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.date(from: text)
+}

@@ -198,6 +198,11 @@ public struct DefunctRepository: Sendable {
         return page.page(items) { $0.enrollmentId.uuid }
     }
 
+    /// A case as an operator at the console sees it, whoever's it is.
+    public func caseForOperator(_ id: DefunctCase.ID) async throws -> DefunctCaseRecord? {
+        try await FastTrackJob(store: store).find(id)
+    }
+
     /// Cases whose job has not finished: run again at start-up, so a crash mid-way is finished later.
     public func unfinishedCases() async throws -> [DefunctCase.ID] {
         var ids: [DefunctCase.ID] = []

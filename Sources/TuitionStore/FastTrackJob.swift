@@ -46,9 +46,14 @@ public struct FastTrackJob: Sendable {
     }
 
     func record(_ id: DefunctCase.ID) async throws -> DefunctCaseRecord {
+        guard let found = try await find(id) else { throw NotFound() }
+        return found
+    }
+
+    func find(_ id: DefunctCase.ID) async throws -> DefunctCaseRecord? {
         let rows = try await store.query("SELECT \(unescaped: DefunctCaseRecord.columns) FROM defunct_cases dc WHERE dc.id = \(id.uuid)")
         for try await row in rows { return try DefunctCaseRecord(row: row) }
-        throw NotFound()
+        return nil
     }
 
     // MARK: Plan
