@@ -9,8 +9,9 @@ import TuitionCore
 /// payout to the fen.
 ///
 /// Crash safety and idempotency: the plan is one transaction, skipped once the case has one. Each chunk is one
-/// transaction that locks the case row, takes pending settlements, writes their transfers (keys
-/// `defunct:<case>:<enrollment>:<layer>`, unique), claims, policy reductions, statuses and the case's counters.
+/// transaction that takes pending settlements no other chunk holds, writes their transfers (keys
+/// `defunct:<case>:<enrollment>:<layer>`, unique), claims, statuses, the case's counters, account totals and policy
+/// reductions.
 /// A crash rolls back the chunk in flight; running again continues with what is still pending and pays nothing twice.
 ///
 /// Referred enrollments (a consumption spike before the collapse, or disputed lessons) still receive the institution's
@@ -19,11 +20,15 @@ import TuitionCore
 public struct FastTrackJob: Sendable {
     let store: Store
     public var chunkSize: Int
+    /// Chunks paid at once, each on its own connection: the inserts run in parallel, the shared rows (the case's
+    /// counters, the institution's accounts, the risk policy) are taken one chunk at a time.
+    public var workers: Int
 
-    public init(store: Store, chunkSize: Int = 5_000) {
-        precondition(chunkSize > 0, "a chunk settles at least one enrollment")
+    public init(store: Store, chunkSize: Int = 5_000, workers: Int = 2) {
+        precondition(chunkSize > 0 && workers > 0, "a chunk settles at least one enrollment, with at least one worker")
         self.store = store
         self.chunkSize = chunkSize
+        self.workers = workers
     }
 
     var logger: Logger { store.logger }
@@ -36,7 +41,18 @@ public struct FastTrackJob: Sendable {
     {
         try await plan(id)
         if let progress { await progress(try await record(id)) }
-        while try await settleChunk(id) > 0 {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<workers {
+                group.addTask {
+                    while try await settleChunk(id) > 0 {
+                        if let progress { await progress(try await record(id)) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        // Settlements another runner still holds were skipped above; wait for them, then settle any it left.
+        while try await settleChunk(id, waitingForOthers: true) > 0 {
             if let progress { await progress(try await record(id)) }
         }
         try await complete(id)
@@ -129,12 +145,12 @@ public struct FastTrackJob: Sendable {
         let window = Int(consumptionSpikeWindow)
         try await connection.query(
             """
-            WITH paid AS (
-                SELECT enrollment_id, min(created_at) AS paid_at FROM transfers
-                WHERE institution_id = \(institution) AND kind = 'payment' GROUP BY enrollment_id),
-            payouts AS (
-                SELECT enrollment_id, sum(amount_fen)::bigint AS fen FROM transfers
-                WHERE institution_id = \(institution) AND kind = 'payout' AND enrollment_id IS NOT NULL GROUP BY enrollment_id),
+            WITH moved AS (
+                SELECT enrollment_id, min(created_at) FILTER (WHERE kind = 'payment') AS paid_at,
+                    (coalesce(sum(amount_fen) FILTER (WHERE kind = 'payout'), 0))::bigint AS payouts
+                FROM transfers
+                WHERE institution_id = \(institution) AND kind IN ('payment', 'payout') AND enrollment_id IS NOT NULL
+                GROUP BY enrollment_id),
             consumed AS (
                 SELECT enrollment_id,
                     (sum(lessons) FILTER (WHERE recorded_at < \(effectiveAt)))::bigint AS before,
@@ -142,27 +158,27 @@ public struct FastTrackJob: Sendable {
                                             AND recorded_at < \(effectiveAt)))::bigint AS recent,
                     bool_or(status = 'disputed' AND recorded_at < \(effectiveAt)) AS disputed
                 FROM lessons WHERE institution_id = \(institution) GROUP BY enrollment_id),
+            tuition_cover AS (
+                SELECT DISTINCT ON (enrollment_id) enrollment_id, id, remaining_fen FROM policies
+                WHERE institution_id = \(institution) AND kind = 'student_tuition'
+                  AND period_start <= \(effectiveAt) AND \(effectiveAt) < period_end
+                  AND (cancelled_at IS NULL OR cancelled_at > \(effectiveAt))
+                ORDER BY enrollment_id, id),
             facts AS (
                 SELECT e.id, e.institution_id, e.guardian_id,
                     CASE WHEN e.supervision_mode = 'escrow' THEN e.paid_fen - e.released_fen - e.refunded_fen ELSE 0 END AS escrow_held,
-                    CASE WHEN e.paid_fen > 0 AND p.paid_at < \(effectiveAt)
+                    CASE WHEN e.paid_fen > 0 AND m.paid_at < \(effectiveAt)
                         THEN greatest(0, e.paid_fen - e.price_per_lesson_fen * coalesce(l.before, 0) - e.refunded_fen
-                                         - coalesce(po.fen, 0))
+                                         - coalesce(m.payouts, 0))
                         ELSE 0 END AS entitled,
                     7 * coalesce(l.recent, 0) > 60 * c.lessons_per_week AS spike,
                     coalesce(l.disputed, false) AS disputed,
                     tp.id AS tuition_policy_id, coalesce(tp.remaining_fen, 0) AS tuition_cover
                 FROM enrollments e
                 JOIN courses c ON c.id = e.course_id
-                LEFT JOIN paid p ON p.enrollment_id = e.id
-                LEFT JOIN payouts po ON po.enrollment_id = e.id
+                LEFT JOIN moved m ON m.enrollment_id = e.id
                 LEFT JOIN consumed l ON l.enrollment_id = e.id
-                LEFT JOIN LATERAL (
-                    SELECT t.id, t.remaining_fen FROM policies t
-                    WHERE t.enrollment_id = e.id AND t.kind = 'student_tuition'
-                      AND t.period_start <= \(effectiveAt) AND \(effectiveAt) < t.period_end
-                      AND (t.cancelled_at IS NULL OR t.cancelled_at > \(effectiveAt))
-                    ORDER BY t.id LIMIT 1) tp ON true
+                LEFT JOIN tuition_cover tp ON tp.enrollment_id = e.id
                 WHERE e.institution_id = \(institution)),
             entitled AS (
                 SELECT f.*, least(f.escrow_held, f.entitled) AS escrow_part FROM facts f WHERE f.entitled > 0),
@@ -201,19 +217,22 @@ public struct FastTrackJob: Sendable {
     // MARK: Settle
 
     /// Pays one chunk of pending settlements in one transaction; returns how many it settled (0: none left).
-    func settleChunk(_ id: DefunctCase.ID) async throws -> Int {
+    /// Chunks of one case may run at once: each takes settlements no other chunk holds, writes its own rows, and only
+    /// then updates the rows all chunks share, the case row first, so those updates queue behind each other without
+    /// deadlock.
+    func settleChunk(_ id: DefunctCase.ID, waitingForOthers: Bool = false) async throws -> Int {
         try await store.transaction { connection in
             guard let context = try await chunkContext(id, on: connection) else { throw NotFound() }
-            let chunk = try await pendingSettlements(id, on: connection)
+            let chunk = try await pendingSettlements(id, waitingForOthers: waitingForOthers, on: connection)
             guard !chunk.isEmpty else { return 0 }
             let ids = chunk.map(\.enrollment)
             let now = store.dependencies.now()
             try await mappingRejections {
                 try await insertTransfers(id, ids: ids, context: context, at: now, on: connection)
                 try await insertClaims(id, ids: ids, context: context, at: now, on: connection)
+                try await markSettled(id, ids: ids, at: now, on: connection)
                 try await debitInstitutionAccounts(chunk, institution: context.institution, on: connection)
                 try await reducePolicies(id, ids: ids, riskPolicy: context.riskPolicy, on: connection)
-                try await markSettled(id, ids: ids, at: now, on: connection)
             }
             try await enqueueEvidence(id, chunk: chunk, institution: context.institution, at: now, on: connection)
             return chunk.count
@@ -229,7 +248,7 @@ public struct FastTrackJob: Sendable {
         var reserveAccount: Int64
     }
 
-    /// Locks the case row, so chunks of one case run one at a time, and reads what every chunk needs.
+    /// What every chunk needs, fixed once the case is planned.
     private func chunkContext(_ id: DefunctCase.ID, on connection: PostgresConnection) async throws -> ChunkContext? {
         let rows = try await connection.query(
             """
@@ -240,7 +259,6 @@ public struct FastTrackJob: Sendable {
             LEFT JOIN policies rp ON rp.id = dc.risk_policy_id
             LEFT JOIN accounts ra ON ra.insurer_id = rp.insurer_id AND ra.kind = 'insurer_claims'
             WHERE dc.id = \(id.uuid) AND dc.planned_at IS NOT NULL
-            FOR UPDATE OF dc
             """, logger: logger)
         for try await (institution, effectiveAt, risk, riskAccount, escrow, reserve) in rows.decode(
             (UUID, Date, UUID?, Int64?, Int64, Int64).self)
@@ -260,12 +278,16 @@ public struct FastTrackJob: Sendable {
         var approved: Bool
     }
 
-    private func pendingSettlements(_ id: DefunctCase.ID, on connection: PostgresConnection) async throws -> [PendingSettlement] {
+    /// Up to `chunkSize` pending settlements, locked: those another chunk holds are skipped, or waited for (and then,
+    /// settled by it, no longer pending) when `waitingForOthers`.
+    private func pendingSettlements(_ id: DefunctCase.ID, waitingForOthers: Bool, on connection: PostgresConnection) async throws
+        -> [PendingSettlement]
+    {
         let rows = try await connection.query(
             """
             SELECT enrollment_id, escrow_fen, reserve_fen, risk_policy_fen + tuition_policy_fen, decision = 'approve'
             FROM defunct_settlements WHERE case_id = \(id.uuid) AND status = 'pending'
-            ORDER BY enrollment_id LIMIT \(chunkSize) FOR UPDATE
+            ORDER BY enrollment_id LIMIT \(chunkSize) FOR UPDATE \(unescaped: waitingForOthers ? "" : "SKIP LOCKED")
             """, logger: logger)
         var chunk: [PendingSettlement] = []
         for try await (enrollment, escrow, reserve, insurance, approved) in rows.decode((UUID, Int64, Int64, Int64, Bool).self) {

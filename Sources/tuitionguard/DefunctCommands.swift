@@ -20,6 +20,7 @@ struct Defunct: AsyncParsableCommand {
         @Option(help: "When the institution stopped serving, RFC 3339 (default: now).") var effectiveAt: String?
         @Option(help: "Why, in words for the record.") var reason: String
         @Option(help: "Settlements paid per transaction.") var chunkSize = 5_000
+        @Option(help: "Chunks paid at once, each on its own connection.") var workers = 2
         @Flag(help: "Only mark; a running service (or `defunct run`) does the rest.") var markOnly = false
 
         func run() async throws {
@@ -31,11 +32,13 @@ struct Defunct: AsyncParsableCommand {
             let configuration = try AppConfiguration.fromEnvironment()
             let logger = makeLogger("tuitionguard.defunct", level: configuration.logLevel)
             let started = ContinuousClock.now
-            let finished = try await withStore(databaseURL: configuration.databaseURL, logger: logger) { [chunkSize, markOnly] store in
+            let finished = try await withStore(databaseURL: configuration.databaseURL, logger: logger) {
+                [chunkSize, workers, markOnly] store in
                 let marked = try await DefunctRepository(store: store).mark(id, district: district, effectiveAt: effective, reason: reason)
                 print("case \(marked.id): \(id) defunct as of \(marked.effectiveAt)")
                 if markOnly { return marked }
-                return try await FastTrackJob(store: store, chunkSize: chunkSize).run(marked.id, progress: ProgressBar().show)
+                return try await FastTrackJob(store: store, chunkSize: chunkSize, workers: workers).run(
+                    marked.id, progress: ProgressBar().show)
             }
             if !markOnly { printSummary(finished, elapsed: ContinuousClock.now - started) }
         }
@@ -47,14 +50,15 @@ struct Defunct: AsyncParsableCommand {
 
         @Argument(help: "The case id.") var caseID: String
         @Option(help: "Settlements paid per transaction.") var chunkSize = 5_000
+        @Option(help: "Chunks paid at once, each on its own connection.") var workers = 2
 
         func run() async throws {
             guard let id = DefunctCase.ID(caseID) else { throw ValidationError("not a case id: \(caseID)") }
             let configuration = try AppConfiguration.fromEnvironment()
             let logger = makeLogger("tuitionguard.defunct", level: configuration.logLevel)
             let started = ContinuousClock.now
-            let finished = try await withStore(databaseURL: configuration.databaseURL, logger: logger) { [chunkSize] store in
-                try await FastTrackJob(store: store, chunkSize: chunkSize).run(id, progress: ProgressBar().show)
+            let finished = try await withStore(databaseURL: configuration.databaseURL, logger: logger) { [chunkSize, workers] store in
+                try await FastTrackJob(store: store, chunkSize: chunkSize, workers: workers).run(id, progress: ProgressBar().show)
             }
             printSummary(finished, elapsed: ContinuousClock.now - started)
         }
@@ -90,6 +94,7 @@ struct Defunct: AsyncParsableCommand {
 struct ProgressBar: Sendable {
     let width = 30
     let interactive = isatty(STDOUT_FILENO) == 1
+    let started = ContinuousClock.now
 
     @Sendable func show(_ progress: DefunctCaseRecord) async {
         let total = max(progress.enrollmentsTotal, 1)
@@ -97,7 +102,8 @@ struct ProgressBar: Sendable {
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         let line =
             "[\(bar)] \(progress.enrollmentsDone)/\(progress.enrollmentsTotal) enrollments  paid \(progress.paidFen)"
-            + "  referred \(progress.referredCount)  uncovered \(progress.uncoveredFen)"
+            + "  referred \(progress.referredCount)  uncovered \(progress.uncoveredFen)  "
+            + String(format: "%.1f s", seconds(ContinuousClock.now - started))
         if interactive {
             // Unbuffered: a line without its newline would otherwise wait in stdio's buffer.
             FileHandle.standardOutput.write(Data("\r\(line)\(progress.status == .completed ? "\n" : "")".utf8))
@@ -121,8 +127,12 @@ func printSummary(_ finished: DefunctCaseRecord, elapsed: Duration?) {
           uncovered loss:    \(finished.uncoveredFen)
         """)
     if let elapsed {
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let rate = seconds > 0 ? Double(finished.enrollmentsDone) / seconds : 0
-        print(String(format: "  wall time:         %.2f s from the mark (%.0f enrollments/s)", seconds, rate))
+        let wall = seconds(elapsed)
+        let rate = wall > 0 ? Double(finished.enrollmentsDone) / wall : 0
+        print(String(format: "  wall time:         %.2f s from the mark (%.0f enrollments/s)", wall, rate))
     }
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }

@@ -47,13 +47,13 @@ FROM seed s CROSS JOIN ids
 JOIN accounts g ON g.guardian_id = s.guardian AND g.kind = 'guardian_bank'
 JOIN accounts a ON a.institution_id = ids.institution AND a.kind = CASE WHEN s.mode = 'escrow' THEN 'escrow' ELSE 'operating' END;
 
--- Lessons: recorded 20 days before the collapse; on 2 % a burst 3 days before it (a spike: referred); 1 % disputed.
+-- Lessons: recorded 35 days before the collapse; on 2 % a burst 3 days before it (a spike: referred); 1 % disputed.
 INSERT INTO lessons (id, enrollment_id, institution_id, lessons, taken_on, value_fen, recorded_at, status, answered_at, dispute_reason)
 SELECT uuid_v7(), s.enrollment, ids.institution, s.consumed,
-    CASE WHEN s.n % 50 = 0 THEN current_date - 3 ELSE current_date - 20 END, s.consumed * 5000,
-    CASE WHEN s.n % 50 = 0 THEN now() - interval '3 days' ELSE now() - interval '20 days' END,
+    CASE WHEN s.n % 50 = 0 THEN current_date - 3 ELSE current_date - 35 END, s.consumed * 5000,
+    CASE WHEN s.n % 50 = 0 THEN now() - interval '3 days' ELSE now() - interval '35 days' END,
     CASE WHEN s.n % 100 = 1 THEN 'disputed' ELSE 'recorded' END,
-    CASE WHEN s.n % 100 = 1 THEN now() - interval '19 days' END,
+    CASE WHEN s.n % 100 = 1 THEN now() - interval '34 days' END,
     CASE WHEN s.n % 100 = 1 THEN '没有上课' END
 FROM seed s, ids WHERE s.consumed > 0;
 INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen, institution_id, enrollment_id, created_at)
