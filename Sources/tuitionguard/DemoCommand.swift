@@ -81,6 +81,7 @@ struct DemoDistrict {
         let token: String
         let course: String
         let name: String
+        let price: Int
     }
 
     var schools: [School] = []
@@ -132,7 +133,7 @@ struct DemoDistrict {
             body: [
                 "title": "\(name)·精品课", "category": "non_academic", "pricePerLessonFen": price, "lessonMinutes": 60, "lessonsPerWeek": 2,
             ])
-        return School(id: id, token: token, course: course["id"] as! String, name: name)
+        return School(id: id, token: token, course: course["id"] as! String, name: name, price: price)
     }
 
     /// A parent signs up, registers a child, is enrolled, pays, sometimes insures it; lessons follow, sometimes disputed.
@@ -140,7 +141,8 @@ struct DemoDistrict {
         let school = schools[index % schools.count]
         let parent = try await api.call("POST", "/v1/guardians", token: nil, body: ["name": "家长\(index)"])["token"] as! String
         let student = try await api.call("POST", "/v1/students", token: parent, body: ["name": "学生\(index)", "grade": "三年级"])
-        let lessons = Int.random(in: 20...60, using: &random)
+        // Within the prepayment rule: at most 60 lessons and ¥5,000 in one charge.
+        let lessons = min(Int.random(in: 20...60, using: &random), 500_000 / school.price)
         let enrollment = try await api.call(
             "POST", "/v1/enrollments", token: school.token,
             body: [
