@@ -34,6 +34,8 @@ public struct AppConfiguration: Sendable {
     public var openAPIPath: String
     /// The PEM file of the P-256 key that signs the evidence log's tree heads.
     public var logKeyPath: String?
+    /// How often every institution's warnings are evaluated (`TUITIONGUARD_WARNING_INTERVAL_SECONDS`, default 300).
+    public var warningInterval: Duration = .seconds(300)
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databaseURL: String, logLevel: Logger.Level = .info, openAPIPath: String) {
         self.host = host
@@ -62,6 +64,12 @@ public struct AppConfiguration: Sendable {
             host: environment["TUITIONGUARD_HOST"] ?? "127.0.0.1", port: port, databaseURL: databaseURL, logLevel: level,
             openAPIPath: openAPI)
         configuration.logKeyPath = environment["TUITIONGUARD_LOG_KEY_FILE"]
+        if let text = environment["TUITIONGUARD_WARNING_INTERVAL_SECONDS"] {
+            guard let seconds = Int(text), (1...86_400).contains(seconds) else {
+                throw ConfigurationError.invalid("TUITIONGUARD_WARNING_INTERVAL_SECONDS", text)
+            }
+            configuration.warningInterval = .seconds(seconds)
+        }
         return configuration
     }
 }
@@ -109,6 +117,8 @@ public func buildApplication(configuration: AppConfiguration, logger: Logger) th
         router: buildRouter(store: store, openAPIDocument: document, logPublicKeyPEM: signer.publicKeyPEM),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "TuitionGuard"),
         logger: logger)
-    app.addServices(client, SequencerService(sequencer: Sequencer(store: store, signer: signer), logger: logger))
+    app.addServices(
+        client, SequencerService(sequencer: Sequencer(store: store, signer: signer), logger: logger),
+        WarningService(warnings: WarningRepository(store: store), logger: logger, interval: configuration.warningInterval))
     return app
 }
