@@ -123,4 +123,18 @@ CREATE INDEX institution_sanctions_by_institution ON institution_sanctions (inst
 
 -- The rules read these windows; without them a district-wide evaluation scans every transfer and lesson.
 CREATE INDEX transfers_payments_by_time ON transfers (institution_id, created_at) WHERE kind = 'payment';
-CREATE INDEX lessons_by_institution_date ON lessons (institution_id, taken_on);
+CREATE INDEX lessons_by_institution_recorded ON lessons (institution_id, recorded_at);
+
+-- Parents' average ratings per course and per institution (overall = the mean of the three ratings), for the API,
+-- the credit grade and the public pages alike.
+CREATE VIEW course_review_averages AS
+SELECT course_id, institution_id, count(*)::int AS reviews,
+    round(avg(teaching), 2) AS teaching, round(avg(environment), 2) AS environment, round(avg(curriculum), 2) AS curriculum,
+    round(avg((teaching + environment + curriculum) / 3.0), 2) AS overall
+FROM reviews GROUP BY course_id, institution_id;
+
+CREATE VIEW institution_review_averages AS
+SELECT institution_id, count(*)::int AS reviews,
+    round(avg(teaching), 2) AS teaching, round(avg(environment), 2) AS environment, round(avg(curriculum), 2) AS curriculum,
+    round(avg((teaching + environment + curriculum) / 3.0), 2) AS overall
+FROM reviews GROUP BY institution_id;

@@ -37,6 +37,8 @@ public struct AppConfiguration: Sendable {
     public var logKeyPath: String?
     /// Where people reach the service (`https://tuitionguard.example`): the public pages' QR codes carry it.
     public var publicBaseURL: String?
+    /// How often every institution's warnings are evaluated (`TUITIONGUARD_WARNING_INTERVAL_SECONDS`, default 300).
+    public var warningInterval: Duration = .seconds(300)
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databaseURL: String, logLevel: Logger.Level = .info, openAPIPath: String) {
         self.host = host
@@ -66,6 +68,12 @@ public struct AppConfiguration: Sendable {
             openAPIPath: openAPI)
         configuration.logKeyPath = environment["TUITIONGUARD_LOG_KEY_FILE"]
         configuration.publicBaseURL = environment["TUITIONGUARD_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if let text = environment["TUITIONGUARD_WARNING_INTERVAL_SECONDS"] {
+            guard let seconds = Int(text), (1...86_400).contains(seconds) else {
+                throw ConfigurationError.invalid("TUITIONGUARD_WARNING_INTERVAL_SECONDS", text)
+            }
+            configuration.warningInterval = .seconds(seconds)
+        }
         return configuration
     }
 }
@@ -130,6 +138,8 @@ public func buildApplication(configuration: AppConfiguration, logger: Logger) th
             publicBaseURL: publicBaseURL),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "TuitionGuard"),
         logger: logger)
-    app.addServices(client, SequencerService(sequencer: Sequencer(store: store, signer: signer), logger: logger))
+    app.addServices(
+        client, SequencerService(sequencer: Sequencer(store: store, signer: signer), logger: logger),
+        WarningService(warnings: WarningRepository(store: store), logger: logger, interval: configuration.warningInterval))
     return app
 }

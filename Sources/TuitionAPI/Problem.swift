@@ -58,7 +58,8 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
         let status: HTTPResponse.Status =
             switch rejection {
             case .licenceNumberTaken, .enrollmentAlreadyPaid, .lessonAlreadyAnswered, .enrollmentAlreadyInsured, .claimAlreadyOpen,
-                .claimNotAwaitingDecision, .claimNotApproved:
+                .claimNotAwaitingDecision, .claimNotApproved, .warningAlreadyResolved, .institutionIsBlacklisted, .institutionNotSuspended,
+                .institutionAlreadySuspended, .enrollmentAlreadyReviewed, .complaintNotAwaitingAnswer, .complaintAlreadyClosed:
                 .conflict
             default: .unprocessableContent
             }
@@ -110,6 +111,16 @@ extension Rejection {
         case .claimNotApproved: "Only an approved claim may be paid"
         case .payoutExceedsPolicyRemaining: "The payout exceeds what is left of the policy's sum insured"
         case .payoutExceedsEntitlement: "The payout would repay the guardian more than the enrollment's unconsumed tuition"
+        case .warningThresholdInvalid: "A warning threshold is outside its documented range"
+        case .warningAlreadyResolved: "The warning is already resolved"
+        case .institutionIsBlacklisted: "The institution is blacklisted; blacklisting is final"
+        case .institutionNotSuspended: "Only a suspended institution may be reinstated"
+        case .institutionAlreadySuspended: "Only an active or warned institution may be suspended"
+        case .inspectionInvalid: "An inspection needs a year of 2000–2100, a known result and a star rating of 1–5"
+        case .ratingOutOfRange: "Ratings are whole numbers from 1 to 5"
+        case .enrollmentAlreadyReviewed: "This enrollment has already been reviewed"
+        case .complaintNotAwaitingAnswer: "Only an open complaint may be answered"
+        case .complaintAlreadyClosed: "The complaint is already closed"
         }
     }
 }

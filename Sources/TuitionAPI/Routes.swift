@@ -14,6 +14,10 @@ struct Services: Sendable {
     let insurance: InsuranceRepository
     let claims: ClaimRepository
     let idempotent: IdempotentRequests
+    // Supervision (issue #6)
+    let warnings: WarningRepository
+    let supervision: SupervisionRepository
+    let feedback: FeedbackRepository
 
     init(store: Store) {
         self.store = store
@@ -24,6 +28,9 @@ struct Services: Sendable {
         self.insurance = InsuranceRepository(store: store)
         self.claims = ClaimRepository(store: store)
         self.idempotent = IdempotentRequests(store: store, repository: IdempotencyRepository(store: store))
+        self.warnings = WarningRepository(store: store)
+        self.supervision = SupervisionRepository(store: store)
+        self.feedback = FeedbackRepository(store: store)
     }
 }
 
@@ -71,6 +78,8 @@ func addRoutes(to router: Router<AppRequestContext>, services: Services) {
     addEnrollmentRoutes(to: router, services: services)
     addInsuranceRoutes(to: router, services: services)
     addClaimRoutes(to: router, services: services)
+    addSupervisionRoutes(to: router, services: services)
+    addFeedbackRoutes(to: router, services: services)
 }
 
 // MARK: Principals, districts, institutions, students, courses
@@ -221,19 +230,23 @@ func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Service
         guard case .guardian(let guardian) = principal.entity else { throw Problem.roleNotPermitted }
         let id: Enrollment.ID = try context.parameters.id("id")
         let (body, raw) = try await request.decodeJSON(PaymentBody.self, context: context)
-        return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
+        let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
             try await services.enrollments.pay(id, guardian: guardian, amount: body.amountFen, on: connection)
         }
+        await evaluateAfterMoney(id, services: services, logger: context.logger)
+        return response
     }
     v1.post("enrollments/:id/lessons") { request, context in
         let principal = try context.principal(.institution)
         guard case .institution(let institution) = principal.entity else { throw Problem.roleNotPermitted }
         let id: Enrollment.ID = try context.parameters.id("id")
         let (body, raw) = try await request.decodeJSON(LessonsBody.self, context: context)
-        return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
+        let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
             try await services.enrollments.recordLessons(
                 id, institution: institution, lessons: body.lessons, takenOn: body.takenOn, on: connection)
         }
+        await evaluateAfterMoney(id, services: services, logger: context.logger)
+        return response
     }
     v1.get("enrollments/:id/lessons") { request, context in
         guard
@@ -247,10 +260,12 @@ func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Service
         guard case .institution(let institution) = principal.entity else { throw Problem.roleNotPermitted }
         let id: Enrollment.ID = try context.parameters.id("id")
         let (body, raw) = try await request.decodeJSON(RefundBody.self, context: context)
-        return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
+        let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
             try await services.enrollments.refund(
                 id, institution: institution, lessons: body.lessons, reason: try validOptionalText(body.reason), on: connection)
         }
+        await evaluateAfterMoney(id, services: services, logger: context.logger)
+        return response
     }
     v1.post("lessons/:id/confirmation") { _, context in
         guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }

@@ -47,4 +47,15 @@ public enum Rejection: String, Error, Sendable, CaseIterable {
     case claimNotApproved = "claim_not_approved"
     case payoutExceedsPolicyRemaining = "payout_exceeds_policy_remaining"
     case payoutExceedsEntitlement = "payout_exceeds_entitlement"
+    // Supervision: warnings, sanctions, inspections, reviews and complaints
+    case warningThresholdInvalid = "warning_threshold_invalid"
+    case warningAlreadyResolved = "warning_already_resolved"
+    case institutionIsBlacklisted = "institution_is_blacklisted"
+    case institutionNotSuspended = "institution_not_suspended"
+    case institutionAlreadySuspended = "institution_already_suspended"
+    case inspectionInvalid = "inspection_invalid"
+    case ratingOutOfRange = "rating_out_of_range"
+    case enrollmentAlreadyReviewed = "enrollment_already_reviewed"
+    case complaintNotAwaitingAnswer = "complaint_not_awaiting_answer"
+    case complaintAlreadyClosed = "complaint_already_closed"
 }

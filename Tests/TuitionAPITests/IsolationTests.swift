@@ -54,6 +54,22 @@ import TuitionTestSupport
                 """
         case "POST /v1/claims/{id}/approval": return #"{"amountFen":1000}"#
         case "POST /v1/claims/{id}/rejection": return #"{"reason":"不是我们的理赔"}"#
+        // Supervision (issue #6)
+        case "POST /v1/warnings/{id}/resolution", "POST /v1/institutions/{id}/suspension", "POST /v1/institutions/{id}/reinstatement",
+            "POST /v1/institutions/{id}/blacklisting":
+            return #"{"note":"不是我的辖区"}"#
+        case "POST /v1/warnings/evaluation": return ""
+        case "PUT /v1/district/warning-settings":
+            return """
+                {"escrowCoverageMinBasisPoints":10000,"salesSpikeRatioBasisPoints":30000,"salesSpikeMinimumFen":1000000,
+                 "lessonsOverScheduleRatioBasisPoints":15000,"lessonsOverScheduleMinimum":10,"refundGraceDays":30,
+                 "expiryNoticeDays":30,"deadlineDays":15}
+                """
+        case "POST /v1/institutions/{id}/inspections": return #"{"year":2026,"result":"qualified","starRating":5}"#
+        case "POST /v1/enrollments/{id}/review": return #"{"teaching":1,"environment":1,"curriculum":1}"#
+        case "POST /v1/complaints": return #"{"enrollmentId":"\#(other.world.enrollment.id)","text":"冒名投诉"}"#
+        case "POST /v1/complaints/{id}/answer": return #"{"answer":"不是我们的"}"#
+        case "POST /v1/complaints/{id}/closing": return #"{"upheld":true,"note":"越权"}"#
         case "POST /v1/institutions/{id}/tokens", "POST /v1/lessons/{id}/confirmation", "POST /v1/claims/{id}/payment": return ""
         case "POST /dashboard/sign-in": return "token=tg_not-a-token"
         case "POST /dashboard/sign-out": return ""
@@ -72,6 +88,8 @@ import TuitionTestSupport
             case "lessons": other.lesson.description
             case "policies": other.policy.description
             case "claims": other.claim.description
+            case "complaints": other.complaint.description
+            case "warnings": other.warning.uuidString.lowercased()
             default: "unknown"
             }
         return path.replacingOccurrences(of: "{id}", with: resource)
@@ -131,6 +149,12 @@ import TuitionTestSupport
                 "/v1/policies/{id}": [cast.regulator, cast.guardian, cast.insurer],
                 // Institutions read the claims on their enrollments; they do not decide them.
                 "/v1/claims/{id}": [cast.regulator, cast.institution, cast.guardian, cast.insurer],
+                // Supervision: the grade and ratings are the regulator's and the institution's; the review and the complaint
+                // belong to the guardian, the institution and the regulator.
+                "/v1/institutions/{id}/credit": [cast.regulator, cast.institution],
+                "/v1/institutions/{id}/ratings": [cast.regulator, cast.institution],
+                "/v1/enrollments/{id}/review": [cast.regulator, cast.institution, cast.guardian],
+                "/v1/complaints/{id}": [cast.regulator, cast.institution, cast.guardian],
             ]
             let readable = routes.filter { $0.method == "GET" && $0.path.contains("{id}") }
             #expect(Set(readable.map(\.path)) == Set(owners.keys), "every readable resource route has its owners listed")
