@@ -163,11 +163,13 @@ func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
         let id: Institution.ID = try context.parameters.id("id")
         guard principal.entity == .institution(id) else { throw Problem.notFound }
         let (body, raw) = try await request.decodeJSON(TopUpBody.self, context: context)
-        return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
+        let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
             try await services.enrollments.topUpReserve(
                 institution: id, amount: body.amountFen, key: "reserve_topup:\(principal.id):\(request.idempotencyKey ?? "")",
                 on: connection)
         }
+        await evaluateAfterChange(of: id, services: services, logger: context.logger)
+        return response
     }
 
     v1.post("students") { request, context in

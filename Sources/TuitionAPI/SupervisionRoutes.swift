@@ -52,6 +52,15 @@ func evaluateAfterMoney(_ enrollment: Enrollment.ID, services: Services, logger:
     }
 }
 
+/// The same for a change known by its institution (a reserve top-up, a risk-control policy).
+func evaluateAfterChange(of institution: Institution.ID, services: Services, logger: Logger) async {
+    do {
+        _ = try await services.warnings.evaluate(.institution(institution))
+    } catch {
+        logger.error("warning evaluation after a change failed", metadata: ["error": "\(String(reflecting: error))"])
+    }
+}
+
 // MARK: Warnings, sanctions, inspections and credit
 
 func addSupervisionRoutes(to router: Router<AppRequestContext>, services: Services) {

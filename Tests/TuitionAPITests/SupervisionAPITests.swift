@@ -94,6 +94,26 @@ import TuitionTestSupport
         }
     }
 
+    @Test func aReserveTopUpClearsTheWarningAtOnce() async throws {
+        try await API.run("topupclears") { api, _ in
+            let world = try await World.make(api.store, mode: .reserve)
+            let school = try await api.token(for: .institution(world.institution.id))
+            let parent = try await api.token(for: .guardian(world.guardian))
+            _ = try await api.call(
+                .post, "/v1/enrollments/\(world.enrollment.id)/payments", token: parent,
+                json: "{\"amountFen\":\(world.enrollment.amountFen.fen)}", idempotencyKey: "pay")
+            #expect(try await api.call(.get, "/v1/warnings?status=open", token: school).items.count == 1)
+            let topUp = try await api.call(
+                .post, "/v1/institutions/\(world.institution.id)/reserve-topups", token: school, json: #"{"amountFen":64000}"#,
+                idempotencyKey: "topup")
+            #expect(topUp.status == .created)
+            #expect(try await api.call(.get, "/v1/warnings?status=open", token: school).items.isEmpty)
+            let resolved = try await api.call(.get, "/v1/warnings?status=resolved", token: school)
+            #expect(resolved.items.first?["resolvedBy"] as? String == "cleared")
+            #expect(try await api.call(.get, "/v1/institutions/\(world.institution.id)", token: school).string("status") == "active")
+        }
+    }
+
     @Test func inspectionsAndTheCreditGradeExplainEveryComponent() async throws {
         try await API.run("credit") { api, _ in
             let cast = try await Cast.make(api)
