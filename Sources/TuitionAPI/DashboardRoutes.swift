@@ -105,7 +105,8 @@ func addDashboardRoutes(to router: Router<AppRequestContext>, store: Store, secu
         let status = try request.choice("status", from: Labels.warningStatuses.map(\.0), default: "open")
         let filter = DashboardWarningFilter(
             status: status, severity: try request.choice("severity", from: Labels.severities.map(\.0)),
-            rule: try request.choice("rule", from: Labels.rules.map(\.0)), due: try request.emptyMeansNone("due", as: DeadlineBucket.self))
+            rule: try request.choice("rule", from: Labels.rules.map(\.0)), due: try request.emptyMeansNone("due", as: DeadlineBucket.self),
+            licenceNumber: query["licence"].flatMap { $0.isEmpty ? nil : String($0) })
         let page: Page<DashboardWarningRow>
         do {
             page = try await pages.dashboard.warnings(
@@ -279,7 +280,9 @@ func institutionList(_ page: Page<DashboardInstitutionRow>, filter: DashboardIns
             cell(coverage.map { Labels.yuan($0.unconsumed) } ?? "—"), cell(coverage.map { Labels.yuan($0.escrow) } ?? "—"),
             cell(coverage.map { Labels.yuan($0.reserve) } ?? "—"), cell(coverage.map { Labels.yuan($0.insuranceApplied) } ?? "—"),
             cell(coverage.map { Labels.percent(basisPoints: $0.coverageBasisPoints) } ?? "—"),
-            cell(row.unresolvedWarnings, href: row.unresolvedWarnings > 0 ? "/dashboard/warnings" : nil),
+            cell(
+                row.unresolvedWarnings,
+                href: row.unresolvedWarnings > 0 ? link("/dashboard/warnings", [("licence", row.licenceNumber), ("status", "")]) : nil),
         ]
     }
     return listPage(

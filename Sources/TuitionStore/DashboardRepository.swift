@@ -118,12 +118,17 @@ public struct DashboardWarningFilter: Sendable, Hashable {
     public var severity: String?
     public var rule: String?
     public var due: DeadlineBucket?
+    /// One institution's warnings, by licence number.
+    public var licenceNumber: String?
 
-    public init(status: String? = "open", severity: String? = nil, rule: String? = nil, due: DeadlineBucket? = nil) {
+    public init(
+        status: String? = "open", severity: String? = nil, rule: String? = nil, due: DeadlineBucket? = nil, licenceNumber: String? = nil
+    ) {
         self.status = status
         self.severity = severity
         self.rule = rule
         self.due = due
+        self.licenceNumber = licenceNumber
     }
 }
 
@@ -404,6 +409,7 @@ public struct DashboardRepository: Sendable {
               AND (\(filter.status)::text IS NULL OR w.status = \(filter.status))
               AND (\(filter.severity)::text IS NULL OR w.severity = \(filter.severity))
               AND (\(filter.rule)::text IS NULL OR w.rule = \(filter.rule))
+              AND (\(filter.licenceNumber)::text IS NULL OR i.licence_number = \(filter.licenceNumber))
               AND (\(from)::int IS NULL OR w.deadline >= \(today.description)::date + \(from)::int)
               AND (\(through)::int IS NULL OR w.deadline <= \(today.description)::date + \(through)::int)
               AND (w.deadline, w.id) > (\(afterDeadline)::date, \(afterID))

@@ -133,6 +133,8 @@ func knownDistrictFigures(_ district: KnownDistrict) -> [String: String] {
             #expect(overdue.contains("预收费激增") && !overdue.contains("保证金不足"))
             let escalated = try await table("/dashboard/warnings?status=escalated")
             #expect(escalated.contains("退费逾期") && escalated.contains(district.d.name) && !escalated.contains("预收费激增"))
+            let ofB = try await table("/dashboard/warnings?status=&licence=\(pathSegment(district.b.institution.licenceNumber))")
+            #expect(ofB.contains("预收费激增") && ofB.contains("保证金不足") && !ofB.contains("许可证到期"))
             let claims = try await table("/dashboard/claims?status=\(district.claim.status.rawValue)")
             #expect(claims.contains(district.claim.number))
 
