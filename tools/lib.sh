@@ -6,6 +6,9 @@
 
 TG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 TG_PACKAGES=(postgresql libpq-dev libxml2-dev libssl-dev pkg-config wrk xmlsec1)
+# Issue #6, part 2: QR codes (libqrencode, libpng), decoding them in tests (zbarimg), the dashboard's browser test
+# (headless Chromium) and a CJK font so its screenshot shows the Chinese labels.
+TG_PACKAGES+=(libqrencode-dev libpng-dev zbar-tools chromium fonts-wqy-microhei)
 
 # Swift lives in /opt/swift here; /etc/profile.d adds it to PATH only for login shells.
 if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then PATH="$PATH:/opt/swift/usr/bin"; fi

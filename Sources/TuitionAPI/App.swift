@@ -2,6 +2,7 @@ import EvidenceLog
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
 import PostgresNIO
 import ServiceLifecycle
 import TuitionStore
@@ -47,6 +48,10 @@ public struct AppConfiguration: Sendable {
     public var openAPIPath: String
     /// The PEM file of the P-256 key that signs the evidence log's tree heads.
     public var logKeyPath: String?
+    /// Where people reach the service (`https://tuitionguard.example`): the public pages' QR codes carry it.
+    public var publicBaseURL: String?
+    /// How often every institution's warnings are evaluated (`TUITIONGUARD_WARNING_INTERVAL_SECONDS`, default 300).
+    public var warningInterval: Duration = .seconds(300)
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databaseURL: String, logLevel: Logger.Level = .info, openAPIPath: String) {
         self.host = host
@@ -75,6 +80,13 @@ public struct AppConfiguration: Sendable {
             host: environment["TUITIONGUARD_HOST"] ?? "127.0.0.1", port: port, databaseURL: databaseURL, logLevel: level,
             openAPIPath: openAPI)
         configuration.logKeyPath = environment["TUITIONGUARD_LOG_KEY_FILE"]
+        configuration.publicBaseURL = environment["TUITIONGUARD_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if let text = environment["TUITIONGUARD_WARNING_INTERVAL_SECONDS"] {
+            guard let seconds = Int(text), (1...86_400).contains(seconds) else {
+                throw ConfigurationError.invalid("TUITIONGUARD_WARNING_INTERVAL_SECONDS", text)
+            }
+            configuration.warningInterval = .seconds(seconds)
+        }
         return configuration
     }
 }
@@ -92,10 +104,16 @@ public enum ConfigurationError: Error, CustomStringConvertible {
 }
 
 /// The router with every route, used by `serve` and by the tests alike.
-public func buildRouter(store: Store, openAPIDocument: String, logPublicKeyPEM: String) -> Router<AppRequestContext> {
+/// `telemetry` receives the request metrics `/metrics` serves; `publicBaseURL` is the address public pages and
+/// their QR codes carry.
+public func buildRouter(
+    store: Store, openAPIDocument: String, logPublicKeyPEM: String, telemetry: Telemetry = Telemetry(),
+    publicBaseURL: String = "http://127.0.0.1:8080"
+) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let services = Services(store: store)
     router.addMiddleware {
+        RequestMetricsMiddleware(factory: telemetry.factory)
         ProblemMiddleware()
         TokenAuthenticator(principals: services.principals)
     }
@@ -107,6 +125,10 @@ public func buildRouter(store: Store, openAPIDocument: String, logPublicKeyPEM: 
     }
     addRoutes(to: router, services: services)
     addLogRoutes(to: router, store: store, publicKeyPEM: logPublicKeyPEM)
+    // Issue #6, part 2: operations, public lookup and catalog, the regulator's dashboard.
+    addMetricsRoutes(to: router, store: store, telemetry: telemetry)
+    addPublicRoutes(to: router, store: store, addresses: PublicAddresses(baseURL: publicBaseURL))
+    addDashboardRoutes(to: router, store: store, secureCookie: publicBaseURL.hasPrefix("https:"))
     return router
 }
 
@@ -118,13 +140,21 @@ public func buildApplication(configuration: AppConfiguration, logger: Logger) th
     if document.isEmpty { logger.warning("no OpenAPI document at \(configuration.openAPIPath)") }
     guard let keyPath = configuration.logKeyPath else { throw ConfigurationError.missing("TUITIONGUARD_LOG_KEY_FILE") }
     let signer = try LogSigner(privateKeyPEM: String(contentsOfFile: keyPath, encoding: .utf8))
+    // The one bootstrap of swift-metrics in the process (buildApplication runs once, in `serve`): metrics that
+    // libraries record through the global system land in the registry `/metrics` serves.
+    let telemetry = Telemetry()
+    MetricsSystem.bootstrap(telemetry.factory)
+    let publicBaseURL = configuration.publicBaseURL ?? "http://\(configuration.host):\(configuration.port)"
     var app = Application(
-        router: buildRouter(store: store, openAPIDocument: document, logPublicKeyPEM: signer.publicKeyPEM),
+        router: buildRouter(
+            store: store, openAPIDocument: document, logPublicKeyPEM: signer.publicKeyPEM, telemetry: telemetry,
+            publicBaseURL: publicBaseURL),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "TuitionGuard"),
         logger: logger)
     app.addServices(
         client, SequencerService(sequencer: Sequencer(store: store, signer: signer), logger: logger),
         FastTrackService(
-            runner: FastTrackRunner(job: FastTrackJob(store: store), defunct: DefunctRepository(store: store), logger: logger)))
+            runner: FastTrackRunner(job: FastTrackJob(store: store), defunct: DefunctRepository(store: store), logger: logger)),
+        WarningService(warnings: WarningRepository(store: store), logger: logger, interval: configuration.warningInterval))
     return app
 }

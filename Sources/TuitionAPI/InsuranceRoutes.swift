@@ -25,10 +25,13 @@ func addInsuranceRoutes(to router: Router<AppRequestContext>, services: Services
         let principal = try context.principal(.insurer)
         guard case .insurer(let insurer) = principal.entity else { throw Problem.roleNotPermitted }
         let (body, raw) = try await request.decodeJSON(NewRiskPolicy.self, context: context)
-        return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
+        let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
             try await services.insurance.issueRiskPolicy(
                 body, insurer: insurer, key: "premium:\(principal.id):\(request.idempotencyKey ?? "")", on: connection)
         }
+        // A risk-control policy stands in for the reserve and ends the expiry warning: re-evaluate at once.
+        await evaluateAfterChange(of: body.institutionId, services: services, logger: context.logger)
+        return response
     }
     // The guardian buys a tuition policy for its paid enrollment and pays the premium from its bank.
     v1.post("enrollments/:id/tuition-policies") { request, context in

@@ -58,8 +58,9 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
         let status: HTTPResponse.Status =
             switch rejection {
             case .licenceNumberTaken, .enrollmentAlreadyPaid, .lessonAlreadyAnswered, .enrollmentAlreadyInsured, .claimAlreadyOpen,
-                .claimNotAwaitingDecision, .claimNotApproved, .institutionAlreadyDefunct,
-                .fastTrackInProgress:
+                .claimNotAwaitingDecision, .claimNotApproved, .institutionAlreadyDefunct, .fastTrackInProgress, .warningAlreadyResolved,
+                .institutionIsBlacklisted, .institutionNotSuspended,
+                .institutionAlreadySuspended, .enrollmentAlreadyReviewed, .complaintNotAwaitingAnswer, .complaintAlreadyClosed:
                 .conflict
             default: .unprocessableContent
             }
@@ -115,6 +116,16 @@ extension Rejection {
         case .effectiveTimeInFuture: "A defunct mark's effective time may not lie in the future"
         case .institutionNotDefunct: "The institution has not been marked defunct"
         case .fastTrackInProgress: "The institution's defunct fast-track is still paying; try again when it has finished"
+        case .warningThresholdInvalid: "A warning threshold is outside its documented range"
+        case .warningAlreadyResolved: "The warning is already resolved"
+        case .institutionIsBlacklisted: "The institution is blacklisted; blacklisting is final"
+        case .institutionNotSuspended: "Only a suspended institution may be reinstated"
+        case .institutionAlreadySuspended: "Only an active or warned institution may be suspended"
+        case .inspectionInvalid: "An inspection needs a year of 2000–2100, a known result and a star rating of 1–5"
+        case .ratingOutOfRange: "Ratings are whole numbers from 1 to 5"
+        case .enrollmentAlreadyReviewed: "This enrollment has already been reviewed"
+        case .complaintNotAwaitingAnswer: "Only an open complaint may be answered"
+        case .complaintAlreadyClosed: "The complaint is already closed"
         }
     }
 }

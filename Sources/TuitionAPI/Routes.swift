@@ -16,6 +16,10 @@ struct Services: Sendable {
     let defunct: DefunctRepository
     let fastTrack: FastTrackRunner
     let idempotent: IdempotentRequests
+    // Supervision (issue #6)
+    let warnings: WarningRepository
+    let supervision: SupervisionRepository
+    let feedback: FeedbackRepository
 
     init(store: Store) {
         self.store = store
@@ -28,6 +32,9 @@ struct Services: Sendable {
         self.defunct = DefunctRepository(store: store)
         self.fastTrack = FastTrackRunner(job: FastTrackJob(store: store), defunct: defunct, logger: store.logger)
         self.idempotent = IdempotentRequests(store: store, repository: IdempotencyRepository(store: store))
+        self.warnings = WarningRepository(store: store)
+        self.supervision = SupervisionRepository(store: store)
+        self.feedback = FeedbackRepository(store: store)
     }
 }
 
@@ -76,6 +83,8 @@ func addRoutes(to router: Router<AppRequestContext>, services: Services) {
     addInsuranceRoutes(to: router, services: services)
     addClaimRoutes(to: router, services: services)
     addDefunctRoutes(to: router, services: services)
+    addSupervisionRoutes(to: router, services: services)
+    addFeedbackRoutes(to: router, services: services)
 }
 
 // MARK: Principals, districts, institutions, students, courses
@@ -159,11 +168,13 @@ func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
         let id: Institution.ID = try context.parameters.id("id")
         guard principal.entity == .institution(id) else { throw Problem.notFound }
         let (body, raw) = try await request.decodeJSON(TopUpBody.self, context: context)
-        return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
+        let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
             try await services.enrollments.topUpReserve(
                 institution: id, amount: body.amountFen, key: "reserve_topup:\(principal.id):\(request.idempotencyKey ?? "")",
                 on: connection)
         }
+        await evaluateAfterChange(of: id, services: services, logger: context.logger)
+        return response
     }
 
     v1.post("students") { request, context in
@@ -226,19 +237,23 @@ func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Service
         guard case .guardian(let guardian) = principal.entity else { throw Problem.roleNotPermitted }
         let id: Enrollment.ID = try context.parameters.id("id")
         let (body, raw) = try await request.decodeJSON(PaymentBody.self, context: context)
-        return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
+        let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
             try await services.enrollments.pay(id, guardian: guardian, amount: body.amountFen, on: connection)
         }
+        await evaluateAfterMoney(id, services: services, logger: context.logger)
+        return response
     }
     v1.post("enrollments/:id/lessons") { request, context in
         let principal = try context.principal(.institution)
         guard case .institution(let institution) = principal.entity else { throw Problem.roleNotPermitted }
         let id: Enrollment.ID = try context.parameters.id("id")
         let (body, raw) = try await request.decodeJSON(LessonsBody.self, context: context)
-        return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
+        let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
             try await services.enrollments.recordLessons(
                 id, institution: institution, lessons: body.lessons, takenOn: body.takenOn, on: connection)
         }
+        await evaluateAfterMoney(id, services: services, logger: context.logger)
+        return response
     }
     v1.get("enrollments/:id/lessons") { request, context in
         guard
@@ -252,10 +267,12 @@ func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Service
         guard case .institution(let institution) = principal.entity else { throw Problem.roleNotPermitted }
         let id: Enrollment.ID = try context.parameters.id("id")
         let (body, raw) = try await request.decodeJSON(RefundBody.self, context: context)
-        return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
+        let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
             try await services.enrollments.refund(
                 id, institution: institution, lessons: body.lessons, reason: try validOptionalText(body.reason), on: connection)
         }
+        await evaluateAfterMoney(id, services: services, logger: context.logger)
+        return response
     }
     v1.post("lessons/:id/confirmation") { _, context in
         guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }

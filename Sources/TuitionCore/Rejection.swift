@@ -52,4 +52,15 @@ public enum Rejection: String, Error, Sendable, CaseIterable {
     case effectiveTimeInFuture = "effective_time_in_future"
     case institutionNotDefunct = "institution_not_defunct"
     case fastTrackInProgress = "fast_track_in_progress"
+    // Supervision: warnings, sanctions, inspections, reviews and complaints
+    case warningThresholdInvalid = "warning_threshold_invalid"
+    case warningAlreadyResolved = "warning_already_resolved"
+    case institutionIsBlacklisted = "institution_is_blacklisted"
+    case institutionNotSuspended = "institution_not_suspended"
+    case institutionAlreadySuspended = "institution_already_suspended"
+    case inspectionInvalid = "inspection_invalid"
+    case ratingOutOfRange = "rating_out_of_range"
+    case enrollmentAlreadyReviewed = "enrollment_already_reviewed"
+    case complaintNotAwaitingAnswer = "complaint_not_awaiting_answer"
+    case complaintAlreadyClosed = "complaint_already_closed"
 }

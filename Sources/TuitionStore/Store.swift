@@ -93,6 +93,7 @@ func rejection(for error: any Error) -> Rejection? {
     case ("23505", "institutions_licence_number_key"): return .licenceNumberTaken
     case ("23505", "policies_one_per_enrollment"): return .enrollmentAlreadyInsured
     case ("23505", "claims_one_open_per_enrollment_policy"): return .claimAlreadyOpen
+    case ("23505", "reviews_enrollment_id_key"): return .enrollmentAlreadyReviewed
     case ("22003", _): return .amountTooLarge
     // Any other refusal by a constraint is bad input that slipped past validation: 422, never 500.
     case ("23514", _), ("22001", _), ("23502", _): return .valueOutOfRange

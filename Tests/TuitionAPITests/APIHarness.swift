@@ -86,6 +86,10 @@ struct Cast: Sendable {
     let claim: Claim.ID
     /// A second institution of the district, marked defunct, whose case settled the guardian's enrollment there.
     let defunctCase: DefunctCase.ID
+    /// Supervision: the guardian's review of the enrollment and an open complaint about it, and an open warning
+    /// (licence expiring) on the institution.
+    let complaint: Complaint.ID
+    let warning: UUID
 
     static func make(_ api: API, district: String = "330203") async throws -> Cast {
         let world = try await World.make(api.store, district: district)
@@ -119,6 +123,17 @@ struct Cast: Sendable {
                 guardian: world.guardian, on: $0)
         }
         let defunctCase = try await collapsedInstitution(api, world: world)
+        _ = try await FeedbackRepository(store: api.store).review(
+            world.enrollment.id, guardian: world.guardian, NewReview(teaching: 5, environment: 4, curriculum: 4, text: "老师很负责"))
+        let complaint = try await FeedbackRepository(store: api.store).file(
+            NewComplaint(enrollmentId: world.enrollment.id, text: "课程时间多次变动"), guardian: world.guardian)
+        try await api.store.query(
+            "UPDATE institutions SET licence_valid_until = \(today.addingDays(10).description)::date WHERE id = \(world.institution.id.uuid)"
+        )
+        _ = try await WarningRepository(store: api.store).evaluate(.institution(world.institution.id))
+        let warning = try await WarningRepository(store: api.store).warnings(
+            scope: scopeOf(.institution(world.institution.id)), status: .open, rule: .licenceExpiring, page: PageRequest()
+        ).items[0].id
         return Cast(
             world: world,
             regulator: try await api.token(for: .regulator(world.district)),
@@ -126,7 +141,7 @@ struct Cast: Sendable {
             guardian: try await api.token(for: .guardian(world.guardian)),
             insurer: try await api.token(for: .insurer(insurer)),
             lesson: lesson.id, riskProduct: riskProduct.id, tuitionProduct: tuitionProduct.id, policy: policy.id, claim: claim.id,
-            defunctCase: defunctCase)
+            defunctCase: defunctCase, complaint: complaint.id, warning: warning)
     }
 
     /// Another institution of `world`'s district where the guardian paid for a course, marked defunct and settled.
@@ -157,6 +172,7 @@ struct Cast: Sendable {
             world.institution.id.description, world.course.id.description, world.student.id.description,
             world.enrollment.id.description, world.guardian.description, lesson.description, policy.description, claim.description,
             defunctCase.description,
+            complaint.description, warning.uuidString.lowercased(),
         ]
     }
 }

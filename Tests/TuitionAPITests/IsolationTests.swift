@@ -10,7 +10,14 @@ import TuitionTestSupport
     static let publicRoutes: Set<String> = [
         "GET /health", "GET /openapi.yaml", "POST /v1/guardians", "GET /v1/log/head", "GET /v1/log/public-key", "GET /v1/log/entries",
         "GET /v1/log/entries/{index}", "GET /v1/log/proofs/inclusion", "GET /v1/log/proofs/consistency",
+        // Issue #6, part 2: operations, public lookup and catalog, the dashboard's sign-in.
+        "GET /metrics", "GET /v1/public/institutions/{licenceNumber}", "GET /public/institutions/{licenceNumber}",
+        "GET /public/institutions/{licenceNumber}/qr.png", "GET /v1/public/courses", "GET /v1/public/courses/compare",
+        "GET /dashboard/sign-in", "POST /dashboard/sign-in", "POST /dashboard/sign-out",
     ]
+
+    /// Routes that publish courses to anyone: a course's id is public there, everything else stays private.
+    static let catalogRoutes: Set<String> = ["GET /v1/public/courses", "GET /v1/public/courses/compare"]
 
     /// A request body for each route that takes one, aimed at the other world's resources where it names any.
     static func body(for route: RouteKey, other: Cast) -> String? {
@@ -48,7 +55,25 @@ import TuitionTestSupport
         case "POST /v1/claims/{id}/approval": return #"{"amountFen":1000}"#
         case "POST /v1/claims/{id}/rejection": return #"{"reason":"不是我们的理赔"}"#
         case "POST /v1/institutions/{id}/defunct": return #"{"reason":"不是我们辖区的机构"}"#
+        // Supervision (issue #6)
+        case "POST /v1/warnings/{id}/resolution", "POST /v1/institutions/{id}/suspension", "POST /v1/institutions/{id}/reinstatement",
+            "POST /v1/institutions/{id}/blacklisting":
+            return #"{"note":"不是我的辖区"}"#
+        case "POST /v1/warnings/evaluation": return ""
+        case "PUT /v1/district/warning-settings":
+            return """
+                {"escrowCoverageMinBasisPoints":10000,"salesSpikeRatioBasisPoints":30000,"salesSpikeMinimumFen":1000000,
+                 "lessonsOverScheduleRatioBasisPoints":15000,"lessonsOverScheduleMinimum":10,"refundGraceDays":30,
+                 "expiryNoticeDays":30,"deadlineDays":15}
+                """
+        case "POST /v1/institutions/{id}/inspections": return #"{"year":2026,"result":"qualified","starRating":5}"#
+        case "POST /v1/enrollments/{id}/review": return #"{"teaching":1,"environment":1,"curriculum":1}"#
+        case "POST /v1/complaints": return #"{"enrollmentId":"\#(other.world.enrollment.id)","text":"冒名投诉"}"#
+        case "POST /v1/complaints/{id}/answer": return #"{"answer":"不是我们的"}"#
+        case "POST /v1/complaints/{id}/closing": return #"{"upheld":true,"note":"越权"}"#
         case "POST /v1/institutions/{id}/tokens", "POST /v1/lessons/{id}/confirmation", "POST /v1/claims/{id}/payment": return ""
+        case "POST /dashboard/sign-in": return "token=tg_not-a-token"
+        case "POST /dashboard/sign-out": return ""
         default: return nil
         }
     }
@@ -65,9 +90,12 @@ import TuitionTestSupport
             case "policies": other.policy.description
             case "claims": other.claim.description
             case "defunct-cases": other.defunctCase.description
+            case "complaints": other.complaint.description
+            case "warnings": other.warning.uuidString.lowercased()
             default: "unknown"
             }
         return path.replacingOccurrences(of: "{id}", with: resource)
+            .replacingOccurrences(of: "{licenceNumber}", with: pathSegment(other.world.institution.licenceNumber))
     }
 
     @Test func noRoleEverSeesAnotherPrincipalsResource() async throws {
@@ -88,7 +116,7 @@ import TuitionTestSupport
                 for (role, token) in mine.tokens {
                     let reply = try await api.call(method, target, token: token, json: body, idempotencyKey: "leak-\(checked)")
                     checked += 1
-                    for id in other.ids {
+                    for id in other.ids where !(Self.catalogRoutes.contains(route.description) && id == other.world.course.id.description) {
                         #expect(!reply.body.contains(id), "\(role) \(route) leaked \(id): \(reply.body)")
                     }
                     #expect(reply.status != .internalServerError, "\(role) \(route): \(reply.body)")
@@ -126,6 +154,12 @@ import TuitionTestSupport
                 // The cast's defunct case is another institution's, where the guardian had paid for a course.
                 "/v1/defunct-cases/{id}": [cast.regulator],
                 "/v1/defunct-cases/{id}/settlements": [cast.regulator, cast.guardian],
+                // Supervision: the grade and ratings are the regulator's and the institution's; the review and the complaint
+                // belong to the guardian, the institution and the regulator.
+                "/v1/institutions/{id}/credit": [cast.regulator, cast.institution],
+                "/v1/institutions/{id}/ratings": [cast.regulator, cast.institution],
+                "/v1/enrollments/{id}/review": [cast.regulator, cast.institution, cast.guardian],
+                "/v1/complaints/{id}": [cast.regulator, cast.institution, cast.guardian],
             ]
             let readable = routes.filter { $0.method == "GET" && $0.path.contains("{id}") }
             #expect(Set(readable.map(\.path)) == Set(owners.keys), "every readable resource route has its owners listed")

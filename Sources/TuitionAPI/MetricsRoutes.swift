@@ -1,0 +1,104 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Metrics
+import NIOCore
+import Prometheus
+import TuitionStore
+
+/// Where the service's metrics go: a Prometheus registry, reached through swift-metrics with an explicit factory,
+/// so each router (the service's, or a test's) has its own and nothing depends on the global bootstrap.
+public struct Telemetry: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    public let factory: PrometheusMetricsFactory
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Money-path requests take milliseconds; the dashboard's budget is 200 ms.
+        factory.defaultDurationHistogramBuckets = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(200), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(10),
+        ]
+        self.factory = factory
+    }
+}
+
+/// Counts requests and records their latency by route pattern (`/v1/enrollments/{id}/payments`, never the concrete
+/// path, so the series stay few), method and status. It sits outside the problem middleware and sees the status the
+/// client gets.
+struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let factory: any MetricsFactory
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let route = context.endpointPath ?? "unmatched"
+        do {
+            let response = try await next(request, context)
+            record(route: route, method: request.method, status: response.status, since: start)
+            return response
+        } catch {
+            let status = (error as? any HTTPResponseError)?.status ?? .internalServerError
+            record(route: route, method: request.method, status: status, since: start)
+            throw error
+        }
+    }
+
+    func record(route: String, method: HTTPRequest.Method, status: HTTPResponse.Status, since start: ContinuousClock.Instant) {
+        let dimensions = [("route", route), ("method", method.rawValue), ("status", String(status.code))]
+        Counter(label: "tuitionguard_http_requests_total", dimensions: dimensions, factory: factory).increment()
+        Timer(label: "tuitionguard_http_request_duration_seconds", dimensions: dimensions, factory: factory)
+            .recordInterval(since: start)
+    }
+}
+
+extension Timer {
+    fileprivate func recordInterval(since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        let (seconds, attoseconds) = elapsed.components
+        recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+/// `GET /metrics`: the request metrics, then figures read from the database at scrape time (ledger transfers by
+/// kind, open warnings, fast-track progress) in a registry made for this scrape, so a figure that is gone leaves
+/// no stale series behind.
+func addMetricsRoutes(to router: Router<AppRequestContext>, store: Store, telemetry: Telemetry) {
+    router.get("metrics") { _, _ in
+        let figures = try await OperationsRepository(store: store).figures()
+        var buffer = telemetry.registry.emitToBuffer()
+        scrapeRegistry(figures).emit(into: &buffer)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+    }
+}
+
+func scrapeRegistry(_ figures: OperationsFigures) -> PrometheusCollectorRegistry {
+    let registry = PrometheusCollectorRegistry()
+    func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "tuitionguard", metricName: metric, unitName: unit, helpText: help)
+    }
+    let transfers = name("ledger_transfers", unit: "total", "Ledger transfers by kind, counted from the append-only transfers table")
+    let amounts = name("ledger_transferred_fen", unit: "total", "Money moved by ledger transfers, by kind, in fen")
+    for kind in figures.transfers {
+        // The table only grows, so these are counters; a fresh registry starts them at zero and adds the count.
+        registry.makeCounter(descriptor: transfers, labels: [("kind", kind.kind)]).increment(by: kind.count)
+        registry.makeCounter(descriptor: amounts, labels: [("kind", kind.kind)]).increment(by: kind.amountFen)
+    }
+    let warnings = name("open_warnings", "Open warnings by district and severity")
+    for row in figures.openWarnings {
+        registry.makeGauge(descriptor: warnings, labels: [("district", row.district), ("severity", row.severity)]).set(Int64(row.count))
+    }
+    let total = name("fast_track_enrollments", "Enrollments of a defunct case's fast-track")
+    let done = name("fast_track_enrollments_done", "Enrollments the fast-track has settled")
+    let uncovered = name("fast_track_uncovered_fen", "Unconsumed tuition the waterfall could not cover, in fen")
+    for row in figures.fastTrack {
+        // /metrics is public: the licence number (public anyway, one case per institution) names the case, not its id.
+        let labels = [("district", row.district), ("licence", row.licenceNumber), ("status", row.status)]
+        registry.makeGauge(descriptor: total, labels: labels).set(Int64(row.enrollmentsTotal))
+        registry.makeGauge(descriptor: done, labels: labels).set(Int64(row.enrollmentsDone))
+        registry.makeGauge(descriptor: uncovered, labels: labels).set(row.uncoveredFen)
+    }
+    return registry
+}

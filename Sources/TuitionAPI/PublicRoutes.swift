@@ -1,0 +1,192 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import QRImage
+import TuitionCore
+import TuitionStore
+
+/// The public institution page's JSON: what `PublicRepository` reads, plus the page's address and its QR code's.
+struct PublicInstitutionBody: Encodable, Sendable {
+    let institution: PublicInstitution
+    let pageURL: String
+    let qrCodeURL: String
+
+    func encode(to encoder: Encoder) throws {
+        try institution.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(pageURL, forKey: .pageURL)
+        try container.encode(qrCodeURL, forKey: .qrCodeURL)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case pageURL = "pageUrl"
+        case qrCodeURL = "qrCodeUrl"
+    }
+}
+
+/// Where the public pages live, as people reach them (the QR code carries this address).
+struct PublicAddresses: Sendable {
+    /// `https://tuitionguard.example`, no trailing slash.
+    let baseURL: String
+
+    init(baseURL: String) {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = base
+    }
+
+    static func pagePath(licenceNumber: String) -> String { "/public/institutions/\(escaped(licenceNumber))" }
+    static func qrPath(licenceNumber: String) -> String { pagePath(licenceNumber: licenceNumber) + "/qr.png" }
+    func pageURL(licenceNumber: String) -> String { baseURL + Self.pagePath(licenceNumber: licenceNumber) }
+    func qrURL(licenceNumber: String) -> String { baseURL + Self.qrPath(licenceNumber: licenceNumber) }
+
+    /// One path segment: everything but unreserved characters is percent-encoded (licence numbers carry Chinese).
+    static func escaped(_ segment: String) -> String {
+        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
+        allowed.insert(charactersIn: "-._~")
+        return segment.addingPercentEncoding(withAllowedCharacters: allowed) ?? segment
+    }
+}
+
+extension Parameters {
+    /// A licence number from the path, percent-decoded.
+    func licenceNumber() throws -> String {
+        guard let raw = get("licenceNumber"), let text = raw.removingPercentEncoding, (1...64).contains(text.count) else {
+            throw Problem.notFound
+        }
+        return text
+    }
+}
+
+func addPublicRoutes(to router: Router<AppRequestContext>, store: Store, addresses: PublicAddresses) {
+    let repository = PublicRepository(store: store)
+
+    router.get("v1/public/institutions/:licenceNumber") { _, context in
+        let licence = try context.parameters.licenceNumber()
+        guard let institution = try await repository.institution(licenceNumber: licence) else { throw Problem.notFound }
+        return try JSON.response(
+            PublicInstitutionBody(
+                institution: institution, pageURL: addresses.pageURL(licenceNumber: licence),
+                qrCodeURL: addresses.qrURL(licenceNumber: licence)))
+    }
+
+    router.get("public/institutions/:licenceNumber") { _, context in
+        let licence = try context.parameters.licenceNumber()
+        guard let institution = try await repository.institution(licenceNumber: licence) else { throw Problem.notFound }
+        return html(Pages.render("public-institution", publicPage(institution, addresses: addresses)))
+    }
+
+    router.get("public/institutions/:licenceNumber/qr.png") { _, context in
+        let licence = try context.parameters.licenceNumber()
+        // Only for institutions that exist: the endpoint does not make QR codes of arbitrary text.
+        guard try await repository.institution(licenceNumber: licence) != nil else { throw Problem.notFound }
+        let png = try QRCode(encoding: addresses.pageURL(licenceNumber: licence)).png()
+        var headers = HTTPFields()
+        headers[.contentType] = "image/png"
+        headers[.cacheControl] = "public, max-age=86400"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: png)))
+    }
+
+    router.get("v1/public/courses") { request, _ in
+        let query = request.uri.queryParameters
+        let cursor = try query["cursor"].map { text in
+            guard let cursor = CatalogCursor(String(text)) else { throw Problem.invalidParameter("cursor is not one we gave out") }
+            return cursor
+        }
+        let page = try await repository.catalog(try request.catalogFilter(), after: cursor, limit: try request.pageLimit())
+        return try JSON.response(PageBody(page))
+    }
+
+    router.get("v1/public/courses/compare") { request, _ in
+        let text = request.uri.queryParameters["ids"].map(String.init) ?? ""
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+        guard (2...5).contains(parts.count) else { throw Problem.invalidParameter("ids must name 2–5 courses, separated by commas") }
+        let ids = try parts.map { part in
+            guard let id = Course.ID(String(part)) else { throw Problem.invalidParameter("\(part) is not a course id") }
+            return id
+        }
+        guard Set(ids).count == ids.count else { throw Problem.invalidParameter("ids names a course twice") }
+        guard let courses = try await repository.compare(ids) else { throw Problem.notFound }
+        return try JSON.response(["items": courses])
+    }
+}
+
+extension Request {
+    /// The catalog's filters from the query string; a value that names nothing is 400.
+    func catalogFilter() throws -> CatalogFilter {
+        let query = uri.queryParameters
+        var filter = CatalogFilter()
+        if let text = query["district"] {
+            guard let code = DistrictCode(String(text)) else { throw Problem.invalidParameter("district must be a six-digit code") }
+            filter.district = code
+        }
+        filter.category = try option("category", as: CourseCategory.self)
+        filter.minPrice = try money(query["minPriceFen"], name: "minPriceFen")
+        filter.maxPrice = try money(query["maxPriceFen"], name: "maxPriceFen")
+        if let min = filter.minPrice, let max = filter.maxPrice, min > max {
+            throw Problem.invalidParameter("minPriceFen is above maxPriceFen")
+        }
+        if let text = query["grade"] {
+            let grades = text.split(separator: ",").map(String.init)
+            guard !grades.isEmpty, grades.allSatisfy({ ["A", "B", "C", "D"].contains($0) }) else {
+                throw Problem.invalidParameter("grade must be A, B, C or D, or several separated by commas")
+            }
+            filter.grades = grades
+        }
+        if let text = query["q"] {
+            guard text.count <= 100 else { throw Problem.invalidParameter("q is longer than 100 characters") }
+            filter.text = String(text)
+        }
+        return filter
+    }
+
+    private func money(_ text: Substring?, name: String) throws -> Money? {
+        try text.map { text in
+            guard let fen = Int64(text), fen >= 0 else { throw Problem.invalidParameter("\(name) must be a whole number of fen") }
+            return Money(fen: fen)
+        }
+    }
+}
+
+func html(_ text: String, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) -> Response {
+    var headers = extra
+    headers[.contentType] = "text/html; charset=utf-8"
+    // Pages carry no scripts of their own: nothing else may run on them.
+    headers[.contentSecurityPolicy] =
+        "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+}
+
+func publicPage(_ institution: PublicInstitution, addresses: PublicAddresses) -> [String: Any] {
+    let reviews = institution.reviews
+    return [
+        "title": "\(institution.name) - 机构公示",
+        "name": institution.name,
+        "licenceNumber": institution.licenceNumber,
+        "licenceValidUntil": institution.licenceValidUntil?.description ?? "—",
+        "licenceValidityLabel": Labels.validity(institution.licenceValidity),
+        "districtName": institution.districtName,
+        "districtCode": institution.districtCode,
+        "statusLabel": Labels.status(institution.status),
+        "list": institution.list.rawValue,
+        "listLabel": Labels.list(institution.list),
+        "gradeText": institution.creditGrade.map { "\($0.grade) 级（\($0.points) 分）" } ?? "暂未评级",
+        "modeLabel": Labels.mode(institution.supervisionMode),
+        "supervisedBank": institution.supervisedBank.isEmpty ? "—" : institution.supervisedBank,
+        "insurance": institution.insuranceInForce.map { policy in
+            [
+                "insurer": policy.insurer, "policyNumber": policy.policyNumber, "periodEnd": Labels.date(policy.periodEnd),
+                "remaining": Labels.yuan(policy.remainingFen),
+            ]
+        },
+        "reviewCount": reviews.count,
+        "reviewOverall": ReviewSummary.text(reviews.overallTenths),
+        "reviewTeaching": ReviewSummary.text(reviews.teachingTenths),
+        "reviewEnvironment": ReviewSummary.text(reviews.environmentTenths),
+        "reviewCurriculum": ReviewSummary.text(reviews.curriculumTenths),
+        "qrPath": PublicAddresses.qrPath(licenceNumber: institution.licenceNumber),
+        "pageURL": addresses.pageURL(licenceNumber: institution.licenceNumber),
+    ]
+}

@@ -1,0 +1,531 @@
+import Crypto
+import Foundation
+import PostgresNIO
+import TuitionCore
+
+/// A district at a glance, for its regulator. Every figure comes from one set-based query over the district.
+public struct DashboardOverview: Sendable {
+    public struct StatusGradeCount: Sendable, Hashable {
+        public var status: InstitutionStatus
+        /// "A"…"D", or "none" for an institution not graded yet.
+        public var grade: String
+        public var count: Int
+    }
+
+    public struct WarningCount: Sendable, Hashable {
+        public var bucket: DeadlineBucket
+        public var severity: String
+        public var count: Int
+    }
+
+    public struct ClaimCount: Sendable, Hashable {
+        public var status: ClaimStatus
+        public var count: Int
+        public var claimed: Money
+        public var paid: Money
+    }
+
+    public var district: DistrictCode
+    public var districtName: String
+    public var today: BusinessDate
+    public var institutions: [StatusGradeCount]
+    /// Escrow and reserve balances of the district's institutions that are not defunct: the funds under supervision.
+    public var escrowHeld: Money
+    public var reserveHeld: Money
+    /// Summed over institutions, each institution's cover capped at what it owes.
+    public var coverage: TuitionCoverage
+    public var institutionsWithShortfall: Int
+    public var openWarnings: [WarningCount]
+    public var escalatedWarnings: Int
+    public var defunctCases: [DefunctCaseRow]
+    public var claims: [ClaimCount]
+}
+
+/// One institution's row in the dashboard's list, with its coverage (nil for a defunct institution: its loss is
+/// reported by its defunct case).
+public struct DashboardInstitutionRow: Sendable, Hashable {
+    public var id: Institution.ID
+    public var licenceNumber: String
+    public var name: String
+    public var status: InstitutionStatus
+    public var grade: String?
+    public var supervisionMode: SupervisionMode
+    public var coverage: TuitionCoverage?
+    public var unresolvedWarnings: Int
+}
+
+public struct DashboardWarningRow: Sendable, Hashable {
+    public var id: UUID
+    public var institutionName: String
+    public var licenceNumber: String
+    public var rule: String
+    public var severity: String
+    public var status: String
+    public var deadline: BusinessDate
+    public var openedAt: Date
+}
+
+public struct DefunctCaseRow: Sendable, Hashable {
+    public var id: UUID
+    public var institutionName: String
+    public var licenceNumber: String
+    public var status: String
+    public var effectiveAt: Date
+    public var enrollmentsTotal: Int
+    public var enrollmentsDone: Int
+    public var entitled: Money
+    /// Paid through the four layers of the waterfall.
+    public var paid: Money
+    public var referredCount: Int
+    public var uncovered: Money
+
+    /// Progress in percent, rounded down; a case with no enrollments is complete.
+    public var progressPercent: Int { enrollmentsTotal == 0 ? 100 : enrollmentsDone * 100 / enrollmentsTotal }
+}
+
+public struct DashboardClaimRow: Sendable, Hashable {
+    public var id: Claim.ID
+    public var number: String
+    public var institutionName: String
+    public var reason: String
+    public var status: ClaimStatus
+    public var claimed: Money
+    public var approved: Money
+    public var paid: Money
+    public var createdAt: Date
+}
+
+/// Filters of the dashboard's institution list.
+public struct DashboardInstitutionFilter: Sendable, Hashable {
+    public var status: InstitutionStatus?
+    /// "A"…"D" or "none".
+    public var grade: String?
+    public var mode: SupervisionMode?
+    /// Only institutions whose unconsumed tuition is not fully covered.
+    public var shortfallOnly: Bool
+
+    public init(status: InstitutionStatus? = nil, grade: String? = nil, mode: SupervisionMode? = nil, shortfallOnly: Bool = false) {
+        self.status = status
+        self.grade = grade
+        self.mode = mode
+        self.shortfallOnly = shortfallOnly
+    }
+}
+
+public struct DashboardWarningFilter: Sendable, Hashable {
+    /// "open", "escalated" or "resolved"; nil for all.
+    public var status: String?
+    public var severity: String?
+    public var rule: String?
+    public var due: DeadlineBucket?
+    /// One institution's warnings, by licence number.
+    public var licenceNumber: String?
+
+    public init(
+        status: String? = "open", severity: String? = nil, rule: String? = nil, due: DeadlineBucket? = nil, licenceNumber: String? = nil
+    ) {
+        self.status = status
+        self.severity = severity
+        self.rule = rule
+        self.due = due
+        self.licenceNumber = licenceNumber
+    }
+}
+
+/// The regulator's dashboard: figures and lists over one district.
+public struct DashboardRepository: Sendable {
+    let store: Store
+
+    public init(store: Store) { self.store = store }
+
+    public func overview(district: DistrictCode) async throws -> DashboardOverview {
+        let now = store.dependencies.now()
+        let today = BusinessDate(shanghaiDateOf: now)
+        // The figures are independent: run them side by side on the pool.
+        async let name = districtName(district)
+        async let institutions = institutionCounts(district)
+        async let coverage = coverageRows(district, now: now)
+        async let warnings = warningCounts(district, today: today)
+        async let defunct = defunctCases(district: district, status: nil, after: nil, limit: 20)
+        async let claims = claimCounts(district)
+        let rows = try await coverage
+        var unconsumed: Int64 = 0
+        var escrow: Int64 = 0
+        var reserve: Int64 = 0
+        var applied: (escrow: Int64, reserve: Int64, insurance: Int64) = (0, 0, 0)
+        var short = 0
+        for row in rows {
+            unconsumed += row.coverage.unconsumed.fen
+            escrow += row.coverage.escrow.fen
+            reserve += row.coverage.reserve.fen
+            applied.escrow += row.coverage.escrowApplied.fen
+            applied.reserve += row.coverage.reserveApplied.fen
+            applied.insurance += row.coverage.insuranceApplied.fen
+            if row.coverage.uncovered.isPositive { short += 1 }
+        }
+        // The district's cover is the sum of each institution's capped cover, layer by layer: one institution's
+        // surplus does not pay another's students.
+        let total = TuitionCoverage(
+            unconsumed: Money(fen: unconsumed), escrow: Money(fen: applied.escrow), reserve: Money(fen: applied.reserve),
+            insurance: Money(fen: applied.insurance))
+        let (warningCounts, escalated) = try await warnings
+        return DashboardOverview(
+            district: district, districtName: try await name, today: today, institutions: try await institutions,
+            escrowHeld: Money(fen: escrow),
+            reserveHeld: Money(fen: reserve), coverage: total, institutionsWithShortfall: short, openWarnings: warningCounts,
+            escalatedWarnings: escalated, defunctCases: try await defunct.items, claims: try await claims)
+    }
+
+    func districtName(_ district: DistrictCode) async throws -> String {
+        for try await name in try await store.query("SELECT name FROM districts WHERE code = \(district.value)").decode(String.self) {
+            return name
+        }
+        return ""
+    }
+
+    func institutionCounts(_ district: DistrictCode) async throws -> [DashboardOverview.StatusGradeCount] {
+        let rows = try await store.query(
+            """
+            SELECT i.status, coalesce(g.grade, 'none'), count(*)::int
+            FROM institutions i LEFT JOIN credit_grades g ON g.institution_id = i.id
+            WHERE i.district_code = \(district.value)
+            GROUP BY 1, 2
+            """)
+        var counts: [DashboardOverview.StatusGradeCount] = []
+        for try await (status, grade, count) in rows.decode((String, String, Int).self) {
+            counts.append(.init(status: try decodeEnum(status), grade: grade, count: count))
+        }
+        return counts
+    }
+
+    func warningCounts(_ district: DistrictCode, today: BusinessDate) async throws -> ([DashboardOverview.WarningCount], Int) {
+        let rows = try await store.query(
+            """
+            SELECT status,
+                   CASE WHEN deadline < \(today.description)::date THEN 'overdue'
+                        WHEN deadline <= \(today.description)::date + 3 THEN 'within_3_days'
+                        WHEN deadline <= \(today.description)::date + 7 THEN 'within_7_days'
+                        ELSE 'later' END,
+                   severity, count(*)::int
+            FROM warnings
+            WHERE district_code = \(district.value) AND status IN ('open', 'escalated')
+            GROUP BY 1, 2, 3
+            """)
+        var counts: [DashboardOverview.WarningCount] = []
+        var escalated = 0
+        for try await (status, bucket, severity, count) in rows.decode((String, String, String, Int).self) {
+            if status == "escalated" {
+                escalated += count
+            } else {
+                counts.append(.init(bucket: try decodeEnum(bucket), severity: severity, count: count))
+            }
+        }
+        return (counts, escalated)
+    }
+
+    func claimCounts(_ district: DistrictCode) async throws -> [DashboardOverview.ClaimCount] {
+        let rows = try await store.query(
+            """
+            SELECT c.status, count(*)::int, sum(c.claimed_fen)::bigint, sum(c.paid_fen)::bigint
+            FROM claims c JOIN institutions i ON i.id = c.institution_id
+            WHERE i.district_code = \(district.value)
+            GROUP BY 1
+            """)
+        var counts: [DashboardOverview.ClaimCount] = []
+        for try await (status, count, claimed, paid) in rows.decode((String, Int, Int64, Int64).self) {
+            counts.append(.init(status: try decodeEnum(status), count: count, claimed: Money(fen: claimed), paid: Money(fen: paid)))
+        }
+        return counts
+    }
+
+    struct CoverageRow {
+        var institution: UUID
+        var coverage: TuitionCoverage
+    }
+
+    /// Per institution that is not defunct: unconsumed tuition (paid − consumed − refunded over its enrollments),
+    /// escrow and reserve balances, and a risk policy's cover (its share of the unconsumed tuition, up to what is left
+    /// of it). `$1` is the district, `$2` the instant. The tuition policies' cover is a CTE of its own, `tuitionCTE`:
+    /// the overview runs it as a second query beside this one, each on its own connection and core.
+    static let institutionsCTE = """
+        WITH inst AS (
+            SELECT id FROM institutions WHERE district_code = $1 AND status <> 'defunct'
+        )
+        """
+    static let fundsCTE = """
+        , owed AS (
+            SELECT e.institution_id, sum(e.paid_fen - e.lessons_consumed * e.price_per_lesson_fen - e.refunded_fen) AS unconsumed
+            FROM enrollments e WHERE e.institution_id IN (SELECT id FROM inst) AND e.paid_fen > 0
+            GROUP BY 1
+        ), funds AS (
+            SELECT a.institution_id,
+                   sum(a.credits_fen - a.debits_fen) FILTER (WHERE a.kind = 'escrow') AS escrow,
+                   sum(a.credits_fen - a.debits_fen) FILTER (WHERE a.kind = 'reserve') AS reserve
+            FROM accounts a WHERE a.institution_id IN (SELECT id FROM inst) AND a.kind IN ('escrow', 'reserve')
+            GROUP BY 1
+        ), risk AS (
+            SELECT p.institution_id,
+                   sum(least(p.remaining_fen, coalesce(o.unconsumed, 0) * pr.covered_share_bp / 10000)) AS cover
+            FROM policies p
+            JOIN insurance_products pr ON pr.id = p.product_id
+            LEFT JOIN owed o ON o.institution_id = p.institution_id
+            WHERE p.institution_id IN (SELECT id FROM inst) AND p.kind = 'institution_risk' AND p.cancelled_at IS NULL
+              AND p.period_start <= $2 AND p.period_end > $2
+            GROUP BY 1
+        )
+        """
+    /// A tuition policy covers its enrollment's unconsumed tuition, up to what is left of it.
+    static let tuitionCTE = """
+        , tuition AS (
+            SELECT p.institution_id,
+                   sum(least(p.remaining_fen,
+                             greatest(0, e.paid_fen - e.lessons_consumed * e.price_per_lesson_fen - e.refunded_fen))) AS cover
+            FROM policies p JOIN enrollments e ON e.id = p.enrollment_id
+            WHERE p.institution_id IN (SELECT id FROM inst) AND p.kind = 'student_tuition' AND p.cancelled_at IS NULL
+              AND p.period_start <= $2 AND p.period_end > $2
+            GROUP BY 1
+        )
+        """
+    /// Both together, as `coverage(institution_id, unconsumed, escrow, reserve, insurance)`, for the institution list.
+    static let coverageCTE =
+        institutionsCTE + fundsCTE + tuitionCTE + """
+            , coverage AS (
+                SELECT inst.id AS institution_id,
+                       coalesce(o.unconsumed, 0)::bigint AS unconsumed,
+                       coalesce(f.escrow, 0)::bigint AS escrow,
+                       coalesce(f.reserve, 0)::bigint AS reserve,
+                       (coalesce(r.cover, 0) + coalesce(t.cover, 0))::bigint AS insurance
+                FROM inst
+                LEFT JOIN owed o ON o.institution_id = inst.id
+                LEFT JOIN funds f ON f.institution_id = inst.id
+                LEFT JOIN risk r ON r.institution_id = inst.id
+                LEFT JOIN tuition t ON t.institution_id = inst.id
+            )
+            """
+
+    func coverageRows(_ district: DistrictCode, now: Date) async throws -> [CoverageRow] {
+        func binds() -> PostgresBindings {
+            var binds = PostgresBindings()
+            binds.append(district.value)
+            binds.append(now)
+            return binds
+        }
+        async let fundRows = store.query(
+            PostgresQuery(
+                unsafeSQL: Self.institutionsCTE + Self.fundsCTE + """
+                    SELECT inst.id, coalesce(o.unconsumed, 0)::bigint, coalesce(f.escrow, 0)::bigint, coalesce(f.reserve, 0)::bigint,
+                           coalesce(r.cover, 0)::bigint
+                    FROM inst
+                    LEFT JOIN owed o ON o.institution_id = inst.id
+                    LEFT JOIN funds f ON f.institution_id = inst.id
+                    LEFT JOIN risk r ON r.institution_id = inst.id
+                    """, binds: binds()))
+        async let tuitionRows = store.query(
+            PostgresQuery(
+                unsafeSQL: Self.institutionsCTE + Self.tuitionCTE + "SELECT institution_id, cover::bigint FROM tuition", binds: binds()))
+        var tuition: [UUID: Int64] = [:]
+        for try await (id, cover) in try await tuitionRows.decode((UUID, Int64).self) { tuition[id] = cover }
+        var result: [CoverageRow] = []
+        for try await (id, unconsumed, escrow, reserve, risk) in try await fundRows.decode((UUID, Int64, Int64, Int64, Int64).self) {
+            result.append(CoverageRow(institution: id, coverage: Self.coverage(unconsumed, escrow, reserve, risk + (tuition[id] ?? 0))))
+        }
+        return result
+    }
+
+    static func coverage(_ unconsumed: Int64, _ escrow: Int64, _ reserve: Int64, _ insurance: Int64) -> TuitionCoverage {
+        TuitionCoverage(
+            unconsumed: Money(fen: max(0, unconsumed)), escrow: Money(fen: max(0, escrow)), reserve: Money(fen: max(0, reserve)),
+            insurance: Money(fen: max(0, insurance)))
+    }
+
+    // MARK: Lists
+
+    public func institutions(
+        district: DistrictCode, filter: DashboardInstitutionFilter, after: UUID?, limit: Int
+    ) async throws -> Page<DashboardInstitutionRow> {
+        let page = PageRequest(after: after, limit: limit)
+        var binds = PostgresBindings()
+        binds.append(district.value)
+        binds.append(store.dependencies.now())
+        binds.append(filter.status?.rawValue)
+        binds.append(filter.grade)
+        binds.append(filter.mode?.rawValue)
+        binds.append(filter.shortfallOnly)
+        binds.append(page.afterOrFloor)
+        binds.append(page.limit + 1)
+        let sql =
+            Self.coverageCTE + """
+                SELECT i.id, i.licence_number, i.name, i.status, g.grade, i.supervision_mode,
+                       cov.unconsumed, cov.escrow, cov.reserve, cov.insurance, w.n
+                FROM institutions i
+                LEFT JOIN credit_grades g ON g.institution_id = i.id
+                LEFT JOIN coverage cov ON cov.institution_id = i.id
+                CROSS JOIN LATERAL (
+                    SELECT count(*)::int AS n FROM warnings WHERE institution_id = i.id AND status <> 'resolved') w
+                WHERE i.district_code = $1
+                  AND ($3::text IS NULL OR i.status = $3)
+                  AND ($4::text IS NULL OR coalesce(g.grade, 'none') = $4)
+                  AND ($5::text IS NULL OR i.supervision_mode = $5)
+                  AND (NOT $6::bool OR least(cov.escrow + cov.reserve + cov.insurance, cov.unconsumed) < cov.unconsumed)
+                  AND i.id > $7
+                ORDER BY i.id LIMIT $8
+                """
+        let rows = try await store.query(PostgresQuery(unsafeSQL: sql, binds: binds))
+        var items: [DashboardInstitutionRow] = []
+        for try await row in rows {
+            let (id, licence, name, status, grade, mode, unconsumed, escrow, reserve, insurance, warnings) =
+                try row.decode((UUID, String, String, String, String?, String, Int64?, Int64?, Int64?, Int64?, Int).self)
+            var coverage: TuitionCoverage?
+            if let unconsumed, let escrow, let reserve, let insurance { coverage = Self.coverage(unconsumed, escrow, reserve, insurance) }
+            items.append(
+                DashboardInstitutionRow(
+                    id: .init(id), licenceNumber: licence, name: name, status: try decodeEnum(status), grade: grade,
+                    supervisionMode: try decodeEnum(mode), coverage: coverage, unresolvedWarnings: warnings))
+        }
+        return page.page(items) { $0.id.uuid }
+    }
+
+    /// Warnings ordered by deadline; the cursor is the last row's `deadline.id`.
+    public func warnings(
+        district: DistrictCode, filter: DashboardWarningFilter, after cursor: String?, limit: Int
+    ) async throws -> Page<DashboardWarningRow> {
+        let limit = min(max(limit, 1), 200)
+        let today = BusinessDate(shanghaiDateOf: store.dependencies.now())
+        let (from, through) = filter.due?.daysFromToday ?? (nil, nil)
+        var afterDeadline = "0001-01-01"
+        var afterID = uuidFloor
+        if let cursor {
+            let parts = cursor.split(separator: ".", maxSplits: 1)
+            guard parts.count == 2, BusinessDate(String(parts[0])) != nil, let id = UUID(uuidString: String(parts[1])) else {
+                throw DashboardQueryError.badCursor
+            }
+            (afterDeadline, afterID) = (String(parts[0]), id)
+        }
+        let rows = try await store.query(
+            """
+            SELECT w.id, i.name, i.licence_number, w.rule, w.severity, w.status, w.deadline::text, w.opened_at
+            FROM warnings w JOIN institutions i ON i.id = w.institution_id
+            WHERE w.district_code = \(district.value)
+              AND (\(filter.status)::text IS NULL OR w.status = \(filter.status))
+              AND (\(filter.severity)::text IS NULL OR w.severity = \(filter.severity))
+              AND (\(filter.rule)::text IS NULL OR w.rule = \(filter.rule))
+              AND (\(filter.licenceNumber)::text IS NULL OR i.licence_number = \(filter.licenceNumber))
+              AND (\(from)::int IS NULL OR w.deadline >= \(today.description)::date + \(from)::int)
+              AND (\(through)::int IS NULL OR w.deadline <= \(today.description)::date + \(through)::int)
+              AND (w.deadline, w.id) > (\(afterDeadline)::date, \(afterID))
+            ORDER BY w.deadline, w.id
+            LIMIT \(limit + 1)
+            """)
+        var items: [DashboardWarningRow] = []
+        for try await (id, name, licence, rule, severity, status, deadline, opened) in rows.decode(
+            (UUID, String, String, String, String, String, String, Date).self)
+        {
+            items.append(
+                DashboardWarningRow(
+                    id: id, institutionName: name, licenceNumber: licence, rule: rule, severity: severity, status: status,
+                    deadline: try decodeDate(deadline), openedAt: opened))
+        }
+        guard items.count > limit else { return Page(items: items, next: nil) }
+        items.removeLast(items.count - limit)
+        let last = items[items.count - 1]
+        return Page(items: items, next: "\(last.deadline).\(last.id.uuidString.lowercased())")
+    }
+
+    public func claims(district: DistrictCode, status: ClaimStatus?, after: UUID?, limit: Int) async throws -> Page<DashboardClaimRow> {
+        let page = PageRequest(after: after, limit: limit)
+        let rows = try await store.query(
+            """
+            SELECT c.id, c.number, i.name, c.reason, c.status, c.claimed_fen, c.approved_fen, c.paid_fen, c.created_at
+            FROM claims c JOIN institutions i ON i.id = c.institution_id
+            WHERE i.district_code = \(district.value)
+              AND (\(status?.rawValue)::text IS NULL OR c.status = \(status?.rawValue))
+              AND c.id > \(page.afterOrFloor)
+            ORDER BY c.id LIMIT \(page.limit + 1)
+            """)
+        var items: [DashboardClaimRow] = []
+        for try await (id, number, name, reason, status, claimed, approved, paid, created) in rows.decode(
+            (UUID, String, String, String, String, Int64, Int64, Int64, Date).self)
+        {
+            items.append(
+                DashboardClaimRow(
+                    id: .init(id), number: number, institutionName: name, reason: reason, status: try decodeEnum(status),
+                    claimed: Money(fen: claimed), approved: Money(fen: approved), paid: Money(fen: paid), createdAt: created))
+        }
+        return page.page(items) { $0.id.uuid }
+    }
+
+    /// The district's defunct cases with fast-track progress.
+    public func defunctCases(district: DistrictCode, status: String?, after: UUID?, limit: Int) async throws -> Page<DefunctCaseRow> {
+        let page = PageRequest(after: after, limit: limit)
+        let rows = try await store.query(
+            """
+            SELECT d.id, i.name, i.licence_number, d.status, d.effective_at, d.enrollments_total, d.enrollments_done,
+                   d.entitled_fen, (d.paid_escrow_fen + d.paid_reserve_fen + d.paid_risk_policy_fen + d.paid_tuition_policy_fen)::bigint,
+                   d.referred_count, d.uncovered_fen
+            FROM defunct_cases d JOIN institutions i ON i.id = d.institution_id
+            WHERE d.district_code = \(district.value)
+              AND (\(status)::text IS NULL OR d.status = \(status))
+              AND d.id > \(page.afterOrFloor)
+            ORDER BY d.id LIMIT \(page.limit + 1)
+            """)
+        var items: [DefunctCaseRow] = []
+        for try await (id, name, licence, status, effective, total, done, entitled, paid, referred, uncovered) in rows.decode(
+            (UUID, String, String, String, Date, Int, Int, Int64, Int64, Int, Int64).self)
+        {
+            items.append(
+                DefunctCaseRow(
+                    id: id, institutionName: name, licenceNumber: licence, status: status, effectiveAt: effective, enrollmentsTotal: total,
+                    enrollmentsDone: done, entitled: Money(fen: entitled), paid: Money(fen: paid), referredCount: referred,
+                    uncovered: Money(fen: uncovered)))
+        }
+        return page.page(items) { $0.id }
+    }
+}
+
+public enum DashboardQueryError: Error {
+    case badCursor
+}
+
+/// Dashboard sign-in sessions: a random id in the browser's cookie, its SHA-256 here, with an expiry.
+public struct DashboardSessionRepository: Sendable {
+    let store: Store
+
+    public init(store: Store) { self.store = store }
+
+    /// Opens a session for a regulator's principal and returns the id to put in the cookie; it is not kept.
+    public func open(for principal: Principal, lifetime: Duration) async throws -> String {
+        let id = PrincipalRepository.newToken()
+        let now = store.dependencies.now()
+        let seconds = Double(lifetime.components.seconds)
+        try await store.transaction { connection in
+            // Expired sessions go when someone signs in: the table stays the size of the live sessions.
+            try await connection.query("DELETE FROM dashboard_sessions WHERE expires_at <= \(now)", logger: store.logger)
+            try await connection.query(
+                """
+                INSERT INTO dashboard_sessions (id_sha256, principal_id, created_at, expires_at)
+                VALUES (\(PrincipalRepository.digest(id)), \(principal.id), \(now), \(now.addingTimeInterval(seconds)))
+                """, logger: store.logger)
+        }
+        return id
+    }
+
+    /// The regulator behind a live session: not expired, its token not revoked.
+    public func principal(forSession id: String) async throws -> Principal? {
+        guard id.utf8.count < 200 else { return nil }
+        let rows = try await store.query(
+            """
+            SELECT p.id, p.district_code FROM dashboard_sessions s JOIN principals p ON p.id = s.principal_id
+            WHERE s.id_sha256 = \(PrincipalRepository.digest(id)) AND s.expires_at > \(store.dependencies.now())
+              AND p.revoked_at IS NULL AND p.role = 'regulator'
+            """)
+        for try await (principal, district) in rows.decode((UUID, String?).self) {
+            guard let district, let code = DistrictCode(district) else { return nil }
+            return Principal(id: principal, entity: .regulator(code))
+        }
+        return nil
+    }
+
+    public func close(_ id: String) async throws {
+        try await store.query("DELETE FROM dashboard_sessions WHERE id_sha256 = \(PrincipalRepository.digest(id))")
+    }
+}

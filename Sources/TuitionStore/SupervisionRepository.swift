@@ -1,0 +1,264 @@
+import Foundation
+import PostgresNIO
+import TuitionCore
+
+public struct InspectionRecord: Codable, Sendable, Hashable {
+    public var institutionId: Institution.ID
+    public var year: Int
+    public var result: InspectionResult
+    public var starRating: Int
+    public var note: String
+    public var recordedAt: Date
+}
+
+public struct NewInspection: Codable, Sendable {
+    public var year: Int
+    public var result: InspectionResult
+    public var starRating: Int
+    public var note: String?
+
+    public init(year: Int, result: InspectionResult, starRating: Int, note: String? = nil) {
+        self.year = year
+        self.result = result
+        self.starRating = starRating
+        self.note = note
+    }
+}
+
+public struct CreditRecord: Codable, Sendable, Hashable {
+    public var institutionId: Institution.ID
+    public var grade: CreditGrade
+    public var points: Int
+    public var components: [CreditComponent]
+    public var computedAt: Date
+}
+
+public enum SanctionAction: String, Codable, Sendable, CaseIterable {
+    case suspend, reinstate, blacklist
+}
+
+public struct SanctionRecord: Codable, Sendable, Hashable {
+    public var id: UUID
+    public var institutionId: Institution.ID
+    public var action: SanctionAction
+    public var note: String
+    public var status: InstitutionStatus
+    public var createdAt: Date
+}
+
+/// The regulator's side of supervision: sanctions (suspend, reinstate, blacklist), annual inspections, and the credit
+/// grade they and the warnings, complaints and reviews feed.
+public struct SupervisionRepository: Sendable {
+    let store: Store
+
+    public init(store: Store) { self.store = store }
+
+    var logger: Logger { store.logger }
+
+    // MARK: Sanctions
+
+    /// Suspends, reinstates or blacklists an institution of `district`. Suspended and blacklisted institutions fail
+    /// `InstitutionStatus.isOperating`, so they take no new enrollments, payments or lessons; blacklisting is final.
+    public func sanction(_ id: Institution.ID, action: SanctionAction, note: String, district: DistrictCode) async throws
+        -> SanctionRecord
+    {
+        try await store.transaction { connection in
+            let rows = try await connection.query(
+                "SELECT status FROM institutions WHERE id = \(id.uuid) AND district_code = \(district.value) FOR UPDATE",
+                logger: logger)
+            var found: InstitutionStatus?
+            for try await status in rows.decode(String.self) { found = try decodeEnum(status) }
+            guard let current = found else { throw NotFound() }
+            let next = try nextStatus(current, action: action, hasUnresolvedWarnings: try await hasUnresolvedWarnings(id, on: connection))
+            let now = store.dependencies.now()
+            let sanctionID = store.dependencies.newID()
+            try await connection.query(
+                """
+                WITH changed AS (UPDATE institutions SET status = \(next.rawValue) WHERE id = \(id.uuid))
+                INSERT INTO institution_sanctions (id, institution_id, action, note, created_at)
+                VALUES (\(sanctionID), \(id.uuid), \(action.rawValue), \(note), \(now))
+                """, logger: logger)
+            try await EvidenceQueue(store: store).enqueue(
+                EvidenceEvent(kind: .institutionStatusChanged, occurredAt: now, institution: id, reference: next.rawValue),
+                on: connection)
+            if next == .blacklisted { try await onBlacklisted(id, note: note, on: connection) }
+            _ = try await recomputeCredit(institutions: [id.uuid], on: connection)
+            return SanctionRecord(id: sanctionID, institutionId: id, action: action, note: note, status: next, createdAt: now)
+        }
+    }
+
+    /// Called inside the blacklisting transaction, after the status change and before the commit. This is where
+    /// the institution's signing certificates are revoked once the contracts branch is merged:
+    /// `CertificateRepository(store: store).revokeInstitution(id, reason: "blacklisted: " + note, on: connection)`.
+    func onBlacklisted(_ id: Institution.ID, note: String, on connection: PostgresConnection) async throws {}
+
+    func nextStatus(_ current: InstitutionStatus, action: SanctionAction, hasUnresolvedWarnings: Bool) throws -> InstitutionStatus {
+        if current == .blacklisted { throw Rejection.institutionIsBlacklisted }
+        if current == .defunct { throw Rejection.institutionNotOperating }
+        switch action {
+        case .suspend:
+            guard current.isOperating else { throw Rejection.institutionAlreadySuspended }
+            return .suspended
+        case .reinstate:
+            guard current == .suspended else { throw Rejection.institutionNotSuspended }
+            return hasUnresolvedWarnings ? .warned : .active
+        case .blacklist:
+            return .blacklisted
+        }
+    }
+
+    func hasUnresolvedWarnings(_ id: Institution.ID, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query(
+            "SELECT EXISTS (SELECT 1 FROM warnings WHERE institution_id = \(id.uuid) AND status <> 'resolved')", logger: logger)
+        for try await exists in rows.decode(Bool.self) { return exists }
+        return false
+    }
+
+    // MARK: Inspections
+
+    /// Records (or corrects) the year's inspection of an institution of `district`, and regrades it.
+    public func recordInspection(_ new: NewInspection, institution id: Institution.ID, district: DistrictCode) async throws
+        -> InspectionRecord
+    {
+        guard (2000...2100).contains(new.year), (1...5).contains(new.starRating) else { throw Rejection.inspectionInvalid }
+        let note = try validOptionalText(new.note, maxScalars: 2_000)
+        return try await store.transaction { connection in
+            let now = store.dependencies.now()
+            let rows = try await connection.query(
+                """
+                INSERT INTO institution_inspections (institution_id, year, result, star_rating, note, recorded_at)
+                SELECT i.id, \(new.year), \(new.result.rawValue), \(new.starRating), \(note), \(now)
+                FROM institutions i WHERE i.id = \(id.uuid) AND i.district_code = \(district.value)
+                ON CONFLICT (institution_id, year) DO UPDATE SET result = EXCLUDED.result, star_rating = EXCLUDED.star_rating,
+                    note = EXCLUDED.note, recorded_at = EXCLUDED.recorded_at
+                RETURNING institution_id
+                """, logger: logger)
+            var inserted = false
+            for try await _ in rows { inserted = true }
+            guard inserted else { throw NotFound() }
+            _ = try await recomputeCredit(institutions: [id.uuid], on: connection)
+            return InspectionRecord(
+                institutionId: id, year: new.year, result: new.result, starRating: new.starRating, note: note, recordedAt: now)
+        }
+    }
+
+    // MARK: Credit
+
+    /// The institution's credit grade if `scope` may see the institution, computed now if it has none yet.
+    public func credit(_ id: Institution.ID, scope: Scope) async throws -> CreditRecord? {
+        let visible = try await store.query(
+            """
+            SELECT i.id FROM institutions i
+            WHERE i.id = \(id.uuid) AND (i.id = \(scope.institution) OR i.district_code = \(scope.district))
+            """)
+        var found = false
+        for try await _ in visible { found = true }
+        guard found else { return nil }
+        if let stored = try await storedCredit(id) { return stored }
+        _ = try await store.transaction { connection in try await recomputeCredit(institutions: [id.uuid], on: connection) }
+        return try await storedCredit(id)
+    }
+
+    func storedCredit(_ id: Institution.ID) async throws -> CreditRecord? {
+        let rows = try await store.query(
+            "SELECT grade, points, components::text, computed_at FROM credit_grades WHERE institution_id = \(id.uuid)")
+        for try await (grade, points, components, computed) in rows.decode((String, Int, String, Date).self) {
+            return CreditRecord(
+                institutionId: id, grade: try decodeEnum(grade), points: points,
+                components: try JSONDecoder().decode([CreditComponent].self, from: Data(components.utf8)), computedAt: computed)
+        }
+        return nil
+    }
+
+    public func recomputeCredit(_ target: EvaluationTarget) async throws -> Int {
+        try await store.transaction { connection in
+            switch target {
+            case .all: try await recomputeCredit(institutions: nil, on: connection)
+            case .district(let code): try await recomputeCredit(institutions: nil, district: code.value, on: connection)
+            case .institution(let id): try await recomputeCredit(institutions: [id.uuid], on: connection)
+            }
+        }
+    }
+
+    /// Regrades the given institutions (all of `district`, or all, when nil): one query gathers every input,
+    /// `creditScore` scores each, one statement stores the grades. Returns how many were graded.
+    @discardableResult
+    public func recomputeCredit(institutions ids: [UUID]?, district: String? = nil, on connection: PostgresConnection) async throws -> Int {
+        let now = store.dependencies.now()
+        let rows = try await connection.query(
+            """
+            WITH inst AS (
+                SELECT i.id, i.supervision_mode, i.status, i.reserve_ratio_bp FROM institutions i
+                WHERE (\(ids)::uuid[] IS NULL OR i.id = ANY(\(ids)::uuid[])) AND (\(district)::text IS NULL OR i.district_code = \(district))),
+            ledger AS (
+                SELECT e.institution_id, sum(e.paid_fen - e.lessons_consumed * e.price_per_lesson_fen - e.refunded_fen)::bigint AS unconsumed
+                FROM enrollments e JOIN inst ON inst.id = e.institution_id GROUP BY e.institution_id),
+            reserve AS (
+                SELECT a.institution_id, (a.credits_fen - a.debits_fen) AS held
+                FROM accounts a JOIN inst ON inst.id = a.institution_id WHERE a.kind = 'reserve'),
+            risk AS (
+                SELECT p.institution_id FROM policies p JOIN inst ON inst.id = p.institution_id
+                WHERE p.kind = 'institution_risk' AND p.cancelled_at IS NULL AND p.period_start <= \(now) AND p.period_end > \(now)
+                    AND p.remaining_fen > 0
+                GROUP BY p.institution_id),
+            inspection AS (
+                SELECT DISTINCT ON (n.institution_id) n.institution_id, n.result, n.star_rating
+                FROM institution_inspections n JOIN inst ON inst.id = n.institution_id
+                ORDER BY n.institution_id, n.year DESC),
+            warned AS (
+                SELECT w.institution_id, count(*)::int AS opened, count(*) FILTER (WHERE w.escalated_at IS NOT NULL)::int AS escalated
+                FROM warnings w JOIN inst ON inst.id = w.institution_id
+                WHERE w.opened_at > \(now)::timestamptz - interval '365 days' GROUP BY w.institution_id),
+            upheld AS (
+                SELECT c.institution_id, count(*)::int AS upheld FROM complaints c JOIN inst ON inst.id = c.institution_id
+                WHERE c.status = 'upheld' AND c.closed_at > \(now)::timestamptz - interval '365 days' GROUP BY c.institution_id),
+            reviewed AS (
+                SELECT r.institution_id, count(*)::int AS reviews,
+                    round(avg((r.teaching + r.environment + r.curriculum) * 100 / 3.0))::int AS average
+                FROM reviews r JOIN inst ON inst.id = r.institution_id GROUP BY r.institution_id)
+            SELECT inst.id, inst.supervision_mode, inst.status, risk.institution_id IS NOT NULL,
+                coalesce(reserve.held, 0)::numeric * 10000 >= coalesce(ledger.unconsumed, 0)::numeric * inst.reserve_ratio_bp,
+                inspection.result, inspection.star_rating, coalesce(warned.opened, 0), coalesce(warned.escalated, 0),
+                coalesce(upheld.upheld, 0), coalesce(reviewed.reviews, 0), coalesce(reviewed.average, 0)
+            FROM inst
+                LEFT JOIN ledger ON ledger.institution_id = inst.id
+                LEFT JOIN reserve ON reserve.institution_id = inst.id
+                LEFT JOIN risk ON risk.institution_id = inst.id
+                LEFT JOIN inspection ON inspection.institution_id = inst.id
+                LEFT JOIN warned ON warned.institution_id = inst.id
+                LEFT JOIN upheld ON upheld.institution_id = inst.id
+                LEFT JOIN reviewed ON reviewed.institution_id = inst.id
+            """, logger: logger)
+        var graded: [UUID] = []
+        var grades: [String] = []
+        var points: [Int] = []
+        var components: [String] = []
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        for try await row in rows {
+            let cells = row.makeRandomAccess()
+            let inputs = CreditInputs(
+                mode: try decodeEnum(try cells[1].decode(String.self)), status: try decodeEnum(try cells[2].decode(String.self)),
+                riskPolicyInForce: try cells[3].decode(Bool.self), reserveCoversRequirement: try cells[4].decode(Bool.self),
+                inspection: try cells[5].decode(String?.self).map { try decodeEnum($0) }, starRating: try cells[6].decode(Int?.self),
+                warningsLastYear: try cells[7].decode(Int.self), escalatedLastYear: try cells[8].decode(Int.self),
+                upheldComplaintsLastYear: try cells[9].decode(Int.self), reviews: try cells[10].decode(Int.self),
+                averageReviewHundredths: try cells[11].decode(Int.self))
+            let score = creditScore(inputs)
+            graded.append(try cells[0].decode(UUID.self))
+            grades.append(score.grade.rawValue)
+            points.append(score.points)
+            components.append(String(decoding: try encoder.encode(score.components), as: UTF8.self))
+        }
+        guard !graded.isEmpty else { return 0 }
+        try await connection.query(
+            """
+            INSERT INTO credit_grades (institution_id, grade, points, components, computed_at)
+            SELECT g.id, g.grade, g.points, g.components::jsonb, \(now)
+            FROM unnest(\(graded)::uuid[], \(grades)::text[], \(points)::int[], \(components)::text[]) AS g(id, grade, points, components)
+            ON CONFLICT (institution_id) DO UPDATE SET grade = EXCLUDED.grade, points = EXCLUDED.points,
+                components = EXCLUDED.components, computed_at = EXCLUDED.computed_at
+            """, logger: logger)
+        return graded.count
+    }
+}
