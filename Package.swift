@@ -27,6 +27,7 @@ let package = Package(
             dependencies: [
                 "TuitionCore",
                 "EvidenceLog",
+                "ContractKit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -59,7 +60,7 @@ let package = Package(
         // Shared by the test targets: a fresh migrated database per suite, a settable clock, sample parties.
         .target(
             name: "TuitionTestSupport",
-            dependencies: ["TuitionCore", "TuitionStore", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: ["TuitionCore", "TuitionStore", "ContractKit", .product(name: "PostgresNIO", package: "postgres-nio")],
             path: "Tests/TuitionTestSupport"
         ),
         .testTarget(name: "TuitionCoreTests", dependencies: ["TuitionCore"]),
@@ -68,7 +69,7 @@ let package = Package(
         .testTarget(
             name: "TuitionStoreTests",
             dependencies: [
-                "TuitionCore", "TuitionStore", "TuitionTestSupport", "EvidenceLog",
+                "TuitionCore", "TuitionStore", "TuitionTestSupport", "EvidenceLog", "ContractKit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

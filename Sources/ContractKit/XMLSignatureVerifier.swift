@@ -62,6 +62,9 @@ public struct SignatureReport: Sendable, Hashable {
     public let signatureValue: CheckOutcome
     /// Every failure found, in check order.
     public let failures: [SignatureFailure]
+    /// The signature's DigestValue and SignatureValue as base64 (whitespace removed), when it is in the profile.
+    public let digestValue: String?
+    public let signatureValue64: String?
 
     /// RFC 2253 subject of the signer's certificate, when there is one.
     public var signerSubject: String? { signerCertificate?.subjectName }
@@ -207,7 +210,9 @@ public struct XMLSignatureVerifier: Sendable {
             validityAtSigningTime: validity,
             digest: digest,
             signatureValue: signatureValue,
-            failures: failures
+            failures: failures,
+            digestValue: profile.map { encodeBase64($0.digestValue).filter { !$0.isWhitespace } },
+            signatureValue64: profile.map { $0.signatureValueText.filter { !$0.isWhitespace } }
         )
     }
 

@@ -58,7 +58,7 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
         let status: HTTPResponse.Status =
             switch rejection {
             case .licenceNumberTaken, .enrollmentAlreadyPaid, .lessonAlreadyAnswered, .enrollmentAlreadyInsured, .claimAlreadyOpen,
-                .claimNotAwaitingDecision, .claimNotApproved:
+                .claimNotAwaitingDecision, .claimNotApproved, .contractNotAwaitingSignature, .contractAlreadySigned:
                 .conflict
             default: .unprocessableContent
             }
@@ -110,6 +110,11 @@ extension Rejection {
         case .claimNotApproved: "Only an approved claim may be paid"
         case .payoutExceedsPolicyRemaining: "The payout exceeds what is left of the policy's sum insured"
         case .payoutExceedsEntitlement: "The payout would repay the guardian more than the enrollment's unconsumed tuition"
+        case .contractNotSigned: "The enrollment's contract must be signed by the institution and the guardian before payment"
+        case .contractNotAwaitingSignature: "The contract is not waiting for this party's signature"
+        case .contractAlreadySigned: "The enrollment already has a contract signed by both parties, or is paid"
+        case .signingCertificateRevoked: "The signer's certificate was revoked; it signs nothing more"
+        case .identityNumberInvalid: "An identity number must have 18 characters: 17 digits and a digit or X"
         }
     }
 }

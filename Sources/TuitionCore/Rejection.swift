@@ -47,4 +47,10 @@ public enum Rejection: String, Error, Sendable, CaseIterable {
     case claimNotApproved = "claim_not_approved"
     case payoutExceedsPolicyRemaining = "payout_exceeds_policy_remaining"
     case payoutExceedsEntitlement = "payout_exceeds_entitlement"
+    // Contracts
+    case contractNotSigned = "contract_not_signed"
+    case contractNotAwaitingSignature = "contract_not_awaiting_signature"
+    case contractAlreadySigned = "contract_already_signed"
+    case signingCertificateRevoked = "signing_certificate_revoked"
+    case identityNumberInvalid = "identity_number_invalid"
 }
