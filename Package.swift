@@ -39,6 +39,7 @@ let package = Package(
                 "TuitionCore",
                 "TuitionStore",
                 "EvidenceLog",
+                "ContractKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

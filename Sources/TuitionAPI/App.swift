@@ -1,3 +1,4 @@
+import ContractKit
 import EvidenceLog
 import Foundation
 import Hummingbird
@@ -34,6 +35,10 @@ public struct AppConfiguration: Sendable {
     public var openAPIPath: String
     /// The PEM file of the P-256 key that signs the evidence log's tree heads.
     public var logKeyPath: String?
+    /// The file holding the key-encryption key (base64, 32 bytes) that seals the CA's and signers' private keys.
+    public var caKeyEncryptionKeyPath: String?
+    /// The folder of contract templates (`<id>/v<N>/contract.xml` and `contract.xsd`).
+    public var templatesPath: String = "contract-templates"
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databaseURL: String, logLevel: Logger.Level = .info, openAPIPath: String) {
         self.host = host
@@ -62,6 +67,8 @@ public struct AppConfiguration: Sendable {
             host: environment["TUITIONGUARD_HOST"] ?? "127.0.0.1", port: port, databaseURL: databaseURL, logLevel: level,
             openAPIPath: openAPI)
         configuration.logKeyPath = environment["TUITIONGUARD_LOG_KEY_FILE"]
+        configuration.caKeyEncryptionKeyPath = environment["TUITIONGUARD_CA_KEK_FILE"]
+        if let templates = environment["TUITIONGUARD_TEMPLATES_DIR"], !templates.isEmpty { configuration.templatesPath = templates }
         return configuration
     }
 }
@@ -78,8 +85,11 @@ public enum ConfigurationError: Error, CustomStringConvertible {
     }
 }
 
-/// The router with every route, used by `serve` and by the tests alike.
-public func buildRouter(store: Store, openAPIDocument: String, logPublicKeyPEM: String) -> Router<AppRequestContext> {
+/// The router with every route, used by `serve` and by the tests alike. Without `contracts`, contract generation
+/// and signing answer 503 (and so no enrollment can be paid).
+public func buildRouter(store: Store, openAPIDocument: String, logPublicKeyPEM: String, contracts: ContractSetup? = nil)
+    -> Router<AppRequestContext>
+{
     let router = Router(context: AppRequestContext.self)
     let services = Services(store: store)
     router.addMiddleware {
@@ -94,6 +104,7 @@ public func buildRouter(store: Store, openAPIDocument: String, logPublicKeyPEM: 
     }
     addRoutes(to: router, services: services)
     addLogRoutes(to: router, store: store, publicKeyPEM: logPublicKeyPEM)
+    addContractRoutes(to: router, store: store, setup: contracts)
     return router
 }
 
@@ -105,8 +116,13 @@ public func buildApplication(configuration: AppConfiguration, logger: Logger) th
     if document.isEmpty { logger.warning("no OpenAPI document at \(configuration.openAPIPath)") }
     guard let keyPath = configuration.logKeyPath else { throw ConfigurationError.missing("TUITIONGUARD_LOG_KEY_FILE") }
     let signer = try LogSigner(privateKeyPEM: String(contentsOfFile: keyPath, encoding: .utf8))
+    guard let kekPath = configuration.caKeyEncryptionKeyPath else { throw ConfigurationError.missing("TUITIONGUARD_CA_KEK_FILE") }
+    let contracts = ContractSetup(
+        templates: try TemplateLibrary.load(root: URL(fileURLWithPath: configuration.templatesPath)),
+        keyEncryptionKey: try KeyEncryptionKey.load(file: kekPath))
+    if contracts.templates.templates.isEmpty { logger.warning("no contract templates in \(configuration.templatesPath)") }
     var app = Application(
-        router: buildRouter(store: store, openAPIDocument: document, logPublicKeyPEM: signer.publicKeyPEM),
+        router: buildRouter(store: store, openAPIDocument: document, logPublicKeyPEM: signer.publicKeyPEM, contracts: contracts),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "TuitionGuard"),
         logger: logger)
     app.addServices(client, SequencerService(sequencer: Sequencer(store: store, signer: signer), logger: logger))

@@ -44,7 +44,9 @@ struct API: Sendable {
         _ suite: String, clock: TestClock? = nil, _ body: @Sendable @escaping (API, [RouteKey]) async throws -> Void
     ) async throws {
         try await TestDatabase.withStore(suite, clock: clock) { store in
-            let router = buildRouter(store: store, openAPIDocument: openAPIDocument, logPublicKeyPEM: testLogSigner.publicKeyPEM)
+            _ = try await CertificateRepository(store: store).initializeAuthority(kek: TestContracts.keyEncryptionKey)
+            let router = buildRouter(
+                store: store, openAPIDocument: openAPIDocument, logPublicKeyPEM: testLogSigner.publicKeyPEM, contracts: TestContracts.setup)
             let routes = router.routes.map { RouteKey(method: $0.method.rawValue, path: $0.path.description) }
             let app = Application(router: router)
             try await app.test(.router) { client in
@@ -132,6 +134,7 @@ struct Cast: Sendable {
         [
             world.institution.id.description, world.course.id.description, world.student.id.description,
             world.enrollment.id.description, world.guardian.description, lesson.description, policy.description, claim.description,
+            world.contract.id.description,
         ]
     }
 }

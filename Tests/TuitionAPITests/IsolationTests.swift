@@ -10,6 +10,7 @@ import TuitionTestSupport
     static let publicRoutes: Set<String> = [
         "GET /health", "GET /openapi.yaml", "POST /v1/guardians", "GET /v1/log/head", "GET /v1/log/public-key", "GET /v1/log/entries",
         "GET /v1/log/entries/{index}", "GET /v1/log/proofs/inclusion", "GET /v1/log/proofs/consistency",
+        "POST /v1/contract-verifications", "GET /v1/ca/certificate",
     ]
 
     /// A request body for each route that takes one, aimed at the other world's resources where it names any.
@@ -48,6 +49,10 @@ import TuitionTestSupport
         case "POST /v1/claims/{id}/approval": return #"{"amountFen":1000}"#
         case "POST /v1/claims/{id}/rejection": return #"{"reason":"不是我们的理赔"}"#
         case "POST /v1/institutions/{id}/tokens", "POST /v1/lessons/{id}/confirmation", "POST /v1/claims/{id}/payment": return ""
+        // Contracts: generating another's enrollment's contract, signing another's contract, verifying a document.
+        case "POST /v1/enrollments/{id}/contract": return #"{"classNumber":"泄露班"}"#
+        case "POST /v1/contracts/{id}/institution-signature", "POST /v1/contracts/{id}/guardian-signature": return ""
+        case "POST /v1/contract-verifications": return #"<tg:contract xmlns:tg="urn:tuitionguard:contract:1"/>"#
         default: return nil
         }
     }
@@ -63,6 +68,7 @@ import TuitionTestSupport
             case "lessons": other.lesson.description
             case "policies": other.policy.description
             case "claims": other.claim.description
+            case "contracts": other.world.contract.id.description
             default: "unknown"
             }
         return path.replacingOccurrences(of: "{id}", with: resource)
@@ -121,6 +127,11 @@ import TuitionTestSupport
                 "/v1/policies/{id}": [cast.regulator, cast.guardian, cast.insurer],
                 // Institutions read the claims on their enrollments; they do not decide them.
                 "/v1/claims/{id}": [cast.regulator, cast.institution, cast.guardian, cast.insurer],
+                // A contract is its institution's, its guardian's and their district regulator's.
+                "/v1/enrollments/{id}/contract": [cast.regulator, cast.institution, cast.guardian],
+                "/v1/contracts/{id}": [cast.regulator, cast.institution, cast.guardian],
+                "/v1/contracts/{id}/document": [cast.regulator, cast.institution, cast.guardian],
+                "/v1/contracts/{id}/html": [cast.regulator, cast.institution, cast.guardian],
             ]
             let readable = routes.filter { $0.method == "GET" && $0.path.contains("{id}") }
             #expect(Set(readable.map(\.path)) == Set(owners.keys), "every readable resource route has its owners listed")
