@@ -54,6 +54,7 @@ let package = Package(
                 "TuitionStore",
                 "TuitionAPI",
                 "EvidenceLog",
+                "ContractKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -81,6 +82,7 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "tuitionguardTests", dependencies: ["tuitionguard", "TuitionStore", "TuitionTestSupport", "EvidenceLog"]),
+        .testTarget(
+            name: "tuitionguardTests", dependencies: ["tuitionguard", "TuitionStore", "TuitionTestSupport", "EvidenceLog", "ContractKit"]),
     ]
 )
