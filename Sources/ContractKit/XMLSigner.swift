@@ -32,6 +32,8 @@ public struct XMLSigner: Sendable {
     public let privateKey: PrivateKey
     public let certificate: Certificate
     public let algorithm: SignatureAlgorithm
+    /// The certificate as KeyInfo carries it, encoded once rather than per signature.
+    private let certificateBase64: String
 
     public init(privateKey: PrivateKey, certificate: Certificate) throws {
         guard let keyAlgorithm = privateKey.algorithm else { throw SigningError.keyIsNotInProfile }
@@ -42,6 +44,7 @@ public struct XMLSigner: Sendable {
         self.privateKey = privateKey
         self.certificate = certificate
         self.algorithm = SignatureAlgorithm(for: keyAlgorithm)
+        self.certificateBase64 = encodeBase64(certificate.derRepresentation)
     }
 
     /// Parses `bytes` with the hardened parser, signs, and returns the serialized signed document.
@@ -79,7 +82,7 @@ public struct XMLSigner: Sendable {
         let digestValue = element(reference, "DigestValue")
         let signatureValue = element(signature, "SignatureValue")
         let x509Data = element(element(signature, "KeyInfo"), "X509Data")
-        xmlNodeAddContent(element(x509Data, "X509Certificate"), "\n" + encodeBase64(certificate.derRepresentation) + "\n")
+        xmlNodeAddContent(element(x509Data, "X509Certificate"), "\n" + certificateBase64 + "\n")
 
         // The subtree that goes into the document: the Signature itself, or the Object holding it.
         let inserted: xmlNodePtr

@@ -27,7 +27,9 @@ struct CA: AsyncParsableCommand {
                 throw ValidationError("\(out) exists; not overwriting a key-encryption key (the stored keys would become unreadable)")
             }
             let key = KeyEncryptionKey.generate()
-            guard FileManager.default.createFile(atPath: out, contents: Data((key.base64 + "\n").utf8), attributes: [.posixPermissions: 0o600])
+            guard
+                FileManager.default.createFile(
+                    atPath: out, contents: Data((key.base64 + "\n").utf8), attributes: [.posixPermissions: 0o600])
             else { throw ValidationError("cannot write \(out)") }
         }
     }
@@ -43,7 +45,9 @@ struct CA: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try AppConfiguration.fromEnvironment()
-            guard let path = kekFile ?? configuration.caKeyEncryptionKeyPath else { throw ConfigurationError.missing("TUITIONGUARD_CA_KEK_FILE") }
+            guard let path = kekFile ?? configuration.caKeyEncryptionKeyPath else {
+                throw ConfigurationError.missing("TUITIONGUARD_CA_KEK_FILE")
+            }
             let kek = try KeyEncryptionKey.load(file: path)
             let logger = makeLogger("tuitionguard.ca", level: configuration.logLevel)
             let commonName = commonName
@@ -78,7 +82,8 @@ struct ContractCommand: AsyncParsableCommand {
             let values = try JSONDecoder().decode([String: String].self, from: try Data(contentsOf: URL(fileURLWithPath: fields)))
             let rendered = try ContractRenderer(template: template).render(values)
             try write(rendered, to: out)
-            FileHandle.standardError.write(Data("rendered \(template.id) v\(template.version) (template SHA-256 \(template.sha256))\n".utf8))
+            FileHandle.standardError.write(
+                Data("rendered \(template.id) v\(template.version) (template SHA-256 \(template.sha256))\n".utf8))
         }
     }
 
@@ -112,7 +117,9 @@ struct ContractCommand: AsyncParsableCommand {
             let anchor = try Certificate(pemRepresentation: try String(contentsOfFile: ca, encoding: .utf8))
             var time = Date()
             if let at {
-                guard let parsed = ISO8601DateFormatter().date(from: at) else { throw ValidationError("--at must be RFC 3339, e.g. 2026-09-01T08:00:00Z") }
+                guard let parsed = ISO8601DateFormatter().date(from: at) else {
+                    throw ValidationError("--at must be RFC 3339, e.g. 2026-09-01T08:00:00Z")
+                }
                 time = parsed
             }
             let report = try XMLSignatureVerifier(trustAnchor: anchor).verify(try readBytes(document), at: time)
@@ -155,7 +162,8 @@ struct ContractCommand: AsyncParsableCommand {
             guard let algorithm = KeyAlgorithm(rawValue: algorithm) else { throw ValidationError("--algorithm: ecdsa-p256 or rsa-2048") }
             let template = try ContractTemplate.load(directory: URL(fileURLWithPath: self.template))
             let fields = try JSONDecoder().decode(
-                [String: String].self, from: try Data(contentsOf: URL(fileURLWithPath: self.template).appendingPathComponent("example-fields.json")))
+                [String: String].self,
+                from: try Data(contentsOf: URL(fileURLWithPath: self.template).appendingPathComponent("example-fields.json")))
             let bench = try ContractBench(template: template, fields: fields, algorithm: algorithm, countersign: !institutionOnly)
             let (seconds, storeFlag) = (seconds, store)
             if storeFlag {
@@ -163,7 +171,9 @@ struct ContractCommand: AsyncParsableCommand {
                 let logger = makeLogger("tuitionguard.bench", level: configuration.logLevel)
                 try await withStore(databaseURL: configuration.databaseURL, logger: logger) { store in
                     try await store.query("DROP TABLE IF EXISTS bench_contract_documents")
-                    try await store.query("CREATE TABLE bench_contract_documents (id bigint PRIMARY KEY, document bytea NOT NULL, document_sha256 text NOT NULL)")
+                    try await store.query(
+                        "CREATE TABLE bench_contract_documents (id bigint PRIMARY KEY, document bytea NOT NULL, document_sha256 text NOT NULL)"
+                    )
                     try await bench.run(seconds: seconds) { batch in
                         try await store.transaction { connection in
                             for (id, document, sha) in batch {
