@@ -353,8 +353,9 @@ public struct ContractRepository: Sendable {
             guard let authority = try await certificates.authority(kek: setup.keyEncryptionKey, on: connection) else {
                 throw CertificateAuthorityNotInitialised()
             }
-            // Sign, then verify the bytes that will be stored, every signature, chain and all.
-            let signed = try xmlSigner.sign([UInt8](try cells[1].decode(Data.self)))
+            // Sign, then verify the bytes that will be stored, every signature, chain and all (this is the check
+            // right after signing, made once on the kept bytes rather than also in memory).
+            let signed = try xmlSigner.sign([UInt8](try cells[1].decode(Data.self)), selfCheck: false)
             let signingTimes = [try cells[5].decode(Date?.self) ?? now, now]
             let report = XMLSignatureVerifier(trustAnchor: authority.certificate).verify(
                 try XMLDocument.parse(signed), signingTimes: signingTimes)

@@ -147,3 +147,24 @@ func expectGolden(_ bytes: [UInt8], _ name: String) throws {
         #expect(html.contains("甲方 &lt;签名&gt;") && html.contains("¥3,200.00"))
     }
 }
+
+@Suite struct UncheckedSigningTests {
+    /// Signing without the in-memory self-check yields the same verifiable document; the caller's full
+    /// verification is then the check right after signing.
+    @Test(arguments: KeyAlgorithm.allCases)
+    func signingWithoutSelfCheckProducesTheSameVerifiableSignatures(algorithm: KeyAlgorithm) throws {
+        let model = try ModelContract()
+        let parties = Parties.shared
+        let unchecked = try model.renderer.renderDocument(model.fields)
+        try parties.institution[algorithm]!.sign(unchecked, selfCheck: false)
+        try parties.guardian[algorithm]!.sign(unchecked, selfCheck: false)
+        let bytes = unchecked.serialized()
+        let report = try XMLSignatureVerifier(trustAnchor: parties.ca.certificate).verify(bytes, at: Parties.now)
+        #expect(report.isValid && report.signatures.count == 2)
+        // A wrong key is still caught, by the verifier instead of the signer.
+        let forged = try model.renderer.renderDocument(model.fields)
+        let impostor = try XMLSigner(privateKey: parties.foreignSigner.privateKey, certificate: parties.foreignSigner.certificate)
+        try impostor.sign(forged, selfCheck: false)
+        #expect(!(try XMLSignatureVerifier(trustAnchor: parties.ca.certificate).verify(forged.serialized(), at: Parties.now).isValid))
+    }
+}
