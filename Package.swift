@@ -35,6 +35,7 @@ let package = Package(
             dependencies: [
                 "TuitionCore",
                 "EvidenceLog",
+                "ContractKit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -46,6 +47,7 @@ let package = Package(
                 "TuitionCore",
                 "TuitionStore",
                 "EvidenceLog",
+                "ContractKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -64,6 +66,7 @@ let package = Package(
                 "TuitionStore",
                 "TuitionAPI",
                 "EvidenceLog",
+                "ContractKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -71,7 +74,7 @@ let package = Package(
         // Shared by the test targets: a fresh migrated database per suite, a settable clock, sample parties.
         .target(
             name: "TuitionTestSupport",
-            dependencies: ["TuitionCore", "TuitionStore", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: ["TuitionCore", "TuitionStore", "ContractKit", .product(name: "PostgresNIO", package: "postgres-nio")],
             path: "Tests/TuitionTestSupport"
         ),
         .testTarget(name: "TuitionCoreTests", dependencies: ["TuitionCore"]),
@@ -80,7 +83,7 @@ let package = Package(
         .testTarget(
             name: "TuitionStoreTests",
             dependencies: [
-                "TuitionCore", "TuitionStore", "TuitionTestSupport", "EvidenceLog",
+                "TuitionCore", "TuitionStore", "TuitionTestSupport", "EvidenceLog", "ContractKit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
@@ -92,6 +95,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "QRImageTests", dependencies: ["QRImage", "TuitionTestSupport"]),
-        .testTarget(name: "tuitionguardTests", dependencies: ["tuitionguard", "TuitionStore", "TuitionTestSupport", "EvidenceLog"]),
+        .testTarget(
+            name: "tuitionguardTests", dependencies: ["tuitionguard", "TuitionStore", "TuitionTestSupport", "EvidenceLog", "ContractKit"]),
     ]
 )

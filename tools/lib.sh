@@ -3,6 +3,7 @@
 #   ensure_packages   apt-get install any missing Debian packages (default: the project's list)
 #   ensure_database   if DATABASE_URL is unset, start the private cluster (tools/pg) and export it
 #   ensure_log_key    if TUITIONGUARD_LOG_KEY_FILE is unset, make (once) and export .data/log-key.pem
+#   ensure_ca_kek     if TUITIONGUARD_CA_KEK_FILE is unset, make (once) and export .data/ca-kek (seals the CA's keys)
 
 TG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 TG_PACKAGES=(postgresql libpq-dev libxml2-dev libssl-dev pkg-config wrk xmlsec1)
@@ -47,4 +48,17 @@ ensure_log_key() {
     echo "made a new evidence-log signing key: $key" >&2
   fi
   export TUITIONGUARD_LOG_KEY_FILE="$key"
+}
+
+# ensure_ca_kek BINARY — the key-encryption key that seals the platform CA's and the signers' private keys;
+# made once under .data/ (git-ignored), never overwritten: losing it makes every stored private key unreadable.
+ensure_ca_kek() {
+  [[ -z "${TUITIONGUARD_CA_KEK_FILE:-}" ]] || return 0
+  local key="$TG_ROOT/.data/ca-kek"
+  if [[ ! -f "$key" ]]; then
+    mkdir -p "$TG_ROOT/.data"
+    "$1" ca keygen --out "$key"
+    echo "made a new key-encryption key for the platform CA: $key" >&2
+  fi
+  export TUITIONGUARD_CA_KEK_FILE="$key"
 }

@@ -26,6 +26,8 @@ public struct XMLDiagnostic: Sendable, Hashable, CustomStringConvertible {
 /// Collects what libxml2 reports during one operation; handed to libxml2 as an opaque pointer.
 final class LibXMLErrorCollector {
     var diagnostics: [XMLDiagnostic] = []
+    /// The tree node each diagnostic is about (schema validation sets it), parallel to `diagnostics`.
+    var nodes: [UnsafeMutableRawPointer?] = []
     var doctypeSeen = false
 
     func append(_ error: UnsafePointer<xmlError>) {
@@ -42,6 +44,7 @@ final class LibXMLErrorCollector {
         diagnostics.append(
             XMLDiagnostic(level: level, message: message, line: Int(error.pointee.line), column: Int(error.pointee.int2))
         )
+        nodes.append(error.pointee.node)
     }
 
     var errors: [XMLDiagnostic] { diagnostics.filter { $0.level != .warning } }

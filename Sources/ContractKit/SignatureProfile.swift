@@ -136,8 +136,11 @@ struct ProfileSignature {
 /// Base64 with XML whitespace ignored, accepted only in its canonical form: padding bits that decode
 /// to nothing would otherwise let an unsigned byte change go unnoticed.
 func decodeCanonicalBase64(_ text: String) -> [UInt8]? {
-    let compact = String(text.unicodeScalars.filter { !" \t\r\n".unicodeScalars.contains($0) })
-    guard !compact.isEmpty, let data = Data(base64Encoded: compact), data.base64EncodedString() == compact else {
+    var compact: [UInt8] = []
+    compact.reserveCapacity(text.utf8.count)
+    for byte in text.utf8 where byte != 0x20 && byte != 0x09 && byte != 0x0d && byte != 0x0a { compact.append(byte) }
+    let encoded = Data(compact)
+    guard !compact.isEmpty, let data = Data(base64Encoded: encoded), data.base64EncodedData() == encoded else {
         return nil
     }
     return [UInt8](data)

@@ -57,7 +57,11 @@ public final class XMLSchema {
 
     /// Throws `XMLSchemaError.documentDoesNotMatchSchema` with every message libxml2 reported.
     public func validate(_ document: XMLDocument) throws {
-        let collector = LibXMLErrorCollector()
+        try validate(document, collector: LibXMLErrorCollector())
+    }
+
+    /// As `validate(_:)`, reporting into `collector`, whose `nodes` then say which element each message is about.
+    func validate(_ document: XMLDocument, collector: LibXMLErrorCollector) throws {
         let result: Int32 = withLibXML(collector) {
             guard let validator = xmlSchemaNewValidCtxt(schema) else { return -1 }
             defer { xmlSchemaFreeValidCtxt(validator) }

@@ -2,6 +2,7 @@ internal import CLibXML2
 internal import COpenSSL
 
 import struct Foundation.Date
+import class Foundation.NSLock
 
 /// Why one signature failed, in the order the checks run; the first is what `firstFailure` reports.
 public enum SignatureFailure: Error, Sendable, Hashable, CustomStringConvertible {
@@ -62,6 +63,9 @@ public struct SignatureReport: Sendable, Hashable {
     public let signatureValue: CheckOutcome
     /// Every failure found, in check order.
     public let failures: [SignatureFailure]
+    /// The signature's DigestValue and SignatureValue as base64 (whitespace removed), when it is in the profile.
+    public let digestValue: String?
+    public let signatureValue64: String?
 
     /// RFC 2253 subject of the signer's certificate, when there is one.
     public var signerSubject: String? { signerCertificate?.subjectName }
@@ -100,6 +104,9 @@ public struct VerificationReport: Sendable, Hashable {
 /// Verifies every enveloped signature of a document against one trust anchor (the platform CA).
 public struct XMLSignatureVerifier: Sendable {
     public let trustAnchor: Certificate
+    /// Signer certificates already found to chain to the anchor: a signer signs many contracts, and the chain
+    /// (a signature check by the CA's key) does not depend on the contract or the time.
+    private let chained = ChainCache()
 
     public init(trustAnchor: Certificate) {
         self.trustAnchor = trustAnchor
@@ -145,19 +152,22 @@ public struct XMLSignatureVerifier: Sendable {
         }
 
         var certificate: Certificate? = nil
+        var certificateDER: [UInt8] = []
         if let profile {
             if profile.certificateTexts.isEmpty {
                 failures.append(.signerCertificateIsMissing)
             } else {
                 let parsed = profile.certificateTexts.map { text in
-                    decodeCanonicalBase64(text).flatMap { try? Certificate(derRepresentation: $0) }
+                    decodeCanonicalBase64(text).flatMap { der in (try? Certificate(derRepresentation: der)).map { (der, $0) } }
                 }
                 if parsed.contains(where: { $0 == nil }) {
                     failures.append(.signerCertificateIsMalformed)
                 } else {
                     // xmlsec may carry the issuer too; the signer is the certificate that is not a CA.
                     let all = parsed.compactMap { $0 }
-                    certificate = all.first { !$0.isCertificateAuthority } ?? all.first
+                    let signer = all.first { !$0.1.isCertificateAuthority } ?? all.first
+                    certificate = signer?.1
+                    certificateDER = signer?.0 ?? []
                 }
             }
         }
@@ -165,12 +175,15 @@ public struct XMLSignatureVerifier: Sendable {
         var chain = CheckOutcome.notChecked
         var validity = CheckOutcome.notChecked
         if let certificate {
-            if let reason = Self.chainFailure(certificate, anchor: trustAnchor, at: nil) {
+            let der = certificateDER
+            let reason = chained.contains(der) ? nil : Self.chainFailure(certificate, anchor: trustAnchor, at: nil)
+            if let reason {
                 chain = .failed
                 failures.append(.signerCertificateDoesNotChainToTrustAnchor(reason))
             } else {
+                chained.insert(der)
                 chain = .passed
-                if let reason = Self.chainFailure(certificate, anchor: trustAnchor, at: time) {
+                if let reason = Self.validityFailure([certificate, trustAnchor], at: time) {
                     validity = .failed
                     failures.append(.signerCertificateWasNotValidAtSigningTime(reason))
                 } else {
@@ -207,7 +220,9 @@ public struct XMLSignatureVerifier: Sendable {
             validityAtSigningTime: validity,
             digest: digest,
             signatureValue: signatureValue,
-            failures: failures
+            failures: failures,
+            digestValue: profile.map { encodeBase64($0.digestValue).filter { !$0.isWhitespace } },
+            signatureValue64: profile.map { $0.signatureValueText.filter { !$0.isWhitespace } }
         )
     }
 
@@ -256,6 +271,18 @@ public struct XMLSignatureVerifier: Sendable {
         }
     }
 
+    /// Nil when every certificate of the chain was valid at `time` (whole seconds, as X.509 has them); otherwise
+    /// OpenSSL's wording of the first that was not.
+    static func validityFailure(_ chain: [Certificate], at time: Date) -> String? {
+        let second = Date(timeIntervalSince1970: time.timeIntervalSince1970.rounded(.down))
+        for (index, certificate) in chain.enumerated() {
+            let subject = index == 0 ? "certificate" : "CA certificate"
+            if second < certificate.notValidBefore { return "\(subject) is not yet valid" }
+            if second > certificate.notValidAfter { return "\(subject) has expired" }
+        }
+        return nil
+    }
+
     /// Nil when `leaf` chains to `anchor` (the only trust anchor); otherwise OpenSSL's reason. Without a
     /// time, validity periods are not checked, so a chain failure and an expiry are told apart.
     static func chainFailure(_ leaf: Certificate, anchor: Certificate, at time: Date?) -> String? {
@@ -276,5 +303,24 @@ public struct XMLSignatureVerifier: Sendable {
         if X509_verify_cert(context) == 1 { return nil }
         let code = X509_STORE_CTX_get_error(context)
         return String(cString: X509_verify_cert_error_string(Int(code)))
+    }
+}
+
+/// A bounded set of certificates (DER) that chain to a verifier's trust anchor, shared by copies of the verifier.
+final class ChainCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var known: Set<[UInt8]> = []
+
+    func contains(_ der: [UInt8]) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return known.contains(der)
+    }
+
+    func insert(_ der: [UInt8]) {
+        lock.lock()
+        defer { lock.unlock() }
+        if known.count >= 4_096 { known.removeAll() }
+        known.insert(der)
     }
 }

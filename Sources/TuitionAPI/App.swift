@@ -1,3 +1,4 @@
+import ContractKit
 import EvidenceLog
 import Foundation
 import Hummingbird
@@ -52,6 +53,10 @@ public struct AppConfiguration: Sendable {
     public var publicBaseURL: String?
     /// How often every institution's warnings are evaluated (`TUITIONGUARD_WARNING_INTERVAL_SECONDS`, default 300).
     public var warningInterval: Duration = .seconds(300)
+    /// The file holding the key-encryption key (base64, 32 bytes) that seals the CA's and signers' private keys.
+    public var caKeyEncryptionKeyPath: String?
+    /// The folder of contract templates (`<id>/v<N>/contract.xml` and `contract.xsd`).
+    public var templatesPath: String = "contract-templates"
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databaseURL: String, logLevel: Logger.Level = .info, openAPIPath: String) {
         self.host = host
@@ -87,6 +92,8 @@ public struct AppConfiguration: Sendable {
             }
             configuration.warningInterval = .seconds(seconds)
         }
+        configuration.caKeyEncryptionKeyPath = environment["TUITIONGUARD_CA_KEK_FILE"]
+        if let templates = environment["TUITIONGUARD_TEMPLATES_DIR"], !templates.isEmpty { configuration.templatesPath = templates }
         return configuration
     }
 }
@@ -105,10 +112,11 @@ public enum ConfigurationError: Error, CustomStringConvertible {
 
 /// The router with every route, used by `serve` and by the tests alike.
 /// `telemetry` receives the request metrics `/metrics` serves; `publicBaseURL` is the address public pages and
-/// their QR codes carry.
+/// their QR codes carry. Without `contracts`, contract generation and signing answer 503 (and so no enrollment can be
+/// paid).
 public func buildRouter(
     store: Store, openAPIDocument: String, logPublicKeyPEM: String, telemetry: Telemetry = Telemetry(),
-    publicBaseURL: String = "http://127.0.0.1:8080"
+    publicBaseURL: String = "http://127.0.0.1:8080", contracts: ContractSetup? = nil
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let services = Services(store: store)
@@ -129,6 +137,7 @@ public func buildRouter(
     addMetricsRoutes(to: router, store: store, telemetry: telemetry)
     addPublicRoutes(to: router, store: store, addresses: PublicAddresses(baseURL: publicBaseURL))
     addDashboardRoutes(to: router, store: store, secureCookie: publicBaseURL.hasPrefix("https:"))
+    addContractRoutes(to: router, store: store, setup: contracts)
     return router
 }
 
@@ -145,10 +154,15 @@ public func buildApplication(configuration: AppConfiguration, logger: Logger) th
     let telemetry = Telemetry()
     MetricsSystem.bootstrap(telemetry.factory)
     let publicBaseURL = configuration.publicBaseURL ?? "http://\(configuration.host):\(configuration.port)"
+    guard let kekPath = configuration.caKeyEncryptionKeyPath else { throw ConfigurationError.missing("TUITIONGUARD_CA_KEK_FILE") }
+    let contracts = ContractSetup(
+        templates: try TemplateLibrary.load(root: URL(fileURLWithPath: configuration.templatesPath)),
+        keyEncryptionKey: try KeyEncryptionKey.load(file: kekPath))
+    if contracts.templates.templates.isEmpty { logger.warning("no contract templates in \(configuration.templatesPath)") }
     var app = Application(
         router: buildRouter(
             store: store, openAPIDocument: document, logPublicKeyPEM: signer.publicKeyPEM, telemetry: telemetry,
-            publicBaseURL: publicBaseURL),
+            publicBaseURL: publicBaseURL, contracts: contracts),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "TuitionGuard"),
         logger: logger)
     app.addServices(

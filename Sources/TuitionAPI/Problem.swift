@@ -60,7 +60,8 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
             case .licenceNumberTaken, .enrollmentAlreadyPaid, .lessonAlreadyAnswered, .enrollmentAlreadyInsured, .claimAlreadyOpen,
                 .claimNotAwaitingDecision, .claimNotApproved, .institutionAlreadyDefunct, .fastTrackInProgress, .warningAlreadyResolved,
                 .institutionIsBlacklisted, .institutionNotSuspended,
-                .institutionAlreadySuspended, .enrollmentAlreadyReviewed, .complaintNotAwaitingAnswer, .complaintAlreadyClosed:
+                .institutionAlreadySuspended, .enrollmentAlreadyReviewed, .complaintNotAwaitingAnswer, .complaintAlreadyClosed,
+                .contractNotAwaitingSignature, .contractAlreadySigned:
                 .conflict
             default: .unprocessableContent
             }
@@ -126,6 +127,11 @@ extension Rejection {
         case .enrollmentAlreadyReviewed: "This enrollment has already been reviewed"
         case .complaintNotAwaitingAnswer: "Only an open complaint may be answered"
         case .complaintAlreadyClosed: "The complaint is already closed"
+        case .contractNotSigned: "The enrollment's contract must be signed by the institution and the guardian before payment"
+        case .contractNotAwaitingSignature: "The contract is not waiting for this party's signature"
+        case .contractAlreadySigned: "The enrollment already has a contract signed by both parties, or is paid"
+        case .signingCertificateRevoked: "The signer's certificate was revoked; it signs nothing more"
+        case .identityNumberInvalid: "An identity number must have 18 characters: 17 digits and a digit or X"
         }
     }
 }

@@ -80,13 +80,14 @@ public struct EnrollmentPosition: Hashable, Sendable {
     public var holdingAccount: AccountKind { mode == .escrow ? .escrow : .operating }
 }
 
-/// A guardian pays an enrollment's order, in full, once.
-public func decidePayment(_ position: EnrollmentPosition, institution: InstitutionStatus, offered: Money) -> Result<
-    PlannedTransfer, Rejection
-> {
+/// A guardian pays an enrollment's order, in full, once, and only under a contract both parties signed.
+public func decidePayment(_ position: EnrollmentPosition, institution: InstitutionStatus, contractSigned: Bool, offered: Money)
+    -> Result<PlannedTransfer, Rejection>
+{
     guard offered.isPositive else { return .failure(.amountMustBePositive) }
     guard institution.isOperating else { return .failure(.institutionNotOperating) }
     guard !position.isPaid else { return .failure(.enrollmentAlreadyPaid) }
+    guard contractSigned else { return .failure(.contractNotSigned) }
     guard offered == position.amount else { return .failure(.paymentDoesNotMatchOrder) }
     return .success(PlannedTransfer(kind: .payment, from: .guardianBank, to: position.holdingAccount, amount: offered))
 }

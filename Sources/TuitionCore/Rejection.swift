@@ -63,4 +63,10 @@ public enum Rejection: String, Error, Sendable, CaseIterable {
     case enrollmentAlreadyReviewed = "enrollment_already_reviewed"
     case complaintNotAwaitingAnswer = "complaint_not_awaiting_answer"
     case complaintAlreadyClosed = "complaint_already_closed"
+    // Contracts
+    case contractNotSigned = "contract_not_signed"
+    case contractNotAwaitingSignature = "contract_not_awaiting_signature"
+    case contractAlreadySigned = "contract_already_signed"
+    case signingCertificateRevoked = "signing_certificate_revoked"
+    case identityNumberInvalid = "identity_number_invalid"
 }

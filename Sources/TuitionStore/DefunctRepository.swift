@@ -110,7 +110,8 @@ public struct DefunctRepository: Sendable {
     var logger: Logger { store.logger }
 
     /// Marks an institution of the regulator's district defunct as of `effectiveAt` (now when nil) and opens its case.
-    /// From this commit on the institution is frozen: its status is final and every money path refuses it.
+    /// From this commit on the institution is frozen: its status is final, every money path refuses it, and its
+    /// signing certificates are revoked.
     /// The caller then runs `FastTrackJob.run` on the case.
     public func mark(_ institution: Institution.ID, district: String, effectiveAt: Date?, reason: String) async throws -> DefunctCaseRecord
     {
@@ -138,6 +139,7 @@ public struct DefunctRepository: Sendable {
             var marked: DefunctCaseRecord?
             for try await row in inserted { marked = try DefunctCaseRecord(row: row) }
             guard let marked else { throw CorruptRow(value: "defunct case insert returned nothing") }
+            try await CertificateRepository(store: store).revokeInstitution(institution, reason: "defunct: " + reason, on: connection)
             try await EvidenceQueue(store: store).enqueue(
                 EvidenceEvent(
                     kind: .institutionDefunct, occurredAt: now, institution: institution,

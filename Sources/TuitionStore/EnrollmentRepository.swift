@@ -91,6 +91,14 @@ public struct EnrollmentRepository: Sendable {
     func lockForMoney(_ id: Enrollment.ID, scope: Scope, on connection: PostgresConnection) async throws -> (
         EnrollmentRecord, InstitutionStatus
     ) {
+        let (enrollment, status, _) = try await lockForPayment(id, scope: scope, on: connection)
+        return (enrollment, status)
+    }
+
+    /// As `lockForMoney`, also saying whether the enrollment's contract is signed by both parties.
+    func lockForPayment(_ id: Enrollment.ID, scope: Scope, on connection: PostgresConnection) async throws -> (
+        EnrollmentRecord, InstitutionStatus, contractSigned: Bool
+    ) {
         let rows = try await connection.execute(
             LockForMoneyStatement(id: id.uuid, institution: scope.institution, guardian: scope.guardian, district: scope.district),
             logger: logger)
@@ -117,8 +125,8 @@ public struct EnrollmentRepository: Sendable {
     public func pay(_ id: Enrollment.ID, guardian: Guardian.ID, amount: Money, on connection: PostgresConnection) async throws
         -> EnrollmentRecord
     {
-        let (enrollment, status) = try await lockForMoney(id, scope: Scope(guardian: guardian.uuid), on: connection)
-        let transfer = try decidePayment(enrollment.position, institution: status, offered: amount).get()
+        let (enrollment, status, contractSigned) = try await lockForPayment(id, scope: Scope(guardian: guardian.uuid), on: connection)
+        let transfer = try decidePayment(enrollment.position, institution: status, contractSigned: contractSigned, offered: amount).get()
         let updated = try await connection.execute(PayStatement(id: id.uuid, amount: amount.fen), logger: logger)
         var paid: EnrollmentRecord?
         for try await row in updated { paid = row }
@@ -309,14 +317,16 @@ public struct NotFound: Error, Sendable {
 // Each is parsed and planned once per connection (`PostgresConnection.execute` prepares it on first use).
 // Binds that may be NULL carry an explicit cast, so their type never depends on the first execution's values.
 
-/// `lockForMoney`: the enrollment for update and its institution for share.
+/// `lockForMoney`: the enrollment for update and its institution for share, and whether its contract is signed.
 struct LockForMoneyStatement: PostgresPreparedStatement {
     static let sql = """
-        SELECT \(EnrollmentRecord.columns), i.status FROM enrollments e JOIN institutions i ON i.id = e.institution_id
+        SELECT \(EnrollmentRecord.columns), i.status,
+            EXISTS (SELECT 1 FROM contracts c WHERE c.enrollment_id = e.id AND c.status = 'signed')
+        FROM enrollments e JOIN institutions i ON i.id = e.institution_id
         WHERE e.id = $1 AND (e.institution_id = $2::uuid OR e.guardian_id = $3::uuid OR i.district_code = $4::text)
         FOR UPDATE OF e FOR SHARE OF i
         """
-    typealias Row = (EnrollmentRecord, InstitutionStatus)
+    typealias Row = (EnrollmentRecord, InstitutionStatus, contractSigned: Bool)
 
     var id: UUID
     var institution: UUID?
@@ -333,8 +343,9 @@ struct LockForMoneyStatement: PostgresPreparedStatement {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row {
-        let status: InstitutionStatus = try decodeEnum(try row.makeRandomAccess()[EnrollmentRecord.columnCount].decode(String.self))
-        return (try EnrollmentRecord(row: row), status)
+        let cells = row.makeRandomAccess()
+        let status: InstitutionStatus = try decodeEnum(try cells[EnrollmentRecord.columnCount].decode(String.self))
+        return (try EnrollmentRecord(row: row), status, try cells[EnrollmentRecord.columnCount + 1].decode(Bool.self))
     }
 }
 

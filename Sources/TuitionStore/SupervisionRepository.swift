@@ -87,10 +87,11 @@ public struct SupervisionRepository: Sendable {
         }
     }
 
-    /// Called inside the blacklisting transaction, after the status change and before the commit. This is where
-    /// the institution's signing certificates are revoked once the contracts branch is merged:
-    /// `CertificateRepository(store: store).revokeInstitution(id, reason: "blacklisted: " + note, on: connection)`.
-    func onBlacklisted(_ id: Institution.ID, note: String, on connection: PostgresConnection) async throws {}
+    /// Called inside the blacklisting transaction, after the status change and before the commit: the institution's
+    /// signing certificates are revoked, so it signs nothing more (what it signed before stays valid).
+    func onBlacklisted(_ id: Institution.ID, note: String, on connection: PostgresConnection) async throws {
+        try await CertificateRepository(store: store).revokeInstitution(id, reason: "blacklisted: " + note, on: connection)
+    }
 
     func nextStatus(_ current: InstitutionStatus, action: SanctionAction, hasUnresolvedWarnings: Bool) throws -> InstitutionStatus {
         if current == .blacklisted { throw Rejection.institutionIsBlacklisted }

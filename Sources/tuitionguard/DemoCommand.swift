@@ -136,7 +136,8 @@ struct DemoDistrict {
         return School(id: id, token: token, course: course["id"] as! String, name: name, price: price)
     }
 
-    /// A parent signs up, registers a child, is enrolled, pays, sometimes insures it; lessons follow, sometimes disputed.
+    /// A parent signs up, registers a child, is enrolled, signs the contract, pays, sometimes insures it; lessons follow,
+    /// sometimes disputed.
     mutating func enrol(_ index: Int, tuitionProduct: String) async throws {
         let school = schools[index % schools.count]
         let parent = try await api.call("POST", "/v1/guardians", token: nil, body: ["name": "家长\(index)"])["token"] as! String
@@ -151,6 +152,10 @@ struct DemoDistrict {
             ])
         let id = enrollment["id"] as! String
         let amount = enrollment["amountFen"] as! Int
+        // The standard contract: the institution generates and signs it, the parent countersigns; only then may it be paid.
+        let contract = try await api.call("POST", "/v1/enrollments/\(id)/contract", token: school.token)["id"] as! String
+        try await api.call("POST", "/v1/contracts/\(contract)/institution-signature", token: school.token)
+        try await api.call("POST", "/v1/contracts/\(contract)/guardian-signature", token: parent)
         try await api.call("POST", "/v1/enrollments/\(id)/payments", token: parent, body: ["amountFen": amount], key: "demo-pay-\(id)")
         if Int.random(in: 0..<3, using: &random) == 0 {
             try await api.call(

@@ -11,7 +11,10 @@ struct TuitionGuardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tuitionguard",
         abstract: "Supervised prepaid tuition: ledger, contracts, insurance and claims.",
-        subcommands: [Serve.self, Migrate.self, Principals.self, Audit.self, Log.self, Defunct.self, Demo.self, Warnings.self])
+        subcommands: [
+            Serve.self, Migrate.self, Principals.self, Audit.self, Log.self, Defunct.self, Demo.self, Warnings.self, CA.self,
+            ContractCommand.self,
+        ])
 }
 
 /// PostgresNIO hides a server error's text from `description`; an operator at the command line needs it.

@@ -13,7 +13,9 @@ import TuitionTestSupport
             let institution = try await api.call(
                 .post, "/v1/institutions", token: regulator,
                 json: """
-                    {"licenceNumber":"教民133020370001","name":"海曙星火培训学校","supervisionMode":"escrow","supervisedBank":"宁波银行"}
+                    {"licenceNumber":"教民133020370001","name":"海曙星火培训学校","supervisionMode":"escrow","supervisedBank":"宁波银行",
+                     "supervisedAccountNumber":"8601 0000 0000","address":"宁波市海曙区","creditCode":"52330203MJ0000000X",
+                     "licenceValidUntil":"\(BusinessDate(shanghaiDateOf: Date()).addingMonths(24))"}
                     """)
             #expect(institution.status == .created)
             let institutionID = institution.string("id")
@@ -36,6 +38,18 @@ import TuitionTestSupport
             let enrollment = try await api.call(.post, "/v1/enrollments", token: school, json: order)
             #expect(enrollment.status == .created && enrollment.string("status") == "awaiting_payment")
             let id = enrollment.string("id")
+
+            // No payment before the contract: the institution generates and signs it, the guardian countersigns.
+            let early = try await api.call(
+                .post, "/v1/enrollments/\(id)/payments", token: parent, json: #"{"amountFen":320000}"#, idempotencyKey: "pay-0")
+            #expect(early.status == .unprocessableContent && early.code == "contract_not_signed")
+            let contract = try await api.call(.post, "/v1/enrollments/\(id)/contract", token: school, json: #"{"classNumber":"秋季3班"}"#)
+            #expect(contract.status == .created && contract.string("status") == "draft", "\(contract.body)")
+            let contractID = contract.string("id")
+            #expect(
+                try await api.call(.post, "/v1/contracts/\(contractID)/institution-signature", token: school).string("status")
+                    == "institution_signed")
+            #expect(try await api.call(.post, "/v1/contracts/\(contractID)/guardian-signature", token: parent).string("status") == "signed")
 
             let payment = try await api.call(
                 .post, "/v1/enrollments/\(id)/payments", token: parent, json: #"{"amountFen":320000}"#, idempotencyKey: "pay-1")

@@ -44,7 +44,9 @@ struct API: Sendable {
         _ suite: String, clock: TestClock? = nil, _ body: @Sendable @escaping (API, [RouteKey]) async throws -> Void
     ) async throws {
         try await TestDatabase.withStore(suite, clock: clock) { store in
-            let router = buildRouter(store: store, openAPIDocument: openAPIDocument, logPublicKeyPEM: testLogSigner.publicKeyPEM)
+            _ = try await CertificateRepository(store: store).initializeAuthority(kek: TestContracts.keyEncryptionKey)
+            let router = buildRouter(
+                store: store, openAPIDocument: openAPIDocument, logPublicKeyPEM: testLogSigner.publicKeyPEM, contracts: TestContracts.setup)
             let routes = router.routes.map { RouteKey(method: $0.method.rawValue, path: $0.path.description) }
             let app = Application(router: router)
             try await app.test(.router) { client in
@@ -148,7 +150,10 @@ struct Cast: Sendable {
     static func collapsedInstitution(_ api: API, world: World) async throws -> DefunctCase.ID {
         let parties = PartyRepository(store: api.store)
         let institution = try await parties.registerInstitution(
-            NewInstitution(licenceNumber: "倒闭-\(UUID())", name: "已停业培训学校", supervisionMode: .escrow), district: world.district)
+            NewInstitution(
+                licenceNumber: "倒闭-\(UUID())", name: "已停业培训学校", address: "宁波市海曙区中山西路 1 号", creditCode: "52330203MJ0000001X",
+                licenceValidUntil: BusinessDate(shanghaiDateOf: Date()).addingMonths(12), supervisionMode: .escrow),
+            district: world.district)
         let course = try await parties.createCourse(
             NewCourse(title: "少儿美术", category: .nonAcademic, pricePerLessonFen: .yuan(100), lessonMinutes: 60), institution: institution.id)
         let today = BusinessDate(shanghaiDateOf: Date())
@@ -156,6 +161,7 @@ struct Cast: Sendable {
         let enrollment = try await enrollments.create(
             NewEnrollment(studentId: world.student.id, courseId: course.id, lessons: 10, termStart: today, termEnd: today.addingMonths(2)),
             institution: institution.id)
+        try await TestContracts.sign(api.store, enrollment)
         _ = try await api.store.transaction {
             try await enrollments.pay(enrollment.id, guardian: world.guardian, amount: enrollment.amountFen, on: $0)
         }
@@ -173,6 +179,7 @@ struct Cast: Sendable {
             world.enrollment.id.description, world.guardian.description, lesson.description, policy.description, claim.description,
             defunctCase.description,
             complaint.description, warning.uuidString.lowercased(),
+            world.contract.id.description,
         ]
     }
 }

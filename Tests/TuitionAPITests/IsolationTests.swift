@@ -14,6 +14,7 @@ import TuitionTestSupport
         "GET /metrics", "GET /v1/public/institutions/{licenceNumber}", "GET /public/institutions/{licenceNumber}",
         "GET /public/institutions/{licenceNumber}/qr.png", "GET /v1/public/courses", "GET /v1/public/courses/compare",
         "GET /dashboard/sign-in", "POST /dashboard/sign-in", "POST /dashboard/sign-out",
+        "POST /v1/contract-verifications", "GET /v1/ca/certificate",
     ]
 
     /// Routes that publish courses to anyone: a course's id is public there, everything else stays private.
@@ -74,6 +75,10 @@ import TuitionTestSupport
         case "POST /v1/institutions/{id}/tokens", "POST /v1/lessons/{id}/confirmation", "POST /v1/claims/{id}/payment": return ""
         case "POST /dashboard/sign-in": return "token=tg_not-a-token"
         case "POST /dashboard/sign-out": return ""
+        // Contracts: generating another's enrollment's contract, signing another's contract, verifying a document.
+        case "POST /v1/enrollments/{id}/contract": return #"{"classNumber":"泄露班"}"#
+        case "POST /v1/contracts/{id}/institution-signature", "POST /v1/contracts/{id}/guardian-signature": return ""
+        case "POST /v1/contract-verifications": return #"<tg:contract xmlns:tg="urn:tuitionguard:contract:1"/>"#
         default: return nil
         }
     }
@@ -92,6 +97,7 @@ import TuitionTestSupport
             case "defunct-cases": other.defunctCase.description
             case "complaints": other.complaint.description
             case "warnings": other.warning.uuidString.lowercased()
+            case "contracts": other.world.contract.id.description
             default: "unknown"
             }
         return path.replacingOccurrences(of: "{id}", with: resource)
@@ -160,6 +166,11 @@ import TuitionTestSupport
                 "/v1/institutions/{id}/ratings": [cast.regulator, cast.institution],
                 "/v1/enrollments/{id}/review": [cast.regulator, cast.institution, cast.guardian],
                 "/v1/complaints/{id}": [cast.regulator, cast.institution, cast.guardian],
+                // A contract is its institution's, its guardian's and their district regulator's.
+                "/v1/enrollments/{id}/contract": [cast.regulator, cast.institution, cast.guardian],
+                "/v1/contracts/{id}": [cast.regulator, cast.institution, cast.guardian],
+                "/v1/contracts/{id}/document": [cast.regulator, cast.institution, cast.guardian],
+                "/v1/contracts/{id}/html": [cast.regulator, cast.institution, cast.guardian],
             ]
             let readable = routes.filter { $0.method == "GET" && $0.path.contains("{id}") }
             #expect(Set(readable.map(\.path)) == Set(owners.keys), "every readable resource route has its owners listed")

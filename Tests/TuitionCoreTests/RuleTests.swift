@@ -75,23 +75,43 @@ import TuitionCore
     }
 
     @Test func paymentGoesToEscrowOrOperatingByMode() throws {
-        let escrow = try decidePayment(position(paid: false), institution: .active, offered: Money(fen: 100_000)).get()
+        let escrow = try decidePayment(position(paid: false), institution: .active, contractSigned: true, offered: Money(fen: 100_000))
+            .get()
         #expect(escrow == PlannedTransfer(kind: .payment, from: .guardianBank, to: .escrow, amount: Money(fen: 100_000)))
-        let reserve = try decidePayment(position(.reserve, paid: false), institution: .warned, offered: Money(fen: 100_000)).get()
+        let reserve = try decidePayment(
+            position(.reserve, paid: false), institution: .warned, contractSigned: true, offered: Money(fen: 100_000)
+        ).get()
         #expect(reserve.to == .operating)
     }
 
     @Test func paymentRefusals() {
-        #expect(decidePayment(position(paid: false), institution: .active, offered: .zero) == .failure(.amountMustBePositive))
-        #expect(decidePayment(position(paid: false), institution: .active, offered: Money(fen: -1)) == .failure(.amountMustBePositive))
+        #expect(
+            decidePayment(position(paid: false), institution: .active, contractSigned: true, offered: .zero)
+                == .failure(.amountMustBePositive))
+        #expect(
+            decidePayment(position(paid: false), institution: .active, contractSigned: true, offered: Money(fen: -1))
+                == .failure(.amountMustBePositive))
         for status in [InstitutionStatus.suspended, .defunct, .blacklisted] {
             #expect(
-                decidePayment(position(paid: false), institution: status, offered: Money(fen: 100_000))
+                decidePayment(position(paid: false), institution: status, contractSigned: true, offered: Money(fen: 100_000))
                     == .failure(.institutionNotOperating))
         }
-        #expect(decidePayment(position(), institution: .active, offered: Money(fen: 100_000)) == .failure(.enrollmentAlreadyPaid))
         #expect(
-            decidePayment(position(paid: false), institution: .active, offered: Money(fen: 99_999)) == .failure(.paymentDoesNotMatchOrder))
+            decidePayment(position(), institution: .active, contractSigned: true, offered: Money(fen: 100_000))
+                == .failure(.enrollmentAlreadyPaid))
+        #expect(
+            decidePayment(position(paid: false), institution: .active, contractSigned: true, offered: Money(fen: 99_999))
+                == .failure(.paymentDoesNotMatchOrder))
+    }
+
+    @Test func paymentIsRefusedUntilTheContractIsSignedByBothParties() {
+        #expect(
+            decidePayment(position(paid: false), institution: .active, contractSigned: false, offered: Money(fen: 100_000))
+                == .failure(.contractNotSigned))
+        // Already paid wins over the contract check, so a replayed payment says what happened.
+        #expect(
+            decidePayment(position(), institution: .active, contractSigned: false, offered: Money(fen: 100_000))
+                == .failure(.enrollmentAlreadyPaid))
     }
 
     @Test func lessonsReleaseTheirValueInEscrowModeOnly() throws {

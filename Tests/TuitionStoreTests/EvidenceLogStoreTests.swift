@@ -17,7 +17,7 @@ import TuitionTestSupport
     @Test func everyKeyEventIsQueuedWithItsChangeAndOnlyWithIt() async throws {
         try await TestDatabase.withStore("logqueue") { store in
             let world = try await World.make(store, lessons: 10)
-            #expect(try await queued(store) == 1)  // institution registered
+            #expect(try await queued(store) == 2)  // institution registered, contract signed
             struct Abort: Error {}
             let enrollments = EnrollmentRepository(store: store)
             // A payment whose transaction fails leaves neither money moved nor an event.
@@ -27,7 +27,7 @@ import TuitionTestSupport
                     throw Abort()
                 }
             }
-            #expect(try await queued(store) == 1)
+            #expect(try await queued(store) == 2)
             _ = try await store.transaction {
                 try await enrollments.pay(world.enrollment.id, guardian: world.guardian, amount: Money(fen: 80_000), on: $0)
             }
@@ -40,14 +40,18 @@ import TuitionTestSupport
                 try await enrollments.refund(world.enrollment.id, institution: world.institution.id, lessons: 1, reason: "", on: $0)
             }
             try await PartyRepository(store: store).setInstitutionStatus(world.institution.id, status: .warned)
-            #expect(try await queued(store) == 5)
+            #expect(try await queued(store) == 6)
             try await Sequencer(store: store, signer: signer).drain()
             let entries = try await EvidenceLogRepository(store: store).entries(from: 0, count: 10)
             #expect(
                 entries.compactMap(\.event?.kind) == [
-                    .institutionRegistered, .payment, .lessonsConsumed, .refund, .institutionStatusChanged,
+                    .institutionRegistered, .contractSigned, .payment, .lessonsConsumed, .refund, .institutionStatusChanged,
                 ])
-            let payment = try #require(entries[1].event)
+            let signed = try #require(entries[1].event)
+            #expect(
+                signed.enrollmentId == world.enrollment.id
+                    && signed.reference == "contract:\(world.contract.id):\(world.contract.documentSha256)")
+            let payment = try #require(entries[2].event)
             #expect(payment.enrollmentId == world.enrollment.id && payment.amountFen == Money(fen: 80_000))
             // The public log names no person.
             for entry in entries {
@@ -101,11 +105,11 @@ import TuitionTestSupport
                     throw Crash()
                 }
             }
-            #expect(try await queued(store) == 5)
+            #expect(try await queued(store) == 10)  // each world: institution registered, contract signed
             // After the restart a new sequencer logs every event exactly once.
-            #expect(try await Sequencer(store: store, signer: signer).drain() == 5)
+            #expect(try await Sequencer(store: store, signer: signer).drain() == 10)
             #expect(try await Sequencer(store: store, signer: signer).drain() == 0)
-            #expect(try await EvidenceLogRepository(store: store).latestHead()?.head.size == 5)
+            #expect(try await EvidenceLogRepository(store: store).latestHead()?.head.size == 10)
         }
     }
 

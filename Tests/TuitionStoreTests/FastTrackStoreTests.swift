@@ -34,8 +34,9 @@ import TuitionTestSupport
         let mode: SupervisionMode = index.isMultiple(of: 2) ? .escrow : .reserve
         let institution = try await parties.registerInstitution(
             NewInstitution(
-                licenceNumber: "FT-\(index)-\(UInt32.random(in: .min ... .max))", name: "机构\(index)", supervisionMode: mode,
-                reserveRatioBasisPoints: mode == .reserve ? 2_000 : 0),
+                licenceNumber: "FT-\(index)-\(UInt32.random(in: .min ... .max))", name: "机构\(index)", address: "宁波市鄞州区",
+                creditCode: "52330204MJ000000\(index)X", licenceValidUntil: BusinessDate(shanghaiDateOf: clock.now).addingMonths(24),
+                supervisionMode: mode, reserveRatioBasisPoints: mode == .reserve ? 2_000 : 0),
             district: district)
         let course = try await parties.createCourse(
             NewCourse(
@@ -86,6 +87,7 @@ import TuitionTestSupport
                 institution: institution.id)
             made.append(enrollment)
             guard Int.random(in: 0..<10, using: &random) > 0 else { continue }
+            try await TestContracts.sign(store, enrollment)
             _ = try await store.transaction {
                 try await enrollments.pay(enrollment.id, guardian: guardian, amount: enrollment.amountFen, on: $0)
             }

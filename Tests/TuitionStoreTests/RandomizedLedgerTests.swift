@@ -50,8 +50,10 @@ struct SeededGenerator: RandomNumberGenerator {
             for (index, mode) in [SupervisionMode.escrow, .escrow, .reserve].enumerated() {
                 let institution = try await parties.registerInstitution(
                     NewInstitution(
-                        licenceNumber: "R-\(seed)-\(index)", name: "机构\(index)", supervisionMode: mode,
-                        reserveRatioBasisPoints: mode == .reserve ? 1_500 : 0),
+                        licenceNumber: "R-\(seed)-\(index)", name: "机构\(index)", address: "宁波市北仑区",
+                        creditCode: "52330212MJ0000000\(index)", licenceValidUntil: BusinessDate(shanghaiDateOf: Date()).addingMonths(24),
+                        supervisionMode: mode, reserveRatioBasisPoints: mode == .reserve ? 1_500 : 0, supervisedBank: "宁波银行",
+                        supervisedAccountNumber: "8601 2000 000\(index)"),
                     district: district)
                 let course = try await parties.createCourse(
                     NewCourse(
@@ -118,6 +120,8 @@ struct SeededGenerator: RandomNumberGenerator {
                     }
                     #expect(actual == expected, "step \(step): create \(order)")
                     if let created {
+                        // Both parties sign its contract, so it may be paid.
+                        try await TestContracts.sign(store, created)
                         model[created.id] = (created.position, family.guardian, party.institution.id)
                     }
                     outcomes["create \(actual)", default: 0] += 1
@@ -132,7 +136,8 @@ struct SeededGenerator: RandomNumberGenerator {
                     let expected: Outcome =
                         guardian != entry.guardian
                         ? .notFound
-                        : decidePayment(entry.position, institution: statuses[entry.institution]!, offered: amount).outcome
+                        : decidePayment(entry.position, institution: statuses[entry.institution]!, contractSigned: true, offered: amount)
+                            .outcome
                     let actual = try await outcome {
                         _ = try await store.transaction { try await enrollments.pay(pick!, guardian: guardian, amount: amount, on: $0) }
                     }

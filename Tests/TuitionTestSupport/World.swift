@@ -11,6 +11,8 @@ public struct World: Sendable {
     public let guardian: Guardian.ID
     public let student: StudentRecord
     public let enrollment: EnrollmentRecord
+    /// The enrollment's contract, signed by both parties (so the enrollment may be paid).
+    public let contract: ContractRecord
 
     public static func make(
         _ store: Store, district code: String = "330203", mode: SupervisionMode = .escrow, pricePerLessonFen: Int64 = 8_000,
@@ -41,15 +43,17 @@ public struct World: Sendable {
             institution: institution.id)
         return World(
             district: district, institution: institution, course: course, guardian: guardian, student: student,
-            enrollment: enrollment)
+            enrollment: enrollment, contract: try await TestContracts.sign(store, enrollment))
     }
 
-    /// Another enrollment for the same student and course.
-    public func anotherEnrollment(_ store: Store, lessons: Int = 20) async throws -> EnrollmentRecord {
-        try await EnrollmentRepository(store: store).create(
+    /// Another enrollment for the same student and course, its contract signed by both parties unless `signed` is false.
+    public func anotherEnrollment(_ store: Store, lessons: Int = 20, signed: Bool = true) async throws -> EnrollmentRecord {
+        let created = try await EnrollmentRepository(store: store).create(
             NewEnrollment(
                 studentId: student.id, courseId: course.id, lessons: lessons, termStart: enrollment.termStart,
                 termEnd: enrollment.termEnd),
             institution: institution.id)
+        if signed { try await TestContracts.sign(store, created) }
+        return created
     }
 }

@@ -104,10 +104,14 @@ def main():
     # Institutions: the first half escrow, the second half reserve mode at 20%.
     def register(i):
         reserve = i >= args.institutions // 2
+        # The fields the standard contract needs (address, credit code, licence validity, supervised account).
         body = {"licenceNumber": f"BENCH-{run}-{i:03d}", "name": f"Bench Academy {i}",
-                "supervisionMode": "reserve" if reserve else "escrow"}
+                "supervisionMode": "reserve" if reserve else "escrow", "address": "宁波市海曙区",
+                "creditCode": f"52330203MJ0000{i % 10000:04d}", "licenceValidUntil": add_months(today, 24).isoformat()}
         if reserve:
             body["reserveRatioBasisPoints"] = 2000
+        else:
+            body.update({"supervisedBank": "宁波银行", "supervisedAccountNumber": f"8601 0000 {i:04d}"})
         inst = api.call("POST", "/v1/institutions", body, token=args.regulator_token)
         token = api.call("POST", f"/v1/institutions/{inst['id']}/tokens", token=args.regulator_token)["token"]
         course = api.call("POST", "/v1/courses", {"title": f"Maths {i}", "category": "academic",
@@ -131,6 +135,10 @@ def main():
         e = api.call("POST", "/v1/enrollments",
                      {"studentId": guardian["student"], "courseId": inst["course"], "lessons": 60,
                       "termStart": term_start.isoformat(), "termEnd": term_end.isoformat()}, token=inst["token"])
+        # No payment without a contract signed by both parties: generate it, the institution signs, the guardian countersigns.
+        contract = api.call("POST", f"/v1/enrollments/{e['id']}/contract", token=inst["token"])
+        api.call("POST", f"/v1/contracts/{contract['id']}/institution-signature", token=inst["token"])
+        api.call("POST", f"/v1/contracts/{contract['id']}/guardian-signature", token=guardian["token"])
         return {"id": e["id"], "amount": e["amountFen"], "lessons": 60,
                 "inst_token": inst["token"], "guardian_token": guardian["token"]}
 

@@ -1,0 +1,162 @@
+import ContractKit
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import TuitionCore
+import TuitionStore
+
+/// The optional body of a signing request: the key type of the signer's certificate when it is first issued.
+struct SignatureBody: Codable, Sendable {
+    let algorithm: String?
+}
+
+// MARK: Contracts
+
+/// Contracts: the institution generates and signs, the guardian countersigns, the regulator reads; anyone may
+/// verify a document and fetch the platform CA certificate. Private keys never leave the store.
+func addContractRoutes(to router: Router<AppRequestContext>, store: Store, setup: ContractSetup?) {
+    let v1 = router.group("v1")
+    let contracts = ContractRepository(store: store, setup: setup)
+    let certificates = CertificateRepository(store: store)
+
+    v1.post("enrollments/:id/contract") { request, context in
+        guard case .institution(let institution) = try context.principal(.institution).entity else { throw Problem.roleNotPermitted }
+        let id: Enrollment.ID = try context.parameters.id("id")
+        let terms = try await request.decodeOptionalJSON(ContractTerms.self, context: context) ?? ContractTerms()
+        return try await contractProblems {
+            try JSON.response(try await contracts.generate(for: id, institution: institution, terms: terms), status: .created)
+        }
+    }
+    v1.get("enrollments/:id/contract") { _, context in
+        guard let contract = try await contracts.contract(ofEnrollment: try context.parameters.id("id"), scope: try context.scope) else {
+            throw Problem.notFound
+        }
+        return try JSON.response(contract)
+    }
+    v1.get("contracts/:id") { _, context in
+        guard let contract = try await contracts.contract(try context.parameters.id("id"), scope: try context.scope) else {
+            throw Problem.notFound
+        }
+        return try JSON.response(contract)
+    }
+    v1.get("contracts/:id/document") { _, context in
+        guard let document = try await contracts.document(try context.parameters.id("id"), scope: try context.scope) else {
+            throw Problem.notFound
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "application/xml; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
+    }
+    v1.get("contracts/:id/html") { _, context in
+        guard let document = try await contracts.document(try context.parameters.id("id"), scope: try context.scope) else {
+            throw Problem.notFound
+        }
+        let lines = try await contractProblems {
+            try await contracts.verify(document).signatures.map { signature in
+                let party = signature.position == 0 ? "甲方签名" : "乙方签名"
+                let outcome = signature.failures.isEmpty ? "验证通过" : "验证未通过：\(signature.failures.joined(separator: "；"))"
+                return "\(party)：\(signature.signer ?? "未知签名人")，证书序列号 \(signature.certificateSerial ?? "无")，"
+                    + "\(signature.algorithm ?? "")，签署时间 \(signature.signingTime)，\(outcome)"
+            }
+        }
+        let html = ContractHTML.render(try XMLDocument.parse(document), signatures: lines)
+        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+    v1.post("contracts/:id/institution-signature") { request, context in
+        guard case .institution(let institution) = try context.principal(.institution).entity else { throw Problem.roleNotPermitted }
+        let id: Contract.ID = try context.parameters.id("id")
+        let algorithm = try await request.signingAlgorithm(context: context)
+        return try await contractProblems {
+            try JSON.response(try await contracts.signAsInstitution(id, institution: institution, algorithm: algorithm))
+        }
+    }
+    v1.post("contracts/:id/guardian-signature") { request, context in
+        guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }
+        let id: Contract.ID = try context.parameters.id("id")
+        let algorithm = try await request.signingAlgorithm(context: context)
+        return try await contractProblems {
+            try JSON.response(try await contracts.countersign(id, guardian: guardian, algorithm: algorithm))
+        }
+    }
+
+    // Public: anyone checks a contract document against the platform CA, and fetches the CA certificate.
+    v1.post("contract-verifications") { request, context in
+        let bytes = try await request.collectBody(context: context)
+        return try await contractProblems { try JSON.response(try await contracts.verify(bytes)) }
+    }
+    v1.get("ca/certificate") { _, _ in
+        guard let certificate = try await certificates.authorityCertificate() else {
+            throw contractProblem(CertificateAuthorityNotInitialised())
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "application/x-pem-file"],
+            body: .init(byteBuffer: ByteBuffer(string: certificate.pemRepresentation)))
+    }
+}
+
+/// Runs `body`, turning contract errors into problems with stable codes.
+private func contractProblems<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch {
+        throw contractProblem(error)
+    }
+}
+
+private func contractProblem(_ error: any Error) -> any Error {
+    switch error {
+    case ContractRenderError.fieldMissing(let field):
+        Problem(
+            .unprocessableContent, code: "contract_field_missing", title: "A field the contract template needs has no value", detail: field)
+    case ContractRenderError.fieldInvalid(let field, let reason):
+        Problem(
+            .unprocessableContent, code: "contract_field_invalid", title: "A contract field does not fit the template's schema",
+            detail: "\(field): \(reason)")
+    case ContractRenderError.fieldUnknown(let field):
+        Problem(.unprocessableContent, code: "contract_field_unknown", title: "The contract template has no such field", detail: field)
+    case ContractRenderError.templateNotFound:
+        Problem(
+            .unprocessableContent, code: "contract_template_not_found", title: "No such contract template is installed", detail: "\(error)")
+    case XMLParseError.documentExceedsSizeLimit:
+        Problem(.contentTooLarge, code: "body_too_large", title: "The request body is too large", detail: "\(error)")
+    case let error as XMLParseError:
+        Problem(
+            .unprocessableContent, code: "document_not_accepted", title: "The document is not XML this service accepts", detail: "\(error)")
+    case is CertificateAuthorityNotInitialised:
+        Problem(.serviceUnavailable, code: "ca_not_initialised", title: "The platform CA is not initialised (tuitionguard ca init)")
+    case is ContractsNotConfigured:
+        Problem(.serviceUnavailable, code: "contracts_not_configured", title: "This server has no contract templates or key-encryption key")
+    default: error
+    }
+}
+
+extension Request {
+    /// The raw body, up to the context's upload limit.
+    func collectBody(context: AppRequestContext) async throws -> [UInt8] {
+        do {
+            return Array(buffer: try await body.collect(upTo: context.maxUploadSize))
+        } catch is NIOTooManyBytesError {
+            throw Problem(.contentTooLarge, code: "body_too_large", title: "The request body is too large")
+        }
+    }
+
+    /// A JSON body that may be left out (empty): nil then.
+    func decodeOptionalJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext) async throws -> T? {
+        let bytes = try await collectBody(context: context)
+        guard bytes.contains(where: { !($0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09) }) else { return nil }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw Problem.malformedBody(ProblemMiddleware<AppRequestContext>.describe(error))
+        } catch {
+            throw Problem.malformedBody("the body is not JSON")
+        }
+    }
+
+    /// `{"algorithm": "ecdsa-p256" | "rsa-2048"}`, or P-256 when the body is empty.
+    func signingAlgorithm(context: AppRequestContext) async throws -> KeyAlgorithm {
+        guard let name = try await decodeOptionalJSON(SignatureBody.self, context: context)?.algorithm else { return .ecdsaP256 }
+        guard let algorithm = KeyAlgorithm(rawValue: name) else { throw Problem.malformedBody("algorithm: ecdsa-p256 or rsa-2048") }
+        return algorithm
+    }
+}

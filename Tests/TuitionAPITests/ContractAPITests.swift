@@ -1,0 +1,137 @@
+import Foundation
+import HTTPTypes
+import Testing
+import TuitionCore
+import TuitionStore
+import TuitionTestSupport
+
+@Suite struct ContractAPITests {
+    @Test(arguments: ["ecdsa-p256", "rsa-2048"])
+    func aContractSignedThroughTheAPIVerifiesHereAndWithXmlsec1AgainstThePublicCA(algorithm: String) async throws {
+        try await API.run("contractapi") { api, _ in
+            let cast = try await Cast.make(api)
+            let enrollment = try await cast.world.anotherEnrollment(api.store, lessons: 5, signed: false)
+            let draft = try await api.call(
+                .post, "/v1/enrollments/\(enrollment.id)/contract", token: cast.institution,
+                json: #"{"deliveryMode":"online","studentIdNumber":"330203201501011234"}"#)
+            #expect(draft.status == .created, "\(draft.body)")
+            let id = draft.string("id")
+            let body = #"{"algorithm":"\#(algorithm)"}"#
+            // Each party signs only its own part, in order.
+            #expect(
+                try await api.call(.post, "/v1/contracts/\(id)/guardian-signature", token: cast.guardian).code
+                    == "contract_not_awaiting_signature")
+            #expect(try await api.call(.post, "/v1/contracts/\(id)/institution-signature", token: cast.guardian).status == .forbidden)
+            #expect(
+                try await api.call(.post, "/v1/contracts/\(id)/institution-signature", token: cast.institution, json: body).status == .ok)
+            let signed = try await api.call(.post, "/v1/contracts/\(id)/guardian-signature", token: cast.guardian, json: body)
+            #expect(signed.string("status") == "signed" && (signed.json["signatures"] as? [Any])?.count == 2)
+
+            let document = try await api.call(.get, "/v1/contracts/\(id)/document", token: cast.regulator)
+            #expect(document.status == .ok && document.contentType?.hasPrefix("application/xml") == true)
+            #expect(document.body.contains("330203********1234") && !document.body.contains("20150101"))
+            let verification = try await api.call(.post, "/v1/contract-verifications", json: document.body)
+            #expect(
+                verification.json["valid"] as? Bool == true && verification.json["fullySigned"] as? Bool == true, "\(verification.body)")
+            #expect(verification.string("contractId") == id)
+            let page = try await api.call(.get, "/v1/contracts/\(id)/html", token: cast.guardian)
+            #expect(page.contentType?.hasPrefix("text/html") == true && page.body.contains("中小学生校外培训服务合同") && page.body.contains("验证通过"))
+
+            // xmlsec1, with the CA certificate from the public URL as its only trust anchor, accepts both signatures.
+            let ca = try await api.call(.get, "/v1/ca/certificate")
+            #expect(ca.status == .ok && ca.body.hasPrefix("-----BEGIN CERTIFICATE-----"))
+            let xmlsec = try requireXmlsec1()
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("contractapi-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            try ca.body.write(to: directory.appendingPathComponent("ca.pem"), atomically: true, encoding: .utf8)
+            try document.body.write(to: directory.appendingPathComponent("contract.xml"), atomically: true, encoding: .utf8)
+            for extra in [
+                [], ["--node-xpath", "(//*[local-name()='Signature' and namespace-uri()='http://www.w3.org/2000/09/xmldsig#'])[2]"],
+            ] {
+                let check = try runTool(
+                    xmlsec,
+                    ["--verify", "--trusted-pem", directory.appendingPathComponent("ca.pem").path] + extra
+                        + [directory.appendingPathComponent("contract.xml").path])
+                #expect(check.status == 0, "xmlsec1 \(extra): \(check.output)")
+            }
+
+            // One changed fen is caught, and no stored contract matches the changed bytes.
+            let tampered = document.body.replacingOccurrences(of: "<tg:totalFen>", with: "<tg:totalFen>1")
+            let refused = try await api.call(.post, "/v1/contract-verifications", json: tampered)
+            #expect(refused.json["valid"] as? Bool == false && refused.json["contractId"] == nil)
+            // Now the enrollment can be paid.
+            let paid = try await api.call(
+                .post, "/v1/enrollments/\(enrollment.id)/payments", token: cast.guardian,
+                json: "{\"amountFen\":\(enrollment.amountFen.fen)}",
+                idempotencyKey: "pay-\(id)")
+            #expect(paid.status == .created, "\(paid.body)")
+        }
+    }
+
+    @Test func hostileUploadsAndMissingFieldsGetClearProblems() async throws {
+        try await API.run("contractbad") { api, _ in
+            let cast = try await Cast.make(api)
+            let cases: [(String, String, HTTPResponse.Status, String)] = [
+                (
+                    "xxe", #"<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>"#, .unprocessableContent,
+                    "document_not_accepted"
+                ),
+                (
+                    "billion laughs", #"<!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><l>&b;</l>"#, .unprocessableContent,
+                    "document_not_accepted"
+                ),
+                ("not XML", "合同", .unprocessableContent, "document_not_accepted"),
+                ("too large", String(repeating: "<a>", count: 30_000), .contentTooLarge, "body_too_large"),
+            ]
+            for (name, body, status, code) in cases {
+                let reply = try await api.call(.post, "/v1/contract-verifications", json: body)
+                #expect(reply.status == status && reply.code == code, "\(name): \(reply.body)")
+            }
+            let enrollment = try await cast.world.anotherEnrollment(api.store, lessons: 5, signed: false)
+            try await api.store.query("UPDATE institutions SET credit_code = '' WHERE id = \(cast.world.institution.id.uuid)")
+            let missing = try await api.call(.post, "/v1/enrollments/\(enrollment.id)/contract", token: cast.institution)
+            #expect(
+                missing.status == .unprocessableContent && missing.code == "contract_field_missing"
+                    && missing.string("detail") == "institution.creditCode")
+            try await api.store.query(
+                "UPDATE institutions SET credit_code = '52330203MJ0000000X' WHERE id = \(cast.world.institution.id.uuid)")
+            let invalid = try await api.call(
+                .post, "/v1/enrollments/\(enrollment.id)/contract", token: cast.institution, json: #"{"deliveryMode":"hybrid"}"#)
+            #expect(invalid.code == "contract_field_invalid" && invalid.string("detail").hasPrefix("service.deliveryMode"))
+            let id = try await api.call(.post, "/v1/enrollments/\(enrollment.id)/contract", token: cast.institution).string("id")
+            #expect(
+                try await api.call(
+                    .post, "/v1/contracts/\(id)/institution-signature", token: cast.institution, json: #"{"algorithm":"dsa"}"#
+                ).code == "malformed_body")
+            // A blacklisted institution signs nothing.
+            try await PartyRepository(store: api.store).setInstitutionStatus(cast.world.institution.id, status: .blacklisted)
+            #expect(
+                try await api.call(.post, "/v1/contracts/\(id)/institution-signature", token: cast.institution).code
+                    == "institution_not_operating")
+        }
+    }
+}
+
+/// Runs a tool and returns its exit status and combined output.
+func runTool(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+}
+
+/// The xmlsec1 binary; a missing one fails the test (never a silent skip) and says how to get it.
+func requireXmlsec1() throws -> URL {
+    let candidates = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        .map { URL(fileURLWithPath: String($0)).appendingPathComponent("xmlsec1") }
+    return try #require(
+        candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
+        "xmlsec1 is not installed: run tools/test, which installs it (Debian package xmlsec1)")
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import ContractKit
+import Foundation
+import Testing
+import TuitionStore
+
+@testable import tuitionguard
+
+@Suite struct ContractCommandTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let template = root.appendingPathComponent("contract-templates/gf-2021-2604/v1")
+
+    /// Renders, signs twice and verifies with files only, as someone without the service would.
+    @Test func rendersSignsAndVerifiesOfflineAndRefusesATamperedFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tg-contract-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+        let now = Date()
+        let ca = try CertificateAuthority.create(
+            subject: CertificateSubject(commonName: "Offline CA"), privateKey: try PrivateKey.generate(.ecdsaP256),
+            validity: DateInterval(start: now.addingTimeInterval(-3600), duration: 86_400 * 365))
+        try ca.certificate.pemRepresentation.write(toFile: path("ca.pem"), atomically: true, encoding: .utf8)
+        for (name, algorithm) in [("institution", KeyAlgorithm.rsa2048), ("guardian", .ecdsaP256)] {
+            let key = try PrivateKey.generate(algorithm)
+            let certificate = try ca.issueCertificate(
+                subject: CertificateSubject(commonName: name), publicKey: try key.publicKey,
+                validity: DateInterval(start: now.addingTimeInterval(-60), duration: 86_400))
+            try key.pemRepresentation.write(toFile: path("\(name).key"), atomically: true, encoding: .utf8)
+            try certificate.pemRepresentation.write(toFile: path("\(name).pem"), atomically: true, encoding: .utf8)
+        }
+
+        try ContractCommand.Render.parse([
+            "--template", Self.template.path, "--fields", Self.template.appendingPathComponent("example-fields.json").path, "--out",
+            path("draft.xml"),
+        ]).run()
+        try ContractCommand.Sign.parse([
+            "--key", path("institution.key"), "--certificate", path("institution.pem"), "--out", path("half.xml"), path("draft.xml"),
+        ]).run()
+        // Half-signed: valid, but not complete.
+        try ContractCommand.Verify.parse(["--ca", path("ca.pem"), path("half.xml")]).run()
+        #expect(throws: ExitCode.self) { try ContractCommand.Verify.parse(["--ca", path("ca.pem"), "--complete", path("half.xml")]).run() }
+        try ContractCommand.Sign.parse([
+            "--key", path("guardian.key"), "--certificate", path("guardian.pem"), "--out", path("signed.xml"), path("half.xml"),
+        ]).run()
+        try ContractCommand.Verify.parse(["--ca", path("ca.pem"), "--complete", path("signed.xml")]).run()
+
+        let text = try String(contentsOfFile: path("signed.xml"), encoding: .utf8)
+        try text.replacingOccurrences(of: "<tg:totalFen>320000", with: "<tg:totalFen>320001").write(
+            toFile: path("tampered.xml"), atomically: true, encoding: .utf8)
+        #expect(throws: ExitCode.self) { try ContractCommand.Verify.parse(["--ca", path("ca.pem"), path("tampered.xml")]).run() }
+        // A signing time outside the certificates' validity fails too.
+        #expect(throws: ExitCode.self) {
+            try ContractCommand.Verify.parse(["--ca", path("ca.pem"), "--at", "2020-01-01T00:00:00Z", path("signed.xml")]).run()
+        }
+        // Missing fields are named.
+        try #"{"institution.name":"只有名称"}"#.write(toFile: path("partial.json"), atomically: true, encoding: .utf8)
+        #expect(throws: ContractRenderError.fieldMissing("contract.number")) {
+            try ContractCommand.Render.parse(["--template", Self.template.path, "--fields", path("partial.json")]).run()
+        }
+    }
+
+    @Test func keyEncryptionKeysAreMadeOnceAndNeverOverwritten() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tg-kek-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try CA.KeyGen.parse(["--out", file]).run()
+        let key = try KeyEncryptionKey.load(file: file)
+        #expect(throws: (any Error).self) { try CA.KeyGen.parse(["--out", file]).run() }
+        #expect(try KeyEncryptionKey.load(file: file).base64 == key.base64)
+        let sealed = try key.seal(Array("secret".utf8), context: "a")
+        #expect(try key.open(sealed, context: "a") == Array("secret".utf8))
+        #expect(throws: KeyEncryptionKeyError.self) { try key.open(sealed, context: "b") }
+        #expect(throws: KeyEncryptionKeyError.self) { try KeyEncryptionKey.generate().open(sealed, context: "a") }
+    }
+
+    @Test func parsesTheContractAndCACommands() throws {
+        #expect(try TuitionGuardCommand.parseAsRoot(["ca", "init", "--kek-file", "k"]) is CA.Init)
+        let bench = try #require(
+            try TuitionGuardCommand.parseAsRoot(["contract", "bench", "--algorithm", "rsa-2048", "--store"]) as? ContractCommand.Bench)
+        #expect(bench.algorithm == "rsa-2048" && bench.store)
+    }
+}
