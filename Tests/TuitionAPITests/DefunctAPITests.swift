@@ -51,6 +51,11 @@ import TuitionTestSupport
                 .post, "/v1/enrollments/\(cast.world.enrollment.id)/lessons", token: cast.institution,
                 json: #"{"lessons":1,"takenOn":"\#(today)"}"#, idempotencyKey: "lesson-after-defunct")
             #expect(lessons.code == "institution_not_operating")
+            // Its signing certificates are revoked: it signs nothing more.
+            let live = try await api.store.query(
+                "SELECT count(*) FILTER (WHERE revoked_at IS NULL)::int, count(*)::int FROM certificates WHERE institution_id = \(institution.uuid)"
+            )
+            for try await (unrevoked, all) in live.decode((Int, Int).self) { #expect(unrevoked == 0 && all > 0) }
             let again = try await api.call(
                 .post, "/v1/institutions/\(institution)/defunct", token: cast.regulator, json: #"{"reason":"再次标记"}"#)
             #expect(again.status == .conflict && again.code == "institution_already_defunct")
