@@ -122,7 +122,9 @@ struct DemoDistrict {
     mutating func register(_ name: String, mode: SupervisionMode, price: Int, index: Int) async throws -> School {
         var body: [String: Any] = [
             "licenceNumber": "教民DEMO\(UInt32.random(in: 0 ... .max, using: &random))", "name": name, "supervisionMode": mode.rawValue,
-            "supervisedBank": "宁波银行", "supervisedAccountNumber": "8601 2000 \(1000 + index)",
+            "address": "宁波市海曙区中山西路 \(100 + index) 号", "creditCode": "52330203MJ00000\(10 + index)X",
+            "licenceValidUntil": "\(today.addingMonths(24))", "supervisedBank": "宁波银行",
+            "supervisedAccountNumber": "8601 2000 \(1000 + index)",
         ]
         if mode == .reserve { body["reserveRatioBasisPoints"] = 2_000 }
         let institution = try await api.call("POST", "/v1/institutions", token: regulator, body: body)
