@@ -87,10 +87,13 @@ public struct ContractTemplate: Sendable, Hashable {
 public final class ContractRenderer {
     public let template: ContractTemplate
     private let schema: XMLSchema
+    /// The template parsed once; each rendering starts from a deep copy of it.
+    private let parsed: XMLDocument
 
     public init(template: ContractTemplate) throws {
         self.template = template
         self.schema = try XMLSchema(bytes: template.schema)
+        self.parsed = try XMLDocument.parse(template.document)
     }
 
     /// The rendered, validated contract as a document (for signing in memory).
@@ -100,7 +103,10 @@ public final class ContractRenderer {
     /// attributes are removed. An optional binding point without a value is removed whole. Comments and
     /// processing instructions are dropped, since no signature covers them. The root gets `templateSha256`.
     public func renderDocument(_ values: [String: String]) throws -> XMLDocument {
-        let document = try XMLDocument.parse(template.document)
+        guard let copy = xmlCopyDoc(parsed.pointer, 1) else {
+            throw ContractRenderError.templateInvalid("libxml2 could not copy the template")
+        }
+        let document = XMLDocument(owning: copy)
         guard let root = document.rootElement else { preconditionFailure("parsed document without a root element") }
         var topLevel = document.pointer.pointee.children
         while let node = topLevel {
