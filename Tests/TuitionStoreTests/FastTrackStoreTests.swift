@@ -209,6 +209,17 @@ import TuitionTestSupport
         return 0
     }
 
+    static func referredClaims(_ store: Store, institution: Institution.ID) async throws -> [(Claim.ID, Insurer.ID, Money)] {
+        let rows = try await store.query(
+            "SELECT id, insurer_id, approvable_fen FROM claims WHERE institution_id = \(institution.uuid) AND status = 'referred' ORDER BY id"
+        )
+        var found: [(Claim.ID, Insurer.ID, Money)] = []
+        for try await (id, insurer, approvable) in rows.decode((UUID, UUID, Int64).self) {
+            found.append((Claim.ID(id), Insurer.ID(insurer), Money(fen: approvable)))
+        }
+        return found
+    }
+
     static func transferCount(_ store: Store) async throws -> Int {
         for try await count in try await store.query("SELECT count(*)::int FROM transfers").decode(Int.self) { return count }
         return 0
@@ -273,6 +284,16 @@ import TuitionTestSupport
                 let transfers = try await Self.transferCount(store)
                 let again = try await job.run(marked.id)
                 #expect(try await Self.transferCount(store) == transfers && again == finished)
+
+                // A person decides the referred claims: the insurer approves and pays each planned layer in full, and no
+                // guardian ends up with more than the entitlement (the audit below re-derives it).
+                let referred = try await Self.referredClaims(store, institution: scenario.institution.id)
+                for (claim, insurer, approvable) in referred {
+                    _ = try await ClaimRepository(store: store).approve(claim, insurer: insurer, amount: approvable)
+                    let paid = try await store.transaction { try await ClaimRepository(store: store).pay(claim, insurer: insurer, on: $0) }
+                    #expect(paid.status == .paid && paid.paidFen == approvable, "seed \(seed)")
+                }
+                #expect(referred.count <= settled.filter { $0.status == .referred }.count * 2)
             }
             #expect(try await InvariantAudit(store: store).breaches() == [], "seed \(seed)")
             let seen = WaterfallTotals(everyPayout)
