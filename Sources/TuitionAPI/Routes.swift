@@ -20,6 +20,7 @@ struct Services: Sendable {
     let warnings: WarningRepository
     let supervision: SupervisionRepository
     let feedback: FeedbackRepository
+    let warningTrigger: WarningTrigger
 
     init(store: Store) {
         self.store = store
@@ -35,6 +36,7 @@ struct Services: Sendable {
         self.warnings = WarningRepository(store: store)
         self.supervision = SupervisionRepository(store: store)
         self.feedback = FeedbackRepository(store: store)
+        self.warningTrigger = WarningTrigger(warnings: warnings, logger: store.logger)
     }
 }
 

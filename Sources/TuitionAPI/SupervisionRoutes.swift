@@ -41,12 +41,13 @@ extension WarningThresholds {
     }
 }
 
-/// Re-evaluates an institution's warnings after a payment, lessons or a refund changed its figures. It runs after
-/// the money's transaction committed: a failure here is logged and never undoes or fails the money movement; the
-/// scheduled evaluation catches up.
+/// Re-evaluates the warnings of the enrollment's institution after a payment, lessons or a refund changed its
+/// figures. It runs after the money's transaction committed: a failure is logged and never undoes or fails the
+/// money movement (see `WarningTrigger`).
 func evaluateAfterMoney(_ enrollment: Enrollment.ID, services: Services, logger: Logger) async {
     do {
-        _ = try await services.warnings.evaluate(institutionOf: enrollment)
+        guard let institution = try await services.warnings.institution(of: enrollment) else { return }
+        await services.warningTrigger.changed(institution)
     } catch {
         logger.error("warning evaluation after a money event failed", metadata: ["error": "\(String(reflecting: error))"])
     }
@@ -54,11 +55,7 @@ func evaluateAfterMoney(_ enrollment: Enrollment.ID, services: Services, logger:
 
 /// The same for a change known by its institution (a reserve top-up, a risk-control policy).
 func evaluateAfterChange(of institution: Institution.ID, services: Services, logger: Logger) async {
-    do {
-        _ = try await services.warnings.evaluate(.institution(institution))
-    } catch {
-        logger.error("warning evaluation after a change failed", metadata: ["error": "\(String(reflecting: error))"])
-    }
+    await services.warningTrigger.changed(institution)
 }
 
 // MARK: Warnings, sanctions, inspections and credit

@@ -177,6 +177,7 @@ public struct SupervisionRepository: Sendable {
             case .all: try await recomputeCredit(institutions: nil, on: connection)
             case .district(let code): try await recomputeCredit(institutions: nil, district: code.value, on: connection)
             case .institution(let id): try await recomputeCredit(institutions: [id.uuid], on: connection)
+            case .institutions(let ids): try await recomputeCredit(institutions: ids.map(\.uuid), on: connection)
             }
         }
     }

@@ -65,6 +65,8 @@ public enum EvaluationTarget: Sendable, Hashable {
     case all
     case district(DistrictCode)
     case institution(Institution.ID)
+    /// A batch of institutions (the evaluations that feeding events ask for, coalesced).
+    case institutions([Institution.ID])
 }
 
 /// Runs the early-warning rules and keeps the warnings table and institutions' `active ↔ warned` status in step.
@@ -92,36 +94,42 @@ public struct WarningRepository: Sendable {
         try await store.transaction { connection in try await evaluate(target, on: connection) }
     }
 
-    /// Evaluates the institution of `enrollment`: what the API does after a payment, lessons or a refund.
-    public func evaluate(institutionOf enrollment: Enrollment.ID) async throws -> WarningEvaluation {
+    /// The institution of `enrollment`, whose warnings a payment, lessons or a refund on it may change.
+    public func institution(of enrollment: Enrollment.ID) async throws -> Institution.ID? {
         let rows = try await store.query("SELECT institution_id FROM enrollments WHERE id = \(enrollment.uuid)")
-        for try await institution in rows.decode(UUID.self) {
-            return try await evaluate(.institution(.init(institution)))
-        }
-        throw NotFound()
+        for try await institution in rows.decode(UUID.self) { return .init(institution) }
+        return nil
     }
 
     public func evaluate(_ target: EvaluationTarget, on connection: PostgresConnection) async throws -> WarningEvaluation {
-        let (district, institution): (String?, UUID?) =
+        let (district, institutions): (String?, [UUID]?) =
             switch target {
             case .all: (nil, nil)
             case .district(let code): (code.value, nil)
-            case .institution(let id): (nil, id.uuid)
+            case .institution(let id): (nil, [id.uuid])
+            case .institutions(let ids): (nil, ids.map(\.uuid))
             }
         let locked: PostgresRowSequence
-        if let institution {
+        if let institutions {
+            // Per-institution locks in one fixed order (of their keys), so two batches cannot deadlock.
             locked = try await connection.query(
                 """
-                SELECT pg_advisory_xact_lock_shared(\(Self.lockKey)),
-                    pg_advisory_xact_lock(\(Int32(truncatingIfNeeded: Self.lockKey)), hashtext(\(institution.uuidString)))
+                SELECT pg_advisory_xact_lock_shared(\(Self.lockKey))
                 """, logger: logger)
+            for try await _ in locked {}
+            let each = try await connection.query(
+                """
+                SELECT pg_advisory_xact_lock(\(Int32(truncatingIfNeeded: Self.lockKey)), key)
+                FROM (SELECT DISTINCT hashtext(id::text) AS key FROM unnest(\(institutions)::uuid[]) AS id) keys ORDER BY key
+                """, logger: logger)
+            for try await _ in each {}
         } else {
             locked = try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
+            for try await _ in locked {}
         }
-        for try await _ in locked {}
         let now = store.dependencies.now()
         let today = BusinessDate(shanghaiDateOf: now)
-        let gathered = try await figures(district: district, institution: institution, now: now, today: today, on: connection)
+        let gathered = try await figures(district: district, institutions: institutions, now: now, today: today, on: connection)
 
         var findings: [(institution: UUID, district: String, finding: WarningFinding, deadline: BusinessDate, suppressDays: Int)] = []
         for (figures, district, thresholds) in gathered {
@@ -207,7 +215,7 @@ public struct WarningRepository: Sendable {
     }
 
     /// Every covered institution's figures and its district's thresholds, in one query.
-    func figures(district: String?, institution: UUID?, now: Date, today: BusinessDate, on connection: PostgresConnection) async throws
+    func figures(district: String?, institutions: [UUID]?, now: Date, today: BusinessDate, on connection: PostgresConnection) async throws
         -> [(InstitutionFigures, String, WarningThresholds)]
     {
         let rows = try await connection.query(
@@ -225,7 +233,7 @@ public struct WarningRepository: Sendable {
                 FROM institutions i LEFT JOIN district_warning_settings s ON s.district_code = i.district_code
                 WHERE i.status IN ('active', 'warned', 'suspended')
                     AND (\(district)::text IS NULL OR i.district_code = \(district))
-                    AND (\(institution)::uuid IS NULL OR i.id = \(institution))),
+                    AND (\(institutions)::uuid[] IS NULL OR i.id = ANY(\(institutions)::uuid[]))),
             ledger AS (
                 SELECT e.institution_id,
                     sum(e.paid_fen - e.lessons_consumed * e.price_per_lesson_fen - e.refunded_fen)::bigint AS unconsumed,
