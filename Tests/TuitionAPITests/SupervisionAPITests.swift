@@ -83,6 +83,13 @@ import TuitionTestSupport
             let blacklisted = try await api.call(
                 .post, "/v1/institutions/\(world.institution.id)/blacklisting", token: regulator, json: #"{"note":"卷款风险"}"#)
             #expect(blacklisted.status == .created && blacklisted.string("status") == "blacklisted")
+            // Its signing certificate (issued when it signed the world's contract) is revoked with the blacklisting.
+            let live = try await api.store.query(
+                """
+                SELECT count(*) FILTER (WHERE revoked_at IS NULL)::int, count(*)::int FROM certificates
+                WHERE institution_id = \(world.institution.id.uuid)
+                """)
+            for try await (unrevoked, all) in live.decode((Int, Int).self) { #expect(unrevoked == 0 && all > 0) }
             #expect(
                 try await api.call(
                     .post, "/v1/institutions/\(world.institution.id)/reinstatement", token: regulator, json: #"{"note":"x"}"#
