@@ -79,7 +79,7 @@ let package = Package(
         ),
         .testTarget(name: "TuitionCoreTests", dependencies: ["TuitionCore"]),
         .testTarget(name: "EvidenceLogTests", dependencies: ["EvidenceLog"]),
-        .testTarget(name: "ContractKitTests", dependencies: ["ContractKit"]),
+        .testTarget(name: "ContractKitTests", dependencies: ["ContractKit", "TuitionTestSupport"]),
         .testTarget(
             name: "TuitionStoreTests",
             dependencies: [

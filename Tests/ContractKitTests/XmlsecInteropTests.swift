@@ -1,6 +1,7 @@
 import ContractKit
 import Foundation
 import Testing
+import TuitionTestSupport
 
 /// Cross-checks with xmlsec1 (OpenSSL backend), the independent verifier named by issue 3.
 @Suite struct XmlsecInteropTests {
@@ -21,9 +22,9 @@ import Testing
         try Data(try signedContract(institution: institution, guardian: guardian)).write(to: signedPath)
 
         // Without --node-xpath xmlsec1 verifies the first Signature in document order: the institution's.
-        let first = try run(xmlsec, ["--verify", "--trusted-pem", caPath.path, signedPath.path])
+        let first = try runTool(xmlsec, ["--verify", "--trusted-pem", caPath.path, signedPath.path])
         #expect(first.status == 0, "xmlsec1 refused the institution signature: \(first.output)")
-        let second = try run(
+        let second = try runTool(
             xmlsec,
             ["--verify", "--trusted-pem", caPath.path, "--node-xpath", Self.secondSignature, signedPath.path]
         )
@@ -32,13 +33,13 @@ import Testing
         // xmlsec1 is a real check: it refuses a tampered document and a foreign CA.
         let foreignPath = directory.appendingPathComponent("foreign.pem")
         try parties.foreignCA.certificate.pemRepresentation.write(to: foreignPath, atomically: true, encoding: .utf8)
-        #expect(try run(xmlsec, ["--verify", "--trusted-pem", foreignPath.path, signedPath.path]).status != 0)
+        #expect(try runTool(xmlsec, ["--verify", "--trusted-pem", foreignPath.path, signedPath.path]).status != 0)
         let tamperedPath = directory.appendingPathComponent("tampered.xml")
         let tampered = String(decoding: try Data(contentsOf: signedPath), as: UTF8.self).replacingOccurrences(of: "480000", with: "480001")
         try Data(tampered.utf8).write(to: tamperedPath)
-        #expect(try run(xmlsec, ["--verify", "--trusted-pem", caPath.path, tamperedPath.path]).status != 0)
+        #expect(try runTool(xmlsec, ["--verify", "--trusted-pem", caPath.path, tamperedPath.path]).status != 0)
         #expect(
-            try run(xmlsec, ["--verify", "--trusted-pem", caPath.path, "--node-xpath", Self.secondSignature, tamperedPath.path])
+            try runTool(xmlsec, ["--verify", "--trusted-pem", caPath.path, "--node-xpath", Self.secondSignature, tamperedPath.path])
                 .status != 0)
     }
 
@@ -74,7 +75,7 @@ import Testing
         )
         try Data(template.utf8).write(to: templatePath)
         let outputPath = directory.appendingPathComponent("signed.xml")
-        let signing = try run(
+        let signing = try runTool(
             xmlsec,
             ["--sign", "--privkey-pem", "\(keyPath.path),\(certificatePath.path)", "--output", outputPath.path, templatePath.path]
         )
@@ -94,35 +95,11 @@ import Testing
         let countersignedPath = directory.appendingPathComponent("countersigned.xml")
         try Data(countersigned).write(to: countersignedPath)
         for extra in [[], ["--node-xpath", Self.secondSignature]] {
-            let check = try run(xmlsec, ["--verify", "--trusted-pem", caPath.path] + extra + [countersignedPath.path])
+            let check = try runTool(xmlsec, ["--verify", "--trusted-pem", caPath.path] + extra + [countersignedPath.path])
             #expect(check.status == 0, "\(extra): \(check.output)")
         }
     }
 
     static let secondSignature =
         "(//*[local-name()='Signature' and namespace-uri()='http://www.w3.org/2000/09/xmldsig#'])[2]"
-}
-
-/// The xmlsec1 binary; a missing one fails the test (never a silent skip) and says how to get it.
-func requireXmlsec1() throws -> URL {
-    let candidates = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
-        .map { URL(fileURLWithPath: String($0)).appendingPathComponent("xmlsec1") }
-    return try #require(
-        candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
-        "xmlsec1 is not installed: run tools/test, which installs it (Debian package xmlsec1)"
-    )
-}
-
-/// Runs a tool and returns its exit status and combined output.
-func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
 }

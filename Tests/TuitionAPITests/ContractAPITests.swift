@@ -112,26 +112,3 @@ import TuitionTestSupport
         }
     }
 }
-
-/// Runs a tool and returns its exit status and combined output.
-func runTool(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
-}
-
-/// The xmlsec1 binary; a missing one fails the test (never a silent skip) and says how to get it.
-func requireXmlsec1() throws -> URL {
-    let candidates = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
-        .map { URL(fileURLWithPath: String($0)).appendingPathComponent("xmlsec1") }
-    return try #require(
-        candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
-        "xmlsec1 is not installed: run tools/test, which installs it (Debian package xmlsec1)")
-}

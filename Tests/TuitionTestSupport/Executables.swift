@@ -37,3 +37,12 @@ public func runExecutable(_ executable: URL, _ arguments: [String]) throws -> (s
     let errorText = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
     return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), errorText)
 }
+
+/// xmlsec1, the independent XML Signature implementation the interoperability tests check contracts with.
+public func requireXmlsec1() throws -> URL { try requireExecutable("xmlsec1", debianPackage: "xmlsec1") }
+
+/// `runExecutable` with standard output and standard error together, for tests that show them only on a failure.
+public func runTool(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let result = try runExecutable(executable, arguments)
+    return (result.status, result.output + result.errors)
+}
