@@ -22,7 +22,8 @@ struct WarningService: Service {
             } catch {
                 logger.error("warning evaluation failed; will retry", metadata: ["error": "\(String(reflecting: error))"])
             }
-            try? await Task.sleep(for: interval)
+            // A graceful shutdown ends the wait at once; a plain sleep would hold `serve` up for the whole interval.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 }
