@@ -17,7 +17,6 @@ public struct OperationsFigures: Sendable, Hashable {
     }
 
     public struct FastTrack: Sendable, Hashable {
-        public var caseID: UUID
         public var district: String
         public var licenceNumber: String
         public var status: String
@@ -70,16 +69,16 @@ public struct OperationsRepository: Sendable {
     func fastTrackProgress() async throws -> [OperationsFigures.FastTrack] {
         let rows = try await store.query(
             """
-            SELECT d.id, d.district_code, i.licence_number, d.status, d.enrollments_total, d.enrollments_done, d.uncovered_fen
+            SELECT d.district_code, i.licence_number, d.status, d.enrollments_total, d.enrollments_done, d.uncovered_fen
             FROM defunct_cases d JOIN institutions i ON i.id = d.institution_id ORDER BY d.id
             """)
         var result: [OperationsFigures.FastTrack] = []
-        for try await (id, district, licence, status, total, done, uncovered) in rows.decode(
-            (UUID, String, String, String, Int, Int, Int64).self)
+        for try await (district, licence, status, total, done, uncovered) in rows.decode(
+            (String, String, String, Int, Int, Int64).self)
         {
             result.append(
                 .init(
-                    caseID: id, district: district, licenceNumber: licence, status: status, enrollmentsTotal: total,
+                    district: district, licenceNumber: licence, status: status, enrollmentsTotal: total,
                     enrollmentsDone: done, uncoveredFen: uncovered))
         }
         return result
