@@ -4,7 +4,11 @@ import NIOCore
 import TuitionCore
 import TuitionStore
 
-struct ApprovalBody: Codable, Sendable { let amountFen: Money }
+struct ApprovalBody: Codable, Sendable {
+    let amountFen: Money
+    /// Required when approving more than the approvable amount (adding back contested lessons).
+    let reason: String?
+}
 struct ClaimRejectionBody: Codable, Sendable { let reason: String }
 
 // MARK: Claims
@@ -36,7 +40,8 @@ func addClaimRoutes(to router: Router<AppRequestContext>, services: Services) {
         guard case .insurer(let insurer) = try context.principal(.insurer).entity else { throw Problem.roleNotPermitted }
         let id: Claim.ID = try context.parameters.id("id")
         let (body, _) = try await request.decodeJSON(ApprovalBody.self, context: context)
-        return try JSON.response(try await services.claims.approve(id, insurer: insurer, amount: body.amountFen))
+        let reason = try body.reason.map { try validText($0, maxScalars: 1_000) }
+        return try JSON.response(try await services.claims.approve(id, insurer: insurer, amount: body.amountFen, reason: reason))
     }
     v1.post("claims/:id/rejection") { request, context in
         guard case .insurer(let insurer) = try context.principal(.insurer).entity else { throw Problem.roleNotPermitted }

@@ -239,7 +239,7 @@ func overviewPage(_ overview: DashboardOverview) -> [String: Any] {
 
 private func defunctCells(_ row: DefunctCaseRow) -> [String: Any] {
     [
-        "institution": row.institutionName, "status": Labels.defunctStatus(row.status), "percent": row.progressPercent,
+        "institution": row.institutionName, "status": Labels.defunctStatus(row.status, blockedReason: row.blockedReason), "percent": row.progressPercent,
         "done": row.enrollmentsDone, "total": row.enrollmentsTotal, "entitled": Labels.yuan(row.entitled), "paid": Labels.yuan(row.paid),
         "referred": row.referredCount, "uncovered": Labels.yuan(row.uncovered),
     ]
@@ -335,7 +335,7 @@ func defunctList(_ page: Page<DefunctCaseRow>, status: String?, request: Request
     let rows = page.items.map { row -> [[String: Any]] in
         [
             cell(row.institutionName, href: PublicAddresses.pagePath(licenceNumber: row.licenceNumber), text: true),
-            cell(Labels.defunctStatus(row.status), text: true), cell(Labels.date(row.effectiveAt)),
+            cell(Labels.defunctStatus(row.status, blockedReason: row.blockedReason), text: true), cell(Labels.date(row.effectiveAt)),
             cell("\(row.enrollmentsDone)/\(row.enrollmentsTotal)（\(row.progressPercent)%）"), cell(Labels.yuan(row.entitled)),
             cell(Labels.yuan(row.paid)), cell(row.referredCount), cell(Labels.yuan(row.uncovered)),
         ]

@@ -5,7 +5,7 @@ import TuitionStore
 
 struct LogEntriesPage: Encodable, Sendable {
     let entries: [LogEntryRecord]
-    /// The index to ask for next, or null when the signed tree has no more.
+    /// The index to ask for next, or null at the end: the `end` asked for, or the latest signed tree's size.
     let next: Int64?
 }
 
@@ -24,12 +24,15 @@ func addLogRoutes(to router: Router<AppRequestContext>, store: Store, publicKeyP
         headers[.contentType] = "application/x-pem-file"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: publicKeyPEM)))
     }
+    // `end` (exclusive: the size of the tree head the client holds) bounds the page, so a client auditing one head never
+    // reads an entry the log appended after it; without it, the latest signed head bounds it.
     log.get("entries") { request, _ in
         let start = try request.integer("start", default: 0)
         let count = try request.integer("count", default: 100, range: 1...1_000)
-        let size = try await repository.latestHead()?.head.size ?? 0
-        let entries = start < size ? try await repository.entries(from: start, count: Int(min(count, size - start))) : []
-        let next = entries.last.map { $0.index + 1 }.flatMap { $0 < size ? $0 : nil }
+        let latest = try await repository.latestHead()?.head.size ?? 0
+        let end = try request.uri.queryParameters["end"] == nil ? latest : min(request.integer("end"), latest)
+        let entries = start < end ? try await repository.entries(from: start, count: Int(min(count, end - start))) : []
+        let next = entries.last.map { $0.index + 1 }.flatMap { $0 < end ? $0 : nil }
         return try JSON.response(LogEntriesPage(entries: entries, next: next))
     }
     log.get("entries/:index") { _, context in

@@ -58,7 +58,7 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
         let status: HTTPResponse.Status =
             switch rejection {
             case .licenceNumberTaken, .enrollmentAlreadyPaid, .lessonAlreadyAnswered, .enrollmentAlreadyInsured, .claimAlreadyOpen,
-                .claimNotAwaitingDecision, .claimNotApproved, .institutionAlreadyDefunct, .fastTrackInProgress, .warningAlreadyResolved,
+                .claimNotAwaitingDecision, .claimNotApproved, .institutionAlreadyDefunct, .institutionDefunct, .fastTrackInProgress, .warningAlreadyResolved,
                 .institutionIsBlacklisted, .institutionNotSuspended,
                 .institutionAlreadySuspended, .enrollmentAlreadyReviewed, .complaintNotAwaitingAnswer, .complaintAlreadyClosed,
                 .contractNotAwaitingSignature, .contractAlreadySigned:
@@ -113,9 +113,13 @@ extension Rejection {
         case .claimNotApproved: "Only an approved claim may be paid"
         case .payoutExceedsPolicyRemaining: "The payout exceeds what is left of the policy's sum insured"
         case .payoutExceedsEntitlement: "The payout would repay the guardian more than the enrollment's unconsumed tuition"
+        case .additionNeedsReason:
+            "Approving more than the approvable amount adds back disputed or burst lessons and needs a reason"
         case .institutionAlreadyDefunct: "The institution is already marked defunct"
         case .effectiveTimeInFuture: "A defunct mark's effective time may not lie in the future"
         case .institutionNotDefunct: "The institution has not been marked defunct"
+        case .institutionDefunct:
+            "The institution is marked defunct: its money paths are closed and its fast-track settles every enrollment"
         case .fastTrackInProgress: "The institution's defunct fast-track is still paying; try again when it has finished"
         case .warningThresholdInvalid: "A warning threshold is outside its documented range"
         case .warningAlreadyResolved: "The warning is already resolved"

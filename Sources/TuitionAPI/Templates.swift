@@ -264,6 +264,7 @@ enum Labels {
         case .paid: "已赔付"
         case .referred: "转人工"
         case .rejected: "已拒绝"
+        case .closed: "已关闭"
         }
     }
 
@@ -289,7 +290,14 @@ enum Labels {
     static let warningStatuses: [(String, String)] = [("open", "待整改"), ("escalated", "已升级"), ("resolved", "已解除")]
     static func warningStatus(_ value: String) -> String { warningStatuses.first { $0.0 == value }?.1 ?? value }
 
-    static func defunctStatus(_ value: String) -> String { value == "running" ? "理赔中" : value == "completed" ? "已完成" : value }
+    static func defunctStatus(_ value: String, blockedReason: String? = nil) -> String {
+        switch value {
+        case "running": "理赔中"
+        case "completed": "已完成"
+        case "blocked": "受阻：" + (blockedReason ?? "")
+        default: value
+        }
+    }
 
     /// "¥1,234,567.89": yuan with thousands separators, exact from fen.
     static func yuan(_ money: Money) -> String {

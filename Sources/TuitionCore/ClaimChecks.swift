@@ -177,12 +177,16 @@ public struct ClaimAssessment: Hashable, Sendable {
     public var entitlement: Money
     /// `min(claimed, entitlement)`, never negative: what approval would pay, including for a referred claim.
     public var approvable: Money
+    /// What a person may add back to a referred claim, with a reason: the value of the disputed lessons and of the
+    /// burst's lessons recorded before the event (`contestedValue`). Zero unless the claim is referred.
+    public var contested: Money
     public var decision: ClaimDecision
 
-    public init(checks: [ClaimCheckResult], entitlement: Money, approvable: Money, decision: ClaimDecision) {
+    public init(checks: [ClaimCheckResult], entitlement: Money, approvable: Money, contested: Money = .zero, decision: ClaimDecision) {
         self.checks = checks
         self.entitlement = entitlement
         self.approvable = approvable
+        self.contested = contested
         self.decision = decision
     }
 }
@@ -269,11 +273,32 @@ public func assessClaim(_ claim: ClaimRequest, facts: EnrollmentLedgerFacts, pol
 
     let approvable = Money(fen: max(0, min(claim.claimed.fen, entitled.fen)))
     let decision: ClaimDecision
+    var contested = Money.zero
     if let failure = checks.first(where: { $0.outcome == .failed }) {
         decision = .reject(failure.code)
     } else {
         let referrals = checks.filter { $0.outcome == .referred }.map(\.code)
         decision = referrals.isEmpty ? .approve(approvable) : .refer(referrals)
+        if !referrals.isEmpty { contested = contestedValue(of: facts, asOf: eventTime) }
     }
-    return ClaimAssessment(checks: checks, entitlement: entitled, approvable: approvable, decision: decision)
+    return ClaimAssessment(checks: checks, entitlement: entitled, approvable: approvable, contested: contested, decision: decision)
+}
+
+/// The value a person may add back to a referred claim: lessons recorded before the event that the guardian disputed,
+/// and, when the 30 days before it show a burst, every lesson recorded in that window. The entitlement counts these
+/// as consumed (the ledger released their value); a person who finds them not given may return them too. Being part
+/// of what was consumed, the entitlement plus this never exceeds paid − refunded − already paid back.
+public func contestedValue(of facts: EnrollmentLedgerFacts, asOf eventTime: Date) -> Money {
+    let windowStart = eventTime - consumptionSpikeWindow
+    let before = facts.lessons.filter { $0.recordedAt < eventTime }
+    let inWindow = before.filter { $0.recordedAt >= windowStart }
+    let burst = isConsumptionSpike(lessonsInWindow: inWindow.reduce(0) { $0 + $1.lessons }, lessonsPerWeek: facts.lessonsPerWeek)
+    let lessons = before.reduce(0) { sum, entry in
+        entry.status == .disputed || (burst && entry.recordedAt >= windowStart) ? sum + entry.lessons : sum
+    }
+    guard facts.paidAt.map({ $0 < eventTime }) == true else { return .zero }
+    let owedWithContested = facts.paid.fen - facts.refunded.fen - facts.claimPayouts.fen
+        - facts.pricePerLesson.fen * Int64(before.reduce(0) { $0 + $1.lessons } - lessons)
+    let contested = min(facts.pricePerLesson.fen * Int64(lessons), owedWithContested - entitlement(of: facts, asOf: eventTime).fen)
+    return Money(fen: max(0, contested))
 }

@@ -14,6 +14,11 @@ public enum EvidenceKind: String, Codable, Sendable, CaseIterable {
     case claimDecided = "claim_decided"
     case claimPaid = "claim_paid"
     case institutionDefunct = "institution_defunct"
+    /// The fast-track paid a guardian from the institution's own accounts (escrow, reserve, or the return of a payment
+    /// made after the effective time); the reference names the case, the enrollment and the layer.
+    case fundsReturned = "funds_returned"
+    /// A defunct case's job could not pay a chunk; the reference carries the reason.
+    case defunctCaseBlocked = "defunct_case_blocked"
 }
 
 /// One log entry. The log is public, so an entry names institutions and enrollments by id and carries figures,

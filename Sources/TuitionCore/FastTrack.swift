@@ -35,9 +35,10 @@ public func assessSettlement(_ facts: EnrollmentLedgerFacts, effectiveAt: Date) 
 /// A regulator's defunct mark on one institution and the fast-track that settles it.
 public enum DefunctCase { public typealias ID = Identifier<DefunctCase> }
 
-/// Where a defunct case's job stands.
+/// Where a defunct case's job stands: `blocked` when a chunk could not pay (the case says why and waits for a person;
+/// running it again resumes it).
 public enum DefunctCaseStatus: String, Sendable, Codable, CaseIterable {
-    case running, completed
+    case running, blocked, completed
 }
 
 /// What happened to one enrollment's settlement: `pending` until its chunk is paid; then `paid` (every layer paid)

@@ -175,6 +175,8 @@ public enum ClaimReason: String, Sendable, Codable, CaseIterable {
 /// A claim's status: `filed → verified → approved → paid`, or `referred` (needs a person) or `rejected`.
 public enum ClaimStatus: String, Sendable, Codable, CaseIterable {
     case filed, verified, approved, paid, referred, rejected
+    /// Never to be paid: merged into the fast-track's own claim (`supersededBy`) or left on an exhausted policy.
+    case closed
 }
 
 /// Namespace for a claim's typed id.

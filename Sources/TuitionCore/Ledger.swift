@@ -39,7 +39,9 @@ public struct PlannedTransfer: Hashable, Sendable {
     }
 }
 
-/// One enrollment's money and lessons, as the ledger has them.
+/// One enrollment's money and lessons, as the ledger has them: the one position every path that returns money reads
+/// (refunds, lessons, claims, the fast-track plan, statements, warnings, the dashboard). The SQL view
+/// `enrollment_positions` (sql/0009) computes the same figures; the store tests check both agree.
 public struct EnrollmentPosition: Hashable, Sendable {
     public var mode: SupervisionMode
     public var lessonsBought: Int
@@ -48,13 +50,23 @@ public struct EnrollmentPosition: Hashable, Sendable {
     public var pricePerLesson: Money
     public var amount: Money
     public var paid: Money
+    public var paidAt: Date?
     public var released: Money
     public var refunded: Money
+    /// Paid back on claims and defunct settlements, every layer.
+    public var returned: Money
+    /// The part of `returned` that left the supervised (escrow) account.
+    public var escrowReturned: Money
+    /// Lessons recorded at or after the defunct effective time: never counted against the guardian.
+    public var lessonsAfterDefunct: Int
+    /// The effective time of the institution's defunct mark, if it has one.
+    public var defunctEffectiveAt: Date?
     public var termStart: BusinessDate
 
     public init(
         mode: SupervisionMode, lessonsBought: Int, lessonsConsumed: Int = 0, lessonsRefunded: Int = 0,
-        pricePerLesson: Money, paid: Money = .zero, released: Money = .zero, refunded: Money = .zero,
+        pricePerLesson: Money, paid: Money = .zero, paidAt: Date? = nil, released: Money = .zero, refunded: Money = .zero,
+        returned: Money = .zero, escrowReturned: Money = .zero, lessonsAfterDefunct: Int = 0, defunctEffectiveAt: Date? = nil,
         termStart: BusinessDate
     ) {
         self.mode = mode
@@ -64,18 +76,44 @@ public struct EnrollmentPosition: Hashable, Sendable {
         self.pricePerLesson = pricePerLesson
         self.amount = Money(fen: pricePerLesson.fen * Int64(lessonsBought))
         self.paid = paid
+        self.paidAt = paidAt
         self.released = released
         self.refunded = refunded
+        self.returned = returned
+        self.escrowReturned = escrowReturned
+        self.lessonsAfterDefunct = lessonsAfterDefunct
+        self.defunctEffectiveAt = defunctEffectiveAt
         self.termStart = termStart
     }
 
     public var isPaid: Bool { paid.isPositive }
-    public var lessonsRemaining: Int { lessonsBought - lessonsConsumed - lessonsRefunded }
-    public var consumedValue: Money { Money(fen: pricePerLesson.fen * Int64(lessonsConsumed)) }
-    /// Paid − value of lessons consumed − refunded: what the guardian is still owed in lessons or money.
-    public var unconsumed: Money { Money(fen: paid.fen - consumedValue.fen - refunded.fen) }
+    /// Value of the lessons counted against the guardian: those recorded before the defunct effective time, if any.
+    public var consumedValue: Money { Money(fen: pricePerLesson.fen * Int64(lessonsConsumed - lessonsAfterDefunct)) }
+    /// Paid − consumed − refunded − returned: what the guardian is still owed in lessons or money. Nothing may return
+    /// more than this, whatever the order of operations.
+    public var outstanding: Money { Money(fen: paid.fen - consumedValue.fen - refunded.fen - returned.fen) }
+    /// The same figure under its historical name (the API's `unconsumedFen`).
+    public var unconsumed: Money { outstanding }
+    /// A payment made at or after the defunct effective time: owed back in full, not entitled to the waterfall.
+    public var paidAfterDefunct: Bool {
+        guard let defunctEffectiveAt, let paidAt else { return false }
+        return paidAt >= defunctEffectiveAt
+    }
+    /// What the waterfall owes the guardian (the claim checks' entitlement as of the effective time).
+    public var entitlement: Money { isPaid && !paidAfterDefunct ? Money(fen: max(0, outstanding.fen)) : .zero }
+    /// What the fast-track returns in full, as its own layer.
+    public var returnDue: Money { paidAfterDefunct ? Money(fen: max(0, outstanding.fen)) : .zero }
     /// What the supervised account holds for this enrollment.
-    public var escrowHeld: Money { mode == .escrow ? Money(fen: paid.fen - released.fen - refunded.fen) : .zero }
+    public var escrowHeld: Money {
+        mode == .escrow ? Money(fen: paid.fen - released.fen - refunded.fen - escrowReturned.fen) : .zero
+    }
+    /// Lessons that may still be taken or refunded: those neither consumed nor refunded, and no more than the money
+    /// still outstanding pays for (a claim payout returns money without returning lessons).
+    public var lessonsRemaining: Int {
+        let unused = lessonsBought - lessonsConsumed - lessonsRefunded
+        guard isPaid, pricePerLesson.isPositive else { return unused }
+        return max(0, min(unused, Int(clamping: max(0, outstanding.fen) / pricePerLesson.fen)))
+    }
     /// Where prepaid tuition sits until it is earned.
     public var holdingAccount: AccountKind { mode == .escrow ? .escrow : .operating }
 }
@@ -85,7 +123,7 @@ public func decidePayment(_ position: EnrollmentPosition, institution: Instituti
     -> Result<PlannedTransfer, Rejection>
 {
     guard offered.isPositive else { return .failure(.amountMustBePositive) }
-    guard institution.isOperating else { return .failure(.institutionNotOperating) }
+    if let closed = refusal(of: institution) { return .failure(closed) }
     guard !position.isPaid else { return .failure(.enrollmentAlreadyPaid) }
     guard contractSigned else { return .failure(.contractNotSigned) }
     guard offered == position.amount else { return .failure(.paymentDoesNotMatchOrder) }
@@ -98,7 +136,7 @@ public func decideLessons(
     _ position: EnrollmentPosition, institution: InstitutionStatus, lessons: Int, takenOn: BusinessDate, today: BusinessDate
 ) -> Result<PlannedTransfer?, Rejection> {
     guard lessons > 0 else { return .failure(.lessonsMustBePositive) }
-    guard institution.isOperating else { return .failure(.institutionNotOperating) }
+    if let closed = refusal(of: institution) { return .failure(closed) }
     guard position.isPaid else { return .failure(.enrollmentNotPaid) }
     guard takenOn <= today else { return .failure(.lessonDateInFuture) }
     guard takenOn >= position.termStart else { return .failure(.lessonDateBeforeTerm) }
@@ -108,11 +146,13 @@ public func decideLessons(
     return .success(PlannedTransfer(kind: .release, from: .escrow, to: .operating, amount: value))
 }
 
-/// A refund of unconsumed lessons at the frozen price; `nil` lessons refunds everything unconsumed.
-public func decideRefund(_ position: EnrollmentPosition, lessons requested: Int?) -> Result<
+/// A refund of unconsumed lessons at the frozen price; `nil` lessons refunds everything unconsumed. Refunds are the
+/// institution's own money path: a defunct institution refunds nothing (its fast-track does), whatever else its status.
+public func decideRefund(_ position: EnrollmentPosition, institution: InstitutionStatus, lessons requested: Int?) -> Result<
     (lessons: Int, transfer: PlannedTransfer), Rejection
 > {
     if let requested, requested <= 0 { return .failure(.lessonsMustBePositive) }
+    guard institution != .defunct else { return .failure(.institutionDefunct) }
     guard position.isPaid else { return .failure(.enrollmentNotPaid) }
     guard position.lessonsRemaining > 0 else { return .failure(.nothingToRefund) }
     let lessons = requested ?? position.lessonsRemaining
@@ -124,8 +164,15 @@ public func decideRefund(_ position: EnrollmentPosition, lessons requested: Int?
 /// The institution puts money of its own into its risk reserve.
 public func decideReserveTopUp(amount: Money, institution: InstitutionStatus) -> Result<PlannedTransfer, Rejection> {
     guard amount.isPositive else { return .failure(.amountMustBePositive) }
-    guard institution != .defunct else { return .failure(.institutionNotOperating) }
+    guard institution != .defunct else { return .failure(.institutionDefunct) }
     return .success(PlannedTransfer(kind: .reserveTopUp, from: .institutionBank, to: .reserve, amount: amount))
+}
+
+/// Why an institution's money path is closed: a defunct institution is `institutionDefunct` (its fast-track settles
+/// everything), any other non-operating one `institutionNotOperating`.
+public func refusal(of institution: InstitutionStatus) -> Rejection? {
+    if institution == .defunct { return .institutionDefunct }
+    return institution.isOperating ? nil : .institutionNotOperating
 }
 
 /// The reserve a reserve-mode institution must hold: `ratio` of its unconsumed tuition, rounded up to the fen.

@@ -47,8 +47,10 @@ public enum Rejection: String, Error, Sendable, CaseIterable {
     case claimNotApproved = "claim_not_approved"
     case payoutExceedsPolicyRemaining = "payout_exceeds_policy_remaining"
     case payoutExceedsEntitlement = "payout_exceeds_entitlement"
+    case additionNeedsReason = "addition_needs_reason"
     // Defunct fast-track
     case institutionAlreadyDefunct = "institution_already_defunct"
+    case institutionDefunct = "institution_defunct"
     case effectiveTimeInFuture = "effective_time_in_future"
     case institutionNotDefunct = "institution_not_defunct"
     case fastTrackInProgress = "fast_track_in_progress"

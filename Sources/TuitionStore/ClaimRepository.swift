@@ -53,11 +53,19 @@ public struct ClaimRecord: Codable, Sendable, Hashable {
     public var createdAt: Date
     public var decidedAt: Date?
     public var paidAt: Date?
+    /// What a person may add back above `approvableFen`, with a reason: disputed and burst lessons' value.
+    public var contestedFen: Money
+    /// The defunct case that filed this claim (filed by the platform), and which of its layers it stands for.
+    public var defunctCaseId: DefunctCase.ID?
+    public var layer: String?
+    /// A closed claim's successor: the fast-track's claim on the same policy that settles the enrollment.
+    public var supersededBy: Claim.ID?
 
     static let columns = """
         cl.id, cl.number, cl.guardian_id, cl.enrollment_id, cl.institution_id, cl.policy_id, cl.insurer_id, cl.reason,
         cl.claimed_fen, cl.entitlement_fen, cl.approvable_fen, cl.approved_fen, cl.paid_fen, cl.status, cl.checks::text,
-        cl.decision_reason, cl.event_time, cl.created_at, cl.decided_at, cl.paid_at
+        cl.decision_reason, cl.event_time, cl.created_at, cl.decided_at, cl.paid_at, cl.contested_fen, cl.defunct_case_id,
+        cl.layer, cl.superseded_by
         """
 
     init(row: PostgresRow) throws {
@@ -83,6 +91,10 @@ public struct ClaimRecord: Codable, Sendable, Hashable {
         self.createdAt = try cell(17)
         self.decidedAt = try cell(18, Date?.self)
         self.paidAt = try cell(19, Date?.self)
+        self.contestedFen = Money(fen: try cell(20))
+        self.defunctCaseId = try cell(21, UUID?.self).map(DefunctCase.ID.init)
+        self.layer = try cell(22, String?.self)
+        self.supersededBy = try cell(23, UUID?.self).map(Claim.ID.init)
     }
 }
 
@@ -134,12 +146,13 @@ public struct ClaimRepository: Sendable {
             let rows = try await connection.query(
                 """
                 INSERT INTO claims AS cl (id, number, guardian_id, enrollment_id, institution_id, policy_id, insurer_id, reason,
-                    claimed_fen, entitlement_fen, approvable_fen, status, checks, decision_reason, event_time, created_at, decided_at)
+                    claimed_fen, entitlement_fen, approvable_fen, status, checks, decision_reason, event_time, created_at, decided_at,
+                    contested_fen)
                 VALUES (\(id), 'TGC' || to_char(\(now) AT TIME ZONE 'Asia/Shanghai', 'YYYY') || lpad(nextval('claim_numbers')::text, 8, '0'),
                     \(guardian.uuid), \(enrollment.id.uuid), \(enrollment.institutionId.uuid), \(policyRecord.id.uuid),
                     \(policyRecord.insurerId.uuid), \(new.reason.rawValue), \(new.claimedFen.fen), \(assessment.entitlement.fen),
                     \(assessment.approvable.fen), \(status.rawValue), \(checks)::jsonb, \(decisionReason), \(eventTime), \(now),
-                    \(status == .rejected ? now : nil))
+                    \(status == .rejected ? now : nil), \(assessment.contested.fen))
                 RETURNING \(unescaped: ClaimRecord.columns)
                 """, logger: logger)
             // The database reports a refused row while the rows are read, so they are read inside the mapping.
@@ -159,15 +172,11 @@ public struct ClaimRepository: Sendable {
     func ledgerFacts(of enrollment: EnrollmentRecord, on connection: PostgresConnection) async throws -> EnrollmentLedgerFacts {
         let rows = try await connection.query(
             """
-            SELECT c.lessons_per_week,
-                (SELECT min(t.created_at) FROM transfers t WHERE t.enrollment_id = \(enrollment.id.uuid) AND t.kind = 'payment'),
-                (SELECT coalesce(sum(t.amount_fen), 0)::bigint FROM transfers t
-                 WHERE t.enrollment_id = \(enrollment.id.uuid) AND t.kind = 'payout')
-            FROM courses c WHERE c.id = \(enrollment.courseId.uuid)
+            SELECT c.lessons_per_week FROM courses c WHERE c.id = \(enrollment.courseId.uuid)
             """, logger: logger)
-        var found: (Int, Date?, Int64)?
-        for try await row in rows.decode((Int, Date?, Int64).self) { found = row }
-        guard let (lessonsPerWeek, paidAt, payouts) = found else { throw CorruptRow(value: "enrollment \(enrollment.id) has no course") }
+        var found: Int?
+        for try await row in rows.decode(Int.self) { found = row }
+        guard let lessonsPerWeek = found else { throw CorruptRow(value: "enrollment \(enrollment.id) has no course") }
         var lessons: [LessonEntry] = []
         for try await (count, recordedAt, status) in try await connection.query(
             "SELECT lessons, recorded_at, status FROM lessons WHERE enrollment_id = \(enrollment.id.uuid) ORDER BY id", logger: logger
@@ -177,7 +186,7 @@ public struct ClaimRepository: Sendable {
         return EnrollmentLedgerFacts(
             enrollment: enrollment.id, institution: enrollment.institutionId, guardian: enrollment.guardianId,
             pricePerLesson: enrollment.pricePerLessonFen, lessonsBought: enrollment.lessonsBought, lessonsPerWeek: lessonsPerWeek,
-            paid: enrollment.paidFen, paidAt: paidAt, refunded: enrollment.refundedFen, claimPayouts: Money(fen: payouts),
+            paid: enrollment.paidFen, paidAt: enrollment.paidAt, refunded: enrollment.refundedFen, claimPayouts: enrollment.returnedFen,
             lessons: lessons)
     }
 
@@ -192,13 +201,17 @@ public struct ClaimRepository: Sendable {
     // MARK: Deciding
 
     /// The insurer approves a verified or referred claim, all or part: `amount` is positive and at most what the checks
-    /// found approvable.
-    public func approve(_ id: Claim.ID, insurer: Insurer.ID, amount: Money) async throws -> ClaimRecord {
+    /// found approvable; a referred claim may be approved up to the contested value more (disputed and burst lessons a
+    /// person found not given), with a reason.
+    public func approve(_ id: Claim.ID, insurer: Insurer.ID, amount: Money, reason: String? = nil) async throws -> ClaimRecord {
         try await store.transaction { connection in
             guard let claim = try await fetch(id, scope: Scope(insurer: insurer.uuid), lock: true, on: connection) else { throw NotFound() }
             guard claim.status == .verified || claim.status == .referred else { throw Rejection.claimNotAwaitingDecision }
-            guard amount.isPositive, amount <= claim.approvableFen else { throw Rejection.approvalExceedsApprovable }
-            return try await decide(claim, status: .approved, approved: amount, reason: nil, on: connection)
+            guard amount.isPositive, amount.fen <= claim.approvableFen.fen + claim.contestedFen.fen else {
+                throw Rejection.approvalExceedsApprovable
+            }
+            guard amount <= claim.approvableFen || reason != nil else { throw Rejection.additionNeedsReason }
+            return try await decide(claim, status: .approved, approved: amount, reason: reason, on: connection)
         }
     }
 
@@ -207,7 +220,9 @@ public struct ClaimRepository: Sendable {
         try await store.transaction { connection in
             guard let claim = try await fetch(id, scope: Scope(insurer: insurer.uuid), lock: true, on: connection) else { throw NotFound() }
             guard claim.status == .verified || claim.status == .referred else { throw Rejection.claimNotAwaitingDecision }
-            return try await decide(claim, status: .rejected, approved: .zero, reason: reason, on: connection)
+            let rejected = try await decide(claim, status: .rejected, approved: .zero, reason: reason, on: connection)
+            try await countOnCase(claim, paid: .zero, on: connection)
+            return rejected
         }
     }
 
@@ -241,20 +256,29 @@ public struct ClaimRepository: Sendable {
     /// Paying a paid claim returns it and moves nothing.
     public func pay(_ id: Claim.ID, insurer: Insurer.ID, on connection: PostgresConnection) async throws -> ClaimRecord {
         guard let claim = try await fetch(id, scope: Scope(insurer: insurer.uuid), lock: true, on: connection) else { throw NotFound() }
-        if claim.status == .paid { return claim }
+        if claim.status == .paid || claim.status == .closed { return claim }
         guard claim.status == .approved else { throw Rejection.claimNotApproved }
-        guard try await !fastTrackRunning(for: claim.institutionId, on: connection) else { throw Rejection.fastTrackInProgress }
+        // The enrollment and its institution first (for update and share, as every money path takes them): a defunct
+        // mark cannot slip in between, and the fast-track's plan either counts this payout or waits for it.
         let (enrollment, _) = try await EnrollmentRepository(store: store).lockForMoney(
             claim.enrollmentId, scope: Scope(guardian: claim.guardianId.uuid), on: connection)
+        guard try await !fastTrackRunning(for: claim.institutionId, on: connection) else { throw Rejection.fastTrackInProgress }
         guard let policy = try await fetchPolicy(claim.policyId, lock: true, on: connection) else { throw NotFound() }
-        guard claim.approvedFen <= policy.remainingFen else { throw Rejection.payoutExceedsPolicyRemaining }
-        // Refunds and other claims' payouts since the approval count: what the guardian is still owed bounds this payout,
-        // so two claims on the same enrollment (a tuition and a risk policy, or the fast-track's) never repay it twice.
-        // Lessons count up to now, or up to the defunct time for a defunct institution, which records none after it.
         let now = store.dependencies.now()
+        // Nothing is left of the policy (the fast-track or other claims used it up): the claim can never be paid, so it
+        // is closed with the reason, and a defunct case counts its layer as uncovered.
+        if !policy.remainingFen.isPositive { return try await close(claim, reason: "policy_exhausted", at: now, on: connection) }
+        guard claim.approvedFen <= policy.remainingFen else { throw Rejection.payoutExceedsPolicyRemaining }
+        // The enrollment's position bounds this payout: refunds and other claims' payouts since the approval count, so two
+        // claims on the same enrollment (a tuition and a risk policy, or the fast-track's) never repay it twice. Lessons
+        // count up to now, or up to the defunct time for a defunct institution. An approval above the approvable amount
+        // adds back the contested lessons a person found not given.
         let facts = try await ledgerFacts(of: enrollment, on: connection)
         let asOf = claim.reason == .institutionDefunct ? claim.eventTime : now
-        guard claim.approvedFen <= entitlement(of: facts, asOf: asOf) else { throw Rejection.payoutExceedsEntitlement }
+        let addedBack = claim.approvedFen > claim.approvableFen ? claim.contestedFen.fen : 0
+        guard claim.approvedFen.fen <= entitlement(of: facts, asOf: asOf).fen + addedBack else {
+            throw Rejection.payoutExceedsEntitlement
+        }
         let transfer = PlannedTransfer(kind: .payout, from: .insurerClaims, to: .guardianBank, amount: claim.approvedFen)
         let transferID = try await EnrollmentRepository(store: store).post(
             transfer, key: "claim:\(claim.id)", institution: claim.institutionId, guardian: claim.guardianId, insurer: claim.insurerId,
@@ -263,7 +287,9 @@ public struct ClaimRepository: Sendable {
             let rows = try await connection.query(
                 """
                 WITH reduced AS (
-                    UPDATE policies SET remaining_fen = remaining_fen - \(claim.approvedFen.fen) WHERE id = \(claim.policyId.uuid))
+                    UPDATE policies SET remaining_fen = remaining_fen - \(claim.approvedFen.fen) WHERE id = \(claim.policyId.uuid)),
+                counted AS (
+                    UPDATE enrollments SET returned_fen = returned_fen + \(claim.approvedFen.fen) WHERE id = \(claim.enrollmentId.uuid))
                 UPDATE claims AS cl SET status = 'paid', paid_fen = cl.approved_fen, paid_at = \(now), payout_transfer_id = \(transferID)
                 WHERE cl.id = \(claim.id.uuid) RETURNING \(unescaped: ClaimRecord.columns)
                 """, logger: logger)
@@ -271,6 +297,7 @@ public struct ClaimRepository: Sendable {
             return nil
         }
         guard let paid else { throw CorruptRow(value: "claim payment updated nothing") }
+        try await countOnCase(claim, paid: claim.approvedFen, on: connection)
         try await EvidenceQueue(store: store).enqueue(
             EvidenceEvent(
                 kind: .claimPaid, occurredAt: now, institution: claim.institutionId, enrollment: claim.enrollmentId,
@@ -279,11 +306,49 @@ public struct ClaimRepository: Sendable {
         return paid
     }
 
+    /// Closes a claim that can never be paid, with the reason and its evidence event.
+    private func close(_ claim: ClaimRecord, reason: String, at now: Date, on connection: PostgresConnection) async throws -> ClaimRecord {
+        let rows = try await connection.query(
+            """
+            UPDATE claims AS cl SET status = 'closed', decided_at = \(now), decision_reason = \(reason)
+            WHERE cl.id = \(claim.id.uuid) RETURNING \(unescaped: ClaimRecord.columns)
+            """, logger: logger)
+        var closed: ClaimRecord?
+        for try await row in rows { closed = try ClaimRecord(row: row) }
+        guard let closed else { throw NotFound() }
+        try await countOnCase(claim, paid: .zero, on: connection)
+        try await EvidenceQueue(store: store).enqueue(
+            EvidenceEvent(
+                kind: .claimDecided, occurredAt: now, institution: claim.institutionId, enrollment: claim.enrollmentId,
+                reference: "claim:\(claim.id):closed"),
+            on: connection)
+        return closed
+    }
+
+    /// A fast-track claim referred to a person is decided later: its case's figures follow. The layer's planned amount
+    /// leaves the referred figure; what is paid joins the layer's paid figure, what is not the uncovered one, and what a
+    /// person added back (disputed lessons found not given) the entitled one.
+    private func countOnCase(_ claim: ClaimRecord, paid: Money, on connection: PostgresConnection) async throws {
+        guard let caseID = claim.defunctCaseId, claim.layer != nil, claim.status == .referred || claim.status == .approved else {
+            return
+        }
+        let planned = claim.claimedFen.fen
+        let risk = claim.layer == "risk_policy" ? paid.fen : 0
+        let tuition = claim.layer == "tuition_policy" ? paid.fen : 0
+        try await connection.query(
+            """
+            UPDATE defunct_cases SET referred_fen = referred_fen - \(planned),
+                paid_risk_policy_fen = paid_risk_policy_fen + \(risk), paid_tuition_policy_fen = paid_tuition_policy_fen + \(tuition),
+                uncovered_fen = uncovered_fen + \(max(0, planned - paid.fen)), entitled_fen = entitled_fen + \(max(0, paid.fen - planned))
+            WHERE id = \(caseID.uuid)
+            """, logger: logger)
+    }
+
     /// Whether the institution's defunct fast-track is still paying: its plan counts on what is left of the policies,
     /// so insurers' own payouts on that institution wait until it is done.
     private func fastTrackRunning(for institution: Institution.ID, on connection: PostgresConnection) async throws -> Bool {
         let rows = try await connection.query(
-            "SELECT 1 FROM defunct_cases WHERE institution_id = \(institution.uuid) AND status = 'running'", logger: logger)
+            "SELECT 1 FROM defunct_cases WHERE institution_id = \(institution.uuid) AND status <> 'completed'", logger: logger)
         for try await _ in rows { return true }
         return false
     }

@@ -78,6 +78,8 @@ public struct DefunctCaseRow: Sendable, Hashable {
     public var paid: Money
     public var referredCount: Int
     public var uncovered: Money
+    /// Why the job stopped, when the case is blocked.
+    public var blockedReason: String? = nil
 
     /// Progress in percent, rounded down; a case with no enrollments is complete.
     public var progressPercent: Int { enrollmentsTotal == 0 ? 100 : enrollmentsDone * 100 / enrollmentsTotal }
@@ -254,8 +256,8 @@ public struct DashboardRepository: Sendable {
         """
     static let fundsCTE = """
         , owed AS (
-            SELECT e.institution_id, sum(e.paid_fen - e.lessons_consumed * e.price_per_lesson_fen - e.refunded_fen) AS unconsumed
-            FROM enrollments e WHERE e.institution_id IN (SELECT id FROM inst) AND e.paid_fen > 0
+            SELECT e.institution_id, sum(e.outstanding_fen) AS unconsumed
+            FROM enrollment_positions e WHERE e.institution_id IN (SELECT id FROM inst) AND e.paid_fen > 0
             GROUP BY 1
         ), funds AS (
             SELECT a.institution_id,
@@ -278,9 +280,8 @@ public struct DashboardRepository: Sendable {
     static let tuitionCTE = """
         , tuition AS (
             SELECT p.institution_id,
-                   sum(least(p.remaining_fen,
-                             greatest(0, e.paid_fen - e.lessons_consumed * e.price_per_lesson_fen - e.refunded_fen))) AS cover
-            FROM policies p JOIN enrollments e ON e.id = p.enrollment_id
+                   sum(least(p.remaining_fen, greatest(0, e.outstanding_fen))) AS cover
+            FROM policies p JOIN enrollment_positions e ON e.enrollment_id = p.enrollment_id
             WHERE p.institution_id IN (SELECT id FROM inst) AND p.kind = 'student_tuition' AND p.cancelled_at IS NULL
               AND p.period_start <= $2 AND p.period_end > $2
             GROUP BY 1
@@ -460,8 +461,9 @@ public struct DashboardRepository: Sendable {
         let rows = try await store.query(
             """
             SELECT d.id, i.name, i.licence_number, d.status, d.effective_at, d.enrollments_total, d.enrollments_done,
-                   d.entitled_fen, (d.paid_escrow_fen + d.paid_reserve_fen + d.paid_risk_policy_fen + d.paid_tuition_policy_fen)::bigint,
-                   d.referred_count, d.uncovered_fen
+                   d.entitled_fen,
+                   (d.paid_escrow_fen + d.paid_reserve_fen + d.paid_risk_policy_fen + d.paid_tuition_policy_fen + d.paid_return_fen)::bigint,
+                   d.referred_count, d.uncovered_fen + d.return_uncovered_fen, d.blocked_reason
             FROM defunct_cases d JOIN institutions i ON i.id = d.institution_id
             WHERE d.district_code = \(district.value)
               AND (\(status)::text IS NULL OR d.status = \(status))
@@ -469,14 +471,14 @@ public struct DashboardRepository: Sendable {
             ORDER BY d.id LIMIT \(page.limit + 1)
             """)
         var items: [DefunctCaseRow] = []
-        for try await (id, name, licence, status, effective, total, done, entitled, paid, referred, uncovered) in rows.decode(
-            (UUID, String, String, String, Date, Int, Int, Int64, Int64, Int, Int64).self)
+        for try await (id, name, licence, status, effective, total, done, entitled, paid, referred, uncovered, blocked) in rows.decode(
+            (UUID, String, String, String, Date, Int, Int, Int64, Int64, Int, Int64, String?).self)
         {
             items.append(
                 DefunctCaseRow(
                     id: id, institutionName: name, licenceNumber: licence, status: status, effectiveAt: effective, enrollmentsTotal: total,
                     enrollmentsDone: done, entitled: Money(fen: entitled), paid: Money(fen: paid), referredCount: referred,
-                    uncovered: Money(fen: uncovered)))
+                    uncovered: Money(fen: uncovered), blockedReason: blocked))
         }
         return page.page(items) { $0.id }
     }

@@ -24,11 +24,19 @@ public struct DefunctCaseRecord: Codable, Sendable, Hashable {
     public var referredFen: Money
     public var uncoveredFen: Money
     public var completedAt: Date?
+    /// Why the job stopped, when `status` is `blocked`: a chunk the ledger refused, named.
+    public var blockedReason: String?
+    public var blockedAt: Date?
+    /// Payments made at or after the effective time, owed back in full (the `return` layer): due, paid, not covered.
+    public var returnDueFen: Money
+    public var paidReturnFen: Money
+    public var returnUncoveredFen: Money
 
     static let columns = """
         dc.id, dc.institution_id, dc.district_code, dc.effective_at, dc.reason, dc.marked_at, dc.status, dc.planned_at,
         dc.enrollments_total, dc.enrollments_done, dc.entitled_fen, dc.paid_escrow_fen, dc.paid_reserve_fen,
-        dc.paid_risk_policy_fen, dc.paid_tuition_policy_fen, dc.referred_count, dc.referred_fen, dc.uncovered_fen, dc.completed_at
+        dc.paid_risk_policy_fen, dc.paid_tuition_policy_fen, dc.referred_count, dc.referred_fen, dc.uncovered_fen, dc.completed_at,
+        dc.blocked_reason, dc.blocked_at, dc.return_due_fen, dc.paid_return_fen, dc.return_uncovered_fen
         """
 
     init(row: PostgresRow) throws {
@@ -53,11 +61,16 @@ public struct DefunctCaseRecord: Codable, Sendable, Hashable {
         self.referredFen = Money(fen: try cell(16))
         self.uncoveredFen = Money(fen: try cell(17))
         self.completedAt = try cell(18, Date?.self)
+        self.blockedReason = try cell(19, String?.self)
+        self.blockedAt = try cell(20, Date?.self)
+        self.returnDueFen = Money(fen: try cell(21))
+        self.paidReturnFen = Money(fen: try cell(22))
+        self.returnUncoveredFen = Money(fen: try cell(23))
     }
 
-    /// Paid so far across all layers.
+    /// Paid so far across all layers, the return of post-effective payments included.
     public var paidFen: Money {
-        Money(fen: paidEscrowFen.fen + paidReserveFen.fen + paidRiskPolicyFen.fen + paidTuitionPolicyFen.fen)
+        Money(fen: paidEscrowFen.fen + paidReserveFen.fen + paidRiskPolicyFen.fen + paidTuitionPolicyFen.fen + paidReturnFen.fen)
     }
 }
 
@@ -76,10 +89,18 @@ public struct SettlementRecord: Codable, Sendable, Hashable {
     public var checks: [ClaimCheckRecord]
     public var status: SettlementStatus
     public var settledAt: Date?
+    /// What a person may add back to the referred claims: disputed and burst lessons' value.
+    public var contestedFen: Money
+    /// A payment made at or after the effective time, returned in full: from escrow, from operating, not covered.
+    public var returnDueFen: Money
+    public var returnEscrowFen: Money
+    public var returnOperatingFen: Money
+    public var returnUncoveredFen: Money
 
     static let columns = """
         s.case_id, s.enrollment_id, s.guardian_id, s.entitlement_fen, s.escrow_fen, s.reserve_fen, s.risk_policy_fen,
-        s.tuition_policy_fen, s.uncovered_fen, s.tuition_policy_id, s.checks::text, s.status, s.settled_at
+        s.tuition_policy_fen, s.uncovered_fen, s.tuition_policy_id, s.checks::text, s.status, s.settled_at, s.contested_fen,
+        s.return_due_fen, s.return_escrow_fen, s.return_operating_fen, s.return_uncovered_fen
         """
 
     init(row: PostgresRow) throws {
@@ -98,6 +119,11 @@ public struct SettlementRecord: Codable, Sendable, Hashable {
         self.checks = try decodeChecks(try cell(10, String.self))
         self.status = try decodeEnum(try cell(11, String.self))
         self.settledAt = try cell(12, Date?.self)
+        self.contestedFen = Money(fen: try cell(13))
+        self.returnDueFen = Money(fen: try cell(14))
+        self.returnEscrowFen = Money(fen: try cell(15))
+        self.returnOperatingFen = Money(fen: try cell(16))
+        self.returnUncoveredFen = Money(fen: try cell(17))
     }
 }
 
@@ -110,8 +136,10 @@ public struct DefunctRepository: Sendable {
     var logger: Logger { store.logger }
 
     /// Marks an institution of the regulator's district defunct as of `effectiveAt` (now when nil) and opens its case.
-    /// From this commit on the institution is frozen: its status is final, every money path refuses it, and its
-    /// signing certificates are revoked.
+    /// From this commit on the institution is frozen: its status is final, every money path refuses it
+    /// (`institution_defunct`), and its signing certificates are revoked. The mark takes the institution's row for
+    /// update, which every money path holds for share: a request racing the mark either commits first (and the plan
+    /// counts it) or waits for the mark and is refused.
     /// The caller then runs `FastTrackJob.run` on the case.
     public func mark(_ institution: Institution.ID, district: String, effectiveAt: Date?, reason: String) async throws -> DefunctCaseRecord
     {
@@ -139,6 +167,15 @@ public struct DefunctRepository: Sendable {
             var marked: DefunctCaseRecord?
             for try await row in inserted { marked = try DefunctCaseRecord(row: row) }
             guard let marked else { throw CorruptRow(value: "defunct case insert returned nothing") }
+            // Every money path holds the institution for share, so none is in flight now and none can follow: the lessons
+            // recorded between the effective time and now are final, and never count against the guardian.
+            try await connection.query(
+                """
+                UPDATE enrollments e SET lessons_after_defunct = x.n
+                FROM (SELECT enrollment_id, sum(lessons)::int AS n FROM lessons
+                      WHERE institution_id = \(institution.uuid) AND recorded_at >= \(effective) GROUP BY enrollment_id) x
+                WHERE e.id = x.enrollment_id
+                """, logger: logger)
             try await CertificateRepository(store: store).revokeInstitution(institution, reason: "defunct: " + reason, on: connection)
             try await EvidenceQueue(store: store).enqueue(
                 EvidenceEvent(

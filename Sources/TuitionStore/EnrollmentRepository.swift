@@ -53,7 +53,7 @@ public struct EnrollmentRepository: Sendable {
                 )
             }
             guard let (status, mode, price, guardian, caps) = found else { throw NotFound() }
-            guard status.isOperating else { throw Rejection.institutionNotOperating }
+            if let closed = refusal(of: status) { throw closed }
             let order = ChargeOrder(lessons: new.lessons, pricePerLesson: price, termStart: new.termStart, termEnd: new.termEnd)
             let amount = try checkCharge(order, caps: caps).get()
             let id = store.dependencies.newID()
@@ -127,7 +127,8 @@ public struct EnrollmentRepository: Sendable {
     {
         let (enrollment, status, contractSigned) = try await lockForPayment(id, scope: Scope(guardian: guardian.uuid), on: connection)
         let transfer = try decidePayment(enrollment.position, institution: status, contractSigned: contractSigned, offered: amount).get()
-        let updated = try await connection.execute(PayStatement(id: id.uuid, amount: amount.fen), logger: logger)
+        let updated = try await connection.execute(
+            PayStatement(id: id.uuid, amount: amount.fen, now: store.dependencies.now()), logger: logger)
         var paid: EnrollmentRecord?
         for try await row in updated { paid = row }
         try await EvidenceQueue(store: store).enqueue(
@@ -170,14 +171,15 @@ public struct EnrollmentRepository: Sendable {
         return recorded
     }
 
-    /// Refunds unconsumed lessons (all of them when `lessons` is nil) to the guardian at the frozen price.
+    /// Refunds unconsumed lessons (all of them when `lessons` is nil) to the guardian at the frozen price, never more
+    /// than the enrollment's position still owes (claims and settlements paid back count like refunds).
     public func refund(
         _ id: Enrollment.ID, institution: Institution.ID, lessons: Int?, reason: String, on connection: PostgresConnection
     ) async throws -> RefundRecord {
-        guard let enrollment = try await fetch(id, scope: Scope(institution: institution.uuid), lock: true, on: connection) else {
-            throw NotFound()
-        }
-        let (refunded, transfer) = try decideRefund(enrollment.position, lessons: lessons).get()
+        // The institution is held for share, as every money path holds it: a defunct mark waits for this refund to
+        // commit (and its plan counts it), or this refund waits for the mark and is refused.
+        let (enrollment, status) = try await lockForMoney(id, scope: Scope(institution: institution.uuid), on: connection)
+        let (refunded, transfer) = try decideRefund(enrollment.position, institution: status, lessons: lessons).get()
         let refund = RefundRecord(
             id: .init(store.dependencies.newID()), enrollmentId: id, lessons: refunded, amountFen: transfer.amount,
             reason: reason, createdAt: store.dependencies.now())
@@ -351,16 +353,18 @@ struct LockForMoneyStatement: PostgresPreparedStatement {
 
 /// `pay`: records the payment on the (locked) enrollment.
 struct PayStatement: PostgresPreparedStatement {
-    static let sql = "UPDATE enrollments AS e SET paid_fen = $1 WHERE e.id = $2 RETURNING \(EnrollmentRecord.columns)"
+    static let sql = "UPDATE enrollments AS e SET paid_fen = $1, paid_at = $3 WHERE e.id = $2 RETURNING \(EnrollmentRecord.columns)"
     typealias Row = EnrollmentRecord
 
     var id: UUID
     var amount: Int64
+    var now: Date
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 2)
+        var bindings = PostgresBindings(capacity: 3)
         bindings.append(amount)
         bindings.append(id)
+        bindings.append(now)
         return bindings
     }
 

@@ -12,6 +12,14 @@ struct EvidenceQueue: Sendable {
             EnqueueEvidenceStatement(entry: Data(event.canonicalBytes()), now: store.dependencies.now()), logger: store.logger)
         for try await _ in done {}
     }
+
+    /// Many events with one insert, queued in the order given.
+    func enqueue(_ events: [EvidenceEvent], at now: Date, on connection: PostgresConnection) async throws {
+        guard !events.isEmpty else { return }
+        let entries = events.map { ByteBuffer(bytes: $0.canonicalBytes()) }
+        try await connection.query(
+            "INSERT INTO evidence_queue (entry, queued_at) SELECT unnest(\(entries)::bytea[]), \(now)", logger: store.logger)
+    }
 }
 
 /// `enqueue`: one event, prepared once per connection.

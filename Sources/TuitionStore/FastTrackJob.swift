@@ -39,26 +39,62 @@ public struct FastTrackJob: Sendable {
     public func run(_ id: DefunctCase.ID, progress: (@Sendable (DefunctCaseRecord) async -> Void)? = nil) async throws
         -> DefunctCaseRecord
     {
-        try await plan(id)
-        if let progress { await progress(try await record(id)) }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<workers {
-                group.addTask {
-                    while try await settleChunk(id) > 0 {
-                        if let progress { await progress(try await record(id)) }
+        try await resume(id)
+        do {
+            try await plan(id)
+            if let progress { await progress(try await record(id)) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<workers {
+                    group.addTask {
+                        while try await settleChunk(id) > 0 {
+                            if let progress { await progress(try await record(id)) }
+                        }
                     }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            // Settlements another runner still holds were skipped above; wait for them, then settle any it left.
+            while try await settleChunk(id, waitingForOthers: true) > 0 {
+                if let progress { await progress(try await record(id)) }
+            }
+            try await complete(id)
+        } catch let error where CaseBlock(error) != nil {
+            // A chunk the ledger refuses would be refused again on every retry: the case says why and waits for a person.
+            try await block(id, because: CaseBlock(error)!)
         }
-        // Settlements another runner still holds were skipped above; wait for them, then settle any it left.
-        while try await settleChunk(id, waitingForOthers: true) > 0 {
-            if let progress { await progress(try await record(id)) }
-        }
-        try await complete(id)
         let finished = try await record(id)
         if let progress { await progress(finished) }
         return finished
+    }
+
+    /// A blocked case runs again only when asked (`tuitionguard defunct run`, or `run` called directly): its state goes
+    /// back to running first.
+    private func resume(_ id: DefunctCase.ID) async throws {
+        try await store.query(
+            """
+            UPDATE defunct_cases SET status = 'running', blocked_reason = NULL, blocked_at = NULL
+            WHERE id = \(id.uuid) AND status = 'blocked'
+            """)
+    }
+
+    /// Records why the case cannot go on, in one transaction with its evidence event.
+    private func block(_ id: DefunctCase.ID, because reason: CaseBlock) async throws {
+        logger.error("fast-track blocked", metadata: ["case": "\(id)", "reason": "\(reason.text)"])
+        try await store.transaction { connection in
+            let now = store.dependencies.now()
+            let rows = try await connection.query(
+                """
+                UPDATE defunct_cases SET status = 'blocked', blocked_reason = \(reason.text), blocked_at = \(now)
+                WHERE id = \(id.uuid) AND status = 'running' RETURNING institution_id
+                """, logger: logger)
+            for try await institution in rows.decode(UUID.self) {
+                try await EvidenceQueue(store: store).enqueue(
+                    EvidenceEvent(
+                        kind: .defunctCaseBlocked, occurredAt: now, institution: .init(institution),
+                        reference: "defunct:\(id):\(reason.code)"),
+                    on: connection)
+            }
+        }
     }
 
     func record(_ id: DefunctCase.ID) async throws -> DefunctCaseRecord {
@@ -89,27 +125,32 @@ public struct FastTrackJob: Sendable {
             try await connection.query(
                 "SELECT count(*) FROM (SELECT 1 FROM enrollments WHERE institution_id = \(institution) FOR UPDATE) AS waited",
                 logger: logger)
-            let reserve = try await reserveBalance(of: institution, on: connection)
+            let reserve = try await balance(of: institution, .reserve, on: connection)
+            let operating = try await balance(of: institution, .operating, on: connection)
             let risk = try await riskPolicy(of: institution, at: effectiveAt, on: connection)
             try await insertPlan(
-                id, institution: institution, effectiveAt: effectiveAt, reserve: reserve, risk: risk, on: connection)
+                id, institution: institution, effectiveAt: effectiveAt, reserve: reserve, operating: operating, risk: risk,
+                on: connection)
             let now = store.dependencies.now()
             try await connection.query(
                 """
                 UPDATE defunct_cases dc SET planned_at = \(now), reserve_balance_fen = \(reserve), risk_policy_id = \(risk?.id),
-                    enrollments_total = x.n, entitled_fen = x.entitled
-                FROM (SELECT count(*)::int AS n, coalesce(sum(entitlement_fen), 0)::bigint AS entitled
+                    operating_balance_fen = \(operating), enrollments_total = x.n, entitled_fen = x.entitled,
+                    return_due_fen = x.return_due
+                FROM (SELECT count(*)::int AS n, coalesce(sum(entitlement_fen), 0)::bigint AS entitled,
+                          coalesce(sum(return_due_fen), 0)::bigint AS return_due
                       FROM defunct_settlements WHERE case_id = \(id.uuid)) x
                 WHERE dc.id = \(id.uuid)
                 """, logger: logger)
         }
     }
 
-    private func reserveBalance(of institution: UUID, on connection: PostgresConnection) async throws -> Int64 {
+    private func balance(of institution: UUID, _ kind: AccountKind, on connection: PostgresConnection) async throws -> Int64 {
         let rows = try await connection.query(
-            "SELECT credits_fen - debits_fen FROM accounts WHERE institution_id = \(institution) AND kind = 'reserve'", logger: logger)
+            "SELECT credits_fen - debits_fen FROM accounts WHERE institution_id = \(institution) AND kind = \(kind.rawValue)",
+            logger: logger)
         for try await balance in rows.decode(Int64.self) { return balance }
-        throw CorruptRow(value: "institution \(institution) has no reserve account")
+        throw CorruptRow(value: "institution \(institution) has no \(kind.rawValue) account")
     }
 
     private struct RiskCover {
@@ -139,24 +180,20 @@ public struct FastTrackJob: Sendable {
     /// The plan: the ledger facts of every enrollment as of the effective time (`EnrollmentLedgerFacts`), the entitlement,
     /// the checks, and the waterfall's layers (`allocate_pro_rata` is its pro-rata rule), in one statement.
     private func insertPlan(
-        _ id: DefunctCase.ID, institution: UUID, effectiveAt: Date, reserve: Int64, risk: RiskCover?, on connection: PostgresConnection
+        _ id: DefunctCase.ID, institution: UUID, effectiveAt: Date, reserve: Int64, operating: Int64, risk: RiskCover?,
+        on connection: PostgresConnection
     ) async throws {
         let checks = SettlementChecks()
         let window = Int(consumptionSpikeWindow)
         try await connection.query(
             """
-            WITH moved AS (
-                SELECT enrollment_id, min(created_at) FILTER (WHERE kind = 'payment') AS paid_at,
-                    (coalesce(sum(amount_fen) FILTER (WHERE kind = 'payout'), 0))::bigint AS payouts
-                FROM transfers
-                WHERE institution_id = \(institution) AND kind IN ('payment', 'payout') AND enrollment_id IS NOT NULL
-                GROUP BY enrollment_id),
-            consumed AS (
+            WITH consumed AS (
                 SELECT enrollment_id,
-                    (sum(lessons) FILTER (WHERE recorded_at < \(effectiveAt)))::bigint AS before,
                     (sum(lessons) FILTER (WHERE recorded_at >= \(effectiveAt) - make_interval(secs => \(window))
                                             AND recorded_at < \(effectiveAt)))::bigint AS recent,
-                    bool_or(status = 'disputed' AND recorded_at < \(effectiveAt)) AS disputed
+                    (sum(lessons) FILTER (WHERE status = 'disputed' AND recorded_at < \(effectiveAt)))::bigint AS disputed_lessons,
+                    (sum(lessons) FILTER (WHERE status <> 'disputed' AND recorded_at >= \(effectiveAt) - make_interval(secs => \(window))
+                                            AND recorded_at < \(effectiveAt)))::bigint AS recent_undisputed
                 FROM lessons WHERE institution_id = \(institution) GROUP BY enrollment_id),
             tuition_cover AS (
                 SELECT DISTINCT ON (enrollment_id) enrollment_id, id, remaining_fen FROM policies
@@ -164,22 +201,19 @@ public struct FastTrackJob: Sendable {
                   AND period_start <= \(effectiveAt) AND \(effectiveAt) < period_end
                   AND (cancelled_at IS NULL OR cancelled_at > \(effectiveAt))
                 ORDER BY enrollment_id, id),
+            -- The enrollment's position (the view `enrollment_positions`, the one definition) and its checks.
             facts AS (
-                SELECT e.id, e.institution_id, e.guardian_id,
-                    CASE WHEN e.supervision_mode = 'escrow' THEN e.paid_fen - e.released_fen - e.refunded_fen ELSE 0 END AS escrow_held,
-                    CASE WHEN e.paid_fen > 0 AND m.paid_at < \(effectiveAt)
-                        THEN greatest(0, e.paid_fen - e.price_per_lesson_fen * coalesce(l.before, 0) - e.refunded_fen
-                                         - coalesce(m.payouts, 0))
-                        ELSE 0 END AS entitled,
+                SELECT p.enrollment_id AS id, p.institution_id, p.guardian_id, p.escrow_held_fen AS escrow_held,
+                    p.entitlement_fen AS entitled, p.return_due_fen AS return_due, p.price_per_lesson_fen AS price,
                     7 * coalesce(l.recent, 0) > 60 * c.lessons_per_week AS spike,
-                    coalesce(l.disputed, false) AS disputed,
+                    coalesce(l.disputed_lessons, 0) > 0 AS disputed,
+                    coalesce(l.disputed_lessons, 0) AS disputed_lessons, coalesce(l.recent_undisputed, 0) AS recent_undisputed,
                     tp.id AS tuition_policy_id, coalesce(tp.remaining_fen, 0) AS tuition_cover
-                FROM enrollments e
-                JOIN courses c ON c.id = e.course_id
-                LEFT JOIN moved m ON m.enrollment_id = e.id
-                LEFT JOIN consumed l ON l.enrollment_id = e.id
-                LEFT JOIN tuition_cover tp ON tp.enrollment_id = e.id
-                WHERE e.institution_id = \(institution)),
+                FROM enrollment_positions p
+                JOIN courses c ON c.id = p.course_id
+                LEFT JOIN consumed l ON l.enrollment_id = p.enrollment_id
+                LEFT JOIN tuition_cover tp ON tp.enrollment_id = p.enrollment_id
+                WHERE p.institution_id = \(institution)),
             entitled AS (
                 SELECT f.*, least(f.escrow_held, f.entitled) AS escrow_part FROM facts f WHERE f.entitled > 0),
             reserve_split AS (
@@ -201,16 +235,34 @@ public struct FastTrackJob: Sendable {
             planned AS (
                 SELECT ar.*, rs.part AS risk_part,
                     least(ar.entitled - ar.escrow_part - ar.reserve_part - rs.part, ar.tuition_cover) AS tuition_part
-                FROM after_reserve ar JOIN risk_split rs ON rs.id = ar.id)
+                FROM after_reserve ar JOIN risk_split rs ON rs.id = ar.id),
+            -- Payments made at or after the effective time go back in full: from the escrow held for them, then from
+            -- the operating account pro rata; what neither holds is uncovered.
+            returns AS (
+                SELECT f.*, least(f.escrow_held, f.return_due) AS return_escrow FROM facts f WHERE f.return_due > 0),
+            return_split AS (
+                SELECT a.id, a.part FROM (
+                    SELECT least(\(operating)::bigint, coalesce(sum(return_due - return_escrow), 0))::bigint AS pool,
+                        array_agg(id ORDER BY id) AS ids, array_agg(return_due - return_escrow ORDER BY id) AS weights
+                    FROM returns) x
+                CROSS JOIN LATERAL allocate_pro_rata(x.pool, x.ids, x.weights) a)
             INSERT INTO defunct_settlements (case_id, enrollment_id, institution_id, guardian_id, entitlement_fen, escrow_fen,
-                reserve_fen, risk_policy_fen, tuition_policy_fen, uncovered_fen, tuition_policy_id, checks, decision)
+                reserve_fen, risk_policy_fen, tuition_policy_fen, uncovered_fen, tuition_policy_id, checks, decision, contested_fen,
+                return_due_fen, return_escrow_fen, return_operating_fen, return_uncovered_fen)
             SELECT \(id.uuid), id, institution_id, guardian_id, entitled, escrow_part, reserve_part, risk_part, tuition_part,
                 entitled - escrow_part - reserve_part - risk_part - tuition_part,
                 CASE WHEN tuition_part > 0 THEN tuition_policy_id END,
                 (CASE WHEN spike AND disputed THEN \(checks.spikeAndDisputes) WHEN spike THEN \(checks.spike)
                       WHEN disputed THEN \(checks.disputes) ELSE \(checks.clean) END)::jsonb,
-                CASE WHEN spike OR disputed THEN 'refer' ELSE 'approve' END
+                CASE WHEN spike OR disputed THEN 'refer' ELSE 'approve' END,
+                -- `contestedValue`: the disputed lessons' value, and the burst's undisputed ones when there is a burst.
+                CASE WHEN spike OR disputed THEN price * (disputed_lessons + CASE WHEN spike THEN recent_undisputed ELSE 0 END) ELSE 0 END,
+                0, 0, 0, 0
             FROM planned
+            UNION ALL
+            SELECT \(id.uuid), r.id, r.institution_id, r.guardian_id, 0, 0, 0, 0, 0, 0, NULL, '[]'::jsonb, 'approve', 0,
+                r.return_due, r.return_escrow, s.part, r.return_due - r.return_escrow - s.part
+            FROM returns r JOIN return_split s ON s.id = r.id
             """, logger: logger)
     }
 
@@ -226,15 +278,27 @@ public struct FastTrackJob: Sendable {
             let chunk = try await pendingSettlements(id, waitingForOthers: waitingForOthers, on: connection)
             guard !chunk.isEmpty else { return 0 }
             let ids = chunk.map(\.enrollment)
+            // The chunk's enrollments, in id order: a guardian filing a claim on one of them holds it, so that claim is
+            // either committed (and closed below) or filed after this chunk, against the position it leaves.
+            try await connection.query(
+                "SELECT count(*) FROM (SELECT 1 FROM enrollments WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE) AS locked",
+                logger: logger)
             let now = store.dependencies.now()
+            var events: [EvidenceEvent] = []
             try await mappingRejections {
                 try await insertTransfers(id, ids: ids, context: context, at: now, on: connection)
-                try await insertClaims(id, ids: ids, context: context, at: now, on: connection)
+                let closed = try await closeEarlierClaims(ids: ids, institution: context.institution, at: now, on: connection)
+                let filed = try await insertClaims(id, ids: ids, context: context, at: now, on: connection)
+                try await pointClosedClaims(id, ids: ids, on: connection)
+                try await countReturned(id, ids: ids, on: connection)
                 try await markSettled(id, ids: ids, at: now, on: connection)
                 try await debitInstitutionAccounts(chunk, institution: context.institution, on: connection)
                 try await reducePolicies(id, ids: ids, riskPolicy: context.riskPolicy, on: connection)
+                events = closed.map { $0.event(.claimDecided, status: "closed", institution: context.institution, at: now) }
+                events += filed.flatMap { $0.events(institution: context.institution, at: now) }
             }
-            try await enqueueEvidence(id, chunk: chunk, institution: context.institution, at: now, on: connection)
+            events += fundEvents(id, chunk: chunk, institution: context.institution, at: now)
+            try await EvidenceQueue(store: store).enqueue(events, at: now, on: connection)
             return chunk.count
         }
     }
@@ -246,26 +310,28 @@ public struct FastTrackJob: Sendable {
         var riskInsurerAccount: Int64?
         var escrowAccount: Int64
         var reserveAccount: Int64
+        var operatingAccount: Int64
     }
 
     /// What every chunk needs, fixed once the case is planned.
     private func chunkContext(_ id: DefunctCase.ID, on connection: PostgresConnection) async throws -> ChunkContext? {
         let rows = try await connection.query(
             """
-            SELECT dc.institution_id, dc.effective_at, dc.risk_policy_id, ra.id, esc.id, res.id
+            SELECT dc.institution_id, dc.effective_at, dc.risk_policy_id, ra.id, esc.id, res.id, op.id
             FROM defunct_cases dc
             JOIN accounts esc ON esc.institution_id = dc.institution_id AND esc.kind = 'escrow'
             JOIN accounts res ON res.institution_id = dc.institution_id AND res.kind = 'reserve'
+            JOIN accounts op ON op.institution_id = dc.institution_id AND op.kind = 'operating'
             LEFT JOIN policies rp ON rp.id = dc.risk_policy_id
             LEFT JOIN accounts ra ON ra.insurer_id = rp.insurer_id AND ra.kind = 'insurer_claims'
             WHERE dc.id = \(id.uuid) AND dc.planned_at IS NOT NULL
             """, logger: logger)
-        for try await (institution, effectiveAt, risk, riskAccount, escrow, reserve) in rows.decode(
-            (UUID, Date, UUID?, Int64?, Int64, Int64).self)
+        for try await (institution, effectiveAt, risk, riskAccount, escrow, reserve, operating) in rows.decode(
+            (UUID, Date, UUID?, Int64?, Int64, Int64, Int64).self)
         {
             return ChunkContext(
                 institution: institution, effectiveAt: effectiveAt, riskPolicy: risk, riskInsurerAccount: riskAccount,
-                escrowAccount: escrow, reserveAccount: reserve)
+                escrowAccount: escrow, reserveAccount: reserve, operatingAccount: operating)
         }
         return nil
     }
@@ -274,8 +340,8 @@ public struct FastTrackJob: Sendable {
         var enrollment: UUID
         var escrow: Int64
         var reserve: Int64
-        var insurance: Int64
-        var approved: Bool
+        var returnEscrow: Int64
+        var returnOperating: Int64
     }
 
     /// Up to `chunkSize` pending settlements, locked: those another chunk holds are skipped, or waited for (and then,
@@ -285,20 +351,21 @@ public struct FastTrackJob: Sendable {
     {
         let rows = try await connection.query(
             """
-            SELECT enrollment_id, escrow_fen, reserve_fen, risk_policy_fen + tuition_policy_fen, decision = 'approve'
+            SELECT enrollment_id, escrow_fen, reserve_fen, return_escrow_fen, return_operating_fen
             FROM defunct_settlements WHERE case_id = \(id.uuid) AND status = 'pending'
             ORDER BY enrollment_id LIMIT \(chunkSize) FOR UPDATE \(unescaped: waitingForOthers ? "" : "SKIP LOCKED")
             """, logger: logger)
         var chunk: [PendingSettlement] = []
-        for try await (enrollment, escrow, reserve, insurance, approved) in rows.decode((UUID, Int64, Int64, Int64, Bool).self) {
+        for try await (enrollment, escrow, reserve, returnEscrow, returnOperating) in rows.decode((UUID, Int64, Int64, Int64, Int64).self) {
             chunk.append(
-                PendingSettlement(enrollment: enrollment, escrow: escrow, reserve: reserve, insurance: insurance, approved: approved))
+                PendingSettlement(
+                    enrollment: enrollment, escrow: escrow, reserve: reserve, returnEscrow: returnEscrow, returnOperating: returnOperating))
         }
         return chunk
     }
 
     /// One payout transfer per layer with money in it: escrow and reserve for every settlement, the insurance layers
-    /// only for approved ones.
+    /// only for approved ones, and the return of a post-effective payment from escrow and from operating.
     private func insertTransfers(_ id: DefunctCase.ID, ids: [UUID], context: ChunkContext, at now: Date, on connection: PostgresConnection)
         async throws
     {
@@ -316,25 +383,27 @@ public struct FastTrackJob: Sendable {
                 ('escrow', s.escrow_fen, \(context.escrowAccount)::bigint),
                 ('reserve', s.reserve_fen, \(context.reserveAccount)::bigint),
                 ('risk_policy', CASE WHEN s.decision = 'approve' THEN s.risk_policy_fen ELSE 0 END, \(context.riskInsurerAccount)::bigint),
-                ('tuition_policy', CASE WHEN s.decision = 'approve' THEN s.tuition_policy_fen ELSE 0 END, ti.id)
+                ('tuition_policy', CASE WHEN s.decision = 'approve' THEN s.tuition_policy_fen ELSE 0 END, ti.id),
+                ('return:escrow', s.return_escrow_fen, \(context.escrowAccount)::bigint),
+                ('return:operating', s.return_operating_fen, \(context.operatingAccount)::bigint)
             ) AS leg (layer, amount, debit)
             WHERE s.case_id = \(id.uuid) AND s.enrollment_id = ANY(\(ids)) AND leg.amount > 0
             """, logger: logger)
     }
 
-    /// A claim per insurance layer with money in it, against the risk-control or the tuition policy: paid (with its
-    /// transfer) when the settlement was approved, referred otherwise. A referral that meets an open claim the guardian
-    /// already filed on the same policy leaves that claim to stand for it.
+    /// A claim per insurance layer with money in it, against the risk-control or the tuition policy, filed by the platform
+    /// for the case: paid (with its transfer) when the settlement was approved, referred otherwise, carrying the contested
+    /// value (on its first layer) a person may add back. Earlier open claims on these enrollments were closed just before.
     private func insertClaims(_ id: DefunctCase.ID, ids: [UUID], context: ChunkContext, at now: Date, on connection: PostgresConnection)
-        async throws
+        async throws -> [JobClaim]
     {
         let policyPassed = sortedJSON(ClaimCheckRecord(ClaimCheckResult(check: .policy, outcome: .passed, code: .policyCoversEnrollment)))
-        try await connection.query(
+        let rows = try await connection.query(
             """
             INSERT INTO claims (id, number, guardian_id, enrollment_id, institution_id, policy_id, insurer_id, reason, claimed_fen,
                 entitlement_fen, approvable_fen, approved_fen, paid_fen, status, checks, decision_reason, event_time, created_at,
-                decided_at, paid_at, payout_transfer_id)
-            SELECT uuid_v7(), 
+                decided_at, paid_at, payout_transfer_id, contested_fen, defunct_case_id, layer)
+            SELECT uuid_v7(),
                 'TGC' || to_char(\(now)::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY') || lpad(nextval('claim_numbers')::text, 8, '0'), s.guardian_id, s.enrollment_id, s.institution_id, layer.policy_id,
                 p.insurer_id, 'institution_defunct', layer.amount, s.entitlement_fen, layer.amount,
                 CASE WHEN approved THEN layer.amount ELSE 0 END, CASE WHEN approved THEN layer.amount ELSE 0 END,
@@ -344,7 +413,9 @@ public struct FastTrackJob: Sendable {
                     SELECT string_agg(c ->> 'code', ',') FROM jsonb_array_elements(s.checks) AS c WHERE c ->> 'outcome' = 'referred')
                 END,
                 \(context.effectiveAt), \(now), CASE WHEN approved THEN \(now)::timestamptz END,
-                CASE WHEN approved THEN \(now)::timestamptz END, t.id
+                CASE WHEN approved THEN \(now)::timestamptz END, t.id,
+                CASE WHEN approved OR (layer.name = 'tuition_policy' AND s.risk_policy_fen > 0) THEN 0 ELSE s.contested_fen END,
+                s.case_id, layer.name
             FROM defunct_settlements s
             CROSS JOIN LATERAL (SELECT s.decision = 'approve' AS approved) d
             CROSS JOIN LATERAL (VALUES
@@ -354,18 +425,69 @@ public struct FastTrackJob: Sendable {
             JOIN policies p ON p.id = layer.policy_id
             LEFT JOIN transfers t ON d.approved AND t.idempotency_key = 'defunct:' || s.case_id || ':' || s.enrollment_id || ':' || layer.name
             WHERE s.case_id = \(id.uuid) AND s.enrollment_id = ANY(\(ids)) AND layer.amount > 0
-            ON CONFLICT (enrollment_id, policy_id) WHERE status NOT IN ('paid', 'rejected') DO NOTHING
+            RETURNING id, enrollment_id, claimed_fen, status
+            """, logger: logger)
+        var filed: [JobClaim] = []
+        for try await (claim, enrollment, amount, status) in rows.decode((UUID, UUID, Int64, String).self) {
+            filed.append(JobClaim(id: claim, enrollment: enrollment, amount: amount, paid: status == "paid"))
+        }
+        return filed
+    }
+
+    /// Open claims the guardians filed on these enrollments before the mark: the fast-track settles the whole
+    /// entitlement, so each is closed, pointing (below) to the case's own claim on the same policy when there is one.
+    private func closeEarlierClaims(ids: [UUID], institution: UUID, at now: Date, on connection: PostgresConnection) async throws
+        -> [JobClaim]
+    {
+        let rows = try await connection.query(
+            """
+            UPDATE claims SET status = 'closed', decided_at = \(now),
+                decision_reason = 'superseded_by_fast_track' || coalesce(': ' || decision_reason, '')
+            WHERE institution_id = \(institution) AND enrollment_id = ANY(\(ids)) AND defunct_case_id IS NULL
+              AND status NOT IN ('paid', 'rejected', 'closed')
+            RETURNING id, enrollment_id, claimed_fen
+            """, logger: logger)
+        var closed: [JobClaim] = []
+        for try await (claim, enrollment, amount) in rows.decode((UUID, UUID, Int64).self) {
+            closed.append(JobClaim(id: claim, enrollment: enrollment, amount: amount, paid: false))
+        }
+        return closed
+    }
+
+    private func pointClosedClaims(_ id: DefunctCase.ID, ids: [UUID], on connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            UPDATE claims old SET superseded_by = new.id
+            FROM claims new
+            WHERE new.defunct_case_id = \(id.uuid) AND new.enrollment_id = ANY(\(ids)) AND old.enrollment_id = new.enrollment_id
+              AND old.policy_id = new.policy_id AND old.status = 'closed' AND old.superseded_by IS NULL AND old.defunct_case_id IS NULL
             """, logger: logger)
     }
 
-    /// The escrow and reserve accounts' posted totals, in one statement; the database refuses either going negative.
-    private func debitInstitutionAccounts(_ chunk: [PendingSettlement], institution: UUID, on connection: PostgresConnection) async throws {
-        let escrow = chunk.reduce(Int64(0)) { $0 + $1.escrow }
-        let reserve = chunk.reduce(Int64(0)) { $0 + $1.reserve }
+    /// The enrollments' counters of what went back to their guardians, as the transfers just written moved it.
+    private func countReturned(_ id: DefunctCase.ID, ids: [UUID], on connection: PostgresConnection) async throws {
         try await connection.query(
             """
-            UPDATE accounts SET debits_fen = debits_fen + CASE kind WHEN 'escrow' THEN \(escrow) ELSE \(reserve) END
-            WHERE institution_id = \(institution) AND kind IN ('escrow', 'reserve')
+            UPDATE enrollments e SET returned_fen = e.returned_fen + x.total, escrow_returned_fen = e.escrow_returned_fen + x.escrow
+            FROM (
+                SELECT enrollment_id, escrow_fen + return_escrow_fen AS escrow,
+                    escrow_fen + reserve_fen + return_escrow_fen + return_operating_fen
+                        + CASE WHEN decision = 'approve' THEN risk_policy_fen + tuition_policy_fen ELSE 0 END AS total
+                FROM defunct_settlements WHERE case_id = \(id.uuid) AND enrollment_id = ANY(\(ids))) x
+            WHERE e.id = x.enrollment_id AND x.total > 0
+            """, logger: logger)
+    }
+
+    /// The escrow, reserve and operating accounts' posted totals, in one statement; the database refuses any going negative.
+    private func debitInstitutionAccounts(_ chunk: [PendingSettlement], institution: UUID, on connection: PostgresConnection) async throws {
+        let escrow = chunk.reduce(Int64(0)) { $0 + $1.escrow + $1.returnEscrow }
+        let reserve = chunk.reduce(Int64(0)) { $0 + $1.reserve }
+        let operating = chunk.reduce(Int64(0)) { $0 + $1.returnOperating }
+        try await connection.query(
+            """
+            UPDATE accounts SET debits_fen = debits_fen
+                + CASE kind WHEN 'escrow' THEN \(escrow) WHEN 'reserve' THEN \(reserve) ELSE \(operating) END
+            WHERE institution_id = \(institution) AND kind IN ('escrow', 'reserve', 'operating')
             """, logger: logger)
     }
 
@@ -402,32 +524,38 @@ public struct FastTrackJob: Sendable {
                 paid_tuition_policy_fen = dc.paid_tuition_policy_fen + x.tuition,
                 referred_count = dc.referred_count + x.referred,
                 referred_fen = dc.referred_fen + x.referred_fen,
-                uncovered_fen = dc.uncovered_fen + x.uncovered
+                uncovered_fen = dc.uncovered_fen + x.uncovered,
+                paid_return_fen = dc.paid_return_fen + x.returned,
+                return_uncovered_fen = dc.return_uncovered_fen + x.return_uncovered
             FROM (
                 SELECT count(*)::int AS n, coalesce(sum(escrow_fen), 0) AS escrow, coalesce(sum(reserve_fen), 0) AS reserve,
                     coalesce(sum(risk_policy_fen) FILTER (WHERE decision = 'approve'), 0) AS risk,
                     coalesce(sum(tuition_policy_fen) FILTER (WHERE decision = 'approve'), 0) AS tuition,
                     (count(*) FILTER (WHERE decision = 'refer'))::int AS referred,
                     coalesce(sum(risk_policy_fen + tuition_policy_fen) FILTER (WHERE decision = 'refer'), 0) AS referred_fen,
-                    coalesce(sum(uncovered_fen), 0) AS uncovered
+                    coalesce(sum(uncovered_fen), 0) AS uncovered,
+                    coalesce(sum(return_escrow_fen + return_operating_fen), 0) AS returned,
+                    coalesce(sum(return_uncovered_fen), 0) AS return_uncovered
                 FROM settled) x
             WHERE dc.id = \(id.uuid)
             """, logger: logger)
     }
 
-    /// One evidence event per settlement, queued in the chunk's transaction with one insert.
-    private func enqueueEvidence(
-        _ id: DefunctCase.ID, chunk: [PendingSettlement], institution: UUID, at now: Date, on connection: PostgresConnection
-    ) async throws {
-        let entries = chunk.map { settlement in
-            let paid = settlement.escrow + settlement.reserve + (settlement.approved ? settlement.insurance : 0)
-            let event = EvidenceEvent(
-                kind: .claimPaid, occurredAt: now, institution: .init(institution), enrollment: .init(settlement.enrollment),
-                amount: Money(fen: paid), reference: "defunct:\(id):\(settlement.approved ? "paid" : "referred")")
-            return ByteBuffer(bytes: event.canonicalBytes())
+    /// One `funds_returned` event per leg paid from the institution's own accounts (escrow, reserve, the return of a
+    /// post-effective payment), keyed by its transfer; insurance layers are told by their claims' own events.
+    private func fundEvents(_ id: DefunctCase.ID, chunk: [PendingSettlement], institution: UUID, at now: Date) -> [EvidenceEvent] {
+        chunk.flatMap { settlement in
+            [
+                ("escrow", settlement.escrow), ("reserve", settlement.reserve), ("return:escrow", settlement.returnEscrow),
+                ("return:operating", settlement.returnOperating),
+            ]
+            .filter { $0.1 > 0 }
+            .map { layer, amount in
+                EvidenceEvent(
+                    kind: .fundsReturned, occurredAt: now, institution: .init(institution), enrollment: .init(settlement.enrollment),
+                    amount: Money(fen: amount), reference: "defunct:\(id):\(settlement.enrollment.uuidString.lowercased()):\(layer)")
+            }
         }
-        try await connection.query(
-            "INSERT INTO evidence_queue (entry, queued_at) SELECT unnest(\(entries)::bytea[]), \(now)", logger: logger)
     }
 
     // MARK: Complete
@@ -440,6 +568,49 @@ public struct FastTrackJob: Sendable {
             WHERE id = \(id.uuid) AND status = 'running' AND planned_at IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM defunct_settlements WHERE case_id = \(id.uuid) AND status = 'pending')
             """)
+    }
+}
+
+/// Why a case cannot go on: a refusal by the rules or the database's constraints, which a retry would meet again.
+/// Anything else (a lost connection, a deadline) is left to the next run.
+struct CaseBlock {
+    var code: String
+    var text: String
+
+    init?(_ error: any Error) {
+        if let rejection = error as? Rejection {
+            code = rejection.rawValue
+            text = "a chunk was refused: \(rejection.rawValue)"
+        } else if let error = error as? PSQLError, let state = error.sqlState, state.hasPrefix("23") || state == "P0001" {
+            let constraint = error.constraint ?? "none"
+            let message = error.serverInfo?[.message] ?? ""
+            code = "database_refusal"
+            text = "the database refused a chunk (\(state), constraint \(constraint)): \(message)"
+        } else {
+            return nil
+        }
+    }
+}
+
+/// A claim the chunk filed or closed, for its evidence events.
+struct JobClaim {
+    var id: UUID
+    var enrollment: UUID
+    var amount: Int64
+    var paid: Bool
+
+    func event(_ kind: EvidenceKind, status: String?, institution: UUID, at now: Date) -> EvidenceEvent {
+        EvidenceEvent(
+            kind: kind, occurredAt: now, institution: .init(institution), enrollment: .init(enrollment), amount: Money(fen: amount),
+            reference: "claim:\(id.uuidString.lowercased())" + (status.map { ":" + $0 } ?? ""))
+    }
+
+    /// Filed by the platform, decided (paid claims approved, the others referred), and paid when it was.
+    func events(institution: UUID, at now: Date) -> [EvidenceEvent] {
+        [
+            event(.claimFiled, status: "platform", institution: institution, at: now),
+            event(.claimDecided, status: paid ? "approved" : "referred", institution: institution, at: now),
+        ] + (paid ? [event(.claimPaid, status: nil, institution: institution, at: now)] : [])
     }
 }
 

@@ -207,7 +207,7 @@ public struct InsuranceRepository: Sendable {
         // Another insurer's product is not found, as if it did not exist.
         guard let product = try await fetchProduct(new.productId, on: connection), product.insurerId == insurer else { throw NotFound() }
         let status = try await EnrollmentRepository(store: store).institutionStatus(new.institutionId, on: connection)
-        guard status.isOperating else { throw Rejection.institutionNotOperating }
+        if let closed = refusal(of: status) { throw closed }
         return try await issue(
             product: product.product, insured: .institution(new.institutionId), institution: new.institutionId,
             sumInsured: new.sumInsuredFen, periodStart: new.periodStart, periodEnd: new.periodEnd, tuitionPaid: .zero,
@@ -224,7 +224,7 @@ public struct InsuranceRepository: Sendable {
         // The enrollment is locked so two purchases for it queue behind each other.
         let (enrollment, status) = try await EnrollmentRepository(store: store).lockForMoney(id, scope: scope, on: connection)
         guard let product = try await fetchProduct(new.productId, on: connection) else { throw NotFound() }
-        guard status.isOperating else { throw Rejection.institutionNotOperating }
+        if let closed = refusal(of: status) { throw closed }
         guard enrollment.position.isPaid else { throw Rejection.enrollmentNotPaid }
         return try await issue(
             product: product.product, insured: .enrollment(id, guardian: guardian), institution: enrollment.institutionId,

@@ -37,13 +37,18 @@ public struct InvariantAudit: Sendable {
             SELECT 'enrollment ' || e.id || ' counters disagree with the ledger'
             FROM enrollments e
             LEFT JOIN LATERAL (
-                SELECT coalesce(sum(amount_fen) FILTER (WHERE kind = 'payment'), 0) AS paid,
-                       coalesce(sum(amount_fen) FILTER (WHERE kind = 'release'), 0) AS released,
-                       coalesce(sum(amount_fen) FILTER (WHERE kind = 'refund'), 0) AS refunded
-                FROM transfers WHERE enrollment_id = e.id) t ON true
+                SELECT coalesce(sum(t.amount_fen) FILTER (WHERE t.kind = 'payment'), 0) AS paid,
+                       min(t.created_at) FILTER (WHERE t.kind = 'payment') AS paid_at,
+                       coalesce(sum(t.amount_fen) FILTER (WHERE t.kind = 'release'), 0) AS released,
+                       coalesce(sum(t.amount_fen) FILTER (WHERE t.kind = 'refund'), 0) AS refunded,
+                       coalesce(sum(t.amount_fen) FILTER (WHERE t.kind = 'payout'), 0) AS returned,
+                       coalesce(sum(t.amount_fen) FILTER (WHERE t.kind = 'payout' AND d.kind = 'escrow'), 0) AS escrow_returned
+                FROM transfers t JOIN accounts d ON d.id = t.debit_account_id WHERE t.enrollment_id = e.id) t ON true
             LEFT JOIN LATERAL (SELECT coalesce(sum(lessons), 0) AS lessons FROM lessons WHERE enrollment_id = e.id) l ON true
             LEFT JOIN LATERAL (SELECT coalesce(sum(lessons), 0) AS lessons FROM refunds WHERE enrollment_id = e.id) r ON true
             WHERE t.paid <> e.paid_fen OR t.released <> e.released_fen OR t.refunded <> e.refunded_fen
+               OR t.returned <> e.returned_fen OR t.escrow_returned <> e.escrow_returned_fen
+               OR t.paid_at IS DISTINCT FROM e.paid_at
                OR l.lessons <> e.lessons_consumed OR r.lessons <> e.lessons_refunded
             """
         ),
@@ -61,6 +66,19 @@ public struct InvariantAudit: Sendable {
                 FROM transfers t JOIN accounts d ON d.id = t.debit_account_id JOIN accounts c ON c.id = t.credit_account_id
                 WHERE t.enrollment_id = e.id) x
             WHERE held > unconsumed
+            """
+        ),
+        (
+            "escrow held for an enrollment is never below zero",
+            """
+            SELECT 'enrollment ' || e.id || ': escrow held ' || held
+            FROM enrollments e
+            CROSS JOIN LATERAL (
+                SELECT coalesce(sum(CASE WHEN c.kind = 'escrow' THEN t.amount_fen ELSE 0 END)
+                              - sum(CASE WHEN d.kind = 'escrow' THEN t.amount_fen ELSE 0 END), 0) AS held
+                FROM transfers t JOIN accounts d ON d.id = t.debit_account_id JOIN accounts c ON c.id = t.credit_account_id
+                WHERE t.enrollment_id = e.id) x
+            WHERE held < 0
             """
         ),
         (
@@ -83,7 +101,10 @@ public struct InvariantAudit: Sendable {
                        coalesce(sum(t.amount_fen) FILTER (WHERE t.kind = 'payment'), 0)
                          - (SELECT coalesce(sum(value_fen), 0) FROM lessons
                             WHERE enrollment_id = e.id AND recorded_at < coalesce(
-                                (SELECT effective_at FROM defunct_cases WHERE institution_id = e.institution_id), 'infinity')) AS owed
+                                (SELECT effective_at FROM defunct_cases WHERE institution_id = e.institution_id), 'infinity'))
+                         -- Contested lessons a person found not given and added back to a paid claim, with a reason.
+                         + (SELECT coalesce(sum(greatest(0, approved_fen - approvable_fen)), 0) FROM claims
+                            WHERE enrollment_id = e.id AND status = 'paid') AS owed
                 FROM transfers t WHERE t.enrollment_id = e.id) x
             WHERE back > owed
             """
@@ -122,7 +143,8 @@ public struct InvariantAudit: Sendable {
             CROSS JOIN LATERAL (VALUES
                 ('escrow', s.escrow_fen, 'escrow'), ('reserve', s.reserve_fen, 'reserve'),
                 ('risk_policy', CASE WHEN s.status = 'paid' THEN s.risk_policy_fen ELSE 0 END, 'insurer_claims'),
-                ('tuition_policy', CASE WHEN s.status = 'paid' THEN s.tuition_policy_fen ELSE 0 END, 'insurer_claims')
+                ('tuition_policy', CASE WHEN s.status = 'paid' THEN s.tuition_policy_fen ELSE 0 END, 'insurer_claims'),
+                ('return:escrow', s.return_escrow_fen, 'escrow'), ('return:operating', s.return_operating_fen, 'operating')
             ) AS layer (name, planned, source)
             LEFT JOIN transfers t ON t.idempotency_key = 'defunct:' || s.case_id || ':' || s.enrollment_id || ':' || layer.name
             LEFT JOIN accounts d ON d.id = t.debit_account_id
@@ -130,6 +152,28 @@ public struct InvariantAudit: Sendable {
             WHERE s.status <> 'pending' AND (
                 coalesce(t.amount_fen, 0) <> layer.planned
                 OR (t.id IS NOT NULL AND (d.kind <> layer.source OR c.kind <> 'guardian_bank' OR c.guardian_id <> s.guardian_id)))
+            """
+        ),
+        (
+            "each case's figures equal its transfers, layer by layer",
+            """
+            SELECT 'case ' || dc.id || ': figures ' || dc.paid_escrow_fen || '/' || dc.paid_reserve_fen || '/'
+                || dc.paid_risk_policy_fen || '/' || dc.paid_tuition_policy_fen || '/' || dc.paid_return_fen
+                || ' but transfers ' || x.escrow || '/' || x.reserve || '/' || x.risk || '/' || x.tuition || '/' || x.returned
+            FROM defunct_cases dc
+            CROSS JOIN LATERAL (
+                SELECT coalesce(sum(t.amount_fen) FILTER (WHERE t.idempotency_key LIKE '%:escrow' AND t.idempotency_key NOT LIKE '%:return:escrow'), 0) AS escrow,
+                    coalesce(sum(t.amount_fen) FILTER (WHERE t.idempotency_key LIKE '%:reserve'), 0) AS reserve,
+                    coalesce(sum(t.amount_fen) FILTER (WHERE t.idempotency_key LIKE '%:return:%'), 0) AS returned,
+                    coalesce(sum(t.amount_fen) FILTER (WHERE t.idempotency_key LIKE '%:risk_policy'), 0)
+                        + (SELECT coalesce(sum(p.amount_fen), 0) FROM claims cl JOIN transfers p ON p.id = cl.payout_transfer_id
+                           WHERE cl.defunct_case_id = dc.id AND cl.layer = 'risk_policy' AND p.idempotency_key LIKE 'claim:%') AS risk,
+                    coalesce(sum(t.amount_fen) FILTER (WHERE t.idempotency_key LIKE '%:tuition_policy'), 0)
+                        + (SELECT coalesce(sum(p.amount_fen), 0) FROM claims cl JOIN transfers p ON p.id = cl.payout_transfer_id
+                           WHERE cl.defunct_case_id = dc.id AND cl.layer = 'tuition_policy' AND p.idempotency_key LIKE 'claim:%') AS tuition
+                FROM transfers t WHERE t.institution_id = dc.institution_id AND t.idempotency_key LIKE 'defunct:' || dc.id || ':%') x
+            WHERE (x.escrow, x.reserve, x.risk, x.tuition, x.returned)
+                IS DISTINCT FROM (dc.paid_escrow_fen, dc.paid_reserve_fen, dc.paid_risk_policy_fen, dc.paid_tuition_policy_fen, dc.paid_return_fen)
             """
         ),
         (

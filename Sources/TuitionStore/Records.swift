@@ -120,16 +120,26 @@ public struct EnrollmentRecord: Codable, Sendable, Hashable {
     public var paidFen: Money
     public var releasedFen: Money
     public var refundedFen: Money
+    /// Paid back on claims and defunct settlements, every layer.
+    public var returnedFen: Money
+    /// Paid − consumed (before the defunct effective time, if any) − refunded − returned: the enrollment's position.
     public var unconsumedFen: Money
     public var escrowHeldFen: Money
+    public var paidAt: Date?
     public var createdAt: Date
+    public var escrowReturnedFen: Money
+    /// Lessons recorded at or after the defunct effective time: they do not count against the guardian.
+    public var lessonsAfterDefunct: Int
+    public var defunctEffectiveAt: Date?
 
     static let columns = """
         e.id, e.institution_id, e.course_id, e.student_id, e.guardian_id, e.supervision_mode, e.lessons_bought,
         e.lessons_consumed, e.lessons_refunded, e.price_per_lesson_fen, e.term_start::text, e.term_end::text,
-        e.paid_fen, e.released_fen, e.refunded_fen, e.created_at
+        e.paid_fen, e.released_fen, e.refunded_fen, e.created_at, e.paid_at, e.returned_fen, e.escrow_returned_fen,
+        e.lessons_after_defunct, (SELECT dc.effective_at FROM defunct_cases dc WHERE dc.institution_id = e.institution_id)
         """
-    static let columnCount = 16
+    static let columnCount = 21
+
 
     init(row: PostgresRow) throws {
         let cells = row.makeRandomAccess()
@@ -137,8 +147,10 @@ public struct EnrollmentRecord: Codable, Sendable, Hashable {
         let mode: SupervisionMode = try decodeEnum(try cell(5, String.self))
         let position = EnrollmentPosition(
             mode: mode, lessonsBought: try cell(6), lessonsConsumed: try cell(7), lessonsRefunded: try cell(8),
-            pricePerLesson: Money(fen: try cell(9)), paid: Money(fen: try cell(12)), released: Money(fen: try cell(13)),
-            refunded: Money(fen: try cell(14)), termStart: try decodeDate(try cell(10)))
+            pricePerLesson: Money(fen: try cell(9)), paid: Money(fen: try cell(12)), paidAt: try cell(16, Date?.self),
+            released: Money(fen: try cell(13)), refunded: Money(fen: try cell(14)), returned: Money(fen: try cell(17)),
+            escrowReturned: Money(fen: try cell(18)), lessonsAfterDefunct: try cell(19), defunctEffectiveAt: try cell(20, Date?.self),
+            termStart: try decodeDate(try cell(10)))
         self.id = .init(try cell(0, UUID.self))
         self.institutionId = .init(try cell(1, UUID.self))
         self.courseId = .init(try cell(2, UUID.self))
@@ -155,8 +167,13 @@ public struct EnrollmentRecord: Codable, Sendable, Hashable {
         self.paidFen = position.paid
         self.releasedFen = position.released
         self.refundedFen = position.refunded
-        self.unconsumedFen = position.unconsumed
+        self.returnedFen = position.returned
+        self.unconsumedFen = position.outstanding
         self.escrowHeldFen = position.escrowHeld
+        self.paidAt = position.paidAt
+        self.escrowReturnedFen = position.escrowReturned
+        self.lessonsAfterDefunct = position.lessonsAfterDefunct
+        self.defunctEffectiveAt = position.defunctEffectiveAt
         self.status = !position.isPaid ? .awaitingPayment : position.lessonsRemaining == 0 ? .closed : .active
         self.createdAt = try cell(15)
     }
@@ -164,8 +181,9 @@ public struct EnrollmentRecord: Codable, Sendable, Hashable {
     public var position: EnrollmentPosition {
         EnrollmentPosition(
             mode: supervisionMode, lessonsBought: lessonsBought, lessonsConsumed: lessonsConsumed,
-            lessonsRefunded: lessonsRefunded, pricePerLesson: pricePerLessonFen, paid: paidFen, released: releasedFen,
-            refunded: refundedFen, termStart: termStart)
+            lessonsRefunded: lessonsRefunded, pricePerLesson: pricePerLessonFen, paid: paidFen, paidAt: paidAt,
+            released: releasedFen, refunded: refundedFen, returned: returnedFen, escrowReturned: escrowReturnedFen,
+            lessonsAfterDefunct: lessonsAfterDefunct, defunctEffectiveAt: defunctEffectiveAt, termStart: termStart)
     }
 }
 

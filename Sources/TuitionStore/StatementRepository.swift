@@ -17,6 +17,9 @@ public struct InstitutionStatement: Codable, Sendable {
     public var paidFen: Money
     public var consumedFen: Money
     public var refundedFen: Money
+    /// Paid back on claims and defunct settlements.
+    public var returnedFen: Money
+    /// Σ of the enrollments' positions: paid − consumed − refunded − returned.
     public var unconsumedFen: Money
     public var reserveRequiredFen: Money
     public var enrollments: Int
@@ -67,18 +70,20 @@ public struct StatementRepository: Sendable {
                 (SELECT credits_fen - debits_fen FROM accounts WHERE institution_id = \(id.uuid) AND kind = 'escrow'),
                 (SELECT credits_fen - debits_fen FROM accounts WHERE institution_id = \(id.uuid) AND kind = 'operating'),
                 (SELECT credits_fen - debits_fen FROM accounts WHERE institution_id = \(id.uuid) AND kind = 'reserve'),
-                coalesce(sum(paid_fen), 0)::bigint, coalesce(sum(lessons_consumed * price_per_lesson_fen), 0)::bigint,
-                coalesce(sum(refunded_fen), 0)::bigint, count(*)::int
-            FROM enrollments WHERE institution_id = \(id.uuid)
+                coalesce(sum(paid_fen), 0)::bigint, coalesce(sum(consumed_fen), 0)::bigint,
+                coalesce(sum(refunded_fen), 0)::bigint, coalesce(sum(returned_fen), 0)::bigint,
+                coalesce(sum(outstanding_fen), 0)::bigint, count(*)::int
+            FROM enrollment_positions WHERE institution_id = \(id.uuid)
             """)
-        for try await (escrow, operating, reserve, paid, consumed, refunded, count) in rows.decode(
-            (Int64, Int64, Int64, Int64, Int64, Int64, Int).self)
+        for try await (escrow, operating, reserve, paid, consumed, refunded, returned, outstanding, count) in rows.decode(
+            (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int).self)
         {
-            let unconsumed = Money(fen: paid - consumed - refunded)
+            let unconsumed = Money(fen: outstanding)
             return InstitutionStatement(
                 institutionId: id, supervisionMode: institution.supervisionMode, escrowFen: Money(fen: escrow),
                 operatingFen: Money(fen: operating), reserveFen: Money(fen: reserve), paidFen: Money(fen: paid),
-                consumedFen: Money(fen: consumed), refundedFen: Money(fen: refunded), unconsumedFen: unconsumed,
+                consumedFen: Money(fen: consumed), refundedFen: Money(fen: refunded), returnedFen: Money(fen: returned),
+                unconsumedFen: unconsumed,
                 reserveRequiredFen: reserveRequirement(unconsumed: unconsumed, ratioBasisPoints: institution.reserveRatioBasisPoints),
                 enrollments: count)
         }

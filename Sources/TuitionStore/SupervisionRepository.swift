@@ -193,8 +193,8 @@ public struct SupervisionRepository: Sendable {
                 SELECT i.id, i.supervision_mode, i.status, i.reserve_ratio_bp FROM institutions i
                 WHERE (\(ids)::uuid[] IS NULL OR i.id = ANY(\(ids)::uuid[])) AND (\(district)::text IS NULL OR i.district_code = \(district))),
             ledger AS (
-                SELECT e.institution_id, sum(e.paid_fen - e.lessons_consumed * e.price_per_lesson_fen - e.refunded_fen)::bigint AS unconsumed
-                FROM enrollments e JOIN inst ON inst.id = e.institution_id GROUP BY e.institution_id),
+                SELECT e.institution_id, sum(e.outstanding_fen)::bigint AS unconsumed
+                FROM enrollment_positions e JOIN inst ON inst.id = e.institution_id GROUP BY e.institution_id),
             reserve AS (
                 SELECT a.institution_id, (a.credits_fen - a.debits_fen) AS held
                 FROM accounts a JOIN inst ON inst.id = a.institution_id WHERE a.kind = 'reserve'),

@@ -236,12 +236,13 @@ public struct WarningRepository: Sendable {
                     AND (\(institutions)::uuid[] IS NULL OR i.id = ANY(\(institutions)::uuid[]))),
             ledger AS (
                 SELECT e.institution_id,
-                    sum(e.paid_fen - e.lessons_consumed * e.price_per_lesson_fen - e.refunded_fen)::bigint AS unconsumed,
+                    sum(pos.outstanding_fen)::bigint AS unconsumed,
                     count(*) FILTER (WHERE o.overdue)::int AS overdue,
                     coalesce(sum((e.lessons_bought - e.lessons_consumed - e.lessons_refunded) * e.price_per_lesson_fen)
                         FILTER (WHERE o.overdue), 0)::bigint AS overdue_fen,
                     min(e.term_end) FILTER (WHERE o.overdue) AS oldest_overdue
                 FROM enrollments e JOIN inst ON inst.id = e.institution_id
+                    JOIN enrollment_positions pos ON pos.enrollment_id = e.id
                     CROSS JOIN LATERAL (SELECT e.paid_fen > 0 AND e.term_end < \(today.description)::date - inst.refund_grace_days
                         AND e.lessons_consumed + e.lessons_refunded < e.lessons_bought AS overdue) o
                 GROUP BY e.institution_id),

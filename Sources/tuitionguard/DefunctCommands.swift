@@ -81,11 +81,11 @@ struct Defunct: AsyncParsableCommand {
                         throw ValidationError("no case \(id)")
                     }
                     await bar.show(found)
-                    if !watch || found.status == .completed { return found }
+                    if !watch || found.status != .running { return found }
                     try await Task.sleep(for: .milliseconds(500))
                 }
             }
-            if finished.status == .completed { printSummary(finished, elapsed: nil) }
+            if finished.status != .running { printSummary(finished, elapsed: nil) }
         }
     }
 }
@@ -125,7 +125,9 @@ func printSummary(_ finished: DefunctCaseRecord, elapsed: Duration?) {
           paid by tuition policies: \(finished.paidTuitionPolicyFen)
           referred:          \(finished.referredCount) settlements, \(finished.referredFen) of insurance awaiting a person
           uncovered loss:    \(finished.uncoveredFen)
+          late payments:     \(finished.returnDueFen) due back, \(finished.paidReturnFen) returned, \(finished.returnUncoveredFen) uncovered
         """)
+    if let reason = finished.blockedReason { print("  blocked:           \(reason) (run `tuitionguard defunct run \(finished.id)` when resolved)") }
     if let elapsed {
         let wall = seconds(elapsed)
         let rate = wall > 0 ? Double(finished.enrollmentsDone) / wall : 0

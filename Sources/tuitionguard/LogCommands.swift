@@ -132,8 +132,9 @@ struct Log: AsyncParsableCommand {
             var range = try CompactRange(size: 0, nodes: [:])
             var next: Int64? = 0
             while let start = next, start < signed.head.size {
-                let page: EntriesPage = try await fetch("/v1/log/entries?start=\(start)&count=1000")
-                for entry in page.entries {
+                // Bounded by the head fetched above: entries the log appends meanwhile belong to a later head.
+                let page: EntriesPage = try await fetch("/v1/log/entries?start=\(start)&count=1000&end=\(signed.head.size)")
+                for entry in page.entries.prefix(while: { $0.index < signed.head.size }) {
                     try check(entry.index == range.size, "entry \(entry.index) arrived out of order")
                     guard let bytes = Data(base64Encoded: entry.entry) else { throw Failure("entry \(entry.index) is not base64") }
                     let leaf = MerkleHasher.leafHash([UInt8](bytes))

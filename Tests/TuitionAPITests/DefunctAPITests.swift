@@ -46,11 +46,21 @@ import TuitionTestSupport
                     {"studentId":"\(cast.world.student.id)","courseId":"\(cast.world.course.id)","lessons":5,
                      "termStart":"\(today)","termEnd":"\(today.addingMonths(1))"}
                     """)
-            #expect(enrollment.code == "institution_not_operating", "\(enrollment.body)")
+            #expect(enrollment.code == "institution_defunct", "\(enrollment.body)")
             let lessons = try await api.call(
                 .post, "/v1/enrollments/\(cast.world.enrollment.id)/lessons", token: cast.institution,
                 json: #"{"lessons":1,"takenOn":"\#(today)"}"#, idempotencyKey: "lesson-after-defunct")
-            #expect(lessons.code == "institution_not_operating")
+            #expect(lessons.code == "institution_defunct")
+            // Nor refunds (the OpenAPI text once said "allowed whatever the status"): the fast-track settled it.
+            let refund = try await api.call(
+                .post, "/v1/enrollments/\(cast.world.enrollment.id)/refunds", token: cast.institution, json: "{}",
+                idempotencyKey: "refund-after-defunct")
+            // (A helper restricting a defunct institution's token would turn these into 401/403: refused either way.)
+            #expect(refund.code == "institution_defunct" || [.unauthorized, .forbidden].contains(refund.status), "\(refund.body)")
+            let topUp = try await api.call(
+                .post, "/v1/institutions/\(institution)/reserve-topups", token: cast.institution, json: #"{"amountFen":100}"#,
+                idempotencyKey: "topup-after-defunct")
+            #expect(topUp.code == "institution_defunct" || [.unauthorized, .forbidden].contains(topUp.status), "\(topUp.body)")
             // Its signing certificates are revoked: it signs nothing more.
             let live = try await api.store.query(
                 "SELECT count(*) FILTER (WHERE revoked_at IS NULL)::int, count(*)::int FROM certificates WHERE institution_id = \(institution.uuid)"
@@ -60,12 +70,13 @@ import TuitionTestSupport
                 .post, "/v1/institutions/\(institution)/defunct", token: cast.regulator, json: #"{"reason":"再次标记"}"#)
             #expect(again.status == .conflict && again.code == "institution_already_defunct")
 
-            // The guardian's earlier claim on its tuition policy can no longer repay what the escrow already did.
+            // The guardian's earlier claim on its tuition policy is closed by the case, which settled the whole
+            // entitlement: it can no longer repay what the escrow already did.
+            let earlier = try await api.call(.get, "/v1/claims/\(cast.claim)", token: cast.insurer)
+            #expect(earlier.string("status") == "closed", "\(earlier.body)")
             let approval = try await api.call(
                 .post, "/v1/claims/\(cast.claim)/approval", token: cast.insurer, json: #"{"amountFen":100000}"#)
-            #expect(approval.status == .ok)
-            let paid = try await api.call(.post, "/v1/claims/\(cast.claim)/payment", token: cast.insurer, idempotencyKey: "pay-late")
-            #expect(paid.code == "payout_exceeds_entitlement", "\(paid.body)")
+            #expect(approval.code == "claim_not_awaiting_decision", "\(approval.body)")
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
         }
     }

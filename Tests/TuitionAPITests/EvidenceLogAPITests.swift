@@ -55,4 +55,36 @@ import TuitionTestSupport
             #expect(try await api.call(.get, "/v1/log/entries/99999").status == .notFound)
         }
     }
+
+    /// Finding 8: a client auditing the head it holds never gets entries past it, and `next` is null at its end.
+    @Test func entriesStopAtTheHeadTheClientHolds() async throws {
+        try await API.run("logend") { api, _ in
+            let sequencer = Sequencer(store: api.store, signer: testLogSigner, batchSize: 100)
+            let cast = try await Cast.make(api)
+            try await sequencer.drain()
+            let held = try decode(SignedTreeHead.self, try await api.call(.get, "/v1/log/head"))
+            // The log grows after the client fetched its head.
+            _ = try await api.call(
+                .post, "/v1/enrollments/\(cast.world.enrollment.id)/refunds", token: cast.institution, json: "{}", idempotencyKey: "grow")
+            try await sequencer.drain()
+            let latest = try decode(SignedTreeHead.self, try await api.call(.get, "/v1/log/head"))
+            #expect(latest.head.size > held.head.size)
+
+            struct Page: Decodable {
+                let entries: [LogEntryRecord]
+                let next: Int64?
+            }
+            let bounded = try decode(Page.self, try await api.call(.get, "/v1/log/entries?start=0&count=1000&end=\(held.head.size)"))
+            #expect(bounded.entries.count == Int(held.head.size) && bounded.next == nil)
+            #expect(bounded.entries.last?.index == held.head.size - 1)
+            let paged = try decode(Page.self, try await api.call(.get, "/v1/log/entries?start=0&count=1&end=\(held.head.size)"))
+            #expect(paged.entries.count == 1 && paged.next == 1)
+            let unbounded = try decode(Page.self, try await api.call(.get, "/v1/log/entries?start=0&count=1000"))
+            #expect(unbounded.entries.count == Int(latest.head.size) && unbounded.next == nil)
+            // An end beyond the latest signed head is cut to it.
+            let beyond = try decode(Page.self, try await api.call(.get, "/v1/log/entries?start=0&count=1000&end=999999"))
+            #expect(beyond.entries.count == Int(latest.head.size) && beyond.next == nil)
+            #expect(try await api.call(.get, "/v1/log/entries?end=-1").code == "invalid_parameter")
+        }
+    }
 }

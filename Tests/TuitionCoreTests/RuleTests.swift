@@ -140,15 +140,15 @@ import TuitionCore
     }
 
     @Test func refundsUnconsumedLessonsAtTheFrozenPrice() throws {
-        let all = try decideRefund(position(consumed: 5), lessons: nil).get()
+        let all = try decideRefund(position(consumed: 5), institution: .active, lessons: nil).get()
         #expect(all.lessons == 15)
         #expect(all.transfer == PlannedTransfer(kind: .refund, from: .escrow, to: .guardianBank, amount: Money(fen: 75_000)))
-        let some = try decideRefund(position(.reserve, consumed: 5), lessons: 4).get()
+        let some = try decideRefund(position(.reserve, consumed: 5), institution: .active, lessons: 4).get()
         #expect(some.transfer.from == .operating && some.transfer.amount == Money(fen: 20_000))
-        #expect(decideRefund(position(consumed: 5), lessons: 16).map(\.lessons) == .failure(.refundExceedsUnconsumed))
-        #expect(decideRefund(position(consumed: 20), lessons: nil).map(\.lessons) == .failure(.nothingToRefund))
-        #expect(decideRefund(position(paid: false), lessons: nil).map(\.lessons) == .failure(.enrollmentNotPaid))
-        #expect(decideRefund(position(), lessons: 0).map(\.lessons) == .failure(.lessonsMustBePositive))
+        #expect(decideRefund(position(consumed: 5), institution: .active, lessons: 16).map(\.lessons) == .failure(.refundExceedsUnconsumed))
+        #expect(decideRefund(position(consumed: 20), institution: .active, lessons: nil).map(\.lessons) == .failure(.nothingToRefund))
+        #expect(decideRefund(position(paid: false), institution: .active, lessons: nil).map(\.lessons) == .failure(.enrollmentNotPaid))
+        #expect(decideRefund(position(), institution: .active, lessons: 0).map(\.lessons) == .failure(.lessonsMustBePositive))
     }
 
     @Test func escrowHeldNeverExceedsUnconsumedUnderTheRules() {
