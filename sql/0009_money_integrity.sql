@@ -11,7 +11,7 @@ ALTER TABLE enrollments
     -- The part of returned_fen that left the supervised (escrow) account.
     ADD COLUMN escrow_returned_fen bigint NOT NULL DEFAULT 0,
     -- Lessons recorded at or after the institution's defunct effective time: never counted against the guardian.
-    -- Set once, in the defunct mark's transaction; no lesson can be recorded after the mark.
+    -- Set by the fast-track's plan, after the mark: no lesson can be recorded after the mark.
     ADD COLUMN lessons_after_defunct int NOT NULL DEFAULT 0;
 
 UPDATE enrollments e SET paid_at = t.at

@@ -255,13 +255,15 @@ public struct ClaimRepository: Sendable {
     /// guardian's bank, key `claim:<id>`) for the approved amount, and the policy's remaining sum reduced by it.
     /// Paying a paid claim returns it and moves nothing.
     public func pay(_ id: Claim.ID, insurer: Insurer.ID, on connection: PostgresConnection) async throws -> ClaimRecord {
+        guard let seen = try await fetch(id, scope: Scope(insurer: insurer.uuid), on: connection) else { throw NotFound() }
+        // The enrollment and its institution first (for update and share, as every money path takes them), then the
+        // claim: the order a fast-track chunk takes them in, so the two never deadlock. A defunct mark cannot slip in
+        // between, and the fast-track's plan either counts this payout or waits for it.
+        let (enrollment, _) = try await EnrollmentRepository(store: store).lockForMoney(
+            seen.enrollmentId, scope: Scope(guardian: seen.guardianId.uuid), on: connection)
         guard let claim = try await fetch(id, scope: Scope(insurer: insurer.uuid), lock: true, on: connection) else { throw NotFound() }
         if claim.status == .paid || claim.status == .closed { return claim }
         guard claim.status == .approved else { throw Rejection.claimNotApproved }
-        // The enrollment and its institution first (for update and share, as every money path takes them): a defunct
-        // mark cannot slip in between, and the fast-track's plan either counts this payout or waits for it.
-        let (enrollment, _) = try await EnrollmentRepository(store: store).lockForMoney(
-            claim.enrollmentId, scope: Scope(guardian: claim.guardianId.uuid), on: connection)
         guard try await !fastTrackRunning(for: claim.institutionId, on: connection) else { throw Rejection.fastTrackInProgress }
         guard let policy = try await fetchPolicy(claim.policyId, lock: true, on: connection) else { throw NotFound() }
         let now = store.dependencies.now()

@@ -167,15 +167,6 @@ public struct DefunctRepository: Sendable {
             var marked: DefunctCaseRecord?
             for try await row in inserted { marked = try DefunctCaseRecord(row: row) }
             guard let marked else { throw CorruptRow(value: "defunct case insert returned nothing") }
-            // Every money path holds the institution for share, so none is in flight now and none can follow: the lessons
-            // recorded between the effective time and now are final, and never count against the guardian.
-            try await connection.query(
-                """
-                UPDATE enrollments e SET lessons_after_defunct = x.n
-                FROM (SELECT enrollment_id, sum(lessons)::int AS n FROM lessons
-                      WHERE institution_id = \(institution.uuid) AND recorded_at >= \(effective) GROUP BY enrollment_id) x
-                WHERE e.id = x.enrollment_id
-                """, logger: logger)
             try await CertificateRepository(store: store).revokeInstitution(institution, reason: "defunct: " + reason, on: connection)
             try await EvidenceQueue(store: store).enqueue(
                 EvidenceEvent(

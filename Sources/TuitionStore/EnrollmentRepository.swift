@@ -127,17 +127,20 @@ public struct EnrollmentRepository: Sendable {
     {
         let (enrollment, status, contractSigned) = try await lockForPayment(id, scope: Scope(guardian: guardian.uuid), on: connection)
         let transfer = try decidePayment(enrollment.position, institution: status, contractSigned: contractSigned, offered: amount).get()
-        let updated = try await connection.execute(
-            PayStatement(id: id.uuid, amount: amount.fen, now: store.dependencies.now()), logger: logger)
+        // One instant for the enrollment's `paid_at` and the payment transfer: the audit compares them.
+        let now = store.dependencies.now()
+        let updated = try await connection.execute(PayStatement(id: id.uuid, amount: amount.fen, now: now), logger: logger)
         var paid: EnrollmentRecord?
         for try await row in updated { paid = row }
         try await EvidenceQueue(store: store).enqueue(
             EvidenceEvent(
-                kind: .payment, occurredAt: store.dependencies.now(), institution: enrollment.institutionId, enrollment: id, amount: amount,
+                kind: .payment, occurredAt: now, institution: enrollment.institutionId, enrollment: id, amount: amount,
                 lessons: enrollment.lessonsBought, reference: "payment:\(id)"),
             on: connection)
         guard let paid else { throw CorruptRow(value: "payment updated no enrollment") }
-        try await post(transfer, key: "payment:\(id)", enrollment: enrollment, on: connection)
+        try await post(
+            transfer, key: "payment:\(id)", institution: enrollment.institutionId, guardian: enrollment.guardianId,
+            enrollment: enrollment.id, at: now, on: connection)
         return paid
     }
 

@@ -125,6 +125,16 @@ public struct FastTrackJob: Sendable {
             try await connection.query(
                 "SELECT count(*) FROM (SELECT 1 FROM enrollments WHERE institution_id = \(institution) FOR UPDATE) AS waited",
                 logger: logger)
+            // The lessons recorded from the effective time on are final now (no lesson can be recorded after the mark):
+            // counted once, they never count against the guardian. (The mark itself does not touch enrollments: a money
+            // path holds its enrollment before the institution, so the mark, holding the institution, would deadlock.)
+            try await connection.query(
+                """
+                UPDATE enrollments e SET lessons_after_defunct = x.n
+                FROM (SELECT enrollment_id, sum(lessons)::int AS n FROM lessons
+                      WHERE institution_id = \(institution) AND recorded_at >= \(effectiveAt) GROUP BY enrollment_id) x
+                WHERE e.id = x.enrollment_id AND e.lessons_after_defunct <> x.n
+                """, logger: logger)
             let reserve = try await balance(of: institution, .reserve, on: connection)
             let operating = try await balance(of: institution, .operating, on: connection)
             let risk = try await riskPolicy(of: institution, at: effectiveAt, on: connection)

@@ -24,7 +24,7 @@ import TuitionCore
         let repaid = position(consumed: 5, returned: 75_000)
         #expect(repaid.outstanding == .zero && repaid.lessonsRemaining == 0)
         #expect(decideRefund(repaid, institution: .active, lessons: nil).map(\.lessons) == .failure(.nothingToRefund))
-        #expect(decideRefund(repaid, institution: .active, lessons: 1).map(\.lessons) == .failure(.refundExceedsUnconsumed))
+        #expect(decideRefund(repaid, institution: .active, lessons: 1).map(\.lessons) == .failure(.nothingToRefund))
         let today = termStart.addingDays(10)
         #expect(
             decideLessons(repaid, institution: .active, lessons: 1, takenOn: today, today: today).map { $0?.amount }
@@ -32,6 +32,7 @@ import TuitionCore
         // A partial payout leaves whole lessons for what is still outstanding, never more money than it.
         let partly = position(consumed: 5, returned: 12_000)
         #expect(partly.outstanding == Money(fen: 63_000) && partly.lessonsRemaining == 12)
+        #expect(decideRefund(partly, institution: .active, lessons: 13).map(\.lessons) == .failure(.refundExceedsUnconsumed))
         let all = try? decideRefund(partly, institution: .active, lessons: nil).get()
         #expect(all?.transfer.amount == Money(fen: 60_000))
     }

@@ -94,7 +94,7 @@ import TuitionCore
         for status in [InstitutionStatus.suspended, .defunct, .blacklisted] {
             #expect(
                 decidePayment(position(paid: false), institution: status, contractSigned: true, offered: Money(fen: 100_000))
-                    == .failure(.institutionNotOperating))
+                    == .failure(status == .defunct ? .institutionDefunct : .institutionNotOperating))
         }
         #expect(
             decidePayment(position(), institution: .active, contractSigned: true, offered: Money(fen: 100_000))
