@@ -39,6 +39,10 @@ struct RouteKey: Hashable, Sendable, CustomStringConvertible {
 struct API: Sendable {
     let store: Store
     let client: any TestClientProtocol
+    /// The scrape token `/metrics` takes in tests.
+    static let metricsToken = "test-metrics-scrape-token"
+    /// The service's own origin as the router sees it (the default public address), for dashboard form posts.
+    static let origin = "http://127.0.0.1:8080"
 
     static func run(
         _ suite: String, clock: TestClock? = nil, _ body: @Sendable @escaping (API, [RouteKey]) async throws -> Void
@@ -46,7 +50,8 @@ struct API: Sendable {
         try await TestDatabase.withStore(suite, clock: clock) { store in
             _ = try await CertificateRepository(store: store).initializeAuthority(kek: TestContracts.keyEncryptionKey)
             let router = buildRouter(
-                store: store, openAPIDocument: openAPIDocument, logPublicKeyPEM: testLogSigner.publicKeyPEM, contracts: TestContracts.setup)
+                store: store, openAPIDocument: openAPIDocument, logPublicKeyPEM: testLogSigner.publicKeyPEM, contracts: TestContracts.setup,
+                web: WebSettings(metricsToken: API.metricsToken))
             let routes = router.routes.map { RouteKey(method: $0.method.rawValue, path: $0.path.description) }
             let app = Application(router: router)
             try await app.test(.router) { client in
