@@ -57,6 +57,8 @@ public struct AppConfiguration: Sendable {
     public var caKeyEncryptionKeyPath: String?
     /// The folder of contract templates (`<id>/v<N>/contract.xml` and `contract.xsd`).
     public var templatesPath: String = "contract-templates"
+    /// The dashboard's cookies, `/metrics` and the other web-facing settings.
+    public var web = WebSettings()
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databaseURL: String, logLevel: Logger.Level = .info, openAPIPath: String) {
         self.host = host
@@ -94,6 +96,7 @@ public struct AppConfiguration: Sendable {
         }
         configuration.caKeyEncryptionKeyPath = environment["TUITIONGUARD_CA_KEK_FILE"]
         if let templates = environment["TUITIONGUARD_TEMPLATES_DIR"], !templates.isEmpty { configuration.templatesPath = templates }
+        configuration.web = try WebSettings.fromEnvironment(environment)
         return configuration
     }
 }
@@ -116,13 +119,15 @@ public enum ConfigurationError: Error, CustomStringConvertible {
 /// paid).
 public func buildRouter(
     store: Store, openAPIDocument: String, logPublicKeyPEM: String, telemetry: Telemetry = Telemetry(),
-    publicBaseURL: String = "http://127.0.0.1:8080", contracts: ContractSetup? = nil
+    publicBaseURL: String = "http://127.0.0.1:8080", contracts: ContractSetup? = nil, web: WebSettings = WebSettings()
 ) -> Router<AppRequestContext> {
-    let router = Router(context: AppRequestContext.self)
+    let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
     let services = Services(store: store)
     router.addMiddleware {
+        SecurityHeadersMiddleware()
         RequestMetricsMiddleware(factory: telemetry.factory)
         ProblemMiddleware()
+        InputBoundsMiddleware(maxBodyBytes: RequestBodyLimit.jsonBytes)
         TokenAuthenticator(principals: services.principals)
     }
     router.get("health") { _, _ in try JSON.response(["status": "ok"]) }
@@ -134,10 +139,13 @@ public func buildRouter(
     addRoutes(to: router, services: services)
     addLogRoutes(to: router, store: store, publicKeyPEM: logPublicKeyPEM)
     // Issue #6, part 2: operations, public lookup and catalog, the regulator's dashboard.
-    addMetricsRoutes(to: router, store: store, telemetry: telemetry)
+    addMetricsRoutes(to: router, store: store, telemetry: telemetry, scrapeToken: web.metricsToken)
     addPublicRoutes(to: router, store: store, addresses: PublicAddresses(baseURL: publicBaseURL))
-    addDashboardRoutes(to: router, store: store, secureCookie: publicBaseURL.hasPrefix("https:"))
+    addDashboardRoutes(
+        to: router, store: store, secureCookie: web.secureCookies, allowedOrigins: Set([WebSettings.origin(of: publicBaseURL)].compactMap { $0 }))
     addContractRoutes(to: router, store: store, setup: contracts)
+    // Last: it then wraps only the not-found responder (Hummingbird applies middleware to the routes added after it).
+    router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes.map { ($0.path.description, $0.method) }))
     return router
 }
 
@@ -162,7 +170,7 @@ public func buildApplication(configuration: AppConfiguration, logger: Logger) th
     var app = Application(
         router: buildRouter(
             store: store, openAPIDocument: document, logPublicKeyPEM: signer.publicKeyPEM, telemetry: telemetry,
-            publicBaseURL: publicBaseURL, contracts: contracts),
+            publicBaseURL: publicBaseURL, contracts: contracts, web: configuration.web),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "TuitionGuard"),
         logger: logger)
     app.addServices(

@@ -21,6 +21,7 @@ func addClaimRoutes(to router: Router<AppRequestContext>, services: Services) {
         let principal = try context.principal(.guardian)
         guard case .guardian(let guardian) = principal.entity else { throw Problem.roleNotPermitted }
         let (body, raw) = try await request.decodeJSON(NewClaim.self, context: context)
+        try checkAmount(body.claimedFen, atMost: PlatformLimits.claimMaximum)
         return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
             try await services.claims.file(body, guardian: guardian, on: connection)
         }
@@ -47,7 +48,7 @@ func addClaimRoutes(to router: Router<AppRequestContext>, services: Services) {
         guard case .insurer(let insurer) = try context.principal(.insurer).entity else { throw Problem.roleNotPermitted }
         let id: Claim.ID = try context.parameters.id("id")
         let (body, _) = try await request.decodeJSON(ClaimRejectionBody.self, context: context)
-        let reason = try validText(body.reason, maxScalars: 1_000)
+        let reason = try validFreeText(body.reason, maxScalars: 1_000)
         return try JSON.response(try await services.claims.reject(id, insurer: insurer, reason: reason))
     }
     // Paying moves money: an Idempotency-Key is required, and paying a paid claim moves nothing either way.

@@ -19,7 +19,7 @@ public struct AppRequestContext: AuthRequestContext, RequestContext {
     }
 
     /// Request bodies are small JSON documents.
-    public var maxUploadSize: Int { 64 * 1024 }
+    public var maxUploadSize: Int { RequestBodyLimit.jsonBytes }
 
     /// The authenticated principal, or 401.
     func principal() throws -> Principal {
@@ -43,42 +43,14 @@ struct TokenAuthenticator: AuthenticatorMiddleware {
     let principals: PrincipalRepository
 
     func authenticate(request: Request, context: Context) async throws -> Principal? {
-        guard let bearer = request.headers.bearer else { return nil }
+        guard let token = request.headers.bearerToken else { return nil }
         // An unknown token leaves the request unauthenticated: public routes still answer, the others say 401.
-        guard bearer.token.count < 200 else { return nil }
-        return try await principals.principal(forToken: bearer.token)
+        guard token.count < 200 else { return nil }
+        return try await principals.principal(forToken: token)
     }
 }
 
-/// Reads request bodies; times are RFC 3339, with or without fractional seconds.
-private let bodyDecoder: JSONDecoder = {
-    let decoder = JSONDecoder()
-    decoder.dateDecodingStrategy = .custom { decoder in
-        let text = try decoder.singleValueContainer().decode(String.self)
-        if let date = parseRFC3339(text) { return date }
-        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 time: \(text)"))
-    }
-    return decoder
-}()
-
 extension Request {
-    /// Decodes the JSON body; any decoding failure is a 400 naming the field.
-    func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext) async throws -> (T, ByteBuffer) {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await body.collect(upTo: context.maxUploadSize)
-        } catch is NIOTooManyBytesError {
-            throw Problem(.contentTooLarge, code: "body_too_large", title: "The request body is too large")
-        }
-        do {
-            return (try bodyDecoder.decode(T.self, from: Data(buffer: buffer)), buffer)
-        } catch let error as DecodingError {
-            throw Problem.malformedBody(ProblemMiddleware<AppRequestContext>.describe(error))
-        } catch {
-            throw Problem.malformedBody("the body is not JSON")
-        }
-    }
-
     var idempotencyKey: String? {
         guard let key = headers[HTTPField.Name("Idempotency-Key")!], !key.isEmpty, key.utf8.count <= 200 else { return nil }
         return key

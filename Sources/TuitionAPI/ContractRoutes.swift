@@ -133,24 +133,14 @@ private func contractProblem(_ error: any Error) -> any Error {
 extension Request {
     /// The raw body, up to the context's upload limit.
     func collectBody(context: AppRequestContext) async throws -> [UInt8] {
-        do {
-            return Array(buffer: try await body.collect(upTo: context.maxUploadSize))
-        } catch is NIOTooManyBytesError {
-            throw Problem(.contentTooLarge, code: "body_too_large", title: "The request body is too large")
-        }
+        Array(buffer: try await collectBody(upTo: context.maxUploadSize))
     }
 
     /// A JSON body that may be left out (empty): nil then.
-    func decodeOptionalJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext) async throws -> T? {
+    func decodeOptionalJSON<T: Codable>(_ type: T.Type, context: AppRequestContext) async throws -> T? {
         let bytes = try await collectBody(context: context)
         guard bytes.contains(where: { !($0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09) }) else { return nil }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(bytes))
-        } catch let error as DecodingError {
-            throw Problem.malformedBody(ProblemMiddleware<AppRequestContext>.describe(error))
-        } catch {
-            throw Problem.malformedBody("the body is not JSON")
-        }
+        return try JSONBody.decode(T.self, from: Data(bytes))
     }
 
     /// `{"algorithm": "ecdsa-p256" | "rsa-2048"}`, or P-256 when the body is empty.

@@ -14,7 +14,7 @@ struct DashboardPages: Sendable {
     let dashboard: DashboardRepository
     let sessions: DashboardSessionRepository
     let principals: PrincipalRepository
-    /// Adds `Secure` to the cookie when the service is reached over HTTPS.
+    /// `Secure` on the cookie, unless configured for plain-http development (`TUITIONGUARD_INSECURE_COOKIES=1`).
     let secureCookie: Bool
 
     init(store: Store, secureCookie: Bool) {
@@ -51,15 +51,15 @@ func redirect(to location: String, headers extra: HTTPFields = [:]) -> Response 
 
 struct SignInForm: Decodable { let token: String }
 
-func addDashboardRoutes(to router: Router<AppRequestContext>, store: Store, secureCookie: Bool) {
+func addDashboardRoutes(to router: Router<AppRequestContext>, store: Store, secureCookie: Bool, allowedOrigins: Set<String>) {
     let pages = DashboardPages(store: store, secureCookie: secureCookie)
-    let dashboard = router.group("dashboard")
+    let dashboard = router.group("dashboard").add(middleware: SameOriginMiddleware(allowedOrigins: allowedOrigins))
 
     dashboard.get("sign-in") { _, _ in
         html(Pages.render("sign-in", ["title": "监管部门登录"]))
     }
     dashboard.post("sign-in") { request, context in
-        let body = try await request.body.collect(upTo: 4096)
+        let body = try await request.collectBody(upTo: RequestBodyLimit.formBytes)
         let token = (try? URLEncodedFormDecoder().decode(SignInForm.self, from: String(buffer: body)))?.token ?? ""
         let principal = token.isEmpty || token.utf8.count >= 200 ? nil : try await pages.principals.principal(forToken: token)
         guard let principal, principal.role == .regulator else {
@@ -81,7 +81,7 @@ func addDashboardRoutes(to router: Router<AppRequestContext>, store: Store, secu
     dashboard.get { request, context in
         guard let district = try await pages.district(request, context: context) else { return redirect(to: "/dashboard/sign-in") }
         let overview = try await pages.dashboard.overview(district: district)
-        return html(Pages.render("overview", overviewPage(overview)))
+        return html(Pages.render("overview", try overviewPage(overview)))
     }
 
     dashboard.get("institutions") { request, context in
@@ -169,7 +169,7 @@ private func link(_ path: String, _ query: [(String, String?)]) -> String {
 
 private let gradeColumns: [(String, String)] = [("A", "A 级"), ("B", "B 级"), ("C", "C 级"), ("D", "D 级"), ("none", "未评级")]
 
-func overviewPage(_ overview: DashboardOverview) -> [String: Any] {
+func overviewPage(_ overview: DashboardOverview) throws -> [String: Any] {
     var counts: [InstitutionStatus: [String: Int]] = [:]
     for row in overview.institutions { counts[row.status, default: [:]][row.grade, default: 0] += row.count }
     let statusRows: [[String: Any]] = InstitutionStatus.allCases.map { status in
@@ -231,7 +231,7 @@ func overviewPage(_ overview: DashboardOverview) -> [String: Any] {
         "severities": Labels.severities.map { ["label": $0.1] }, "warningRows": warningRows, "escalated": overview.escalatedWarnings,
         "defunctRunning": cases.filter { $0.status == "running" }.count,
         "defunctCompleted": cases.filter { $0.status == "completed" }.count,
-        "defunctUncovered": Labels.yuan(Money(fen: cases.reduce(0) { $0 + $1.uncovered.fen })),
+        "defunctUncovered": Labels.yuan(try Money.sum(cases.map(\.uncovered))),
         "defunctCases": cases.map(defunctCells),
         "claimRows": claimRows,
     ]

@@ -62,9 +62,12 @@ extension Timer {
 
 /// `GET /metrics`: the request metrics, then figures read from the database at scrape time (ledger transfers by
 /// kind, open warnings, fast-track progress) in a registry made for this scrape, so a figure that is gone leaves
-/// no stale series behind.
-func addMetricsRoutes(to router: Router<AppRequestContext>, store: Store, telemetry: Telemetry) {
-    router.get("metrics") { _, _ in
+/// no stale series behind. It needs `Authorization: Bearer <TUITIONGUARD_METRICS_TOKEN>`; without a configured token
+/// it is not served at all (404), so nothing about the platform is public by accident.
+func addMetricsRoutes(to router: Router<AppRequestContext>, store: Store, telemetry: Telemetry, scrapeToken: String?) {
+    router.get("metrics") { request, _ in
+        guard let scrapeToken else { throw Problem.notFound }
+        guard let offered = request.headers.bearerToken, constantTimeEquals(offered, scrapeToken) else { throw Problem.unauthenticated }
         let figures = try await OperationsRepository(store: store).figures()
         var buffer = telemetry.registry.emitToBuffer()
         scrapeRegistry(figures).emit(into: &buffer)
@@ -80,11 +83,10 @@ func scrapeRegistry(_ figures: OperationsFigures) -> PrometheusCollectorRegistry
         MetricNameDescriptor(namespace: "tuitionguard", metricName: metric, unitName: unit, helpText: help)
     }
     let transfers = name("ledger_transfers", unit: "total", "Ledger transfers by kind, counted from the append-only transfers table")
-    let amounts = name("ledger_transferred_fen", unit: "total", "Money moved by ledger transfers, by kind, in fen")
+    // Counts only: money totals belong to the regulator's dashboard, behind its sign-in, not to a scrape.
     for kind in figures.transfers {
         // The table only grows, so these are counters; a fresh registry starts them at zero and adds the count.
         registry.makeCounter(descriptor: transfers, labels: [("kind", kind.kind)]).increment(by: kind.count)
-        registry.makeCounter(descriptor: amounts, labels: [("kind", kind.kind)]).increment(by: kind.amountFen)
     }
     let warnings = name("open_warnings", "Open warnings by district and severity")
     for row in figures.openWarnings {

@@ -39,33 +39,100 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    static let notFound = Problem(.notFound, code: "not_found", title: "No such resource")
-    static let unauthenticated = Problem(.unauthorized, code: "unauthenticated", title: "A valid bearer token is required")
-    static let roleNotPermitted = Problem(.forbidden, code: "role_not_permitted", title: "This role may not do this")
-    static let idempotencyKeyRequired = Problem(
-        .badRequest, code: "idempotency_key_required", title: "This request moves money and needs an Idempotency-Key header")
-    static let idempotencyKeyReused = Problem(
-        .conflict, code: "idempotency_key_reused", title: "This Idempotency-Key was used with a different request")
-    static func malformedBody(_ detail: String) -> Problem {
-        Problem(.badRequest, code: "malformed_body", title: "The request body is not the JSON this route takes", detail: detail)
-    }
-    static func invalidParameter(_ detail: String) -> Problem {
-        Problem(.badRequest, code: "invalid_parameter", title: "A path or query parameter is invalid", detail: detail)
+    init(_ failure: some ProblemConvertible, detail: String? = nil) {
+        self.init(failure.status, code: failure.code, title: failure.title, detail: detail)
     }
 
-    /// The problem for a business rejection: 409 where the resource's state conflicts, else 422.
-    init(_ rejection: Rejection) {
-        let status: HTTPResponse.Status =
-            switch rejection {
-            case .licenceNumberTaken, .enrollmentAlreadyPaid, .lessonAlreadyAnswered, .enrollmentAlreadyInsured, .claimAlreadyOpen,
-                .claimNotAwaitingDecision, .claimNotApproved, .institutionAlreadyDefunct, .institutionDefunct, .fastTrackInProgress, .warningAlreadyResolved,
-                .institutionIsBlacklisted, .institutionNotSuspended,
-                .institutionAlreadySuspended, .enrollmentAlreadyReviewed, .complaintNotAwaitingAnswer, .complaintAlreadyClosed,
-                .contractNotAwaitingSignature, .contractAlreadySigned:
-                .conflict
-            default: .unprocessableContent
-            }
-        self.init(status, code: rejection.rawValue, title: rejection.title)
+    static let notFound = Problem(APIFailure.notFound)
+    static let unauthenticated = Problem(APIFailure.unauthenticated)
+    static let roleNotPermitted = Problem(APIFailure.roleNotPermitted)
+    static let idempotencyKeyRequired = Problem(APIFailure.idempotencyKeyRequired)
+    static let idempotencyKeyReused = Problem(APIFailure.idempotencyKeyReused)
+    static func malformedBody(_ detail: String) -> Problem { Problem(APIFailure.malformedBody, detail: detail) }
+    static func invalidParameter(_ detail: String) -> Problem { Problem(APIFailure.invalidParameter, detail: detail) }
+}
+
+/// An error with one fixed status, a stable code and a title: business rejections and API-level failures. Each
+/// conforming type maps its cases with an exhaustive switch, so a new case cannot silently become some default status.
+protocol ProblemConvertible: Error {
+    var status: HTTPResponse.Status { get }
+    var code: String { get }
+    var title: String { get }
+}
+
+/// Every failure the API itself reports (as opposed to a business `Rejection`). Its raw value is the stable `code`.
+enum APIFailure: String, CaseIterable, ProblemConvertible {
+    case malformedBody = "malformed_body"
+    case invalidParameter = "invalid_parameter"
+    case unknownField = "unknown_field"
+    case idempotencyKeyRequired = "idempotency_key_required"
+    case requestRefused = "request_refused"
+    case unauthenticated
+    case roleNotPermitted = "role_not_permitted"
+    case crossSiteRequest = "cross_site_request"
+    case notFound = "not_found"
+    case methodNotAllowed = "method_not_allowed"
+    case idempotencyKeyReused = "idempotency_key_reused"
+    case bodyTooLarge = "body_too_large"
+    case internalError = "internal_error"
+
+    var code: String { rawValue }
+
+    var status: HTTPResponse.Status {
+        switch self {
+        case .malformedBody, .invalidParameter, .unknownField, .idempotencyKeyRequired, .requestRefused: .badRequest
+        case .unauthenticated: .unauthorized
+        case .roleNotPermitted, .crossSiteRequest: .forbidden
+        case .notFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
+        case .idempotencyKeyReused: .conflict
+        case .bodyTooLarge: .contentTooLarge
+        case .internalError: .internalServerError
+        }
+    }
+
+    var title: String {
+        switch self {
+        case .malformedBody: "The request body is not the JSON this route takes"
+        case .invalidParameter: "A path or query parameter is invalid"
+        case .unknownField: "The request body has a field this route does not take"
+        case .idempotencyKeyRequired: "This request moves money and needs an Idempotency-Key header"
+        case .requestRefused: "The request is not one this service accepts"
+        case .unauthenticated: "A valid bearer token is required"
+        case .roleNotPermitted: "This role may not do this"
+        case .crossSiteRequest: "The form was not sent from this service's own pages"
+        case .notFound: "No such resource"
+        case .methodNotAllowed: "This route does not take this method"
+        case .idempotencyKeyReused: "This Idempotency-Key was used with a different request"
+        case .bodyTooLarge: "The request body is too large"
+        case .internalError: "Something went wrong on our side"
+        }
+    }
+}
+
+extension Rejection: ProblemConvertible {
+    var code: String { rawValue }
+
+    /// 409 where the resource's state conflicts with the request, 422 where the request itself breaks a rule.
+    var status: HTTPResponse.Status {
+        switch self {
+        case .licenceNumberTaken, .enrollmentAlreadyPaid, .lessonAlreadyAnswered, .enrollmentAlreadyInsured, .claimAlreadyOpen,
+            .claimNotAwaitingDecision, .claimNotApproved, .institutionAlreadyDefunct, .institutionDefunct, .fastTrackInProgress, .warningAlreadyResolved,
+            .institutionIsBlacklisted, .institutionNotSuspended, .institutionAlreadySuspended, .enrollmentAlreadyReviewed,
+            .complaintNotAwaitingAnswer, .complaintAlreadyClosed, .contractNotAwaitingSignature, .contractAlreadySigned:
+            .conflict
+        case .amountMustBePositive, .amountTooLarge, .lessonsMustBePositive, .priceMustBePositive, .lessonMinutesMustBePositive,
+            .textFieldInvalid, .textHasForbiddenCharacters, .valueOutOfRange, .chargeCoversTooManyLessons, .chargeTermTooLong,
+            .chargeAmountTooLarge, .termEndsBeforeItStarts, .districtCapAboveNationalCap, .reserveRatioInvalid,
+            .institutionNotOperating, .institutionDetailsMissing, .creditCodeInvalid, .enrollmentNotPaid,
+            .paymentDoesNotMatchOrder, .lessonsExceedRemaining, .lessonDateInFuture, .lessonDateBeforeTerm, .nothingToRefund,
+            .refundExceedsUnconsumed, .accountWouldGoNegative, .lessonAnswerWindowClosed, .premiumRateInvalid,
+            .coverageTermsInvalid, .policyPeriodInvalid, .insuredDoesNotMatchProduct, .sumInsuredExceedsCover,
+            .policyStartsInThePast, .approvalExceedsApprovable, .payoutExceedsPolicyRemaining, .payoutExceedsEntitlement,
+            .effectiveTimeInFuture, .institutionNotDefunct, .warningThresholdInvalid, .inspectionInvalid, .ratingOutOfRange,
+            .contractNotSigned, .signingCertificateRevoked, .identityNumberInvalid:
+            .unprocessableContent
+        }
     }
 }
 
@@ -79,6 +146,8 @@ extension Rejection {
         case .priceMustBePositive: "The price per lesson must be positive"
         case .lessonMinutesMustBePositive: "The lesson length must be positive and under a day"
         case .textFieldInvalid: "A required text field is empty or too long"
+        case .textHasForbiddenCharacters:
+            "Text may not hold NUL, other control characters or bidirectional overrides; names and codes take no line breaks or tabs"
         case .valueOutOfRange: "A value is outside the range the ledger accepts"
         case .chargeCoversTooManyLessons: "One charge may cover at most the district's lesson cap (60 nationally)"
         case .chargeTermTooLong: "One charge may cover at most the district's term cap (3 months nationally)"
@@ -88,6 +157,8 @@ extension Rejection {
         case .licenceNumberTaken: "An institution with this licence number is already registered"
         case .reserveRatioInvalid: "Reserve mode needs a ratio of 1–10,000 basis points; escrow mode takes none"
         case .institutionNotOperating: "The institution is suspended, defunct or blacklisted"
+        case .institutionDetailsMissing: "A contract needs the institution's address, credit code and licence validity"
+        case .creditCodeInvalid: "A unified social credit code has 18 characters of 0–9 and A–Y without I, O, S, V, Z; the 3rd–8th are digits"
         case .enrollmentAlreadyPaid: "The enrollment is already paid"
         case .enrollmentNotPaid: "The enrollment is not paid yet"
         case .paymentDoesNotMatchOrder: "The payment must equal the order's amount"
@@ -153,22 +224,28 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     static func problem(for error: any Error, logger: Logger) -> Problem {
         switch error {
         case let problem as Problem: return problem
-        case let rejection as Rejection: return Problem(rejection)
+        case let failure as any ProblemConvertible: return Problem(failure)
         case is NotFound: return .notFound
         case let error as DecodingError: return .malformedBody(describe(error))
-        case let error as HTTPError:
-            switch error.status {
-            case .notFound: return .notFound
-            case .unauthorized: return .unauthenticated
-            case .contentTooLarge: return Problem(.contentTooLarge, code: "body_too_large", title: "The request body is too large")
-            case .methodNotAllowed:
-                return Problem(.methodNotAllowed, code: "method_not_allowed", title: "This route does not take this method")
-            default:
-                return Problem(error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase, detail: error.body)
-            }
+        case let error as HTTPError: return problem(for: error, logger: logger)
         default:
             logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
-            return Problem(.internalServerError, code: "internal_error", title: "Something went wrong on our side")
+            return Problem(APIFailure.internalError)
+        }
+    }
+
+    /// Hummingbird's own errors, mapped onto our codes: a status we have a code for keeps it, any other client error
+    /// is `request_refused` and any other server error `internal_error`, so no code outside the spec's list goes out.
+    static func problem(for error: HTTPError, logger: Logger) -> Problem {
+        switch error.status {
+        case .notFound: return .notFound
+        case .unauthorized: return .unauthenticated
+        case .contentTooLarge: return Problem(APIFailure.bodyTooLarge)
+        case .methodNotAllowed: return Problem(APIFailure.methodNotAllowed)
+        case let status where status.kind == .clientError: return Problem(APIFailure.requestRefused, detail: error.body)
+        case let status:
+            logger.error("server error", metadata: ["status": "\(status.code)", "error": "\(String(reflecting: error))"])
+            return Problem(APIFailure.internalError)
         }
     }
 

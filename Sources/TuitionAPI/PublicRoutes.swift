@@ -155,7 +155,7 @@ func html(_ text: String, status: HTTPResponse.Status = .ok, headers extra: HTTP
     // Pages carry no scripts of their own: nothing else may run on them.
     headers[.contentSecurityPolicy] =
         "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
-    headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+    headers[.xContentTypeOptions] = "nosniff"
     return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
 }
 

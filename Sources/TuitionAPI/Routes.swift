@@ -170,6 +170,7 @@ func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
         let id: Institution.ID = try context.parameters.id("id")
         guard principal.entity == .institution(id) else { throw Problem.notFound }
         let (body, raw) = try await request.decodeJSON(TopUpBody.self, context: context)
+        try checkAmount(body.amountFen, atMost: PlatformLimits.topUpMaximum)
         let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
             try await services.enrollments.topUpReserve(
                 institution: id, amount: body.amountFen, key: "reserve_topup:\(principal.id):\(request.idempotencyKey ?? "")",
@@ -284,7 +285,7 @@ func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Service
     v1.post("lessons/:id/dispute") { request, context in
         guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }
         let (body, _) = try await request.decodeJSON(DisputeBody.self, context: context)
-        let reason = try validText(body.reason, maxScalars: 1_000)
+        let reason = try validFreeText(body.reason, maxScalars: 1_000)
         return try JSON.response(
             try await services.enrollments.answerLesson(try context.parameters.id("id"), guardian: guardian, dispute: reason))
     }

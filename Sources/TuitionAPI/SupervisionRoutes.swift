@@ -77,7 +77,7 @@ func addSupervisionRoutes(to router: Router<AppRequestContext>, services: Servic
         guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
         guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw Problem.notFound }
         let (body, _) = try await request.decodeJSON(NoteBody.self, context: context)
-        let note = try validText(body.note, maxScalars: 2_000)
+        let note = try validFreeText(body.note, maxScalars: 2_000)
         return try JSON.response(try await services.warnings.resolve(id, district: district, note: note))
     }
     // Evaluates the regulator's district now, as the scheduled evaluation does.
@@ -108,7 +108,7 @@ func addSupervisionRoutes(to router: Router<AppRequestContext>, services: Servic
             guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
             let id: Institution.ID = try context.parameters.id("id")
             let (body, _) = try await request.decodeJSON(NoteBody.self, context: context)
-            let note = try validText(body.note, maxScalars: 2_000)
+            let note = try validFreeText(body.note, maxScalars: 2_000)
             return try JSON.response(
                 try await services.supervision.sanction(id, action: action, note: note, district: district), status: .created)
         }

@@ -15,6 +15,13 @@ public struct BusinessDate: Hashable, Comparable, Sendable, Codable, CustomStrin
         self.day = day
     }
 
+    /// A date whose parts are known to be valid (constants, or arithmetic on a valid date); no check, no trap.
+    init(validated year: Int, _ month: Int, _ day: Int) {
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
     /// Parses `YYYY-MM-DD`.
     public init?(_ text: String) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
@@ -26,15 +33,20 @@ public struct BusinessDate: Hashable, Comparable, Sendable, Codable, CustomStrin
 
     /// The Shanghai calendar date of an instant (UTC+8, no daylight saving since 1991).
     public init(shanghaiDateOf instant: Date) {
-        let seconds = Int(instant.timeIntervalSince1970.rounded(.down)) + 8 * 3600
+        // Clamped to ±10¹⁵ s (tens of millions of years) so no instant, however absurd, traps the conversion.
+        let interval = instant.timeIntervalSince1970
+        let bounded = interval.isFinite ? max(-1e15, min(1e15, interval.rounded(.down))) : 0
+        let seconds = Int(bounded) + 8 * 3600
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         self = BusinessDate(daysSinceEpoch: days)
     }
 
     public init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        guard let date = BusinessDate(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "expected a date YYYY-MM-DD"))
+        // Decoding is the edge: a date outside the documented window never reaches date arithmetic.
+        guard let date = BusinessDate(text), PlatformLimits.dateInWindow(date) else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "expected a date YYYY-MM-DD from 2000-01-01 to 2099-12-31"))
         }
         self = date
     }
@@ -57,16 +69,18 @@ public struct BusinessDate: Hashable, Comparable, Sendable, Codable, CustomStrin
     }
 
     /// The same day `months` later, clamped to the end of a shorter month (31 Jan + 1 month = 28/29 Feb).
+    /// Total: 9999-12-31 + 1 month is 10000-01-31, a value that compares correctly and never traps (issue #11).
     public func addingMonths(_ months: Int) -> BusinessDate {
+        let months = max(-1_200_000, min(1_200_000, months))
         let monthIndex = year * 12 + (month - 1) + months
-        let newYear = monthIndex / 12
-        let newMonth = monthIndex % 12 + 1
+        let newYear = monthIndex >= 0 ? monthIndex / 12 : (monthIndex - 11) / 12
+        let newMonth = monthIndex - newYear * 12 + 1
         let newDay = min(day, BusinessDate.daysIn(year: newYear, month: newMonth))
-        return BusinessDate(year: newYear, month: newMonth, day: newDay)!
+        return BusinessDate(validated: newYear, newMonth, newDay)
     }
 
     public func addingDays(_ days: Int) -> BusinessDate {
-        BusinessDate(daysSinceEpoch: daysSinceEpoch + days)
+        BusinessDate(daysSinceEpoch: daysSinceEpoch + max(-1_000_000_000, min(1_000_000_000, days)))
     }
 
     /// Days since 1970-01-01 (Hinnant's days_from_civil).

@@ -41,6 +41,7 @@ public func checkProductTerms(
     kind: InsuranceProductKind, premiumRateBasisPoints: Int, coveredShareBasisPoints: Int?, limit: Money?
 ) -> Rejection? {
     guard (1...10_000).contains(premiumRateBasisPoints) else { return .premiumRateInvalid }
+    if let limit, limit > PlatformLimits.sumInsuredMaximum { return .amountTooLarge }
     switch kind {
     case .institutionRisk:
         guard let coveredShareBasisPoints, (1...10_000).contains(coveredShareBasisPoints), let limit, limit.isPositive else {
@@ -155,6 +156,7 @@ public func checkPolicyTerms(
     product: InsuranceProduct, insured: InsuredParty, sumInsured: Money, periodStart: Date, periodEnd: Date, tuitionPaid: Money
 ) -> Rejection? {
     guard sumInsured.isPositive else { return .amountMustBePositive }
+    guard sumInsured <= PlatformLimits.sumInsuredMaximum else { return .amountTooLarge }
     guard periodEnd > periodStart else { return .policyPeriodInvalid }
     guard insured.productKind == product.kind else { return .insuredDoesNotMatchProduct }
     switch product.kind {

@@ -164,6 +164,7 @@ public func decideRefund(_ position: EnrollmentPosition, institution: Institutio
 /// The institution puts money of its own into its risk reserve.
 public func decideReserveTopUp(amount: Money, institution: InstitutionStatus) -> Result<PlannedTransfer, Rejection> {
     guard amount.isPositive else { return .failure(.amountMustBePositive) }
+    guard amount <= PlatformLimits.topUpMaximum else { return .failure(.amountTooLarge) }
     guard institution != .defunct else { return .failure(.institutionDefunct) }
     return .success(PlannedTransfer(kind: .reserveTopUp, from: .institutionBank, to: .reserve, amount: amount))
 }

@@ -37,6 +37,31 @@ public struct Money: Hashable, Comparable, Sendable, Codable, CustomStringConver
         return overflow ? nil : Money(fen: product)
     }
 
+    /// The sum, or `amountTooLarge` when it would not fit in 64 bits: a sum of values from a request or the database
+    /// never traps.
+    public func plus(_ other: Money) throws(Rejection) -> Money {
+        guard let sum = adding(other) else { throw .amountTooLarge }
+        return sum
+    }
+
+    public func minus(_ other: Money) throws(Rejection) -> Money {
+        guard let difference = subtracting(other) else { throw .amountTooLarge }
+        return difference
+    }
+
+    /// `self` × `count`, or `amountTooLarge` when the product would not fit in 64 bits.
+    public func multiplied(by count: Int) throws(Rejection) -> Money {
+        guard let product = times(count) else { throw .amountTooLarge }
+        return product
+    }
+
+    /// The sum of `parts`, or `amountTooLarge` on overflow.
+    public static func sum(_ parts: some Sequence<Money>) throws(Rejection) -> Money {
+        var total = Money.zero
+        for part in parts { total = try total.plus(part) }
+        return total
+    }
+
     /// "¥1,234.56"-style text for people; APIs carry `fen`.
     public var description: String {
         let sign = fen < 0 ? "-" : ""

@@ -8,6 +8,7 @@ public enum Rejection: String, Error, Sendable, CaseIterable {
     case priceMustBePositive = "price_must_be_positive"
     case lessonMinutesMustBePositive = "lesson_minutes_must_be_positive"
     case textFieldInvalid = "text_field_invalid"
+    case textHasForbiddenCharacters = "text_has_forbidden_characters"
     case valueOutOfRange = "value_out_of_range"
     // The prepayment rule
     case chargeCoversTooManyLessons = "charge_exceeds_lesson_cap"
@@ -19,6 +20,8 @@ public enum Rejection: String, Error, Sendable, CaseIterable {
     case licenceNumberTaken = "licence_number_taken"
     case reserveRatioInvalid = "reserve_ratio_invalid"
     case institutionNotOperating = "institution_not_operating"
+    case institutionDetailsMissing = "institution_details_missing"
+    case creditCodeInvalid = "credit_code_invalid"
     // Enrollments and the ledger
     case enrollmentAlreadyPaid = "enrollment_already_paid"
     case enrollmentNotPaid = "enrollment_not_paid"

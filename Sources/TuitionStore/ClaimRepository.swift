@@ -115,7 +115,7 @@ public struct ClaimRepository: Sendable {
     /// The event time of an `institution_defunct` claim is the effective time of the institution's defunct mark
     /// (refused when there is none); a `refund_refused` claim's is the filing time.
     public func file(_ new: NewClaim, guardian: Guardian.ID, on connection: PostgresConnection) async throws -> ClaimRecord {
-        guard new.claimedFen.isPositive else { throw Rejection.amountMustBePositive }
+        try checkAmount(new.claimedFen, atMost: PlatformLimits.claimMaximum)
         // The enrollment is locked so filing, paying and other money movements on it queue behind each other.
         let (enrollment, _) = try await EnrollmentRepository(store: store).lockForMoney(
             new.enrollmentId, scope: Scope(guardian: guardian.uuid), on: connection)

@@ -151,30 +151,20 @@ public struct DashboardRepository: Sendable {
         async let defunct = defunctCases(district: district, status: nil, after: nil, limit: 20)
         async let claims = claimCounts(district)
         let rows = try await coverage
-        var unconsumed: Int64 = 0
-        var escrow: Int64 = 0
-        var reserve: Int64 = 0
-        var applied: (escrow: Int64, reserve: Int64, insurance: Int64) = (0, 0, 0)
-        var short = 0
-        for row in rows {
-            unconsumed += row.coverage.unconsumed.fen
-            escrow += row.coverage.escrow.fen
-            reserve += row.coverage.reserve.fen
-            applied.escrow += row.coverage.escrowApplied.fen
-            applied.reserve += row.coverage.reserveApplied.fen
-            applied.insurance += row.coverage.insuranceApplied.fen
-            if row.coverage.uncovered.isPositive { short += 1 }
-        }
+        let coverages = rows.map(\.coverage)
+        let short = coverages.filter { $0.uncovered.isPositive }.count
         // The district's cover is the sum of each institution's capped cover, layer by layer: one institution's
-        // surplus does not pay another's students.
+        // surplus does not pay another's students. Sums are checked: an absurd figure is refused, not a crash.
         let total = TuitionCoverage(
-            unconsumed: Money(fen: unconsumed), escrow: Money(fen: applied.escrow), reserve: Money(fen: applied.reserve),
-            insurance: Money(fen: applied.insurance))
+            unconsumed: try Money.sum(coverages.map(\.unconsumed)), escrow: try Money.sum(coverages.map(\.escrowApplied)),
+            reserve: try Money.sum(coverages.map(\.reserveApplied)), insurance: try Money.sum(coverages.map(\.insuranceApplied)))
+        let escrow = try Money.sum(coverages.map(\.escrow))
+        let reserve = try Money.sum(coverages.map(\.reserve))
         let (warningCounts, escalated) = try await warnings
         return DashboardOverview(
             district: district, districtName: try await name, today: today, institutions: try await institutions,
-            escrowHeld: Money(fen: escrow),
-            reserveHeld: Money(fen: reserve), coverage: total, institutionsWithShortfall: short, openWarnings: warningCounts,
+            escrowHeld: escrow,
+            reserveHeld: reserve, coverage: total, institutionsWithShortfall: short, openWarnings: warningCounts,
             escalatedWarnings: escalated, defunctCases: try await defunct.items, claims: try await claims)
     }
 
@@ -228,14 +218,15 @@ public struct DashboardRepository: Sendable {
     func claimCounts(_ district: DistrictCode) async throws -> [DashboardOverview.ClaimCount] {
         let rows = try await store.query(
             """
-            SELECT c.status, count(*)::int, sum(c.claimed_fen)::bigint, sum(c.paid_fen)::bigint
+            SELECT c.status, count(*)::int, sum(c.claimed_fen), sum(c.paid_fen)
             FROM claims c JOIN institutions i ON i.id = c.institution_id
             WHERE i.district_code = \(district.value)
             GROUP BY 1
             """)
         var counts: [DashboardOverview.ClaimCount] = []
-        for try await (status, count, claimed, paid) in rows.decode((String, Int, Int64, Int64).self) {
-            counts.append(.init(status: try decodeEnum(status), count: count, claimed: Money(fen: claimed), paid: Money(fen: paid)))
+        for try await (status, count, claimed, paid) in rows.decode((String, Int, Decimal, Decimal).self) {
+            counts.append(
+                .init(status: try decodeEnum(status), count: count, claimed: try Money(summed: claimed), paid: try Money(summed: paid)))
         }
         return counts
     }
@@ -292,10 +283,10 @@ public struct DashboardRepository: Sendable {
         institutionsCTE + fundsCTE + tuitionCTE + """
             , coverage AS (
                 SELECT inst.id AS institution_id,
-                       coalesce(o.unconsumed, 0)::bigint AS unconsumed,
-                       coalesce(f.escrow, 0)::bigint AS escrow,
-                       coalesce(f.reserve, 0)::bigint AS reserve,
-                       (coalesce(r.cover, 0) + coalesce(t.cover, 0))::bigint AS insurance
+                       coalesce(o.unconsumed, 0)::numeric AS unconsumed,
+                       coalesce(f.escrow, 0)::numeric AS escrow,
+                       coalesce(f.reserve, 0)::numeric AS reserve,
+                       (coalesce(r.cover, 0) + coalesce(t.cover, 0))::numeric AS insurance
                 FROM inst
                 LEFT JOIN owed o ON o.institution_id = inst.id
                 LEFT JOIN funds f ON f.institution_id = inst.id
@@ -314,8 +305,8 @@ public struct DashboardRepository: Sendable {
         async let fundRows = store.query(
             PostgresQuery(
                 unsafeSQL: Self.institutionsCTE + Self.fundsCTE + """
-                    SELECT inst.id, coalesce(o.unconsumed, 0)::bigint, coalesce(f.escrow, 0)::bigint, coalesce(f.reserve, 0)::bigint,
-                           coalesce(r.cover, 0)::bigint
+                    SELECT inst.id, coalesce(o.unconsumed, 0)::numeric, coalesce(f.escrow, 0)::numeric, coalesce(f.reserve, 0)::numeric,
+                           coalesce(r.cover, 0)::numeric
                     FROM inst
                     LEFT JOIN owed o ON o.institution_id = inst.id
                     LEFT JOIN funds f ON f.institution_id = inst.id
@@ -323,20 +314,23 @@ public struct DashboardRepository: Sendable {
                     """, binds: binds()))
         async let tuitionRows = store.query(
             PostgresQuery(
-                unsafeSQL: Self.institutionsCTE + Self.tuitionCTE + "SELECT institution_id, cover::bigint FROM tuition", binds: binds()))
-        var tuition: [UUID: Int64] = [:]
-        for try await (id, cover) in try await tuitionRows.decode((UUID, Int64).self) { tuition[id] = cover }
+                unsafeSQL: Self.institutionsCTE + Self.tuitionCTE + "SELECT institution_id, cover::numeric FROM tuition", binds: binds()))
+        var tuition: [UUID: Money] = [:]
+        for try await (id, cover) in try await tuitionRows.decode((UUID, Decimal).self) { tuition[id] = try Money(summed: cover) }
         var result: [CoverageRow] = []
-        for try await (id, unconsumed, escrow, reserve, risk) in try await fundRows.decode((UUID, Int64, Int64, Int64, Int64).self) {
-            result.append(CoverageRow(institution: id, coverage: Self.coverage(unconsumed, escrow, reserve, risk + (tuition[id] ?? 0))))
+        for try await (id, unconsumed, escrow, reserve, risk) in try await fundRows.decode((UUID, Decimal, Decimal, Decimal, Decimal).self) {
+            let insurance = try Money(summed: risk).plus(tuition[id] ?? .zero)
+            result.append(
+                CoverageRow(
+                    institution: id,
+                    coverage: Self.coverage(
+                        try Money(summed: unconsumed), try Money(summed: escrow), try Money(summed: reserve), insurance)))
         }
         return result
     }
 
-    static func coverage(_ unconsumed: Int64, _ escrow: Int64, _ reserve: Int64, _ insurance: Int64) -> TuitionCoverage {
-        TuitionCoverage(
-            unconsumed: Money(fen: max(0, unconsumed)), escrow: Money(fen: max(0, escrow)), reserve: Money(fen: max(0, reserve)),
-            insurance: Money(fen: max(0, insurance)))
+    static func coverage(_ unconsumed: Money, _ escrow: Money, _ reserve: Money, _ insurance: Money) -> TuitionCoverage {
+        TuitionCoverage(unconsumed: max(.zero, unconsumed), escrow: max(.zero, escrow), reserve: max(.zero, reserve), insurance: max(.zero, insurance))
     }
 
     // MARK: Lists
@@ -375,9 +369,12 @@ public struct DashboardRepository: Sendable {
         var items: [DashboardInstitutionRow] = []
         for try await row in rows {
             let (id, licence, name, status, grade, mode, unconsumed, escrow, reserve, insurance, warnings) =
-                try row.decode((UUID, String, String, String, String?, String, Int64?, Int64?, Int64?, Int64?, Int).self)
+                try row.decode((UUID, String, String, String, String?, String, Decimal?, Decimal?, Decimal?, Decimal?, Int).self)
             var coverage: TuitionCoverage?
-            if let unconsumed, let escrow, let reserve, let insurance { coverage = Self.coverage(unconsumed, escrow, reserve, insurance) }
+            if let unconsumed, let escrow, let reserve, let insurance {
+                coverage = Self.coverage(
+                    try Money(summed: unconsumed), try Money(summed: escrow), try Money(summed: reserve), try Money(summed: insurance))
+            }
             items.append(
                 DashboardInstitutionRow(
                     id: .init(id), licenceNumber: licence, name: name, status: try decodeEnum(status), grade: grade,

@@ -146,7 +146,7 @@ public struct DefunctRepository: Sendable {
         let now = store.dependencies.now()
         let effective = effectiveAt ?? now
         guard effective <= now else { throw Rejection.effectiveTimeInFuture }
-        let reason = try validText(reason, maxScalars: 1000)
+        let reason = try validFreeText(reason, maxScalars: 1000)
         return try await store.transaction { connection in
             let rows = try await connection.query(
                 """

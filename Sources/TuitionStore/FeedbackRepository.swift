@@ -192,7 +192,7 @@ public struct FeedbackRepository: Sendable {
 
     /// The guardian complains about one of its enrollments.
     public func file(_ new: NewComplaint, guardian: Guardian.ID) async throws -> ComplaintRecord {
-        let text = try validText(new.text, maxScalars: 4_000)
+        let text = try validFreeText(new.text, maxScalars: 4_000)
         let id = store.dependencies.newID()
         let rows = try await store.query(
             """
@@ -231,7 +231,7 @@ public struct FeedbackRepository: Sendable {
 
     /// The institution answers an open complaint about one of its enrollments.
     public func answer(_ id: Complaint.ID, institution: Institution.ID, answer text: String) async throws -> ComplaintRecord {
-        let answer = try validText(text, maxScalars: 4_000)
+        let answer = try validFreeText(text, maxScalars: 4_000)
         return try await store.transaction { connection in
             let status = try await lockedStatus(id, scope: Scope(institution: institution.uuid), on: connection)
             guard status == .open else { throw Rejection.complaintNotAwaitingAnswer }
@@ -246,7 +246,7 @@ public struct FeedbackRepository: Sendable {
 
     /// The regulator closes a complaint of its district as upheld or not, with a note; an upheld one lowers the grade.
     public func close(_ id: Complaint.ID, district: DistrictCode, upheld: Bool, note text: String) async throws -> ComplaintRecord {
-        let note = try validText(text, maxScalars: 2_000)
+        let note = try validFreeText(text, maxScalars: 2_000)
         return try await store.transaction { connection in
             let status = try await lockedStatus(id, scope: Scope(district: district.value), on: connection)
             guard status == .open || status == .answered else { throw Rejection.complaintAlreadyClosed }

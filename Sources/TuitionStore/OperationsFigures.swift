@@ -7,7 +7,6 @@ public struct OperationsFigures: Sendable, Hashable {
     public struct TransferKind: Sendable, Hashable {
         public var kind: String
         public var count: Int64
-        public var amountFen: Int64
     }
 
     public struct OpenWarnings: Sendable, Hashable {
@@ -47,10 +46,10 @@ public struct OperationsRepository: Sendable {
 
     func transferCounts() async throws -> [OperationsFigures.TransferKind] {
         let rows = try await store.query(
-            "SELECT kind, count(*), coalesce(sum(amount_fen), 0)::bigint FROM transfers GROUP BY kind ORDER BY kind")
+            "SELECT kind, count(*) FROM transfers GROUP BY kind ORDER BY kind")
         var result: [OperationsFigures.TransferKind] = []
-        for try await (kind, count, amount) in rows.decode((String, Int64, Int64).self) {
-            result.append(.init(kind: kind, count: count, amountFen: amount))
+        for try await (kind, count) in rows.decode((String, Int64).self) {
+            result.append(.init(kind: kind, count: count))
         }
         return result
     }

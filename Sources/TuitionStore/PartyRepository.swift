@@ -100,14 +100,18 @@ public struct PartyRepository: Sendable {
     // MARK: Institutions
 
     public func registerInstitution(_ new: NewInstitution, district: DistrictCode) async throws -> InstitutionRecord {
-        let licence = try validText(new.licenceNumber, maxScalars: 64)
-        let name = try validText(new.name, maxScalars: 200)
-        let address = try validOptionalText(new.address)
-        let creditCode = try validOptionalText(new.creditCode, maxScalars: 64)
-        let bank = try validOptionalText(new.supervisedBank, maxScalars: 200)
-        let account = try validOptionalText(new.supervisedAccountNumber, maxScalars: 64)
+        let text = try InstitutionRegistrationRule.validText(
+            licenceNumber: new.licenceNumber, name: new.name, address: new.address, creditCode: new.creditCode,
+            supervisedBank: new.supervisedBank, supervisedAccountNumber: new.supervisedAccountNumber)
+        let (licence, name, address, creditCode) = (text.licenceNumber, text.name, text.address, text.creditCode)
+        let (bank, account) = (text.supervisedBank, text.supervisedAccountNumber)
         let ratio = new.reserveRatioBasisPoints ?? 0
         if let rejection = checkReserveRatio(mode: new.supervisionMode, basisPoints: ratio) { throw rejection }
+        if let rejection = InstitutionRegistrationRule.check(
+            address: address, creditCode: creditCode, licenceValidUntil: new.licenceValidUntil)
+        {
+            throw rejection
+        }
         let id = store.dependencies.newID()
         let now = store.dependencies.now()
         return try await mappingRejections {
@@ -129,7 +133,8 @@ public struct PartyRepository: Sendable {
                 try await EvidenceQueue(store: store).enqueue(
                     EvidenceEvent(kind: .institutionRegistered, occurredAt: now, institution: Institution.ID(id), reference: licence),
                     on: connection)
-                return try await fetchInstitution(Institution.ID(id), on: connection)!
+                guard let registered = try await fetchInstitution(Institution.ID(id), on: connection) else { throw NotFound() }
+                return registered
             }
         }
     }
@@ -178,7 +183,7 @@ public struct PartyRepository: Sendable {
     // MARK: Guardians, insurers, students
 
     public func createGuardian(name: String, phone: String = "") async throws -> Guardian.ID {
-        let (name, phone) = (try validText(name, maxScalars: 100), try validOptionalText(phone, maxScalars: 32))
+        let (name, phone) = (try validText(name, maxScalars: 100), try validOptionalLine(phone, maxScalars: 32))
         let id = store.dependencies.newID()
         let now = store.dependencies.now()
         try await store.transaction { connection in
@@ -222,8 +227,8 @@ public struct PartyRepository: Sendable {
         let name = try validText(new.name, maxScalars: 100)
         let (relationship, school, grade) =
             (
-                try validOptionalText(new.relationship, maxScalars: 50), try validOptionalText(new.school, maxScalars: 200),
-                try validOptionalText(new.grade, maxScalars: 50)
+                try validOptionalLine(new.relationship, maxScalars: 50), try validOptionalLine(new.school, maxScalars: 200),
+                try validOptionalLine(new.grade, maxScalars: 50)
             )
         let id = store.dependencies.newID()
         let rows = try await store.query(
@@ -261,7 +266,7 @@ public struct PartyRepository: Sendable {
 
     public func createCourse(_ new: NewCourse, institution: Institution.ID) async throws -> CourseRecord {
         let title = try validText(new.title, maxScalars: 200)
-        let teacher = try validOptionalText(new.teacher, maxScalars: 100)
+        let teacher = try validOptionalLine(new.teacher, maxScalars: 100)
         guard new.pricePerLessonFen.isPositive else { throw Rejection.priceMustBePositive }
         guard new.pricePerLessonFen <= ChargeCaps.national.amountMax else { throw Rejection.chargeAmountTooLarge }
         guard new.lessonMinutes > 0, new.lessonMinutes <= 24 * 60 else { throw Rejection.lessonMinutesMustBePositive }

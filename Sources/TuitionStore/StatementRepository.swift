@@ -54,10 +54,9 @@ public struct StatementRepository: Sendable {
                         createdAt: created))
             }
             // Pair assertion: what the enrollment row says must be what its transfers add up to.
-            let paid = transfers.filter { $0.kind == .payment }.reduce(Int64(0)) { $0 + $1.amountFen.fen }
-            let refunded = transfers.filter { $0.kind == .refund }.reduce(Int64(0)) { $0 + $1.amountFen.fen }
-            assert(
-                paid == enrollment.paidFen.fen && refunded == enrollment.refundedFen.fen, "enrollment counters disagree with its transfers")
+            let paid = try Money.sum(transfers.filter { $0.kind == .payment }.map(\.amountFen))
+            let refunded = try Money.sum(transfers.filter { $0.kind == .refund }.map(\.amountFen))
+            assert(paid == enrollment.paidFen && refunded == enrollment.refundedFen, "enrollment counters disagree with its transfers")
             return EnrollmentStatement(enrollment: enrollment, transfers: transfers, refunds: refunds)
         }
     }
@@ -70,20 +69,20 @@ public struct StatementRepository: Sendable {
                 (SELECT credits_fen - debits_fen FROM accounts WHERE institution_id = \(id.uuid) AND kind = 'escrow'),
                 (SELECT credits_fen - debits_fen FROM accounts WHERE institution_id = \(id.uuid) AND kind = 'operating'),
                 (SELECT credits_fen - debits_fen FROM accounts WHERE institution_id = \(id.uuid) AND kind = 'reserve'),
-                coalesce(sum(paid_fen), 0)::bigint, coalesce(sum(consumed_fen), 0)::bigint,
-                coalesce(sum(refunded_fen), 0)::bigint, coalesce(sum(returned_fen), 0)::bigint,
-                coalesce(sum(outstanding_fen), 0)::bigint, count(*)::int
+                coalesce(sum(paid_fen), 0), coalesce(sum(consumed_fen), 0),
+                coalesce(sum(refunded_fen), 0), coalesce(sum(returned_fen), 0),
+                coalesce(sum(outstanding_fen), 0), count(*)::int
             FROM enrollment_positions WHERE institution_id = \(id.uuid)
             """)
-        for try await (escrow, operating, reserve, paid, consumed, refunded, returned, outstanding, count) in rows.decode(
-            (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int).self)
+        for try await (escrow, operating, reserve, paidSum, consumedSum, refundedSum, returnedSum, outstandingSum, count)
+            in rows.decode((Int64, Int64, Int64, Decimal, Decimal, Decimal, Decimal, Decimal, Int).self)
         {
-            let unconsumed = Money(fen: outstanding)
+            let unconsumed = try Money(summed: outstandingSum)
             return InstitutionStatement(
                 institutionId: id, supervisionMode: institution.supervisionMode, escrowFen: Money(fen: escrow),
-                operatingFen: Money(fen: operating), reserveFen: Money(fen: reserve), paidFen: Money(fen: paid),
-                consumedFen: Money(fen: consumed), refundedFen: Money(fen: refunded), returnedFen: Money(fen: returned),
-                unconsumedFen: unconsumed,
+                operatingFen: Money(fen: operating), reserveFen: Money(fen: reserve), paidFen: try Money(summed: paidSum),
+                consumedFen: try Money(summed: consumedSum), refundedFen: try Money(summed: refundedSum),
+                returnedFen: try Money(summed: returnedSum), unconsumedFen: unconsumed,
                 reserveRequiredFen: reserveRequirement(unconsumed: unconsumed, ratioBasisPoints: institution.reserveRatioBasisPoints),
                 enrollments: count)
         }

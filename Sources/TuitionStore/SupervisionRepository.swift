@@ -38,7 +38,7 @@ public enum SanctionAction: String, Codable, Sendable, CaseIterable {
 }
 
 public struct SanctionRecord: Codable, Sendable, Hashable {
-    public var id: UUID
+    @LowercaseUUID public var id: UUID
     public var institutionId: Institution.ID
     public var action: SanctionAction
     public var note: String

@@ -4,7 +4,7 @@ import TuitionCore
 
 /// A warning as the API shows it.
 public struct WarningRecord: Codable, Sendable, Hashable {
-    public var id: UUID
+    @LowercaseUUID public var id: UUID
     public var institutionId: Institution.ID
     public var districtCode: String
     public var rule: WarningRule

@@ -39,6 +39,10 @@ struct RouteKey: Hashable, Sendable, CustomStringConvertible {
 struct API: Sendable {
     let store: Store
     let client: any TestClientProtocol
+    /// The scrape token `/metrics` takes in tests.
+    static let metricsToken = "test-metrics-scrape-token"
+    /// The service's own origin as the router sees it (the default public address), for dashboard form posts.
+    static let origin = "http://127.0.0.1:8080"
 
     static func run(
         _ suite: String, clock: TestClock? = nil, _ body: @Sendable @escaping (API, [RouteKey]) async throws -> Void
@@ -46,7 +50,8 @@ struct API: Sendable {
         try await TestDatabase.withStore(suite, clock: clock) { store in
             _ = try await CertificateRepository(store: store).initializeAuthority(kek: TestContracts.keyEncryptionKey)
             let router = buildRouter(
-                store: store, openAPIDocument: openAPIDocument, logPublicKeyPEM: testLogSigner.publicKeyPEM, contracts: TestContracts.setup)
+                store: store, openAPIDocument: openAPIDocument, logPublicKeyPEM: testLogSigner.publicKeyPEM, contracts: TestContracts.setup,
+                web: WebSettings(metricsToken: API.metricsToken))
             let routes = router.routes.map { RouteKey(method: $0.method.rawValue, path: $0.path.description) }
             let app = Application(router: router)
             try await app.test(.router) { client in
@@ -151,7 +156,7 @@ struct Cast: Sendable {
         let parties = PartyRepository(store: api.store)
         let institution = try await parties.registerInstitution(
             NewInstitution(
-                licenceNumber: "倒闭-\(UUID())", name: "已停业培训学校", address: "宁波市海曙区中山西路 1 号", creditCode: "52330203MJ0000001X",
+                licenceNumber: "倒闭-\(UUID().uuidString.lowercased())", name: "已停业培训学校", address: "宁波市海曙区中山西路 1 号", creditCode: "52330203MJ0000001X",
                 licenceValidUntil: BusinessDate(shanghaiDateOf: Date()).addingMonths(12), supervisionMode: .escrow),
             district: world.district)
         let course = try await parties.createCourse(

@@ -31,7 +31,8 @@ func knownDistrictFigures(_ district: KnownDistrict) -> [String: String] {
 }
 
 @Suite struct DashboardAPITests {
-    static let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+    /// A form post from the dashboard's own page: browsers send `Origin` with it.
+    static let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .origin: API.origin]
 
     @Test func signingInGivesAnHttpOnlyStrictCookieWhoseIdIsStoredOnlyAsAHash() async throws {
         let clock = TestClock()
@@ -44,7 +45,7 @@ func knownDistrictFigures(_ district: KnownDistrict) -> [String: String] {
             #expect(signIn.status == .seeOther && signIn.headers[.location] == "/dashboard")
             let setCookie = try #require(signIn.headers[.setCookie])
             #expect(setCookie.contains("; HttpOnly") && setCookie.contains("; SameSite=Strict") && setCookie.contains("; Path=/dashboard"))
-            #expect(!setCookie.contains("Secure"))  // plain http in tests; https adds it
+            #expect(setCookie.contains("; Secure"))  // unless TUITIONGUARD_INSECURE_COOKIES=1 (plain-http development)
             let session = try #require(setCookie.split(separator: ";").first?.split(separator: "=", maxSplits: 1).last.map(String.init))
             var stored: [Data] = []
             for try await digest in try await api.store.query("SELECT id_sha256 FROM dashboard_sessions").decode(Data.self) {
@@ -61,7 +62,7 @@ func knownDistrictFigures(_ district: KnownDistrict) -> [String: String] {
 
             let again = try await api.raw(.post, "/dashboard/sign-in", headers: Self.form, body: "token=\(regulator)")
             let fresh = try #require(again.headers[.setCookie]?.split(separator: ";").first.map(String.init))
-            let signOut = try await api.raw(.post, "/dashboard/sign-out", headers: [.cookie: fresh])
+            let signOut = try await api.raw(.post, "/dashboard/sign-out", headers: [.cookie: fresh, .origin: API.origin])
             #expect(signOut.status == .seeOther && signOut.headers[.setCookie]?.contains("Max-Age=0") == true)
             #expect(try await api.raw(.get, "/dashboard", headers: [.cookie: fresh]).status == .seeOther)
         }

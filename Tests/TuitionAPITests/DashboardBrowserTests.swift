@@ -59,7 +59,7 @@ import TuitionTestSupport
                 #expect(seen.scriptCookies == "", "the session cookie is HttpOnly: scripts cannot read it")
                 let cookie = seen.cookies.first { $0["name"] as? String == "tg_dashboard" }
                 #expect(
-                    cookie?["httpOnly"] as? Bool == true && cookie?["sameSite"] as? String == "Strict"
+                    cookie?["httpOnly"] as? Bool == true && cookie?["sameSite"] as? String == "Strict" && cookie?["secure"] as? Bool == true
                         && cookie?["path"] as? String == "/dashboard")
                 for (figure, value) in knownDistrictFigures(district) {
                     #expect(seen.figures[figure] == value, "\(figure): \(seen.figures[figure] ?? "missing")")

@@ -5,18 +5,6 @@ import TuitionCore
 import TuitionStore
 import TuitionTestSupport
 
-/// SplitMix64: a seeded generator, so a failing run can be replayed from its printed seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Thousands of random operations, valid and invalid, against a real database. Sequentially, each outcome is
 /// compared with a model of the ledger kept in memory; then concurrent workers hammer the same enrollments.
 /// Afterwards every invariant is re-derived from the transfers by the audit.

@@ -80,7 +80,8 @@ public struct KnownDistrict: Sendable {
         func register(_ name: String, status: InstitutionStatus) async throws -> InstitutionRecord {
             let institution = try await parties.registerInstitution(
                 NewInstitution(
-                    licenceNumber: "教民1330299\(UInt32.random(in: .min ... .max))", name: name, licenceValidUntil: today.addingMonths(12),
+                    licenceNumber: "教民1330299\(UInt32.random(in: .min ... .max))", name: name, address: "宁波市海曙区",
+                    creditCode: "52330203MJ0000002X", licenceValidUntil: today.addingMonths(12),
                     supervisionMode: .escrow, supervisedBank: "宁波银行"),
                 district: code)
             try await parties.setInstitutionStatus(institution.id, status: status)

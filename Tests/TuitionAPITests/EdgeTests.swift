@@ -1,0 +1,353 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TuitionCore
+import TuitionStore
+import TuitionTestSupport
+
+@testable import TuitionAPI
+
+/// Issue #11: no request crashes or poisons the service; the HTTP conventions hold on every route.
+@Suite struct EdgeTests {
+    // MARK: Nothing input-derived can trap
+
+    @Test func aTermStartInYear9999IsRefusedNotACrash() async throws {
+        try await API.run("edge_year9999") { api, _ in
+            let cast = try await Cast.make(api)
+            for (start, end) in [("9999-12-01", "9999-12-31"), ("2099-12-01", "2100-02-01"), ("1999-12-31", "2000-01-01")] {
+                let reply = try await api.call(
+                    .post, "/v1/enrollments", token: cast.institution,
+                    json: """
+                        {"studentId":"\(cast.world.student.id)","courseId":"\(cast.world.course.id)","lessons":5,
+                         "termStart":"\(start)","termEnd":"\(end)"}
+                        """)
+                #expect(reply.status == .badRequest && reply.code == "malformed_body", "\(start): \(reply.body)")
+            }
+            // The service still answers.
+            #expect(try await api.call(.get, "/health").status == .ok)
+        }
+    }
+
+    @Test func twoHugeTopUpsAreRefusedAtTheTopUpAndTheDashboardStillAnswers() async throws {
+        try await API.run("edge_topups") { api, _ in
+            let cast = try await Cast.make(api)
+            for key in ["huge-1", "huge-2"] {
+                let reply = try await api.call(
+                    .post, "/v1/institutions/\(cast.world.institution.id)/reserve-topups", token: cast.institution,
+                    json: #"{"amountFen":5000000000000000000}"#, idempotencyKey: key)
+                #expect(reply.status == .unprocessableContent && reply.code == "amount_too_large", "\(reply.body)")
+            }
+            let ceiling = try await api.call(
+                .post, "/v1/institutions/\(cast.world.institution.id)/reserve-topups", token: cast.institution,
+                json: "{\"amountFen\":\(PlatformLimits.topUpMaximum.fen)}", idempotencyKey: "ceiling")
+            #expect(ceiling.status == .created, "the documented ceiling itself is accepted: \(ceiling.body)")
+            #expect(try await api.call(.get, "/dashboard", token: cast.regulator).status == .ok)
+            #expect(try await api.call(.get, "/dashboard/institutions", token: cast.regulator).status == .ok)
+        }
+    }
+
+    @Test func aHugeClaimedAmountIsRefusedAndTheDashboardStillAnswers() async throws {
+        try await API.run("edge_claims") { api, _ in
+            let cast = try await Cast.make(api)
+            for amount in ["9223372036854775807", "\(PlatformLimits.claimMaximum.fen + 1)"] {
+                let reply = try await api.call(
+                    .post, "/v1/claims", token: cast.guardian,
+                    json: """
+                        {"enrollmentId":"\(cast.world.enrollment.id)","policyId":"\(cast.policy)","reason":"refund_refused",
+                         "claimedFen":\(amount)}
+                        """, idempotencyKey: "huge-\(amount)")
+                #expect(reply.status == .unprocessableContent && reply.code == "amount_too_large", "\(reply.body)")
+            }
+            #expect(try await api.call(.get, "/dashboard", token: cast.regulator).status == .ok)
+            #expect(try await api.call(.get, "/dashboard/claims", token: cast.regulator).status == .ok)
+        }
+    }
+
+    /// The class: every route that takes a JSON body with text, with NUL (or another forbidden character) put into
+    /// each of its text fields in turn, is refused with 400/422 by some caller and never answers 5xx to any caller.
+    @Test func forbiddenCharactersInAnyTextFieldOfAnyRouteAreRefused() async throws {
+        try await API.run("edge_nul") { api, routes in
+            let cast = try await Cast.make(api)
+            var fieldsChecked = 0
+            for route in routes {
+                guard let method = HTTPRequest.Method(route.method), let body = IsolationTests.body(for: route, other: cast),
+                    let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+                else { continue }
+                for (field, value) in object where value is String {
+                    for poison in ["\u{0}", "\u{1b}[31m", "\u{202e}"] {
+                        var poisoned = object
+                        poisoned[field] = "\(value)\(poison)x"
+                        let json = String(decoding: try JSONSerialization.data(withJSONObject: poisoned), as: UTF8.self)
+                        var refused = false
+                        for token in cast.tokens.map({ Optional($0.1) }) + [nil] {
+                            let reply = try await api.call(
+                                method, IsolationTests.path(route.path, aimedAt: cast), token: token, json: json,
+                                idempotencyKey: "nul-\(fieldsChecked)")
+                            #expect(reply.status.code < 500, "\(route) \(field): \(reply.body)")
+                            refused = refused || reply.code == "text_has_forbidden_characters"
+                        }
+                        #expect(refused, "\(route): \(field) with \(poison.unicodeScalars.first!.value) was not refused")
+                    }
+                    fieldsChecked += 1
+                }
+            }
+            #expect(fieldsChecked >= 20, "the text-taking routes were found")
+            // Text in the path or the query, on every GET route.
+            for route in routes where route.method == "GET" {
+                let path = IsolationTests.path(route.path, aimedAt: cast)
+                for target in ["\(path)?q=a%00b", "\(path)?status=%E2%80%AE"] {
+                    let reply = try await api.call(.get, target, token: cast.regulator)
+                    #expect(reply.status == .badRequest && reply.code == "invalid_parameter", "\(target): \(reply.body)")
+                }
+            }
+            for path in ["/v1/public/institutions/%00abc", "/public/institutions/a%E2%80%AEb", "/v1/institutions/%00"] {
+                let reply = try await api.call(.get, path, token: cast.regulator)
+                #expect(reply.status == .notFound && reply.code == "not_found", "\(path): \(reply.body)")
+            }
+        }
+    }
+
+    @Test func anOversizedSignInBodyIs413() async throws {
+        try await API.run("edge_body") { api, _ in
+            let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .origin: API.origin]
+            let big = "token=" + String(repeating: "a", count: 5 * 1024)
+            let reply = try await api.raw(.post, "/dashboard/sign-in", headers: form, body: big)
+            #expect(reply.status == .contentTooLarge && reply.text.contains("body_too_large"))
+            let json = try await api.call(.post, "/v1/guardians", json: #"{"name":""# + String(repeating: "字", count: 30_000) + #""}"#)
+            #expect(json.status == .contentTooLarge && json.code == "body_too_large")
+        }
+    }
+
+    // MARK: HTTP conventions
+
+    @Test func aKnownPathWithAWrongMethodIs405WithAllow() async throws {
+        try await API.run("edge_405") { api, routes in
+            let cast = try await Cast.make(api)
+            let reply = try await api.raw(.delete, "/v1/enrollments/\(cast.world.enrollment.id)", headers: [.authorization: "Bearer \(cast.guardian)"])
+            #expect(reply.status == .methodNotAllowed && reply.text.contains("method_not_allowed"))
+            #expect(reply.headers[.allow] == "GET, HEAD")
+            let put = try await api.raw(.put, "/v1/claims")
+            #expect(put.status == .methodNotAllowed && put.headers[.allow] == "GET, HEAD, POST")
+            #expect(try await api.raw(.delete, "/v1/nowhere").status == .notFound)
+            // Every route's path refuses a method it does not take.
+            for route in routes {
+                let path = IsolationTests.path(route.path, aimedAt: cast)
+                let taken = Set(routes.filter { $0.path == route.path }.map(\.method))
+                guard let other = ["PATCH", "DELETE", "PUT", "POST"].first(where: { !taken.contains($0) }) else { continue }
+                let reply = try await api.raw(HTTPRequest.Method(other)!, path)
+                #expect(reply.status == .methodNotAllowed, "\(other) \(route.path): \(reply.status)")
+            }
+        }
+    }
+
+    @Test func everyGetAnswersHeadWithTheSameStatusAndNoBody() async throws {
+        try await API.run("edge_head") { api, routes in
+            let cast = try await Cast.make(api)
+            for route in routes where route.method == "GET" && route.path != "/metrics" {
+                let path = IsolationTests.path(route.path, aimedAt: cast)
+                let get = try await api.call(.get, path, token: cast.regulator)
+                let head = try await api.raw(.head, path, headers: [.authorization: "Bearer \(cast.regulator)"])
+                #expect(head.status == get.status && head.bytes.isEmpty, "HEAD \(route.path): \(head.status) vs \(get.status)")
+            }
+        }
+    }
+
+    @Test func theBearerSchemeIsCaseInsensitive() async throws {
+        try await API.run("edge_bearer") { api, _ in
+            let cast = try await Cast.make(api)
+            for scheme in ["bearer", "BEARER", "Bearer", "bEaReR"] {
+                let reply = try await api.raw(.get, "/v1/me", headers: [.authorization: "\(scheme) \(cast.guardian)"])
+                #expect(reply.status == .ok, "\(scheme)")
+            }
+            #expect(try await api.raw(.get, "/v1/me", headers: [.authorization: "Basic \(cast.guardian)"]).status == .unauthorized)
+        }
+    }
+
+    /// The class: every GET a role may read, for every role, carries ids only in lower case.
+    @Test func idsAreLowerCaseInEveryResponse() async throws {
+        try await API.run("edge_ids") { api, routes in
+            let cast = try await Cast.make(api)
+            let upperCaseUUID = try NSRegularExpression(
+                pattern: "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+            _ = try await api.call(
+                .post, "/v1/institutions/\(cast.world.institution.id)/suspension", token: cast.regulator, json: #"{"note":"检查"}"#)
+            var seen = 0
+            for route in routes where route.method == "GET" {
+                for (role, token) in cast.tokens {
+                    let reply = try await api.call(.get, IsolationTests.path(route.path, aimedAt: cast), token: token)
+                    let body = reply.body
+                    for match in upperCaseUUID.matches(in: body, range: NSRange(body.startIndex..., in: body)) {
+                        let id = String(body[Range(match.range, in: body)!])
+                        #expect(id == id.lowercased(), "\(role) \(route): \(id)")
+                        seen += 1
+                    }
+                }
+            }
+            let sanction = try await api.call(
+                .post, "/v1/institutions/\(cast.world.institution.id)/reinstatement", token: cast.regulator, json: #"{"note":"整改完成"}"#)
+            #expect(sanction.string("id") == sanction.string("id").lowercased() && !sanction.string("id").isEmpty)
+            #expect(seen > 50)
+        }
+    }
+
+    /// The class: every route that takes a JSON object refuses a field its schema does not list.
+    @Test func unknownFieldsAreRefusedOnEveryRoute() async throws {
+        try await API.run("edge_unknown") { api, routes in
+            let cast = try await Cast.make(api)
+            let defunct = try await api.call(
+                .post, "/v1/institutions/\(cast.world.institution.id)/defunct", token: cast.regulator,
+                json: #"{"reason":"停业","effectiveAtt":"2026-01-01T00:00:00Z"}"#)
+            #expect(defunct.status == .badRequest && defunct.code == "unknown_field", "\(defunct.body)")
+            for route in routes {
+                guard let method = HTTPRequest.Method(route.method), let body = IsolationTests.body(for: route, other: cast),
+                    var object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+                else { continue }
+                object["surplusField"] = "x"
+                let json = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+                var refused = false
+                for token in cast.tokens.map({ Optional($0.1) }) + [nil] {
+                    let reply = try await api.call(
+                        method, IsolationTests.path(route.path, aimedAt: cast), token: token, json: json, idempotencyKey: "extra")
+                    refused = refused || (reply.code == "unknown_field" && reply.body.contains("surplusField"))
+                }
+                #expect(refused, "\(route) took an unknown field")
+            }
+        }
+    }
+
+    /// Every code the server can send — every business rejection, every API-level failure, and any code written as a
+    /// literal anywhere in Sources — is in the Problem schema's `code` enum of docs/openapi.yaml.
+    @Test func everyErrorCodeIsListedInTheOpenAPIDocument() throws {
+        let listed = Set(Self.problemCodesInSpec())
+        #expect(listed.count > 60, "the Problem code enum was found")
+        for code in Rejection.allCases.map(\.rawValue) + APIFailure.allCases.map(\.rawValue) + Self.literalCodesInSources() {
+            #expect(listed.contains(code), "\(code) is returned but not listed in docs/openapi.yaml")
+        }
+    }
+
+    static func problemCodesInSpec() -> [String] {
+        let lines = openAPIDocument.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let problem = lines.firstIndex(of: "    Problem:"),
+            let code = lines[problem...].firstIndex(of: "        code:"),
+            let start = lines[code...].firstIndex(of: "          enum:")
+        else { return [] }
+        return lines[(start + 1)...].prefix { $0.hasPrefix("            ") }.compactMap { line in
+            let item = line.trimmingCharacters(in: .whitespaces)
+            return item.hasPrefix("- ") ? String(item.dropFirst(2)) : nil
+        }
+    }
+
+    static func literalCodesInSources() -> [String] {
+        let sources = repositoryRoot.appendingPathComponent("Sources")
+        let pattern = try! NSRegularExpression(pattern: #"code: "([a-z_]+)""#)
+        var codes: [String] = []
+        let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL } ?? []
+        for file in files where file.pathExtension == "swift" {
+            guard let text = try? String(contentsOf: file, encoding: .utf8) else { continue }
+            for match in pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+                codes.append(String(text[Range(match.range(at: 1), in: text)!]))
+            }
+        }
+        return codes
+    }
+
+    // MARK: Web
+
+    @Test func everyHTMLResponseCarriesTheSecurityHeaders() async throws {
+        try await API.run("edge_headers") { api, _ in
+            let cast = try await Cast.make(api)
+            let auth: HTTPFields = [.authorization: "Bearer \(cast.regulator)"]
+            for path in [
+                "/dashboard", "/dashboard/sign-in", "/v1/contracts/\(cast.world.contract.id)/html",
+                "/public/institutions/\(pathSegment(cast.world.institution.licenceNumber))",
+            ] {
+                let reply = try await api.raw(.get, path, headers: auth)
+                #expect(reply.headers[.contentType]?.hasPrefix("text/html") == true, "\(path)")
+                #expect(reply.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") == true, "\(path)")
+                #expect(reply.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff", "\(path)")
+                #expect(reply.headers[HTTPField.Name("X-Frame-Options")!] == "DENY", "\(path)")
+                #expect(reply.headers[HTTPField.Name("Referrer-Policy")!] == "same-origin", "\(path)")
+            }
+        }
+    }
+
+    @Test func tokenAndSessionResponsesAreNotStored() async throws {
+        try await API.run("edge_nostore") { api, _ in
+            let cast = try await Cast.make(api)
+            let signUp = try await api.raw(
+                .post, "/v1/guardians", headers: [.contentType: "application/json"], body: #"{"name":"李四"}"#)
+            #expect(signUp.status == .created && signUp.headers[.cacheControl] == "no-store")
+            let issued = try await api.raw(
+                .post, "/v1/institutions/\(cast.world.institution.id)/tokens", headers: [.authorization: "Bearer \(cast.regulator)"])
+            #expect(issued.status == .created && issued.headers[.cacheControl] == "no-store")
+            let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .origin: API.origin]
+            let session = try await api.raw(.post, "/dashboard/sign-in", headers: form, body: "token=\(cast.regulator)")
+            #expect(session.headers[.setCookie]?.contains("; Secure") == true && session.headers[.cacheControl] == "no-store")
+        }
+    }
+
+    @Test func aCrossSiteOrOriginlessDashboardPostIsRefused() async throws {
+        try await API.run("edge_origin") { api, _ in
+            let cast = try await Cast.make(api)
+            let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+            for origin in ["https://evil.example", "null", nil] as [String?] {
+                var headers = form
+                if let origin { headers[.origin] = origin }
+                for path in ["/dashboard/sign-in", "/dashboard/sign-out"] {
+                    let reply = try await api.raw(.post, path, headers: headers, body: "token=\(cast.regulator)")
+                    #expect(reply.status == .forbidden && reply.text.contains("cross_site_request") && reply.headers[.setCookie] == nil)
+                }
+            }
+            var referred = form
+            referred[.referer] = "\(API.origin)/dashboard/sign-in"
+            #expect(try await api.raw(.post, "/dashboard/sign-in", headers: referred, body: "token=\(cast.regulator)").status == .seeOther)
+        }
+    }
+
+    @Test func metricsNeedTheScrapeTokenAndCarryNoMoneyTotals() async throws {
+        try await API.run("edge_metrics") { api, _ in
+            let cast = try await Cast.make(api)
+            #expect(try await api.call(.get, "/metrics").status == .unauthorized)
+            #expect(try await api.call(.get, "/metrics", token: cast.regulator).status == .unauthorized)
+            let scrape = try await api.call(.get, "/metrics", token: API.metricsToken)
+            #expect(scrape.status == .ok && !scrape.body.contains("transferred_fen"))
+            // Without TUITIONGUARD_METRICS_TOKEN the route is not served at all.
+            let unconfigured = Application(router: buildRouter(store: api.store, openAPIDocument: "", logPublicKeyPEM: ""))
+            try await unconfigured.test(.router) { client in
+                let reply = try await client.executeRequest(uri: "/metrics", method: .get, headers: [:], body: nil)
+                #expect(reply.status == .notFound)
+            }
+        }
+    }
+
+    // MARK: Registration
+
+    @Test func registrationRefusesWhatTheContractSchemaRefuses() async throws {
+        try await API.run("edge_registration") { api, _ in
+            let cast = try await Cast.make(api)
+            func register(_ fields: String) async throws -> Reply {
+                try await api.call(
+                    .post, "/v1/institutions", token: cast.regulator,
+                    json: #"{"licenceNumber":"教民\#(UUID())","name":"新机构","supervisionMode":"escrow",\#(fields)}"#)
+            }
+            let valid = #""address":"宁波","creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01""#
+            #expect(try await register(valid).status == .created)
+            for (fields, code) in [
+                (#""address":"宁波","creditCode":"52330203MJ000000OX","licenceValidUntil":"2030-01-01""#, "credit_code_invalid"),
+                (#""address":"宁波","creditCode":"5233020AMJ0000000X","licenceValidUntil":"2030-01-01""#, "credit_code_invalid"),
+                (#""address":"宁波","creditCode":"52330203MJ0000000","licenceValidUntil":"2030-01-01""#, "credit_code_invalid"),
+                (#""creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01""#, "institution_details_missing"),
+                (#""address":"宁波","creditCode":"52330203MJ0000000X""#, "institution_details_missing"),
+                (#""address":"宁波\n1 号","creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01""#, "text_has_forbidden_characters"),
+                (#""address":"\#(String(repeating: "址", count: 201))","creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01""#,
+                    "text_field_invalid"),
+            ] {
+                let reply = try await register(fields)
+                #expect(reply.code == code, "\(fields): \(reply.body)")
+            }
+            #expect(try await register(#""address":"宁波","creditCode":"52330203MJ0000000X","licenceValidUntil":"3030-01-01""#).code == "malformed_body")
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+import TuitionCore
+
+/// Issue #11: the core's rules at the edge of their domain — no input traps, every bound is a named rejection.
+@Suite struct EdgeRuleTests {
+    @Test func dateArithmeticNeverTrapsEvenAtTheEndOfTheCalendar() throws {
+        let last = try #require(BusinessDate(year: 9999, month: 12, day: 31))
+        #expect(last.addingMonths(3).description == "10000-03-31")
+        #expect(last.addingMonths(3) > last)
+        #expect(last.addingMonths(Int.max) > last && last.addingMonths(Int.min) < last)
+        #expect(last.addingDays(Int.max) > last && last.addingDays(Int.min) < last)
+        let first = try #require(BusinessDate(year: 1, month: 1, day: 31))
+        #expect(first.addingMonths(-1).description == "0000-12-31")
+        #expect(BusinessDate(shanghaiDateOf: Date(timeIntervalSince1970: .infinity)) == BusinessDate(shanghaiDateOf: Date(timeIntervalSince1970: 0)))
+        _ = BusinessDate(shanghaiDateOf: Date(timeIntervalSince1970: 1e300))
+        let order = ChargeOrder(lessons: 5, pricePerLesson: .yuan(100), termStart: last, termEnd: last)
+        #expect(try checkCharge(order, caps: .national).get() == .yuan(500))
+    }
+
+    @Test func datesOutsideTheDocumentedWindowAreRefusedWhenDecoded() throws {
+        func decode(_ text: String) -> BusinessDate? { try? JSONDecoder().decode(BusinessDate.self, from: Data("\"\(text)\"".utf8)) }
+        #expect(decode("2000-01-01") != nil && decode("2099-12-31") != nil)
+        for text in ["1999-12-31", "2100-01-01", "9999-12-01", "0001-01-01", "2026-02-30"] { #expect(decode(text) == nil, "\(text)") }
+    }
+
+    @Test func moneyArithmeticThrowsANamedRejectionOnOverflow() {
+        let big = Money(fen: .max)
+        #expect(throws: Rejection.amountTooLarge) { try big.plus(Money(fen: 1)) }
+        #expect(throws: Rejection.amountTooLarge) { try Money(fen: .min).minus(Money(fen: 1)) }
+        #expect(throws: Rejection.amountTooLarge) { try big.multiplied(by: 2) }
+        #expect(throws: Rejection.amountTooLarge) { try Money.sum([Money(fen: 5_000_000_000_000_000_000), Money(fen: 5_000_000_000_000_000_000)]) }
+        #expect((try? Money.sum([Money(fen: 1), Money(fen: 2)])) == Money(fen: 3))
+    }
+
+    @Test func everyAmountHasADocumentedCeiling() {
+        #expect(throws: Rejection.amountTooLarge) { try checkAmount(PlatformLimits.topUpMaximum.adding(Money(fen: 1))!, atMost: PlatformLimits.topUpMaximum) }
+        #expect(throws: Rejection.amountMustBePositive) { try checkAmount(.zero, atMost: PlatformLimits.claimMaximum) }
+        #expect((try? checkAmount(PlatformLimits.claimMaximum, atMost: PlatformLimits.claimMaximum)) != nil)
+        guard case .failure(.amountTooLarge) = decideReserveTopUp(amount: Money(fen: 5_000_000_000_000_000_000), institution: .active) else {
+            Issue.record("a huge top-up was not refused")
+            return
+        }
+        #expect(checkProductTerms(kind: .institutionRisk, premiumRateBasisPoints: 100, coveredShareBasisPoints: 8_000, limit: Money(fen: .max)) == .amountTooLarge)
+        // Ceilings keep every sum the platform makes far inside 64 bits: a million of the largest amounts still fit.
+        #expect(PlatformLimits.sumInsuredMaximum.times(1_000_000) != nil)
+    }
+
+    @Test func textRefusesControlCharactersAndBidirectionalOverridesButFreeTextKeepsLineBreaks() {
+        for bad in ["a\u{0}b", "a\u{1b}[2Jb", "a\u{7f}", "a\u{85}b", "\u{202e}gpj.exe", "a\u{2066}b", "a\u{2028}b"] {
+            #expect(throws: Rejection.textHasForbiddenCharacters) { try validText(bad, maxScalars: 100) }
+            #expect(throws: Rejection.textHasForbiddenCharacters) { try validOptionalText(bad, maxScalars: 100) }
+        }
+        #expect(throws: Rejection.textHasForbiddenCharacters) { try validText("第一行\n第二行", maxScalars: 100) }
+        #expect(throws: Rejection.textHasForbiddenCharacters) { try validOptionalLine("宁波\t海曙", maxScalars: 100) }
+        #expect((try? validFreeText("第一行\n第二行\t完", maxScalars: 100)) == "第一行\n第二行\t完")
+        #expect((try? validText("  海曙星火培训学校 ", maxScalars: 100)) == "海曙星火培训学校")
+    }
+
+    /// The credit-code rule is the contract XSD's `tg:creditCode` pattern, checked against that pattern itself on
+    /// random strings over the alphabet and its neighbours.
+    @Test func theCreditCodeRuleIsTheContractSchemasPattern() throws {
+        let xsd = try String(contentsOf: repositoryRoot.appendingPathComponent("contract-templates/gf-2021-2604/v1/contract.xsd"), encoding: .utf8)
+        let start = try #require(xsd.range(of: "<xs:simpleType name=\"creditCode\">"))
+        let patternLine = try #require(xsd[start.upperBound...].range(of: #"value="([^"]+)""#, options: .regularExpression))
+        let pattern = String(xsd[patternLine].dropFirst(7).dropLast())
+        let regex = try NSRegularExpression(pattern: "^\(pattern)$")
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZa-")
+        var accepted = 0
+        for round in 0..<20_000 {
+            var code = round % 2 == 0 ? Array("52330203MJ0000000X") : (0..<18).map { _ in alphabet.randomElement(using: &generator)! }
+            for _ in 0..<Int.random(in: 0...2, using: &generator) { code[Int.random(in: 0..<18, using: &generator)] = alphabet.randomElement(using: &generator)! }
+            if Int.random(in: 0..<20, using: &generator) == 0 { code.removeLast() }
+            let text = String(code)
+            let bySchema = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+            #expect(InstitutionRegistrationRule.isValidCreditCode(text) == bySchema, "\(text)")
+            if bySchema { accepted += 1 }
+        }
+        #expect(accepted > 1_000)
+    }
+}
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
