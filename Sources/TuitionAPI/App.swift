@@ -57,6 +57,9 @@ public struct AppConfiguration: Sendable {
     public var caKeyEncryptionKeyPath: String?
     /// The folder of contract templates (`<id>/v<N>/contract.xml` and `contract.xsd`).
     public var templatesPath: String = "contract-templates"
+    /// Token lifetime (`TUITIONGUARD_TOKEN_LIFETIME_DAYS`, default 90) and the failed-authentication limit per client
+    /// address and minute (`TUITIONGUARD_AUTH_FAILURES_PER_MINUTE`, default 20).
+    public var auth = AuthSettings()
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databaseURL: String, logLevel: Logger.Level = .info, openAPIPath: String) {
         self.host = host
@@ -94,6 +97,16 @@ public struct AppConfiguration: Sendable {
         }
         configuration.caKeyEncryptionKeyPath = environment["TUITIONGUARD_CA_KEK_FILE"]
         if let templates = environment["TUITIONGUARD_TEMPLATES_DIR"], !templates.isEmpty { configuration.templatesPath = templates }
+        if let text = environment["TUITIONGUARD_TOKEN_LIFETIME_DAYS"] {
+            guard let days = Int(text), (1...3_650).contains(days) else { throw ConfigurationError.invalid("TUITIONGUARD_TOKEN_LIFETIME_DAYS", text) }
+            configuration.auth.tokenLifetime = TimeInterval(days) * 86_400
+        }
+        if let text = environment["TUITIONGUARD_AUTH_FAILURES_PER_MINUTE"] {
+            guard let limit = Int(text), (1...100_000).contains(limit) else {
+                throw ConfigurationError.invalid("TUITIONGUARD_AUTH_FAILURES_PER_MINUTE", text)
+            }
+            configuration.auth.failedAuthenticationLimit = limit
+        }
         return configuration
     }
 }
@@ -116,14 +129,15 @@ public enum ConfigurationError: Error, CustomStringConvertible {
 /// paid).
 public func buildRouter(
     store: Store, openAPIDocument: String, logPublicKeyPEM: String, telemetry: Telemetry = Telemetry(),
-    publicBaseURL: String = "http://127.0.0.1:8080", contracts: ContractSetup? = nil
+    publicBaseURL: String = "http://127.0.0.1:8080", contracts: ContractSetup? = nil, auth: AuthSettings = AuthSettings()
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
-    let services = Services(store: store)
+    let services = Services(store: store, tokenLifetime: auth.tokenLifetime)
+    let limiter = FailedAuthenticationLimiter(limit: auth.failedAuthenticationLimit, window: auth.failedAuthenticationWindow)
     router.addMiddleware {
         RequestMetricsMiddleware(factory: telemetry.factory)
         ProblemMiddleware()
-        TokenAuthenticator(principals: services.principals)
+        TokenAuthentication(principals: services.principals, limiter: limiter)
     }
     router.get("health") { _, _ in try JSON.response(["status": "ok"]) }
     router.get("openapi.yaml") { _, _ in
@@ -162,7 +176,7 @@ public func buildApplication(configuration: AppConfiguration, logger: Logger) th
     var app = Application(
         router: buildRouter(
             store: store, openAPIDocument: document, logPublicKeyPEM: signer.publicKeyPEM, telemetry: telemetry,
-            publicBaseURL: publicBaseURL, contracts: contracts),
+            publicBaseURL: publicBaseURL, contracts: contracts, auth: configuration.auth),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "TuitionGuard"),
         logger: logger)
     app.addServices(

@@ -42,6 +42,10 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
     static let notFound = Problem(.notFound, code: "not_found", title: "No such resource")
     static let unauthenticated = Problem(.unauthorized, code: "unauthenticated", title: "A valid bearer token is required")
     static let roleNotPermitted = Problem(.forbidden, code: "role_not_permitted", title: "This role may not do this")
+    static let institutionDefunct = Problem(
+        .forbidden, code: "institution_defunct", title: "The institution is marked defunct: its tokens read but do not write")
+    static let tooManyFailedAuthentications = Problem(
+        .tooManyRequests, code: "too_many_failed_authentications", title: "Too many failed authentications from this address")
     static let idempotencyKeyRequired = Problem(
         .badRequest, code: "idempotency_key_required", title: "This request moves money and needs an Idempotency-Key header")
     static let idempotencyKeyReused = Problem(
@@ -61,7 +65,7 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
                 .claimNotAwaitingDecision, .claimNotApproved, .institutionAlreadyDefunct, .fastTrackInProgress, .warningAlreadyResolved,
                 .institutionIsBlacklisted, .institutionNotSuspended,
                 .institutionAlreadySuspended, .enrollmentAlreadyReviewed, .complaintNotAwaitingAnswer, .complaintAlreadyClosed,
-                .contractNotAwaitingSignature, .contractAlreadySigned:
+                .contractNotAwaitingSignature, .contractAlreadySigned, .proposalNotOpen, .enrollmentNotAccepted:
                 .conflict
             default: .unprocessableContent
             }
@@ -88,6 +92,8 @@ extension Rejection {
         case .licenceNumberTaken: "An institution with this licence number is already registered"
         case .reserveRatioInvalid: "Reserve mode needs a ratio of 1–10,000 basis points; escrow mode takes none"
         case .institutionNotOperating: "The institution is suspended, defunct or blacklisted"
+        case .proposalNotOpen: "The proposal was already accepted or rejected"
+        case .enrollmentNotAccepted: "The order is a proposal the guardian has not accepted yet"
         case .enrollmentAlreadyPaid: "The enrollment is already paid"
         case .enrollmentNotPaid: "The enrollment is not paid yet"
         case .paymentDoesNotMatchOrder: "The payment must equal the order's amount"

@@ -19,6 +19,9 @@ public enum Rejection: String, Error, Sendable, CaseIterable {
     case licenceNumberTaken = "licence_number_taken"
     case reserveRatioInvalid = "reserve_ratio_invalid"
     case institutionNotOperating = "institution_not_operating"
+    // Consent: proposals the other party accepts or rejects
+    case proposalNotOpen = "proposal_not_open"
+    case enrollmentNotAccepted = "enrollment_not_accepted"
     // Enrollments and the ledger
     case enrollmentAlreadyPaid = "enrollment_already_paid"
     case enrollmentNotPaid = "enrollment_not_paid"
