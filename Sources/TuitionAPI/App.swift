@@ -59,6 +59,9 @@ public struct AppConfiguration: Sendable {
     public var templatesPath: String = "contract-templates"
     /// The dashboard's cookies, `/metrics` and the other web-facing settings.
     public var web = WebSettings()
+    /// Token lifetime (`TUITIONGUARD_TOKEN_LIFETIME_DAYS`, default 90) and the failed-authentication limit per client
+    /// address and minute (`TUITIONGUARD_AUTH_FAILURES_PER_MINUTE`, default 20).
+    public var auth = AuthSettings()
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databaseURL: String, logLevel: Logger.Level = .info, openAPIPath: String) {
         self.host = host
@@ -97,6 +100,16 @@ public struct AppConfiguration: Sendable {
         configuration.caKeyEncryptionKeyPath = environment["TUITIONGUARD_CA_KEK_FILE"]
         if let templates = environment["TUITIONGUARD_TEMPLATES_DIR"], !templates.isEmpty { configuration.templatesPath = templates }
         configuration.web = try WebSettings.fromEnvironment(environment)
+        if let text = environment["TUITIONGUARD_TOKEN_LIFETIME_DAYS"] {
+            guard let days = Int(text), (1...3_650).contains(days) else { throw ConfigurationError.invalid("TUITIONGUARD_TOKEN_LIFETIME_DAYS", text) }
+            configuration.auth.tokenLifetime = TimeInterval(days) * 86_400
+        }
+        if let text = environment["TUITIONGUARD_AUTH_FAILURES_PER_MINUTE"] {
+            guard let limit = Int(text), (1...100_000).contains(limit) else {
+                throw ConfigurationError.invalid("TUITIONGUARD_AUTH_FAILURES_PER_MINUTE", text)
+            }
+            configuration.auth.failedAuthenticationLimit = limit
+        }
         return configuration
     }
 }
@@ -119,16 +132,18 @@ public enum ConfigurationError: Error, CustomStringConvertible {
 /// paid).
 public func buildRouter(
     store: Store, openAPIDocument: String, logPublicKeyPEM: String, telemetry: Telemetry = Telemetry(),
-    publicBaseURL: String = "http://127.0.0.1:8080", contracts: ContractSetup? = nil, web: WebSettings = WebSettings()
+    publicBaseURL: String = "http://127.0.0.1:8080", contracts: ContractSetup? = nil, web: WebSettings = WebSettings(),
+    auth: AuthSettings = AuthSettings()
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
-    let services = Services(store: store)
+    let services = Services(store: store, tokenLifetime: auth.tokenLifetime)
+    let limiter = FailedAuthenticationLimiter(limit: auth.failedAuthenticationLimit, window: auth.failedAuthenticationWindow)
     router.addMiddleware {
         SecurityHeadersMiddleware()
         RequestMetricsMiddleware(factory: telemetry.factory)
         ProblemMiddleware()
         InputBoundsMiddleware(maxBodyBytes: RequestBodyLimit.jsonBytes)
-        TokenAuthenticator(principals: services.principals)
+        TokenAuthentication(principals: services.principals, limiter: limiter)
     }
     router.get("health") { _, _ in try JSON.response(["status": "ok"]) }
     router.get("openapi.yaml") { _, _ in
@@ -170,7 +185,8 @@ public func buildApplication(configuration: AppConfiguration, logger: Logger) th
     var app = Application(
         router: buildRouter(
             store: store, openAPIDocument: document, logPublicKeyPEM: signer.publicKeyPEM, telemetry: telemetry,
-            publicBaseURL: publicBaseURL, contracts: contracts, web: configuration.web),
+            publicBaseURL: publicBaseURL, contracts: contracts, web: configuration.web,
+            auth: configuration.auth),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "TuitionGuard"),
         logger: logger)
     app.addServices(

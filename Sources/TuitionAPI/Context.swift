@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdAuth
 import NIOCore
 import PostgresNIO
+import Synchronization
 import TuitionCore
 import TuitionStore
 
@@ -12,10 +13,13 @@ import TuitionStore
 public struct AppRequestContext: AuthRequestContext, RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var identity: Principal?
+    /// The client's IP address, which failed authentications are counted by; nil in router tests.
+    public let remoteAddress: String?
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.identity = nil
+        self.remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// Request bodies are small JSON documents.
@@ -37,20 +41,109 @@ public struct AppRequestContext: AuthRequestContext, RequestContext {
     var scope: Scope { get throws { Scope(try principal()) } }
 }
 
+/// How tokens live and how hard guessing them is: a token expires `tokenLifetime` after it is issued
+/// (`TUITIONGUARD_TOKEN_LIFETIME_DAYS`, default 90); a client address that presents `failedAuthenticationLimit`
+/// unknown, expired or revoked tokens within `failedAuthenticationWindow` gets 429 until the window ends.
+public struct AuthSettings: Sendable {
+    public var tokenLifetime: TimeInterval
+    public var failedAuthenticationLimit: Int
+    public var failedAuthenticationWindow: Duration
+
+    public init(
+        tokenLifetime: TimeInterval = PrincipalRepository.defaultLifetime, failedAuthenticationLimit: Int = 20,
+        failedAuthenticationWindow: Duration = .seconds(60)
+    ) {
+        self.tokenLifetime = tokenLifetime
+        self.failedAuthenticationLimit = failedAuthenticationLimit
+        self.failedAuthenticationWindow = failedAuthenticationWindow
+    }
+}
+
+/// Failed authentications per client address, kept in the process. Once an address reaches the limit within a
+/// window, every request of it that carries a token is refused until the window ends, a valid token included:
+/// answering a good guess differently would still answer the guess.
+final class FailedAuthenticationLimiter: Sendable {
+    private struct Window {
+        var started: ContinuousClock.Instant
+        var failures: Int
+    }
+
+    private let limit: Int
+    private let window: Duration
+    private let windows = Mutex<[String: Window]>([:])
+    /// More addresses than this in one window and the table starts afresh, so a flood of addresses cannot grow it
+    /// without bound.
+    private let addressesMax = 10_000
+
+    init(limit: Int, window: Duration) {
+        self.limit = limit
+        self.window = window
+    }
+
+    /// How long `address` must wait, or nil when it may authenticate.
+    func retryAfter(_ address: String) -> Duration? {
+        let now = ContinuousClock.now
+        return windows.withLock { windows in
+            guard let current = windows[address] else { return nil }
+            let end = current.started.advanced(by: window)
+            guard now < end else {
+                windows[address] = nil
+                return nil
+            }
+            return current.failures >= limit ? now.duration(to: end) : nil
+        }
+    }
+
+    func recordFailure(_ address: String) {
+        let now = ContinuousClock.now
+        windows.withLock { windows in
+            if var current = windows[address], now < current.started.advanced(by: window) {
+                current.failures += 1
+                windows[address] = current
+                return
+            }
+            if windows.count >= addressesMax { windows.removeAll(keepingCapacity: true) }
+            windows[address] = Window(started: now, failures: 1)
+        }
+    }
+}
+
 /// Looks up the principal behind `Authorization: Bearer …`; requests without one go on unauthenticated.
-struct TokenAuthenticator: AuthenticatorMiddleware {
+/// An unknown, expired or revoked token also leaves the request unauthenticated (public routes still answer, the
+/// others say 401) and counts as a failure of the client's address. A defunct institution's token reads but does
+/// not write.
+struct TokenAuthentication: RouterMiddleware {
     typealias Context = AppRequestContext
     let principals: PrincipalRepository
+    let limiter: FailedAuthenticationLimiter
 
-    func authenticate(request: Request, context: Context) async throws -> Principal? {
-        guard let token = request.headers.bearerToken else { return nil }
-        // An unknown token leaves the request unauthenticated: public routes still answer, the others say 401.
-        guard token.count < 200 else { return nil }
-        return try await principals.principal(forToken: token)
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token = request.headers.bearerToken else { return try await next(request, context) }
+        let address = context.remoteAddress ?? "local"
+        if let wait = limiter.retryAfter(address) {
+            var response = try Problem.tooManyFailedAuthentications.response(from: request, context: context)
+            response.headers[.retryAfter] = String(max(1, wait.components.seconds + (wait.components.attoseconds > 0 ? 1 : 0)))
+            return response
+        }
+        var context = context
+        if token.utf8.count < 200, let holder = try await principals.holder(forToken: token) {
+            if holder.institutionStatus == .defunct && request.method != .get && request.method != .head {
+                throw Problem.institutionDefunct
+            }
+            context.identity = holder.principal
+        } else {
+            limiter.recordFailure(address)
+        }
+        return try await next(request, context)
     }
 }
 
 extension Request {
+    /// The key of the transfer a keyed request moves money with: the kind, the entity the key belongs to, the key.
+    func transferKey(_ kind: String, principal: Principal) -> String {
+        "\(kind):\(principal.entity.idempotencyOwner):\(idempotencyKey ?? "")"
+    }
+
     var idempotencyKey: String? {
         guard let key = headers[HTTPField.Name("Idempotency-Key")!], !key.isEmpty, key.utf8.count <= 200 else { return nil }
         return key
@@ -154,13 +247,14 @@ struct IdempotentRequests: Sendable {
         hasher.update(data: Data(buffer: body))
         let digest = Data(hasher.finalize())
         let stored: StoredResponse = try await store.transaction { connection in
-            switch try await repository.begin(principal: principal.id, key: key, requestDigest: digest, on: connection) {
+            let owner = principal.entity.idempotencyOwner
+            switch try await repository.begin(owner: owner, principal: principal.id, key: key, requestDigest: digest, on: connection) {
             case .replay(let response): return response
             case .conflict: throw Problem.idempotencyKeyReused
             case .proceed:
                 let result = try await operation(connection)
                 let response = StoredResponse(status: Int(status.code), body: try JSON.encoder.encode(result))
-                try await repository.finish(principal: principal.id, key: key, response: response, on: connection)
+                try await repository.finish(owner: owner, key: key, response: response, on: connection)
                 return response
             }
         }

@@ -24,6 +24,10 @@ func addContractRoutes(to router: Router<AppRequestContext>, store: Store, setup
         guard case .institution(let institution) = try context.principal(.institution).entity else { throw Problem.roleNotPermitted }
         let id: Enrollment.ID = try context.parameters.id("id")
         let terms = try await request.decodeOptionalJSON(ContractTerms.self, context: context) ?? ContractTerms()
+        // A proposal no guardian has accepted has no guardian or student to put on a contract.
+        if try await EnrollmentRepository(store: store).isOpenProposal(id, institution: institution) {
+            throw Rejection.enrollmentNotAccepted
+        }
         return try await contractProblems {
             try JSON.response(try await contracts.generate(for: id, institution: institution, terms: terms), status: .created)
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import TuitionCore
 import TuitionStore
 
@@ -20,18 +21,37 @@ func addInsuranceRoutes(to router: Router<AppRequestContext>, services: Services
         return try JSON.response(PageBody(try await services.insurance.products(kind: kind, page: try request.pageRequest())))
     }
 
-    // The insurer issues a risk-control policy for an institution, which pays the premium from its bank.
-    v1.post("policies") { request, context in
-        let principal = try context.principal(.insurer)
-        guard case .insurer(let insurer) = principal.entity else { throw Problem.roleNotPermitted }
-        let (body, raw) = try await request.decodeJSON(NewRiskPolicy.self, context: context)
-        let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
-            try await services.insurance.issueRiskPolicy(
-                body, insurer: insurer, key: "premium:\(principal.id):\(request.idempotencyKey ?? "")", on: connection)
+    // The insurer proposes a risk-control policy to an institution; nothing is charged or counted until the
+    // institution accepts it (and pays the premium from its bank).
+    v1.post("policy-proposals") { request, context in
+        guard case .insurer(let insurer) = try context.principal(.insurer).entity else { throw Problem.roleNotPermitted }
+        let (body, _) = try await request.decodeJSON(NewRiskPolicy.self, context: context)
+        return try JSON.response(try await services.insurance.proposeRiskPolicy(body, insurer: insurer), status: .created)
+    }
+    v1.get("policy-proposals") { request, context in
+        try JSON.response(
+            PageBody(try await services.insurance.riskPolicyProposals(scope: try context.scope, page: try request.pageRequest())))
+    }
+    v1.get("policy-proposals/:id") { _, context in
+        guard let proposal = try await services.insurance.riskPolicyProposal(try context.parameters.id("id"), scope: try context.scope)
+        else { throw Problem.notFound }
+        return try JSON.response(proposal)
+    }
+    v1.post("policy-proposals/:id/acceptance") { request, context in
+        let principal = try context.principal(.institution)
+        guard case .institution(let institution) = principal.entity else { throw Problem.roleNotPermitted }
+        let id: Policy.ID = try context.parameters.id("id")
+        let response = try await services.idempotent.run(request, body: ByteBuffer(), principal: principal) { connection in
+            try await services.insurance.acceptRiskPolicy(
+                id, institution: institution, key: request.transferKey("premium", principal: principal), on: connection)
         }
-        // A risk-control policy stands in for the reserve and ends the expiry warning: re-evaluate at once.
-        await evaluateAfterChange(of: body.institutionId, services: services, logger: context.logger)
+        // A risk-control policy may stand in for the reserve and ends the expiry warning: re-evaluate at once.
+        await evaluateAfterChange(of: institution, services: services, logger: context.logger)
         return response
+    }
+    v1.post("policy-proposals/:id/rejection") { _, context in
+        guard case .institution(let institution) = try context.principal(.institution).entity else { throw Problem.roleNotPermitted }
+        return try JSON.response(try await services.insurance.rejectRiskPolicy(try context.parameters.id("id"), institution: institution))
     }
     // The guardian buys a tuition policy for its paid enrollment and pays the premium from its bank.
     v1.post("enrollments/:id/tuition-policies") { request, context in
@@ -41,7 +61,7 @@ func addInsuranceRoutes(to router: Router<AppRequestContext>, services: Services
         let (body, raw) = try await request.decodeJSON(NewTuitionPolicy.self, context: context)
         return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
             try await services.insurance.buyTuitionPolicy(
-                body, enrollment: id, guardian: guardian, key: "premium:\(principal.id):\(request.idempotencyKey ?? "")",
+                body, enrollment: id, guardian: guardian, key: request.transferKey("premium", principal: principal),
                 on: connection)
         }
     }

@@ -46,6 +46,8 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
     static let notFound = Problem(APIFailure.notFound)
     static let unauthenticated = Problem(APIFailure.unauthenticated)
     static let roleNotPermitted = Problem(APIFailure.roleNotPermitted)
+    static let institutionDefunct = Problem(Rejection.institutionDefunct)
+    static let tooManyFailedAuthentications = Problem(APIFailure.tooManyFailedAuthentications)
     static let idempotencyKeyRequired = Problem(APIFailure.idempotencyKeyRequired)
     static let idempotencyKeyReused = Problem(APIFailure.idempotencyKeyReused)
     static func malformedBody(_ detail: String) -> Problem { Problem(APIFailure.malformedBody, detail: detail) }
@@ -73,6 +75,7 @@ enum APIFailure: String, CaseIterable, ProblemConvertible {
     case notFound = "not_found"
     case methodNotAllowed = "method_not_allowed"
     case idempotencyKeyReused = "idempotency_key_reused"
+    case tooManyFailedAuthentications = "too_many_failed_authentications"
     case bodyTooLarge = "body_too_large"
     case internalError = "internal_error"
 
@@ -86,6 +89,7 @@ enum APIFailure: String, CaseIterable, ProblemConvertible {
         case .notFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .idempotencyKeyReused: .conflict
+        case .tooManyFailedAuthentications: .tooManyRequests
         case .bodyTooLarge: .contentTooLarge
         case .internalError: .internalServerError
         }
@@ -104,6 +108,7 @@ enum APIFailure: String, CaseIterable, ProblemConvertible {
         case .notFound: "No such resource"
         case .methodNotAllowed: "This route does not take this method"
         case .idempotencyKeyReused: "This Idempotency-Key was used with a different request"
+        case .tooManyFailedAuthentications: "Too many failed authentications from this address"
         case .bodyTooLarge: "The request body is too large"
         case .internalError: "Something went wrong on our side"
         }
@@ -119,7 +124,7 @@ extension Rejection: ProblemConvertible {
         case .licenceNumberTaken, .enrollmentAlreadyPaid, .lessonAlreadyAnswered, .enrollmentAlreadyInsured, .claimAlreadyOpen,
             .claimNotAwaitingDecision, .claimNotApproved, .institutionAlreadyDefunct, .institutionDefunct, .fastTrackInProgress, .warningAlreadyResolved,
             .institutionIsBlacklisted, .institutionNotSuspended, .institutionAlreadySuspended, .enrollmentAlreadyReviewed,
-            .complaintNotAwaitingAnswer, .complaintAlreadyClosed, .contractNotAwaitingSignature, .contractAlreadySigned:
+            .complaintNotAwaitingAnswer, .complaintAlreadyClosed, .contractNotAwaitingSignature, .contractAlreadySigned, .proposalNotOpen, .enrollmentNotAccepted:
             .conflict
         case .amountMustBePositive, .amountTooLarge, .lessonsMustBePositive, .priceMustBePositive, .lessonMinutesMustBePositive,
             .textFieldInvalid, .textHasForbiddenCharacters, .valueOutOfRange, .chargeCoversTooManyLessons, .chargeTermTooLong,
@@ -130,7 +135,7 @@ extension Rejection: ProblemConvertible {
             .coverageTermsInvalid, .policyPeriodInvalid, .insuredDoesNotMatchProduct, .sumInsuredExceedsCover,
             .policyStartsInThePast, .approvalExceedsApprovable, .payoutExceedsPolicyRemaining, .payoutExceedsEntitlement,
             .effectiveTimeInFuture, .institutionNotDefunct, .warningThresholdInvalid, .inspectionInvalid, .ratingOutOfRange,
-            .contractNotSigned, .signingCertificateRevoked, .identityNumberInvalid:
+            .contractNotSigned, .signingCertificateRevoked, .identityNumberInvalid, .additionNeedsReason:
             .unprocessableContent
         }
     }
@@ -159,6 +164,8 @@ extension Rejection {
         case .institutionNotOperating: "The institution is suspended, defunct or blacklisted"
         case .institutionDetailsMissing: "A contract needs the institution's address, credit code and licence validity"
         case .creditCodeInvalid: "A unified social credit code has 18 characters of 0–9 and A–Y without I, O, S, V, Z; the 3rd–8th are digits"
+        case .proposalNotOpen: "The proposal was already accepted or rejected"
+        case .enrollmentNotAccepted: "The order is a proposal the guardian has not accepted yet"
         case .enrollmentAlreadyPaid: "The enrollment is already paid"
         case .enrollmentNotPaid: "The enrollment is not paid yet"
         case .paymentDoesNotMatchOrder: "The payment must equal the order's amount"

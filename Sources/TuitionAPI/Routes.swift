@@ -22,10 +22,10 @@ struct Services: Sendable {
     let feedback: FeedbackRepository
     let warningTrigger: WarningTrigger
 
-    init(store: Store) {
+    init(store: Store, tokenLifetime: TimeInterval = PrincipalRepository.defaultLifetime) {
         self.store = store
         self.parties = PartyRepository(store: store)
-        self.principals = PrincipalRepository(store: store)
+        self.principals = PrincipalRepository(store: store, lifetime: tokenLifetime)
         self.enrollments = EnrollmentRepository(store: store)
         self.statements = StatementRepository(store: store)
         self.insurance = InsuranceRepository(store: store)
@@ -38,13 +38,6 @@ struct Services: Sendable {
         self.feedback = FeedbackRepository(store: store)
         self.warningTrigger = WarningTrigger(warnings: warnings, logger: store.logger)
     }
-}
-
-struct TokenIssued: Codable, Sendable {
-    let principalId: String
-    let role: Role
-    let entityId: String
-    let token: String
 }
 
 struct Me: Codable, Sendable {
@@ -81,6 +74,7 @@ extension ChargeCaps {
 
 func addRoutes(to router: Router<AppRequestContext>, services: Services) {
     addPartyRoutes(to: router, services: services)
+    addTokenRoutes(to: router, services: services)
     addEnrollmentRoutes(to: router, services: services)
     addInsuranceRoutes(to: router, services: services)
     addClaimRoutes(to: router, services: services)
@@ -104,10 +98,7 @@ func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
     v1.post("guardians") { request, context in
         let (body, _) = try await request.decodeJSON(GuardianSignUp.self, context: context)
         let guardian = try await services.parties.createGuardian(name: body.name, phone: body.phone ?? "")
-        let (principal, token) = try await services.principals.create(for: .guardian(guardian), label: "sign-up")
-        return try JSON.response(
-            TokenIssued(principalId: principal.id.uuidString.lowercased(), role: .guardian, entityId: guardian.description, token: token),
-            status: .created)
+        return try TokenIssued(try await services.principals.issue(for: .guardian(guardian), label: "sign-up")).response
     }
 
     v1.get("district/charge-caps") { _, context in
@@ -141,11 +132,10 @@ func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
     v1.post("institutions/:id/tokens") { _, context in
         let scope = Scope(try context.principal(.regulator))
         let id: Institution.ID = try context.parameters.id("id")
-        guard try await services.parties.institution(id, scope: scope) != nil else { throw Problem.notFound }
-        let (principal, token) = try await services.principals.create(for: .institution(id), label: "issued by regulator")
-        return try JSON.response(
-            TokenIssued(principalId: principal.id.uuidString.lowercased(), role: .institution, entityId: id.description, token: token),
-            status: .created)
+        guard let institution = try await services.parties.institution(id, scope: scope) else { throw Problem.notFound }
+        // Blacklisting is final and revoked every token of the institution: it gets no new one.
+        guard institution.status != .blacklisted else { throw Rejection.institutionIsBlacklisted }
+        return try TokenIssued(try await services.principals.issue(for: .institution(id), label: "issued by regulator")).response
     }
     v1.get("institutions/:id/statement") { _, context in
         guard let statement = try await services.statements.institutionStatement(try context.parameters.id("id"), scope: try context.scope)
@@ -173,7 +163,7 @@ func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
         try checkAmount(body.amountFen, atMost: PlatformLimits.topUpMaximum)
         let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
             try await services.enrollments.topUpReserve(
-                institution: id, amount: body.amountFen, key: "reserve_topup:\(principal.id):\(request.idempotencyKey ?? "")",
+                institution: id, amount: body.amountFen, key: request.transferKey("reserve_topup", principal: principal),
                 on: connection)
         }
         await evaluateAfterChange(of: id, services: services, logger: context.logger)
@@ -216,10 +206,38 @@ func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
 func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Services) {
     let v1 = router.group("v1")
 
+    // The guardian places an order for its own student; an institution proposes one instead (enrollment-proposals).
     v1.post("enrollments") { request, context in
-        guard case .institution(let institution) = try context.principal(.institution).entity else { throw Problem.roleNotPermitted }
+        guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }
         let (body, _) = try await request.decodeJSON(NewEnrollment.self, context: context)
-        return try JSON.response(try await services.enrollments.create(body, institution: institution), status: .created)
+        return try JSON.response(try await services.enrollments.place(body, guardian: guardian), status: .created)
+    }
+    // The institution proposes an order naming no student; it hands the proposal's id to the parent, whose guardian
+    // accepts it for a student of its own. Only then is there an enrollment (with the same id).
+    v1.post("enrollment-proposals") { request, context in
+        guard case .institution(let institution) = try context.principal(.institution).entity else { throw Problem.roleNotPermitted }
+        let (body, _) = try await request.decodeJSON(NewEnrollmentProposal.self, context: context)
+        return try JSON.response(try await services.enrollments.propose(body, institution: institution), status: .created)
+    }
+    v1.get("enrollment-proposals") { request, context in
+        try JSON.response(PageBody(try await services.enrollments.proposals(scope: try context.scope, page: try request.pageRequest())))
+    }
+    v1.get("enrollment-proposals/:id") { _, context in
+        guard let proposal = try await services.enrollments.proposal(try context.parameters.id("id"), scope: try context.scope) else {
+            throw Problem.notFound
+        }
+        return try JSON.response(proposal)
+    }
+    v1.post("enrollment-proposals/:id/acceptance") { request, context in
+        guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }
+        let (body, _) = try await request.decodeJSON(EnrollmentAcceptance.self, context: context)
+        return try JSON.response(
+            try await services.enrollments.accept(try context.parameters.id("id"), studentId: body.studentId, guardian: guardian),
+            status: .created)
+    }
+    v1.post("enrollment-proposals/:id/rejection") { _, context in
+        guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }
+        return try JSON.response(try await services.enrollments.rejectProposal(try context.parameters.id("id"), guardian: guardian))
     }
     v1.get("enrollments") { request, context in
         try JSON.response(PageBody(try await services.enrollments.enrollments(scope: try context.scope, page: try request.pageRequest())))

@@ -29,7 +29,8 @@ public enum InspectionResult: String, Sendable, Codable, CaseIterable {
 public struct CreditInputs: Sendable, Hashable {
     public var mode: SupervisionMode
     public var status: InstitutionStatus
-    /// Reserve mode: a risk-control policy in force, and whether the reserve covers its requirement.
+    /// Reserve mode: a risk-control policy in force whose cover reaches the reserve requirement
+    /// (`riskCoverExcusesReserve`), and whether the reserve covers its requirement.
     public var riskPolicyInForce: Bool
     public var reserveCoversRequirement: Bool
     /// The latest annual inspection, if any.

@@ -183,3 +183,27 @@ public enum ClaimStatus: String, Sendable, Codable, CaseIterable {
 
 /// Namespace for a claim's typed id.
 public enum Claim { public typealias ID = Identifier<Claim> }
+
+/// Whether a risk-control policy in force stands in for the reserve: what it would pay, its covered share of the
+/// unconsumed tuition but at most what is left of it, must reach the reserve requirement (the reserve ratio of the
+/// unconsumed tuition). A token policy does not excuse a missing reserve. Mirrored by the SQL function
+/// `risk_cover_excuses_reserve` (sql/0010); products are computed full-width, so no input can overflow.
+public func riskCoverExcusesReserve(
+    remaining: Money, coveredShareBasisPoints: Int, unconsumed: Money, reserveRatioBasisPoints: Int
+) -> Bool {
+    let owed = max(unconsumed.fen, 0)
+    let cap = remaining.fen.multipliedFullWidth(by: 10_000)
+    let share = owed.multipliedFullWidth(by: Int64(coveredShareBasisPoints))
+    let required = owed.multipliedFullWidth(by: Int64(reserveRatioBasisPoints))
+    func isLess(_ a: (high: Int64, low: UInt64), _ b: (high: Int64, low: UInt64)) -> Bool {
+        a.high != b.high ? a.high < b.high : a.low < b.low
+    }
+    let cover = isLess(cap, share) ? cap : share
+    return !isLess(cover, required)
+}
+
+/// What a proposal (an order an institution offers, a risk-control policy an insurer offers) has come to.
+/// Nothing a proposal says counts, charges or reveals anyone's data until the other party accepts it.
+public enum ProposalStatus: String, Sendable, Codable, CaseIterable {
+    case proposed, accepted, rejected
+}

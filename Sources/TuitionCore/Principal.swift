@@ -42,3 +42,9 @@ public struct Principal: Hashable, Sendable {
 
     public var role: Role { entity.role }
 }
+
+extension PrincipalEntity {
+    /// Whom an `Idempotency-Key` belongs to: the entity, not one of its tokens, so two tokens of one institution
+    /// sending the same key and body replay rather than move money twice (`role:entity`, as sql/0010 spells it).
+    public var idempotencyOwner: String { "\(role.rawValue):\(entityId)" }
+}

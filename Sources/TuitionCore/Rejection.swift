@@ -22,6 +22,9 @@ public enum Rejection: String, Error, Sendable, CaseIterable {
     case institutionNotOperating = "institution_not_operating"
     case institutionDetailsMissing = "institution_details_missing"
     case creditCodeInvalid = "credit_code_invalid"
+    // Consent: proposals the other party accepts or rejects
+    case proposalNotOpen = "proposal_not_open"
+    case enrollmentNotAccepted = "enrollment_not_accepted"
     // Enrollments and the ledger
     case enrollmentAlreadyPaid = "enrollment_already_paid"
     case enrollmentNotPaid = "enrollment_not_paid"

@@ -96,6 +96,7 @@ public struct InstitutionFigures: Sendable, Hashable {
     public var unconsumed: Money
     public var escrowHeld: Money
     public var reserveHeld: Money
+    /// A risk-control policy in force whose cover reaches the reserve requirement (`riskCoverExcusesReserve`).
     public var riskPolicyInForce: Bool
     /// Payments received in the last 7 days, and in the 8 weeks (56 days) before those.
     public var salesLast7Days: Money

@@ -119,7 +119,11 @@ public struct ClaimRepository: Sendable {
         // The enrollment is locked so filing, paying and other money movements on it queue behind each other.
         let (enrollment, _) = try await EnrollmentRepository(store: store).lockForMoney(
             new.enrollmentId, scope: Scope(guardian: guardian.uuid), on: connection)
-        guard let policyRecord = try await fetchPolicy(new.policyId, lock: false, on: connection) else { throw NotFound() }
+        // A claim names only a policy covering the claimant's own enrollment; any other is not found, as if it did not
+        // exist: no insurer id, nothing in anyone's queue, no oracle for the policy ids the public log carries.
+        guard let policyRecord = try await fetchPolicy(new.policyId, lock: false, on: connection),
+            try policyRecord.policy.covers(enrollment: enrollment.id, institution: enrollment.institutionId)
+        else { throw NotFound() }
         let now = store.dependencies.now()
         let eventTime: Date
         switch new.reason {

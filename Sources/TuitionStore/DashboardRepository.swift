@@ -508,14 +508,14 @@ public struct DashboardSessionRepository: Sendable {
         return id
     }
 
-    /// The regulator behind a live session: not expired, its token not revoked.
+    /// The regulator behind a live session: not expired, its token neither revoked nor expired.
     public func principal(forSession id: String) async throws -> Principal? {
         guard id.utf8.count < 200 else { return nil }
         let rows = try await store.query(
             """
             SELECT p.id, p.district_code FROM dashboard_sessions s JOIN principals p ON p.id = s.principal_id
             WHERE s.id_sha256 = \(PrincipalRepository.digest(id)) AND s.expires_at > \(store.dependencies.now())
-              AND p.revoked_at IS NULL AND p.role = 'regulator'
+              AND p.revoked_at IS NULL AND p.expires_at > \(store.dependencies.now()) AND p.role = 'regulator'
             """)
         for try await (principal, district) in rows.decode((UUID, String?).self) {
             guard let district, let code = DistrictCode(district) else { return nil }

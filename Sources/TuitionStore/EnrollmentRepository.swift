@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import TuitionCore
 
+/// An order a guardian places itself for one of its students.
 public struct NewEnrollment: Codable, Sendable {
     public var studentId: Student.ID
     public var courseId: Course.ID
@@ -30,44 +31,7 @@ public struct EnrollmentRepository: Sendable {
 
     var logger: Logger { store.logger }
 
-    // MARK: Orders
-
-    public func create(_ new: NewEnrollment, institution: Institution.ID) async throws -> EnrollmentRecord {
-        try await store.transaction { connection in
-            let rows = try await connection.query(
-                """
-                SELECT i.status, i.supervision_mode, c.price_per_lesson_fen, s.guardian_id,
-                    d.charge_lessons_max, d.charge_term_months_max, d.charge_amount_max_fen
-                FROM courses c JOIN institutions i ON i.id = c.institution_id JOIN districts d ON d.code = i.district_code
-                    CROSS JOIN students s
-                WHERE c.id = \(new.courseId.uuid) AND c.institution_id = \(institution.uuid) AND s.id = \(new.studentId.uuid)
-                FOR SHARE OF i
-                """, logger: logger)
-            var found: (InstitutionStatus, SupervisionMode, Money, UUID, ChargeCaps)?
-            for try await (status, mode, price, guardian, lessonsMax, monthsMax, amountMax) in rows.decode(
-                (String, String, Int64, UUID, Int, Int, Int64).self)
-            {
-                found = (
-                    try decodeEnum(status), try decodeEnum(mode), Money(fen: price), guardian,
-                    ChargeCaps(lessonsMax: lessonsMax, termMonthsMax: monthsMax, amountMax: Money(fen: amountMax))
-                )
-            }
-            guard let (status, mode, price, guardian, caps) = found else { throw NotFound() }
-            if let closed = refusal(of: status) { throw closed }
-            let order = ChargeOrder(lessons: new.lessons, pricePerLesson: price, termStart: new.termStart, termEnd: new.termEnd)
-            let amount = try checkCharge(order, caps: caps).get()
-            let id = store.dependencies.newID()
-            try await connection.query(
-                """
-                INSERT INTO enrollments (id, institution_id, course_id, student_id, guardian_id, supervision_mode,
-                    lessons_bought, price_per_lesson_fen, amount_fen, term_start, term_end, created_at)
-                VALUES (\(id), \(institution.uuid), \(new.courseId.uuid), \(new.studentId.uuid), \(guardian), \(mode.rawValue),
-                    \(new.lessons), \(price.fen), \(amount.fen), \(new.termStart.description)::date,
-                    \(new.termEnd.description)::date, \(store.dependencies.now()))
-                """, logger: logger)
-            return try await fetch(Enrollment.ID(id), scope: Scope(institution: institution.uuid), on: connection)!
-        }
-    }
+    // MARK: Orders (placed or accepted by the guardian: EnrollmentProposals.swift)
 
     public func enrollment(_ id: Enrollment.ID, scope: Scope) async throws -> EnrollmentRecord? {
         try await store.client.withConnection { connection in try await fetch(id, scope: scope, on: connection) }

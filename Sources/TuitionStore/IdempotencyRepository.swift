@@ -26,25 +26,27 @@ public struct IdempotencyRepository: Sendable {
 
     public init(store: Store) { self.store = store }
 
-    /// Claims `key` for this request inside the caller's transaction. A concurrent request with the same key
-    /// waits on the unique index until the first commits, then sees its response.
-    public func begin(principal: UUID, key: String, requestDigest: Data, on connection: PostgresConnection) async throws
+    /// Claims `key` for this request inside the caller's transaction. Keys belong to `owner`, the entity the
+    /// principal acts for (`PrincipalEntity.idempotencyOwner`), not to one of its tokens; `principal` records which
+    /// token used it first. A concurrent request with the same key waits on the unique index until the first
+    /// commits, then sees its response.
+    public func begin(owner: String, principal: UUID, key: String, requestDigest: Data, on connection: PostgresConnection) async throws
         -> IdempotencyOutcome
     {
         let inserted = try await connection.execute(
-            ClaimKeyStatement(principal: principal, key: key, digest: requestDigest, now: store.dependencies.now()),
+            ClaimKeyStatement(owner: owner, principal: principal, key: key, digest: requestDigest, now: store.dependencies.now()),
             logger: store.logger)
         for try await _ in inserted { return .proceed }
-        let rows = try await connection.execute(StoredResponseStatement(principal: principal, key: key), logger: store.logger)
+        let rows = try await connection.execute(StoredResponseStatement(owner: owner, key: key), logger: store.logger)
         for try await (digest, status, body) in rows {
             return digest == requestDigest ? .replay(StoredResponse(status: status, body: body)) : .conflict
         }
         return .conflict
     }
 
-    public func finish(principal: UUID, key: String, response: StoredResponse, on connection: PostgresConnection) async throws {
+    public func finish(owner: String, key: String, response: StoredResponse, on connection: PostgresConnection) async throws {
         let done = try await connection.execute(
-            FinishKeyStatement(principal: principal, key: key, status: response.status, body: response.body), logger: store.logger)
+            FinishKeyStatement(owner: owner, key: key, status: response.status, body: response.body), logger: store.logger)
         for try await _ in done {}
     }
 }
@@ -52,23 +54,25 @@ public struct IdempotencyRepository: Sendable {
 /// `begin`: claims the key; returns a row only when it was new.
 struct ClaimKeyStatement: PostgresPreparedStatement {
     static let sql = """
-        INSERT INTO idempotent_requests (principal_id, key, request_sha256, status_code, response_body, created_at)
-        VALUES ($1, $2, $3, 0, ''::bytea, $4)
+        INSERT INTO idempotent_requests (owner, principal_id, key, request_sha256, status_code, response_body, created_at)
+        VALUES ($5, $1, $2, $3, 0, ''::bytea, $4)
         ON CONFLICT DO NOTHING RETURNING 1
         """
     typealias Row = ()
 
+    var owner: String
     var principal: UUID
     var key: String
     var digest: Data
     var now: Date
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 4)
+        var bindings = PostgresBindings(capacity: 5)
         bindings.append(principal)
         bindings.append(key)
         try bindings.append(digest)
         bindings.append(now)
+        bindings.append(owner)
         return bindings
     }
 
@@ -77,15 +81,15 @@ struct ClaimKeyStatement: PostgresPreparedStatement {
 
 /// `begin`: the first request's digest and response, for a key already claimed.
 struct StoredResponseStatement: PostgresPreparedStatement {
-    static let sql = "SELECT request_sha256, status_code, response_body FROM idempotent_requests WHERE principal_id = $1 AND key = $2"
+    static let sql = "SELECT request_sha256, status_code, response_body FROM idempotent_requests WHERE owner = $1 AND key = $2"
     typealias Row = (Data, Int, Data)
 
-    var principal: UUID
+    var owner: String
     var key: String
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings(capacity: 2)
-        bindings.append(principal)
+        bindings.append(owner)
         bindings.append(key)
         return bindings
     }
@@ -97,11 +101,11 @@ struct StoredResponseStatement: PostgresPreparedStatement {
 struct FinishKeyStatement: PostgresPreparedStatement {
     static let sql = """
         UPDATE idempotent_requests SET status_code = $1, response_body = $2
-        WHERE principal_id = $3 AND key = $4
+        WHERE owner = $3 AND key = $4
         """
     typealias Row = ()
 
-    var principal: UUID
+    var owner: String
     var key: String
     var status: Int
     var body: Data
@@ -110,7 +114,7 @@ struct FinishKeyStatement: PostgresPreparedStatement {
         var bindings = PostgresBindings(capacity: 4)
         bindings.append(status)
         try bindings.append(body)
-        bindings.append(principal)
+        bindings.append(owner)
         bindings.append(key)
         return bindings
     }

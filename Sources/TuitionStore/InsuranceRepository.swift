@@ -145,8 +145,9 @@ public struct PolicyRecord: Codable, Sendable, Hashable {
     }
 }
 
-/// Insurers' products and the policies issued on them. Issuing a policy writes, in the caller's transaction,
-/// the premium transfer into the insurer's claims account, the policy row and its `policy_issued` evidence event.
+/// Insurers' products and the policies issued on them. Issuing a policy (a guardian buying one, an institution
+/// accepting an insurer's proposal: InsuranceProposals.swift) writes, in the caller's transaction, the premium
+/// transfer into the insurer's claims account, the policy row and its `policy_issued` evidence event.
 public struct InsuranceRepository: Sendable {
     let store: Store
 
@@ -198,22 +199,6 @@ public struct InsuranceRepository: Sendable {
 
     // MARK: Issuing
 
-    /// The insurer issues a risk-control policy on one of its own `institution_risk` products; the institution pays
-    /// the premium from its bank. `key` makes the premium idempotent: the same key again returns the policy it issued.
-    public func issueRiskPolicy(_ new: NewRiskPolicy, insurer: Insurer.ID, key: String, on connection: PostgresConnection) async throws
-        -> PolicyRecord
-    {
-        if let issued = try await policy(premiumKey: key, scope: Scope(insurer: insurer.uuid), on: connection) { return issued }
-        // Another insurer's product is not found, as if it did not exist.
-        guard let product = try await fetchProduct(new.productId, on: connection), product.insurerId == insurer else { throw NotFound() }
-        let status = try await EnrollmentRepository(store: store).institutionStatus(new.institutionId, on: connection)
-        if let closed = refusal(of: status) { throw closed }
-        return try await issue(
-            product: product.product, insured: .institution(new.institutionId), institution: new.institutionId,
-            sumInsured: new.sumInsuredFen, periodStart: new.periodStart, periodEnd: new.periodEnd, tuitionPaid: .zero,
-            payer: .institutionBank, key: key, on: connection)
-    }
-
     /// The guardian buys a tuition policy for one of its paid enrollments; the premium leaves its bank.
     /// The sum insured may not exceed what was paid for the enrollment. `key` makes the premium idempotent.
     public func buyTuitionPolicy(
@@ -232,9 +217,11 @@ public struct InsuranceRepository: Sendable {
             payer: .guardianBank, key: key, on: connection)
     }
 
-    private func issue(
+    /// Checks the terms, charges the premium and writes the policy (with `id` when a proposal chose it).
+    func issue(
         product: InsuranceProduct, insured: InsuredParty, institution: Institution.ID, sumInsured: Money, periodStart: BusinessDate,
-        periodEnd: BusinessDate, tuitionPaid: Money, payer: AccountKind, key: String, on connection: PostgresConnection
+        periodEnd: BusinessDate, tuitionPaid: Money, payer: AccountKind, key: String, id chosen: UUID? = nil,
+        on connection: PostgresConnection
     ) async throws -> PolicyRecord {
         let now = store.dependencies.now()
         let (start, end) = (periodStart.shanghaiMidnight, periodEnd.shanghaiMidnight)
@@ -247,7 +234,7 @@ public struct InsuranceRepository: Sendable {
         guard periodStart >= BusinessDate(shanghaiDateOf: now) else { throw Rejection.policyStartsInThePast }
         let amount = premium(for: product, sumInsured: sumInsured)
         let transfer = PlannedTransfer(kind: .premium, from: payer, to: .insurerClaims, amount: amount)
-        let id = store.dependencies.newID()
+        let id = chosen ?? store.dependencies.newID()
         let guardian: Guardian.ID?
         let enrollment: Enrollment.ID?
         switch insured {
@@ -317,12 +304,13 @@ public struct InsuranceRepository: Sendable {
         return page.page(items) { $0.id.uuid }
     }
 
-    /// The policy whose premium moved under `key`, if `scope` issued or bought it.
+    /// The policy whose premium moved under `key`, if `scope` accepted or bought it.
     func policy(premiumKey key: String, scope: Scope, on connection: PostgresConnection) async throws -> PolicyRecord? {
         let rows = try await connection.query(
             """
             SELECT \(unescaped: PolicyRecord.columns) FROM policies p JOIN transfers t ON t.id = p.premium_transfer_id
-            WHERE t.idempotency_key = \(key) AND (p.insurer_id = \(scope.insurer) OR p.guardian_id = \(scope.guardian))
+            WHERE t.idempotency_key = \(key) AND (p.guardian_id = \(scope.guardian)
+                OR (p.kind = 'institution_risk' AND p.institution_id = \(scope.institution)))
             """, logger: logger)
         for try await row in rows { return try PolicyRecord(row: row, now: store.dependencies.now()) }
         return nil

@@ -3,14 +3,85 @@ import Foundation
 import PostgresNIO
 import TuitionCore
 
-/// Bearer tokens: random, shown once, stored only as their SHA-256.
-public struct PrincipalRepository: Sendable {
-    let store: Store
+/// A token as its holder and the regulator see it; never the token itself.
+public struct TokenRecord: Codable, Sendable, Hashable {
+    public var principalId: UUID
+    public var role: Role
+    public var entityId: String
+    public var label: String
+    public var createdAt: Date
+    public var expiresAt: Date
+    public var revokedAt: Date?
 
-    public init(store: Store) { self.store = store }
+    static let columns = """
+        p.id, p.role, coalesce(p.district_code, p.institution_id::text, p.guardian_id::text, p.insurer_id::text),
+        p.label, p.created_at, p.expires_at, p.revoked_at
+        """
+
+    init(row: PostgresRow) throws {
+        let (id, role, entity, label, created, expires, revoked) = try row.decode((UUID, String, String, String, Date, Date, Date?).self)
+        self.principalId = id
+        self.role = try decodeEnum(role)
+        self.entityId = entity
+        self.label = label
+        self.createdAt = created
+        self.expiresAt = expires
+        self.revokedAt = revoked
+    }
+
+    enum CodingKeys: String, CodingKey { case principalId, role, entityId, label, createdAt, expiresAt, revokedAt }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(principalId.uuidString.lowercased(), forKey: .principalId)
+        try container.encode(role, forKey: .role)
+        try container.encode(entityId, forKey: .entityId)
+        try container.encode(label, forKey: .label)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(expiresAt, forKey: .expiresAt)
+        try container.encode(revokedAt, forKey: .revokedAt)
+    }
+}
+
+/// A new token, shown once.
+public struct IssuedToken: Sendable {
+    public let principal: Principal
+    public let token: String
+    public let expiresAt: Date
+}
+
+/// Who holds a live token, and, for an institution's token, the institution's status (a defunct institution reads
+/// but does not write).
+public struct TokenHolder: Sendable, Hashable {
+    public let principal: Principal
+    public let institutionStatus: InstitutionStatus?
+}
+
+/// Bearer tokens: random, shown once, stored only as their SHA-256. A token lives `lifetime` (90 days unless
+/// configured), until revoked by its holder or the regulator, or until its institution is blacklisted.
+public struct PrincipalRepository: Sendable {
+    public static let defaultLifetime: TimeInterval = 90 * 86_400
+
+    let store: Store
+    let lifetime: TimeInterval
+
+    public init(store: Store, lifetime: TimeInterval = PrincipalRepository.defaultLifetime) {
+        self.store = store
+        self.lifetime = lifetime
+    }
 
     /// Creates a principal for `entity` and returns its token; the token is not kept.
     public func create(for entity: PrincipalEntity, label: String = "") async throws -> (principal: Principal, token: String) {
+        let issued = try await issue(for: entity, label: label)
+        return (issued.principal, issued.token)
+    }
+
+    /// As `create(for:label:)`, also saying when the token expires.
+    public func issue(for entity: PrincipalEntity, label: String) async throws -> IssuedToken {
+        try await store.transaction { connection in try await issue(for: entity, label: label, on: connection) }
+    }
+
+    func issue(for entity: PrincipalEntity, label: String, on connection: PostgresConnection) async throws -> IssuedToken {
         let token = Self.newToken()
         let id = store.dependencies.newID()
         var district: String?
@@ -23,25 +94,103 @@ public struct PrincipalRepository: Sendable {
         case .guardian(let value): guardian = value.uuid
         case .insurer(let value): insurer = value.uuid
         }
-        try await store.query(
+        let now = store.dependencies.now()
+        try await connection.query(
             """
-            INSERT INTO principals (id, role, district_code, institution_id, guardian_id, insurer_id, token_sha256, label, created_at)
+            INSERT INTO principals (id, role, district_code, institution_id, guardian_id, insurer_id, token_sha256, label, created_at,
+                expires_at)
             VALUES (\(id), \(entity.role.rawValue), \(district), \(institution), \(guardian), \(insurer),
-                \(Self.digest(token)), \(label), \(store.dependencies.now()))
-            """)
-        return (Principal(id: id, entity: entity), token)
+                \(Self.digest(token)), \(label), \(now), \(now.addingTimeInterval(lifetime)))
+            """, logger: store.logger)
+        return IssuedToken(principal: Principal(id: id, entity: entity), token: token, expiresAt: now.addingTimeInterval(lifetime))
     }
 
+    /// The principal holding a live token, or nil (unknown, expired, revoked, or its institution blacklisted).
     public func principal(forToken token: String) async throws -> Principal? {
-        let rows = try await store.client.execute(PrincipalByTokenStatement(digest: Self.digest(token)), logger: store.logger)
-        for try await (id, district, institution, guardian, insurer) in rows {
+        try await holder(forToken: token)?.principal
+    }
+
+    /// The holder of a live token. The lookup goes by the token's SHA-256 through a unique index, and the stored hash
+    /// is then compared in constant time, so neither step's timing says anything about a token someone else holds.
+    public func holder(forToken token: String) async throws -> TokenHolder? {
+        let digest = Self.digest(token)
+        let rows = try await store.client.execute(
+            PrincipalByTokenStatement(digest: digest, now: store.dependencies.now()), logger: store.logger)
+        for try await (id, stored, district, institution, guardian, insurer, status) in rows {
+            guard constantTimeEquals(stored, digest) else { return nil }
             let entity: PrincipalEntity? =
                 if let district, let code = DistrictCode(district) { .regulator(code) } else if let institution {
                     .institution(.init(institution))
                 } else if let guardian { .guardian(.init(guardian)) } else if let insurer { .insurer(.init(insurer)) } else { nil }
-            return entity.map { Principal(id: id, entity: $0) }
+            let institutionStatus: InstitutionStatus? = try status.map { try decodeEnum($0) }
+            // A blacklisted institution's tokens are revoked when it is blacklisted; this holds for any left over.
+            if institutionStatus == .blacklisted { return nil }
+            return entity.map { TokenHolder(principal: Principal(id: id, entity: $0), institutionStatus: institutionStatus) }
         }
         return nil
+    }
+
+    /// Who may manage a token: its holder, or the regulator of the district it belongs to (a regulator's token of that
+    /// district, or a token of an institution registered there).
+    func manageable(_ id: UUID, by principal: Principal, on connection: PostgresConnection) async throws -> TokenRecord? {
+        let district: String? = if case .regulator(let code) = principal.entity { code.value } else { nil }
+        let rows = try await connection.query(
+            """
+            SELECT \(unescaped: TokenRecord.columns) FROM principals p LEFT JOIN institutions i ON i.id = p.institution_id
+            WHERE p.id = \(id) AND (p.id = \(principal.id) OR p.district_code = \(district) OR i.district_code = \(district))
+            FOR UPDATE OF p
+            """, logger: store.logger)
+        for try await row in rows { return try TokenRecord(row: row) }
+        return nil
+    }
+
+    /// Revokes a token its holder or its district's regulator names; nil when `principal` may not see it.
+    /// Revoking a revoked token changes nothing.
+    public func revoke(_ id: UUID, by principal: Principal) async throws -> TokenRecord? {
+        try await store.transaction { connection in
+            guard var token = try await manageable(id, by: principal, on: connection) else { return nil }
+            if token.revokedAt == nil {
+                let now = store.dependencies.now()
+                try await connection.query("UPDATE principals SET revoked_at = \(now) WHERE id = \(id)", logger: store.logger)
+                token.revokedAt = now
+            }
+            return token
+        }
+    }
+
+    /// Replaces a live token with a new one for the same entity, in one transaction: the old token stops working the
+    /// moment the new one exists. Nil when `principal` may not see it or it is no longer live.
+    public func rotate(_ id: UUID, by principal: Principal) async throws -> IssuedToken? {
+        try await store.transaction { connection in
+            let now = store.dependencies.now()
+            guard let old = try await manageable(id, by: principal, on: connection), old.revokedAt == nil, old.expiresAt > now,
+                let entity = PrincipalEntity(role: old.role, entityId: old.entityId)
+            else { return nil }
+            try await connection.query("UPDATE principals SET revoked_at = \(now) WHERE id = \(id)", logger: store.logger)
+            return try await issue(for: entity, label: "rotated from \(id.uuidString.lowercased())", on: connection)
+        }
+    }
+
+    /// The tokens `principal` may manage: its own, and for a regulator every token of its district.
+    public func tokens(visibleTo principal: Principal, page: PageRequest) async throws -> Page<TokenRecord> {
+        let district: String? = if case .regulator(let code) = principal.entity { code.value } else { nil }
+        let rows = try await store.query(
+            """
+            SELECT \(unescaped: TokenRecord.columns) FROM principals p LEFT JOIN institutions i ON i.id = p.institution_id
+            WHERE (p.id = \(principal.id) OR p.district_code = \(district) OR i.district_code = \(district))
+              AND p.id > \(page.afterOrFloor)
+            ORDER BY p.id LIMIT \(page.limit + 1)
+            """)
+        var items: [TokenRecord] = []
+        for try await row in rows { items.append(try TokenRecord(row: row)) }
+        return page.page(items) { $0.principalId }
+    }
+
+    /// Revokes every live token of an institution, inside the caller's transaction (blacklisting).
+    func revokeInstitution(_ id: Institution.ID, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            "UPDATE principals SET revoked_at = \(store.dependencies.now()) WHERE institution_id = \(id.uuid) AND revoked_at IS NULL",
+            logger: store.logger)
     }
 
     static func newToken() -> String {
@@ -55,19 +204,42 @@ public struct PrincipalRepository: Sendable {
     static func digest(_ token: String) -> Data { Data(SHA256.hash(data: Data(token.utf8))) }
 }
 
-/// `principal(forToken:)`: the live principal holding a token, by the token's SHA-256; runs on every request.
+/// Compares two byte strings in time that depends only on their lengths.
+public func constantTimeEquals(_ a: Data, _ b: Data) -> Bool {
+    guard a.count == b.count else { return false }
+    var difference: UInt8 = 0
+    for (x, y) in zip(a, b) { difference |= x ^ y }
+    return difference == 0
+}
+
+extension PrincipalEntity {
+    /// The entity a stored principal row names, from its role and entity id.
+    init?(role: Role, entityId: String) {
+        switch role {
+        case .regulator: guard let code = DistrictCode(entityId) else { return nil }; self = .regulator(code)
+        case .institution: guard let id = Institution.ID(entityId) else { return nil }; self = .institution(id)
+        case .guardian: guard let id = Guardian.ID(entityId) else { return nil }; self = .guardian(id)
+        case .insurer: guard let id = Insurer.ID(entityId) else { return nil }; self = .insurer(id)
+        }
+    }
+}
+
+/// `holder(forToken:)`: the live principal holding a token, by the token's SHA-256; runs on every request.
 struct PrincipalByTokenStatement: PostgresPreparedStatement {
     static let sql = """
-        SELECT id, district_code, institution_id, guardian_id, insurer_id FROM principals
-        WHERE token_sha256 = $1 AND revoked_at IS NULL
+        SELECT p.id, p.token_sha256, p.district_code, p.institution_id, p.guardian_id, p.insurer_id, i.status
+        FROM principals p LEFT JOIN institutions i ON i.id = p.institution_id
+        WHERE p.token_sha256 = $1 AND p.revoked_at IS NULL AND p.expires_at > $2
         """
-    typealias Row = (UUID, String?, UUID?, UUID?, UUID?)
+    typealias Row = (UUID, Data, String?, UUID?, UUID?, UUID?, String?)
 
     var digest: Data
+    var now: Date
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 1)
+        var bindings = PostgresBindings(capacity: 2)
         try bindings.append(digest)
+        bindings.append(now)
         return bindings
     }
 

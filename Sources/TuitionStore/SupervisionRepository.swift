@@ -88,9 +88,11 @@ public struct SupervisionRepository: Sendable {
     }
 
     /// Called inside the blacklisting transaction, after the status change and before the commit: the institution's
-    /// signing certificates are revoked, so it signs nothing more (what it signed before stays valid).
+    /// signing certificates are revoked, so it signs nothing more (what it signed before stays valid), and so are its
+    /// API tokens: blacklisting is final, the institution does nothing more through the API.
     func onBlacklisted(_ id: Institution.ID, note: String, on connection: PostgresConnection) async throws {
         try await CertificateRepository(store: store).revokeInstitution(id, reason: "blacklisted: " + note, on: connection)
+        try await PrincipalRepository(store: store).revokeInstitution(id, on: connection)
     }
 
     func nextStatus(_ current: InstitutionStatus, action: SanctionAction, hasUnresolvedWarnings: Bool) throws -> InstitutionStatus {
@@ -199,9 +201,12 @@ public struct SupervisionRepository: Sendable {
                 SELECT a.institution_id, (a.credits_fen - a.debits_fen) AS held
                 FROM accounts a JOIN inst ON inst.id = a.institution_id WHERE a.kind = 'reserve'),
             risk AS (
+                -- In force and covering the reserve requirement: a token policy earns no guarantee points.
                 SELECT p.institution_id FROM policies p JOIN inst ON inst.id = p.institution_id
+                    JOIN insurance_products pr ON pr.id = p.product_id LEFT JOIN ledger ON ledger.institution_id = p.institution_id
                 WHERE p.kind = 'institution_risk' AND p.cancelled_at IS NULL AND p.period_start <= \(now) AND p.period_end > \(now)
                     AND p.remaining_fen > 0
+                    AND risk_cover_excuses_reserve(p.remaining_fen, pr.covered_share_bp, coalesce(ledger.unconsumed, 0), inst.reserve_ratio_bp)
                 GROUP BY p.institution_id),
             inspection AS (
                 SELECT DISTINCT ON (n.institution_id) n.institution_id, n.result, n.star_rating

@@ -270,10 +270,14 @@ public struct WarningRepository: Sendable {
                 FROM recent_lessons r JOIN enrollments e ON e.id = r.enrollment_id JOIN courses c ON c.id = e.course_id
                 GROUP BY r.institution_id),
             risk AS (
+                -- In force and covering the reserve requirement: a token policy does not excuse a missing reserve.
                 SELECT p.institution_id,
-                    bool_or(p.period_start <= \(now) AND p.period_end > \(now) AND p.remaining_fen > 0) AS in_force,
+                    bool_or(p.period_start <= \(now) AND p.period_end > \(now) AND p.remaining_fen > 0
+                        AND risk_cover_excuses_reserve(p.remaining_fen, pr.covered_share_bp, coalesce(ledger.unconsumed, 0),
+                            inst.reserve_ratio_bp)) AS in_force,
                     (max(p.period_end) AT TIME ZONE 'Asia/Shanghai')::date AS ends
-                FROM policies p JOIN inst ON inst.id = p.institution_id
+                FROM policies p JOIN inst ON inst.id = p.institution_id JOIN insurance_products pr ON pr.id = p.product_id
+                    LEFT JOIN ledger ON ledger.institution_id = p.institution_id
                 WHERE p.kind = 'institution_risk' AND p.cancelled_at IS NULL
                 GROUP BY p.institution_id)
             SELECT inst.id, inst.district_code, inst.supervision_mode, inst.reserve_ratio_bp, coalesce(ledger.unconsumed, 0),

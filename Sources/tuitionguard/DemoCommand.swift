@@ -105,12 +105,16 @@ struct DemoDistrict {
         try await api.call(
             "POST", "/v1/institutions/\(reserveSchool.id)/reserve-topups", token: reserveSchool.token, body: ["amountFen": 2_000_000],
             key: "demo-reserve-\(reserveSchool.id)")
-        try await api.call(
-            "POST", "/v1/policies", token: insurer,
+        // The insurer proposes the policy; it is charged and counts only once the institution accepts it.
+        let proposal = try await api.call(
+            "POST", "/v1/policy-proposals", token: insurer,
             body: [
                 "productId": riskProduct["id"] as! String, "institutionId": reserveSchool.id, "sumInsuredFen": 5_000_000,
                 "periodStart": "\(today)", "periodEnd": "\(today.addingMonths(12))",
-            ], key: "demo-risk-\(reserveSchool.id)")
+            ])
+        try await api.call(
+            "POST", "/v1/policy-proposals/\(proposal["id"] as! String)/acceptance", token: reserveSchool.token,
+            key: "demo-risk-\(reserveSchool.id)")
         print("district: \(schools.count) institutions, courses and policies registered")
 
         for index in 0..<students {
@@ -142,16 +146,22 @@ struct DemoDistrict {
     /// sometimes disputed.
     mutating func enrol(_ index: Int, tuitionProduct: String) async throws {
         let school = schools[index % schools.count]
-        let parent = try await api.call("POST", "/v1/guardians", token: nil, body: ["name": "家长\(index)"])["token"] as! String
+        let signUp = try await api.call("POST", "/v1/guardians", token: nil, body: ["name": "家长\(index)"])
+        let parent = signUp["token"] as! String
         let student = try await api.call("POST", "/v1/students", token: parent, body: ["name": "学生\(index)", "grade": "三年级"])
-        // Within the prepayment rule: at most 60 lessons and ¥5,000 in one charge.
+        // Within the prepayment rule: at most 60 lessons and ¥5,000 in one charge. The parent shows the school its
+        // reference (the guardian id in its app); the school proposes the order to it, and the parent accepts it for
+        // its child. Until then the school knows no student.
         let lessons = min(Int.random(in: 20...60, using: &random), 500_000 / school.price)
-        let enrollment = try await api.call(
-            "POST", "/v1/enrollments", token: school.token,
+        let proposal = try await api.call(
+            "POST", "/v1/enrollment-proposals", token: school.token,
             body: [
-                "studentId": student["id"] as! String, "courseId": school.course, "lessons": lessons, "termStart": "\(today)",
+                "guardianId": signUp["entityId"] as! String, "courseId": school.course, "lessons": lessons, "termStart": "\(today)",
                 "termEnd": "\(today.addingMonths(3))",
             ])
+        let enrollment = try await api.call(
+            "POST", "/v1/enrollment-proposals/\(proposal["id"] as! String)/acceptance", token: parent,
+            body: ["studentId": student["id"] as! String])
         let id = enrollment["id"] as! String
         let amount = enrollment["amountFen"] as! Int
         // The standard contract: the institution generates and signs it, the parent countersigns; only then may it be paid.

@@ -110,12 +110,15 @@ struct Principals: AsyncParsableCommand {
             let configuration = try AppConfiguration.fromEnvironment()
             let logger = makeLogger("tuitionguard.principals", level: configuration.logLevel)
             let (role, entity, name, label) = (role, entity, name, label)
+            let lifetime = configuration.auth.tokenLifetime
             let token = try await withStore(databaseURL: configuration.databaseURL, logger: logger) { store in
                 let parties = PartyRepository(store: store)
                 let resolved = try await resolveEntity(role: role, entity: entity, name: name, parties: parties)
-                return try await PrincipalRepository(store: store).create(for: resolved, label: label)
+                return try await PrincipalRepository(store: store, lifetime: lifetime).issue(for: resolved, label: label)
             }
-            print("principal \(token.principal.id.uuidString.lowercased()) \(role.rawValue) \(token.principal.entity.entityId)")
+            print(
+                "principal \(token.principal.id.uuidString.lowercased()) \(role.rawValue) \(token.principal.entity.entityId)"
+                    + " expires \(ISO8601DateFormatter().string(from: token.expiresAt))")
             print(token.token)
         }
     }

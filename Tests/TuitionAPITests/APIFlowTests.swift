@@ -31,11 +31,9 @@ import TuitionTestSupport
                     {"title":"小学数学思维","category":"non_academic","pricePerLessonFen":8000,"lessonMinutes":60,"teacher":"王老师"}
                     """)
             let today = BusinessDate(shanghaiDateOf: Date())
-            let order = """
-                {"studentId":"\(student.string("id"))","courseId":"\(course.string("id"))","lessons":40,
-                 "termStart":"\(today.addingDays(-7))","termEnd":"\(today.addingDays(-7).addingMonths(3))"}
-                """
-            let enrollment = try await api.call(.post, "/v1/enrollments", token: school, json: order)
+            let enrollment = try await api.enroll(
+                institution: school, guardian: parent, student: student.string("id"), course: course.string("id"), lessons: 40,
+                termStart: today.addingDays(-7), termEnd: today.addingDays(-7).addingMonths(3))
             #expect(enrollment.status == .created && enrollment.string("status") == "awaiting_payment")
             let id = enrollment.string("id")
 
@@ -180,18 +178,18 @@ import TuitionTestSupport
                     #"{"lessons":99999999999,"takenOn":"\#(today)"}"#, "k9", 422, "lessons_exceed_remaining"
                 ),
                 (
-                    "sixty-one lessons", .post, "/v1/enrollments", cast.institution,
-                    "{\"studentId\":\"\(cast.world.student.id)\",\"courseId\":\"\(cast.world.course.id)\",\"lessons\":61,\"termStart\":\"2026-09-01\",\"termEnd\":\"2026-10-01\"}",
+                    "sixty-one lessons", .post, "/v1/enrollment-proposals", cast.institution,
+                    "{\"guardianId\":\"\(cast.world.guardian)\",\"courseId\":\"\(cast.world.course.id)\",\"lessons\":61,\"termStart\":\"2026-09-01\",\"termEnd\":\"2026-10-01\"}",
                     nil, 422, "charge_exceeds_lesson_cap"
                 ),
                 (
-                    "over ¥5,000", .post, "/v1/enrollments", cast.institution,
-                    "{\"studentId\":\"\(cast.world.student.id)\",\"courseId\":\"\(pricey)\",\"lessons\":60,\"termStart\":\"2026-09-01\",\"termEnd\":\"2026-10-01\"}",
+                    "over ¥5,000", .post, "/v1/enrollment-proposals", cast.institution,
+                    "{\"guardianId\":\"\(cast.world.guardian)\",\"courseId\":\"\(pricey)\",\"lessons\":60,\"termStart\":\"2026-09-01\",\"termEnd\":\"2026-10-01\"}",
                     nil, 422, "charge_exceeds_amount_cap"
                 ),
                 (
-                    "term over 3 months", .post, "/v1/enrollments", cast.institution,
-                    "{\"studentId\":\"\(cast.world.student.id)\",\"courseId\":\"\(cast.world.course.id)\",\"lessons\":10,\"termStart\":\"2026-09-01\",\"termEnd\":\"2026-12-02\"}",
+                    "term over 3 months", .post, "/v1/enrollment-proposals", cast.institution,
+                    "{\"guardianId\":\"\(cast.world.guardian)\",\"courseId\":\"\(cast.world.course.id)\",\"lessons\":10,\"termStart\":\"2026-09-01\",\"termEnd\":\"2026-12-02\"}",
                     nil, 422, "charge_exceeds_term_cap"
                 ),
                 (

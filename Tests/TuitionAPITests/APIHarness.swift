@@ -20,6 +20,7 @@ struct Reply: Sendable {
     let status: HTTPResponse.Status
     let contentType: String?
     let body: String
+    var headers = HTTPFields()
 
     var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
     var items: [[String: Any]] { json["items"] as? [[String: Any]] ?? [] }
@@ -69,11 +70,32 @@ struct API: Sendable {
         if let idempotencyKey { headers[HTTPField.Name("Idempotency-Key")!] = idempotencyKey }
         let response = try await client.executeRequest(
             uri: path, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
-        return Reply(status: response.status, contentType: response.headers[.contentType], body: String(buffer: response.body))
+        return Reply(
+            status: response.status, contentType: response.headers[.contentType], body: String(buffer: response.body),
+            headers: response.headers)
     }
 
     func token(for entity: PrincipalEntity) async throws -> String {
         try await PrincipalRepository(store: store).create(for: entity).token
+    }
+
+    /// The consent flow through the API: the institution proposes the order, the guardian accepts it for its student.
+    /// Returns the acceptance (the enrollment), or the proposal's refusal.
+    func enroll(
+        institution: String, guardian: String, student: String, course: String, lessons: Int, termStart: BusinessDate,
+        termEnd: BusinessDate
+    ) async throws -> Reply {
+        // The parent shows the institution its reference (its guardian id, as /v1/me gives it).
+        let reference = try await call(.get, "/v1/me", token: guardian).string("entityId")
+        let proposal = try await call(
+            .post, "/v1/enrollment-proposals", token: institution,
+            json: """
+                {"guardianId":"\(reference)","courseId":"\(course)","lessons":\(lessons),"termStart":"\(termStart)",
+                 "termEnd":"\(termEnd)"}
+                """)
+        guard proposal.status == .created else { return proposal }
+        return try await call(
+            .post, "/v1/enrollment-proposals/\(proposal.string("id"))/acceptance", token: guardian, json: #"{"studentId":"\#(student)"}"#)
     }
 }
 
@@ -97,6 +119,11 @@ struct Cast: Sendable {
     /// (licence expiring) on the institution.
     let complaint: Complaint.ID
     let warning: UUID
+    /// Consent: an order the institution proposed to the guardian and a risk-control policy the insurer proposed to the
+    /// institution, both still open; and the id of the institution's token (for the token routes).
+    let enrollmentProposal: Enrollment.ID
+    let policyProposal: Policy.ID
+    let institutionPrincipal: UUID
 
     static func make(_ api: API, district: String = "330203") async throws -> Cast {
         let world = try await World.make(api.store, district: district)
@@ -141,14 +168,25 @@ struct Cast: Sendable {
         let warning = try await WarningRepository(store: api.store).warnings(
             scope: scopeOf(.institution(world.institution.id)), status: .open, rule: .licenceExpiring, page: PageRequest()
         ).items[0].id
+        let enrollmentProposal = try await enrollments.propose(
+            NewEnrollmentProposal(
+                guardianId: world.guardian, courseId: world.course.id, lessons: 4, termStart: today, termEnd: today.addingMonths(1)),
+            institution: world.institution.id)
+        let policyProposal = try await insurance.proposeRiskPolicy(
+            NewRiskPolicy(
+                productId: riskProduct.id, institutionId: world.institution.id, sumInsuredFen: .yuan(10_000), periodStart: today,
+                periodEnd: today.addingMonths(12)),
+            insurer: insurer)
+        let institutionToken = try await PrincipalRepository(store: api.store).create(for: .institution(world.institution.id))
         return Cast(
             world: world,
             regulator: try await api.token(for: .regulator(world.district)),
-            institution: try await api.token(for: .institution(world.institution.id)),
+            institution: institutionToken.token,
             guardian: try await api.token(for: .guardian(world.guardian)),
             insurer: try await api.token(for: .insurer(insurer)),
             lesson: lesson.id, riskProduct: riskProduct.id, tuitionProduct: tuitionProduct.id, policy: policy.id, claim: claim.id,
-            defunctCase: defunctCase, complaint: complaint.id, warning: warning)
+            defunctCase: defunctCase, complaint: complaint.id, warning: warning, enrollmentProposal: enrollmentProposal.id,
+            policyProposal: policyProposal.id, institutionPrincipal: institutionToken.principal.id)
     }
 
     /// Another institution of `world`'s district where the guardian paid for a course, marked defunct and settled.
@@ -165,7 +203,7 @@ struct Cast: Sendable {
         let enrollments = EnrollmentRepository(store: api.store)
         let enrollment = try await enrollments.create(
             NewEnrollment(studentId: world.student.id, courseId: course.id, lessons: 10, termStart: today, termEnd: today.addingMonths(2)),
-            institution: institution.id)
+            institution: institution.id, guardian: world.guardian)
         try await TestContracts.sign(api.store, enrollment)
         _ = try await api.store.transaction {
             try await enrollments.pay(enrollment.id, guardian: world.guardian, amount: enrollment.amountFen, on: $0)
@@ -184,7 +222,8 @@ struct Cast: Sendable {
             world.enrollment.id.description, world.guardian.description, lesson.description, policy.description, claim.description,
             defunctCase.description,
             complaint.description, warning.uuidString.lowercased(),
-            world.contract.id.description,
+            world.contract.id.description, enrollmentProposal.description, policyProposal.description,
+            institutionPrincipal.uuidString.lowercased(),
         ]
     }
 }

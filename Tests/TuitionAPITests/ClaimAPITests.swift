@@ -30,18 +30,13 @@ import TuitionTestSupport
                 try await EnrollmentRepository(store: api.store).pay(
                     fresh.id, guardian: cast.world.guardian, amount: fresh.amountFen, on: $0)
             }
-            // Another enrollment under the cast's tuition policy is not covered: stored, rejected, with its reason.
+            // Another enrollment under the cast's tuition policy is not covered: a claim may name only a policy covering
+            // the enrollment it is about, anything else is not found, and nothing is stored or queued (issue #11).
             let filed = try await api.call(
                 .post, "/v1/claims", token: cast.guardian,
                 json: #"{"enrollmentId":"\#(fresh.id)","policyId":"\#(cast.policy)","reason":"refund_refused","claimedFen":1000}"#,
                 idempotencyKey: "c1")
-            #expect(filed.status == .created && filed.string("status") == "rejected", "\(filed.body)")
-            #expect(filed.string("decisionReason") == "policy_does_not_cover_enrollment")
-            let replayed = try await api.call(
-                .post, "/v1/claims", token: cast.guardian,
-                json: #"{"enrollmentId":"\#(fresh.id)","policyId":"\#(cast.policy)","reason":"refund_refused","claimedFen":1000}"#,
-                idempotencyKey: "c1")
-            #expect(replayed.status == .created && replayed.body == filed.body)
+            #expect(filed.status == .notFound && filed.code == "not_found", "\(filed.body)")
 
             // The insurer's queue holds the verified claim; institutions and regulators read it.
             let queue = try await api.call(.get, "/v1/claims?status=verified", token: cast.insurer)
@@ -49,7 +44,7 @@ import TuitionTestSupport
             #expect(try await api.call(.get, "/v1/claims?status=paid", token: cast.insurer).items.isEmpty)
             for token in [cast.institution, cast.regulator] {
                 #expect(try await api.call(.get, claim, token: token).string("status") == "verified")
-                #expect(try await api.call(.get, "/v1/claims", token: token).items.count == 2)
+                #expect(try await api.call(.get, "/v1/claims", token: token).items.count == 1)
             }
             let institutionApproves = try await api.call(.post, "\(claim)/approval", token: cast.institution, json: #"{"amountFen":1}"#)
             #expect(institutionApproves.status == .forbidden)

@@ -104,11 +104,11 @@ import TuitionTestSupport
                 try await api.call(
                     .post, "/v1/contracts/\(id)/institution-signature", token: cast.institution, json: #"{"algorithm":"dsa"}"#
                 ).code == "malformed_body")
-            // A blacklisted institution signs nothing.
+            // A blacklisted institution signs nothing: its tokens no longer authenticate.
             try await PartyRepository(store: api.store).setInstitutionStatus(cast.world.institution.id, status: .blacklisted)
             #expect(
                 try await api.call(.post, "/v1/contracts/\(id)/institution-signature", token: cast.institution).code
-                    == "institution_not_operating")
+                    == "unauthenticated")
         }
     }
 }

@@ -38,10 +38,11 @@ import TuitionTestSupport
             #expect(
                 try await api.call(.get, "/v1/defunct-cases/\(id)/settlements?status=late", token: cast.regulator).status == .badRequest)
 
-            // Frozen: no money moves through the institution any more.
+            // Frozen: no money moves through the institution any more; a guardian's new order is refused, and the
+            // institution's own token reads but no longer writes.
             let today = BusinessDate(shanghaiDateOf: Date())
             let enrollment = try await api.call(
-                .post, "/v1/enrollments", token: cast.institution,
+                .post, "/v1/enrollments", token: cast.guardian,
                 json: """
                     {"studentId":"\(cast.world.student.id)","courseId":"\(cast.world.course.id)","lessons":5,
                      "termStart":"\(today)","termEnd":"\(today.addingMonths(1))"}
@@ -61,6 +62,8 @@ import TuitionTestSupport
                 .post, "/v1/institutions/\(institution)/reserve-topups", token: cast.institution, json: #"{"amountFen":100}"#,
                 idempotencyKey: "topup-after-defunct")
             #expect(topUp.code == "institution_defunct" || [.unauthorized, .forbidden].contains(topUp.status), "\(topUp.body)")
+            #expect(lessons.code == "institution_defunct")
+            #expect(try await api.call(.get, "/v1/enrollments/\(cast.world.enrollment.id)", token: cast.institution).status == .ok)
             // Its signing certificates are revoked: it signs nothing more.
             let live = try await api.store.query(
                 "SELECT count(*) FILTER (WHERE revoked_at IS NULL)::int, count(*)::int FROM certificates WHERE institution_id = \(institution.uuid)"

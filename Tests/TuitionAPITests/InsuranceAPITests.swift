@@ -36,14 +36,25 @@ import TuitionTestSupport
                 {"productId":"\(productID)","institutionId":"\(cast.world.institution.id)","sumInsuredFen":5000001,
                  "periodStart":"\(today)","periodEnd":"\(today.addingMonths(12))"}
                 """
-            let issued = try await api.call(.post, "/v1/policies", token: cast.insurer, json: risk, idempotencyKey: "risk-1")
-            #expect(issued.status == .created, "\(issued.body)")
+            // The insurer proposes: nothing is charged and the institution holds no policy until it accepts.
+            let proposed = try await api.call(.post, "/v1/policy-proposals", token: cast.insurer, json: risk)
+            #expect(proposed.status == .created && proposed.string("status") == "proposed", "\(proposed.body)")
             // 5,000,001 × 120 / 10,000 = 60,000.012: rounded up to the fen.
+            #expect(proposed.int("premiumFen") == 60_001)
+            #expect(try await premiumCount(api) == premiumsBefore)
+            #expect(try await api.call(.get, "/v1/policies", token: cast.institution).items.isEmpty)
+            let proposalID = proposed.string("id")
+            #expect(try await api.call(.get, "/v1/policy-proposals/\(proposalID)", token: cast.institution).string("status") == "proposed")
+            let acceptance = "/v1/policy-proposals/\(proposalID)/acceptance"
+            let issued = try await api.call(.post, acceptance, token: cast.institution, idempotencyKey: "risk-1")
+            #expect(issued.status == .created, "\(issued.body)")
             #expect(
                 issued.int("premiumFen") == 60_001 && issued.string("status") == "active" && issued.string("kind") == "institution_risk")
-            #expect(issued.json["enrollmentId"] == nil && issued.int("remainingFen") == 5_000_001)
-            let replay = try await api.call(.post, "/v1/policies", token: cast.insurer, json: risk, idempotencyKey: "risk-1")
+            #expect(issued.json["enrollmentId"] == nil && issued.int("remainingFen") == 5_000_001 && issued.string("id") == proposalID)
+            let replay = try await api.call(.post, acceptance, token: cast.institution, idempotencyKey: "risk-1")
             #expect(replay.status == .created && replay.body == issued.body)
+            let twice = try await api.call(.post, acceptance, token: cast.institution, idempotencyKey: "risk-2")
+            #expect(twice.status == .conflict && twice.code == "proposal_not_open")
             #expect(try await premiumCount(api) == premiumsBefore + 1)
             let riskID = issued.string("id")
 
@@ -125,39 +136,47 @@ import TuitionTestSupport
                 ),
                 ("unknown kind filter", .get, "/v1/insurance-products?kind=life", cast.guardian, nil, nil, 400, "invalid_parameter"),
                 (
-                    "policy without a key", .post, "/v1/policies", cast.insurer, risk(cast.riskProduct), nil, 400,
+                    "acceptance without a key", .post, "/v1/policy-proposals/\(UUID())/acceptance", cast.institution, nil, nil, 400,
                     "idempotency_key_required"
                 ),
                 (
-                    "policy by an institution", .post, "/v1/policies", cast.institution, risk(cast.riskProduct), "b1", 403,
+                    "acceptance of an unknown proposal", .post, "/v1/policy-proposals/\(UUID())/acceptance", cast.institution, nil, "b0",
+                    404, "not_found"
+                ),
+                (
+                    "acceptance by the insurer", .post, "/v1/policy-proposals/\(UUID())/acceptance", cast.insurer, nil, "b0", 403,
                     "role_not_permitted"
                 ),
                 (
-                    "sum insured above the limit", .post, "/v1/policies", cast.insurer, risk(cast.riskProduct, sum: "100000001"), "b2", 422,
+                    "policy by an institution", .post, "/v1/policy-proposals", cast.institution, risk(cast.riskProduct), "b1", 403,
+                    "role_not_permitted"
+                ),
+                (
+                    "sum insured above the limit", .post, "/v1/policy-proposals", cast.insurer, risk(cast.riskProduct, sum: "100000001"), "b2", 422,
                     "sum_insured_exceeds_cover"
                 ),
                 (
-                    "risk policy on a tuition product", .post, "/v1/policies", cast.insurer, risk(cast.tuitionProduct), "b3", 422,
+                    "risk policy on a tuition product", .post, "/v1/policy-proposals", cast.insurer, risk(cast.tuitionProduct), "b3", 422,
                     "insured_does_not_match_product"
                 ),
                 (
-                    "period ending before it starts", .post, "/v1/policies", cast.insurer,
+                    "period ending before it starts", .post, "/v1/policy-proposals", cast.insurer,
                     risk(cast.riskProduct, end: today.addingDays(-1).description), "b4", 422, "policy_period_invalid"
                 ),
                 (
-                    "backdated risk policy", .post, "/v1/policies", cast.insurer,
+                    "backdated risk policy", .post, "/v1/policy-proposals", cast.insurer,
                     risk(cast.riskProduct, start: today.addingDays(-10).description), "b5", 422, "policy_starts_in_the_past"
                 ),
                 (
-                    "malformed date", .post, "/v1/policies", cast.insurer, risk(cast.riskProduct, start: "2026-02-30"), "b6", 400,
+                    "malformed date", .post, "/v1/policy-proposals", cast.insurer, risk(cast.riskProduct, start: "2026-02-30"), "b6", 400,
                     "malformed_body"
                 ),
                 (
-                    "overflowing sum", .post, "/v1/policies", cast.insurer, risk(cast.riskProduct, sum: "9223372036854775808"), "b7", 400,
+                    "overflowing sum", .post, "/v1/policy-proposals", cast.insurer, risk(cast.riskProduct, sum: "9223372036854775808"), "b7", 400,
                     "malformed_body"
                 ),
                 (
-                    "unknown product", .post, "/v1/policies", cast.insurer, risk(.init(UUID())), "b8", 404, "not_found"
+                    "unknown product", .post, "/v1/policy-proposals", cast.insurer, risk(.init(UUID())), "b8", 404, "not_found"
                 ),
                 (
                     "tuition policy on an unpaid enrollment", .post, "/v1/enrollments/\(unpaid.id)/tuition-policies", cast.guardian,
@@ -219,9 +238,16 @@ extension InsuranceAPITests {
                 {"productId":"\(cast.riskProduct)","institutionId":"\(cast.world.institution.id)","sumInsuredFen":300000,
                  "periodStart":"\(today)","periodEnd":"\(today.addingMonths(6))"}
                 """
+            let proposal = try await api.call(.post, "/v1/policy-proposals", token: cast.insurer, json: risk).string("id")
+            // Two tokens of the one institution: the key belongs to the institution, not to either token.
+            let secondToken = try await api.token(for: .institution(cast.world.institution.id))
             let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
-                for _ in 0..<8 {
-                    group.addTask { try await api.call(.post, "/v1/policies", token: cast.insurer, json: risk, idempotencyKey: "same") }
+                for index in 0..<8 {
+                    group.addTask {
+                        try await api.call(
+                            .post, "/v1/policy-proposals/\(proposal)/acceptance", token: index % 2 == 0 ? cast.institution : secondToken,
+                            idempotencyKey: "same")
+                    }
                 }
                 var replies: [Reply] = []
                 for try await reply in group { replies.append(reply) }

@@ -35,12 +35,21 @@ import TuitionTestSupport
                 {"studentId":"\(other.world.student.id)","courseId":"\(other.world.course.id)","lessons":5,
                  "termStart":"\(today)","termEnd":"\(today.addingMonths(1))"}
                 """
+        case "POST /v1/enrollment-proposals":
+            return """
+                {"guardianId":"\(other.world.guardian)","courseId":"\(other.world.course.id)","lessons":5,
+                 "termStart":"\(today)","termEnd":"\(today.addingMonths(1))"}
+                """
+        case "POST /v1/enrollment-proposals/{id}/acceptance": return #"{"studentId":"\#(other.world.student.id)"}"#
+        case "POST /v1/enrollment-proposals/{id}/rejection", "POST /v1/policy-proposals/{id}/acceptance",
+            "POST /v1/policy-proposals/{id}/rejection", "POST /v1/tokens/{id}/rotation", "DELETE /v1/tokens/{id}":
+            return ""
         case "POST /v1/enrollments/{id}/payments": return "{\"amountFen\":\(other.world.enrollment.amountFen.fen)}"
         case "POST /v1/enrollments/{id}/lessons": return #"{"lessons":1,"takenOn":"\#(today)"}"#
         case "POST /v1/enrollments/{id}/refunds": return #"{"lessons":1}"#
         case "POST /v1/lessons/{id}/dispute": return #"{"reason":"不是我们的课"}"#
         case "POST /v1/insurance-products": return #"{"kind":"student_tuition","premiumRateBasisPoints":100}"#
-        case "POST /v1/policies":
+        case "POST /v1/policy-proposals":
             return """
                 {"productId":"\(other.riskProduct)","institutionId":"\(other.world.institution.id)","sumInsuredFen":100000,
                  "periodStart":"\(today)","periodEnd":"\(today.addingMonths(12))"}
@@ -98,6 +107,9 @@ import TuitionTestSupport
             case "complaints": other.complaint.description
             case "warnings": other.warning.uuidString.lowercased()
             case "contracts": other.world.contract.id.description
+            case "enrollment-proposals": other.enrollmentProposal.description
+            case "policy-proposals": other.policyProposal.description
+            case "tokens": other.institutionPrincipal.uuidString.lowercased()
             default: "unknown"
             }
         return path.replacingOccurrences(of: "{id}", with: resource)
@@ -171,6 +183,9 @@ import TuitionTestSupport
                 "/v1/contracts/{id}": [cast.regulator, cast.institution, cast.guardian],
                 "/v1/contracts/{id}/document": [cast.regulator, cast.institution, cast.guardian],
                 "/v1/contracts/{id}/html": [cast.regulator, cast.institution, cast.guardian],
+                // Proposals: the proposer, the party proposed to, the district's regulator.
+                "/v1/enrollment-proposals/{id}": [cast.regulator, cast.institution, cast.guardian],
+                "/v1/policy-proposals/{id}": [cast.regulator, cast.institution, cast.insurer],
             ]
             let readable = routes.filter { $0.method == "GET" && $0.path.contains("{id}") }
             #expect(Set(readable.map(\.path)) == Set(owners.keys), "every readable resource route has its owners listed")

@@ -66,10 +66,10 @@ import TuitionTestSupport
                 .post, "/v1/institutions/\(world.institution.id)/suspension", token: regulator, json: #"{"note":"风险未化解"}"#)
             #expect(suspended.status == .created && suspended.string("status") == "suspended")
             let order = """
-                {"studentId":"\(world.student.id)","courseId":"\(world.course.id)","lessons":5,
+                {"guardianId":"\(world.guardian)","courseId":"\(world.course.id)","lessons":5,
                  "termStart":"\(world.enrollment.termStart)","termEnd":"\(world.enrollment.termEnd)"}
                 """
-            #expect(try await api.call(.post, "/v1/enrollments", token: school, json: order).code == "institution_not_operating")
+            #expect(try await api.call(.post, "/v1/enrollment-proposals", token: school, json: order).code == "institution_not_operating")
             #expect(
                 try await api.call(
                     .post, "/v1/enrollments/\(second)/payments", token: parent, json: #"{"amountFen":160000}"#, idempotencyKey: "pay-2"
@@ -95,8 +95,10 @@ import TuitionTestSupport
                     .post, "/v1/institutions/\(world.institution.id)/reinstatement", token: regulator, json: #"{"note":"x"}"#
                 )
                 .code == "institution_is_blacklisted")
-            #expect(try await api.call(.post, "/v1/enrollments", token: school, json: order).code == "institution_not_operating")
-            let credit = try await api.call(.get, "/v1/institutions/\(world.institution.id)/credit", token: school)
+            // Blacklisting revoked the institution's tokens: it does nothing more through the API.
+            #expect(try await api.call(.post, "/v1/enrollment-proposals", token: school, json: order).code == "unauthenticated")
+            #expect(try await api.call(.get, "/v1/institutions/\(world.institution.id)", token: school).status == .unauthorized)
+            let credit = try await api.call(.get, "/v1/institutions/\(world.institution.id)/credit", token: regulator)
             #expect(credit.string("grade") == "D")
         }
     }

@@ -63,7 +63,7 @@ import TuitionTestSupport
         }
     }
 
-    @Test func disputedLessonsReferTheClaimAndAForeignPolicyRejectsIt() async throws {
+    @Test func disputedLessonsReferTheClaimAndAForeignPolicyIsNotFound() async throws {
         try await TestDatabase.withStore("claimrefer") { store in
             let (insured, policy) = try await Self.insuredWorld(store)
             let enrollments = EnrollmentRepository(store: store)
@@ -75,17 +75,21 @@ import TuitionTestSupport
             let referred = try await Self.file(store, insured, policy: policy.id, claimed: .yuan(100))
             #expect(referred.status == .referred && referred.decisionReason == "disputed_lessons")
             #expect(referred.checks.first { $0.check == .disputes }?.outcome == .referred)
-            // Another enrollment's tuition policy does not cover this one: the claim is stored, rejected.
+            // Another enrollment's tuition policy does not cover this one: not found, as an unknown policy, nothing stored
+            // (issue #11: a claim names only a policy covering the claimant's own enrollment).
             let other = try await insured.world.anotherEnrollment(store, lessons: 5)
             _ = try await store.transaction {
                 try await enrollments.pay(other.id, guardian: insured.world.guardian, amount: other.amountFen, on: $0)
             }
-            let rejected = try await store.transaction {
-                try await ClaimRepository(store: store).file(
-                    NewClaim(enrollmentId: other.id, policyId: policy.id, reason: .refundRefused, claimedFen: .yuan(10)),
-                    guardian: insured.world.guardian, on: $0)
+            await #expect(throws: NotFound.self) {
+                _ = try await store.transaction {
+                    try await ClaimRepository(store: store).file(
+                        NewClaim(enrollmentId: other.id, policyId: policy.id, reason: .refundRefused, claimedFen: .yuan(10)),
+                        guardian: insured.world.guardian, on: $0)
+                }
             }
-            #expect(rejected.status == .rejected && rejected.decisionReason == "policy_does_not_cover_enrollment")
+            let stored = try await store.query("SELECT count(*)::int FROM claims WHERE enrollment_id = \(other.id.uuid)")
+            for try await count in stored.decode(Int.self) { #expect(count == 0) }
         }
     }
 

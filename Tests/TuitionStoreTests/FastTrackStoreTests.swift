@@ -84,7 +84,7 @@ import TuitionTestSupport
                 NewEnrollment(
                     studentId: student.id, courseId: course.id, lessons: Int.random(in: 1...60, using: &random),
                     termStart: today, termEnd: today.addingMonths(3)),
-                institution: institution.id)
+                institution: institution.id, guardian: guardian)
             made.append(enrollment)
             guard Int.random(in: 0..<10, using: &random) > 0 else { continue }
             try await TestContracts.sign(store, enrollment)

@@ -104,7 +104,7 @@ import TuitionTestSupport
                         created = try await enrollments.create(
                             NewEnrollment(
                                 studentId: family.student.id, courseId: party.course.id, lessons: lessons, termStart: start, termEnd: end),
-                            institution: party.institution.id)
+                            institution: party.institution.id, guardian: family.guardian)
                     }
                     #expect(actual == expected, "step \(step): create \(order)")
                     if let created {

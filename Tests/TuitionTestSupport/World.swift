@@ -40,7 +40,7 @@ public struct World: Sendable {
             NewEnrollment(
                 studentId: student.id, courseId: course.id, lessons: lessons, termStart: today.addingDays(-30),
                 termEnd: today.addingDays(-30).addingMonths(3)),
-            institution: institution.id)
+            institution: institution.id, guardian: guardian)
         return World(
             district: district, institution: institution, course: course, guardian: guardian, student: student,
             enrollment: enrollment, contract: try await TestContracts.sign(store, enrollment))
@@ -52,7 +52,7 @@ public struct World: Sendable {
             NewEnrollment(
                 studentId: student.id, courseId: course.id, lessons: lessons, termStart: enrollment.termStart,
                 termEnd: enrollment.termEnd),
-            institution: institution.id)
+            institution: institution.id, guardian: guardian)
         if signed { try await TestContracts.sign(store, created) }
         return created
     }

@@ -121,9 +121,10 @@ def main():
     institutions = list(pool.map(register, range(args.institutions)))
 
     def sign_up(g):
-        token = api.call("POST", "/v1/guardians", {"name": f"Bench Parent {g}"})["token"]
+        signed_up = api.call("POST", "/v1/guardians", {"name": f"Bench Parent {g}"})
+        token = signed_up["token"]
         student = api.call("POST", "/v1/students", {"name": f"Bench Child {g}"}, token=token)
-        return {"token": token, "student": student["id"]}
+        return {"token": token, "student": student["id"], "reference": signed_up["entityId"]}
 
     guardians = list(pool.map(sign_up, range(args.guardians)))
 
@@ -132,9 +133,12 @@ def main():
 
     def enroll(pair):
         inst, guardian = pair
-        e = api.call("POST", "/v1/enrollments",
-                     {"studentId": guardian["student"], "courseId": inst["course"], "lessons": 60,
-                      "termStart": term_start.isoformat(), "termEnd": term_end.isoformat()}, token=inst["token"])
+        # The institution proposes the order to the parent's reference; the parent accepts it for its child.
+        proposal = api.call("POST", "/v1/enrollment-proposals",
+                            {"guardianId": guardian["reference"], "courseId": inst["course"], "lessons": 60,
+                             "termStart": term_start.isoformat(), "termEnd": term_end.isoformat()}, token=inst["token"])
+        e = api.call("POST", f"/v1/enrollment-proposals/{proposal['id']}/acceptance",
+                     {"studentId": guardian["student"]}, token=guardian["token"])
         # No payment without a contract signed by both parties: generate it, the institution signs, the guardian countersigns.
         contract = api.call("POST", f"/v1/enrollments/{e['id']}/contract", token=inst["token"])
         api.call("POST", f"/v1/contracts/{contract['id']}/institution-signature", token=inst["token"])

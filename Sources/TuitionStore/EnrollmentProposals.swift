@@ -1,0 +1,254 @@
+import Foundation
+import PostgresNIO
+import TuitionCore
+
+/// An order an institution offers a guardian: a course, lessons and a term, at the course's price frozen now.
+/// `guardianId` is the reference the parent gave the institution (its id, shown in the parent's app); the proposal
+/// names no student: the guardian names its own on accepting.
+public struct NewEnrollmentProposal: Codable, Sendable {
+    public var guardianId: Guardian.ID
+    public var courseId: Course.ID
+    public var lessons: Int
+    public var termStart: BusinessDate
+    public var termEnd: BusinessDate
+
+    public init(guardianId: Guardian.ID, courseId: Course.ID, lessons: Int, termStart: BusinessDate, termEnd: BusinessDate) {
+        self.guardianId = guardianId
+        self.courseId = courseId
+        self.lessons = lessons
+        self.termStart = termStart
+        self.termEnd = termEnd
+    }
+}
+
+/// The guardian accepts a proposal for one of its students.
+public struct EnrollmentAcceptance: Codable, Sendable {
+    public var studentId: Student.ID
+
+    public init(studentId: Student.ID) { self.studentId = studentId }
+}
+
+/// A proposed order. Its id becomes the enrollment's id when a guardian accepts it.
+public struct EnrollmentProposalRecord: Codable, Sendable, Hashable {
+    public var id: Enrollment.ID
+    public var institutionId: Institution.ID
+    /// The reference the institution proposed to: nothing about the guardian beyond what the parent handed over.
+    public var guardianId: Guardian.ID
+    public var courseId: Course.ID
+    public var lessons: Int
+    public var pricePerLessonFen: Money
+    public var amountFen: Money
+    public var termStart: BusinessDate
+    public var termEnd: BusinessDate
+    public var status: ProposalStatus
+    public var createdAt: Date
+    public var answeredAt: Date?
+
+    static let columns = """
+        ep.id, ep.institution_id, ep.guardian_id, ep.course_id, ep.lessons, ep.price_per_lesson_fen, ep.amount_fen, ep.term_start::text,
+        ep.term_end::text, ep.status, ep.created_at, ep.answered_at
+        """
+
+    init(row: PostgresRow) throws {
+        let (id, institution, guardian, course, lessons, price, amount, start, end, status, created, answered) = try row.decode(
+            (UUID, UUID, UUID, UUID, Int, Int64, Int64, String, String, String, Date, Date?).self)
+        self.id = .init(id)
+        self.institutionId = .init(institution)
+        self.guardianId = .init(guardian)
+        self.courseId = .init(course)
+        self.lessons = lessons
+        self.pricePerLessonFen = Money(fen: price)
+        self.amountFen = Money(fen: amount)
+        self.termStart = try decodeDate(start)
+        self.termEnd = try decodeDate(end)
+        self.status = try decodeEnum(status)
+        self.createdAt = created
+        self.answeredAt = answered
+    }
+}
+
+/// Consent to orders. An enrollment exists only once its guardian has agreed to it: the guardian places it (from the
+/// public catalog), or accepts an institution's proposal. Until then the institution holds a proposal that names no
+/// student and nothing about the guardian but the reference it was given; no contract can be generated for it, and
+/// nothing about it counts as an order. Proposing to any reference answers alike, so it reveals no one's existence.
+extension EnrollmentRepository {
+    /// The institution proposes an order for one of its courses to the guardian behind `guardianId`; the prepayment
+    /// rule is checked now and again when the guardian accepts.
+    public func propose(_ new: NewEnrollmentProposal, institution: Institution.ID) async throws -> EnrollmentProposalRecord {
+        try await store.transaction { connection in
+            let terms = try await orderTerms(course: new.courseId, institution: institution, on: connection)
+            if let closed = refusal(of: terms.status) { throw closed }
+            let order = ChargeOrder(lessons: new.lessons, pricePerLesson: terms.price, termStart: new.termStart, termEnd: new.termEnd)
+            let amount = try checkCharge(order, caps: terms.caps).get()
+            let rows = try await connection.query(
+                """
+                INSERT INTO enrollment_proposals AS ep (id, institution_id, guardian_id, course_id, lessons, price_per_lesson_fen,
+                    amount_fen, term_start, term_end, created_at)
+                VALUES (\(store.dependencies.newID()), \(institution.uuid), \(new.guardianId.uuid), \(new.courseId.uuid), \(new.lessons), \(terms.price.fen),
+                    \(amount.fen), \(new.termStart.description)::date, \(new.termEnd.description)::date, \(store.dependencies.now()))
+                RETURNING \(unescaped: EnrollmentProposalRecord.columns)
+                """, logger: logger)
+            for try await row in rows { return try EnrollmentProposalRecord(row: row) }
+            throw CorruptRow(value: "proposal insert returned nothing")
+        }
+    }
+
+    /// Who sees a proposal: its institution, its district's regulator, and the guardian it is made to.
+    public func proposal(_ id: Enrollment.ID, scope: Scope) async throws -> EnrollmentProposalRecord? {
+        let rows = try await store.query(
+            """
+            SELECT \(unescaped: EnrollmentProposalRecord.columns) FROM enrollment_proposals ep
+                JOIN institutions i ON i.id = ep.institution_id
+            WHERE ep.id = \(id.uuid) AND (ep.institution_id = \(scope.institution) OR i.district_code = \(scope.district)
+                OR ep.guardian_id = \(scope.guardian))
+            """)
+        for try await row in rows { return try EnrollmentProposalRecord(row: row) }
+        return nil
+    }
+
+    /// An institution's proposals, a district's for its regulator, a guardian's (the orders waiting for its answer).
+    public func proposals(scope: Scope, page: PageRequest) async throws -> Page<EnrollmentProposalRecord> {
+        let rows = try await store.query(
+            """
+            SELECT \(unescaped: EnrollmentProposalRecord.columns) FROM enrollment_proposals ep
+                JOIN institutions i ON i.id = ep.institution_id
+            WHERE (ep.institution_id = \(scope.institution) OR i.district_code = \(scope.district) OR ep.guardian_id = \(scope.guardian))
+              AND ep.id > \(page.afterOrFloor)
+            ORDER BY ep.id LIMIT \(page.limit + 1)
+            """)
+        var items: [EnrollmentProposalRecord] = []
+        for try await row in rows { items.append(try EnrollmentProposalRecord(row: row)) }
+        return page.page(items) { $0.id.uuid }
+    }
+
+    /// The guardian accepts an open proposal made to it, for one of its own students: the enrollment is created with
+    /// the proposal's id, price and term. Another guardian's proposal or student is not found, as if it did not exist.
+    public func accept(_ id: Enrollment.ID, studentId: Student.ID, guardian: Guardian.ID) async throws -> EnrollmentRecord {
+        try await store.transaction { connection in
+            let rows = try await connection.query(
+                """
+                SELECT \(unescaped: EnrollmentProposalRecord.columns) FROM enrollment_proposals ep
+                WHERE ep.id = \(id.uuid) AND ep.guardian_id = \(guardian.uuid) FOR UPDATE
+                """, logger: logger)
+            var found: EnrollmentProposalRecord?
+            for try await row in rows { found = try EnrollmentProposalRecord(row: row) }
+            guard let proposal = found else { throw NotFound() }
+            guard proposal.status == .proposed else { throw Rejection.proposalNotOpen }
+            try await requireOwnStudent(studentId, guardian: guardian, on: connection)
+            let enrollment = try await insertEnrollment(
+                id: id, course: proposal.courseId, institution: proposal.institutionId, student: studentId, guardian: guardian,
+                lessons: proposal.lessons, termStart: proposal.termStart, termEnd: proposal.termEnd, frozenPrice: proposal.pricePerLessonFen,
+                on: connection)
+            try await answer(id, status: .accepted, on: connection)
+            return enrollment
+        }
+    }
+
+    /// The guardian turns an open proposal made to it down; nothing else changes.
+    public func rejectProposal(_ id: Enrollment.ID, guardian: Guardian.ID) async throws -> EnrollmentProposalRecord {
+        try await store.transaction { connection in
+            let rows = try await connection.query(
+                "SELECT ep.status FROM enrollment_proposals ep WHERE ep.id = \(id.uuid) AND ep.guardian_id = \(guardian.uuid) FOR UPDATE",
+                logger: logger)
+            var status: ProposalStatus?
+            for try await text in rows.decode(String.self) { status = try decodeEnum(text) }
+            guard let status else { throw NotFound() }
+            guard status == .proposed else { throw Rejection.proposalNotOpen }
+            return try await answer(id, status: .rejected, on: connection)
+        }
+    }
+
+    /// The guardian places an order itself, for one of its students, from a course it found in the catalog: its
+    /// own order needs no further consent.
+    public func place(_ new: NewEnrollment, guardian: Guardian.ID) async throws -> EnrollmentRecord {
+        try await store.transaction { connection in
+            try await requireOwnStudent(new.studentId, guardian: guardian, on: connection)
+            return try await insertEnrollment(
+                id: .init(store.dependencies.newID()), course: new.courseId, institution: nil, student: new.studentId, guardian: guardian,
+                lessons: new.lessons, termStart: new.termStart, termEnd: new.termEnd, frozenPrice: nil, on: connection)
+        }
+    }
+
+    /// Whether an institution's id names a proposal of its own that no guardian has accepted (the contract route
+    /// says so rather than 404).
+    public func isOpenProposal(_ id: Enrollment.ID, institution: Institution.ID) async throws -> Bool {
+        let rows = try await store.query(
+            """
+            SELECT 1 FROM enrollment_proposals ep
+            WHERE ep.id = \(id.uuid) AND ep.institution_id = \(institution.uuid) AND ep.status <> 'accepted'
+            """)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    // MARK: Steps
+
+    private func requireOwnStudent(_ student: Student.ID, guardian: Guardian.ID, on connection: PostgresConnection) async throws {
+        let rows = try await connection.query(
+            "SELECT 1 FROM students WHERE id = \(student.uuid) AND guardian_id = \(guardian.uuid)", logger: logger)
+        for try await _ in rows { return }
+        throw NotFound()
+    }
+
+    @discardableResult
+    private func answer(_ id: Enrollment.ID, status: ProposalStatus, on connection: PostgresConnection) async throws
+        -> EnrollmentProposalRecord
+    {
+        let rows = try await connection.query(
+            """
+            UPDATE enrollment_proposals ep SET status = \(status.rawValue), answered_at = \(store.dependencies.now())
+            WHERE ep.id = \(id.uuid) RETURNING \(unescaped: EnrollmentProposalRecord.columns)
+            """, logger: logger)
+        for try await row in rows { return try EnrollmentProposalRecord(row: row) }
+        throw NotFound()
+    }
+
+    /// The institution's status, the course's price and the district's caps, the institution held for share so a
+    /// sanction cannot slip in before the commit. `institution`, when given, must own the course.
+    private func orderTerms(course: Course.ID, institution: Institution.ID?, on connection: PostgresConnection) async throws -> (
+        institution: Institution.ID, status: InstitutionStatus, mode: SupervisionMode, price: Money, caps: ChargeCaps
+    ) {
+        let rows = try await connection.query(
+            """
+            SELECT i.id, i.status, i.supervision_mode, c.price_per_lesson_fen,
+                d.charge_lessons_max, d.charge_term_months_max, d.charge_amount_max_fen
+            FROM courses c JOIN institutions i ON i.id = c.institution_id JOIN districts d ON d.code = i.district_code
+            WHERE c.id = \(course.uuid) AND (\(institution?.uuid)::uuid IS NULL OR c.institution_id = \(institution?.uuid))
+            FOR SHARE OF i
+            """, logger: logger)
+        for try await (id, status, mode, price, lessonsMax, monthsMax, amountMax) in rows.decode(
+            (UUID, String, String, Int64, Int, Int, Int64).self)
+        {
+            return (
+                .init(id), try decodeEnum(status), try decodeEnum(mode), Money(fen: price),
+                ChargeCaps(lessonsMax: lessonsMax, termMonthsMax: monthsMax, amountMax: Money(fen: amountMax))
+            )
+        }
+        throw NotFound()
+    }
+
+    /// Creates the enrollment the guardian agreed to, after the institution's status and the prepayment rule (at
+    /// `frozenPrice` when a proposal fixed it, else the course's price).
+    private func insertEnrollment(
+        id: Enrollment.ID, course: Course.ID, institution: Institution.ID?, student: Student.ID, guardian: Guardian.ID, lessons: Int,
+        termStart: BusinessDate, termEnd: BusinessDate, frozenPrice: Money?, on connection: PostgresConnection
+    ) async throws -> EnrollmentRecord {
+        let terms = try await orderTerms(course: course, institution: institution, on: connection)
+        if let closed = refusal(of: terms.status) { throw closed }
+        let price = frozenPrice ?? terms.price
+        let amount = try checkCharge(ChargeOrder(lessons: lessons, pricePerLesson: price, termStart: termStart, termEnd: termEnd), caps: terms.caps)
+            .get()
+        try await connection.query(
+            """
+            INSERT INTO enrollments (id, institution_id, course_id, student_id, guardian_id, supervision_mode,
+                lessons_bought, price_per_lesson_fen, amount_fen, term_start, term_end, created_at)
+            VALUES (\(id.uuid), \(terms.institution.uuid), \(course.uuid), \(student.uuid), \(guardian.uuid), \(terms.mode.rawValue),
+                \(lessons), \(price.fen), \(amount.fen), \(termStart.description)::date, \(termEnd.description)::date,
+                \(store.dependencies.now()))
+            """, logger: logger)
+        guard let created = try await fetch(id, scope: Scope(guardian: guardian.uuid), on: connection) else {
+            throw CorruptRow(value: "enrollment \(id) not found after insert")
+        }
+        return created
+    }
+}

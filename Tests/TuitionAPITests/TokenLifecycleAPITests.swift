@@ -1,0 +1,147 @@
+import Foundation
+import HTTPTypes
+import Testing
+import TuitionCore
+import TuitionStore
+import TuitionTestSupport
+
+/// Issue #11: tokens expire, are revoked and rotated, follow the institution's sanctions, and cannot be guessed at
+/// speed; idempotency keys belong to the entity, not to one of its tokens.
+@Suite struct TokenLifecycleAPITests {
+    @Test func aTokenExpiresAfterItsLifetime() async throws {
+        let clock = TestClock()
+        try await API.run("tokenexpiry", clock: clock) { api, _ in
+            let world = try await World.make(api.store)
+            let issued = try await PrincipalRepository(store: api.store).issue(for: .guardian(world.guardian), label: "app")
+            #expect(abs(issued.expiresAt.timeIntervalSince(clock.now) - 90 * 86_400) < 1)
+            #expect(try await api.call(.get, "/v1/me", token: issued.token).status == .ok)
+            clock.advance(by: 90 * 86_400 - 60)
+            #expect(try await api.call(.get, "/v1/me", token: issued.token).status == .ok)
+            clock.advance(by: 120)
+            let expired = try await api.call(.get, "/v1/me", token: issued.token)
+            #expect(expired.status == .unauthorized && expired.code == "unauthenticated")
+            // A shorter configured lifetime holds too.
+            let brief = try await PrincipalRepository(store: api.store, lifetime: 3_600).create(for: .guardian(world.guardian)).token
+            clock.advance(by: 3_601)
+            #expect(try await api.call(.get, "/v1/me", token: brief).status == .unauthorized)
+        }
+    }
+
+    @Test func theHolderRevokesAndRotatesItsOwnTokenAndTheRegulatorAnyOfItsDistrict() async throws {
+        try await API.run("tokenrevoke") { api, _ in
+            let cast = try await Cast.make(api)
+            let other = try await Cast.make(api, district: "330205")
+            func me(_ token: String) async throws -> Reply { try await api.call(.get, "/v1/me", token: token) }
+
+            // Rotation: a new token for the same entity, never cached; the old one stops at once.
+            let ownID = try await me(cast.guardian).string("principalId")
+            let rotated = try await api.call(.post, "/v1/tokens/\(ownID)/rotation", token: cast.guardian)
+            #expect(rotated.status == .created && rotated.string("entityId") == cast.world.guardian.description, "\(rotated.body)")
+            let fresh = rotated.string("token")
+            #expect(try await me(cast.guardian).status == .unauthorized)
+            #expect(try await me(fresh).string("entityId") == cast.world.guardian.description)
+
+            // Revocation by the holder.
+            let freshID = rotated.string("principalId")
+            #expect(try await api.call(.delete, "/v1/tokens/\(freshID)", token: fresh).status == .noContent)
+            #expect(try await me(fresh).status == .unauthorized)
+
+            // Another principal's token is not found, whoever asks, unless it is the regulator of its district.
+            let institutionID = cast.institutionPrincipal.uuidString.lowercased()
+            for token in [cast.insurer, other.regulator, other.institution] {
+                #expect(try await api.call(.delete, "/v1/tokens/\(institutionID)", token: token).status == .notFound)
+                #expect(try await api.call(.post, "/v1/tokens/\(institutionID)/rotation", token: token).status == .notFound)
+            }
+            #expect(try await me(cast.institution).status == .ok)
+            let listed = try await api.call(.get, "/v1/tokens", token: cast.regulator)
+            #expect(listed.body.contains(institutionID) && !listed.body.contains(cast.institution))
+            #expect(!(try await api.call(.get, "/v1/tokens", token: other.regulator).body.contains(institutionID)))
+            #expect(try await api.call(.delete, "/v1/tokens/\(institutionID)", token: cast.regulator).status == .noContent)
+            #expect(try await me(cast.institution).status == .unauthorized)
+            #expect(try await api.call(.delete, "/v1/tokens/\(institutionID)", token: cast.regulator).status == .noContent)
+            #expect(try await api.call(.post, "/v1/tokens/\(institutionID)/rotation", token: cast.regulator).status == .notFound)
+            let stored = try await api.store.query("SELECT revoked_at IS NOT NULL FROM principals WHERE id = \(cast.institutionPrincipal)")
+            for try await revoked in stored.decode(Bool.self) { #expect(revoked) }
+        }
+    }
+
+    @Test func blacklistingRevokesAndTheDefunctMarkRestrictsTheInstitutionsTokens() async throws {
+        try await API.run("tokensanction") { api, _ in
+            let cast = try await Cast.make(api)
+            // Defunct: reads go on, every write is refused with a code of its own.
+            let defunctWorld = try await World.make(api.store)
+            let defunct = try await api.token(for: .institution(defunctWorld.institution.id))
+            _ = try await DefunctRepository(store: api.store).mark(
+                defunctWorld.institution.id, district: defunctWorld.district.value, effectiveAt: nil, reason: "停业")
+            #expect(try await api.call(.get, "/v1/institutions/\(defunctWorld.institution.id)", token: defunct).status == .ok)
+            let course = try await api.call(
+                .post, "/v1/courses", token: defunct,
+                json: #"{"title":"新课程","category":"academic","pricePerLessonFen":100,"lessonMinutes":45}"#)
+            #expect(course.status == .conflict && course.code == "institution_defunct")
+            let refund = try await api.call(
+                .post, "/v1/enrollments/\(defunctWorld.enrollment.id)/refunds", token: defunct, json: #"{"lessons":1}"#,
+                idempotencyKey: "refund")
+            #expect(refund.code == "institution_defunct")
+
+            // Blacklisted: every token of the institution is revoked, and no new one is issued.
+            let path = "/v1/institutions/\(cast.world.institution.id)"
+            #expect(try await api.call(.post, "\(path)/blacklisting", token: cast.regulator, json: #"{"note":"卷款"}"#).status == .created)
+            #expect(try await api.call(.get, path, token: cast.institution).status == .unauthorized)
+            let reissue = try await api.call(.post, "\(path)/tokens", token: cast.regulator)
+            #expect(reissue.status == .conflict && reissue.code == "institution_is_blacklisted")
+        }
+    }
+
+    @Test func failedAuthenticationsAreLimitedPerAddress() async throws {
+        try await API.run("tokenlimit") { api, _ in
+            let world = try await World.make(api.store)
+            let valid = try await api.token(for: .guardian(world.guardian))
+            for attempt in 0..<20 {
+                #expect(try await api.call(.get, "/v1/me", token: "tg_guess\(attempt)").status == .unauthorized)
+            }
+            let limited = try await api.call(.get, "/v1/me", token: "tg_guess21")
+            #expect(limited.status == .tooManyRequests && limited.code == "too_many_failed_authentications")
+            #expect(limited.contentType == "application/problem+json")
+            // A valid token from the same address waits too: a good guess must not be told apart.
+            let waiting = try await api.call(.get, "/v1/me", token: valid)
+            #expect(waiting.status == .tooManyRequests)
+            let seconds = Int(waiting.headers[.retryAfter] ?? "") ?? 0
+            #expect((1...60).contains(seconds), "Retry-After: \(waiting.headers[.retryAfter] ?? "none")")
+            // Requests without a token are not authentication attempts: public routes still answer.
+            #expect(try await api.call(.get, "/health").status == .ok)
+        }
+    }
+
+    @Test func twoTokensOfOneInstitutionShareItsIdempotencyKeys() async throws {
+        try await API.run("idemscope") { api, _ in
+            let world = try await World.make(api.store, mode: .reserve)
+            let first = try await api.token(for: .institution(world.institution.id))
+            let second = try await api.token(for: .institution(world.institution.id))
+            let path = "/v1/institutions/\(world.institution.id)/reserve-topups"
+            let one = try await api.call(.post, path, token: first, json: #"{"amountFen":5000}"#, idempotencyKey: "topup-1")
+            let two = try await api.call(.post, path, token: second, json: #"{"amountFen":5000}"#, idempotencyKey: "topup-1")
+            #expect(one.status == .created && two.status == .created && one.body == two.body)
+            let changed = try await api.call(.post, path, token: second, json: #"{"amountFen":6000}"#, idempotencyKey: "topup-1")
+            #expect(changed.status == .conflict && changed.code == "idempotency_key_reused")
+            let rows = try await api.store.query("SELECT count(*)::int FROM transfers WHERE kind = 'reserve_topup'")
+            for try await count in rows.decode(Int.self) { #expect(count == 1) }
+            // Another institution's same key is its own.
+            let otherWorld = try await World.make(api.store, mode: .reserve)
+            let other = try await api.token(for: .institution(otherWorld.institution.id))
+            let theirs = try await api.call(
+                .post, "/v1/institutions/\(otherWorld.institution.id)/reserve-topups", token: other, json: #"{"amountFen":5000}"#,
+                idempotencyKey: "topup-1")
+            #expect(theirs.status == .created && theirs.body != one.body)
+            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+        }
+    }
+
+    @Test func storedTokenHashesAreComparedInConstantTime() {
+        let a = Data(repeating: 7, count: 32)
+        var b = a
+        #expect(constantTimeEquals(a, b))
+        b[31] ^= 1
+        #expect(!constantTimeEquals(a, b))
+        #expect(!constantTimeEquals(a, Data(repeating: 7, count: 31)))
+    }
+}
