@@ -139,7 +139,7 @@ func expectGolden(_ bytes: [UInt8], _ name: String) throws {
         #expect(try parties.institution[algorithm]!.sign(document) == 0)
         #expect(try parties.guardian[algorithm]!.sign(document) == 1)
         let signed = document.serialized()
-        let report = try XMLSignatureVerifier(trustAnchor: parties.ca.certificate).verify(signed, at: Parties.now)
+        let report = try XMLSignatureVerifier(trustAnchor: parties.ca.certificate).verify(signed)
         #expect(report.isValid && report.signatures.count == 2, "\(String(describing: report.firstFailure))")
         try XMLSchema(bytes: model.template.schema).validate(try XMLDocument.parse(signed))
         // The HTML view lists the signatures it is given and escapes what it shows.
@@ -159,12 +159,12 @@ func expectGolden(_ bytes: [UInt8], _ name: String) throws {
         try parties.institution[algorithm]!.sign(unchecked, selfCheck: false)
         try parties.guardian[algorithm]!.sign(unchecked, selfCheck: false)
         let bytes = unchecked.serialized()
-        let report = try XMLSignatureVerifier(trustAnchor: parties.ca.certificate).verify(bytes, at: Parties.now)
+        let report = try XMLSignatureVerifier(trustAnchor: parties.ca.certificate).verify(bytes)
         #expect(report.isValid && report.signatures.count == 2)
         // A wrong key is still caught, by the verifier instead of the signer.
         let forged = try model.renderer.renderDocument(model.fields)
-        let impostor = try XMLSigner(privateKey: parties.foreignSigner.privateKey, certificate: parties.foreignSigner.certificate)
+        let impostor = parties.foreignSigner
         try impostor.sign(forged, selfCheck: false)
-        #expect(!(try XMLSignatureVerifier(trustAnchor: parties.ca.certificate).verify(forged.serialized(), at: Parties.now).isValid))
+        #expect(!(try XMLSignatureVerifier(trustAnchor: parties.ca.certificate).verify(forged.serialized()).isValid))
     }
 }
