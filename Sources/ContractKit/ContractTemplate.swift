@@ -143,7 +143,18 @@ public final class ContractRenderer {
                 throw ContractRenderError.fieldInvalid(
                     field: point.field, reason: "bidirectional control character U+\(String(bad.value, radix: 16, uppercase: true))")
             }
-            guard let text = xmlNewDocText(document.pointer, value) else {
+            // A coded binding point (`labels="offline=线下;online=线上"`) reads as its Chinese label; the code stays in
+            // the `code` attribute for programs.
+            var shown = value
+            if let labels = XMLTree.attribute(point.element, "labels") {
+                xmlUnsetProp(point.element, "labels")
+                guard let label = Self.label(of: value, in: labels) else {
+                    throw ContractRenderError.fieldInvalid(field: point.field, reason: "'\(value)' is not one of the codes \(labels)")
+                }
+                xmlSetProp(point.element, "code", value)
+                shown = label
+            }
+            guard let text = xmlNewDocText(document.pointer, shown) else {
                 throw ContractRenderError.templateInvalid("libxml2 could not make a text node")
             }
             xmlAddChild(point.element, text)
@@ -204,6 +215,15 @@ public final class ContractRenderer {
     }
 
     /// Removes an element and the indentation before it, so the rendered text has no blank lines.
+    /// The label of `code` in a `code=label;…` list.
+    static func label(of code: String, in labels: String) -> String? {
+        for pair in labels.split(separator: ";") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, parts[0] == code { return String(parts[1]) }
+        }
+        return nil
+    }
+
     /// U+202A–U+202E (embeddings, overrides), U+2066–U+2069 (isolates), U+200E, U+200F, U+061C (marks).
     static func isBidirectionalControl(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {

@@ -73,7 +73,7 @@ struct ContractCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Fill a template's binding points from a JSON object of field paths to strings; validate against its XSD.")
 
-        @Option(help: "A template version's folder, e.g. contract-templates/gf-2021-2604/v1.") var template: String
+        @Option(help: "A template version's folder, e.g. contract-templates/gf-2021-2604/v2.") var template: String
         @Option(help: "JSON object {\"institution.licenceNumber\": \"…\", …}.") var fields: String
         @Option(help: "Output file (default: standard output).") var out: String?
 
@@ -156,7 +156,7 @@ struct ContractCommand: AsyncParsableCommand {
 
         @Option(help: "ecdsa-p256 or rsa-2048.") var algorithm: String
         @Option(help: "How long to run.") var seconds: Double = 5
-        @Option(help: "The template folder.") var template: String = "contract-templates/gf-2021-2604/v1"
+        @Option(help: "The template folder.") var template: String = "contract-templates/gf-2021-2604/v2"
         @Flag(help: "Write every contract to PostgreSQL (DATABASE_URL).") var store = false
         @Flag(help: "Only the institution signs (issuing); default: both parties sign.") var institutionOnly = false
 

@@ -66,7 +66,7 @@ import TuitionTestSupport
             let contracts = try await TestContracts.repository(store)
             let document = try #require(try await contracts.document(world.contract.id, scope: scopeOf(.guardian(world.guardian))))
             #expect(try sha256Hex(document) == world.contract.documentSha256)
-            #expect(world.contract.templateId == "GF-2021-2604" && world.contract.templateVersion == 1)
+            #expect(world.contract.templateId == "GF-2021-2604" && world.contract.templateVersion == 2)
             #expect(world.contract.templateSha256 == (try TestContracts.templates.template(id: "GF-2021-2604")).sha256)
             let verification = try await contracts.verify(document)
             #expect(verification.valid && verification.fullySigned && verification.contractId == world.contract.id)

@@ -9,7 +9,7 @@ import TuitionTestSupport
 
 @Suite struct ContractCommandTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let template = root.appendingPathComponent("contract-templates/gf-2021-2604/v1")
+    static let template = root.appendingPathComponent("contract-templates/gf-2021-2604/v2")
 
     /// Renders, signs twice and verifies with files only, as someone without the service would.
     @Test func rendersSignsAndVerifiesOfflineAndRefusesATamperedFile() throws {
