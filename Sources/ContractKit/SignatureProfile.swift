@@ -286,8 +286,15 @@ enum Shape {
 
 /// XAdES SigningTime as the profile writes it: UTC, milliseconds, `Z`.
 public enum XAdESTime {
+    /// Whole milliseconds since 1970, truncated. A time parsed from `….123Z` may be a hair below .123 in binary (and a
+    /// stored copy may have lost a microsecond), so 10 µs are added first; the TSA and SigningTime use this one reading.
+    static func milliseconds(_ date: Date) -> Int64 {
+        let value = (date.timeIntervalSince1970 * 1000 + 0.01).rounded(.down)
+        return value.isFinite && abs(value) < 1e15 ? Int64(value) : 0
+    }
+
     public static func format(_ date: Date) -> String {
-        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let milliseconds = milliseconds(date)
         let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
         let fraction = milliseconds - seconds * 1000
         var calendar = Calendar(identifier: .gregorian)

@@ -32,11 +32,8 @@ public struct TimeStampAuthority: Sendable {
     /// A DER time-stamp token over `imprint` (a SHA-256 digest) at `time`, to the millisecond.
     public func timestamp(sha256 imprint: [UInt8], at time: Date) throws -> [UInt8] {
         ERR_clear_error()
-        let milliseconds = (time.timeIntervalSince1970 * 1000).rounded(.down)
-        guard imprint.count == 32, milliseconds.isFinite, abs(milliseconds) < 1e15 else {
-            throw CryptoError(operation: "time-stamping", reason: "imprint or time out of range")
-        }
-        let whole = Int64(milliseconds)
+        guard imprint.count == 32 else { throw CryptoError(operation: "time-stamping", reason: "the imprint is not a SHA-256 digest") }
+        let whole = XAdESTime.milliseconds(time)
         let seconds = whole >= 0 ? whole / 1000 : (whole - 999) / 1000
         let micros = (whole - seconds * 1000) * 1000
         var output: UnsafeMutablePointer<UInt8>? = nil

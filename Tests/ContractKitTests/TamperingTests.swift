@@ -99,7 +99,7 @@ import Testing
             let report = verifier.verify(document)
             #expect(report.signatures.map(\.chain) == [.passed, .passed])
             #expect(report.signatures.map(\.validityAtSigningTime) == [.failed, .failed])
-            #expect(report.signatures.map(\.signingTime) == [time, time].map { Date(timeIntervalSince1970: ($0.timeIntervalSince1970 * 1000).rounded(.down) / 1000) })
+            #expect(report.signatures.map { $0.signingTime.map(XAdESTime.format) } == [XAdESTime.format(time), XAdESTime.format(time)])
         }
         let document = try XMLDocument.parse(sampleContract)
         try parties.institution[.ecdsaP256]!.sign(document)
