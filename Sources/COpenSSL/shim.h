@@ -6,6 +6,7 @@
 #define OPENSSL_API_COMPAT 30000
 #define OPENSSL_NO_DEPRECATED 1
 
+#include <string.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -17,6 +18,8 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/ts.h>
+#include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -34,6 +37,152 @@ static inline unsigned long cx_nameFlagsRFC2253UTF8(void) { return XN_FLAG_RFC22
 static inline int cx_no_password(char *buf, int size, int rwflag, void *userdata) {
     (void)buf; (void)size; (void)rwflag; (void)userdata;
     return -1;
+}
+
+
+// RFC 3161 time-stamping (OpenSSL TS API). The TS API takes ownership of some buffers and calls back for the
+// time and the serial, which is easier to get right in C than across the Swift boundary.
+
+typedef struct { long sec; long usec; } cx_ts_clock;
+
+static int cx_ts_time_cb(TS_RESP_CTX *ctx, void *data, long *sec, long *usec) {
+    (void)ctx;
+    const cx_ts_clock *clock = (const cx_ts_clock *)data;
+    *sec = clock->sec;
+    *usec = clock->usec;
+    return 1;
+}
+
+// 63 random bits: serials must be unique per TSA, and OpenSSL's default serial callback always answers 1.
+static ASN1_INTEGER *cx_ts_serial_cb(TS_RESP_CTX *ctx, void *data) {
+    (void)ctx; (void)data;
+    unsigned char bytes[8];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) return NULL;
+    bytes[0] &= 0x7f;
+    bytes[0] |= 0x40;
+    BIGNUM *bn = BN_bin2bn(bytes, sizeof bytes, NULL);
+    if (bn == NULL) return NULL;
+    ASN1_INTEGER *serial = BN_to_ASN1_INTEGER(bn, NULL);
+    BN_free(bn);
+    return serial;
+}
+
+/// Issues a time-stamp token (DER ContentInfo) over a SHA-256 imprint at the given time (millisecond
+/// precision). Returns the DER length and sets *out (free with OPENSSL_free), or -1 with OpenSSL's error queue.
+static inline int cx_ts_stamp(X509 *tsa_cert, EVP_PKEY *tsa_key, const char *policy_oid,
+                              const unsigned char *imprint, int imprint_len, long sec, long usec,
+                              unsigned char **out) {
+    int result = -1;
+    TS_REQ *req = NULL; TS_MSG_IMPRINT *mi = NULL; X509_ALGOR *algo = NULL; BIO *req_bio = NULL;
+    TS_RESP_CTX *ctx = NULL; TS_RESP *resp = NULL; ASN1_OBJECT *policy = NULL;
+    cx_ts_clock clock = { sec, usec };
+    *out = NULL;
+    if ((req = TS_REQ_new()) == NULL || TS_REQ_set_version(req, 1) != 1) goto done;
+    if ((mi = TS_MSG_IMPRINT_new()) == NULL || (algo = X509_ALGOR_new()) == NULL) goto done;
+    if (X509_ALGOR_set0(algo, OBJ_nid2obj(NID_sha256), V_ASN1_NULL, NULL) != 1) goto done;
+    if (TS_MSG_IMPRINT_set_algo(mi, algo) != 1 || TS_MSG_IMPRINT_set_msg(mi, (unsigned char *)imprint, imprint_len) != 1) goto done;
+    if (TS_REQ_set_msg_imprint(req, mi) != 1 || TS_REQ_set_cert_req(req, 1) != 1) goto done;
+    if ((req_bio = BIO_new(BIO_s_mem())) == NULL || i2d_TS_REQ_bio(req_bio, req) != 1) goto done;
+    if ((ctx = TS_RESP_CTX_new()) == NULL) goto done;
+    if (TS_RESP_CTX_set_signer_cert(ctx, tsa_cert) != 1 || TS_RESP_CTX_set_signer_key(ctx, tsa_key) != 1) goto done;
+    if (TS_RESP_CTX_set_signer_digest(ctx, EVP_sha256()) != 1 || TS_RESP_CTX_set_ess_cert_id_digest(ctx, EVP_sha256()) != 1) goto done;
+    if ((policy = OBJ_txt2obj(policy_oid, 1)) == NULL || TS_RESP_CTX_set_def_policy(ctx, policy) != 1) goto done;
+    if (TS_RESP_CTX_add_md(ctx, EVP_sha256()) != 1 || TS_RESP_CTX_set_clock_precision_digits(ctx, 3) != 1) goto done;
+    TS_RESP_CTX_set_time_cb(ctx, cx_ts_time_cb, &clock);
+    TS_RESP_CTX_set_serial_cb(ctx, cx_ts_serial_cb, NULL);
+    if ((resp = TS_RESP_create_response(ctx, req_bio)) == NULL) goto done;
+    if (ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(resp))) != TS_STATUS_GRANTED) goto done;
+    result = i2d_PKCS7(TS_RESP_get_token(resp), out);
+done:
+    TS_RESP_free(resp); TS_RESP_CTX_free(ctx); BIO_free(req_bio); ASN1_OBJECT_free(policy);
+    X509_ALGOR_free(algo); TS_MSG_IMPRINT_free(mi); TS_REQ_free(req);
+    return result;
+}
+
+/// Why a token was refused by cx_ts_verify (0 = valid).
+enum {
+    CX_TS_OK = 0,
+    CX_TS_NOT_DER = 1,          // not one DER ContentInfo, or not exactly as the platform's TSA encodes one
+    CX_TS_UNEXPECTED_PARTS = 2, // other than one certificate, one signer, no CRLs and no unsigned attributes
+    CX_TS_INVALID = 3,          // OpenSSL's TS verification failed (signature, chain, imprint, ESS)
+};
+
+/// Verifies a time-stamp token against one trust anchor and a SHA-256 imprint. Certificate validity periods
+/// are not checked here (the caller checks them at the token's own time). On success *tsa (X509_free) is the
+/// TSA certificate and *gen_time (OPENSSL_free) the genTime as its GeneralizedTime text.
+static inline int cx_ts_verify(const unsigned char *der, long der_len, X509 *anchor,
+                               const unsigned char *imprint, long imprint_len, X509 **tsa, char **gen_time) {
+    *tsa = NULL; *gen_time = NULL;
+    const unsigned char *cursor = der;
+    PKCS7 *token = d2i_PKCS7(NULL, &cursor, der_len);
+    if (token == NULL) return CX_TS_NOT_DER;
+    int result = CX_TS_NOT_DER;
+    unsigned char *again = NULL;
+    int again_len = i2d_PKCS7(token, &again);
+    TS_VERIFY_CTX *ctx = NULL;
+    TS_TST_INFO *info = NULL;
+    if (cursor != der + der_len || again_len != der_len || memcmp(again, der, (size_t)der_len) != 0) goto done;
+    result = CX_TS_UNEXPECTED_PARTS;
+    if (!PKCS7_type_is_signed(token) || token->d.sign == NULL) goto done;
+    STACK_OF(X509) *certs = token->d.sign->cert;
+    STACK_OF(PKCS7_SIGNER_INFO) *signers = PKCS7_get_signer_info(token);
+    if (sk_X509_num(certs) != 1 || sk_PKCS7_SIGNER_INFO_num(signers) != 1 || token->d.sign->crl != NULL) goto done;
+    if (sk_X509_ATTRIBUTE_num(sk_PKCS7_SIGNER_INFO_value(signers, 0)->unauth_attr) > 0) goto done;
+    result = CX_TS_INVALID;
+    if ((ctx = TS_VERIFY_CTX_new()) == NULL) goto done;
+    X509_STORE *store = X509_STORE_new();
+    if (store == NULL) goto done;
+    TS_VERIFY_CTX_set_store(ctx, store);
+    if (X509_STORE_add_cert(store, anchor) != 1) goto done;
+    X509_STORE_set_flags(store, X509_V_FLAG_NO_CHECK_TIME);
+    unsigned char *copy = OPENSSL_memdup(imprint, (size_t)imprint_len);
+    if (copy == NULL) goto done;
+    TS_VERIFY_CTX_set_imprint(ctx, copy, imprint_len);
+    TS_VERIFY_CTX_set_flags(ctx, TS_VFY_VERSION | TS_VFY_SIGNATURE | TS_VFY_IMPRINT);
+    if (TS_RESP_verify_token(ctx, token) != 1) goto done;
+    if ((info = PKCS7_to_TS_TST_INFO(token)) == NULL) goto done;
+    const ASN1_GENERALIZEDTIME *time = TS_TST_INFO_get_time(info);
+    if (time == NULL) goto done;
+    *gen_time = OPENSSL_strndup((const char *)ASN1_STRING_get0_data(time), (size_t)ASN1_STRING_length(time));
+    *tsa = X509_dup(sk_X509_value(certs, 0));
+    if (*gen_time == NULL || *tsa == NULL) goto done;
+    result = CX_TS_OK;
+done:
+    if (result != CX_TS_OK) { OPENSSL_free(*gen_time); X509_free(*tsa); *gen_time = NULL; *tsa = NULL; }
+    TS_TST_INFO_free(info); TS_VERIFY_CTX_free(ctx); OPENSSL_free(again); PKCS7_free(token);
+    return result;
+}
+
+/// True when the certificate carries extended key usage timeStamping, marked critical (RFC 3161 2.3).
+static inline int cx_is_time_stamping_certificate(X509 *cert) {
+    int critical = 0;
+    EXTENDED_KEY_USAGE *usage = X509_get_ext_d2i(cert, NID_ext_key_usage, &critical, NULL);
+    if (usage == NULL) return 0;
+    int ok = critical == 1 && sk_ASN1_OBJECT_num(usage) == 1 && OBJ_obj2nid(sk_ASN1_OBJECT_value(usage, 0)) == NID_time_stamp;
+    EXTENDED_KEY_USAGE_free(usage);
+    return ok;
+}
+
+static inline int cx_sk_X509_REVOKED_num(const STACK_OF(X509_REVOKED) *stack) { return sk_X509_REVOKED_num(stack); }
+static inline X509_REVOKED *cx_sk_X509_REVOKED_value(const STACK_OF(X509_REVOKED) *stack, int index) {
+    return sk_X509_REVOKED_value(stack, index);
+}
+
+static inline X509_REVOKED *cx_revoked(const char *serial_hex, time_t when) {
+    BIGNUM *bn = NULL;
+    if (BN_hex2bn(&bn, serial_hex) == 0) return NULL;
+    ASN1_INTEGER *serial = BN_to_ASN1_INTEGER(bn, NULL);
+    BN_free(bn);
+    ASN1_TIME *date = ASN1_TIME_set(NULL, when);
+    X509_REVOKED *revoked = X509_REVOKED_new();
+    if (serial == NULL || date == NULL || revoked == NULL || X509_REVOKED_set_serialNumber(revoked, serial) != 1
+        || X509_REVOKED_set_revocationDate(revoked, date) != 1) {
+        X509_REVOKED_free(revoked);
+        revoked = NULL;
+    }
+    ASN1_INTEGER_free(serial);
+    ASN1_TIME_free(date);
+    return revoked;
 }
 
 #endif

@@ -9,13 +9,35 @@ import struct Foundation.Date
 #endif
 
 /// The subject fields the platform puts in certificates.
+///
+/// X.509 bounds a common name to 64 characters, while an institution's registered name may have 200 and a
+/// guardian's 100: the certificate's CN holds the first 64 characters (Unicode scalars, as OpenSSL counts
+/// them) and the X.520 `name` attribute (2.5.4.41, bound 32,768) the whole name, so any accepted name signs.
 public struct CertificateSubject: Sendable, Hashable {
+    /// The signer's full name.
     public var commonName: String
     public var organization: String?
+    /// Which party the certificate signs for (`institution`, `guardian`), as its organizational unit.
+    public var role: String?
 
-    public init(commonName: String, organization: String? = nil) {
+    /// X.509's upper bound on a common name, in characters.
+    public static let commonNameCharacters = 64
+
+    public init(commonName: String, organization: String? = nil, role: String? = nil) {
         self.commonName = commonName
         self.organization = organization
+        self.role = role
+    }
+
+    /// The RDNs in the order they are written: O, OU, CN (the first 64 characters), name (the full name).
+    var nameEntries: [(String, String)] {
+        var entries: [(String, String)] = []
+        if let organization { entries.append(("O", organization)) }
+        if let role { entries.append(("OU", role)) }
+        let scalars = commonName.unicodeScalars
+        entries.append(("CN", String(String.UnicodeScalarView(scalars.prefix(Self.commonNameCharacters)))))
+        entries.append(("name", commonName))
+        return entries
     }
 }
 
@@ -73,8 +95,9 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
     public var subject: CertificateSubject {
         let name = X509_get_subject_name(pointer)
         return CertificateSubject(
-            commonName: Self.entry(name, NID_commonName) ?? "",
-            organization: Self.entry(name, NID_organizationName)
+            commonName: Self.entry(name, NID_name) ?? Self.entry(name, NID_commonName) ?? "",
+            organization: Self.entry(name, NID_organizationName),
+            role: Self.entry(name, NID_organizationalUnitName)
         )
     }
 

@@ -67,6 +67,73 @@ public struct CertificateAuthority: Sendable {
         )
     }
 
+    /// Issues the time-stamping authority's certificate: CA:FALSE, digitalSignature and nonRepudiation, and the
+    /// critical extended key usage timeStamping that RFC 3161 requires of a TSA.
+    public func issueTimeStampingCertificate(
+        subject: CertificateSubject,
+        publicKey: PublicKey,
+        validity: DateInterval
+    ) throws -> Certificate {
+        guard validity.start >= certificate.notValidBefore, validity.end <= certificate.notValidAfter else {
+            throw CertificateAuthorityError.validityOutsideCertificateAuthority
+        }
+        return try Self.buildCertificate(
+            subject: subject,
+            publicKey: publicKey.pointer,
+            validity: validity,
+            issuer: certificate,
+            signingKey: privateKey,
+            extensions: [
+                (NID_basic_constraints, "critical,CA:FALSE"),
+                (NID_key_usage, "critical,digitalSignature,nonRepudiation"),
+                (NID_ext_key_usage, "critical,timeStamping"),
+                (NID_subject_key_identifier, "hash"),
+                (NID_authority_key_identifier, "keyid:always"),
+            ]
+        )
+    }
+
+    /// A revoked certificate as a revocation list names it.
+    public struct Revocation: Sendable, Hashable {
+        /// Uppercase hexadecimal, as `Certificate.serialNumber`.
+        public var serialNumber: String
+        public var revokedAt: Date
+        public init(serialNumber: String, revokedAt: Date) {
+            self.serialNumber = serialNumber
+            self.revokedAt = revokedAt
+        }
+    }
+
+    /// A PEM X.509 v2 CRL signed by the CA, valid from `now` until `nextUpdate`, for `openssl verify -crl_check`.
+    public func revocationList(_ revocations: [Revocation], now: Date, nextUpdate: Date) throws -> String {
+        ERR_clear_error()
+        guard let crl = X509_CRL_new() else { throw CryptoError.drain("creating a CRL") }
+        defer { X509_CRL_free(crl) }
+        func check(_ ok: Bool, _ operation: String) throws {
+            if !ok { throw CryptoError.drain(operation) }
+        }
+        try check(X509_CRL_set_version(crl, 1) == 1, "setting the CRL version")
+        try check(X509_CRL_set_issuer_name(crl, X509_get_subject_name(certificate.pointer)) == 1, "setting the CRL issuer")
+        for (time, setter) in [(now, X509_CRL_set1_lastUpdate), (nextUpdate, X509_CRL_set1_nextUpdate)] {
+            guard let asn1 = ASN1_TIME_set(nil, time_t(time.timeIntervalSince1970)) else { throw CryptoError.drain("CRL time") }
+            defer { ASN1_TIME_free(asn1) }
+            try check(setter(crl, asn1) == 1, "setting a CRL time")
+        }
+        for revocation in revocations {
+            guard let revoked = cx_revoked(revocation.serialNumber, time_t(revocation.revokedAt.timeIntervalSince1970)) else {
+                throw CryptoError.drain("revoking \(revocation.serialNumber)")
+            }
+            guard X509_CRL_add0_revoked(crl, revoked) == 1 else {
+                X509_REVOKED_free(revoked)
+                throw CryptoError.drain("adding a revoked certificate")
+            }
+        }
+        try check(X509_CRL_sort(crl) == 1, "sorting the CRL")
+        try check(X509_CRL_sign(crl, privateKey.pointer, EVP_sha256()) > 0, "signing the CRL")
+        let bytes = try OpenSSL.writtenBytes("writing the CRL") { PEM_write_bio_X509_CRL($0, crl) == 1 }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     private static func buildCertificate(
         subject: CertificateSubject,
         publicKey: OpaquePointer,
@@ -98,8 +165,7 @@ public struct CertificateAuthority: Sendable {
 
         guard let name = X509_NAME_new() else { throw CryptoError.drain("creating a name") }
         defer { X509_NAME_free(name) }
-        for (field, value) in [("O", subject.organization), ("CN", subject.commonName)] {
-            guard let value else { continue }
+        for (field, value) in subject.nameEntries {
             try check(X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, value, -1, -1, 0) == 1, "setting \(field)")
         }
         try check(X509_set_subject_name(x509, name) == 1, "setting the subject")
@@ -129,4 +195,5 @@ public enum CertificateAuthorityError: Error, Sendable, Hashable {
     case certificateIsNotACertificateAuthority
     case subjectHasNoCommonName
     case validityOutsideCertificateAuthority
+    case certificateIsNotForTimeStamping
 }

@@ -137,7 +137,24 @@ public final class ContractRenderer {
                 throw ContractRenderError.fieldInvalid(
                     field: point.field, reason: "control character U+\(String(bad.value, radix: 16, uppercase: true))")
             }
-            guard let text = xmlNewDocText(document.pointer, value) else {
+            // Bidirectional embeddings, overrides and isolates make a reader see text in another order than the
+            // one signed (e.g. an amount's digits reversed).
+            if let bad = value.unicodeScalars.first(where: Self.isBidirectionalControl) {
+                throw ContractRenderError.fieldInvalid(
+                    field: point.field, reason: "bidirectional control character U+\(String(bad.value, radix: 16, uppercase: true))")
+            }
+            // A coded binding point (`labels="offline=线下;online=线上"`) reads as its Chinese label; the code stays in
+            // the `code` attribute for programs.
+            var shown = value
+            if let labels = XMLTree.attribute(point.element, "labels") {
+                xmlUnsetProp(point.element, "labels")
+                guard let label = Self.label(of: value, in: labels) else {
+                    throw ContractRenderError.fieldInvalid(field: point.field, reason: "'\(value)' is not one of the codes \(labels)")
+                }
+                xmlSetProp(point.element, "code", value)
+                shown = label
+            }
+            guard let text = xmlNewDocText(document.pointer, shown) else {
                 throw ContractRenderError.templateInvalid("libxml2 could not make a text node")
             }
             xmlAddChild(point.element, text)
@@ -198,6 +215,23 @@ public final class ContractRenderer {
     }
 
     /// Removes an element and the indentation before it, so the rendered text has no blank lines.
+    /// The label of `code` in a `code=label;…` list.
+    static func label(of code: String, in labels: String) -> String? {
+        for pair in labels.split(separator: ";") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, parts[0] == code { return String(parts[1]) }
+        }
+        return nil
+    }
+
+    /// U+202A–U+202E (embeddings, overrides), U+2066–U+2069 (isolates), U+200E, U+200F, U+061C (marks).
+    static func isBidirectionalControl(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x202A...0x202E, 0x2066...0x2069, 0x200E, 0x200F, 0x061C: true
+        default: false
+        }
+    }
+
     private static func remove(_ element: xmlNodePtr) {
         if let previous = element.pointee.prev, previous.pointee.type == XML_TEXT_NODE,
             XMLTree.textContent(previous).allSatisfy(\.isWhitespace)

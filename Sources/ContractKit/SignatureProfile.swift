@@ -1,7 +1,10 @@
 internal import CLibXML2
 internal import COpenSSL
 
+import struct Foundation.Calendar
 import struct Foundation.Data
+import struct Foundation.Date
+import struct Foundation.TimeZone
 
 /// The algorithm identifiers of TuitionGuard's XML Signature profile.
 public enum XMLDSig {
@@ -18,6 +21,14 @@ public enum SignatureAlgorithm: String, Sendable, Hashable, CaseIterable {
     /// RSA PKCS#1 v1.5 with SHA-256.
     case rsaSHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 
+    /// The name people read: `ECDSA P-256 / SHA-256`, `RSA-2048 / SHA-256`.
+    public var name: String {
+        switch self {
+        case .ecdsaSHA256: "ECDSA P-256 / SHA-256"
+        case .rsaSHA256: "RSA / SHA-256"
+        }
+    }
+
     /// The signature method the profile uses for keys of `key`.
     public init(for key: KeyAlgorithm) {
         switch key {
@@ -27,109 +38,283 @@ public enum SignatureAlgorithm: String, Sendable, Hashable, CaseIterable {
     }
 }
 
-/// One `ds:Signature` element read against the profile. Anything outside it (other transforms,
-/// several references, a reference to part of the document) is refused, never interpreted.
+/// XAdES (ETSI EN 319 132) names used by the profile's qualifying properties.
+public enum XAdES {
+    public static let namespace = "http://uri.etsi.org/01903/v1.3.2#"
+    public static let signedPropertiesType = "http://uri.etsi.org/01903#SignedProperties"
+
+    static func signatureId(_ position: Int) -> String { "signature-\(position)" }
+    static func signedPropertiesId(_ position: Int) -> String { "signature-\(position)-signed-properties" }
+}
+
+/// One `ds:Signature` element read against the profile, which is exactly what `XMLSigner` writes:
+///
+/// ```
+/// Signature Id="signature-N"
+///   SignedInfo: CanonicalizationMethod, SignatureMethod,
+///     Reference URI="" (enveloped-signature, exclusive C14N; SHA-256),
+///     Reference URI="#signature-N-signed-properties" Type=SignedProperties (exclusive C14N; SHA-256)
+///   SignatureValue, KeyInfo/X509Data/X509Certificate
+///   Object/QualifyingProperties Target="#signature-N"
+///     SignedProperties/SignedSignatureProperties/SigningTime
+///     UnsignedProperties/UnsignedSignatureProperties/SignatureTimeStamp (CanonicalizationMethod, EncapsulatedTimeStamp)
+///   Object/Signature (the countersignature; only in signature 0 of a countersigned contract)
+/// ```
+///
+/// Nothing else is accepted: no other element, attribute, namespace declaration or non-whitespace text, and every
+/// base64 value exactly as the signer wraps it. Whatever no digest covers (the countersignature's value, key
+/// information and timestamp) is thereby fixed by what the cryptographic checks verify, so nothing can hide there.
 struct ProfileSignature {
     let element: xmlNodePtr
+    let position: Int
     let signedInfo: xmlNodePtr
-    let signedInfoPrefixes: [String]
-    let referencePrefixes: [String]
+    let signatureValueElement: xmlNodePtr
+    let signedProperties: xmlNodePtr
     let algorithm: SignatureAlgorithm
     let digestValue: [UInt8]
-    let signatureValueText: String
-    let certificateTexts: [String]
+    let propertiesDigestValue: [UInt8]
+    let signatureValue: [UInt8]
+    let certificateDER: [UInt8]
+    let claimedSigningTime: Date
+    let timestampToken: [UInt8]
+    /// The countersignature held in this signature's second Object, if any.
+    let countersignature: xmlNodePtr?
+
+    var signatureValueText: String { encodeBase64(signatureValue) }
 
     /// Throws `.signatureIsNotInProfile` naming the first thing that does not fit.
-    init(_ element: xmlNodePtr) throws(SignatureFailure) {
+    init(_ element: xmlNodePtr, position: Int) throws(SignatureFailure) {
         func refuse(_ reason: String) -> SignatureFailure { .signatureIsNotInProfile(reason) }
-        func ds(_ node: xmlNodePtr, _ name: String) -> Bool { XMLTree.isElement(node, name, in: XMLDSig.namespace) }
+        let id = XAdES.signatureId(position)
+        let propertiesId = XAdES.signedPropertiesId(position)
 
-        let children = XMLTree.elementChildren(of: element)
-        guard children.count >= 2, ds(children[0], "SignedInfo"), ds(children[1], "SignatureValue") else {
-            throw refuse("Signature must start with SignedInfo and SignatureValue")
+        try Shape.attributes(element, ["Id": id], "Signature")
+        let maximumObjects = position == 0 ? 2 : 1
+        let children = try Shape.children(element, "Signature")
+        guard children.count >= 4, children.count <= 3 + maximumObjects,
+            Shape.isDS(children[0], "SignedInfo"), Shape.isDS(children[1], "SignatureValue"), Shape.isDS(children[2], "KeyInfo"),
+            children[3...].allSatisfy({ Shape.isDS($0, "Object") })
+        else {
+            throw refuse("Signature must hold SignedInfo, SignatureValue, KeyInfo and \(maximumObjects == 2 ? "one or two Objects" : "one Object")")
         }
-        let rest = children.dropFirst(2)
-        guard let keyInfo = rest.first, ds(keyInfo, "KeyInfo") else { throw refuse("Signature has no KeyInfo") }
-        guard rest.dropFirst().allSatisfy({ ds($0, "Object") }) else {
-            throw refuse("Signature has unexpected elements after KeyInfo")
-        }
+        try Shape.declarations(element, [XMLDSig.namespace], "Signature")
 
-        // The Signature envelope outside SignedInfo is covered by no signature of its own, so it may carry
-        // nothing the profile does not expect: an extra attribute or namespace declaration there would be an
-        // unsigned change (exclusive C14N drops unused declarations).
-        let objects = rest.dropFirst()
-        let x509Data = XMLTree.elementChildren(of: keyInfo).filter { ds($0, "X509Data") }
-        let envelope = [element, children[1], keyInfo] + objects + x509Data + x509Data.flatMap(XMLTree.elementChildren)
-        guard envelope.allSatisfy({ XMLTree.attributeNames($0).allSatisfy { $0 == "Id" } }) else {
-            throw refuse("Signature, SignatureValue, KeyInfo, X509Data and Object may carry only an Id attribute")
-        }
-        guard envelope.allSatisfy(XMLTree.declaresOnlyItsOwnNamespace) else {
-            throw refuse("Signature, SignatureValue, KeyInfo, X509Data and Object may declare only their own namespace")
-        }
-
+        // SignedInfo (covered by the signature value, but still exactly the profile).
         signedInfo = children[0]
-        let info = XMLTree.elementChildren(of: signedInfo)
-        guard info.count == 3, ds(info[0], "CanonicalizationMethod"), ds(info[1], "SignatureMethod"),
-            ds(info[2], "Reference")
-        else {
-            throw refuse("SignedInfo must hold CanonicalizationMethod, SignatureMethod and exactly one Reference")
-        }
-        guard XMLTree.attribute(info[0], "Algorithm") == XMLDSig.exclusiveC14N else {
-            throw refuse("CanonicalizationMethod must be exclusive C14N")
-        }
-        signedInfoPrefixes = try Self.inclusivePrefixes(info[0])
-        guard let method = XMLTree.attribute(info[1], "Algorithm").flatMap(SignatureAlgorithm.init(rawValue:)),
-            XMLTree.elementChildren(of: info[1]).isEmpty
-        else {
+        let info = try Shape.exactChildren(signedInfo, ["CanonicalizationMethod", "SignatureMethod", "Reference", "Reference"], "SignedInfo")
+        try Shape.algorithm(info[0], XMLDSig.exclusiveC14N, "CanonicalizationMethod")
+        try Shape.attributes(info[1], ["Algorithm": nil], "SignatureMethod")
+        guard let method = XMLTree.attribute(info[1], "Algorithm").flatMap(SignatureAlgorithm.init(rawValue:)) else {
             throw refuse("SignatureMethod must be ecdsa-sha256 or rsa-sha256")
         }
+        _ = try Shape.exactChildren(info[1], [], "SignatureMethod")
         algorithm = method
+        digestValue = try Shape.reference(info[2], uri: "", type: nil, transforms: [XMLDSig.envelopedSignature, XMLDSig.exclusiveC14N])
+        propertiesDigestValue = try Shape.reference(
+            info[3], uri: "#" + propertiesId, type: XAdES.signedPropertiesType, transforms: [XMLDSig.exclusiveC14N])
 
-        let reference = info[2]
-        guard XMLTree.attribute(reference, "URI") == "" else {
-            throw refuse("Reference must have URI=\"\" (the whole document)")
-        }
-        let parts = XMLTree.elementChildren(of: reference)
-        guard parts.count == 3, ds(parts[0], "Transforms"), ds(parts[1], "DigestMethod"), ds(parts[2], "DigestValue")
-        else {
-            throw refuse("Reference must hold Transforms, DigestMethod and DigestValue")
-        }
-        let transforms = XMLTree.elementChildren(of: parts[0])
-        guard transforms.count == 2, transforms.allSatisfy({ ds($0, "Transform") }),
-            XMLTree.attribute(transforms[0], "Algorithm") == XMLDSig.envelopedSignature,
-            XMLTree.elementChildren(of: transforms[0]).isEmpty,
-            XMLTree.attribute(transforms[1], "Algorithm") == XMLDSig.exclusiveC14N
-        else {
-            throw refuse("Transforms must be enveloped-signature then exclusive C14N")
-        }
-        referencePrefixes = try Self.inclusivePrefixes(transforms[1])
-        guard XMLTree.attribute(parts[1], "Algorithm") == XMLDSig.sha256 else {
-            throw refuse("DigestMethod must be SHA-256")
-        }
-        guard let digest = decodeCanonicalBase64(XMLTree.textContent(parts[2])), digest.count == 32 else {
-            throw refuse("DigestValue is not a base64 SHA-256 digest")
-        }
-        digestValue = digest
-        signatureValueText = XMLTree.textContent(children[1])
+        signatureValueElement = children[1]
+        try Shape.attributes(signatureValueElement, [:], "SignatureValue")
+        signatureValue = try Shape.base64(signatureValueElement, "SignatureValue")
 
-        certificateTexts = XMLTree.elementChildren(of: keyInfo)
-            .filter { ds($0, "X509Data") }
-            .flatMap { XMLTree.elementChildren(of: $0) }
-            .filter { ds($0, "X509Certificate") }
-            .map { XMLTree.textContent($0) }
+        let x509Data = try Shape.exactChildren(children[2], ["X509Data"], "KeyInfo")
+        let certificate = try Shape.exactChildren(x509Data[0], ["X509Certificate"], "X509Data")
+        try Shape.attributes(children[2], [:], "KeyInfo")
+        try Shape.attributes(x509Data[0], [:], "X509Data")
+        try Shape.attributes(certificate[0], [:], "X509Certificate")
+        certificateDER = try Shape.base64(certificate[0], "X509Certificate")
+
+        // Object 1: the XAdES qualifying properties.
+        let qualifyingObject = children[3]
+        try Shape.attributes(qualifyingObject, [:], "Object")
+        let qualifying = try Shape.exactChildren(qualifyingObject, [], "Object", xades: ["QualifyingProperties"])
+        try Shape.attributes(qualifying[0], ["Target": "#" + id], "QualifyingProperties")
+        try Shape.declarations(qualifying[0], [XAdES.namespace], "QualifyingProperties")
+        let halves = try Shape.exactChildren(qualifying[0], [], "QualifyingProperties", xades: ["SignedProperties", "UnsignedProperties"])
+        signedProperties = halves[0]
+        try Shape.attributes(signedProperties, ["Id": propertiesId], "SignedProperties")
+        let signedSignature = try Shape.exactChildren(signedProperties, [], "SignedProperties", xades: ["SignedSignatureProperties"])
+        try Shape.attributes(signedSignature[0], [:], "SignedSignatureProperties")
+        let signingTime = try Shape.exactChildren(signedSignature[0], [], "SignedSignatureProperties", xades: ["SigningTime"])
+        try Shape.attributes(signingTime[0], [:], "SigningTime")
+        guard let claimed = try Shape.leafText(signingTime[0], "SigningTime").flatMap(XAdESTime.parse) else {
+            throw refuse("SigningTime must be UTC with milliseconds, as yyyy-MM-ddTHH:mm:ss.SSSZ")
+        }
+        claimedSigningTime = claimed
+        try Shape.attributes(halves[1], [:], "UnsignedProperties")
+        let unsignedSignature = try Shape.exactChildren(halves[1], [], "UnsignedProperties", xades: ["UnsignedSignatureProperties"])
+        try Shape.attributes(unsignedSignature[0], [:], "UnsignedSignatureProperties")
+        let stamp = try Shape.exactChildren(unsignedSignature[0], [], "UnsignedSignatureProperties", xades: ["SignatureTimeStamp"])
+        try Shape.attributes(stamp[0], [:], "SignatureTimeStamp")
+        let stampParts = try Shape.children(stamp[0], "SignatureTimeStamp")
+        guard stampParts.count == 2, Shape.isDS(stampParts[0], "CanonicalizationMethod"),
+            XMLTree.isElement(stampParts[1], "EncapsulatedTimeStamp", in: XAdES.namespace)
+        else {
+            throw refuse("SignatureTimeStamp must hold CanonicalizationMethod and EncapsulatedTimeStamp")
+        }
+        try Shape.algorithm(stampParts[0], XMLDSig.exclusiveC14N, "SignatureTimeStamp/CanonicalizationMethod")
+        try Shape.attributes(stampParts[1], [:], "EncapsulatedTimeStamp")
+        timestampToken = try Shape.base64(stampParts[1], "EncapsulatedTimeStamp")
+        for node in [signedInfo, signatureValueElement, children[2], x509Data[0], certificate[0], qualifyingObject] + info {
+            try Shape.declarations(node, [], XMLTree.localName(node))
+        }
+
+        // Object 2: exactly one countersignature, and nothing else.
+        if children.count == 5 {
+            let holder = children[4]
+            try Shape.attributes(holder, [:], "Object")
+            try Shape.declarations(holder, [], "Object")
+            countersignature = try Shape.exactChildren(holder, ["Signature"], "Object")[0]
+        } else {
+            countersignature = nil
+        }
         self.element = element
+        self.position = position
+    }
+}
+
+/// The strict structural checks `ProfileSignature` is made of; each throws a reason naming the element.
+enum Shape {
+    static func isDS(_ node: xmlNodePtr, _ name: String) -> Bool { XMLTree.isElement(node, name, in: XMLDSig.namespace) }
+
+    /// The element children, refusing any other child than elements and whitespace-only text.
+    static func children(_ node: xmlNodePtr, _ what: String) throws(SignatureFailure) -> [xmlNodePtr] {
+        var elements: [xmlNodePtr] = []
+        var cursor = node.pointee.children
+        while let child = cursor {
+            switch child.pointee.type {
+            case XML_ELEMENT_NODE: elements.append(child)
+            case XML_TEXT_NODE:
+                if !XMLTree.isWhitespace(child) { throw .signatureIsNotInProfile("\(what) holds text") }
+            default: throw .signatureIsNotInProfile("\(what) holds a node that is neither an element nor whitespace")
+            }
+            cursor = child.pointee.next
+        }
+        return elements
     }
 
-    /// The optional `ec:InclusiveNamespaces PrefixList` of an exclusive C14N method.
-    private static func inclusivePrefixes(_ method: xmlNodePtr) throws(SignatureFailure) -> [String] {
-        let children = XMLTree.elementChildren(of: method)
-        guard !children.isEmpty else { return [] }
-        guard children.count == 1, XMLTree.isElement(children[0], "InclusiveNamespaces", in: XMLDSig.exclusiveC14N),
-            let list = XMLTree.attribute(children[0], "PrefixList")
-        else {
-            throw .signatureIsNotInProfile("exclusive C14N may only carry InclusiveNamespaces")
+    /// Exactly these children in this order: `ds` names, then (or instead) XAdES names.
+    static func exactChildren(_ node: xmlNodePtr, _ ds: [String], _ what: String, xades: [String] = []) throws(SignatureFailure)
+        -> [xmlNodePtr]
+    {
+        let found = try children(node, what)
+        let expected = ds.map { ($0, XMLDSig.namespace) } + xades.map { ($0, XAdES.namespace) }
+        guard found.count == expected.count, zip(found, expected).allSatisfy({ XMLTree.isElement($0, $1.0, in: $1.1) }) else {
+            let names = (ds + xades).joined(separator: ", ")
+            throw .signatureIsNotInProfile(names.isEmpty ? "\(what) must be empty" : "\(what) must hold exactly \(names)")
         }
-        return list.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }).map(String.init)
+        return found
+    }
+
+    /// Exactly these attributes (without namespace); a nil value accepts any value.
+    static func attributes(_ node: xmlNodePtr, _ expected: [String: String?], _ what: String) throws(SignatureFailure) {
+        var cursor = node.pointee.properties
+        var seen = 0
+        while let attribute = cursor {
+            let name = attribute.pointee.name.map { String(cString: $0) } ?? ""
+            guard attribute.pointee.ns == nil, let wanted = expected[name] else {
+                throw .signatureIsNotInProfile("\(what) may not carry the attribute \(name)")
+            }
+            if let wanted, XMLTree.attribute(node, name) != wanted {
+                throw .signatureIsNotInProfile("\(what)'s \(name) must be \(wanted)")
+            }
+            seen += 1
+            cursor = attribute.pointee.next
+        }
+        guard seen == expected.count else { throw .signatureIsNotInProfile("\(what) lacks an attribute") }
+    }
+
+    /// Only these namespace declarations (by URI) on the element.
+    static func declarations(_ node: xmlNodePtr, _ allowed: [String], _ what: String) throws(SignatureFailure) {
+        var cursor = node.pointee.nsDef
+        while let declaration = cursor {
+            let href = declaration.pointee.href.map { String(cString: $0) } ?? ""
+            guard allowed.contains(href), node.pointee.ns == declaration else {
+                throw .signatureIsNotInProfile("\(what) may not declare the namespace \(href)")
+            }
+            cursor = declaration.pointee.next
+        }
+    }
+
+    static func algorithm(_ node: xmlNodePtr, _ algorithm: String, _ what: String) throws(SignatureFailure) {
+        try attributes(node, ["Algorithm": algorithm], what)
+        _ = try exactChildren(node, [], what)
+    }
+
+    /// The text of an element that holds only text, or nil when it holds more.
+    static func leafText(_ node: xmlNodePtr, _ what: String) throws(SignatureFailure) -> String? {
+        var text = ""
+        var cursor = node.pointee.children
+        while let child = cursor {
+            guard child.pointee.type == XML_TEXT_NODE else { throw .signatureIsNotInProfile("\(what) must hold only text") }
+            text += XMLTree.textContent(child)
+            cursor = child.pointee.next
+        }
+        return text
+    }
+
+    /// Base64 exactly as the signer writes it: a line feed, lines of 76 characters, a line feed.
+    static func base64(_ node: xmlNodePtr, _ what: String) throws(SignatureFailure) -> [UInt8] {
+        guard let text = try leafText(node, what), let bytes = decodeCanonicalBase64(text), text == "\n" + encodeBase64(bytes) + "\n"
+        else {
+            throw .signatureIsNotInProfile("\(what) is not base64 in the one canonical form")
+        }
+        return bytes
+    }
+
+    /// One Reference with these transforms and SHA-256; returns its digest.
+    static func reference(_ node: xmlNodePtr, uri: String, type: String?, transforms expected: [String]) throws(SignatureFailure)
+        -> [UInt8]
+    {
+        var wanted: [String: String?] = ["URI": uri]
+        if let type { wanted["Type"] = type }
+        try attributes(node, wanted, "Reference")
+        let parts = try exactChildren(node, ["Transforms", "DigestMethod", "DigestValue"], "Reference")
+        try attributes(parts[0], [:], "Transforms")
+        let transforms = try exactChildren(parts[0], expected.map { _ in "Transform" }, "Transforms")
+        for (transform, algorithm) in zip(transforms, expected) { try Self.algorithm(transform, algorithm, "Transform") }
+        try Self.algorithm(parts[1], XMLDSig.sha256, "DigestMethod")
+        try attributes(parts[2], [:], "DigestValue")
+        guard let text = try leafText(parts[2], "DigestValue"), let digest = decodeCanonicalBase64(text), digest.count == 32,
+            text == encodeBase64(digest)
+        else {
+            throw .signatureIsNotInProfile("DigestValue is not a base64 SHA-256 digest in the one canonical form")
+        }
+        return digest
+    }
+}
+
+/// XAdES SigningTime as the profile writes it: UTC, milliseconds, `Z`.
+public enum XAdESTime {
+    /// Whole milliseconds since 1970, truncated. A time parsed from `….123Z` may be a hair below .123 in binary (and a
+    /// stored copy may have lost a microsecond), so 10 µs are added first; the TSA and SigningTime use this one reading.
+    static func milliseconds(_ date: Date) -> Int64 {
+        let value = (date.timeIntervalSince1970 * 1000 + 0.01).rounded(.down)
+        return value.isFinite && abs(value) < 1e15 ? Int64(value) : 0
+    }
+
+    public static func format(_ date: Date) -> String {
+        let milliseconds = milliseconds(date)
+        let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
+        let fraction = milliseconds - seconds * 1000
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 0)!
+        let parts = calendar.dateComponents(
+            [.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: Double(seconds)))
+        func pad(_ value: Int?, _ width: Int) -> String {
+            let text = String(value ?? 0)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(parts.year, 4))-\(pad(parts.month, 2))-\(pad(parts.day, 2))T\(pad(parts.hour, 2)):\(pad(parts.minute, 2)):"
+            + "\(pad(parts.second, 2)).\(pad(Int(fraction), 3))Z"
+    }
+
+    static func parse(_ text: String) -> Date? {
+        let compact = text.filter { $0 != "-" && $0 != ":" && $0 != "T" }
+        guard text.count == 24, compact.count == 19,
+            let date = TimeStampVerifier.generalizedTime(compact), format(date) == text
+        else { return nil }
+        return date
     }
 }
 
@@ -174,7 +359,7 @@ enum SignaturePrimitives {
         signature.removeLast(signature.count - length)
         switch algorithm {
         case .rsaSHA256: return signature
-        case .ecdsaSHA256: return try rawECDSA(fromDER: signature)
+        case .ecdsaSHA256: return lowS(try rawECDSA(fromDER: signature))
         }
     }
 
@@ -187,13 +372,54 @@ enum SignaturePrimitives {
         switch algorithm {
         case .rsaSHA256: encoded = signature
         case .ecdsaSHA256:
-            guard let der = derECDSA(fromRaw: signature) else { return nil }
+            // (r, n − s) verifies as well as (r, s): only the low form is accepted, so a value has one encoding.
+            guard signature.count == 2 * p256FieldBytes, !isHigh(Array(signature[p256FieldBytes...])),
+                let der = derECDSA(fromRaw: signature)
+            else { return nil }
             encoded = der
         }
         guard let context = EVP_MD_CTX_new() else { return false }
         defer { EVP_MD_CTX_free(context) }
         guard EVP_DigestVerifyInit(context, nil, EVP_sha256(), nil, key.pointer) == 1 else { return false }
         return EVP_DigestVerify(context, encoded, encoded.count, message, message.count) == 1
+    }
+
+    /// The order n of P-256 and ⌊n / 2⌋, big-endian.
+    static let p256Order: [UInt8] = hex("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551")
+    static let p256HalfOrder: [UInt8] = hex("7FFFFFFF800000007FFFFFFFFFFFFFFFDE737D56D38BCF4279DCE5617E3192A8")
+
+    private static func hex(_ text: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(index, offsetBy: 2)
+            bytes.append(UInt8(text[index..<next], radix: 16) ?? 0)
+            index = next
+        }
+        return bytes
+    }
+
+    /// s > n / 2 (both 32 bytes, big-endian).
+    static func isHigh(_ s: [UInt8]) -> Bool { s.lexicographicallyPrecedes(p256HalfOrder) == false && s != p256HalfOrder }
+
+    /// r‖s with s replaced by n − s when s is high.
+    static func lowS(_ raw: [UInt8]) -> [UInt8] {
+        let s = Array(raw[p256FieldBytes...])
+        guard isHigh(s) else { return raw }
+        return Array(raw[..<p256FieldBytes]) + complement(s)
+    }
+
+    /// n − s for 0 < s < n, big-endian, 32 bytes.
+    static func complement(_ s: [UInt8]) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: p256FieldBytes)
+        var borrow = 0
+        for index in stride(from: p256FieldBytes - 1, through: 0, by: -1) {
+            var difference = Int(p256Order[index]) - Int(s[index]) - borrow
+            borrow = difference < 0 ? 1 : 0
+            if difference < 0 { difference += 256 }
+            result[index] = UInt8(difference)
+        }
+        return result
     }
 
     static func rawECDSA(fromDER der: [UInt8]) throws -> [UInt8] {

@@ -6,6 +6,8 @@ public enum XMLParseError: Error, Sendable, Hashable, CustomStringConvertible {
     case documentExceedsSizeLimit(byteCount: Int, maxBytes: Int)
     /// The bytes are not well-formed UTF-8 (the only encoding accepted); the offset is of the first bad byte.
     case documentIsNotUTF8(byteOffset: Int)
+    /// The document holds a NUL byte: libxml2 would stop reading there and ignore what follows.
+    case documentHasNulByte(byteOffset: Int)
     /// The document has a DOCTYPE. DTDs are refused outright: they carry external entities (XXE) and
     /// entity-expansion bombs, and signed contracts never need one.
     case documentHasDoctype
@@ -17,6 +19,7 @@ public enum XMLParseError: Error, Sendable, Hashable, CustomStringConvertible {
         case .documentExceedsSizeLimit(let byteCount, let maxBytes):
             "document of \(byteCount) bytes exceeds the limit of \(maxBytes) bytes"
         case .documentIsNotUTF8(let byteOffset): "document is not valid UTF-8 (byte offset \(byteOffset))"
+        case .documentHasNulByte(let byteOffset): "document holds a NUL byte (byte offset \(byteOffset))"
         case .documentHasDoctype: "document has a DOCTYPE; DTDs and entities are refused"
         case .documentIsNotWellFormed(let diagnostic): "document is not well-formed XML: \(diagnostic)"
         }
@@ -47,6 +50,9 @@ public final class XMLDocument {
         }
         if let offset = firstInvalidUTF8Offset(bytes) {
             throw XMLParseError.documentIsNotUTF8(byteOffset: offset)
+        }
+        if let offset = bytes.firstIndex(of: 0) {
+            throw XMLParseError.documentHasNulByte(byteOffset: offset)
         }
         let collector = LibXMLErrorCollector()
         return try withLibXML(collector) {

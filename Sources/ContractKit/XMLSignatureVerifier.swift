@@ -1,43 +1,54 @@
 internal import CLibXML2
 internal import COpenSSL
 
+import struct Foundation.Data
 import struct Foundation.Date
+import typealias Foundation.TimeInterval
 import class Foundation.NSLock
 
 /// Why one signature failed, in the order the checks run; the first is what `firstFailure` reports.
 public enum SignatureFailure: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The Signature element does not follow the profile (algorithms, one whole-document reference…).
+    /// The Signature element is not exactly what the platform writes (see `ProfileSignature`).
     case signatureIsNotInProfile(String)
-    /// KeyInfo carries no X509Certificate.
-    case signerCertificateIsMissing
-    /// The X509Certificate is not canonical base64 of one DER certificate.
+    /// The X509Certificate is not one DER certificate.
     case signerCertificateIsMalformed
+    /// The signature's RFC 3161 timestamp does not verify; its time is unknown.
+    case timestampIsInvalid(TimeStampFailure)
     /// The certificate does not chain to the trust anchor (OpenSSL's reason).
     case signerCertificateDoesNotChainToTrustAnchor(String)
-    /// The chain holds, but a certificate in it was expired or not yet valid at the signing time.
+    /// The chain holds, but a certificate in it was expired or not yet valid at the timestamp's time.
     case signerCertificateWasNotValidAtSigningTime(String)
+    /// The signer's certificate was revoked at or before the timestamp's time.
+    case signerCertificateWasRevokedBeforeSigning(revokedAt: Date)
     /// The certificate's key is not the kind the signature method names (or not P-256 / RSA ≥ 2048).
     case signerKeyDoesNotMatchSignatureMethod
     /// The document (minus this Signature) no longer has the digest the signature covers.
     case digestDoesNotMatchDocument
-    /// The SignatureValue is not canonical base64 of a value of the right shape.
+    /// The XAdES signed properties (the signing time) no longer have their digest.
+    case digestDoesNotMatchSignedProperties
+    /// The SignatureValue is not a value of the right shape (for ECDSA: r‖s with a low s).
     case signatureValueIsMalformed
     /// The SignatureValue does not verify over the canonical SignedInfo with the signer's key.
     case signatureValueDoesNotMatchSignedInfo
+    /// The claimed XAdES SigningTime is after the timestamp, or long before it.
+    case signingTimeDisagreesWithTimestamp
 
     public var description: String {
         switch self {
         case .signatureIsNotInProfile(let reason): "signature is not in the profile: \(reason)"
-        case .signerCertificateIsMissing: "signer certificate is missing"
         case .signerCertificateIsMalformed: "signer certificate is malformed"
+        case .timestampIsInvalid(let failure): "timestamp is invalid: \(failure)"
         case .signerCertificateDoesNotChainToTrustAnchor(let reason):
             "signer certificate does not chain to the trust anchor: \(reason)"
         case .signerCertificateWasNotValidAtSigningTime(let reason):
             "signer certificate was not valid at signing time: \(reason)"
+        case .signerCertificateWasRevokedBeforeSigning: "signer certificate was revoked before the signing time"
         case .signerKeyDoesNotMatchSignatureMethod: "signer key does not match the signature method"
         case .digestDoesNotMatchDocument: "digest does not match the document"
+        case .digestDoesNotMatchSignedProperties: "digest does not match the signed properties"
         case .signatureValueIsMalformed: "signature value is malformed"
         case .signatureValueDoesNotMatchSignedInfo: "signature value does not match SignedInfo"
+        case .signingTimeDisagreesWithTimestamp: "signing time disagrees with the timestamp"
         }
     }
 }
@@ -56,14 +67,19 @@ public struct SignatureReport: Sendable, Hashable {
     public let position: Int
     public let algorithm: SignatureAlgorithm?
     public let signerCertificate: Certificate?
-    public let signingTime: Date
+    /// The time of the signature's verified RFC 3161 timestamp: the trusted signing time, at which validity and
+    /// revocation are judged. Nil (unknown) when the timestamp does not verify.
+    public let signingTime: Date?
+    /// The XAdES SigningTime the signer claims (covered by the signature, but only as trustworthy as the signer).
+    public let claimedSigningTime: Date?
+    public let timestamp: CheckOutcome
     public let chain: CheckOutcome
     public let validityAtSigningTime: CheckOutcome
     public let digest: CheckOutcome
     public let signatureValue: CheckOutcome
     /// Every failure found, in check order.
     public let failures: [SignatureFailure]
-    /// The signature's DigestValue and SignatureValue as base64 (whitespace removed), when it is in the profile.
+    /// The signature's document DigestValue and its SignatureValue as base64 without line breaks, when in the profile.
     public let digestValue: String?
     public let signatureValue64: String?
 
@@ -77,105 +93,139 @@ public struct SignatureReport: Sendable, Hashable {
 public struct VerificationReport: Sendable, Hashable {
     public enum Failure: Sendable, Hashable, CustomStringConvertible {
         case documentHasNoSignature
+        /// The platform never writes comments or processing instructions, and C14N ignores comments: refused.
+        case documentHasCommentOrProcessingInstruction
+        /// A Signature is somewhere else than the root's last child (the institution's) or the single Object of
+        /// it that holds the countersignature, or there are more than two.
+        case signatureIsOutOfPlace
         case signature(position: Int, SignatureFailure)
+        /// The document is not a TuitionGuard contract naming its parties (甲方 licence, 乙方 guardian).
+        case documentNamesNoParties
+        /// Signature 0 is not an institution certificate for the document's 甲方 licence number.
+        case firstSignatureIsNotPartyA
+        /// Signature 1 is not a guardian certificate for the document's 乙方 guardian.
+        case countersignatureIsNotPartyB
 
         public var description: String {
             switch self {
             case .documentHasNoSignature: "document has no signature"
+            case .documentHasCommentOrProcessingInstruction: "document has a comment or processing instruction"
+            case .signatureIsOutOfPlace: "a signature is out of place"
             case .signature(let position, let failure): "signature \(position): \(failure)"
+            case .documentNamesNoParties: "document names no parties"
+            case .firstSignatureIsNotPartyA: "signature 0 is not the institution of party A (甲方)"
+            case .countersignatureIsNotPartyB: "signature 1 is not the guardian of party B (乙方)"
             }
         }
     }
 
     public let signatures: [SignatureReport]
+    /// Failures of the document as a whole, checked before the signatures'.
+    public let documentFailures: [Failure]
+    /// Failures of the parties, checked after the signatures'.
+    public let partyFailures: [Failure]
 
-    /// The first failure of the first failing signature, in document order.
+    init(signatures: [SignatureReport], documentFailures: [Failure] = [], partyFailures: [Failure] = []) {
+        self.signatures = signatures
+        self.documentFailures = documentFailures
+        self.partyFailures = partyFailures
+    }
+
+    /// The first failure: the document's, then each signature's in document order, then the parties'.
     public var firstFailure: Failure? {
+        if let failure = documentFailures.first { return failure }
         if signatures.isEmpty { return .documentHasNoSignature }
         for report in signatures {
             if let failure = report.firstFailure { return .signature(position: report.position, failure) }
         }
-        return nil
+        return partyFailures.first
     }
 
     public var isValid: Bool { firstFailure == nil }
+    /// Valid, and signed by both parties: the institution of 甲方, then the guardian of 乙方 nested in it.
+    public var isFullySigned: Bool { isValid && signatures.count == 2 }
 }
 
-/// Verifies every enveloped signature of a document against one trust anchor (the platform CA).
+/// Verifies the enveloped signatures of a contract against one trust anchor (the platform CA), each at the time
+/// of its own RFC 3161 timestamp, so a verdict does not depend on when or from which C14N-equivalent copy it is made.
 public struct XMLSignatureVerifier: Sendable {
     public let trustAnchor: Certificate
+    /// Revocation times by certificate serial (uppercase hexadecimal), e.g. from the platform's CRL.
+    public let revocations: [String: Date]
     /// Signer certificates already found to chain to the anchor: a signer signs many contracts, and the chain
     /// (a signature check by the CA's key) does not depend on the contract or the time.
     private let chained = ChainCache()
+    /// How long before its timestamp a signature may claim to have been made.
+    static let signingTimeTolerance: TimeInterval = 600
 
-    public init(trustAnchor: Certificate) {
+    public init(trustAnchor: Certificate, revocations: [String: Date] = [:]) {
         self.trustAnchor = trustAnchor
+        self.revocations = revocations
     }
 
     /// Parses `bytes` with the hardened parser (throws `XMLParseError`), then verifies.
-    public func verify(_ bytes: [UInt8], at signingTime: Date, maxBytes: Int = XMLDocument.defaultMaxBytes) throws
-        -> VerificationReport
-    {
-        verify(try XMLDocument.parse(bytes, maxBytes: maxBytes), signingTimes: [signingTime])
+    public func verify(_ bytes: [UInt8], maxBytes: Int = XMLDocument.defaultMaxBytes) throws -> VerificationReport {
+        verify(try XMLDocument.parse(bytes, maxBytes: maxBytes))
     }
 
-    public func verify(_ document: XMLDocument, at signingTime: Date) -> VerificationReport {
-        verify(document, signingTimes: [signingTime])
-    }
-
-    /// `signingTimes[i]` is when signature `i` was made; a signature beyond the list uses the last time.
-    public func verify(_ document: XMLDocument, signingTimes: [Date]) -> VerificationReport {
-        precondition(!signingTimes.isEmpty, "at least one signing time")
+    public func verify(_ document: XMLDocument) -> VerificationReport {
         guard let root = document.rootElement else { return VerificationReport(signatures: []) }
-        let elements = XMLTree.descendants(of: root, named: "Signature", in: XMLDSig.namespace)
-        let reports = elements.enumerated().map { position, element in
-            verifySignature(
-                element,
-                in: document,
-                position: position,
-                at: signingTimes[min(position, signingTimes.count - 1)]
-            )
+        var documentFailures: [VerificationReport.Failure] = []
+        if XMLTree.hasCommentOrProcessingInstruction(document.pointer) {
+            documentFailures.append(.documentHasCommentOrProcessingInstruction)
         }
-        return VerificationReport(signatures: reports)
+        let elements = XMLTree.descendants(of: root, named: "Signature", in: XMLDSig.namespace)
+        var profiles: [ProfileSignature?] = []
+        let reports = elements.enumerated().map { position, element in
+            let (report, profile) = verifySignature(element, in: document, position: position)
+            profiles.append(profile)
+            return report
+        }
+        let lastChild = XMLTree.elementChildren(of: root).last
+        let placed =
+            elements.count <= 2 && (elements.first.map { $0 == lastChild } ?? true)
+            && (elements.count < 2 || profiles[0].map { $0.countersignature == elements[1] } ?? true)
+        if !placed { documentFailures.append(.signatureIsOutOfPlace) }
+        return VerificationReport(
+            signatures: reports, documentFailures: documentFailures, partyFailures: ContractParties.check(document, reports))
     }
 
-    private func verifySignature(_ element: xmlNodePtr, in document: XMLDocument, position: Int, at time: Date)
-        -> SignatureReport
+    private func verifySignature(_ element: xmlNodePtr, in document: XMLDocument, position: Int)
+        -> (SignatureReport, ProfileSignature?)
     {
         var failures: [SignatureFailure] = []
-        let profile: ProfileSignature?
+        var profile: ProfileSignature? = nil
         do {
-            profile = try ProfileSignature(element)
+            profile = try ProfileSignature(element, position: position)
         } catch {
-            profile = nil
             failures.append(error)
         }
 
         var certificate: Certificate? = nil
-        var certificateDER: [UInt8] = []
         if let profile {
-            if profile.certificateTexts.isEmpty {
-                failures.append(.signerCertificateIsMissing)
-            } else {
-                let parsed = profile.certificateTexts.map { text in
-                    decodeCanonicalBase64(text).flatMap { der in (try? Certificate(derRepresentation: der)).map { (der, $0) } }
-                }
-                if parsed.contains(where: { $0 == nil }) {
-                    failures.append(.signerCertificateIsMalformed)
-                } else {
-                    // xmlsec may carry the issuer too; the signer is the certificate that is not a CA.
-                    let all = parsed.compactMap { $0 }
-                    let signer = all.first { !$0.1.isCertificateAuthority } ?? all.first
-                    certificate = signer?.1
-                    certificateDER = signer?.0 ?? []
-                }
+            certificate = try? Certificate(derRepresentation: profile.certificateDER)
+            if certificate == nil { failures.append(.signerCertificateIsMalformed) }
+        }
+
+        var timestamp = CheckOutcome.notChecked
+        var time: Date? = nil
+        if let profile {
+            let imprint = (try? ExclusiveC14N.canonicalize(document.pointer, selection: .onlySubtree(profile.signatureValueElement)))
+                .flatMap { try? OpenSSL.sha256($0) } ?? []
+            switch TimeStampVerifier.verify(profile.timestampToken, imprint: imprint, anchor: trustAnchor) {
+            case .success(let stamped):
+                timestamp = .passed
+                time = stamped
+            case .failure(let failure):
+                timestamp = .failed
+                failures.append(.timestampIsInvalid(failure))
             }
         }
 
         var chain = CheckOutcome.notChecked
         var validity = CheckOutcome.notChecked
         if let certificate {
-            let der = certificateDER
+            let der = profile?.certificateDER ?? []
             let reason = chained.contains(der) ? nil : Self.chainFailure(certificate, anchor: trustAnchor, at: nil)
             if let reason {
                 chain = .failed
@@ -183,11 +233,16 @@ public struct XMLSignatureVerifier: Sendable {
             } else {
                 chained.insert(der)
                 chain = .passed
-                if let reason = Self.validityFailure([certificate, trustAnchor], at: time) {
-                    validity = .failed
-                    failures.append(.signerCertificateWasNotValidAtSigningTime(reason))
-                } else {
-                    validity = .passed
+                if let time {
+                    if let reason = Self.validityFailure([certificate, trustAnchor], at: time) {
+                        validity = .failed
+                        failures.append(.signerCertificateWasNotValidAtSigningTime(reason))
+                    } else if let revokedAt = revocations[certificate.serialNumber], revokedAt <= time {
+                        validity = .failed
+                        failures.append(.signerCertificateWasRevokedBeforeSigning(revokedAt: revokedAt))
+                    } else {
+                        validity = .passed
+                    }
                 }
             }
         }
@@ -210,54 +265,52 @@ public struct XMLSignatureVerifier: Sendable {
                     signatureValue = .passed
                 }
             }
+            if let time, profile.claimedSigningTime > time || profile.claimedSigningTime < time.addingTimeInterval(-Self.signingTimeTolerance) {
+                failures.append(.signingTimeDisagreesWithTimestamp)
+            }
         }
-        return SignatureReport(
+        let report = SignatureReport(
             position: position,
             algorithm: profile?.algorithm,
             signerCertificate: certificate,
             signingTime: time,
+            claimedSigningTime: profile?.claimedSigningTime,
+            timestamp: timestamp,
             chain: chain,
             validityAtSigningTime: validity,
             digest: digest,
             signatureValue: signatureValue,
             failures: failures,
-            digestValue: profile.map { encodeBase64($0.digestValue).filter { !$0.isWhitespace } },
-            signatureValue64: profile.map { $0.signatureValueText.filter { !$0.isWhitespace } }
+            digestValue: profile.map { Data($0.digestValue).base64EncodedString() },
+            signatureValue64: profile.map { Data($0.signatureValue).base64EncodedString() }
         )
+        return (report, profile)
     }
 
-    /// The digest check and the signature-value check (the latter only with a certificate).
+    /// The digest checks (document and signed properties) and the signature-value check (only with a certificate).
     static func cryptographicChecks(_ profile: ProfileSignature, in document: XMLDocument, certificate: Certificate?)
         -> (digest: SignatureFailure?, signature: SignatureFailure?)
     {
+        func digest(_ selection: ExclusiveC14N.Selection) -> [UInt8]? {
+            (try? ExclusiveC14N.canonicalize(document.pointer, selection: selection)).flatMap { try? OpenSSL.sha256($0) }
+        }
         let digestFailure: SignatureFailure?
-        if let canonical = try? ExclusiveC14N.canonicalize(
-            document.pointer,
-            selection: .excludingSubtree(profile.element),
-            inclusivePrefixes: profile.referencePrefixes
-        ), let computed = try? OpenSSL.sha256(canonical), computed == profile.digestValue {
-            digestFailure = nil
-        } else {
+        if digest(.excludingSubtree(profile.element)) != profile.digestValue {
             digestFailure = .digestDoesNotMatchDocument
+        } else if digest(.onlySubtree(profile.signedProperties)) != profile.propertiesDigestValue {
+            digestFailure = .digestDoesNotMatchSignedProperties
+        } else {
+            digestFailure = nil
         }
         guard let certificate else { return (digestFailure, nil) }
 
         guard let key = try? certificate.publicKey, Self.keyFits(key, profile.algorithm) else {
             return (digestFailure, .signerKeyDoesNotMatchSignatureMethod)
         }
-        guard let value = decodeCanonicalBase64(profile.signatureValueText) else {
-            return (digestFailure, .signatureValueIsMalformed)
-        }
-        guard
-            let signedInfo = try? ExclusiveC14N.canonicalize(
-                document.pointer,
-                selection: .onlySubtree(profile.signedInfo),
-                inclusivePrefixes: profile.signedInfoPrefixes
-            )
-        else {
+        guard let signedInfo = try? ExclusiveC14N.canonicalize(document.pointer, selection: .onlySubtree(profile.signedInfo)) else {
             return (digestFailure, .signatureValueDoesNotMatchSignedInfo)
         }
-        switch SignaturePrimitives.verify(signedInfo, signature: value, with: key, algorithm: profile.algorithm) {
+        switch SignaturePrimitives.verify(signedInfo, signature: profile.signatureValue, with: key, algorithm: profile.algorithm) {
         case nil: return (digestFailure, .signatureValueIsMalformed)
         case false?: return (digestFailure, .signatureValueDoesNotMatchSignedInfo)
         case true?: return (digestFailure, nil)

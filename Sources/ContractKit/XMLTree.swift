@@ -65,6 +65,38 @@ enum XMLTree {
         return String(cString: content)
     }
 
+    /// True for a text node of XML whitespace only.
+    static func isWhitespace(_ node: xmlNodePtr) -> Bool {
+        guard let content = node.pointee.content else { return true }
+        var cursor = content
+        while cursor.pointee != 0 {
+            switch cursor.pointee {
+            case 0x20, 0x09, 0x0a, 0x0d: cursor += 1
+            default: return false
+            }
+        }
+        return true
+    }
+
+    static func localName(_ node: xmlNodePtr) -> String { node.pointee.name.map { String(cString: $0) } ?? "" }
+
+    /// The first comment or processing instruction in the document, at any depth, before or after the root.
+    static func hasCommentOrProcessingInstruction(_ document: xmlDocPtr) -> Bool {
+        func walk(_ first: xmlNodePtr?) -> Bool {
+            var cursor = first
+            while let node = cursor {
+                switch node.pointee.type {
+                case XML_COMMENT_NODE, XML_PI_NODE: return true
+                case XML_ELEMENT_NODE: if walk(node.pointee.children) { return true }
+                default: break
+                }
+                cursor = node.pointee.next
+            }
+            return false
+        }
+        return walk(document.pointee.children)
+    }
+
     static func hasElementOrNonWhitespaceText(_ node: xmlNodePtr) -> Bool {
         var cursor = node.pointee.children
         while let child = cursor {

@@ -55,14 +55,7 @@ func addContractRoutes(to router: Router<AppRequestContext>, store: Store, setup
         guard let document = try await contracts.document(try context.parameters.id("id"), scope: try context.scope) else {
             throw Problem.notFound
         }
-        let lines = try await contractProblems {
-            try await contracts.verify(document).signatures.map { signature in
-                let party = signature.position == 0 ? "甲方签名" : "乙方签名"
-                let outcome = signature.failures.isEmpty ? "验证通过" : "验证未通过：\(signature.failures.joined(separator: "；"))"
-                return "\(party)：\(signature.signer ?? "未知签名人")，证书序列号 \(signature.certificateSerial ?? "无")，"
-                    + "\(signature.algorithm ?? "")，签署时间 \(signature.signingTime)，\(outcome)"
-            }
-        }
+        let lines = try await contractProblems { ContractSignatureLines.lines(try await contracts.verify(document)) }
         let html = ContractHTML.render(try XMLDocument.parse(document), signatures: lines)
         return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
     }
@@ -88,6 +81,25 @@ func addContractRoutes(to router: Router<AppRequestContext>, store: Store, setup
         let bytes = try await request.collectBody(context: context)
         return try await contractProblems { try JSON.response(try await contracts.verify(bytes)) }
     }
+    v1.get("ca/crl") { _, _ in
+        guard let kek = setup?.keyEncryptionKey else { throw contractProblem(ContractsNotConfigured()) }
+        guard let crl = try await certificates.revocationList(kek: kek) else { throw contractProblem(CertificateAuthorityNotInitialised()) }
+        return Response(
+            status: .ok, headers: [.contentType: "application/x-pem-file", .cacheControl: "max-age=300"],
+            body: .init(byteBuffer: ByteBuffer(string: crl)))
+    }
+
+    // The district's approving authority (审批机关), which contracts name for 甲方; set by its regulator.
+    let districts = DistrictProfileRepository(store: store)
+    v1.get("district") { _, context in
+        guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
+        return try JSON.response(try await districts.profile(district))
+    }
+    v1.put("district") { request, context in
+        guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
+        let (body, _) = try await request.decodeJSON(DistrictProfile.Update.self, context: context)
+        return try JSON.response(try await districts.setApprovingAuthority(body.approvingAuthority, district: district))
+    }
     v1.get("ca/certificate") { _, _ in
         guard let certificate = try await certificates.authorityCertificate() else {
             throw contractProblem(CertificateAuthorityNotInitialised())
@@ -95,6 +107,36 @@ func addContractRoutes(to router: Router<AppRequestContext>, store: Store, setup
         return Response(
             status: .ok, headers: [.contentType: "application/x-pem-file"],
             body: .init(byteBuffer: ByteBuffer(string: certificate.pemRepresentation)))
+    }
+}
+
+/// The HTML view's lines about the signatures: party, signer, serial, algorithm by name, the timestamp's time in
+/// Asia/Shanghai to the millisecond ("未知" when unknown), a revoked certificate as such, and the outcome.
+enum ContractSignatureLines {
+    static func lines(_ verification: ContractVerification) -> [String] {
+        var lines = verification.signatures.map { signature in
+            let party = signature.position == 0 ? "甲方签名" : "乙方签名"
+            let outcome = signature.failures.isEmpty ? "验证通过" : "验证未通过：\(signature.failures.joined(separator: "；"))"
+            let revoked = signature.certificateRevokedAt.map { "，证书已于 \(shanghai($0)) 吊销" } ?? ""
+            return "\(party)：\(signature.signer ?? "未知签名人")，证书序列号 \(signature.certificateSerial ?? "无")\(revoked)，"
+                + "\(signature.algorithm ?? "算法未知")，签署时间（时间戳，北京时间）\(signature.signingTime.map(shanghai) ?? "未知")，\(outcome)"
+        }
+        if let failure = verification.firstFailure, verification.signatures.allSatisfy({ $0.failures.isEmpty }) {
+            lines.append("合同验证未通过：\(failure)")
+        }
+        return lines
+    }
+
+    /// `2026-12-03T13:05:15.123Z` as `2026-12-03 21:05:15.123`, Beijing time (UTC+8, no daylight saving).
+    static func shanghai(_ utc: String) -> String {
+        guard let date = parseUTCMilliseconds(utc) else { return utc }
+        return String(XAdESTime.format(date.addingTimeInterval(8 * 3600)).dropLast().replacingOccurrences(of: "T", with: " "))
+    }
+
+    private static func parseUTCMilliseconds(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
     }
 }
 

@@ -214,6 +214,7 @@ extension Rejection {
         case .contractAlreadySigned: "The enrollment already has a contract signed by both parties, or is paid"
         case .signingCertificateRevoked: "The signer's certificate was revoked; it signs nothing more"
         case .identityNumberInvalid: "An identity number must have 18 characters: 17 digits and a digit or X"
+        case .approvingAuthorityInvalid: "The approving authority must be 1–100 characters without control or format characters"
         }
     }
 }

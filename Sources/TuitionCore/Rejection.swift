@@ -77,4 +77,5 @@ public enum Rejection: String, Error, Sendable, CaseIterable {
     case contractAlreadySigned = "contract_already_signed"
     case signingCertificateRevoked = "signing_certificate_revoked"
     case identityNumberInvalid = "identity_number_invalid"
+    case approvingAuthorityInvalid = "approving_authority_invalid"
 }

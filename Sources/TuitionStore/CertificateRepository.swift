@@ -56,6 +56,7 @@ public struct CertificateRepository: Sendable {
         certificate: Certificate, created: Bool
     ) {
         if let existing = try await store.client.withConnection({ try await self.authority(kek: kek, on: $0) }) {
+            _ = try await timeStampAuthority(kek: kek)
             return (existing.certificate, false)
         }
         let now = store.dependencies.now()
@@ -72,7 +73,10 @@ public struct CertificateRepository: Sendable {
             ON CONFLICT (id) DO NOTHING RETURNING id
             """)
         { inserted = true }
-        if inserted { return (authority.certificate, true) }
+        if inserted {
+            _ = try await timeStampAuthority(kek: kek)
+            return (authority.certificate, true)
+        }
         guard let winner = try await store.client.withConnection({ try await self.authority(kek: kek, on: $0) }) else {
             throw CertificateAuthorityNotInitialised()
         }
@@ -100,6 +104,46 @@ public struct CertificateRepository: Sendable {
         return nil
     }
 
+    // MARK: The time-stamping authority
+
+    static let timeStampAuthorityCommonName = "TuitionGuard Time-Stamping Authority"
+
+    /// The platform TSA with its key opened, created when missing (key sealed under `kek` with the context
+    /// `platform-tsa`; certificate from the CA with the critical EKU timeStamping, valid as long as the CA, so its
+    /// tokens stay checkable for the contracts' lifetime). Its clock is the store's.
+    public func timeStampAuthority(kek: KeyEncryptionKey) async throws -> TimeStampAuthority {
+        try await store.client.withConnection { try await timeStampAuthority(kek: kek, on: $0) }
+    }
+
+    func timeStampAuthority(kek: KeyEncryptionKey, on connection: PostgresConnection) async throws -> TimeStampAuthority {
+        let clock = store.dependencies.now
+        for _ in 0..<2 {
+            let rows = try await connection.query(
+                "SELECT certificate_der, private_key_sealed FROM platform_tsa WHERE id = 1", logger: store.logger)
+            for try await (der, sealed) in rows.decode((Data, Data).self) {
+                let pem = try kek.open([UInt8](sealed), context: "platform-tsa")
+                return try TimeStampAuthority(
+                    certificate: try Certificate(derRepresentation: [UInt8](der)),
+                    privateKey: try PrivateKey(pemRepresentation: String(decoding: pem, as: UTF8.self)), clock: clock)
+            }
+            guard let authority = try await authority(kek: kek, on: connection) else { throw CertificateAuthorityNotInitialised() }
+            let now = clock()
+            let key = try PrivateKey.generate(.ecdsaP256)
+            let certificate = try authority.issueTimeStampingCertificate(
+                subject: CertificateSubject(commonName: Self.timeStampAuthorityCommonName, organization: "TuitionGuard"),
+                publicKey: try key.publicKey,
+                validity: DateInterval(
+                    start: max(now.addingTimeInterval(-300), authority.certificate.notValidBefore), end: authority.certificate.notValidAfter))
+            let sealed = try kek.seal(Array(key.pemRepresentation.utf8), context: "platform-tsa")
+            try await connection.query(
+                """
+                INSERT INTO platform_tsa (id, certificate_der, private_key_sealed, created_at)
+                VALUES (1, \(Data(certificate.derRepresentation)), \(Data(sealed)), \(now)) ON CONFLICT (id) DO NOTHING
+                """, logger: store.logger)
+        }
+        throw CorruptRow(value: "the time-stamping authority could be neither created nor read")
+    }
+
     // MARK: Signers
 
     /// The holder's signer for `algorithm`, issuing a certificate on first use (an institution at its first
@@ -122,20 +166,33 @@ public struct CertificateRepository: Sendable {
             {
                 if revokedAt == nil {
                     if kind == algorithm.rawValue { live = (serial, der, sealed, notAfter) }
-                } else if reason != "expired" {
+                } else if !Self.replacementReasons.contains(reason ?? "") {
                     revokedForGood = true
                 }
             }
             guard !revokedForGood else { throw Rejection.signingCertificateRevoked }
             if let (serial, der, sealed, notAfter) = live {
-                if notAfter > now.addingTimeInterval(86_400) {
+                // A holder renamed since, or a certificate of the subject form before the parties were named in it
+                // (OU = role, full name attribute), is superseded by a new one.
+                let fits = (try? Certificate(derRepresentation: [UInt8](der)).subject) == subject
+                if !fits {
+                    try await connection.query(
+                        "UPDATE certificates SET revoked_at = \(now), revocation_reason = 'superseded' WHERE serial = \(serial)",
+                        logger: store.logger)
+                } else if notAfter > now.addingTimeInterval(86_400) {
                     let key = try PrivateKey(
                         pemRepresentation: String(decoding: try kek.open([UInt8](sealed), context: serial), as: UTF8.self))
-                    return (try XMLSigner(privateKey: key, certificate: try Certificate(derRepresentation: [UInt8](der))), serial)
+                    let authority = try await timeStampAuthority(kek: kek, on: connection)
+                    return (
+                        try XMLSigner(
+                            privateKey: key, certificate: try Certificate(derRepresentation: [UInt8](der)), timeStampAuthority: authority),
+                        serial
+                    )
+                } else {
+                    try await connection.query(
+                        "UPDATE certificates SET revoked_at = \(now), revocation_reason = 'expired' WHERE serial = \(serial)",
+                        logger: store.logger)
                 }
-                try await connection.query(
-                    "UPDATE certificates SET revoked_at = \(now), revocation_reason = 'expired' WHERE serial = \(serial)",
-                    logger: store.logger)
             }
             if let issued = try await issue(for: holder, subject: subject, algorithm: algorithm, kek: kek, at: now, on: connection) {
                 return issued
@@ -144,6 +201,9 @@ public struct CertificateRepository: Sendable {
         }
         throw CorruptRow(value: "no certificate could be issued or read for \(holder)")
     }
+
+    /// Revocation reasons that replace a certificate rather than end its holder's signing for good.
+    static let replacementReasons: Set<String> = ["expired", "superseded"]
 
     private func issue(
         for holder: CertificateHolder, subject: CertificateSubject, algorithm: KeyAlgorithm, kek: KeyEncryptionKey, at now: Date,
@@ -169,7 +229,10 @@ public struct CertificateRepository: Sendable {
                 \(certificate.subjectName), \(Data(certificate.derRepresentation)), \(Data(sealed)), \(start), \(end), \(now))
             ON CONFLICT \(unescaped: conflict) DO NOTHING RETURNING serial
             """, logger: store.logger)
-        for try await _ in rows { return (try XMLSigner(privateKey: key, certificate: certificate), serial) }
+        for try await _ in rows {
+            let authority = try await timeStampAuthority(kek: kek, on: connection)
+            return (try XMLSigner(privateKey: key, certificate: certificate, timeStampAuthority: authority), serial)
+        }
         return nil
     }
 
@@ -193,6 +256,33 @@ public struct CertificateRepository: Sendable {
     @discardableResult
     public func revokeInstitution(_ id: Institution.ID, reason: String) async throws -> Int {
         try await store.transaction { try await revokeInstitution(id, reason: reason, on: $0) }
+    }
+
+    /// When each of these certificates was revoked, for those that were (for `XMLSignatureVerifier`).
+    public func revocations(serials: [String]) async throws -> [String: Date] {
+        guard !serials.isEmpty else { return [:] }
+        var found: [String: Date] = [:]
+        for try await (serial, revokedAt) in try await store.query(
+            "SELECT serial, revoked_at FROM certificates WHERE serial = ANY(\(serials)) AND revoked_at IS NOT NULL"
+        ).decode((String, Date).self) {
+            found[serial] = revokedAt
+        }
+        return found
+    }
+
+    /// The CA's revocation list (PEM): every certificate it revoked, valid for a day. Nil before `ca init`.
+    public func revocationList(kek: KeyEncryptionKey) async throws -> String? {
+        try await store.client.withConnection { connection in
+            guard let authority = try await authority(kek: kek, on: connection) else { return nil }
+            var revoked: [CertificateAuthority.Revocation] = []
+            for try await (serial, revokedAt) in try await connection.query(
+                "SELECT serial, revoked_at FROM certificates WHERE revoked_at IS NOT NULL ORDER BY serial", logger: store.logger
+            ).decode((String, Date).self) {
+                revoked.append(CertificateAuthority.Revocation(serialNumber: serial, revokedAt: revokedAt))
+            }
+            let now = store.dependencies.now()
+            return try authority.revocationList(revoked, now: now, nextUpdate: now.addingTimeInterval(86_400))
+        }
     }
 
     /// The public records of these certificates, by serial.

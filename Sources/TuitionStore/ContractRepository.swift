@@ -111,24 +111,32 @@ public struct ContractVerification: Codable, Sendable {
         public var position: Int
         public var signer: String?
         public var certificateSerial: String?
+        /// The signature method by name (`ECDSA P-256 / SHA-256`), and its URI.
         public var algorithm: String?
-        public var signingTime: Date
+        public var algorithmURI: String?
+        /// The time of the signature's verified RFC 3161 timestamp (UTC, milliseconds), at which validity and
+        /// revocation are judged; nil ("unknown") when the timestamp does not verify.
+        public var signingTime: String?
+        /// The XAdES SigningTime the signer claims.
+        public var claimedSigningTime: String?
+        public var timestamp: String
         public var chain: String
         public var validityAtSigningTime: String
         public var digest: String
         public var signatureValue: String
-        /// When the platform revoked the signer's certificate, if it did; a revocation at or before the
-        /// signing time fails the signature.
-        public var certificateRevokedAt: Date?
+        /// When the platform revoked the signer's certificate, if it did (UTC, milliseconds); a revocation at or
+        /// before the timestamp's time fails the signature.
+        public var certificateRevokedAt: String?
         public var failures: [String]
     }
 
     public var valid: Bool
-    /// Both the institution's signature and the guardian's countersignature are present and valid.
+    /// Valid, and signed by both parties: signature 0 by the institution of the document's 甲方 licence, signature 1
+    /// (nested in it) by the guardian of its 乙方.
     public var fullySigned: Bool
     public var firstFailure: String?
     public var documentSha256: String
-    /// The contract this document is, when the platform holds it byte for byte (its signing times are then used).
+    /// The stored contract carrying these signatures (found by their values, whatever the bytes around them).
     public var contractId: Contract.ID?
     public var contractStatus: ContractStatus?
     public var signatures: [Signature]
@@ -166,10 +174,9 @@ public struct ContractRepository: Sendable {
                 SELECT e.lessons_bought, e.price_per_lesson_fen, e.amount_fen, e.term_start::text, e.term_end::text, e.paid_fen,
                     e.supervision_mode, e.guardian_id,
                     i.name, i.address, i.licence_number, i.licence_valid_until::text, i.credit_code, i.status, i.reserve_ratio_bp,
-                    i.supervised_bank, i.supervised_account_number, i.district_code, d.name,
+                    i.supervised_bank, i.supervised_account_number, i.district_code, d.approving_authority,
                     g.name, g.phone, s.name, s.relationship, s.school, s.grade,
-                    c.title, c.category, c.lesson_minutes, c.lessons_per_week, c.teacher,
-                    (SELECT k.status FROM contracts k WHERE k.enrollment_id = e.id AND k.status <> 'void')
+                    c.title, c.category, c.lesson_minutes, c.lessons_per_week, c.teacher
                 FROM enrollments e JOIN institutions i ON i.id = e.institution_id JOIN districts d ON d.code = i.district_code
                     JOIN guardians g ON g.id = e.guardian_id JOIN students s ON s.id = e.student_id JOIN courses c ON c.id = e.course_id
                 WHERE e.id = \(enrollment.uuid) AND e.institution_id = \(institution.uuid)
@@ -184,7 +191,7 @@ public struct ContractRepository: Sendable {
             }
             func int(_ index: Int) throws -> Int64 { try cells[index].decode(Int64.self) }
             let status: InstitutionStatus = try decodeEnum(try cells[13].decode(String.self))
-            let existing = try text(30).map { try decodeEnum($0) as ContractStatus }
+            let existing = try await liveContractStatus(of: enrollment, on: connection)
             if let rejection = checkContractGeneration(existing: existing, institution: status, enrollmentPaid: try int(5) > 0) {
                 throw rejection
             }
@@ -199,7 +206,7 @@ public struct ContractRepository: Sendable {
                 "contract.number": "TG-\(district)-\(id.uuidString.lowercased())",
                 "contract.generatedOn": BusinessDate(shanghaiDateOf: now).description,
                 "institution.name": try text(8), "institution.address": try text(9),
-                "institution.approvingAuthority": try text(18) ?? "行政区划代码 \(district) 教育行政部门",
+                "institution.approvingAuthority": try text(18) ?? "行政区划代码 \(district) 教育行政部门（审批机关未登记）",
                 "institution.licenceNumber": try text(10), "institution.licenceValidUntil": try text(11),
                 "institution.creditCode": try text(12), "institution.contact": terms.institutionContact ?? "以甲方办学场所公示为准",
                 "guardian.name": try text(19), "guardian.contact": try text(20), "guardian.relationship": try text(22) ?? "监护人",
@@ -239,6 +246,17 @@ public struct ContractRepository: Sendable {
                 """, logger: store.logger)
             return try await fetch(Contract.ID(id), scope: Scope(institution: institution.uuid), on: connection)!
         }
+    }
+
+    /// The status of the enrollment's live contract, its row locked: a countersignature committed meanwhile is
+    /// seen (and refused as `contractAlreadySigned`) instead of colliding with the voiding update.
+    private func liveContractStatus(of enrollment: Enrollment.ID, on connection: PostgresConnection) async throws -> ContractStatus? {
+        let rows = try await connection.query(
+            "SELECT status FROM contracts WHERE enrollment_id = \(enrollment.uuid) AND status <> 'void' FOR UPDATE",
+            logger: store.logger)
+        var status: ContractStatus?
+        for try await text in rows.decode(String.self) where text != "void" { status = try decodeEnum(text) }
+        return status
     }
 
     private func masked(_ number: String) throws -> String {
@@ -344,9 +362,10 @@ public struct ContractRepository: Sendable {
                 case .institution:
                     (
                         .institution(institution),
-                        CertificateSubject(commonName: try cells[7].decode(String.self), organization: try cells[8].decode(String.self))
+                        ContractParties.institutionSubject(
+                            name: try cells[7].decode(String.self), licenceNumber: try cells[8].decode(String.self))
                     )
-                case .guardian: (.guardian(guardian), CertificateSubject(commonName: try cells[9].decode(String.self)))
+                case .guardian: (.guardian(guardian), ContractParties.guardianSubject(name: try cells[9].decode(String.self)))
                 }
             let (xmlSigner, serial) = try await certificates.signer(
                 for: holder, subject: subject, algorithm: algorithm, kek: setup.keyEncryptionKey, at: now, on: connection)
@@ -356,10 +375,10 @@ public struct ContractRepository: Sendable {
             // Sign, then verify the bytes that will be stored, every signature, chain and all (this is the check
             // right after signing, made once on the kept bytes rather than also in memory).
             let signed = try xmlSigner.sign([UInt8](try cells[1].decode(Data.self)), selfCheck: false)
-            let signingTimes = [try cells[5].decode(Date?.self) ?? now, now]
-            let report = XMLSignatureVerifier(trustAnchor: authority.certificate).verify(
-                try XMLDocument.parse(signed), signingTimes: signingTimes)
-            guard report.isValid, report.signatures.count == signer.position + 1, let made = report.signatures.last else {
+            let report = try await verifyWithRevocations(try XMLDocument.parse(signed), anchor: authority.certificate)
+            guard report.isValid, report.signatures.count == signer.position + 1, let made = report.signatures.last,
+                let timestampedAt = made.signingTime
+            else {
                 throw ContractSignatureFailed(reason: report.firstFailure?.description ?? "unexpected number of signatures")
             }
             let sha = try sha256Hex(signed)
@@ -373,9 +392,9 @@ public struct ContractRepository: Sendable {
             try await connection.query(
                 """
                 INSERT INTO contract_signatures (contract_id, position, signer, institution_id, certificate_serial, algorithm,
-                    digest_value, signature_value, document_sha256, signed_at)
+                    digest_value, signature_value, document_sha256, signed_at, timestamped_at)
                 VALUES (\(id.uuid), \(signer.position), \(signer.rawValue), \(institution.uuid), \(serial), \(algorithm.rawValue),
-                    \(made.digestValue ?? ""), \(made.signatureValue64 ?? ""), \(sha), \(now))
+                    \(made.digestValue ?? ""), \(made.signatureValue64 ?? ""), \(sha), \(now), \(timestampedAt))
                 """, logger: store.logger)
             if signer == .guardian {
                 try await EvidenceQueue(store: store).enqueue(
@@ -391,45 +410,53 @@ public struct ContractRepository: Sendable {
 
     // MARK: Verifying
 
-    /// Verifies an uploaded document against the platform CA. When the platform holds this exact document, the
-    /// signatures are checked at their recorded signing times; otherwise at the current time.
+    /// Verifies an uploaded document against the platform CA and its revocations, each signature at the time of its
+    /// own timestamp, so any C14N-equivalent copy gets the same verdict. The stored contract is found through the
+    /// signatures' values, not the bytes.
     public func verify(_ bytes: [UInt8]) async throws -> ContractVerification {
         guard let authority = try await certificates.authorityCertificate() else { throw CertificateAuthorityNotInitialised() }
         let document = try XMLDocument.parse(bytes)
-        let sha = try sha256Hex(bytes)
-        let now = store.dependencies.now()
-        var match: (UUID, ContractStatus, Date?, Date?)?
-        for try await row in try await store.query(
-            """
-            SELECT id, status, institution_signed_at, guardian_signed_at FROM contracts
-            WHERE document_sha256 = \(sha) AND status IN ('institution_signed', 'signed') LIMIT 1
-            """
-        ).decode((UUID, String, Date?, Date?).self) {
-            match = (row.0, try decodeEnum(row.1), row.2, row.3)
+        let report = try await verifyWithRevocations(document, anchor: authority)
+        // Only values of signatures that verify identify a contract: a tampered copy matches nothing.
+        let values = report.signatures.filter(\.isValid).compactMap(\.signatureValue64)
+        var match: (UUID, ContractStatus)?
+        if !values.isEmpty {
+            for try await (id, status) in try await store.query(
+                """
+                SELECT k.id, k.status FROM contract_signatures s JOIN contracts k ON k.id = s.contract_id
+                WHERE s.signature_value = ANY(\(values)) ORDER BY s.position LIMIT 1
+                """
+            ).decode((UUID, String).self) {
+                match = (id, try decodeEnum(status))
+            }
         }
-        let times = [match?.2 ?? now, match?.3 ?? now]
-        let report = XMLSignatureVerifier(trustAnchor: authority).verify(document, signingTimes: times)
         let serials = report.signatures.compactMap { $0.signerCertificate?.serialNumber }
         let known = try await certificates.certificates(serials: serials)
-        var firstFailure = report.firstFailure?.description
         let signatures = report.signatures.map { signature in
             let serial = signature.signerCertificate?.serialNumber
-            let revokedAt = serial.flatMap { known[$0]?.revokedAt }
-            var failures = signature.failures.map(\.description)
-            if let revokedAt, revokedAt <= signature.signingTime {
-                failures.append("signer certificate was revoked before the signing time")
-                if firstFailure == nil { firstFailure = "signature \(signature.position): signer certificate was revoked" }
-            }
             return ContractVerification.Signature(
                 position: signature.position, signer: signature.signerSubject, certificateSerial: serial,
-                algorithm: signature.algorithm?.rawValue, signingTime: signature.signingTime, chain: signature.chain.rawValue,
+                algorithm: signature.algorithm?.name, algorithmURI: signature.algorithm?.rawValue,
+                signingTime: signature.signingTime.map(XAdESTime.format), claimedSigningTime: signature.claimedSigningTime.map(XAdESTime.format),
+                timestamp: signature.timestamp.rawValue, chain: signature.chain.rawValue,
                 validityAtSigningTime: signature.validityAtSigningTime.rawValue, digest: signature.digest.rawValue,
-                signatureValue: signature.signatureValue.rawValue, certificateRevokedAt: revokedAt, failures: failures)
+                signatureValue: signature.signatureValue.rawValue,
+                certificateRevokedAt: serial.flatMap { known[$0]?.revokedAt }.map(XAdESTime.format),
+                failures: signature.failures.map(\.description))
         }
-        let valid = firstFailure == nil
         return ContractVerification(
-            valid: valid, fullySigned: valid && signatures.count == 2, firstFailure: firstFailure, documentSha256: sha,
-            contractId: match.map { Contract.ID($0.0) }, contractStatus: match?.1, signatures: signatures)
+            valid: report.isValid, fullySigned: report.isFullySigned, firstFailure: report.firstFailure?.description,
+            documentSha256: try sha256Hex(bytes), contractId: match.map { Contract.ID($0.0) }, contractStatus: match?.1,
+            signatures: signatures)
+    }
+
+    /// Verifies with the platform's revocations of the signers' certificates: once without, and again with them
+    /// when a signer's certificate was revoked (rare), so the rule lives in `XMLSignatureVerifier` alone.
+    func verifyWithRevocations(_ document: XMLDocument, anchor: Certificate) async throws -> VerificationReport {
+        let first = XMLSignatureVerifier(trustAnchor: anchor).verify(document)
+        let revocations = try await certificates.revocations(serials: first.signatures.compactMap { $0.signerCertificate?.serialNumber })
+        guard !revocations.isEmpty else { return first }
+        return XMLSignatureVerifier(trustAnchor: anchor, revocations: revocations).verify(document)
     }
 }
 

@@ -73,7 +73,7 @@ struct ContractCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Fill a template's binding points from a JSON object of field paths to strings; validate against its XSD.")
 
-        @Option(help: "A template version's folder, e.g. contract-templates/gf-2021-2604/v1.") var template: String
+        @Option(help: "A template version's folder, e.g. contract-templates/gf-2021-2604/v2.") var template: String
         @Option(help: "JSON object {\"institution.licenceNumber\": \"…\", …}.") var fields: String
         @Option(help: "Output file (default: standard output).") var out: String?
 
@@ -93,13 +93,19 @@ struct ContractCommand: AsyncParsableCommand {
 
         @Option(help: "The signer's private key (PEM, unencrypted).") var key: String
         @Option(help: "The signer's certificate (PEM), put in KeyInfo.") var certificate: String
+        @Option(help: "The time-stamping authority's private key (PEM, unencrypted).") var tsaKey: String
+        @Option(help: "The time-stamping authority's certificate (PEM, extended key usage timeStamping).") var tsaCertificate: String
         @Option(help: "Output file (default: standard output).") var out: String?
         @Argument(help: "The contract document.") var document: String
 
         func run() throws {
+            func text(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
+            let authority = try TimeStampAuthority(
+                certificate: try Certificate(pemRepresentation: try text(tsaCertificate)),
+                privateKey: try PrivateKey(pemRepresentation: try text(tsaKey)))
             let signer = try XMLSigner(
-                privateKey: try PrivateKey(pemRepresentation: try String(contentsOfFile: key, encoding: .utf8)),
-                certificate: try Certificate(pemRepresentation: try String(contentsOfFile: certificate, encoding: .utf8)))
+                privateKey: try PrivateKey(pemRepresentation: try text(key)),
+                certificate: try Certificate(pemRepresentation: try text(certificate)), timeStampAuthority: authority)
             try write(try signer.sign(try readBytes(document)), to: out)
         }
     }
@@ -109,25 +115,21 @@ struct ContractCommand: AsyncParsableCommand {
             abstract: "Verify every signature against the CA certificate; print the report; exit 1 unless all are valid.")
 
         @Option(help: "The platform CA certificate (PEM), the only trust anchor.") var ca: String
-        @Option(help: "Signing time to check certificate validity at (RFC 3339; default: now).") var at: String?
+        @Option(help: "The CA's revocation list (PEM, from /v1/ca/crl): revocations are judged at each timestamp's time.")
+        var crl: String?
         @Flag(help: "Also require both signatures (the institution's and the guardian's).") var complete = false
         @Argument(help: "The contract document.") var document: String
 
         func run() throws {
             let anchor = try Certificate(pemRepresentation: try String(contentsOfFile: ca, encoding: .utf8))
-            var time = Date()
-            if let at {
-                guard let parsed = ISO8601DateFormatter().date(from: at) else {
-                    throw ValidationError("--at must be RFC 3339, e.g. 2026-09-01T08:00:00Z")
-                }
-                time = parsed
-            }
-            let report = try XMLSignatureVerifier(trustAnchor: anchor).verify(try readBytes(document), at: time)
+            let revocations = try crl.map { try RevocationList(pemRepresentation: try String(contentsOfFile: $0, encoding: .utf8), issuer: anchor) }
+            let report = try XMLSignatureVerifier(trustAnchor: anchor, revocations: revocations?.revokedAt ?? [:]).verify(try readBytes(document))
             for signature in report.signatures {
                 print(
                     "signature \(signature.position) (\(signature.position == 0 ? "institution" : "guardian")): "
                         + "\(signature.signerSubject ?? "no certificate"), serial \(signature.signerCertificate?.serialNumber ?? "-"), "
-                        + "\(signature.algorithm.map { $0 == .rsaSHA256 ? "rsa-sha256" : "ecdsa-sha256" } ?? "-"); chain \(signature.chain.rawValue), "
+                        + "\(signature.algorithm?.name ?? "-"), timestamp \(signature.signingTime.map(XAdESTime.format) ?? "unknown"); "
+                        + "timestamp \(signature.timestamp.rawValue), chain \(signature.chain.rawValue), "
                         + "validity \(signature.validityAtSigningTime.rawValue), digest \(signature.digest.rawValue), "
                         + "signature \(signature.signatureValue.rawValue)")
             }
@@ -154,7 +156,7 @@ struct ContractCommand: AsyncParsableCommand {
 
         @Option(help: "ecdsa-p256 or rsa-2048.") var algorithm: String
         @Option(help: "How long to run.") var seconds: Double = 5
-        @Option(help: "The template folder.") var template: String = "contract-templates/gf-2021-2604/v1"
+        @Option(help: "The template folder.") var template: String = "contract-templates/gf-2021-2604/v2"
         @Flag(help: "Write every contract to PostgreSQL (DATABASE_URL).") var store = false
         @Flag(help: "Only the institution signs (issuing); default: both parties sign.") var institutionOnly = false
 
@@ -198,6 +200,7 @@ struct ContractBench: Sendable {
     let algorithm: KeyAlgorithm
     let countersign: Bool
     let ca: CertificateAuthority
+    let authority: TimeStampAuthority
     let institution: XMLSigner
     let guardian: XMLSigner
 
@@ -211,15 +214,21 @@ struct ContractBench: Sendable {
             subject: CertificateSubject(commonName: "Bench CA"), privateKey: try PrivateKey.generate(.ecdsaP256),
             validity: DateInterval(start: now.addingTimeInterval(-3600), duration: 86_400 * 365))
         self.ca = ca
-        func signer(_ name: String) throws -> XMLSigner {
+        let validity = DateInterval(start: now.addingTimeInterval(-60), duration: 86_400 * 30)
+        let tsaKey = try PrivateKey.generate(.ecdsaP256)
+        let authority = try TimeStampAuthority(
+            certificate: try ca.issueTimeStampingCertificate(
+                subject: CertificateSubject(commonName: "Bench TSA"), publicKey: try tsaKey.publicKey, validity: validity),
+            privateKey: tsaKey)
+        self.authority = authority
+        func signer(_ subject: CertificateSubject) throws -> XMLSigner {
             let key = try PrivateKey.generate(algorithm)
-            let certificate = try ca.issueCertificate(
-                subject: CertificateSubject(commonName: name), publicKey: try key.publicKey,
-                validity: DateInterval(start: now.addingTimeInterval(-60), duration: 86_400 * 30))
-            return try XMLSigner(privateKey: key, certificate: certificate)
+            let certificate = try ca.issueCertificate(subject: subject, publicKey: try key.publicKey, validity: validity)
+            return try XMLSigner(privateKey: key, certificate: certificate, timeStampAuthority: authority)
         }
-        institution = try signer("星火教育培训学校")
-        guardian = try signer("张三")
+        institution = try signer(
+            ContractParties.institutionSubject(name: fields["institution.name"] ?? "", licenceNumber: fields["institution.licenceNumber"] ?? ""))
+        guardian = try signer(ContractParties.guardianSubject(name: fields["guardian.name"] ?? ""))
     }
 
     func run(seconds: Double, store: @Sendable ([(Int64, [UInt8], String)]) async throws -> Void) async throws {
@@ -239,7 +248,7 @@ struct ContractBench: Sendable {
             try institution.sign(document, selfCheck: false)
             if countersign { try guardian.sign(document, selfCheck: false) }
             let bytes = document.serialized()
-            let report = try verifier.verify(bytes, at: Date())
+            let report = try verifier.verify(bytes)
             guard report.isValid, report.signatures.count == (countersign ? 2 : 1) else {
                 throw ValidationError("contract \(count) did not verify: \(String(describing: report.firstFailure))")
             }

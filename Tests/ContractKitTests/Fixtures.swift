@@ -6,6 +6,8 @@ import Testing
 /// test process (RSA key generation is slow) and shared read-only.
 struct Parties: Sendable {
     let ca: CertificateAuthority
+    /// The platform TSA (clock: the real time).
+    let timeStampAuthority: TimeStampAuthority
     let institution: [KeyAlgorithm: XMLSigner]
     let guardian: [KeyAlgorithm: XMLSigner]
     /// A second, unrelated CA with a signer of its own.
@@ -26,19 +28,26 @@ struct Parties: Sendable {
             privateKey: try PrivateKey.generate(.ecdsaP256),
             validity: caValidity
         )
+        let tsaKey = try PrivateKey.generate(.ecdsaP256)
+        timeStampAuthority = try TimeStampAuthority(
+            certificate: try ca.issueTimeStampingCertificate(
+                subject: CertificateSubject(commonName: "TuitionGuard Test TSA"), publicKey: try tsaKey.publicKey,
+                validity: DateInterval(start: Self.now.addingTimeInterval(-86_400), duration: 9 * 365 * 86_400)),
+            privateKey: tsaKey)
+        let authority = timeStampAuthority
         func signer(_ ca: CertificateAuthority, _ algorithm: KeyAlgorithm, _ subject: CertificateSubject) throws
             -> XMLSigner
         {
             let key = try PrivateKey.generate(algorithm)
             let certificate = try ca.issueCertificate(subject: subject, publicKey: try key.publicKey, validity: Self.validity)
-            return try XMLSigner(privateKey: key, certificate: certificate)
+            return try XMLSigner(privateKey: key, certificate: certificate, timeStampAuthority: authority)
         }
         var institution: [KeyAlgorithm: XMLSigner] = [:]
         var guardian: [KeyAlgorithm: XMLSigner] = [:]
         for algorithm in KeyAlgorithm.allCases {
             institution[algorithm] = try signer(
-                ca, algorithm, CertificateSubject(commonName: "北京启明星培训学校", organization: "北京启明星培训学校有限公司"))
-            guardian[algorithm] = try signer(ca, algorithm, CertificateSubject(commonName: "张三"))
+                ca, algorithm, ContractParties.institutionSubject(name: Self.institutionName, licenceNumber: Self.licenceNumber))
+            guardian[algorithm] = try signer(ca, algorithm, ContractParties.guardianSubject(name: Self.guardianName))
         }
         self.institution = institution
         self.guardian = guardian
@@ -47,7 +56,21 @@ struct Parties: Sendable {
             privateKey: try PrivateKey.generate(.ecdsaP256),
             validity: caValidity
         )
-        foreignSigner = try signer(foreignCA, .ecdsaP256, CertificateSubject(commonName: "北京启明星培训学校"))
+        foreignSigner = try signer(
+            foreignCA, .ecdsaP256, ContractParties.institutionSubject(name: Self.institutionName, licenceNumber: Self.licenceNumber))
+    }
+
+    /// The parties of both the sample contract and the template's example fields.
+    static let institutionName = "宁波市海曙区星火教育培训学校"
+    static let licenceNumber = "教民133020370001"
+    static let guardianName = "张三"
+
+    /// The same signer with the TSA's clock at `time`.
+    func signer(_ signer: XMLSigner, at time: Date) throws -> XMLSigner {
+        try XMLSigner(
+            privateKey: signer.privateKey, certificate: signer.certificate,
+            timeStampAuthority: try TimeStampAuthority(
+                certificate: timeStampAuthority.certificate, privateKey: timeStampAuthority.privateKey, clock: { time }))
     }
 }
 
@@ -55,11 +78,11 @@ let sampleContract = Array(
     """
     <?xml version="1.0" encoding="UTF-8"?>
     <tg:contract xmlns:tg="urn:tuitionguard:contract:1" templateId="GF-2021-2604" templateVersion="1">
-      <tg:institution>
-        <tg:name>北京启明星培训学校</tg:name>
-        <tg:licenceNumber>京教民1101082021001</tg:licenceNumber>
-      </tg:institution>
-      <tg:guardian><tg:name>张三</tg:name><tg:relationship>父亲</tg:relationship></tg:guardian>
+      <tg:partyA>
+        <tg:name>宁波市海曙区星火教育培训学校</tg:name>
+        <tg:licenceNumber>教民133020370001</tg:licenceNumber>
+      </tg:partyA>
+      <tg:partyB><tg:guardianName>张三</tg:guardianName><tg:relationship>父亲</tg:relationship></tg:partyB>
       <tg:fees totalFen="480000" lessons="48" pricePerLessonFen="10000"/>
       <tg:clause n="1">第一条 培训服务：线下 · 学科类 &amp; 课程 &lt;数学&gt;</tg:clause>
     </tg:contract>
@@ -74,15 +97,15 @@ let sampleSchema = Array(
       <xs:element name="contract">
         <xs:complexType>
           <xs:sequence>
-            <xs:element name="institution">
+            <xs:element name="partyA">
               <xs:complexType><xs:sequence>
                 <xs:element name="name" type="xs:string"/>
                 <xs:element name="licenceNumber" type="xs:string"/>
               </xs:sequence></xs:complexType>
             </xs:element>
-            <xs:element name="guardian">
+            <xs:element name="partyB">
               <xs:complexType><xs:sequence>
-                <xs:element name="name" type="xs:string"/>
+                <xs:element name="guardianName" type="xs:string"/>
                 <xs:element name="relationship" type="xs:string"/>
               </xs:sequence></xs:complexType>
             </xs:element>

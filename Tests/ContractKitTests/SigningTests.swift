@@ -9,7 +9,7 @@ import Testing
     @Test(arguments: KeyAlgorithm.allCases)
     func institutionSignatureRoundTrips(algorithm: KeyAlgorithm) throws {
         let signed = try signedContract(institution: algorithm, guardian: nil)
-        let report = try verifier.verify(signed, at: Parties.now)
+        let report = try verifier.verify(signed)
         #expect(report.isValid, "\(String(describing: report.firstFailure))")
         #expect(report.signatures.count == 1)
         let signature = try #require(report.signatures.first)
@@ -18,11 +18,14 @@ import Testing
                 == SignatureAlgorithm(
                     rawValue: algorithm == .ecdsaP256
                         ? "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256" : "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"))
-        #expect(signature.signerCertificate?.subject.commonName == "北京启明星培训学校")
-        #expect(signature.signerSubject == "CN=北京启明星培训学校,O=北京启明星培训学校有限公司")
+        #expect(signature.signerCertificate?.subject.commonName == Parties.institutionName)
+        #expect(signature.signerSubject == "name=\(Parties.institutionName),CN=\(Parties.institutionName),OU=institution,O=\(Parties.licenceNumber)")
         #expect(
-            [signature.chain, signature.validityAtSigningTime, signature.digest, signature.signatureValue]
-                == [.passed, .passed, .passed, .passed])
+            [signature.timestamp, signature.chain, signature.validityAtSigningTime, signature.digest, signature.signatureValue]
+                == [.passed, .passed, .passed, .passed, .passed])
+        // The trusted time is the timestamp's, to the millisecond, and the claimed SigningTime agrees with it.
+        let time = try #require(signature.signingTime)
+        #expect(abs(time.timeIntervalSinceNow) < 60 && signature.claimedSigningTime == time)
     }
 
     @Test(arguments: KeyAlgorithm.allCases, KeyAlgorithm.allCases)
@@ -30,9 +33,10 @@ import Testing
         throws
     {
         let signed = try signedContract(institution: institution, guardian: guardian)
-        let report = try verifier.verify(signed, at: Parties.now)
+        let report = try verifier.verify(signed)
         #expect(report.isValid, "\(String(describing: report.firstFailure))")
-        #expect(report.signatures.map { $0.signerCertificate?.subject.commonName } == ["北京启明星培训学校", "张三"])
+        #expect(report.isFullySigned)
+        #expect(report.signatures.map { $0.signerCertificate?.subject.commonName } == [Parties.institutionName, "张三"])
 
         // Changing the institution's SignatureValue breaks both: the countersignature covers it.
         let text = String(decoding: signed, as: UTF8.self)
@@ -40,22 +44,22 @@ import Testing
         var tampered = signed
         let offset = text.utf8.distance(from: text.utf8.startIndex, to: firstValue)
         tampered[offset] = tampered[offset] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
-        let tamperedReport = try verifier.verify(tampered, at: Parties.now)
-        #expect(
-            tamperedReport.signatures.map(\.firstFailure)
-                == [.signatureValueDoesNotMatchSignedInfo, .digestDoesNotMatchDocument])
+        let tamperedReport = try verifier.verify(tampered)
+        #expect(tamperedReport.signatures[0].failures.contains(.signatureValueDoesNotMatchSignedInfo))
+        #expect(tamperedReport.signatures[0].timestamp == .failed)
+        #expect(tamperedReport.signatures[1].firstFailure == .digestDoesNotMatchDocument)
     }
 
     @Test func signingInMemoryVerifiesBeforeAndAfterSerialization() throws {
         let document = try XMLDocument.parse(sampleContract)
         #expect(try parties.institution[.ecdsaP256]!.sign(document) == 0)
         #expect(try parties.guardian[.rsa2048]!.sign(document) == 1)
-        #expect(verifier.verify(document, at: Parties.now).isValid)
-        #expect(try verifier.verify(document.serialized(), at: Parties.now).isValid)
+        #expect(verifier.verify(document).isValid)
+        #expect(try verifier.verify(document.serialized()).isValid)
     }
 
     @Test func unsignedDocumentReportsThatItHasNoSignature() throws {
-        let report = try verifier.verify(sampleContract, at: Parties.now)
+        let report = try verifier.verify(sampleContract)
         #expect(report.firstFailure == .documentHasNoSignature)
         #expect(!report.isValid)
     }
@@ -63,7 +67,9 @@ import Testing
     @Test func signerRefusesAKeyThatDoesNotMatchTheCertificate() throws {
         let institution = parties.institution[.ecdsaP256]!
         #expect(throws: SigningError.privateKeyDoesNotMatchCertificate) {
-            _ = try XMLSigner(privateKey: parties.guardian[.ecdsaP256]!.privateKey, certificate: institution.certificate)
+            _ = try XMLSigner(
+                privateKey: parties.guardian[.ecdsaP256]!.privateKey, certificate: institution.certificate,
+                timeStampAuthority: parties.timeStampAuthority)
         }
     }
 
@@ -120,5 +126,25 @@ import Testing
                 subject: CertificateSubject(commonName: "x"), publicKey: try key.publicKey,
                 validity: DateInterval(start: Parties.now, duration: 100 * 365 * 86_400))
         }
+    }
+}
+
+/// Any name the platform accepts signs: CN holds the first 64 characters, the `name` attribute the whole name.
+@Suite struct LongNameTests {
+    let parties = Parties.shared
+
+    @Test(arguments: KeyAlgorithm.allCases, [200, 100, 65, 64])
+    func longNamesSign(algorithm: KeyAlgorithm, length: Int) throws {
+        let name = String(repeating: "星", count: length - 1) + "校"
+        let key = try PrivateKey.generate(algorithm)
+        let subject = ContractParties.institutionSubject(name: name, licenceNumber: Parties.licenceNumber)
+        let certificate = try parties.ca.issueCertificate(subject: subject, publicKey: try key.publicKey, validity: Parties.validity)
+        #expect(certificate.subject == subject)
+        #expect(certificate.subjectName.contains("CN=" + String(name.prefix(64)) + ","))
+        let signer = try XMLSigner(privateKey: key, certificate: certificate, timeStampAuthority: parties.timeStampAuthority)
+        let contract = String(decoding: sampleContract, as: UTF8.self).replacingOccurrences(of: Parties.institutionName, with: name)
+        let signed = try parties.guardian[algorithm]!.sign(try signer.sign(Array(contract.utf8)))
+        let report = try XMLSignatureVerifier(trustAnchor: parties.ca.certificate).verify(signed)
+        #expect(report.isFullySigned, "\(String(describing: report.firstFailure))")
     }
 }

@@ -11,7 +11,7 @@ import Testing
     @Test(arguments: [(KeyAlgorithm.ecdsaP256, KeyAlgorithm.rsa2048), (.rsa2048, .ecdsaP256)])
     func everySingleByteChangeOfTheSignedRegionIsDetected(institution: KeyAlgorithm, guardian: KeyAlgorithm) throws {
         let signed = try signedContract(institution: institution, guardian: guardian)
-        #expect(try verifier.verify(signed, at: Parties.now).isValid)
+        #expect(try verifier.verify(signed).isValid)
         let text = String(decoding: signed, as: UTF8.self)
         let start = text.utf8.distance(from: text.utf8.startIndex, to: try #require(text.range(of: "<tg:contract")).lowerBound)
         let end = text.utf8.distance(from: text.utf8.startIndex, to: try #require(text.range(of: "</tg:contract>")).upperBound)
@@ -22,7 +22,7 @@ import Testing
                 var tampered = signed
                 tampered[offset] ^= mask
                 checked += 1
-                guard let report = try? verifier.verify(tampered, at: Parties.now) else { continue }
+                guard let report = try? verifier.verify(tampered) else { continue }
                 // A change to the countersignature's namespace URI turns it into foreign XML inside the
                 // institution's Signature: what remains is a valid document with one signature, i.e. not
                 // countersigned, which is what the contract layer sees. Only two valid signatures pass.
@@ -42,36 +42,40 @@ import Testing
         let otherContract = String(decoding: sampleContract, as: UTF8.self).replacingOccurrences(of: "张三", with: "李四")
         let other = String(decoding: try signer.sign(Array(otherContract.utf8)), as: UTF8.self)
         text = text.replacingOccurrences(of: signatureValue(in: text), with: signatureValue(in: other))
-        let report = try verifier.verify(Array(text.utf8), at: Parties.now)
-        #expect(report.signatures.first?.failures == [.signatureValueDoesNotMatchSignedInfo])
+        let report = try verifier.verify(Array(text.utf8))
+        // The timestamp no longer matches the value either; the signature value is checked all the same.
+        #expect(report.signatures.first?.timestamp == .failed)
+        #expect(report.signatures.first?.failures.contains(.signatureValueDoesNotMatchSignedInfo) == true)
         #expect(report.signatures.first?.digest == .passed)
     }
 
-    @Test func truncatedOrNonCanonicalSignatureValueIsMalformed() throws {
+    @Test func truncatedOrNonCanonicalSignatureValueIsRefused() throws {
         let text = String(decoding: try signedContract(institution: .ecdsaP256, guardian: nil), as: UTF8.self)
         let value = signatureValue(in: text)
         let compact = value.filter { !$0.isWhitespace }
-        let truncated = text.replacingOccurrences(of: value, with: String(compact.dropLast(4)))
-        #expect(
-            try verifier.verify(Array(truncated.utf8), at: Parties.now).signatures.first?.firstFailure
-                == .signatureValueIsMalformed)
+        let truncated = text.replacingOccurrences(of: value, with: "\n" + String(compact.dropLast(4)) + "\n")
+        guard case .signatureIsNotInProfile? = try verifier.verify(Array(truncated.utf8)).signatures.first?.firstFailure else {
+            Issue.record("a truncated signature value was not refused by the profile")
+            return
+        }
     }
 
     @Test func swappedCertificateIsDetected() throws {
         let text = String(decoding: try signedContract(institution: .ecdsaP256, guardian: nil), as: UTF8.self)
         let other = parties.guardian[.ecdsaP256]!.certificate.derRepresentation
         let swapped = replacingCertificate(in: text, with: other)
-        let report = try verifier.verify(Array(swapped.utf8), at: Parties.now)
+        let report = try verifier.verify(Array(swapped.utf8))
         let signature = try #require(report.signatures.first)
         // The guardian's certificate chains, but its key did not make this signature.
         #expect(signature.chain == .passed)
         #expect(signature.failures == [.signatureValueDoesNotMatchSignedInfo])
         #expect(signature.signerCertificate?.subject.commonName == "张三")
+        #expect(report.partyFailures == [.firstSignatureIsNotPartyA])
     }
 
     @Test func foreignCAFailsTheChainCheck() throws {
         let signed = try parties.foreignSigner.sign(sampleContract)
-        let report = try verifier.verify(signed, at: Parties.now)
+        let report = try verifier.verify(signed)
         let signature = try #require(report.signatures.first)
         #expect(signature.digest == .passed && signature.signatureValue == .passed)
         #expect(signature.chain == .failed && signature.validityAtSigningTime == .notChecked)
@@ -83,18 +87,24 @@ import Testing
         // And our signatures fail under the foreign CA as the only trust anchor.
         let ours = try signedContract(institution: .ecdsaP256, guardian: .rsa2048)
         let foreign = XMLSignatureVerifier(trustAnchor: parties.foreignCA.certificate)
-        #expect(try foreign.verify(ours, at: Parties.now).signatures.map(\.chain) == [.failed, .failed])
+        #expect(try foreign.verify(ours).signatures.map(\.chain) == [.failed, .failed])
     }
 
-    @Test func signingTimeOutsideTheCertificateValidityFails() throws {
-        let signed = try signedContract(institution: .ecdsaP256, guardian: .ecdsaP256)
+    /// Validity is judged at each signature's timestamp time, whenever the verification runs.
+    @Test func timestampOutsideTheCertificateValidityFails() throws {
         for time in [Parties.validity.start.addingTimeInterval(-60), Parties.validity.end.addingTimeInterval(60)] {
-            let report = try verifier.verify(signed, at: time)
+            let document = try XMLDocument.parse(sampleContract)
+            try parties.signer(parties.institution[.ecdsaP256]!, at: time).sign(document, selfCheck: false)
+            try parties.signer(parties.guardian[.ecdsaP256]!, at: time).sign(document, selfCheck: false)
+            let report = verifier.verify(document)
             #expect(report.signatures.map(\.chain) == [.passed, .passed])
             #expect(report.signatures.map(\.validityAtSigningTime) == [.failed, .failed])
+            #expect(report.signatures.map { $0.signingTime.map(XAdESTime.format) } == [XAdESTime.format(time), XAdESTime.format(time)])
         }
-        let document = try XMLDocument.parse(signed)
-        let perSignature = verifier.verify(document, signingTimes: [Parties.now, Parties.validity.end.addingTimeInterval(60)])
+        let document = try XMLDocument.parse(sampleContract)
+        try parties.institution[.ecdsaP256]!.sign(document)
+        try parties.signer(parties.guardian[.ecdsaP256]!, at: Parties.validity.end.addingTimeInterval(60)).sign(document, selfCheck: false)
+        let perSignature = verifier.verify(document)
         #expect(perSignature.signatures.map(\.isValid) == [true, false])
         guard case .signerCertificateWasNotValidAtSigningTime? = perSignature.signatures[1].firstFailure else {
             Issue.record("expected a validity failure")
@@ -104,10 +114,10 @@ import Testing
 
     @Test func removingTheCountersignatureLeavesOnlyTheInstitutionSignature() throws {
         let text = String(decoding: try signedContract(institution: .ecdsaP256, guardian: .ecdsaP256), as: UTF8.self)
-        let objectStart = try #require(text.range(of: "<ds:Object>"))
-        let objectEnd = try #require(text.range(of: "</ds:Object>"))
-        let stripped = String(text[..<objectStart.lowerBound] + text[objectEnd.upperBound...])
-        let report = try verifier.verify(Array(stripped.utf8), at: Parties.now)
+        let objectStart = try #require(text.range(of: "<ds:Object><ds:Signature"))
+        let objectEnd = try #require(text.range(of: "</ds:Object></ds:Signature></tg:contract>"))
+        let stripped = String(text[..<objectStart.lowerBound]) + "</ds:Signature></tg:contract>" + String(text[objectEnd.upperBound...])
+        let report = try verifier.verify(Array(stripped.utf8))
         #expect(report.signatures.count == 1 && report.isValid)
     }
 
@@ -116,7 +126,7 @@ import Testing
         let partial = text.replacingOccurrences(of: "URI=\"\"", with: "URI=\"#clause\"")
         let sha1 = text.replacingOccurrences(of: "http://www.w3.org/2001/04/xmlenc#sha256", with: "http://www.w3.org/2000/09/xmldsig#sha1")
         for variant in [partial, sha1] {
-            let report = try verifier.verify(Array(variant.utf8), at: Parties.now)
+            let report = try verifier.verify(Array(variant.utf8))
             guard case .signatureIsNotInProfile? = report.signatures.first?.firstFailure else {
                 Issue.record("accepted \(String(describing: report.signatures.first))")
                 continue
@@ -134,5 +144,6 @@ func signatureValue(in text: String) -> String {
 func replacingCertificate(in text: String, with der: [UInt8]) -> String {
     let start = text.range(of: "<ds:X509Certificate>")!.upperBound
     let end = text.range(of: "</ds:X509Certificate>")!.lowerBound
-    return text.replacingCharacters(in: start..<end, with: Data(der).base64EncodedString())
+    return text.replacingCharacters(
+        in: start..<end, with: "\n" + Data(der).base64EncodedString(options: [.lineLength76Characters, .endLineWithLineFeed]) + "\n")
 }

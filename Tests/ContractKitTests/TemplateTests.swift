@@ -3,7 +3,8 @@ import Foundation
 import Testing
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-let templateDirectory = repositoryRoot.appendingPathComponent("contract-templates/gf-2021-2604/v1")
+/// The current version of the model contract (new contracts use it); v1 stays for contracts rendered from it.
+let templateDirectory = repositoryRoot.appendingPathComponent("contract-templates/gf-2021-2604/v2")
 let goldenDirectory = repositoryRoot.appendingPathComponent("Tests/Golden/contracts")
 
 /// The model contract, its example field values, and a renderer of it.
@@ -12,10 +13,10 @@ struct ModelContract {
     let renderer: ContractRenderer
     let fields: [String: String]
 
-    init() throws {
-        template = try ContractTemplate.load(directory: templateDirectory)
+    init(directory: URL = templateDirectory) throws {
+        template = try ContractTemplate.load(directory: directory)
         renderer = try ContractRenderer(template: template)
-        let data = try Data(contentsOf: templateDirectory.appendingPathComponent("example-fields.json"))
+        let data = try Data(contentsOf: directory.appendingPathComponent("example-fields.json"))
         fields = try JSONDecoder().decode([String: String].self, from: data)
     }
 
@@ -40,7 +41,7 @@ func expectGolden(_ bytes: [UInt8], _ name: String) throws {
 @Suite struct TemplateTests {
     @Test func templateIsIdentifiedByIdVersionAndTheHashOfItsFiles() throws {
         let model = try ModelContract()
-        #expect(model.template.id == "GF-2021-2604" && model.template.version == 1)
+        #expect(model.template.id == "GF-2021-2604" && model.template.version == 2)
         let files =
             try Data(contentsOf: templateDirectory.appendingPathComponent("contract.xml"))
             + Data(contentsOf: templateDirectory.appendingPathComponent("contract.xsd"))
@@ -59,11 +60,13 @@ func expectGolden(_ bytes: [UInt8], _ name: String) throws {
         }
     }
 
-    @Test func rendersTheExampleExactlyAsTheGoldenFile() throws {
-        let model = try ModelContract()
+    @Test(arguments: [1, 2])
+    func rendersTheExampleExactlyAsTheGoldenFile(version: Int) throws {
+        let model = try ModelContract(
+            directory: repositoryRoot.appendingPathComponent("contract-templates/gf-2021-2604/v\(version)"))
         let rendered = try model.renderer.render(model.fields)
-        try expectGolden(rendered, "gf-2021-2604-v1.xml")
-        try expectGolden(Array(ContractHTML.render(try XMLDocument.parse(rendered)).utf8), "gf-2021-2604-v1.html")
+        try expectGolden(rendered, "gf-2021-2604-v\(version).xml")
+        try expectGolden(Array(ContractHTML.render(try XMLDocument.parse(rendered)).utf8), "gf-2021-2604-v\(version).html")
         // Rendering is deterministic, and the result carries the template's identity and no binding attributes.
         #expect(try model.renderer.render(model.fields) == rendered)
         let text = String(decoding: rendered, as: UTF8.self)
@@ -139,7 +142,7 @@ func expectGolden(_ bytes: [UInt8], _ name: String) throws {
         #expect(try parties.institution[algorithm]!.sign(document) == 0)
         #expect(try parties.guardian[algorithm]!.sign(document) == 1)
         let signed = document.serialized()
-        let report = try XMLSignatureVerifier(trustAnchor: parties.ca.certificate).verify(signed, at: Parties.now)
+        let report = try XMLSignatureVerifier(trustAnchor: parties.ca.certificate).verify(signed)
         #expect(report.isValid && report.signatures.count == 2, "\(String(describing: report.firstFailure))")
         try XMLSchema(bytes: model.template.schema).validate(try XMLDocument.parse(signed))
         // The HTML view lists the signatures it is given and escapes what it shows.
@@ -159,12 +162,32 @@ func expectGolden(_ bytes: [UInt8], _ name: String) throws {
         try parties.institution[algorithm]!.sign(unchecked, selfCheck: false)
         try parties.guardian[algorithm]!.sign(unchecked, selfCheck: false)
         let bytes = unchecked.serialized()
-        let report = try XMLSignatureVerifier(trustAnchor: parties.ca.certificate).verify(bytes, at: Parties.now)
+        let report = try XMLSignatureVerifier(trustAnchor: parties.ca.certificate).verify(bytes)
         #expect(report.isValid && report.signatures.count == 2)
         // A wrong key is still caught, by the verifier instead of the signer.
         let forged = try model.renderer.renderDocument(model.fields)
-        let impostor = try XMLSigner(privateKey: parties.foreignSigner.privateKey, certificate: parties.foreignSigner.certificate)
+        let impostor = parties.foreignSigner
         try impostor.sign(forged, selfCheck: false)
-        #expect(!(try XMLSignatureVerifier(trustAnchor: parties.ca.certificate).verify(forged.serialized(), at: Parties.now).isValid))
+        #expect(!(try XMLSignatureVerifier(trustAnchor: parties.ca.certificate).verify(forged.serialized()).isValid))
+    }
+}
+
+/// Version 2 prints coded fields as their Chinese labels and keeps the code in an attribute (issue 12).
+@Suite struct CodedFieldTests {
+    @Test func enumCodesRenderAsChineseLabels() throws {
+        let model = try ModelContract()
+        let text = String(decoding: try model.render(["service.deliveryMode": "online", "course.category": "non_academic"]), as: UTF8.self)
+        #expect(text.contains(#"<tg:deliveryMode code="online">线上</tg:deliveryMode>"#))
+        #expect(text.contains(#"<tg:category code="non_academic">非学科类</tg:category>"#))
+        #expect(text.contains(#"<tg:supervisionMode code="escrow">银行托管（预收费监管专用账户）</tg:supervisionMode>"#))
+        #expect(!text.contains("labels="))
+        #expect(throws: ContractRenderError.self) { try model.render(["fees.paymentMethod": "loan"]) }
+    }
+
+    @Test func bidirectionalControlsAreRefusedInEveryField() throws {
+        let model = try ModelContract()
+        for scalar in ["\u{202E}", "\u{2066}", "\u{200F}"] {
+            #expect(throws: ContractRenderError.self) { try model.render(["service.schedule": "每周 \(scalar)01 次"]) }
+        }
     }
 }

@@ -44,7 +44,7 @@ import TuitionTestSupport
     }
 
     @Test(arguments: KeyAlgorithm.allCases)
-    func weVerifyADocumentThatXmlsec1Signed(algorithm: KeyAlgorithm) throws {
+    func weRefuseADocumentThatXmlsec1SignedOutsideTheProfile(algorithm: KeyAlgorithm) throws {
         let xmlsec = try requireXmlsec1()
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -81,22 +81,40 @@ import TuitionTestSupport
         )
         try #require(signing.status == 0, "xmlsec1 --sign failed: \(signing.output)")
 
+        // A standard signature without the profile's XAdES properties and timestamp is refused, by name: the
+        // verifier accepts exactly what the platform writes.
         let signed = [UInt8](try Data(contentsOf: outputPath))
-        let verifier = XMLSignatureVerifier(trustAnchor: parties.ca.certificate)
-        let report = try verifier.verify(signed, at: Parties.now)
-        #expect(report.isValid, "\(String(describing: report.firstFailure))")
-        #expect(report.signatures.first?.signerCertificate == certificate)
+        let report = try XMLSignatureVerifier(trustAnchor: parties.ca.certificate).verify(signed)
+        guard case .signatureIsNotInProfile? = report.signatures.first?.firstFailure else {
+            Issue.record("accepted a signature outside the profile: \(String(describing: report.firstFailure))")
+            return
+        }
+    }
 
-        // And the guardian can countersign xmlsec1's document; xmlsec1 then accepts both signatures.
-        let countersigned = try parties.guardian[.ecdsaP256]!.sign(signed)
-        #expect(try verifier.verify(countersigned, at: Parties.now).isValid)
-        let caPath = directory.appendingPathComponent("ca.pem")
-        try parties.ca.certificate.pemRepresentation.write(to: caPath, atomically: true, encoding: .utf8)
-        let countersignedPath = directory.appendingPathComponent("countersigned.xml")
-        try Data(countersigned).write(to: countersignedPath)
-        for extra in [[], ["--node-xpath", Self.secondSignature]] {
-            let check = try runTool(xmlsec, ["--verify", "--trusted-pem", caPath.path] + extra + [countersignedPath.path])
-            #expect(check.status == 0, "\(extra): \(check.output)")
+    /// `openssl ts -verify` accepts each signature's token, with the CA certificate as the only anchor, over the
+    /// exclusive C14N of its SignatureValue (XAdES SignatureTimeStamp).
+    @Test func opensslTsVerifyAcceptsEachSignatureTimestamp() throws {
+        let openssl = try requireExecutable("openssl", debianPackage: "openssl")
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func file(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        try parties.ca.certificate.pemRepresentation.write(toFile: file("ca.pem"), atomically: true, encoding: .utf8)
+        let text = String(decoding: try signedContract(institution: .ecdsaP256, guardian: .rsa2048), as: UTF8.self)
+        for n in 1...2 {
+            let value = try #require(text.base64Range(afterNth: "<ds:SignatureValue>", n))
+            let canonical = #"<ds:SignatureValue xmlns:ds="http://www.w3.org/2000/09/xmldsig#">"# + text[value] + "</ds:SignatureValue>"
+            try Data(canonical.utf8).write(to: URL(fileURLWithPath: file("value-\(n)")))
+            let token = try #require(text.base64Range(afterNth: "<xades:EncapsulatedTimeStamp>", n))
+            try #require(Data(base64Encoded: String(text[token]), options: .ignoreUnknownCharacters))
+                .write(to: URL(fileURLWithPath: file("token-\(n).der")))
+            let check = try runTool(
+                openssl, ["ts", "-verify", "-in", file("token-\(n).der"), "-token_in", "-data", file("value-\(n)"), "-CAfile", file("ca.pem")])
+            #expect(check.status == 0 && check.output.contains("Verification: OK"), "signature \(n): \(check.output)")
+            // Over other data, the same token is refused.
+            try Data((canonical + " ").utf8).write(to: URL(fileURLWithPath: file("value-\(n)")))
+            let refused = try runTool(
+                openssl, ["ts", "-verify", "-in", file("token-\(n).der"), "-token_in", "-data", file("value-\(n)"), "-CAfile", file("ca.pem")])
+            #expect(refused.status != 0)
         }
     }
 

@@ -111,4 +111,69 @@ import TuitionTestSupport
                     == "unauthenticated")
         }
     }
+
+    /// Issue 12 through the service: the tampering corpus, the district's approving authority, bidirectional
+    /// controls, the HTML view after a blacklisting, and the CRL that `openssl verify -crl_check` reads.
+    @Test func contractsHoldUpAfterABlacklisting() async throws {
+        try await API.run("contractlong") { api, _ in
+            let cast = try await Cast.make(api)
+            // 审批机关 is what the regulator sets, not a token's label.
+            let district = try await api.call(.put, "/v1/district", token: cast.regulator, json: #"{"approvingAuthority":"宁波市海曙区教育局"}"#)
+            #expect(district.status == .ok && district.string("approvingAuthority") == "宁波市海曙区教育局", "\(district.body)")
+            #expect(
+                try await api.call(.put, "/v1/district", token: cast.regulator, json: #"{"approvingAuthority":""}"#).code
+                    == "approving_authority_invalid")
+            #expect(try await api.call(.put, "/v1/district", token: cast.institution, json: #"{"approvingAuthority":"x"}"#).status == .forbidden)
+            let enrollment = try await cast.world.anotherEnrollment(api.store, lessons: 5, signed: false)
+            let bidi = try await api.call(
+                .post, "/v1/enrollments/\(enrollment.id)/contract", token: cast.institution, json: #"{"schedule":"每周 \u202e01 次"}"#)
+            #expect(bidi.code == "contract_field_invalid" && bidi.string("detail").hasPrefix("service.schedule"), "\(bidi.body)")
+            let id = try await api.call(.post, "/v1/enrollments/\(enrollment.id)/contract", token: cast.institution).string("id")
+            #expect(try await api.call(.post, "/v1/contracts/\(id)/institution-signature", token: cast.institution).status == .ok)
+            #expect(try await api.call(.post, "/v1/contracts/\(id)/guardian-signature", token: cast.guardian).status == .ok)
+            let document = try await api.call(.get, "/v1/contracts/\(id)/document", token: cast.regulator).body
+            #expect(document.contains("<tg:approvingAuthority>宁波市海曙区教育局</tg:approvingAuthority>"))
+
+            // Every tampered copy is refused by the service.
+            for tampered in TamperingCorpus.cases(from: Array(document.utf8)) {
+                let reply = try await api.call(.post, "/v1/contract-verifications", json: String(decoding: tampered.bytes, as: UTF8.self))
+                #expect(
+                    reply.json["valid"] as? Bool == false || reply.status == .unprocessableContent, "\(tampered.name): \(reply.body)")
+                #expect(reply.json["fullySigned"] as? Bool != true, "\(tampered.name)")
+            }
+
+            // Blacklisted after signing: the contract stays valid, by its timestamps, and the page says the certificate
+            // was revoked, with Beijing times to the millisecond and the algorithm by name.
+            #expect(
+                try await api.call(
+                    .post, "/v1/institutions/\(cast.world.institution.id)/blacklisting", token: cast.regulator, json: #"{"note":"卷款风险"}"#
+                ).status == .ok)
+            let crlf = document.replacingOccurrences(of: "\n", with: "\r\n")
+            let verification = try await api.call(.post, "/v1/contract-verifications", json: crlf)
+            #expect(verification.json["fullySigned"] as? Bool == true && verification.string("contractId") == id, "\(verification.body)")
+            let page = try await api.call(.get, "/v1/contracts/\(id)/html", token: cast.guardian).body
+            #expect(page.contains("证书已于") && page.contains("吊销") && page.contains("ECDSA P-256 / SHA-256") && !page.contains("http://www.w3.org"))
+            #expect(page.range(of: #"签署时间（时间戳，北京时间）20\d\d-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}"#, options: .regularExpression) != nil)
+
+            // The CRL names the revoked certificate for outside verifiers.
+            let crl = try await api.call(.get, "/v1/ca/crl")
+            #expect(crl.status == .ok && crl.body.hasPrefix("-----BEGIN X509 CRL-----"), "\(crl.body)")
+            let ca = try await api.call(.get, "/v1/ca/certificate").body
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("contractcrl-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            func file(_ name: String) -> String { directory.appendingPathComponent(name).path }
+            try ca.write(toFile: file("ca.pem"), atomically: true, encoding: .utf8)
+            try crl.body.write(toFile: file("crl.pem"), atomically: true, encoding: .utf8)
+            let start = try #require(document.range(of: "<ds:X509Certificate>")).upperBound
+            let end = try #require(document.range(of: "</ds:X509Certificate>")).lowerBound
+            try ("-----BEGIN CERTIFICATE-----" + document[start..<end] + "-----END CERTIFICATE-----\n").write(
+                toFile: file("institution.pem"), atomically: true, encoding: .utf8)
+            let openssl = try requireExecutable("openssl", debianPackage: "openssl")
+            let check = try runTool(openssl, ["verify", "-crl_check", "-CAfile", file("ca.pem"), "-CRLfile", file("crl.pem"), file("institution.pem")])
+            #expect(check.status != 0 && check.output.contains("certificate revoked"), "\(check.output)")
+            let without = try runTool(openssl, ["verify", "-CAfile", file("ca.pem"), file("institution.pem")])
+            #expect(without.status == 0, "\(without.output)")
+        }
+    }
 }
