@@ -37,6 +37,8 @@ let package = Package(
                 "EvidenceLog",
                 "ContractKit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // Issue #13: the pool's circuit-breaker error is a 503, not a 500.
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

@@ -2,6 +2,7 @@
 #   repo_root         print the repository root (resolved from this file's location)
 #   ensure_packages   apt-get install any missing Debian packages (default: the project's list)
 #   ensure_database   if DATABASE_URL is unset, start the private cluster (tools/pg) and export it
+#   ensure_durable    refuse (or, for the private cluster, restart it durable) when DATABASE_URL runs without fsync
 #   ensure_log_key    if TUITIONGUARD_LOG_KEY_FILE is unset, make (once) and export .data/log-key.pem
 #   ensure_ca_kek     if TUITIONGUARD_CA_KEK_FILE is unset, make (once) and export .data/ca-kek (seals the CA's keys)
 
@@ -36,6 +37,24 @@ ensure_database() {
   "$TG_ROOT/tools/pg" start
   DATABASE_URL="$("$TG_ROOT/tools/pg" url)"
   export DATABASE_URL
+}
+
+# ensure_durable private|external — a service must never acknowledge money on a cluster that can lose commits.
+# tools/test starts the private cluster with fsync, synchronous_commit and full_page_writes off; a private cluster found
+# so is restarted durable (a test run using it at that moment fails), an external one is refused.
+ensure_durable() {
+  local unsafe
+  unsafe="$(psql "$DATABASE_URL" -XtAc "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings
+            WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes') AND setting = 'off'")" \
+    || { echo "cannot reach the database at $DATABASE_URL" >&2; exit 1; }
+  [[ -z "$unsafe" ]] && return 0
+  if [[ "$1" == private ]]; then
+    echo "the private cluster runs in fast mode ($unsafe, started by tools/test): restarting it durable" >&2
+    TUITIONGUARD_PG_FAST=0 "$TG_ROOT/tools/pg" restart
+  else
+    echo "refusing to serve: the database at DATABASE_URL runs with $unsafe and could lose acknowledged payments" >&2
+    exit 1
+  fi
 }
 
 # ensure_log_key BINARY — the evidence log's signing key; made once under .data/ (git-ignored), never overwritten.

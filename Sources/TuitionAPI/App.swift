@@ -8,38 +8,6 @@ import PostgresNIO
 import ServiceLifecycle
 import TuitionStore
 
-/// Runs the evidence-log sequencer beside the HTTP server: it drains the queue, then polls every
-/// `interval`, until the service shuts down.
-struct SequencerService: Service {
-    let sequencer: Sequencer
-    let logger: Logger
-    var interval: Duration = .milliseconds(200)
-
-    func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await sequencer.drain()
-            } catch {
-                logger.error("sequencing failed; will retry", metadata: ["error": "\(String(reflecting: error))"])
-            }
-            try? await Task.sleep(for: interval)
-        }
-    }
-}
-
-/// Finishes defunct cases left unfinished (a crash or an error mid-way) at start-up and then every `interval`.
-struct FastTrackService: Service {
-    let runner: FastTrackRunner
-    var interval: Duration = .seconds(10)
-
-    func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            await runner.sweep()
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        }
-    }
-}
-
 /// Configuration read once from the environment.
 public struct AppConfiguration: Sendable {
     public var host: String
@@ -62,6 +30,14 @@ public struct AppConfiguration: Sendable {
     /// Token lifetime (`TUITIONGUARD_TOKEN_LIFETIME_DAYS`, default 90) and the failed-authentication limit per client
     /// address and minute (`TUITIONGUARD_AUTH_FAILURES_PER_MINUTE`, default 20).
     public var auth = AuthSettings()
+    /// How long a request may run before it is cancelled and answered 503/504 (`TUITIONGUARD_REQUEST_DEADLINE_SECONDS`).
+    public var requestDeadline: Duration = .seconds(15)
+    /// Per-session bounds on the database (`TUITIONGUARD_STATEMENT_TIMEOUT_SECONDS`, `TUITIONGUARD_LOCK_TIMEOUT_SECONDS`).
+    public var databaseTimeouts = DatabaseTimeouts()
+    /// When `/ready` says ready (`TUITIONGUARD_READY_MAX_LOG_LAG_SECONDS`).
+    public var readiness = ReadinessPolicy()
+    /// A graceful shutdown (SIGTERM, SIGINT) ends within this, whatever is in flight (`TUITIONGUARD_SHUTDOWN_SECONDS`).
+    public var shutdownBound: Duration = .seconds(10)
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databaseURL: String, logLevel: Logger.Level = .info, openAPIPath: String) {
         self.host = host
@@ -97,6 +73,11 @@ public struct AppConfiguration: Sendable {
             }
             configuration.warningInterval = .seconds(seconds)
         }
+        if let seconds = try seconds(environment, "TUITIONGUARD_REQUEST_DEADLINE_SECONDS") { configuration.requestDeadline = seconds }
+        if let seconds = try seconds(environment, "TUITIONGUARD_STATEMENT_TIMEOUT_SECONDS") { configuration.databaseTimeouts.statement = seconds }
+        if let seconds = try seconds(environment, "TUITIONGUARD_LOCK_TIMEOUT_SECONDS") { configuration.databaseTimeouts.lock = seconds }
+        if let seconds = try seconds(environment, "TUITIONGUARD_READY_MAX_LOG_LAG_SECONDS") { configuration.readiness.maximumLogLag = seconds }
+        if let seconds = try seconds(environment, "TUITIONGUARD_SHUTDOWN_SECONDS") { configuration.shutdownBound = seconds }
         configuration.caKeyEncryptionKeyPath = environment["TUITIONGUARD_CA_KEK_FILE"]
         if let templates = environment["TUITIONGUARD_TEMPLATES_DIR"], !templates.isEmpty { configuration.templatesPath = templates }
         configuration.web = try WebSettings.fromEnvironment(environment)
@@ -111,6 +92,13 @@ public struct AppConfiguration: Sendable {
             configuration.auth.failedAuthenticationLimit = limit
         }
         return configuration
+    }
+
+    /// A whole number of seconds, 1–3600, from `name`; nil when unset.
+    static func seconds(_ environment: [String: String], _ name: String) throws -> Duration? {
+        guard let text = environment[name] else { return nil }
+        guard let seconds = Int(text), (1...3_600).contains(seconds) else { throw ConfigurationError.invalid(name, text) }
+        return .seconds(seconds)
     }
 }
 
@@ -133,7 +121,9 @@ public enum ConfigurationError: Error, CustomStringConvertible {
 public func buildRouter(
     store: Store, openAPIDocument: String, logPublicKeyPEM: String, telemetry: Telemetry = Telemetry(),
     publicBaseURL: String = "http://127.0.0.1:8080", contracts: ContractSetup? = nil, web: WebSettings = WebSettings(),
-    auth: AuthSettings = AuthSettings()
+    auth: AuthSettings = AuthSettings(),
+    health: ServiceHealth = ServiceHealth(),
+    readiness: ReadinessPolicy = ReadinessPolicy()
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
     let services = Services(store: store, tokenLifetime: auth.tokenLifetime)
@@ -146,6 +136,7 @@ public func buildRouter(
         TokenAuthentication(principals: services.principals, limiter: limiter)
     }
     router.get("health") { _, _ in try JSON.response(["status": "ok"]) }
+    addReadinessRoute(to: router, store: store, health: health, policy: readiness)
     router.get("openapi.yaml") { _, _ in
         var headers = HTTPFields()
         headers[.contentType] = "application/yaml"
@@ -154,7 +145,7 @@ public func buildRouter(
     addRoutes(to: router, services: services)
     addLogRoutes(to: router, store: store, publicKeyPEM: logPublicKeyPEM)
     // Issue #6, part 2: operations, public lookup and catalog, the regulator's dashboard.
-    addMetricsRoutes(to: router, store: store, telemetry: telemetry, scrapeToken: web.metricsToken)
+    addMetricsRoutes(to: router, store: store, telemetry: telemetry, scrapeToken: web.metricsToken, health: health)
     addPublicRoutes(to: router, store: store, addresses: PublicAddresses(baseURL: publicBaseURL))
     addDashboardRoutes(
         to: router, store: store, secureCookie: web.secureCookies, allowedOrigins: Set([WebSettings.origin(of: publicBaseURL)].compactMap { $0 }))
@@ -164,9 +155,12 @@ public func buildRouter(
     return router
 }
 
-/// The whole service: the PostgreSQL pool and the HTTP server, run and shut down by service-lifecycle.
+/// The whole service: the PostgreSQL pool, the HTTP server with a deadline on every request, and the supervised
+/// background services (sequencer, fast-track sweep, warnings), run and shut down by service-lifecycle.
 public func buildApplication(configuration: AppConfiguration, logger: Logger) throws -> some ApplicationProtocol {
-    let client = PostgresClient(configuration: try postgresConfiguration(url: configuration.databaseURL), backgroundLogger: logger)
+    var postgres = try postgresConfiguration(url: configuration.databaseURL)
+    postgres.apply(configuration.databaseTimeouts)
+    let client = PostgresClient(configuration: postgres, backgroundLogger: logger)
     let store = Store(client: client, logger: logger)
     let document = (try? String(contentsOfFile: configuration.openAPIPath, encoding: .utf8)) ?? ""
     if document.isEmpty { logger.warning("no OpenAPI document at \(configuration.openAPIPath)") }
@@ -182,17 +176,38 @@ public func buildApplication(configuration: AppConfiguration, logger: Logger) th
         templates: try TemplateLibrary.load(root: URL(fileURLWithPath: configuration.templatesPath)),
         keyEncryptionKey: try KeyEncryptionKey.load(file: kekPath))
     if contracts.templates.templates.isEmpty { logger.warning("no contract templates in \(configuration.templatesPath)") }
+    let health = ServiceHealth()
+    let router = buildRouter(
+        store: store, openAPIDocument: document, logPublicKeyPEM: signer.publicKeyPEM, telemetry: telemetry,
+        publicBaseURL: publicBaseURL, contracts: contracts, web: configuration.web, auth: configuration.auth, health: health,
+        readiness: configuration.readiness)
     var app = Application(
-        router: buildRouter(
-            store: store, openAPIDocument: document, logPublicKeyPEM: signer.publicKeyPEM, telemetry: telemetry,
-            publicBaseURL: publicBaseURL, contracts: contracts, web: configuration.web,
-            auth: configuration.auth),
+        responder: RequestDeadlineResponder(inner: router.buildResponder(), limit: configuration.requestDeadline, factory: telemetry.factory),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "TuitionGuard"),
         logger: logger)
+    let runner = FastTrackRunner(job: FastTrackJob(store: store), defunct: DefunctRepository(store: store), logger: logger)
     app.addServices(
-        client, SequencerService(sequencer: Sequencer(store: store, signer: signer), logger: logger),
-        FastTrackService(
-            runner: FastTrackRunner(job: FastTrackJob(store: store), defunct: DefunctRepository(store: store), logger: logger)),
-        WarningService(warnings: WarningRepository(store: store), logger: logger, interval: configuration.warningInterval))
+        client,
+        SupervisedService(
+            name: "sequencer", work: SequencerWork(sequencer: Sequencer(store: store, signer: signer)), interval: .milliseconds(200),
+            batchDeadline: .seconds(10), health: health, logger: logger),
+        // A province-sized case takes minutes; the deadline only catches a sweep that hangs.
+        SupervisedService(
+            name: "fast_track", work: FastTrackSweepWork(runner: runner), interval: .seconds(10), batchDeadline: .seconds(600),
+            health: health, logger: logger),
+        SupervisedService(
+            name: "warnings", work: WarningWork(warnings: WarningRepository(store: store), logger: logger),
+            interval: configuration.warningInterval, batchDeadline: .seconds(120), health: health, logger: logger))
     return app
+}
+
+extension ApplicationProtocol {
+    /// Runs until SIGTERM or SIGINT, then shuts down within `bound` whatever is in flight: graceful for most of it,
+    /// then cancellation (every request and batch answers cancellation at once through its deadline).
+    public func runService(shutdownWithin bound: Duration) async throws {
+        var configuration = ServiceGroupConfiguration(services: [self], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = bound * 0.7
+        configuration.maximumCancellationDuration = bound * 0.3
+        try await ServiceGroup(configuration: configuration).run()
+    }
 }

@@ -64,13 +64,14 @@ extension Timer {
 /// kind, open warnings, fast-track progress) in a registry made for this scrape, so a figure that is gone leaves
 /// no stale series behind. It needs `Authorization: Bearer <TUITIONGUARD_METRICS_TOKEN>`; without a configured token
 /// it is not served at all (404), so nothing about the platform is public by accident.
-func addMetricsRoutes(to router: Router<AppRequestContext>, store: Store, telemetry: Telemetry, scrapeToken: String?) {
+func addMetricsRoutes(to router: Router<AppRequestContext>, store: Store, telemetry: Telemetry, scrapeToken: String?, health: ServiceHealth) {
     router.get("metrics") { request, _ in
         guard let scrapeToken else { throw Problem.notFound }
         guard let offered = request.headers.bearerToken, constantTimeEquals(offered, scrapeToken) else { throw Problem.unauthenticated }
         let figures = try await OperationsRepository(store: store).figures()
         var buffer = telemetry.registry.emitToBuffer()
         scrapeRegistry(figures).emit(into: &buffer)
+        livenessRegistry(lag: try await LogLagRepository(store: store).lag(), health: health).emit(into: &buffer)
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
@@ -101,6 +102,25 @@ func scrapeRegistry(_ figures: OperationsFigures) -> PrometheusCollectorRegistry
         registry.makeGauge(descriptor: total, labels: labels).set(Int64(row.enrollmentsTotal))
         registry.makeGauge(descriptor: done, labels: labels).set(Int64(row.enrollmentsDone))
         registry.makeGauge(descriptor: uncovered, labels: labels).set(row.uncoveredFen)
+    }
+    return registry
+}
+
+/// Issue #13: how far the evidence log is behind, and how often each background service was restarted.
+func livenessRegistry(lag: LogLag, health: ServiceHealth) -> PrometheusCollectorRegistry {
+    let registry = PrometheusCollectorRegistry()
+    func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "tuitionguard", metricName: metric, unitName: unit, helpText: help)
+    }
+    registry.makeGauge(descriptor: name("evidence_queue_depth", "Evidence events queued and not yet logged")).set(lag.queueDepth)
+    registry.makeGauge(descriptor: name("evidence_queue_head_age", unit: "seconds", "How long the oldest queued event has waited"))
+        .set(lag.oldestQueuedAgeSeconds)
+    if let age = lag.headAgeSeconds {
+        registry.makeGauge(descriptor: name("log_tree_head_age", unit: "seconds", "Age of the newest signed tree head")).set(age)
+    }
+    let restarts = name("background_restarts", unit: "total", "Restarts of a supervised background service after a failed or stuck batch")
+    for (service, record) in health.snapshot {
+        registry.makeCounter(descriptor: restarts, labels: [("service", service)]).increment(by: Int64(record.restarts))
     }
     return registry
 }

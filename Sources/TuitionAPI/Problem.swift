@@ -12,6 +12,8 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
     public let code: String
     public let title: String
     public let detail: String?
+    /// Seconds after which a retry may succeed (`Retry-After`), on answers that say "try again".
+    public var retryAfterSeconds: Int?
 
     public init(_ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil) {
         self.status = status
@@ -31,11 +33,15 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
         try container.encode(code, forKey: .code)
     }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
+    public func response(from request: Request, context: some RequestContext) throws -> Response { httpResponse() }
+
+    /// The problem+json response; it needs no request context, so answers made outside the router use it too.
+    func httpResponse() -> Response {
         let body = (try? JSONEncoder().encode(self)) ?? Data()
         var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
@@ -234,6 +240,12 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         case let problem as Problem: return problem
         case let failure as any ProblemConvertible: return Problem(failure)
         case is NotFound: return .notFound
+        case let error as CommitOutcomeUnknown:
+            logger.warning("outcome unknown", metadata: ["error": "\(error)"])
+            return .outcomeUnknown
+        case let error where DatabaseAvailability.isTransient(error):
+            logger.warning("database unavailable", metadata: ["error": "\(String(reflecting: error))"])
+            return .serviceUnavailable
         case let error as DecodingError: return .malformedBody(describe(error))
         case let error as HTTPError: return problem(for: error, logger: logger)
         default:

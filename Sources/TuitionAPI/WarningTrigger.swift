@@ -47,7 +47,9 @@ actor WarningTrigger {
         let batch = Array(pending)
         pending.removeAll()
         do {
-            _ = try await warnings.evaluate(.institutions(batch))
+            // Bounded: a request that already committed must not hang here on a database that went away.
+            let warnings = warnings
+            _ = try await withDeadline(.seconds(3)) { try await warnings.evaluate(.institutions(batch)) }
         } catch {
             // The scheduled evaluation catches up; a failure here never fails the request that moved money.
             logger.error("warning evaluation after a change failed", metadata: ["error": "\(String(reflecting: error))"])

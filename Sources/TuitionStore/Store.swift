@@ -37,9 +37,16 @@ public struct Store: Sendable {
     ) async throws -> Result {
         do {
             return try await client.withTransaction(logger: logger) { connection in
-                try await body(connection)
+                let result = try await body(connection)
+                CommitTracker.current?.markCommitting()
+                return result
             }
         } catch let error as PostgresTransactionError {
+            if error.closureError == nil, error.beginError == nil, let commit = error.commitError,
+                DatabaseAvailability.commitOutcomeIsUnknown(commit)
+            {
+                throw CommitOutcomeUnknown(cause: commit)
+            }
             throw error.closureError ?? error.beginError ?? error.commitError ?? error
         }
     }
@@ -61,6 +68,44 @@ public func postgresConfiguration(url text: String) throws -> PostgresClient.Con
         password: url.password, database: database, tls: .disable)
     configuration.options.maximumConnections = 32
     return configuration
+}
+
+/// Bounds the service puts on every database session (sent as startup parameters, so every statement of every
+/// transaction has them without a round trip), and how the pool notices dead connections.
+public struct DatabaseTimeouts: Sendable {
+    /// `statement_timeout`: a statement running longer is cancelled by the server (57014, answered 503).
+    public var statement: Duration = .seconds(10)
+    /// `lock_timeout`: a row lock waited on longer fails the statement (55P03, answered 503).
+    public var lock: Duration = .seconds(5)
+    /// `idle_in_transaction_session_timeout`: a transaction whose client went quiet (a request abandoned at its
+    /// deadline on a hung connection) is ended by the server, releasing its locks.
+    public var idleInTransaction: Duration = .seconds(30)
+    /// How long a new connection may take. PostgresNIO 1.33 exposes no socket options for pooled connections, so
+    /// TCP keepalive on the client side is replaced by the pool's keep-alive query on idle connections (below),
+    /// the server's `tcp_keepalives_*` settings, and the deadlines on every request and batch.
+    public var connect: Duration = .seconds(3)
+    /// How often an idle pooled connection is checked with `SELECT 1`; a dead one is closed and replaced.
+    public var keepAliveQuery: Duration = .seconds(10)
+
+    public init() {}
+
+    func milliseconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        return String(seconds * 1_000 + attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+extension PostgresClient.Configuration {
+    /// Applies `timeouts` to every connection the pool opens.
+    public mutating func apply(_ timeouts: DatabaseTimeouts) {
+        options.additionalStartupParameters += [
+            ("statement_timeout", timeouts.milliseconds(timeouts.statement)),
+            ("lock_timeout", timeouts.milliseconds(timeouts.lock)),
+            ("idle_in_transaction_session_timeout", timeouts.milliseconds(timeouts.idleInTransaction)),
+        ]
+        options.connectTimeout = timeouts.connect
+        options.keepAliveBehavior = .init(frequency: timeouts.keepAliveQuery)
+    }
 }
 
 public enum StoreError: Error, CustomStringConvertible {

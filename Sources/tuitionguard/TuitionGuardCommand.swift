@@ -68,7 +68,7 @@ struct Serve: AsyncParsableCommand {
         if let host { configuration.host = host }
         if let port { configuration.port = port }
         let logger = makeLogger("tuitionguard", level: configuration.logLevel)
-        try await buildApplication(configuration: configuration, logger: logger).runService()
+        try await buildApplication(configuration: configuration, logger: logger).runService(shutdownWithin: configuration.shutdownBound)
     }
 }
 
