@@ -98,7 +98,9 @@ public struct AppConfiguration: Sendable {
         configuration.caKeyEncryptionKeyPath = environment["TUITIONGUARD_CA_KEK_FILE"]
         if let templates = environment["TUITIONGUARD_TEMPLATES_DIR"], !templates.isEmpty { configuration.templatesPath = templates }
         if let text = environment["TUITIONGUARD_TOKEN_LIFETIME_DAYS"] {
-            guard let days = Int(text), (1...3_650).contains(days) else { throw ConfigurationError.invalid("TUITIONGUARD_TOKEN_LIFETIME_DAYS", text) }
+            guard let days = Int(text), (1...3_650).contains(days) else {
+                throw ConfigurationError.invalid("TUITIONGUARD_TOKEN_LIFETIME_DAYS", text)
+            }
             configuration.auth.tokenLifetime = TimeInterval(days) * 86_400
         }
         if let text = environment["TUITIONGUARD_AUTH_FAILURES_PER_MINUTE"] {

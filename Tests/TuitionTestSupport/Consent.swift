@@ -8,7 +8,8 @@ extension EnrollmentRepository {
     /// The institution proposes the order and `guardian` accepts it for its student.
     public func create(_ new: NewEnrollment, institution: Institution.ID, guardian: Guardian.ID) async throws -> EnrollmentRecord {
         let proposal = try await propose(
-            NewEnrollmentProposal(guardianId: guardian, courseId: new.courseId, lessons: new.lessons, termStart: new.termStart, termEnd: new.termEnd),
+            NewEnrollmentProposal(
+                guardianId: guardian, courseId: new.courseId, lessons: new.lessons, termStart: new.termStart, termEnd: new.termEnd),
             institution: institution)
         return try await accept(proposal.id, studentId: new.studentId, guardian: guardian)
     }
