@@ -82,7 +82,9 @@ public struct AppConfiguration: Sendable {
         if let templates = environment["TUITIONGUARD_TEMPLATES_DIR"], !templates.isEmpty { configuration.templatesPath = templates }
         configuration.web = try WebSettings.fromEnvironment(environment)
         if let text = environment["TUITIONGUARD_TOKEN_LIFETIME_DAYS"] {
-            guard let days = Int(text), (1...3_650).contains(days) else { throw ConfigurationError.invalid("TUITIONGUARD_TOKEN_LIFETIME_DAYS", text) }
+            guard let days = Int(text), (1...3_650).contains(days) else {
+                throw ConfigurationError.invalid("TUITIONGUARD_TOKEN_LIFETIME_DAYS", text)
+            }
             configuration.auth.tokenLifetime = TimeInterval(days) * 86_400
         }
         if let text = environment["TUITIONGUARD_AUTH_FAILURES_PER_MINUTE"] {

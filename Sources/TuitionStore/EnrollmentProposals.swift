@@ -137,7 +137,8 @@ extension EnrollmentRepository {
             try await requireOwnStudent(studentId, guardian: guardian, on: connection)
             let enrollment = try await insertEnrollment(
                 id: id, course: proposal.courseId, institution: proposal.institutionId, student: studentId, guardian: guardian,
-                lessons: proposal.lessons, termStart: proposal.termStart, termEnd: proposal.termEnd, frozenPrice: proposal.pricePerLessonFen,
+                lessons: proposal.lessons, termStart: proposal.termStart, termEnd: proposal.termEnd,
+                frozenPrice: proposal.pricePerLessonFen,
                 on: connection)
             try await answer(id, status: .accepted, on: connection)
             return enrollment
@@ -236,8 +237,10 @@ extension EnrollmentRepository {
         let terms = try await orderTerms(course: course, institution: institution, on: connection)
         if let closed = refusal(of: terms.status) { throw closed }
         let price = frozenPrice ?? terms.price
-        let amount = try checkCharge(ChargeOrder(lessons: lessons, pricePerLesson: price, termStart: termStart, termEnd: termEnd), caps: terms.caps)
-            .get()
+        let amount = try checkCharge(
+            ChargeOrder(lessons: lessons, pricePerLesson: price, termStart: termStart, termEnd: termEnd), caps: terms.caps
+        )
+        .get()
         try await connection.query(
             """
             INSERT INTO enrollments (id, institution_id, course_id, student_id, guardian_id, supervision_mode,

@@ -273,16 +273,18 @@ public struct PartyRepository: Sendable {
         let perWeek = new.lessonsPerWeek ?? 1
         guard (1...21).contains(perWeek) else { throw Rejection.lessonsMustBePositive }
         let id = store.dependencies.newID()
+        // Only an operating institution publishes: a suspended one sells nothing new (its refunds stay open).
         let rows = try await store.query(
             """
             INSERT INTO courses AS c (id, institution_id, title, category, price_per_lesson_fen, lesson_minutes,
                 lessons_per_week, teacher, created_at)
-            VALUES (\(id), \(institution.uuid), \(title), \(new.category.rawValue), \(new.pricePerLessonFen.fen),
-                \(new.lessonMinutes), \(perWeek), \(teacher), \(store.dependencies.now()))
+            SELECT \(id), i.id, \(title), \(new.category.rawValue), \(new.pricePerLessonFen.fen),
+                \(new.lessonMinutes), \(perWeek), \(teacher), \(store.dependencies.now())
+            FROM institutions i WHERE i.id = \(institution.uuid) AND i.status IN ('active', 'warned')
             RETURNING \(unescaped: CourseRecord.columns)
             """)
         for try await row in rows { return try CourseRecord(row: row) }
-        throw CorruptRow(value: "course insert returned nothing")
+        throw Rejection.institutionNotOperating
     }
 
     /// A course is seen by its institution, its district's regulator, and guardians enrolled in it.

@@ -216,10 +216,18 @@ extension PrincipalEntity {
     /// The entity a stored principal row names, from its role and entity id.
     init?(role: Role, entityId: String) {
         switch role {
-        case .regulator: guard let code = DistrictCode(entityId) else { return nil }; self = .regulator(code)
-        case .institution: guard let id = Institution.ID(entityId) else { return nil }; self = .institution(id)
-        case .guardian: guard let id = Guardian.ID(entityId) else { return nil }; self = .guardian(id)
-        case .insurer: guard let id = Insurer.ID(entityId) else { return nil }; self = .insurer(id)
+        case .regulator:
+            guard let code = DistrictCode(entityId) else { return nil }
+            self = .regulator(code)
+        case .institution:
+            guard let id = Institution.ID(entityId) else { return nil }
+            self = .institution(id)
+        case .guardian:
+            guard let id = Guardian.ID(entityId) else { return nil }
+            self = .guardian(id)
+        case .insurer:
+            guard let id = Insurer.ID(entityId) else { return nil }
+            self = .insurer(id)
         }
     }
 }

@@ -30,7 +30,8 @@ import TuitionTestSupport
                 """
             }
             // The old way in is closed, and answers the same whether the student exists or not: no oracle.
-            let real = try await api.call(.post, "/v1/enrollments", token: cast.institution, json: order(student: world.student.id.description))
+            let real = try await api.call(
+                .post, "/v1/enrollments", token: cast.institution, json: order(student: world.student.id.description))
             let random = try await api.call(.post, "/v1/enrollments", token: cast.institution, json: order(student: UUID().uuidString))
             #expect(real.status == .forbidden && sameAnswer(real, random))
 
@@ -92,7 +93,8 @@ import TuitionTestSupport
             #expect(late.code == "proposal_not_open")
 
             // The guardian places an order from the catalog itself: its own order needs no further consent.
-            let placed = try await api.call(.post, "/v1/enrollments", token: cast.guardian, json: order(student: world.student.id.description))
+            let placed = try await api.call(
+                .post, "/v1/enrollments", token: cast.guardian, json: order(student: world.student.id.description))
             #expect(placed.status == .created && placed.string("status") == "awaiting_payment", "\(placed.body)")
             #expect(try await count(api, "enrollments") == enrollmentsBefore + 2)
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
@@ -161,7 +163,9 @@ import TuitionTestSupport
             let otherWorld = try await World.make(api.store, district: "330205")
             let other = try await api.token(for: .institution(otherWorld.institution.id))
             let foreign = try await propose(sumFen: 100)
-            #expect(try await api.call(.post, "/v1/policy-proposals/\(foreign)/acceptance", token: other, idempotencyKey: "x").status == .notFound)
+            #expect(
+                try await api.call(.post, "/v1/policy-proposals/\(foreign)/acceptance", token: other, idempotencyKey: "x").status
+                    == .notFound)
             #expect(try await premiums() == 2)
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
         }
@@ -186,8 +190,9 @@ import TuitionTestSupport
             #expect(!foreign.body.contains("insurer"))
             // Repeating it changes nothing either.
             for index in 0..<3 {
-                #expect(try await file(enrollment: mine.world.enrollment.id.description, policy: other.policy.description, key: "r\(index)")
-                    .status == .notFound)
+                #expect(
+                    try await file(enrollment: mine.world.enrollment.id.description, policy: other.policy.description, key: "r\(index)")
+                        .status == .notFound)
             }
             #expect(try await count(api, "claims") == claimsBefore)
             #expect(try await api.call(.get, "/v1/claims", token: other.insurer).items.count == 1)

@@ -152,7 +152,8 @@ import TuitionTestSupport
                     "role_not_permitted"
                 ),
                 (
-                    "sum insured above the limit", .post, "/v1/policy-proposals", cast.insurer, risk(cast.riskProduct, sum: "100000001"), "b2", 422,
+                    "sum insured above the limit", .post, "/v1/policy-proposals", cast.insurer, risk(cast.riskProduct, sum: "100000001"),
+                    "b2", 422,
                     "sum_insured_exceeds_cover"
                 ),
                 (
@@ -172,7 +173,8 @@ import TuitionTestSupport
                     "malformed_body"
                 ),
                 (
-                    "overflowing sum", .post, "/v1/policy-proposals", cast.insurer, risk(cast.riskProduct, sum: "9223372036854775808"), "b7", 400,
+                    "overflowing sum", .post, "/v1/policy-proposals", cast.insurer, risk(cast.riskProduct, sum: "9223372036854775808"),
+                    "b7", 400,
                     "malformed_body"
                 ),
                 (

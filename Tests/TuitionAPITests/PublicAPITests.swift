@@ -97,9 +97,10 @@ extension API {
         try await API.run("catalog") { api, _ in
             let district = try await KnownDistrict.make(api.store)
             // A blacklisted institution's course is not in the catalog.
-            _ = try await PartyRepository(store: api.store).createCourse(
-                NewCourse(title: "小学数学冲刺", category: .academic, pricePerLessonFen: .yuan(50), lessonMinutes: 45), institution: district.d.id
-            )
+            _ = try await PartyRepository(store: api.store).courseFromBeforeSanction(
+                NewCourse(title: "小学数学冲刺", category: .academic, pricePerLessonFen: .yuan(50), lessonMinutes: 45),
+                institution: district.d.id,
+                status: .blacklisted)
             let other = try await World.make(api.store, district: "330205", pricePerLessonFen: 9_000)
             func titles(_ query: String) async throws -> [String] {
                 let reply = try await api.call(.get, "/v1/public/courses?\(query)")
@@ -138,8 +139,9 @@ extension API {
     @Test func coursesCompareSideBySideInTheOrderAsked() async throws {
         try await API.run("compare") { api, _ in
             let district = try await KnownDistrict.make(api.store)
-            let blacklisted = try await PartyRepository(store: api.store).createCourse(
-                NewCourse(title: "数学", category: .academic, pricePerLessonFen: .yuan(50), lessonMinutes: 45), institution: district.d.id)
+            let blacklisted = try await PartyRepository(store: api.store).courseFromBeforeSanction(
+                NewCourse(title: "数学", category: .academic, pricePerLessonFen: .yuan(50), lessonMinutes: 45), institution: district.d.id,
+                status: .blacklisted)
             let (a, b) = (district.a.course.id.description, district.b.course.id.description)
             let reply = try await api.call(.get, "/v1/public/courses/compare?ids=\(b),\(a)")
             #expect(reply.status == .ok)

@@ -83,8 +83,19 @@ import TuitionTestSupport
                 idempotencyKey: "refund")
             #expect(refund.code == "institution_defunct")
 
-            // Blacklisted: every token of the institution is revoked, and no new one is issued.
+            // Suspended: the tokens work, but sell nothing new; refunds stay open.
             let path = "/v1/institutions/\(cast.world.institution.id)"
+            #expect(try await api.call(.post, "\(path)/suspension", token: cast.regulator, json: #"{"note":"整改"}"#).status == .created)
+            let suspendedCourse = try await api.call(
+                .post, "/v1/courses", token: cast.institution,
+                json: #"{"title":"新课程","category":"academic","pricePerLessonFen":100,"lessonMinutes":45}"#)
+            #expect(suspendedCourse.code == "institution_not_operating", "\(suspendedCourse.body)")
+            let suspendedRefund = try await api.call(
+                .post, "/v1/enrollments/\(cast.world.enrollment.id)/refunds", token: cast.institution, json: #"{"lessons":1}"#,
+                idempotencyKey: "refund-suspended")
+            #expect(suspendedRefund.status == .created, "\(suspendedRefund.body)")
+
+            // Blacklisted: every token of the institution is revoked, and no new one is issued.
             #expect(try await api.call(.post, "\(path)/blacklisting", token: cast.regulator, json: #"{"note":"卷款"}"#).status == .created)
             #expect(try await api.call(.get, path, token: cast.institution).status == .unauthorized)
             let reissue = try await api.call(.post, "\(path)/tokens", token: cast.regulator)

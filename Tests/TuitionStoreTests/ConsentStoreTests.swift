@@ -25,7 +25,8 @@ import TuitionTestSupport
                     remaining: Money(fen: remaining), coveredShareBasisPoints: share, unconsumed: Money(fen: unconsumed),
                     reserveRatioBasisPoints: ratio)
                 #expect(core == expected, "core: \(remaining), \(share), \(unconsumed), \(ratio)")
-                let rows = try await store.query("SELECT risk_cover_excuses_reserve(\(remaining), \(share)::int, \(unconsumed), \(ratio)::int)")
+                let rows = try await store.query(
+                    "SELECT risk_cover_excuses_reserve(\(remaining), \(share)::int, \(unconsumed), \(ratio)::int)")
                 for try await sql in rows.decode(Bool.self) { #expect(sql == core, "sql: \(remaining), \(share), \(unconsumed), \(ratio)") }
             }
         }

@@ -8,7 +8,8 @@ extension EnrollmentRepository {
     /// The institution proposes the order and `guardian` accepts it for its student.
     public func create(_ new: NewEnrollment, institution: Institution.ID, guardian: Guardian.ID) async throws -> EnrollmentRecord {
         let proposal = try await propose(
-            NewEnrollmentProposal(guardianId: guardian, courseId: new.courseId, lessons: new.lessons, termStart: new.termStart, termEnd: new.termEnd),
+            NewEnrollmentProposal(
+                guardianId: guardian, courseId: new.courseId, lessons: new.lessons, termStart: new.termStart, termEnd: new.termEnd),
             institution: institution)
         return try await accept(proposal.id, studentId: new.studentId, guardian: guardian)
     }
@@ -22,5 +23,18 @@ extension InsuranceRepository {
     {
         let proposal = try await proposeRiskPolicy(new, insurer: insurer, on: connection)
         return try await acceptRiskPolicy(proposal.id, institution: new.institutionId, key: key, on: connection)
+    }
+}
+
+extension PartyRepository {
+    /// A course `institution` published before a sanction put it in `status` (a suspended, blacklisted or defunct
+    /// institution publishes nothing now).
+    public func courseFromBeforeSanction(_ new: NewCourse, institution: Institution.ID, status: InstitutionStatus) async throws
+        -> CourseRecord
+    {
+        try await setInstitutionStatus(institution, status: .active)
+        let course = try await createCourse(new, institution: institution)
+        try await setInstitutionStatus(institution, status: status)
+        return course
     }
 }
