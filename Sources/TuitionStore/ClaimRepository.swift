@@ -267,10 +267,13 @@ public struct ClaimRepository: Sendable {
         guard try await !fastTrackRunning(for: claim.institutionId, on: connection) else { throw Rejection.fastTrackInProgress }
         guard let policy = try await fetchPolicy(claim.policyId, lock: true, on: connection) else { throw NotFound() }
         let now = store.dependencies.now()
-        // Nothing is left of the policy (the fast-track or other claims used it up): the claim can never be paid, so it
-        // is closed with the reason, and a defunct case counts its layer as uncovered.
-        if !policy.remainingFen.isPositive { return try await close(claim, reason: "policy_exhausted", at: now, on: connection) }
-        guard claim.approvedFen <= policy.remainingFen else { throw Rejection.payoutExceedsPolicyRemaining }
+        // The policy cannot pay the approval in full any more (the fast-track or other claims used it up): the claim could
+        // never be paid, so it is closed with the reason rather than left approved for ever; a defunct case counts its
+        // layer as uncovered, and the guardian may file again for what is left.
+        if claim.approvedFen > policy.remainingFen {
+            let reason = policy.remainingFen.isPositive ? "policy_remaining_below_approval" : "policy_exhausted"
+            return try await close(claim, reason: reason, at: now, on: connection)
+        }
         // The enrollment's position bounds this payout: refunds and other claims' payouts since the approval count, so two
         // claims on the same enrollment (a tuition and a risk policy, or the fast-track's) never repay it twice. Lessons
         // count up to now, or up to the defunct time for a defunct institution. An approval above the approvable amount
