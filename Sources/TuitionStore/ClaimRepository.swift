@@ -204,9 +204,21 @@ public struct ClaimRepository: Sendable {
     /// found approvable; a referred claim may be approved up to the contested value more (disputed and burst lessons a
     /// person found not given), with a reason.
     public func approve(_ id: Claim.ID, insurer: Insurer.ID, amount: Money, reason: String? = nil) async throws -> ClaimRecord {
+        try await approve(id, scope: Scope(insurer: insurer.uuid), amount: amount, reason: reason)
+    }
+
+    /// A district's regulator decides a referred claim on one of its institutions as the insurer would (the person the
+    /// referral asks for may be the bureau's), always with a reason; the insurer still pays it.
+    public func approve(_ id: Claim.ID, regulator district: DistrictCode, amount: Money, reason: String?) async throws -> ClaimRecord {
+        try await approve(id, scope: Scope(district: district.value), amount: amount, reason: reason)
+    }
+
+    private func approve(_ id: Claim.ID, scope: Scope, amount: Money, reason: String?) async throws -> ClaimRecord {
         try await store.transaction { connection in
-            guard let claim = try await fetch(id, scope: Scope(insurer: insurer.uuid), lock: true, on: connection) else { throw NotFound() }
-            guard claim.status == .verified || claim.status == .referred else { throw Rejection.claimNotAwaitingDecision }
+            guard let claim = try await fetch(id, scope: scope, lock: true, on: connection) else { throw NotFound() }
+            let awaiting = scope.insurer != nil ? [ClaimStatus.verified, .referred] : [.referred]
+            guard awaiting.contains(claim.status) else { throw Rejection.claimNotAwaitingDecision }
+            guard scope.insurer != nil || reason != nil else { throw Rejection.additionNeedsReason }
             guard amount.isPositive, amount.fen <= claim.approvableFen.fen + claim.contestedFen.fen else {
                 throw Rejection.approvalExceedsApprovable
             }

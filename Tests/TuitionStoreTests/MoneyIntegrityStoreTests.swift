@@ -263,7 +263,15 @@ import TuitionTestSupport
                 try await rejection {
                     _ = try await claims.approve(job.id, insurer: insured.insurer, amount: Money(fen: most.fen + 1), reason: "核实")
                 } == .approvalExceedsApprovable)
-            let approved = try await claims.approve(job.id, insurer: insured.insurer, amount: most, reason: "核实：两节课未上")
+            // The bureau may decide the referral too, always with a reason; another district's bureau does not see it.
+            await #expect(throws: NotFound.self) {
+                _ = try await claims.approve(job.id, regulator: DistrictCode("330299")!, amount: most, reason: "x")
+            }
+            #expect(
+                try await rejection { _ = try await claims.approve(job.id, regulator: DistrictCode(Self.district)!, amount: most, reason: nil) }
+                    == .additionNeedsReason)
+            let approved = try await claims.approve(
+                job.id, regulator: DistrictCode(Self.district)!, amount: most, reason: "核实：两节课未上")
             #expect(approved.status == .approved && approved.approvedFen == most)
             let paid = try await insured.pay(store, job.id)
             #expect(paid.status == .paid && paid.paidFen == most)
