@@ -58,7 +58,8 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
         let status: HTTPResponse.Status =
             switch rejection {
             case .licenceNumberTaken, .enrollmentAlreadyPaid, .lessonAlreadyAnswered, .enrollmentAlreadyInsured, .claimAlreadyOpen,
-                .claimNotAwaitingDecision, .claimNotApproved, .institutionAlreadyDefunct, .institutionDefunct, .fastTrackInProgress, .warningAlreadyResolved,
+                .claimNotAwaitingDecision, .claimNotApproved, .institutionAlreadyDefunct, .institutionDefunct, .fastTrackInProgress,
+                .warningAlreadyResolved,
                 .institutionIsBlacklisted, .institutionNotSuspended,
                 .institutionAlreadySuspended, .enrollmentAlreadyReviewed, .complaintNotAwaitingAnswer, .complaintAlreadyClosed,
                 .contractNotAwaitingSignature, .contractAlreadySigned:
