@@ -37,12 +37,19 @@ func addClaimRoutes(to router: Router<AppRequestContext>, services: Services) {
         }
         return try JSON.response(claim)
     }
+    // The insurer decides its claims; the district's regulator may decide a referred one, with a reason.
     v1.post("claims/:id/approval") { request, context in
-        guard case .insurer(let insurer) = try context.principal(.insurer).entity else { throw Problem.roleNotPermitted }
         let id: Claim.ID = try context.parameters.id("id")
         let (body, _) = try await request.decodeJSON(ApprovalBody.self, context: context)
         let reason = try body.reason.map { try validText($0, maxScalars: 1_000) }
-        return try JSON.response(try await services.claims.approve(id, insurer: insurer, amount: body.amountFen, reason: reason))
+        switch try context.principal().entity {
+        case .insurer(let insurer):
+            return try JSON.response(try await services.claims.approve(id, insurer: insurer, amount: body.amountFen, reason: reason))
+        case .regulator(let district):
+            return try JSON.response(try await services.claims.approve(id, regulator: district, amount: body.amountFen, reason: reason))
+        default:
+            throw Problem.roleNotPermitted
+        }
     }
     v1.post("claims/:id/rejection") { request, context in
         guard case .insurer(let insurer) = try context.principal(.insurer).entity else { throw Problem.roleNotPermitted }

@@ -239,7 +239,8 @@ func overviewPage(_ overview: DashboardOverview) throws -> [String: Any] {
 
 private func defunctCells(_ row: DefunctCaseRow) -> [String: Any] {
     [
-        "institution": row.institutionName, "status": Labels.defunctStatus(row.status, blockedReason: row.blockedReason), "percent": row.progressPercent,
+        "institution": row.institutionName, "status": Labels.defunctStatus(row.status, blockedReason: row.blockedReason),
+        "percent": row.progressPercent,
         "done": row.enrollmentsDone, "total": row.enrollmentsTotal, "entitled": Labels.yuan(row.entitled), "paid": Labels.yuan(row.paid),
         "referred": row.referredCount, "uncovered": Labels.yuan(row.uncovered),
     ]

@@ -198,7 +198,7 @@ extension Rejection {
         case .payoutExceedsPolicyRemaining: "The payout exceeds what is left of the policy's sum insured"
         case .payoutExceedsEntitlement: "The payout would repay the guardian more than the enrollment's unconsumed tuition"
         case .additionNeedsReason:
-            "Approving more than the approvable amount adds back disputed or burst lessons and needs a reason"
+            "Approving more than the approvable amount (or as the regulator) adds back disputed or burst lessons and needs a reason"
         case .institutionAlreadyDefunct: "The institution is already marked defunct"
         case .effectiveTimeInFuture: "A defunct mark's effective time may not lie in the future"
         case .institutionNotDefunct: "The institution has not been marked defunct"

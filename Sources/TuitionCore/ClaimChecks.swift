@@ -297,7 +297,8 @@ public func contestedValue(of facts: EnrollmentLedgerFacts, asOf eventTime: Date
         entry.status == .disputed || (burst && entry.recordedAt >= windowStart) ? sum + entry.lessons : sum
     }
     guard facts.paidAt.map({ $0 < eventTime }) == true else { return .zero }
-    let owedWithContested = facts.paid.fen - facts.refunded.fen - facts.claimPayouts.fen
+    let owedWithContested =
+        facts.paid.fen - facts.refunded.fen - facts.claimPayouts.fen
         - facts.pricePerLesson.fen * Int64(before.reduce(0) { $0 + $1.lessons } - lessons)
     let contested = min(facts.pricePerLesson.fen * Int64(lessons), owedWithContested - entitlement(of: facts, asOf: eventTime).fen)
     return Money(fen: max(0, contested))

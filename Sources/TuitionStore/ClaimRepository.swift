@@ -208,9 +208,21 @@ public struct ClaimRepository: Sendable {
     /// found approvable; a referred claim may be approved up to the contested value more (disputed and burst lessons a
     /// person found not given), with a reason.
     public func approve(_ id: Claim.ID, insurer: Insurer.ID, amount: Money, reason: String? = nil) async throws -> ClaimRecord {
+        try await approve(id, scope: Scope(insurer: insurer.uuid), amount: amount, reason: reason)
+    }
+
+    /// A district's regulator decides a referred claim on one of its institutions as the insurer would (the person the
+    /// referral asks for may be the bureau's), always with a reason; the insurer still pays it.
+    public func approve(_ id: Claim.ID, regulator district: DistrictCode, amount: Money, reason: String?) async throws -> ClaimRecord {
+        try await approve(id, scope: Scope(district: district.value), amount: amount, reason: reason)
+    }
+
+    private func approve(_ id: Claim.ID, scope: Scope, amount: Money, reason: String?) async throws -> ClaimRecord {
         try await store.transaction { connection in
-            guard let claim = try await fetch(id, scope: Scope(insurer: insurer.uuid), lock: true, on: connection) else { throw NotFound() }
-            guard claim.status == .verified || claim.status == .referred else { throw Rejection.claimNotAwaitingDecision }
+            guard let claim = try await fetch(id, scope: scope, lock: true, on: connection) else { throw NotFound() }
+            let awaiting = scope.insurer != nil ? [ClaimStatus.verified, .referred] : [.referred]
+            guard awaiting.contains(claim.status) else { throw Rejection.claimNotAwaitingDecision }
+            guard scope.insurer != nil || reason != nil else { throw Rejection.additionNeedsReason }
             guard amount.isPositive, amount.fen <= claim.approvableFen.fen + claim.contestedFen.fen else {
                 throw Rejection.approvalExceedsApprovable
             }
@@ -271,10 +283,13 @@ public struct ClaimRepository: Sendable {
         guard try await !fastTrackRunning(for: claim.institutionId, on: connection) else { throw Rejection.fastTrackInProgress }
         guard let policy = try await fetchPolicy(claim.policyId, lock: true, on: connection) else { throw NotFound() }
         let now = store.dependencies.now()
-        // Nothing is left of the policy (the fast-track or other claims used it up): the claim can never be paid, so it
-        // is closed with the reason, and a defunct case counts its layer as uncovered.
-        if !policy.remainingFen.isPositive { return try await close(claim, reason: "policy_exhausted", at: now, on: connection) }
-        guard claim.approvedFen <= policy.remainingFen else { throw Rejection.payoutExceedsPolicyRemaining }
+        // The policy cannot pay the approval in full any more (the fast-track or other claims used it up): the claim could
+        // never be paid, so it is closed with the reason rather than left approved for ever; a defunct case counts its
+        // layer as uncovered, and the guardian may file again for what is left.
+        if claim.approvedFen > policy.remainingFen {
+            let reason = policy.remainingFen.isPositive ? "policy_remaining_below_approval" : "policy_exhausted"
+            return try await close(claim, reason: reason, at: now, on: connection)
+        }
         // The enrollment's position bounds this payout: refunds and other claims' payouts since the approval count, so two
         // claims on the same enrollment (a tuition and a risk policy, or the fast-track's) never repay it twice. Lessons
         // count up to now, or up to the defunct time for a defunct institution. An approval above the approvable amount

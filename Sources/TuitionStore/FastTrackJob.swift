@@ -299,7 +299,7 @@ public struct FastTrackJob: Sendable {
                 try await insertTransfers(id, ids: ids, context: context, at: now, on: connection)
                 let closed = try await closeEarlierClaims(ids: ids, institution: context.institution, at: now, on: connection)
                 let filed = try await insertClaims(id, ids: ids, context: context, at: now, on: connection)
-                try await pointClosedClaims(id, ids: ids, on: connection)
+                try await point(closed, to: filed, on: connection)
                 try await countReturned(id, ids: ids, on: connection)
                 try await markSettled(id, ids: ids, at: now, on: connection)
                 try await debitInstitutionAccounts(chunk, institution: context.institution, on: connection)
@@ -435,11 +435,11 @@ public struct FastTrackJob: Sendable {
             JOIN policies p ON p.id = layer.policy_id
             LEFT JOIN transfers t ON d.approved AND t.idempotency_key = 'defunct:' || s.case_id || ':' || s.enrollment_id || ':' || layer.name
             WHERE s.case_id = \(id.uuid) AND s.enrollment_id = ANY(\(ids)) AND layer.amount > 0
-            RETURNING id, enrollment_id, claimed_fen, status
+            RETURNING id, enrollment_id, policy_id, claimed_fen, status
             """, logger: logger)
         var filed: [JobClaim] = []
-        for try await (claim, enrollment, amount, status) in rows.decode((UUID, UUID, Int64, String).self) {
-            filed.append(JobClaim(id: claim, enrollment: enrollment, amount: amount, paid: status == "paid"))
+        for try await (claim, enrollment, policy, amount, status) in rows.decode((UUID, UUID, UUID, Int64, String).self) {
+            filed.append(JobClaim(id: claim, enrollment: enrollment, policy: policy, amount: amount, paid: status == "paid"))
         }
         return filed
     }
@@ -453,24 +453,26 @@ public struct FastTrackJob: Sendable {
             """
             UPDATE claims SET status = 'closed', decided_at = \(now),
                 decision_reason = 'superseded_by_fast_track' || coalesce(': ' || decision_reason, '')
-            WHERE institution_id = \(institution) AND enrollment_id = ANY(\(ids)) AND defunct_case_id IS NULL
-              AND status NOT IN ('paid', 'rejected', 'closed')
-            RETURNING id, enrollment_id, claimed_fen
+            WHERE enrollment_id = ANY(\(ids)) AND status NOT IN ('paid', 'rejected', 'closed') AND defunct_case_id IS NULL
+              AND institution_id = \(institution)
+            RETURNING id, enrollment_id, policy_id, claimed_fen
             """, logger: logger)
         var closed: [JobClaim] = []
-        for try await (claim, enrollment, amount) in rows.decode((UUID, UUID, Int64).self) {
-            closed.append(JobClaim(id: claim, enrollment: enrollment, amount: amount, paid: false))
+        for try await (claim, enrollment, policy, amount) in rows.decode((UUID, UUID, UUID, Int64).self) {
+            closed.append(JobClaim(id: claim, enrollment: enrollment, policy: policy, amount: amount, paid: false))
         }
         return closed
     }
 
-    private func pointClosedClaims(_ id: DefunctCase.ID, ids: [UUID], on connection: PostgresConnection) async throws {
+    /// Each closed claim points to the case's claim on the same enrollment and policy, when there is one.
+    private func point(_ closed: [JobClaim], to filed: [JobClaim], on connection: PostgresConnection) async throws {
+        let successors = Dictionary(filed.map { (JobClaim.Key($0), $0.id) }, uniquingKeysWith: { first, _ in first })
+        let pairs = closed.compactMap { old in successors[JobClaim.Key(old)].map { (old.id, $0) } }
+        guard !pairs.isEmpty else { return }
         try await connection.query(
             """
-            UPDATE claims old SET superseded_by = new.id
-            FROM claims new
-            WHERE new.defunct_case_id = \(id.uuid) AND new.enrollment_id = ANY(\(ids)) AND old.enrollment_id = new.enrollment_id
-              AND old.policy_id = new.policy_id AND old.status = 'closed' AND old.superseded_by IS NULL AND old.defunct_case_id IS NULL
+            UPDATE claims SET superseded_by = p.new
+            FROM unnest(\(pairs.map(\.0))::uuid[], \(pairs.map(\.1))::uuid[]) AS p (old, new) WHERE claims.id = p.old
             """, logger: logger)
     }
 
@@ -606,6 +608,7 @@ struct CaseBlock {
 struct JobClaim {
     var id: UUID
     var enrollment: UUID
+    var policy: UUID
     var amount: Int64
     var paid: Bool
 
@@ -613,6 +616,15 @@ struct JobClaim {
         EvidenceEvent(
             kind: kind, occurredAt: now, institution: .init(institution), enrollment: .init(enrollment), amount: Money(fen: amount),
             reference: "claim:\(id.uuidString.lowercased())" + (status.map { ":" + $0 } ?? ""))
+    }
+
+    struct Key: Hashable {
+        var enrollment: UUID
+        var policy: UUID
+        init(_ claim: JobClaim) {
+            enrollment = claim.enrollment
+            policy = claim.policy
+        }
     }
 
     /// Filed by the platform, decided (paid claims approved, the others referred), and paid when it was.

@@ -140,7 +140,6 @@ public struct EnrollmentRecord: Codable, Sendable, Hashable {
         """
     static let columnCount = 21
 
-
     init(row: PostgresRow) throws {
         let cells = row.makeRandomAccess()
         func cell<T: PostgresDecodable>(_ index: Int, _ type: T.Type = T.self) throws -> T { try cells[index].decode(T.self) }

@@ -127,7 +127,9 @@ func printSummary(_ finished: DefunctCaseRecord, elapsed: Duration?) {
           uncovered loss:    \(finished.uncoveredFen)
           late payments:     \(finished.returnDueFen) due back, \(finished.paidReturnFen) returned, \(finished.returnUncoveredFen) uncovered
         """)
-    if let reason = finished.blockedReason { print("  blocked:           \(reason) (run `tuitionguard defunct run \(finished.id)` when resolved)") }
+    if let reason = finished.blockedReason {
+        print("  blocked:           \(reason) (run `tuitionguard defunct run \(finished.id)` when resolved)")
+    }
     if let elapsed {
         let wall = seconds(elapsed)
         let rate = wall > 0 ? Double(finished.enrollmentsDone) / wall : 0

@@ -105,4 +105,34 @@ import TuitionTestSupport
             #expect(status.string("status") != "defunct" && status.status == .ok)
         }
     }
+
+    /// A case whose chunk the ledger refuses says why, in the API and on the dashboard, instead of running for ever.
+    @Test func aBlockedCaseShowsItsReasonInTheAPIAndTheDashboard() async throws {
+        try await API.run("defunctblocked") { api, _ in
+            let cast = try await Cast.make(api)
+            try await api.store.query(
+                """
+                CREATE FUNCTION refuse_chunk() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'escrow short' USING ERRCODE = 'check_violation', CONSTRAINT = 'restricted_account_not_negative';
+                END $$
+                """)
+            try await api.store.query(
+                "CREATE TRIGGER refuse BEFORE UPDATE OF enrollments_done ON defunct_cases FOR EACH ROW EXECUTE FUNCTION refuse_chunk()")
+            let marked = try await api.call(
+                .post, "/v1/institutions/\(cast.world.institution.id)/defunct", token: cast.regulator, json: #"{"reason":"停业"}"#)
+            let id = marked.string("id")
+            var reply = marked
+            for _ in 0..<200 where reply.string("status") != "blocked" {
+                try await Task.sleep(for: .milliseconds(25))
+                reply = try await api.call(.get, "/v1/defunct-cases/\(id)", token: cast.regulator)
+            }
+            #expect(reply.string("status") == "blocked" && reply.string("blockedReason") == "a chunk was refused: insufficient_funds")
+            let signIn = try await api.raw(
+                .post, "/dashboard/sign-in", headers: [.contentType: "application/x-www-form-urlencoded"], body: "token=\(cast.regulator)")
+            let session = try #require(
+                signIn.headers[.setCookie]?.split(separator: ";").first?.split(separator: "=", maxSplits: 1).last.map(String.init))
+            let page = try await api.raw(.get, "/dashboard/defunct-cases", headers: [.cookie: "tg_dashboard=\(session)"])
+            #expect(page.status == .ok && page.text.contains("受阻：a chunk was refused: insufficient_funds"), "\(page.text)")
+        }
+    }
 }

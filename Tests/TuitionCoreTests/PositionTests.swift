@@ -43,7 +43,9 @@ import TuitionCore
         let today = termStart.addingDays(10)
         #expect(decideRefund(p, institution: .defunct, lessons: 1).map(\.lessons) == .failure(.institutionDefunct))
         #expect(decideRefund(p, institution: .suspended, lessons: 1).map(\.lessons) != .failure(.institutionDefunct))
-        #expect(decideLessons(p, institution: .defunct, lessons: 1, takenOn: today, today: today).map { $0?.amount } == .failure(.institutionDefunct))
+        #expect(
+            decideLessons(p, institution: .defunct, lessons: 1, takenOn: today, today: today).map { $0?.amount }
+                == .failure(.institutionDefunct))
         var unpaid = p
         unpaid.paid = .zero
         #expect(

@@ -74,7 +74,8 @@ import TuitionTestSupport
                         insurer: insurer, key: "risk:\(institution.id)", on: $0)
                 }.id
             }
-            parties.append(Party(institution: institution, course: course, insurer: insurer, riskPolicy: riskPolicy, tuitionProduct: tuition.id))
+            parties.append(
+                Party(institution: institution, course: course, insurer: insurer, riskPolicy: riskPolicy, tuitionProduct: tuition.id))
             for family in 0..<5 {
                 let guardian = try await partiesRepo.createGuardian(name: "家长\(index)-\(family)")
                 let student = try await partiesRepo.createStudent(NewStudent(name: "学生\(family)"), guardian: guardian)
@@ -87,7 +88,8 @@ import TuitionTestSupport
                 orders.append(Order(enrollment: enrollment, party: index))
                 guard family < 3 else { continue }  // the others are paid during the game, some after an effective time
                 _ = try await store.transaction {
-                    try await EnrollmentRepository(store: store).pay(enrollment.id, guardian: guardian, amount: enrollment.amountFen, on: $0)
+                    try await EnrollmentRepository(store: store).pay(
+                        enrollment.id, guardian: guardian, amount: enrollment.amountFen, on: $0)
                 }
                 if Bool.random(using: &random) {
                     _ = try await store.transaction {
@@ -126,7 +128,8 @@ import TuitionTestSupport
             return "pay"
         case 12..<32:
             _ = try await store.transaction {
-                try await enrollments.recordLessons(enrollment.id, institution: enrollment.institutionId, lessons: lessons, takenOn: today, on: $0)
+                try await enrollments.recordLessons(
+                    enrollment.id, institution: enrollment.institutionId, lessons: lessons, takenOn: today, on: $0)
             }
             return "lessons"
         case 32..<38:
@@ -304,9 +307,13 @@ import TuitionTestSupport
                  WHERE cl.defunct_case_id = dc.id)::bigint
             FROM defunct_cases dc
             """)
-        for try await (id, status, own, insured, ownMoved, insuredMoved) in figures.decode((String, String, Int64, Int64, Int64, Int64).self) {
+        for try await (id, status, own, insured, ownMoved, insuredMoved) in figures.decode(
+            (String, String, Int64, Int64, Int64, Int64).self)
+        {
             #expect(status == "completed", "seed \(seed): case \(id) is \(status)")
-            #expect(own == ownMoved && insured == insuredMoved, "seed \(seed): case \(id) figures \(own)/\(insured), moved \(ownMoved)/\(insuredMoved)")
+            #expect(
+                own == ownMoved && insured == insuredMoved,
+                "seed \(seed): case \(id) figures \(own)/\(insured), moved \(ownMoved)/\(insuredMoved)")
         }
         // Every claim's events appear in the log in order: filed first, paid last and once when paid, never paid otherwise.
         var events: [String: [EvidenceKind]] = [:]
@@ -319,7 +326,8 @@ import TuitionTestSupport
             let story = events[id] ?? []
             #expect(story.first == .claimFiled, "seed \(seed): claim \(id) (\(status)) story \(story)")
             let paid = story.filter { $0 == .claimPaid }.count
-            #expect(paid == (status == "paid" ? 1 : 0) && (status != "paid" || story.last == .claimPaid), "seed \(seed): claim \(id) \(story)")
+            #expect(
+                paid == (status == "paid" ? 1 : 0) && (status != "paid" || story.last == .claimPaid), "seed \(seed): claim \(id) \(story)")
             if status != "filed" && status != "verified" && status != "referred" {
                 #expect(story.count >= 2 || status == "rejected", "seed \(seed): claim \(id) (\(status)) was never decided: \(story)")
             }

@@ -139,7 +139,8 @@ import TuitionTestSupport
                     if mode == .reserve {
                         _ = try await store.transaction {
                             try await EnrollmentRepository(store: store).topUpReserve(
-                                institution: world.institution.id, amount: Money(fen: 300_000), key: "reserve:\(world.institution.id)", on: $0)
+                                institution: world.institution.id, amount: Money(fen: 300_000), key: "reserve:\(world.institution.id)",
+                                on: $0)
                         }
                     }
                     let marked = try await withThrowingTaskGroup(of: DefunctCaseRecord?.self) { group in
@@ -258,12 +259,24 @@ import TuitionTestSupport
             let job = try #require(try await insured.jobClaims(store, marked.id).first)
             let claims = ClaimRepository(store: store)
             let most = Money(fen: job.approvableFen.fen + job.contestedFen.fen)
-            #expect(try await rejection { _ = try await claims.approve(job.id, insurer: insured.insurer, amount: most) } == .additionNeedsReason)
+            #expect(
+                try await rejection { _ = try await claims.approve(job.id, insurer: insured.insurer, amount: most) } == .additionNeedsReason
+            )
             #expect(
                 try await rejection {
                     _ = try await claims.approve(job.id, insurer: insured.insurer, amount: Money(fen: most.fen + 1), reason: "核实")
                 } == .approvalExceedsApprovable)
-            let approved = try await claims.approve(job.id, insurer: insured.insurer, amount: most, reason: "核实：两节课未上")
+            // The bureau may decide the referral too, always with a reason; another district's bureau does not see it.
+            await #expect(throws: NotFound.self) {
+                _ = try await claims.approve(job.id, regulator: DistrictCode("330299")!, amount: most, reason: "x")
+            }
+            #expect(
+                try await rejection {
+                    _ = try await claims.approve(job.id, regulator: DistrictCode(Self.district)!, amount: most, reason: nil)
+                }
+                    == .additionNeedsReason)
+            let approved = try await claims.approve(
+                job.id, regulator: DistrictCode(Self.district)!, amount: most, reason: "核实：两节课未上")
             #expect(approved.status == .approved && approved.approvedFen == most)
             let paid = try await insured.pay(store, job.id)
             #expect(paid.status == .paid && paid.paidFen == most)
@@ -367,7 +380,10 @@ import TuitionTestSupport
             let blocked = try await FastTrackJob(store: store).run(marked.id)
             #expect(blocked.status == .blocked && blocked.blockedReason == "a chunk was refused: insufficient_funds")
             #expect(try await DefunctRepository(store: store).unfinishedCases().isEmpty, "a blocked case is not retried silently")
-            #expect(try await Self.events(store).contains { $0.kind == .defunctCaseBlocked && $0.reference?.hasSuffix("insufficient_funds") == true })
+            #expect(
+                try await Self.events(store).contains {
+                    $0.kind == .defunctCaseBlocked && $0.reference?.hasSuffix("insufficient_funds") == true
+                })
             try await store.query("DROP TRIGGER refuse ON defunct_cases")
             let finished = try await FastTrackJob(store: store).run(marked.id)
             #expect(finished.status == .completed && finished.blockedReason == nil)
@@ -409,7 +425,8 @@ import TuitionTestSupport
             FROM enrollment_positions WHERE enrollment_id = ANY(\(ids.map(\.uuid)))
             """)
         var compared = 0
-        for try await (id, consumed, outstanding, entitled, returnDue, held) in rows.decode((UUID, Int64, Int64, Int64, Int64, Int64).self) {
+        for try await (id, consumed, outstanding, entitled, returnDue, held) in rows.decode((UUID, Int64, Int64, Int64, Int64, Int64).self)
+        {
             let position = try await Self.enrollment(store, .init(id), district: "330204").position
             let core = [position.consumedValue, position.outstanding, position.entitlement, position.returnDue, position.escrowHeld]
             #expect(core.map(\.fen) == [consumed, outstanding, entitled, returnDue, held], "seed \(seed), enrollment \(id)")
