@@ -65,6 +65,34 @@ import TuitionTestSupport
         }
     }
 
+    /// Rows no request can write any more (the edge refuses them), written straight into the database as an older
+    /// service could have: the figures that sum them answer a clear 4xx or their page, never a 500 or a crash.
+    @Test func aPoisonedLedgerNeverCrashesTheDashboardTheStatementsOrTheMetrics() async throws {
+        try await API.run("edge_poison") { api, _ in
+            let cast = try await Cast.make(api)
+            let second = try await PartyRepository(store: api.store).registerInstitution(
+                NewInstitution(
+                    licenceNumber: "教民\(UUID().uuidString.lowercased())", name: "第二培训学校", address: "宁波", creditCode: "52330203MJ0000003X",
+                    licenceValidUntil: BusinessDate("2030-01-01"), supervisionMode: .escrow),
+                district: cast.world.district)
+            try await api.store.query(
+                """
+                UPDATE accounts SET credits_fen = 5000000000000000000
+                WHERE kind = 'reserve' AND institution_id IN (\(cast.world.institution.id.uuid), \(second.id.uuid))
+                """)
+            try await api.store.query(
+                "UPDATE claims SET claimed_fen = 5000000000000000000 WHERE id = \(cast.claim.uuid)")
+            let dashboard = try await api.call(.get, "/dashboard", token: cast.regulator)
+            #expect(dashboard.status == .unprocessableContent && dashboard.code == "amount_too_large", "\(dashboard.body)")
+            #expect(try await api.call(.get, "/dashboard/institutions", token: cast.regulator).status == .ok)
+            #expect(try await api.call(.get, "/dashboard/claims", token: cast.regulator).status == .ok)
+            let statement = try await api.call(.get, "/v1/institutions/\(cast.world.institution.id)/statement", token: cast.regulator)
+            #expect(statement.status == .ok, "\(statement.body)")
+            #expect(try await api.call(.get, "/metrics", token: API.metricsToken).status == .ok)
+            #expect(try await api.call(.get, "/health").status == .ok)
+        }
+    }
+
     /// The class: every route that takes a JSON body with text, with NUL (or another forbidden character) put into
     /// each of its text fields in turn, is refused with 400/422 by some caller and never answers 5xx to any caller.
     @Test func forbiddenCharactersInAnyTextFieldOfAnyRouteAreRefused() async throws {
