@@ -153,7 +153,8 @@ import TuitionTestSupport
     @Test func aKnownPathWithAWrongMethodIs405WithAllow() async throws {
         try await API.run("edge_405") { api, routes in
             let cast = try await Cast.make(api)
-            let reply = try await api.raw(.delete, "/v1/enrollments/\(cast.world.enrollment.id)", headers: [.authorization: "Bearer \(cast.guardian)"])
+            let reply = try await api.raw(
+                .delete, "/v1/enrollments/\(cast.world.enrollment.id)", headers: [.authorization: "Bearer \(cast.guardian)"])
             #expect(reply.status == .methodNotAllowed && reply.text.contains("method_not_allowed"))
             #expect(reply.headers[.allow] == "GET, HEAD")
             let put = try await api.raw(.put, "/v1/claims")
@@ -368,14 +369,21 @@ import TuitionTestSupport
                 (#""address":"宁波","creditCode":"52330203MJ0000000","licenceValidUntil":"2030-01-01""#, "credit_code_invalid"),
                 (#""creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01""#, "institution_details_missing"),
                 (#""address":"宁波","creditCode":"52330203MJ0000000X""#, "institution_details_missing"),
-                (#""address":"宁波\n1 号","creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01""#, "text_has_forbidden_characters"),
-                (#""address":"\#(String(repeating: "址", count: 201))","creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01""#,
-                    "text_field_invalid"),
+                (
+                    #""address":"宁波\n1 号","creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01""#,
+                    "text_has_forbidden_characters"
+                ),
+                (
+                    #""address":"\#(String(repeating: "址", count: 201))","creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01""#,
+                    "text_field_invalid"
+                ),
             ] {
                 let reply = try await register(fields)
                 #expect(reply.code == code, "\(fields): \(reply.body)")
             }
-            #expect(try await register(#""address":"宁波","creditCode":"52330203MJ0000000X","licenceValidUntil":"3030-01-01""#).code == "malformed_body")
+            #expect(
+                try await register(#""address":"宁波","creditCode":"52330203MJ0000000X","licenceValidUntil":"3030-01-01""#).code
+                    == "malformed_body")
         }
     }
 }
