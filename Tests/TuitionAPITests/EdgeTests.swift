@@ -10,7 +10,7 @@ import TuitionTestSupport
 @testable import TuitionAPI
 
 /// Issue #11: no request crashes or poisons the service; the HTTP conventions hold on every route.
-@Suite struct EdgeTests {
+@Suite(.serialized) struct EdgeTests {
     // MARK: Nothing input-derived can trap
 
     @Test func aTermStartInYear9999IsRefusedNotACrash() async throws {

@@ -39,7 +39,7 @@ enum HostileValue {
     }
 }
 
-@Suite struct RequestFuzzTests {
+@Suite(.serialized) struct RequestFuzzTests {
     /// Every request body type, with a valid sample to mutate: the decoder answers a value or a 4xx problem, nothing
     /// else, whatever it is fed.
     static let decoders: [(name: String, sample: String, decode: @Sendable (Data) throws -> Void)] = [
