@@ -150,7 +150,8 @@ public func buildRouter(
     addMetricsRoutes(to: router, store: store, telemetry: telemetry, scrapeToken: web.metricsToken, health: health)
     addPublicRoutes(to: router, store: store, addresses: PublicAddresses(baseURL: publicBaseURL))
     addDashboardRoutes(
-        to: router, store: store, secureCookie: web.secureCookies, allowedOrigins: Set([WebSettings.origin(of: publicBaseURL)].compactMap { $0 }))
+        to: router, store: store, secureCookie: web.secureCookies,
+        allowedOrigins: Set([WebSettings.origin(of: publicBaseURL)].compactMap { $0 }))
     addContractRoutes(to: router, store: store, setup: contracts)
     // Last: it then wraps only the not-found responder (Hummingbird applies middleware to the routes added after it).
     router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes.map { ($0.path.description, $0.method) }))

@@ -118,7 +118,8 @@ struct TokenAuthentication: RouterMiddleware {
     let limiter: FailedAuthenticationLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token = request.headers.bearerToken else { return try await next(request, context) }
+        // `/metrics` checks its own scrape token: it is no principal's and must not count as a failed authentication.
+        guard let token = request.headers.bearerToken, request.uri.path != "/metrics" else { return try await next(request, context) }
         let address = context.remoteAddress ?? "local"
         if let wait = limiter.retryAfter(address) {
             var response = try Problem.tooManyFailedAuthentications.response(from: request, context: context)

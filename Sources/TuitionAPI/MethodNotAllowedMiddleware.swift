@@ -34,7 +34,9 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func matches(_ pattern: [Substring], _ segments: [Substring]) -> Bool {
-        if pattern.last == "**" { return segments.count >= pattern.count - 1 && matches(pattern.dropLast(), segments.prefix(pattern.count - 1)) }
+        if pattern.last == "**" {
+            return segments.count >= pattern.count - 1 && matches(pattern.dropLast(), segments.prefix(pattern.count - 1))
+        }
         guard pattern.count == segments.count else { return false }
         return zip(pattern, segments).allSatisfy { pattern, segment in
             pattern == segment || pattern.hasPrefix(":") || pattern == "*" || (pattern.hasPrefix("{") && pattern.hasSuffix("}"))

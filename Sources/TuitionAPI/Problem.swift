@@ -169,7 +169,8 @@ extension Rejection {
         case .reserveRatioInvalid: "Reserve mode needs a ratio of 1–10,000 basis points; escrow mode takes none"
         case .institutionNotOperating: "The institution is suspended, defunct or blacklisted"
         case .institutionDetailsMissing: "A contract needs the institution's address, credit code and licence validity"
-        case .creditCodeInvalid: "A unified social credit code has 18 characters of 0–9 and A–Y without I, O, S, V, Z; the 3rd–8th are digits"
+        case .creditCodeInvalid:
+            "A unified social credit code has 18 characters of 0–9 and A–Y without I, O, S, V, Z; the 3rd–8th are digits"
         case .proposalNotOpen: "The proposal was already accepted or rejected"
         case .enrollmentNotAccepted: "The order is a proposal the guardian has not accepted yet"
         case .enrollmentAlreadyPaid: "The enrollment is already paid"

@@ -4,12 +4,12 @@
 public enum PlatformLimits {
     /// One reserve top-up: ¥10,000,000.
     public static let topUpMaximum = Money(fen: 1_000_000_000)
-    /// One claim asks at most what one charge can have paid: ¥5,000, the national charge cap.
-    public static let claimMaximum = ChargeCaps.national.amountMax
-    /// A policy's sum insured, and a risk-control product's limit: ¥100,000,000.
+    /// One claim: ¥100,000. A claim may ask more than it is owed (the checks cut it to the entitlement, which one
+    /// charge caps at ¥5,000), never absurdly more.
+    public static let claimMaximum = Money(fen: 10_000_000)
+    /// A policy's sum insured, and a risk-control product's limit: ¥100,000,000. A premium is a rate of at most
+    /// 10,000 basis points of the sum insured, so it stays within the same ceiling.
     public static let sumInsuredMaximum = Money(fen: 10_000_000_000)
-    /// A premium is at most the sum insured it buys.
-    public static let premiumMaximum = sumInsuredMaximum
     /// A course's price per lesson: one lesson may not cost more than one charge may.
     public static let pricePerLessonMaximum = ChargeCaps.national.amountMax
     /// Business dates and times lie in 2000-01-01 … 2099-12-31 (Asia/Shanghai).

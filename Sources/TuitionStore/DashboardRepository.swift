@@ -318,7 +318,8 @@ public struct DashboardRepository: Sendable {
         var tuition: [UUID: Money] = [:]
         for try await (id, cover) in try await tuitionRows.decode((UUID, Decimal).self) { tuition[id] = try Money(summed: cover) }
         var result: [CoverageRow] = []
-        for try await (id, unconsumed, escrow, reserve, risk) in try await fundRows.decode((UUID, Decimal, Decimal, Decimal, Decimal).self) {
+        for try await (id, unconsumed, escrow, reserve, risk) in try await fundRows.decode((UUID, Decimal, Decimal, Decimal, Decimal).self)
+        {
             let insurance = try Money(summed: risk).plus(tuition[id] ?? .zero)
             result.append(
                 CoverageRow(
@@ -330,7 +331,8 @@ public struct DashboardRepository: Sendable {
     }
 
     static func coverage(_ unconsumed: Money, _ escrow: Money, _ reserve: Money, _ insurance: Money) -> TuitionCoverage {
-        TuitionCoverage(unconsumed: max(.zero, unconsumed), escrow: max(.zero, escrow), reserve: max(.zero, reserve), insurance: max(.zero, insurance))
+        TuitionCoverage(
+            unconsumed: max(.zero, unconsumed), escrow: max(.zero, escrow), reserve: max(.zero, reserve), insurance: max(.zero, insurance))
     }
 
     // MARK: Lists

@@ -166,7 +166,8 @@ import TuitionTestSupport
                 ),
                 (
                     "duplicate licence", .post, "/v1/institutions", cast.regulator,
-                    "{\"licenceNumber\":\"\(cast.world.institution.licenceNumber)\",\"name\":\"y\",\"supervisionMode\":\"escrow\",\"address\":\"宁波\",\"creditCode\":\"52330203MJ0000000X\",\"licenceValidUntil\":\"2030-01-01\"}", nil,
+                    "{\"licenceNumber\":\"\(cast.world.institution.licenceNumber)\",\"name\":\"y\",\"supervisionMode\":\"escrow\",\"address\":\"宁波\",\"creditCode\":\"52330203MJ0000000X\",\"licenceValidUntil\":\"2030-01-01\"}",
+                    nil,
                     409, "licence_number_taken"
                 ),
                 (

@@ -194,7 +194,8 @@ struct Cast: Sendable {
         let parties = PartyRepository(store: api.store)
         let institution = try await parties.registerInstitution(
             NewInstitution(
-                licenceNumber: "倒闭-\(UUID().uuidString.lowercased())", name: "已停业培训学校", address: "宁波市海曙区中山西路 1 号", creditCode: "52330203MJ0000001X",
+                licenceNumber: "倒闭-\(UUID().uuidString.lowercased())", name: "已停业培训学校", address: "宁波市海曙区中山西路 1 号",
+                creditCode: "52330203MJ0000001X",
                 licenceValidUntil: BusinessDate(shanghaiDateOf: Date()).addingMonths(12), supervisionMode: .escrow),
             district: world.district)
         let course = try await parties.createCourse(

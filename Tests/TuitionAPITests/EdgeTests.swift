@@ -10,7 +10,7 @@ import TuitionTestSupport
 @testable import TuitionAPI
 
 /// Issue #11: no request crashes or poisons the service; the HTTP conventions hold on every route.
-@Suite struct EdgeTests {
+@Suite(.serialized) struct EdgeTests {
     // MARK: Nothing input-derived can trap
 
     @Test func aTermStartInYear9999IsRefusedNotACrash() async throws {
@@ -62,6 +62,34 @@ import TuitionTestSupport
             }
             #expect(try await api.call(.get, "/dashboard", token: cast.regulator).status == .ok)
             #expect(try await api.call(.get, "/dashboard/claims", token: cast.regulator).status == .ok)
+        }
+    }
+
+    /// Rows no request can write any more (the edge refuses them), written straight into the database as an older
+    /// service could have: the figures that sum them answer a clear 4xx or their page, never a 500 or a crash.
+    @Test func aPoisonedLedgerNeverCrashesTheDashboardTheStatementsOrTheMetrics() async throws {
+        try await API.run("edge_poison") { api, _ in
+            let cast = try await Cast.make(api)
+            let second = try await PartyRepository(store: api.store).registerInstitution(
+                NewInstitution(
+                    licenceNumber: "教民\(UUID().uuidString.lowercased())", name: "第二培训学校", address: "宁波", creditCode: "52330203MJ0000003X",
+                    licenceValidUntil: BusinessDate("2030-01-01"), supervisionMode: .escrow),
+                district: cast.world.district)
+            try await api.store.query(
+                """
+                UPDATE accounts SET credits_fen = 5000000000000000000
+                WHERE kind = 'reserve' AND institution_id IN (\(cast.world.institution.id.uuid), \(second.id.uuid))
+                """)
+            try await api.store.query(
+                "UPDATE claims SET claimed_fen = 5000000000000000000 WHERE id = \(cast.claim.uuid)")
+            let dashboard = try await api.call(.get, "/dashboard", token: cast.regulator)
+            #expect(dashboard.status == .unprocessableContent && dashboard.code == "amount_too_large", "\(dashboard.body)")
+            #expect(try await api.call(.get, "/dashboard/institutions", token: cast.regulator).status == .ok)
+            #expect(try await api.call(.get, "/dashboard/claims", token: cast.regulator).status == .ok)
+            let statement = try await api.call(.get, "/v1/institutions/\(cast.world.institution.id)/statement", token: cast.regulator)
+            #expect(statement.status == .ok, "\(statement.body)")
+            #expect(try await api.call(.get, "/metrics", token: API.metricsToken).status == .ok)
+            #expect(try await api.call(.get, "/health").status == .ok)
         }
     }
 
@@ -125,7 +153,8 @@ import TuitionTestSupport
     @Test func aKnownPathWithAWrongMethodIs405WithAllow() async throws {
         try await API.run("edge_405") { api, routes in
             let cast = try await Cast.make(api)
-            let reply = try await api.raw(.delete, "/v1/enrollments/\(cast.world.enrollment.id)", headers: [.authorization: "Bearer \(cast.guardian)"])
+            let reply = try await api.raw(
+                .delete, "/v1/enrollments/\(cast.world.enrollment.id)", headers: [.authorization: "Bearer \(cast.guardian)"])
             #expect(reply.status == .methodNotAllowed && reply.text.contains("method_not_allowed"))
             #expect(reply.headers[.allow] == "GET, HEAD")
             let put = try await api.raw(.put, "/v1/claims")
@@ -340,14 +369,21 @@ import TuitionTestSupport
                 (#""address":"宁波","creditCode":"52330203MJ0000000","licenceValidUntil":"2030-01-01""#, "credit_code_invalid"),
                 (#""creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01""#, "institution_details_missing"),
                 (#""address":"宁波","creditCode":"52330203MJ0000000X""#, "institution_details_missing"),
-                (#""address":"宁波\n1 号","creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01""#, "text_has_forbidden_characters"),
-                (#""address":"\#(String(repeating: "址", count: 201))","creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01""#,
-                    "text_field_invalid"),
+                (
+                    #""address":"宁波\n1 号","creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01""#,
+                    "text_has_forbidden_characters"
+                ),
+                (
+                    #""address":"\#(String(repeating: "址", count: 201))","creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01""#,
+                    "text_field_invalid"
+                ),
             ] {
                 let reply = try await register(fields)
                 #expect(reply.code == code, "\(fields): \(reply.body)")
             }
-            #expect(try await register(#""address":"宁波","creditCode":"52330203MJ0000000X","licenceValidUntil":"3030-01-01""#).code == "malformed_body")
+            #expect(
+                try await register(#""address":"宁波","creditCode":"52330203MJ0000000X","licenceValidUntil":"3030-01-01""#).code
+                    == "malformed_body")
         }
     }
 }

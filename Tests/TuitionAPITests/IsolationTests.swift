@@ -26,7 +26,9 @@ import TuitionTestSupport
         switch route.description {
         case "POST /v1/guardians": return #"{"name":"新家长"}"#
         case "PUT /v1/district/charge-caps": return #"{"lessonsMax":60,"termMonthsMax":3,"amountMaxFen":500000}"#
-        case "POST /v1/institutions": return #"{"licenceNumber":"LEAK-\#(UUID())","name":"新机构","supervisionMode":"escrow","address":"宁波","creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01"}"#
+        case "POST /v1/institutions":
+            return
+                #"{"licenceNumber":"LEAK-\#(UUID())","name":"新机构","supervisionMode":"escrow","address":"宁波","creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01"}"#
         case "POST /v1/institutions/{id}/reserve-topups": return #"{"amountFen":100}"#
         case "POST /v1/students": return #"{"name":"新学生"}"#
         case "POST /v1/courses": return #"{"title":"新课程","category":"academic","pricePerLessonFen":100,"lessonMinutes":45}"#

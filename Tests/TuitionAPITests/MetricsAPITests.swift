@@ -51,7 +51,9 @@ import TuitionTestSupport
                 try await EnrollmentRepository(store: api.store).pay(
                     extra.id, guardian: district.a.guardian, amount: extra.amountFen, on: $0)
             }
-            #expect(try await api.call(.get, "/metrics", token: API.metricsToken).body.contains(#"tuitionguard_ledger_transfers_total{kind="payment"} 3"#))
+            #expect(
+                try await api.call(.get, "/metrics", token: API.metricsToken).body.contains(
+                    #"tuitionguard_ledger_transfers_total{kind="payment"} 3"#))
         }
     }
 }

@@ -13,11 +13,11 @@ import TuitionTestSupport
 enum HostileValue {
     static var pool: [Any] {
         [
-        Int64.max, Int64.min, -1, 0, 1, 5_000_000_000_000_000_000, 1e300, -0.5, 2.5, true, false, NSNull(),
-        "", " ", "\u{0}", "a\u{1b}[31m", "\u{202e}abc", String(repeating: "字", count: 5_000), "9999-12-31", "0000-01-01",
-        "2099-12-31", "2026-02-30", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "not-a-uuid",
-        "00000000-0000-0000-0000-000000000000", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF", [1, 2], ["k": "v"], "escrow",
-        "institution_risk", "refund_refused",
+            Int64.max, Int64.min, -1, 0, 1, 5_000_000_000_000_000_000, 1e300, -0.5, 2.5, true, false, NSNull(),
+            "", " ", "\u{0}", "a\u{1b}[31m", "\u{202e}abc", String(repeating: "字", count: 5_000), "9999-12-31", "0000-01-01",
+            "2099-12-31", "2026-02-30", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "not-a-uuid",
+            "00000000-0000-0000-0000-000000000000", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF", [1, 2], ["k": "v"], "escrow",
+            "institution_risk", "refund_refused",
         ]
     }
 
@@ -39,21 +39,28 @@ enum HostileValue {
     }
 }
 
-@Suite struct RequestFuzzTests {
+@Suite(.serialized) struct RequestFuzzTests {
     /// Every request body type, with a valid sample to mutate: the decoder answers a value or a 4xx problem, nothing
     /// else, whatever it is fed.
     static let decoders: [(name: String, sample: String, decode: @Sendable (Data) throws -> Void)] = [
         ("GuardianSignUp", #"{"name":"张三","phone":"138"}"#, { _ = try JSONBody.decode(GuardianSignUp.self, from: $0) }),
-        ("ChargeCaps", #"{"lessonsMax":60,"termMonthsMax":3,"amountMaxFen":500000}"#, { _ = try JSONBody.decode(ChargeCaps.Body.self, from: $0) }),
+        (
+            "ChargeCaps", #"{"lessonsMax":60,"termMonthsMax":3,"amountMaxFen":500000}"#,
+            { _ = try JSONBody.decode(ChargeCaps.Body.self, from: $0) }
+        ),
         (
             "NewInstitution",
             #"{"licenceNumber":"x","name":"y","supervisionMode":"escrow","address":"a","creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01","reserveRatioBasisPoints":0,"supervisedBank":"b","supervisedAccountNumber":"1"}"#,
             { _ = try JSONBody.decode(NewInstitution.self, from: $0) }
         ),
         ("TopUpBody", #"{"amountFen":100}"#, { _ = try JSONBody.decode(TopUpBody.self, from: $0) }),
-        ("NewStudent", #"{"name":"小明","relationship":"父子","school":"s","grade":"g"}"#, { _ = try JSONBody.decode(NewStudent.self, from: $0) }),
         (
-            "NewCourse", #"{"title":"t","category":"academic","pricePerLessonFen":100,"lessonMinutes":45,"lessonsPerWeek":2,"teacher":"w"}"#,
+            "NewStudent", #"{"name":"小明","relationship":"父子","school":"s","grade":"g"}"#,
+            { _ = try JSONBody.decode(NewStudent.self, from: $0) }
+        ),
+        (
+            "NewCourse",
+            #"{"title":"t","category":"academic","pricePerLessonFen":100,"lessonMinutes":45,"lessonsPerWeek":2,"teacher":"w"}"#,
             { _ = try JSONBody.decode(NewCourse.self, from: $0) }
         ),
         (
@@ -72,9 +79,13 @@ enum HostileValue {
         ),
         ("ApprovalBody", #"{"amountFen":100}"#, { _ = try JSONBody.decode(ApprovalBody.self, from: $0) }),
         ("ClaimRejectionBody", #"{"reason":"r"}"#, { _ = try JSONBody.decode(ClaimRejectionBody.self, from: $0) }),
-        ("DefunctMarkBody", #"{"reason":"r","effectiveAt":"2026-01-01T00:00:00Z"}"#, { _ = try JSONBody.decode(DefunctMarkBody.self, from: $0) }),
         (
-            "NewInsuranceProduct", #"{"kind":"institution_risk","premiumRateBasisPoints":100,"coveredShareBasisPoints":8000,"limitFen":100}"#,
+            "DefunctMarkBody", #"{"reason":"r","effectiveAt":"2026-01-01T00:00:00Z"}"#,
+            { _ = try JSONBody.decode(DefunctMarkBody.self, from: $0) }
+        ),
+        (
+            "NewInsuranceProduct",
+            #"{"kind":"institution_risk","premiumRateBasisPoints":100,"coveredShareBasisPoints":8000,"limitFen":100}"#,
             { _ = try JSONBody.decode(NewInsuranceProduct.self, from: $0) }
         ),
         (
@@ -109,7 +120,8 @@ enum HostileValue {
         let seed = UInt64.random(in: .min ... .max)
         var generator = SeededGenerator(state: seed)
         for decoder in Self.decoders {
-            let sample = try #require(try JSONSerialization.jsonObject(with: Data(decoder.sample.utf8)) as? [String: Any], "\(decoder.name)")
+            let sample = try #require(
+                try JSONSerialization.jsonObject(with: Data(decoder.sample.utf8)) as? [String: Any], "\(decoder.name)")
             #expect(throws: Never.self, "\(decoder.name)'s sample decodes") { try decoder.decode(Data(decoder.sample.utf8)) }
             for _ in 0..<300 {
                 let mutated = HostileValue.mutate(sample, using: &generator)
@@ -185,9 +197,12 @@ enum HostileValue {
             let long = Int.random(in: 0..<10, using: &generator) == 0
             guard
                 let fields = try? InstitutionRegistrationRule.validText(
-                    licenceNumber: "教民" + text(1...6), name: long ? String(repeating: "名", count: Int.random(in: 195...205, using: &generator)) : text(1...8),
-                    address: long ? String(repeating: "址", count: Int.random(in: 195...205, using: &generator)) : text(0...8), creditCode: creditCode, supervisedBank: text(0...4), supervisedAccountNumber: text(0...3)),
-                InstitutionRegistrationRule.check(address: fields.address, creditCode: fields.creditCode, licenceValidUntil: BusinessDate("2030-01-01"))
+                    licenceNumber: "教民" + text(1...6),
+                    name: long ? String(repeating: "名", count: Int.random(in: 195...205, using: &generator)) : text(1...8),
+                    address: long ? String(repeating: "址", count: Int.random(in: 195...205, using: &generator)) : text(0...8),
+                    creditCode: creditCode, supervisedBank: text(0...4), supervisedAccountNumber: text(0...3)),
+                InstitutionRegistrationRule.check(
+                    address: fields.address, creditCode: fields.creditCode, licenceValidUntil: BusinessDate("2030-01-01"))
                     == nil
             else { continue }
             accepted += 1
@@ -199,7 +214,9 @@ enum HostileValue {
             values["institution.licenceValidUntil"] = "2030-01-01"
             if !fields.supervisedBank.isEmpty { values["supervision.bank"] = fields.supervisedBank }
             if !fields.supervisedAccountNumber.isEmpty { values["supervision.accountNumber"] = fields.supervisedAccountNumber }
-            #expect(throws: Never.self, "seed \(seed): \(fields)") { _ = try TestContracts.templates.withRenderer(template) { try $0.render(values) } }
+            #expect(throws: Never.self, "seed \(seed): \(fields)") {
+                _ = try TestContracts.templates.withRenderer(template) { try $0.render(values) }
+            }
         }
         #expect(accepted > 50, "seed \(seed)")
     }

@@ -12,7 +12,9 @@ import TuitionCore
         #expect(last.addingDays(Int.max) > last && last.addingDays(Int.min) < last)
         let first = try #require(BusinessDate(year: 1, month: 1, day: 31))
         #expect(first.addingMonths(-1).description == "0000-12-31")
-        #expect(BusinessDate(shanghaiDateOf: Date(timeIntervalSince1970: .infinity)) == BusinessDate(shanghaiDateOf: Date(timeIntervalSince1970: 0)))
+        #expect(
+            BusinessDate(shanghaiDateOf: Date(timeIntervalSince1970: .infinity))
+                == BusinessDate(shanghaiDateOf: Date(timeIntervalSince1970: 0)))
         _ = BusinessDate(shanghaiDateOf: Date(timeIntervalSince1970: 1e300))
         let order = ChargeOrder(lessons: 5, pricePerLesson: .yuan(100), termStart: last, termEnd: last)
         #expect(try checkCharge(order, caps: .national).get() == .yuan(500))
@@ -29,19 +31,26 @@ import TuitionCore
         #expect(throws: Rejection.amountTooLarge) { try big.plus(Money(fen: 1)) }
         #expect(throws: Rejection.amountTooLarge) { try Money(fen: .min).minus(Money(fen: 1)) }
         #expect(throws: Rejection.amountTooLarge) { try big.multiplied(by: 2) }
-        #expect(throws: Rejection.amountTooLarge) { try Money.sum([Money(fen: 5_000_000_000_000_000_000), Money(fen: 5_000_000_000_000_000_000)]) }
+        #expect(throws: Rejection.amountTooLarge) {
+            try Money.sum([Money(fen: 5_000_000_000_000_000_000), Money(fen: 5_000_000_000_000_000_000)])
+        }
         #expect((try? Money.sum([Money(fen: 1), Money(fen: 2)])) == Money(fen: 3))
     }
 
     @Test func everyAmountHasADocumentedCeiling() {
-        #expect(throws: Rejection.amountTooLarge) { try checkAmount(PlatformLimits.topUpMaximum.adding(Money(fen: 1))!, atMost: PlatformLimits.topUpMaximum) }
+        #expect(throws: Rejection.amountTooLarge) {
+            try checkAmount(PlatformLimits.topUpMaximum.adding(Money(fen: 1))!, atMost: PlatformLimits.topUpMaximum)
+        }
         #expect(throws: Rejection.amountMustBePositive) { try checkAmount(.zero, atMost: PlatformLimits.claimMaximum) }
         #expect((try? checkAmount(PlatformLimits.claimMaximum, atMost: PlatformLimits.claimMaximum)) != nil)
-        guard case .failure(.amountTooLarge) = decideReserveTopUp(amount: Money(fen: 5_000_000_000_000_000_000), institution: .active) else {
+        guard case .failure(.amountTooLarge) = decideReserveTopUp(amount: Money(fen: 5_000_000_000_000_000_000), institution: .active)
+        else {
             Issue.record("a huge top-up was not refused")
             return
         }
-        #expect(checkProductTerms(kind: .institutionRisk, premiumRateBasisPoints: 100, coveredShareBasisPoints: 8_000, limit: Money(fen: .max)) == .amountTooLarge)
+        #expect(
+            checkProductTerms(kind: .institutionRisk, premiumRateBasisPoints: 100, coveredShareBasisPoints: 8_000, limit: Money(fen: .max))
+                == .amountTooLarge)
         // Ceilings keep every sum the platform makes far inside 64 bits: a million of the largest amounts still fit.
         #expect(PlatformLimits.sumInsuredMaximum.times(1_000_000) != nil)
     }
@@ -60,7 +69,8 @@ import TuitionCore
     /// The credit-code rule is the contract XSD's `tg:creditCode` pattern, checked against that pattern itself on
     /// random strings over the alphabet and its neighbours.
     @Test func theCreditCodeRuleIsTheContractSchemasPattern() throws {
-        let xsd = try String(contentsOf: repositoryRoot.appendingPathComponent("contract-templates/gf-2021-2604/v1/contract.xsd"), encoding: .utf8)
+        let xsd = try String(
+            contentsOf: repositoryRoot.appendingPathComponent("contract-templates/gf-2021-2604/v1/contract.xsd"), encoding: .utf8)
         let start = try #require(xsd.range(of: "<xs:simpleType name=\"creditCode\">"))
         let patternLine = try #require(xsd[start.upperBound...].range(of: #"value="([^"]+)""#, options: .regularExpression))
         let pattern = String(xsd[patternLine].dropFirst(7).dropLast())
@@ -70,7 +80,9 @@ import TuitionCore
         var accepted = 0
         for round in 0..<20_000 {
             var code = round % 2 == 0 ? Array("52330203MJ0000000X") : (0..<18).map { _ in alphabet.randomElement(using: &generator)! }
-            for _ in 0..<Int.random(in: 0...2, using: &generator) { code[Int.random(in: 0..<18, using: &generator)] = alphabet.randomElement(using: &generator)! }
+            for _ in 0..<Int.random(in: 0...2, using: &generator) {
+                code[Int.random(in: 0..<18, using: &generator)] = alphabet.randomElement(using: &generator)!
+            }
             if Int.random(in: 0..<20, using: &generator) == 0 { code.removeLast() }
             let text = String(code)
             let bySchema = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
