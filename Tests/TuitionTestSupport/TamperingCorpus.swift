@@ -26,7 +26,7 @@ public enum TamperingCorpus {
         // Content in each place no digest covers: inside the countersignature, its KeyInfo, its properties, and the
         // institution signature's Object that holds it.
         add("a second contract inside the countersignature",
-            text.replacingLast(countersignatureEnd, with: secondContract + countersignatureEnd), xmlsec1Accepts: true)
+            text.replacingLast(countersignatureEnd, with: secondContract + countersignatureEnd), xmlsec1Accepts: false)
         add("free text inside the countersignature",
             text.replacingLast(countersignatureEnd, with: "总价 1 元" + countersignatureEnd), xmlsec1Accepts: true)
         add("an extra KeyInfo child in the countersignature",
@@ -79,7 +79,7 @@ extension String {
     }
 
     /// The base64 text right after the n-th `tag`, up to the next `<`.
-    func base64Range(afterNth tag: String, _ n: Int) -> Range<String.Index>? {
+    public func base64Range(afterNth tag: String, _ n: Int) -> Range<String.Index>? {
         var searchStart = startIndex
         var found: Range<String.Index>?
         for _ in 0..<n {
@@ -106,7 +106,7 @@ extension String {
     }
 
     /// The first SignatureValue (the institution's, P-256 r‖s) with s replaced by n − s, wrapped as the signer wraps it.
-    func highS() -> String? {
+    public func highS() -> String? {
         guard let range = base64Range(afterNth: "<ds:SignatureValue>", 1),
             let value = Data(base64Encoded: String(self[range]), options: .ignoreUnknownCharacters), value.count == 64
         else { return nil }
