@@ -1,6 +1,6 @@
 import Foundation
 
-/// One tampered copy of a fully signed contract (institution P-256, guardian any) per class of attack that issue 12
+/// One tampered copy of a fully signed contract (the high-S case only when the institution signed with P-256) per class of attack that issue 12
 /// found or names; every verifier of the platform must refuse each. `xmlsec1Accepts` records what xmlsec1 does
 /// with the same bytes (both signatures), which shows why the platform's own profile check is needed.
 public struct TamperedContract: Sendable, CustomStringConvertible {
@@ -42,7 +42,8 @@ public enum TamperingCorpus {
             text.replacingLast(countersignatureEnd, with: "<ds:Object>" + secondContract + "</ds:Object>" + countersignatureEnd),
             xmlsec1Accepts: true)
         add("a changed countersignature timestamp", text.changingBase64(afterNth: "<xades:EncapsulatedTimeStamp>", 2), xmlsec1Accepts: true)
-        add("a changed clause in the signed content", text.replacingOccurrences(of: "父亲", with: "母亲"), xmlsec1Accepts: false)
+        add("a changed licence number in the signed content", text.replacingNth("</tg:licenceNumber>", 1, with: "0</tg:licenceNumber>"),
+            xmlsec1Accepts: false)
 
         // Bytes the parser would not see, or C14N would drop.
         add("a NUL byte and a second contract after the root", text + "\u{0}" + secondContract)
@@ -55,7 +56,7 @@ public enum TamperingCorpus {
         // Other encodings of the same values.
         // (The countersignature covers the institution's value, so xmlsec1 refuses the second signature here; it accepts
         // the high-S first signature itself.)
-        add("a high-S ECDSA institution signature", text.highS(), xmlsec1Accepts: false)
+        if let high = text.highS() { add("a high-S ECDSA institution signature", high, xmlsec1Accepts: false) }
         add("a re-wrapped certificate", text.rewrappingNth("<ds:X509Certificate>", 2), xmlsec1Accepts: true)
         return cases
     }
