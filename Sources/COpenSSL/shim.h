@@ -127,7 +127,15 @@ static inline int cx_ts_verify(const unsigned char *der, long der_len, X509 *anc
     STACK_OF(X509) *certs = token->d.sign->cert;
     STACK_OF(PKCS7_SIGNER_INFO) *signers = PKCS7_get_signer_info(token);
     if (sk_X509_num(certs) != 1 || sk_PKCS7_SIGNER_INFO_num(signers) != 1 || token->d.sign->crl != NULL) goto done;
-    if (sk_X509_ATTRIBUTE_num(sk_PKCS7_SIGNER_INFO_value(signers, 0)->unauth_attr) > 0) goto done;
+    PKCS7_SIGNER_INFO *signer = sk_PKCS7_SIGNER_INFO_value(signers, 0);
+    if (sk_X509_ATTRIBUTE_num(signer->unauth_attr) > 0) goto done;
+    // The parts the TSA's signature does not cover, exactly as the platform's TSA (P-256, SHA-256) writes them:
+    // versions, the digestAlgorithms set and the signature algorithm. OpenSSL's verification ignores them.
+    if (ASN1_INTEGER_get(token->d.sign->version) != 3 || ASN1_INTEGER_get(signer->version) != 1) goto done;
+    STACK_OF(X509_ALGOR) *digests = token->d.sign->md_algs;
+    if (sk_X509_ALGOR_num(digests) != 1 || X509_ALGOR_cmp(sk_X509_ALGOR_value(digests, 0), signer->digest_alg) != 0) goto done;
+    if (OBJ_obj2nid(signer->digest_alg->algorithm) != NID_sha256) goto done;
+    if (OBJ_obj2nid(signer->digest_enc_alg->algorithm) != NID_ecdsa_with_SHA256 || signer->digest_enc_alg->parameter != NULL) goto done;
     result = CX_TS_INVALID;
     if ((ctx = TS_VERIFY_CTX_new()) == NULL) goto done;
     X509_STORE *store = X509_STORE_new();

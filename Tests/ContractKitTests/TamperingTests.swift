@@ -30,7 +30,9 @@ import Testing
             }
         }
         #expect(checked > 2 * 3000)
-        #expect(undetected.isEmpty, "undetected changes at \(undetected.prefix(10).map { "\($0.offset)^\($0.mask)" })")
+        #expect(
+            undetected.isEmpty,
+            "undetected changes at \(undetected.prefix(10).map { "\($0.offset)^\($0.mask)" }) in \(undetected.first.map { String(decoding: signed[max(0, $0.offset - 1500)..<$0.offset], as: UTF8.self).split(separator: "<").last.map { String($0.prefix(60)) } ?? "" } ?? "")")
     }
 
     @Test(arguments: KeyAlgorithm.allCases)

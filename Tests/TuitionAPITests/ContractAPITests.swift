@@ -147,7 +147,7 @@ import TuitionTestSupport
             #expect(
                 try await api.call(
                     .post, "/v1/institutions/\(cast.world.institution.id)/blacklisting", token: cast.regulator, json: #"{"note":"卷款风险"}"#
-                ).status == .ok)
+                ).status.code < 300)
             let crlf = document.replacingOccurrences(of: "\n", with: "\r\n")
             let verification = try await api.call(.post, "/v1/contract-verifications", json: crlf)
             #expect(verification.json["fullySigned"] as? Bool == true && verification.string("contractId") == id, "\(verification.body)")

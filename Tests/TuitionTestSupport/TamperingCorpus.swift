@@ -1,6 +1,6 @@
 import Foundation
 
-/// One tampered copy of a fully signed contract (institution P-256, guardian any) per class of attack that issue 12
+/// One tampered copy of a fully signed contract (the high-S case only when the institution signed with P-256) per class of attack that issue 12
 /// found or names; every verifier of the platform must refuse each. `xmlsec1Accepts` records what xmlsec1 does
 /// with the same bytes (both signatures), which shows why the platform's own profile check is needed.
 public struct TamperedContract: Sendable, CustomStringConvertible {
@@ -26,7 +26,7 @@ public enum TamperingCorpus {
         // Content in each place no digest covers: inside the countersignature, its KeyInfo, its properties, and the
         // institution signature's Object that holds it.
         add("a second contract inside the countersignature",
-            text.replacingLast(countersignatureEnd, with: secondContract + countersignatureEnd), xmlsec1Accepts: true)
+            text.replacingLast(countersignatureEnd, with: secondContract + countersignatureEnd), xmlsec1Accepts: false)
         add("free text inside the countersignature",
             text.replacingLast(countersignatureEnd, with: "总价 1 元" + countersignatureEnd), xmlsec1Accepts: true)
         add("an extra KeyInfo child in the countersignature",
@@ -42,7 +42,8 @@ public enum TamperingCorpus {
             text.replacingLast(countersignatureEnd, with: "<ds:Object>" + secondContract + "</ds:Object>" + countersignatureEnd),
             xmlsec1Accepts: true)
         add("a changed countersignature timestamp", text.changingBase64(afterNth: "<xades:EncapsulatedTimeStamp>", 2), xmlsec1Accepts: true)
-        add("a changed clause in the signed content", text.replacingOccurrences(of: "父亲", with: "母亲"), xmlsec1Accepts: false)
+        add("a changed licence number in the signed content", text.replacingNth("</tg:licenceNumber>", 1, with: "0</tg:licenceNumber>"),
+            xmlsec1Accepts: false)
 
         // Bytes the parser would not see, or C14N would drop.
         add("a NUL byte and a second contract after the root", text + "\u{0}" + secondContract)
@@ -55,7 +56,7 @@ public enum TamperingCorpus {
         // Other encodings of the same values.
         // (The countersignature covers the institution's value, so xmlsec1 refuses the second signature here; it accepts
         // the high-S first signature itself.)
-        add("a high-S ECDSA institution signature", text.highS(), xmlsec1Accepts: false)
+        if let high = text.highS() { add("a high-S ECDSA institution signature", high, xmlsec1Accepts: false) }
         add("a re-wrapped certificate", text.rewrappingNth("<ds:X509Certificate>", 2), xmlsec1Accepts: true)
         return cases
     }
@@ -79,7 +80,7 @@ extension String {
     }
 
     /// The base64 text right after the n-th `tag`, up to the next `<`.
-    func base64Range(afterNth tag: String, _ n: Int) -> Range<String.Index>? {
+    public func base64Range(afterNth tag: String, _ n: Int) -> Range<String.Index>? {
         var searchStart = startIndex
         var found: Range<String.Index>?
         for _ in 0..<n {
@@ -106,7 +107,7 @@ extension String {
     }
 
     /// The first SignatureValue (the institution's, P-256 r‖s) with s replaced by n − s, wrapped as the signer wraps it.
-    func highS() -> String? {
+    public func highS() -> String? {
         guard let range = base64Range(afterNth: "<ds:SignatureValue>", 1),
             let value = Data(base64Encoded: String(self[range]), options: .ignoreUnknownCharacters), value.count == 64
         else { return nil }
