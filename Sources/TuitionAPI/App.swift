@@ -165,6 +165,12 @@ public func buildApplication(configuration: AppConfiguration, logger: Logger) th
     postgres.apply(configuration.databaseTimeouts)
     let client = PostgresClient(configuration: postgres, backgroundLogger: logger)
     let store = Store(client: client, logger: logger)
+    // The background services have a small pool of their own, whose statements may run as long as their batches.
+    var backgroundPostgres = try postgresConfiguration(url: configuration.databaseURL)
+    backgroundPostgres.apply(.background)
+    backgroundPostgres.options.maximumConnections = 4
+    let backgroundClient = PostgresClient(configuration: backgroundPostgres, backgroundLogger: logger)
+    let backgroundStore = Store(client: backgroundClient, logger: logger)
     let document = (try? String(contentsOfFile: configuration.openAPIPath, encoding: .utf8)) ?? ""
     if document.isEmpty { logger.warning("no OpenAPI document at \(configuration.openAPIPath)") }
     guard let keyPath = configuration.logKeyPath else { throw ConfigurationError.missing("TUITIONGUARD_LOG_KEY_FILE") }
@@ -188,18 +194,20 @@ public func buildApplication(configuration: AppConfiguration, logger: Logger) th
         responder: RequestDeadlineResponder(inner: router.buildResponder(), limit: configuration.requestDeadline, factory: telemetry.factory),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "TuitionGuard"),
         logger: logger)
-    let runner = FastTrackRunner(job: FastTrackJob(store: store), defunct: DefunctRepository(store: store), logger: logger)
+    let runner = FastTrackRunner(
+        job: FastTrackJob(store: backgroundStore), defunct: DefunctRepository(store: backgroundStore), logger: logger)
     app.addServices(
-        client,
+        client, backgroundClient,
         SupervisedService(
-            name: "sequencer", work: SequencerWork(sequencer: Sequencer(store: store, signer: signer)), interval: .milliseconds(200),
-            batchDeadline: .seconds(10), health: health, logger: logger),
+            name: "sequencer", work: SequencerWork(sequencer: Sequencer(store: backgroundStore, signer: signer)),
+            interval: .milliseconds(200),
+            batchDeadline: .seconds(5), health: health, logger: logger),
         // A province-sized case takes minutes; the deadline only catches a sweep that hangs.
         SupervisedService(
             name: "fast_track", work: FastTrackSweepWork(runner: runner), interval: .seconds(10), batchDeadline: .seconds(600),
             health: health, logger: logger),
         SupervisedService(
-            name: "warnings", work: WarningWork(warnings: WarningRepository(store: store), logger: logger),
+            name: "warnings", work: WarningWork(warnings: WarningRepository(store: backgroundStore), logger: logger),
             interval: configuration.warningInterval, batchDeadline: .seconds(120), health: health, logger: logger))
     return app
 }

@@ -89,6 +89,15 @@ public struct DatabaseTimeouts: Sendable {
 
     public init() {}
 
+    /// For the background services' own pool: a fast-track plan over a province's enrollments is one statement that
+    /// may run for minutes; each service's batch deadline bounds it instead.
+    public static var background: DatabaseTimeouts {
+        var timeouts = DatabaseTimeouts()
+        timeouts.statement = .seconds(600)
+        timeouts.lock = .seconds(30)
+        return timeouts
+    }
+
     func milliseconds(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components
         return String(seconds * 1_000 + attoseconds / 1_000_000_000_000_000)
