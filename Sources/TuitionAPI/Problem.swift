@@ -141,7 +141,7 @@ extension Rejection: ProblemConvertible {
             .coverageTermsInvalid, .policyPeriodInvalid, .insuredDoesNotMatchProduct, .sumInsuredExceedsCover,
             .policyStartsInThePast, .approvalExceedsApprovable, .payoutExceedsPolicyRemaining, .payoutExceedsEntitlement,
             .effectiveTimeInFuture, .institutionNotDefunct, .warningThresholdInvalid, .inspectionInvalid, .ratingOutOfRange,
-            .contractNotSigned, .signingCertificateRevoked, .identityNumberInvalid, .additionNeedsReason:
+            .contractNotSigned, .signingCertificateRevoked, .identityNumberInvalid, .additionNeedsReason, .approvingAuthorityInvalid:
             .unprocessableContent
         }
     }

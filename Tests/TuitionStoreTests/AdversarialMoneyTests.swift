@@ -83,7 +83,7 @@ import TuitionTestSupport
                     NewEnrollment(
                         studentId: student.id, courseId: course.id, lessons: Int.random(in: 5...30, using: &random),
                         termStart: today.addingDays(-20), termEnd: today.addingDays(60)),
-                    institution: institution.id)
+                    institution: institution.id, guardian: guardian)
                 try await TestContracts.sign(store, enrollment)
                 orders.append(Order(enrollment: enrollment, party: index))
                 guard family < 3 else { continue }  // the others are paid during the game, some after an effective time
