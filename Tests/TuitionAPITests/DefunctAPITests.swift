@@ -128,7 +128,8 @@ import TuitionTestSupport
             }
             #expect(reply.string("status") == "blocked" && reply.string("blockedReason") == "a chunk was refused: insufficient_funds")
             let signIn = try await api.raw(
-                .post, "/dashboard/sign-in", headers: [.contentType: "application/x-www-form-urlencoded"], body: "token=\(cast.regulator)")
+                .post, "/dashboard/sign-in", headers: [.contentType: "application/x-www-form-urlencoded", .origin: API.origin],
+                body: "token=\(cast.regulator)")
             let session = try #require(
                 signIn.headers[.setCookie]?.split(separator: ";").first?.split(separator: "=", maxSplits: 1).last.map(String.init))
             let page = try await api.raw(.get, "/dashboard/defunct-cases", headers: [.cookie: "tg_dashboard=\(session)"])

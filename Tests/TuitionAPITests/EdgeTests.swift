@@ -18,9 +18,9 @@ import TuitionTestSupport
             let cast = try await Cast.make(api)
             for (start, end) in [("9999-12-01", "9999-12-31"), ("2099-12-01", "2100-02-01"), ("1999-12-31", "2000-01-01")] {
                 let reply = try await api.call(
-                    .post, "/v1/enrollments", token: cast.institution,
+                    .post, "/v1/enrollment-proposals", token: cast.institution,
                     json: """
-                        {"studentId":"\(cast.world.student.id)","courseId":"\(cast.world.course.id)","lessons":5,
+                        {"guardianId":"\(cast.world.guardian)","courseId":"\(cast.world.course.id)","lessons":5,
                          "termStart":"\(start)","termEnd":"\(end)"}
                         """)
                 #expect(reply.status == .badRequest && reply.code == "malformed_body", "\(start): \(reply.body)")

@@ -222,7 +222,7 @@ private func problemCode(_ response: TestResponse) -> String? {
             #expect(behind.status == .serviceUnavailable, "\(behind.body)")
             #expect(behind.json["database"] as? String == "ok")
             #expect((behind.json["oldestQueuedAgeSeconds"] as? Double ?? 0) >= 31)
-            let metrics = try await api.call(.get, "/metrics").body
+            let metrics = try await api.call(.get, "/metrics", token: API.metricsToken).body
             #expect(metrics.contains("# TYPE tuitionguard_evidence_queue_depth gauge"), "\(metrics)")
             #expect(metrics.contains("tuitionguard_evidence_queue_head_age_seconds"))
             try await Sequencer(store: api.store, signer: testLogSigner).drain()
