@@ -26,6 +26,7 @@ import TuitionTestSupport
         switch route.description {
         case "POST /v1/guardians": return #"{"name":"新家长"}"#
         case "PUT /v1/district/charge-caps": return #"{"lessonsMax":60,"termMonthsMax":3,"amountMaxFen":500000}"#
+        case "PUT /v1/district": return #"{"approvingAuthority":"宁波市海曙区教育局"}"#
         case "POST /v1/institutions":
             return
                 #"{"licenceNumber":"LEAK-\#(UUID())","name":"新机构","supervisionMode":"escrow","address":"宁波","creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01"}"#
