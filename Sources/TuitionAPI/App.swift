@@ -170,7 +170,7 @@ public func buildApplication(configuration: AppConfiguration, logger: Logger) th
     backgroundPostgres.apply(.background)
     backgroundPostgres.options.maximumConnections = 4
     let backgroundClient = PostgresClient(configuration: backgroundPostgres, backgroundLogger: logger)
-    let backgroundStore = Store(client: backgroundClient, logger: logger)
+    let backgroundStore = Store(client: backgroundClient, logger: logger, tokenHolders: store.tokenHolders)
     let document = (try? String(contentsOfFile: configuration.openAPIPath, encoding: .utf8)) ?? ""
     if document.isEmpty { logger.warning("no OpenAPI document at \(configuration.openAPIPath)") }
     guard let keyPath = configuration.logKeyPath else { throw ConfigurationError.missing("TUITIONGUARD_LOG_KEY_FILE") }

@@ -252,6 +252,7 @@ struct IdempotentRequests: Sendable {
             switch try await repository.begin(owner: owner, principal: principal.id, key: key, requestDigest: digest, on: connection) {
             case .replay(let response): return response
             case .conflict: throw Problem.idempotencyKeyReused
+            case .tokenNoLongerLive: throw Problem.unauthenticated
             case .proceed:
                 let result = try await operation(connection)
                 let response = StoredResponse(status: Int(status.code), body: try JSON.encoder.encode(result))

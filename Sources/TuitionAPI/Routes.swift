@@ -258,10 +258,13 @@ func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Service
         guard case .guardian(let guardian) = principal.entity else { throw Problem.roleNotPermitted }
         let id: Enrollment.ID = try context.parameters.id("id")
         let (body, raw) = try await request.decodeJSON(PaymentBody.self, context: context)
+        var paidTo: Institution.ID?
         let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
-            try await services.enrollments.pay(id, guardian: guardian, amount: body.amountFen, on: connection)
+            let paid = try await services.enrollments.pay(id, guardian: guardian, amount: body.amountFen, on: connection)
+            paidTo = paid.institutionId
+            return paid
         }
-        await evaluateAfterMoney(id, services: services, logger: context.logger)
+        if let paidTo { await evaluateAfterChange(of: paidTo, services: services, logger: context.logger) }
         return response
     }
     v1.post("enrollments/:id/lessons") { request, context in
@@ -269,11 +272,14 @@ func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Service
         guard case .institution(let institution) = principal.entity else { throw Problem.roleNotPermitted }
         let id: Enrollment.ID = try context.parameters.id("id")
         let (body, raw) = try await request.decodeJSON(LessonsBody.self, context: context)
+        var recorded = false
         let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
-            try await services.enrollments.recordLessons(
+            let lesson = try await services.enrollments.recordLessons(
                 id, institution: institution, lessons: body.lessons, takenOn: body.takenOn, on: connection)
+            recorded = true
+            return lesson
         }
-        await evaluateAfterMoney(id, services: services, logger: context.logger)
+        if recorded { await evaluateAfterChange(of: institution, services: services, logger: context.logger) }
         return response
     }
     v1.get("enrollments/:id/lessons") { request, context in
@@ -288,11 +294,14 @@ func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Service
         guard case .institution(let institution) = principal.entity else { throw Problem.roleNotPermitted }
         let id: Enrollment.ID = try context.parameters.id("id")
         let (body, raw) = try await request.decodeJSON(RefundBody.self, context: context)
+        var refunded = false
         let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
-            try await services.enrollments.refund(
+            let refund = try await services.enrollments.refund(
                 id, institution: institution, lessons: body.lessons, reason: try validOptionalText(body.reason), on: connection)
+            refunded = true
+            return refund
         }
-        await evaluateAfterMoney(id, services: services, logger: context.logger)
+        if refunded { await evaluateAfterChange(of: institution, services: services, logger: context.logger) }
         return response
     }
     v1.post("lessons/:id/confirmation") { _, context in

@@ -41,19 +41,9 @@ extension WarningThresholds {
     }
 }
 
-/// Re-evaluates the warnings of the enrollment's institution after a payment, lessons or a refund changed its
-/// figures. It runs after the money's transaction committed: a failure is logged and never undoes or fails the
-/// money movement (see `WarningTrigger`).
-func evaluateAfterMoney(_ enrollment: Enrollment.ID, services: Services, logger: Logger) async {
-    do {
-        guard let institution = try await services.warnings.institution(of: enrollment) else { return }
-        await services.warningTrigger.changed(institution)
-    } catch {
-        logger.error("warning evaluation after a money event failed", metadata: ["error": "\(String(reflecting: error))"])
-    }
-}
-
-/// The same for a change known by its institution (a reserve top-up, a risk-control policy).
+/// Re-evaluates the warnings of an institution after a payment, lessons, a refund, a reserve top-up or a risk-control
+/// policy changed its figures. Callers run it after the change's transaction committed, and only when the change ran
+/// (a replayed request changed nothing); a failure never undoes or fails the change (see `WarningTrigger`).
 func evaluateAfterChange(of institution: Institution.ID, services: Services, logger: Logger) async {
     await services.warningTrigger.changed(institution)
 }

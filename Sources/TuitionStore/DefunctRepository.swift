@@ -147,7 +147,7 @@ public struct DefunctRepository: Sendable {
         let effective = effectiveAt ?? now
         guard effective <= now else { throw Rejection.effectiveTimeInFuture }
         let reason = try validFreeText(reason, maxScalars: 1000)
-        return try await store.transaction { connection in
+        return try await store.transactionChangingAuthority { connection in
             let rows = try await connection.query(
                 """
                 SELECT status FROM institutions WHERE id = \(institution.uuid) AND district_code = \(district) FOR UPDATE

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import TuitionCore
 
 /// The first response to a request with an `Idempotency-Key`, kept so a replay gets it again and moves nothing.
 public struct StoredResponse: Sendable, Equatable {
@@ -19,6 +20,9 @@ public enum IdempotencyOutcome: Sendable {
     case replay(StoredResponse)
     /// The key was used with a different request.
     case conflict
+    /// The token was revoked, expired or its institution blacklisted since the request was authenticated (the
+    /// authentication may come from `TokenHolderCache`).
+    case tokenNoLongerLive
 }
 
 public struct IdempotencyRepository: Sendable {
@@ -29,14 +33,19 @@ public struct IdempotencyRepository: Sendable {
     /// Claims `key` for this request inside the caller's transaction. Keys belong to `owner`, the entity the
     /// principal acts for (`PrincipalEntity.idempotencyOwner`), not to one of its tokens; `principal` records which
     /// token used it first. A concurrent request with the same key waits on the unique index until the first
-    /// commits, then sees its response.
+    /// commits, then sees its response. The same statement checks the token is still live and its institution not
+    /// defunct, so a token revoked a moment ago moves no money.
     public func begin(owner: String, principal: UUID, key: String, requestDigest: Data, on connection: PostgresConnection) async throws
         -> IdempotencyOutcome
     {
-        let inserted = try await connection.execute(
+        let claimed = try await connection.execute(
             ClaimKeyStatement(owner: owner, principal: principal, key: key, digest: requestDigest, now: store.dependencies.now()),
             logger: store.logger)
-        for try await _ in inserted { return .proceed }
+        for try await (live, institutionStatus, inserted) in claimed {
+            guard live, institutionStatus != InstitutionStatus.blacklisted.rawValue else { return .tokenNoLongerLive }
+            if institutionStatus == InstitutionStatus.defunct.rawValue { throw Rejection.institutionDefunct }
+            if inserted { return .proceed }
+        }
         let rows = try await connection.execute(StoredResponseStatement(owner: owner, key: key), logger: store.logger)
         for try await (digest, status, body) in rows {
             return digest == requestDigest ? .replay(StoredResponse(status: status, body: body)) : .conflict
@@ -51,14 +60,21 @@ public struct IdempotencyRepository: Sendable {
     }
 }
 
-/// `begin`: claims the key; returns a row only when it was new.
+/// `begin`: whether the token is live, its institution's status, and whether the key was claimed (only for a live
+/// token of an institution that is neither blacklisted nor defunct, and only when it was new).
 struct ClaimKeyStatement: PostgresPreparedStatement {
     static let sql = """
-        INSERT INTO idempotent_requests (owner, principal_id, key, request_sha256, status_code, response_body, created_at)
-        VALUES ($5, $1, $2, $3, 0, ''::bytea, $4)
-        ON CONFLICT DO NOTHING RETURNING 1
+        WITH holder AS (
+            SELECT i.status FROM principals p LEFT JOIN institutions i ON i.id = p.institution_id
+            WHERE p.id = $1 AND p.revoked_at IS NULL AND p.expires_at > $4),
+        claimed AS (
+            INSERT INTO idempotent_requests (owner, principal_id, key, request_sha256, status_code, response_body, created_at)
+            SELECT $5, $1, $2, $3, 0, ''::bytea, $4 FROM holder
+            WHERE holder.status IS NULL OR holder.status NOT IN ('blacklisted', 'defunct')
+            ON CONFLICT DO NOTHING RETURNING 1)
+        SELECT EXISTS (SELECT 1 FROM holder), (SELECT status FROM holder), EXISTS (SELECT 1 FROM claimed)
         """
-    typealias Row = ()
+    typealias Row = (Bool, String?, Bool)
 
     var owner: String
     var principal: UUID
@@ -76,7 +92,7 @@ struct ClaimKeyStatement: PostgresPreparedStatement {
         return bindings
     }
 
-    func decodeRow(_ row: PostgresRow) throws -> Row {}
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
 
 /// `begin`: the first request's digest and response, for a key already claimed.

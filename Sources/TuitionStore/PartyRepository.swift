@@ -171,7 +171,7 @@ public struct PartyRepository: Sendable {
     }
 
     public func setInstitutionStatus(_ id: Institution.ID, status: InstitutionStatus) async throws {
-        try await store.transaction { connection in
+        try await store.transactionChangingAuthority { connection in
             try await connection.query("UPDATE institutions SET status = \(status.rawValue) WHERE id = \(id.uuid)", logger: store.logger)
             try await EvidenceQueue(store: store).enqueue(
                 EvidenceEvent(

@@ -112,11 +112,20 @@ public struct PrincipalRepository: Sendable {
 
     /// The holder of a live token. The lookup goes by the token's SHA-256 through a unique index, and the stored hash
     /// is then compared in constant time, so neither step's timing says anything about a token someone else holds.
+    /// Holders are cached for a few seconds (`TokenHolderCache`).
     public func holder(forToken token: String) async throws -> TokenHolder? {
         let digest = Self.digest(token)
-        let rows = try await store.client.execute(
-            PrincipalByTokenStatement(digest: digest, now: store.dependencies.now()), logger: store.logger)
-        for try await (id, stored, district, institution, guardian, insurer, status) in rows {
+        let now = store.dependencies.now()
+        if let cached = store.tokenHolders.holder(forDigest: digest, now: now) { return cached }
+        let generation = store.tokenHolders.generation
+        guard let (holder, expiresAt) = try await lookUp(digest, now: now) else { return nil }
+        store.tokenHolders.remember(holder, digest: digest, tokenExpiresAt: expiresAt, lookedUpIn: generation)
+        return holder
+    }
+
+    private func lookUp(_ digest: Data, now: Date) async throws -> (TokenHolder, expiresAt: Date)? {
+        let rows = try await store.client.execute(PrincipalByTokenStatement(digest: digest, now: now), logger: store.logger)
+        for try await (id, stored, district, institution, guardian, insurer, status, expiresAt) in rows {
             guard constantTimeEquals(stored, digest) else { return nil }
             let entity: PrincipalEntity? =
                 if let district, let code = DistrictCode(district) { .regulator(code) } else if let institution {
@@ -125,7 +134,7 @@ public struct PrincipalRepository: Sendable {
             let institutionStatus: InstitutionStatus? = try status.map { try decodeEnum($0) }
             // A blacklisted institution's tokens are revoked when it is blacklisted; this holds for any left over.
             if institutionStatus == .blacklisted { return nil }
-            return entity.map { TokenHolder(principal: Principal(id: id, entity: $0), institutionStatus: institutionStatus) }
+            return entity.map { (TokenHolder(principal: Principal(id: id, entity: $0), institutionStatus: institutionStatus), expiresAt) }
         }
         return nil
     }
@@ -147,7 +156,7 @@ public struct PrincipalRepository: Sendable {
     /// Revokes a token its holder or its district's regulator names; nil when `principal` may not see it.
     /// Revoking a revoked token changes nothing.
     public func revoke(_ id: UUID, by principal: Principal) async throws -> TokenRecord? {
-        try await store.transaction { connection in
+        try await store.transactionChangingAuthority { connection in
             guard var token = try await manageable(id, by: principal, on: connection) else { return nil }
             if token.revokedAt == nil {
                 let now = store.dependencies.now()
@@ -161,7 +170,7 @@ public struct PrincipalRepository: Sendable {
     /// Replaces a live token with a new one for the same entity, in one transaction: the old token stops working the
     /// moment the new one exists. Nil when `principal` may not see it or it is no longer live.
     public func rotate(_ id: UUID, by principal: Principal) async throws -> IssuedToken? {
-        try await store.transaction { connection in
+        try await store.transactionChangingAuthority { connection in
             let now = store.dependencies.now()
             guard let old = try await manageable(id, by: principal, on: connection), old.revokedAt == nil, old.expiresAt > now,
                 let entity = PrincipalEntity(role: old.role, entityId: old.entityId)
@@ -235,11 +244,11 @@ extension PrincipalEntity {
 /// `holder(forToken:)`: the live principal holding a token, by the token's SHA-256; runs on every request.
 struct PrincipalByTokenStatement: PostgresPreparedStatement {
     static let sql = """
-        SELECT p.id, p.token_sha256, p.district_code, p.institution_id, p.guardian_id, p.insurer_id, i.status
+        SELECT p.id, p.token_sha256, p.district_code, p.institution_id, p.guardian_id, p.insurer_id, i.status, p.expires_at
         FROM principals p LEFT JOIN institutions i ON i.id = p.institution_id
         WHERE p.token_sha256 = $1 AND p.revoked_at IS NULL AND p.expires_at > $2
         """
-    typealias Row = (UUID, Data, String?, UUID?, UUID?, UUID?, String?)
+    typealias Row = (UUID, Data, String?, UUID?, UUID?, UUID?, String?, Date)
 
     var digest: Data
     var now: Date

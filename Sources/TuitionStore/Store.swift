@@ -24,11 +24,16 @@ public struct Store: Sendable {
     public let client: PostgresClient
     public let logger: Logger
     public let dependencies: Dependencies
+    /// Shared by every `Store` of one process that can revoke or authenticate (see `TokenHolderCache`).
+    public let tokenHolders: TokenHolderCache
 
-    public init(client: PostgresClient, logger: Logger, dependencies: Dependencies = .live) {
+    public init(
+        client: PostgresClient, logger: Logger, dependencies: Dependencies = .live, tokenHolders: TokenHolderCache = TokenHolderCache()
+    ) {
         self.client = client
         self.logger = logger
         self.dependencies = dependencies
+        self.tokenHolders = tokenHolders
     }
 
     /// Runs `body` in one transaction; an error thrown by `body` rolls it back and is rethrown as it was.
@@ -49,6 +54,15 @@ public struct Store: Sendable {
             }
             throw error.closureError ?? error.beginError ?? error.commitError ?? error
         }
+    }
+
+    /// A transaction that may end tokens or change what their holders may do (a revocation, an institution's status):
+    /// every cached token holder is forgotten once it has ended.
+    public func transactionChangingAuthority<Result: Sendable>(
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        defer { tokenHolders.forgetAll() }
+        return try await transaction(body)
     }
 
     @discardableResult

@@ -62,7 +62,7 @@ public struct SupervisionRepository: Sendable {
     public func sanction(_ id: Institution.ID, action: SanctionAction, note: String, district: DistrictCode) async throws
         -> SanctionRecord
     {
-        try await store.transaction { connection in
+        try await store.transactionChangingAuthority { connection in
             let rows = try await connection.query(
                 "SELECT status FROM institutions WHERE id = \(id.uuid) AND district_code = \(district.value) FOR UPDATE",
                 logger: logger)

@@ -94,13 +94,6 @@ public struct WarningRepository: Sendable {
         try await store.transaction { connection in try await evaluate(target, on: connection) }
     }
 
-    /// The institution of `enrollment`, whose warnings a payment, lessons or a refund on it may change.
-    public func institution(of enrollment: Enrollment.ID) async throws -> Institution.ID? {
-        let rows = try await store.query("SELECT institution_id FROM enrollments WHERE id = \(enrollment.uuid)")
-        for try await institution in rows.decode(UUID.self) { return .init(institution) }
-        return nil
-    }
-
     public func evaluate(_ target: EvaluationTarget, on connection: PostgresConnection) async throws -> WarningEvaluation {
         let (district, institutions): (String?, [UUID]?) =
             switch target {

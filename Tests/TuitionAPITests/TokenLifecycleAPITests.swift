@@ -155,4 +155,63 @@ import TuitionTestSupport
         #expect(!constantTimeEquals(a, b))
         #expect(!constantTimeEquals(a, Data(repeating: 7, count: 31)))
     }
+
+    /// Issue #15: authentication is cached for a few seconds, so a token revoked, or an institution marked defunct, by
+    /// another process (another service behind the load balancer; here a direct SQL change no cache hears of) may still
+    /// read for that long, but it moves no money: the idempotency claim re-checks the token in the transaction.
+    @Test func aTokenEndedByAnotherProcessMovesNoMoneyWhileItsHolderIsStillCached() async throws {
+        try await API.run("tokencache") { api, _ in
+            let cast = try await Cast.make(api)
+            let enrollment = cast.world.enrollment.id
+            let today = BusinessDate(shanghaiDateOf: Date())
+            func recordLesson(_ key: String) async throws -> Reply {
+                try await api.call(
+                    .post, "/v1/enrollments/\(enrollment)/lessons", token: cast.institution, json: #"{"lessons":1,"takenOn":"\#(today)"}"#,
+                    idempotencyKey: key)
+            }
+            func lessonsRecorded() async throws -> Int {
+                let rows = try await api.store.query("SELECT count(*)::int FROM lessons WHERE enrollment_id = \(enrollment.uuid)")
+                for try await count in rows.decode(Int.self) { return count }
+                return -1
+            }
+            #expect(try await recordLesson("cached-1").status == .created)
+            let before = try await lessonsRecorded()
+
+            try await api.store.query("UPDATE principals SET revoked_at = now() WHERE id = \(cast.institutionPrincipal)")
+            let revoked = try await recordLesson("cached-2")
+            #expect(revoked.status == .unauthorized && revoked.code == "unauthenticated", "\(revoked.body)")
+            #expect(try await lessonsRecorded() == before)
+
+            try await api.store.query("UPDATE principals SET revoked_at = NULL WHERE id = \(cast.institutionPrincipal)")
+            try await api.store.query("UPDATE institutions SET status = 'defunct' WHERE id = \(cast.world.institution.id.uuid)")
+            let defunct = try await recordLesson("cached-3")
+            #expect(defunct.status == .conflict && defunct.code == "institution_defunct", "\(defunct.body)")
+            #expect(try await lessonsRecorded() == before)
+            let replayed = try await recordLesson("cached-1")
+            #expect(replayed.status == .conflict && replayed.code == "institution_defunct", "\(replayed.body)")
+        }
+    }
+
+    @Test func theCacheForgetsEveryHolderWhenAuthorityChangesAndNeverOutlivesAToken() async throws {
+        let clock = TestClock()
+        try await API.run("tokencacheforget", clock: clock) { api, _ in
+            let world = try await World.make(api.store)
+            // A cache that keeps holders a minute, so the steps below never race its lifetime on a loaded machine.
+            let cache = TokenHolderCache(lifetime: .seconds(60))
+            let store = Store(client: api.store.client, logger: api.store.logger, dependencies: api.store.dependencies, tokenHolders: cache)
+            let principals = PrincipalRepository(store: store, lifetime: 60)
+            let issued = try await principals.create(for: .guardian(world.guardian))
+            #expect(try await principals.holder(forToken: issued.token) != nil)
+            // Revoked behind the cache's back: still cached until something forgets, then gone.
+            try await api.store.query("UPDATE principals SET revoked_at = now() WHERE id = \(issued.principal.id)")
+            #expect(try await principals.holder(forToken: issued.token) != nil)
+            cache.forgetAll()
+            #expect(try await principals.holder(forToken: issued.token) == nil)
+            // A cached holder expires with its token.
+            let brief = try await principals.create(for: .guardian(world.guardian))
+            #expect(try await principals.holder(forToken: brief.token) != nil)
+            clock.advance(by: 61)
+            #expect(try await principals.holder(forToken: brief.token) == nil)
+        }
+    }
 }
