@@ -138,9 +138,12 @@ public struct FastTrackJob: Sendable {
             let reserve = try await balance(of: institution, .reserve, on: connection)
             let operating = try await balance(of: institution, .operating, on: connection)
             let risk = try await riskPolicy(of: institution, at: effectiveAt, on: connection)
-            try await insertPlan(
-                id, institution: institution, effectiveAt: effectiveAt, reserve: reserve, operating: operating, risk: risk,
-                on: connection)
+            _ = try await ReferenceCheckedInserts(logger: logger).run(into: "defunct_settlements", keyColumn: "case_id", on: connection) {
+                try await insertPlan(
+                    id, institution: institution, effectiveAt: effectiveAt, reserve: reserve, operating: operating, risk: risk,
+                    on: connection)
+                return [id.uuid]
+            }
             let now = store.dependencies.now()
             try await connection.query(
                 """
@@ -296,9 +299,16 @@ public struct FastTrackJob: Sendable {
             let now = store.dependencies.now()
             var events: [EvidenceEvent] = []
             try await mappingRejections {
-                try await insertTransfers(id, ids: ids, context: context, at: now, on: connection)
+                let checked = ReferenceCheckedInserts(logger: logger)
+                _ = try await checked.run(into: "transfers", keyColumn: "id", on: connection) {
+                    try await insertTransfers(id, ids: ids, context: context, at: now, on: connection)
+                }
                 let closed = try await closeEarlierClaims(ids: ids, institution: context.institution, at: now, on: connection)
-                let filed = try await insertClaims(id, ids: ids, context: context, at: now, on: connection)
+                var filed: [JobClaim] = []
+                _ = try await checked.run(into: "claims", keyColumn: "id", on: connection) {
+                    filed = try await insertClaims(id, ids: ids, context: context, at: now, on: connection)
+                    return filed.map(\.id)
+                }
                 try await point(closed, to: filed, on: connection)
                 try await countReturned(id, ids: ids, on: connection)
                 try await markSettled(id, ids: ids, at: now, on: connection)
@@ -377,9 +387,9 @@ public struct FastTrackJob: Sendable {
     /// One payout transfer per layer with money in it: escrow and reserve for every settlement, the insurance layers
     /// only for approved ones, and the return of a post-effective payment from escrow and from operating.
     private func insertTransfers(_ id: DefunctCase.ID, ids: [UUID], context: ChunkContext, at now: Date, on connection: PostgresConnection)
-        async throws
+        async throws -> [Int64]
     {
-        try await connection.query(
+        let rows = try await connection.query(
             """
             INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen, institution_id,
                 enrollment_id, created_at)
@@ -398,7 +408,11 @@ public struct FastTrackJob: Sendable {
                 ('return:operating', s.return_operating_fen, \(context.operatingAccount)::bigint)
             ) AS leg (layer, amount, debit)
             WHERE s.case_id = \(id.uuid) AND s.enrollment_id = ANY(\(ids)) AND leg.amount > 0
+            RETURNING id
             """, logger: logger)
+        var written: [Int64] = []
+        for try await transfer in rows.decode(Int64.self) { written.append(transfer) }
+        return written
     }
 
     /// A claim per insurance layer with money in it, against the risk-control or the tuition policy, filed by the platform

@@ -301,6 +301,46 @@ import TuitionTestSupport
         }
     }
 
+    /// Issue #15: the bulk inserts skip the per-row foreign-key triggers; `assert_references` must then refuse any
+    /// row whose reference is missing, for every foreign key of the table (the catalog's, not a hand-kept list), and
+    /// let rows whose references hold (or are null) pass.
+    @Test func theOncePerChunkReferenceCheckRefusesWhatTheTriggersWould() async throws {
+        try await TestDatabase.withStore("fasttrackrefs") { store in
+            let world = try await World.make(store)
+            let checked = ReferenceCheckedInserts(logger: store.logger)
+            func insertTransfer(debit: String, enrollment: UUID?) async throws -> [Int64] {
+                try await store.transaction { connection in
+                    try await checked.run(into: "transfers", keyColumn: "id", on: connection) {
+                        let rows = try await connection.query(
+                            """
+                            INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen,
+                                institution_id, enrollment_id, created_at)
+                            SELECT 'refcheck:' || gen_random_uuid(), 'payout', \(unescaped: debit),
+                                (SELECT id FROM accounts WHERE guardian_id = \(world.guardian.uuid)), 1, \(world.institution.id.uuid),
+                                \(enrollment), now()
+                            RETURNING id
+                            """, logger: store.logger)
+                        var ids: [Int64] = []
+                        for try await id in rows.decode(Int64.self) { ids.append(id) }
+                        return ids
+                    }
+                }
+            }
+            let escrow = "(SELECT id FROM accounts WHERE institution_id = '\(world.institution.id.uuid)' AND kind = 'escrow')"
+            #expect(try await insertTransfer(debit: escrow, enrollment: world.enrollment.id.uuid).count == 1)
+            #expect(try await insertTransfer(debit: escrow, enrollment: nil).count == 1)
+            for (debit, enrollment) in [("-42", world.enrollment.id.uuid), (escrow, UUID())] {
+                await #expect {
+                    _ = try await insertTransfer(debit: debit, enrollment: enrollment)
+                } throws: { error in
+                    (error as? PSQLError)?.serverInfo?[.sqlState] == "23503"
+                }
+            }
+            let written = try await store.query("SELECT count(*)::int FROM transfers WHERE idempotency_key LIKE 'refcheck:%'")
+            for try await count in written.decode(Int.self) { #expect(count == 2) }
+        }
+    }
+
     /// A chunk that fails after writing its transfers rolls back whole; a rerun, and two runners racing, finish the case
     /// with every layer paid exactly once.
     @Test func aFailedChunkRollsBackAndRerunsPayEachLayerOnce() async throws {

@@ -33,10 +33,11 @@ INSERT INTO guardians (id, name, created_at) SELECT DISTINCT guardian, '家长',
 INSERT INTO accounts (kind, guardian_id, restricted) SELECT DISTINCT 'guardian_bank', guardian, false FROM seed;
 INSERT INTO students (id, guardian_id, name, created_at) SELECT DISTINCT student, guardian, '学生', now() - interval '60 days' FROM seed;
 INSERT INTO enrollments (id, institution_id, course_id, student_id, guardian_id, supervision_mode, lessons_bought,
-    price_per_lesson_fen, amount_fen, term_start, term_end, lessons_consumed, paid_fen, released_fen, created_at)
+    price_per_lesson_fen, amount_fen, term_start, term_end, lessons_consumed, paid_fen, released_fen, created_at, paid_at)
 SELECT s.enrollment, ids.institution, ids.course, s.student, s.guardian, s.mode, s.bought, 5000, s.bought * 5000,
     current_date - 40, current_date + 40, s.consumed, s.bought * 5000,
-    CASE WHEN s.mode = 'escrow' THEN s.consumed * 5000 ELSE 0 END, now() - interval '40 days'
+    CASE WHEN s.mode = 'escrow' THEN s.consumed * 5000 ELSE 0 END, now() - interval '40 days',
+    now() - interval '40 days' + s.n * interval '1 millisecond'
 FROM seed s, ids;
 
 -- Payments: into escrow before the switch, into operating after it.

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+
+/// DESIGN.md: dependencies point inward. The core, the evidence log and the contract kit know nothing of storage or
+/// HTTP; storage knows nothing of HTTP; nothing but the CLI knows the command line. Each module's imports are read
+/// from its sources, so a forbidden import fails here even when the package manifest would allow it.
+@Suite struct ArchitectureTests {
+    /// The modules each of ours may not import.
+    static let forbidden: [String: Set<String>] = [
+        "TuitionCore": outward(of: "TuitionCore").union(["PostgresNIO", "Crypto", "CLibXML2", "COpenSSL"]),
+        "EvidenceLog": outward(of: "EvidenceLog").union(["PostgresNIO", "TuitionCore"]),
+        "ContractKit": outward(of: "ContractKit").union(["PostgresNIO", "TuitionCore"]),
+        "QRImage": outward(of: "QRImage").union(["PostgresNIO", "TuitionCore"]),
+        "TuitionStore": outward(of: "TuitionStore"),
+        "TuitionAPI": outward(of: "TuitionAPI"),
+        "tuitionguard": [],
+    ]
+
+    /// Every module further out than `module`, and the frameworks only those use.
+    static func outward(of module: String) -> Set<String> {
+        let layers = [["TuitionCore", "EvidenceLog", "ContractKit", "QRImage"], ["TuitionStore"], ["TuitionAPI"], ["tuitionguard"]]
+        let frameworks: [String: Set<String>] = [
+            "TuitionStore": ["PostgresNIO", "_ConnectionPoolModule"],
+            "TuitionAPI": ["Hummingbird", "HummingbirdAuth", "HTTPTypes", "Mustache", "Prometheus", "Metrics", "ServiceLifecycle"],
+            "tuitionguard": ["ArgumentParser"],
+        ]
+        guard let layer = layers.firstIndex(where: { $0.contains(module) }) else { return [] }
+        let outer = layers[(layer + 1)...].flatMap { $0 }
+        return Set(outer).union(outer.flatMap { frameworks[$0] ?? [] })
+    }
+
+    static var sources: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources")
+    }
+
+    /// `import X`, `public import X`, `@preconcurrency import X`, `import struct X.Y`: the imported module X.
+    static func imports(in file: URL) throws -> [(line: Int, module: String)] {
+        let pattern = try Regex(#"^\s*(?:@\w+\s+)*(?:(?:public|package|internal|fileprivate|private)\s+)?import\s+(?:(?:struct|class|enum|protocol|typealias|func|let|var)\s+)?([A-Za-z_][A-Za-z0-9_]*)"#)
+        let text = try String(contentsOf: file, encoding: .utf8)
+        return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, line in
+            guard let match = try? pattern.firstMatch(in: String(line)), let module = match.output[1].substring else { return nil }
+            return (index + 1, String(module))
+        }
+    }
+
+    static func swiftFiles(of module: String) -> [URL] {
+        let root = sources.appendingPathComponent(module)
+        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else { return [] }
+        return walker.compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" }
+    }
+
+    static func violations(of module: String, forbidden: Set<String>) throws -> [String] {
+        try swiftFiles(of: module).flatMap { file in
+            try imports(in: file).filter { forbidden.contains($0.module) }.map { "\(file.lastPathComponent):\($0.line) imports \($0.module)" }
+        }
+    }
+
+    @Test(arguments: forbidden.keys.sorted())
+    func dependenciesPointInward(module: String) throws {
+        #expect(!Self.swiftFiles(of: module).isEmpty, "no sources found for \(module) under \(Self.sources.path)")
+        let found = try Self.violations(of: module, forbidden: Self.forbidden[module] ?? [])
+        #expect(found.isEmpty, "\(module): \(found.joined(separator: "; "))")
+    }
+
+    @Test func theCheckCatchesAForbiddenImport() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("Forbidden-\(UUID().uuidString).swift")
+        try "import Foundation\n@preconcurrency public import PostgresNIO\nimport struct Hummingbird.Router\n".write(
+            to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let found = try Self.imports(in: file).map(\.module)
+        #expect(found == ["Foundation", "PostgresNIO", "Hummingbird"])
+        #expect(Self.forbidden["TuitionCore"]!.isSuperset(of: ["PostgresNIO", "Hummingbird", "TuitionStore", "TuitionAPI"]))
+        #expect(Self.forbidden["TuitionStore"]!.isSuperset(of: ["Hummingbird", "TuitionAPI", "ArgumentParser"]))
+    }
+
+    /// The redesign's target (issue #14), not reached yet: signing orchestration still runs inside storage, and route
+    /// closures still receive a database connection. Recorded so the day it holds, this test says so.
+    @Test func storageDoesNotSignAndTheAPISeesNoConnection() throws {
+        let signing = try Self.violations(of: "TuitionStore", forbidden: ["ContractKit"])
+        let connections = try Self.violations(of: "TuitionAPI", forbidden: ["PostgresNIO"])
+        withKnownIssue("issue #14: TuitionStore imports ContractKit; TuitionAPI imports PostgresNIO") {
+            #expect(signing.isEmpty)
+            #expect(connections.isEmpty)
+        }
+    }
+}
