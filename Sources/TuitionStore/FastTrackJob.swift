@@ -427,7 +427,7 @@ public struct FastTrackJob: Sendable {
             INSERT INTO claims (id, number, guardian_id, enrollment_id, institution_id, policy_id, insurer_id, reason, claimed_fen,
                 entitlement_fen, approvable_fen, approved_fen, paid_fen, status, checks, decision_reason, event_time, created_at,
                 decided_at, paid_at, payout_transfer_id, contested_fen, defunct_case_id, layer)
-            SELECT uuid_v7(),
+            SELECT uuid_v7_at(\(now)),
                 'TGC' || to_char(\(now)::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY') || lpad(nextval('claim_numbers')::text, 8, '0'), s.guardian_id, s.enrollment_id, s.institution_id, layer.policy_id,
                 p.insurer_id, 'institution_defunct', layer.amount, s.entitlement_fen, layer.amount,
                 CASE WHEN approved THEN layer.amount ELSE 0 END, CASE WHEN approved THEN layer.amount ELSE 0 END,

@@ -138,7 +138,6 @@ public struct WarningRepository: Sendable {
         encoder.outputFormatting = .sortedKeys
         let evaluated = gathered.map { $0.0.institution.uuid }
         let figureTexts = try findings.map { String(decoding: try encoder.encode($0.finding.figures), as: UTF8.self) }
-        let nowMilliseconds = Int64(now.timeIntervalSince1970 * 1000)
 
         // New ids are time-ordered like the application's (48 bits of milliseconds, then random bits), so pages list
         // warnings in the order they opened. A regulator's resolution holds off a new warning of the same rule for
@@ -154,8 +153,7 @@ public struct WarningRepository: Sendable {
             upserted AS (
                 INSERT INTO warnings AS w (id, institution_id, district_code, rule, severity, status, figures, latest_figures,
                     deadline, opened_at, evaluated_at)
-                SELECT (lpad(to_hex(\(nowMilliseconds)::bigint), 12, '0')
-                        || substr(md5(random()::text || f.institution_id::text || f.rule), 1, 20))::uuid,
+                SELECT uuid_v7_at(\(now)),
                     f.institution_id, f.district_code, f.rule, f.severity, 'open', f.figures::jsonb, f.figures::jsonb,
                     f.deadline::date, \(now), \(now)
                 FROM findings f
