@@ -21,6 +21,7 @@
 #include <openssl/ts.h>
 #include <openssl/ess.h>
 #include <openssl/pkcs7.h>
+#include <openssl/provider.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -146,17 +147,44 @@ static inline int cx_signer_names_exactly(PKCS7_SIGNER_INFO *si, X509 *cert) {
 /// Verifies a time-stamp token against a store holding the one trust anchor and a SHA-256 imprint. Certificate
 /// validity periods are not checked here (the caller checks them at the token's own time).
 ///
-/// `known` is a TSA certificate this caller already found to chain to `anchor` for time-stamping (or NULL): when
-/// the token carries exactly that certificate (same DER), the chain is not built again, and the ESS check and the
-/// signature are checked against `known` and `anchor` the way OpenSSL's TS verification checks them against the
-/// chain it builds. On success *tsa (X509_free) is the TSA certificate, *was_known says whether it was `known`, and
+/// `known` (with its DER) is a TSA certificate this caller already found to chain to `anchor` for time-stamping (or
+/// NULL): when the token carries exactly that certificate (same DER), the chain is not built again, and the ESS check
+/// and the signature are checked against `known` and `anchor` the way OpenSSL's TS verification checks them against
+/// the chain it builds. `keyless` is a library context without providers (see below), or NULL. On success *tsa (X509_free) is the TSA certificate, *was_known says whether it was `known`, and
 /// *gen_time (OPENSSL_free) the genTime as its GeneralizedTime text.
 static inline int cx_ts_verify(const unsigned char *der, long der_len, X509_STORE *store, X509 *anchor, X509 *known,
+                               const unsigned char *known_der, long known_der_len, OSSL_LIB_CTX *keyless,
                                const unsigned char *imprint, long imprint_len, X509 **tsa, int *was_known,
                                char **gen_time) {
     *tsa = NULL; *gen_time = NULL; *was_known = 0;
     const unsigned char *cursor = der;
-    PKCS7 *token = d2i_PKCS7(NULL, &cursor, der_len);
+    PKCS7 *token = NULL;
+    if (known != NULL && keyless != NULL) {
+        // OpenSSL 3.0 decodes a certificate's public key through its provider decoders, which costs more than the
+        // rest of the token: read the token in a library context without providers, so the carried certificate's
+        // key is left undecoded. Its key is then never used: only a certificate byte-identical to `known` goes on
+        // (with `known`'s key); any other token is read again below, in full.
+        OSSL_LIB_CTX *previous = OSSL_LIB_CTX_set0_default(keyless);
+        ERR_set_mark();
+        token = d2i_PKCS7(NULL, &cursor, der_len);
+        ERR_pop_to_mark();
+        OSSL_LIB_CTX_set0_default(previous);
+        if (token != NULL && token->d.sign != NULL && PKCS7_type_is_signed(token) && sk_X509_num(token->d.sign->cert) == 1) {
+            unsigned char *carried = NULL;
+            int carried_len = i2d_X509(sk_X509_value(token->d.sign->cert, 0), &carried);
+            int same = carried_len > 0 && carried_len == known_der_len && memcmp(carried, known_der, (size_t)carried_len) == 0;
+            OPENSSL_free(carried);
+            if (!same) { PKCS7_free(token); token = NULL; }
+        } else {
+            PKCS7_free(token);
+            token = NULL;
+        }
+        if (token == NULL) { known = NULL; cursor = der; }
+    }
+    if (token == NULL) {
+        known = NULL;
+        token = d2i_PKCS7(NULL, &cursor, der_len);
+    }
     if (token == NULL) return CX_TS_NOT_DER;
     int result = CX_TS_NOT_DER;
     unsigned char *again = NULL;
@@ -187,7 +215,7 @@ static inline int cx_ts_verify(const unsigned char *der, long der_len, X509_STOR
     unsigned char *copy = OPENSSL_memdup(imprint, (size_t)imprint_len);
     if (copy == NULL) goto done;
     TS_VERIFY_CTX_set_imprint(ctx, copy, imprint_len);
-    if (known != NULL && X509_cmp(known, carried) == 0) {
+    if (known != NULL) {
         // The chain of `known` was built before; the rest of TS_VFY_SIGNATURE, against it.
         if ((chain = sk_X509_new_null()) == NULL || !sk_X509_push(chain, known) || !sk_X509_push(chain, anchor)) goto done;
         if (PKCS7_get_detached(token) || !cx_ess_check(signer, chain)) goto done;
@@ -208,14 +236,27 @@ static inline int cx_ts_verify(const unsigned char *der, long der_len, X509_STOR
     const ASN1_GENERALIZEDTIME *time = TS_TST_INFO_get_time(info);
     if (time == NULL) goto done;
     *gen_time = OPENSSL_strndup((const char *)ASN1_STRING_get0_data(time), (size_t)ASN1_STRING_length(time));
-    if (*gen_time == NULL || X509_up_ref(carried) != 1) goto done;
-    *tsa = carried;
+    X509 *signer_certificate = *was_known ? known : carried;
+    if (*gen_time == NULL || X509_up_ref(signer_certificate) != 1) goto done;
+    *tsa = signer_certificate;
     result = CX_TS_OK;
 done:
     if (result != CX_TS_OK) { OPENSSL_free(*gen_time); *gen_time = NULL; *tsa = NULL; *was_known = 0; }
     sk_X509_free(chain); BIO_free_all(content);
     TS_TST_INFO_free(info); TS_VERIFY_CTX_free(ctx); OPENSSL_free(again); PKCS7_free(token);
     return result;
+}
+
+/// A library context holding only the null provider: decoding a key in it fails at once. NULL when OpenSSL cannot
+/// make one.
+static inline OSSL_LIB_CTX *cx_keyless_context(void) {
+    OSSL_LIB_CTX *context = OSSL_LIB_CTX_new();
+    if (context == NULL) return NULL;
+    if (OSSL_PROVIDER_load(context, "null") == NULL) {
+        OSSL_LIB_CTX_free(context);
+        return NULL;
+    }
+    return context;
 }
 
 /// A certificate store trusting only `anchor`, without checking validity periods (callers judge those at the

@@ -72,6 +72,10 @@ public enum TimeStampFailure: Error, Sendable, Hashable, CustomStringConvertible
     }
 }
 
+/// A library context without providers, made once for the process: tokens whose certificate is already known are
+/// read in it so that OpenSSL does not decode that certificate's key again (see `cx_ts_verify`).
+nonisolated(unsafe) private let keylessContext: OpaquePointer? = cx_keyless_context()
+
 /// Checks time-stamp tokens against one trust anchor.
 enum TimeStampVerifier {
     /// The token's time when it verifies over `imprint` and its TSA chains to the anchor of `trust` and was valid then.
@@ -81,10 +85,12 @@ enum TimeStampVerifier {
         var text: UnsafeMutablePointer<CChar>? = nil
         var wasKnown: Int32 = 0
         let known = trust.knownTimeStamper
+        let knownDER = known?.der ?? []
         let outcome = trust.withStore { store in
             withExtendedLifetime(known) {
                 cx_ts_verify(
-                    token, token.count, store, trust.anchor.pointer, known?.pointer, imprint, imprint.count, &tsa, &wasKnown, &text)
+                    token, token.count, store, trust.anchor.pointer, known?.certificate.pointer, knownDER, knownDER.count,
+                    keylessContext, imprint, imprint.count, &tsa, &wasKnown, &text)
             }
         }
         switch Int(outcome) {

@@ -362,7 +362,7 @@ final class TrustCache: @unchecked Sendable {
     private let store: OpaquePointer?
     private let lock = NSLock()
     private var signers: [[UInt8]: Certificate] = [:]
-    private var timeStamper: Certificate?
+    private var timeStamper: (certificate: Certificate, der: [UInt8])?
     /// A verifier living as long as the service meets a bounded number of signers between two clears.
     private static let signerLimit = 4_096
 
@@ -389,7 +389,7 @@ final class TrustCache: @unchecked Sendable {
     }
 
     /// The time-stamping certificate whose chain to the anchor and key usage were last found to hold.
-    var knownTimeStamper: Certificate? {
+    var knownTimeStamper: (certificate: Certificate, der: [UInt8])? {
         lock.lock()
         defer { lock.unlock() }
         return timeStamper
@@ -398,7 +398,7 @@ final class TrustCache: @unchecked Sendable {
     func rememberTimeStamper(_ certificate: Certificate) {
         lock.lock()
         defer { lock.unlock() }
-        timeStamper = certificate
+        timeStamper = (certificate, certificate.derRepresentation)
     }
 
     /// Nil when `leaf` chains to the anchor (the only trust anchor); otherwise OpenSSL's reason. Validity periods
