@@ -35,7 +35,8 @@ import Testing
         // matches case-insensitively) must name the carried certificate byte for byte.
         let tokens = encapsulatedTimeStampRanges(in: signed)
         let inToken = undetected.filter { change in tokens.contains { $0.contains(change.offset) } }
-        #expect(inToken.isEmpty, "undetected changes inside the time-stamp token at \(inToken.prefix(10).map { "\($0.offset)^\($0.mask)" })")
+        #expect(
+            inToken.isEmpty, "undetected changes inside the time-stamp token at \(inToken.prefix(10).map { "\($0.offset)^\($0.mask)" })")
         undetected.removeAll { change in tokens.contains { $0.contains(change.offset) } }
         #expect(
             undetected.isEmpty,
@@ -59,7 +60,7 @@ import Testing
         let warm = verifier
         #expect(try warm.verify(Array(signed.utf8)).isValid)
         for start in starts {
-            for offset in 0..<name.count where name[offset] >= 0x41 && name[offset] <= 0x5a || name[offset] >= 0x61 && name[offset] <= 0x7a {
+            for offset in 0..<name.count where (0x41...0x5a).contains(name[offset]) || (0x61...0x7a).contains(name[offset]) {
                 var changed = token
                 changed[start + offset] ^= 0x20
                 let text = "\n" + Data(changed).base64EncodedString(options: [.lineLength76Characters, .endLineWithLineFeed]) + "\n"
