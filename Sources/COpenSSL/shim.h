@@ -19,7 +19,9 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/ts.h>
+#include <openssl/ess.h>
 #include <openssl/pkcs7.h>
+#include <openssl/provider.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -107,20 +109,90 @@ enum {
     CX_TS_INVALID = 3,          // OpenSSL's TS verification failed (signature, chain, imprint, ESS)
 };
 
-/// Verifies a time-stamp token against one trust anchor and a SHA-256 imprint. Certificate validity periods
-/// are not checked here (the caller checks them at the token's own time). On success *tsa (X509_free) is the
-/// TSA certificate and *gen_time (OPENSSL_free) the genTime as its GeneralizedTime text.
-static inline int cx_ts_verify(const unsigned char *der, long der_len, X509 *anchor,
-                               const unsigned char *imprint, long imprint_len, X509 **tsa, char **gen_time) {
-    *tsa = NULL; *gen_time = NULL;
+/// The ESS signing-certificate attributes (v1 and v2) of a signer, as OpenSSL's own TS verification reads them.
+static inline int cx_ess_check(PKCS7_SIGNER_INFO *si, STACK_OF(X509) *chain) {
+    ESS_SIGNING_CERT *ss = NULL;
+    ESS_SIGNING_CERT_V2 *ssv2 = NULL;
+    int ok = 1;
+    ASN1_TYPE *v1 = PKCS7_get_signed_attribute(si, NID_id_smime_aa_signingCertificate);
+    ASN1_TYPE *v2 = PKCS7_get_signed_attribute(si, NID_id_smime_aa_signingCertificateV2);
+    if (v1 != NULL) {
+        const unsigned char *p = v1->type == V_ASN1_SEQUENCE ? v1->value.sequence->data : NULL;
+        if (p == NULL || (ss = d2i_ESS_SIGNING_CERT(NULL, &p, v1->value.sequence->length)) == NULL) ok = 0;
+    }
+    if (ok && v2 != NULL) {
+        const unsigned char *p = v2->type == V_ASN1_SEQUENCE ? v2->value.sequence->data : NULL;
+        if (p == NULL || (ssv2 = d2i_ESS_SIGNING_CERT_V2(NULL, &p, v2->value.sequence->length)) == NULL) ok = 0;
+    }
+    ok = ok && OSSL_ESS_check_signing_certs(ss, ssv2, chain, 1) > 0;
+    ESS_SIGNING_CERT_free(ss);
+    ESS_SIGNING_CERT_V2_free(ssv2);
+    return ok;
+}
+
+/// True when the signer info names `cert` byte for byte. OpenSSL finds the signer by comparing names in a canonical
+/// form (case and spacing folded), and X509_NAME keeps the bytes it was read from, so a re-encoding does not notice
+/// a changed letter: this unsigned field is pinned here instead.
+static inline int cx_signer_names_exactly(PKCS7_SIGNER_INFO *si, X509 *cert) {
+    unsigned char *a = NULL, *b = NULL;
+    int a_len = i2d_X509_NAME(si->issuer_and_serial->issuer, &a);
+    int b_len = i2d_X509_NAME(X509_get_issuer_name(cert), &b);
+    int same = a_len > 0 && a_len == b_len && memcmp(a, b, (size_t)a_len) == 0
+        && ASN1_INTEGER_cmp(si->issuer_and_serial->serial, X509_get0_serialNumber(cert)) == 0;
+    OPENSSL_free(a);
+    OPENSSL_free(b);
+    return same;
+}
+
+/// Verifies a time-stamp token against a store holding the one trust anchor and a SHA-256 imprint. Certificate
+/// validity periods are not checked here (the caller checks them at the token's own time).
+///
+/// `known` (with its DER) is a TSA certificate this caller already found to chain to `anchor` for time-stamping (or
+/// NULL): when the token carries exactly that certificate (same DER), the chain is not built again, and the ESS check
+/// and the signature are checked against `known` and `anchor` the way OpenSSL's TS verification checks them against
+/// the chain it builds. `keyless` is a library context without providers (see below), or NULL. On success *tsa (X509_free) is the TSA certificate, *was_known says whether it was `known`, and
+/// *gen_time (OPENSSL_free) the genTime as its GeneralizedTime text.
+static inline int cx_ts_verify(const unsigned char *der, long der_len, X509_STORE *store, X509 *anchor, X509 *known,
+                               const unsigned char *known_der, long known_der_len, OSSL_LIB_CTX *keyless,
+                               const unsigned char *imprint, long imprint_len, X509 **tsa, int *was_known,
+                               char **gen_time) {
+    *tsa = NULL; *gen_time = NULL; *was_known = 0;
     const unsigned char *cursor = der;
-    PKCS7 *token = d2i_PKCS7(NULL, &cursor, der_len);
+    PKCS7 *token = NULL;
+    if (known != NULL && keyless != NULL) {
+        // OpenSSL 3.0 decodes a certificate's public key through its provider decoders, which costs more than the
+        // rest of the token: read the token in a library context without providers, so the carried certificate's
+        // key is left undecoded. Its key is then never used: only a certificate byte-identical to `known` goes on
+        // (with `known`'s key); any other token is read again below, in full.
+        OSSL_LIB_CTX *previous = OSSL_LIB_CTX_set0_default(keyless);
+        ERR_set_mark();
+        token = d2i_PKCS7(NULL, &cursor, der_len);
+        ERR_pop_to_mark();
+        OSSL_LIB_CTX_set0_default(previous);
+        if (token != NULL && token->d.sign != NULL && PKCS7_type_is_signed(token) && sk_X509_num(token->d.sign->cert) == 1) {
+            unsigned char *carried = NULL;
+            int carried_len = i2d_X509(sk_X509_value(token->d.sign->cert, 0), &carried);
+            int same = carried_len > 0 && carried_len == known_der_len && memcmp(carried, known_der, (size_t)carried_len) == 0;
+            OPENSSL_free(carried);
+            if (!same) { PKCS7_free(token); token = NULL; }
+        } else {
+            PKCS7_free(token);
+            token = NULL;
+        }
+        if (token == NULL) { known = NULL; cursor = der; }
+    }
+    if (token == NULL) {
+        known = NULL;
+        token = d2i_PKCS7(NULL, &cursor, der_len);
+    }
     if (token == NULL) return CX_TS_NOT_DER;
     int result = CX_TS_NOT_DER;
     unsigned char *again = NULL;
     int again_len = i2d_PKCS7(token, &again);
     TS_VERIFY_CTX *ctx = NULL;
     TS_TST_INFO *info = NULL;
+    BIO *content = NULL;
+    STACK_OF(X509) *chain = NULL;
     if (cursor != der + der_len || again_len != der_len || memcmp(again, der, (size_t)der_len) != 0) goto done;
     result = CX_TS_UNEXPECTED_PARTS;
     if (!PKCS7_type_is_signed(token) || token->d.sign == NULL) goto done;
@@ -130,35 +202,73 @@ static inline int cx_ts_verify(const unsigned char *der, long der_len, X509 *anc
     PKCS7_SIGNER_INFO *signer = sk_PKCS7_SIGNER_INFO_value(signers, 0);
     if (sk_X509_ATTRIBUTE_num(signer->unauth_attr) > 0) goto done;
     // The parts the TSA's signature does not cover, exactly as the platform's TSA (P-256, SHA-256) writes them:
-    // versions, the digestAlgorithms set and the signature algorithm. OpenSSL's verification ignores them.
+    // versions, the digestAlgorithms set, the signature algorithm and the signer's issuer and serial.
     if (ASN1_INTEGER_get(token->d.sign->version) != 3 || ASN1_INTEGER_get(signer->version) != 1) goto done;
     STACK_OF(X509_ALGOR) *digests = token->d.sign->md_algs;
     if (sk_X509_ALGOR_num(digests) != 1 || X509_ALGOR_cmp(sk_X509_ALGOR_value(digests, 0), signer->digest_alg) != 0) goto done;
     if (OBJ_obj2nid(signer->digest_alg->algorithm) != NID_sha256) goto done;
     if (OBJ_obj2nid(signer->digest_enc_alg->algorithm) != NID_ecdsa_with_SHA256 || signer->digest_enc_alg->parameter != NULL) goto done;
+    X509 *carried = sk_X509_value(certs, 0);
+    if (!cx_signer_names_exactly(signer, carried)) goto done;
     result = CX_TS_INVALID;
     if ((ctx = TS_VERIFY_CTX_new()) == NULL) goto done;
-    X509_STORE *store = X509_STORE_new();
-    if (store == NULL) goto done;
-    TS_VERIFY_CTX_set_store(ctx, store);
-    if (X509_STORE_add_cert(store, anchor) != 1) goto done;
-    X509_STORE_set_flags(store, X509_V_FLAG_NO_CHECK_TIME);
     unsigned char *copy = OPENSSL_memdup(imprint, (size_t)imprint_len);
     if (copy == NULL) goto done;
     TS_VERIFY_CTX_set_imprint(ctx, copy, imprint_len);
-    TS_VERIFY_CTX_set_flags(ctx, TS_VFY_VERSION | TS_VFY_SIGNATURE | TS_VFY_IMPRINT);
+    if (known != NULL) {
+        // The chain of `known` was built before; the rest of TS_VFY_SIGNATURE, against it.
+        if ((chain = sk_X509_new_null()) == NULL || !sk_X509_push(chain, known) || !sk_X509_push(chain, anchor)) goto done;
+        if (PKCS7_get_detached(token) || !cx_ess_check(signer, chain)) goto done;
+        if ((content = PKCS7_dataInit(token, NULL)) == NULL) goto done;
+        unsigned char buffer[4096];
+        while (BIO_read(content, buffer, sizeof buffer) > 0) continue;
+        if (PKCS7_signatureVerify(content, token, signer, known) != 1) goto done;
+        TS_VERIFY_CTX_set_flags(ctx, TS_VFY_VERSION | TS_VFY_IMPRINT);
+        *was_known = 1;
+    } else {
+        // TS_VERIFY_CTX_free frees the store it holds: lend it a reference.
+        if (store == NULL || X509_STORE_up_ref(store) != 1) goto done;
+        TS_VERIFY_CTX_set_store(ctx, store);
+        TS_VERIFY_CTX_set_flags(ctx, TS_VFY_VERSION | TS_VFY_SIGNATURE | TS_VFY_IMPRINT);
+    }
     if (TS_RESP_verify_token(ctx, token) != 1) goto done;
     if ((info = PKCS7_to_TS_TST_INFO(token)) == NULL) goto done;
     const ASN1_GENERALIZEDTIME *time = TS_TST_INFO_get_time(info);
     if (time == NULL) goto done;
     *gen_time = OPENSSL_strndup((const char *)ASN1_STRING_get0_data(time), (size_t)ASN1_STRING_length(time));
-    *tsa = X509_dup(sk_X509_value(certs, 0));
-    if (*gen_time == NULL || *tsa == NULL) goto done;
+    X509 *signer_certificate = *was_known ? known : carried;
+    if (*gen_time == NULL || X509_up_ref(signer_certificate) != 1) goto done;
+    *tsa = signer_certificate;
     result = CX_TS_OK;
 done:
-    if (result != CX_TS_OK) { OPENSSL_free(*gen_time); X509_free(*tsa); *gen_time = NULL; *tsa = NULL; }
+    if (result != CX_TS_OK) { OPENSSL_free(*gen_time); *gen_time = NULL; *tsa = NULL; *was_known = 0; }
+    sk_X509_free(chain); BIO_free_all(content);
     TS_TST_INFO_free(info); TS_VERIFY_CTX_free(ctx); OPENSSL_free(again); PKCS7_free(token);
     return result;
+}
+
+/// A library context holding only the null provider: decoding a key in it fails at once. NULL when OpenSSL cannot
+/// make one.
+static inline OSSL_LIB_CTX *cx_keyless_context(void) {
+    OSSL_LIB_CTX *context = OSSL_LIB_CTX_new();
+    if (context == NULL) return NULL;
+    if (OSSL_PROVIDER_load(context, "null") == NULL) {
+        OSSL_LIB_CTX_free(context);
+        return NULL;
+    }
+    return context;
+}
+
+/// A certificate store trusting only `anchor`, without checking validity periods (callers judge those at the
+/// signing time themselves). NULL when OpenSSL cannot make one.
+static inline X509_STORE *cx_anchor_store(X509 *anchor) {
+    X509_STORE *store = X509_STORE_new();
+    if (store == NULL) return NULL;
+    if (X509_STORE_add_cert(store, anchor) != 1 || X509_STORE_set_flags(store, X509_V_FLAG_NO_CHECK_TIME) != 1) {
+        X509_STORE_free(store);
+        return NULL;
+    }
+    return store;
 }
 
 /// True when the certificate carries extended key usage timeStamping, marked critical (RFC 3161 2.3).

@@ -64,10 +64,12 @@ enum ExclusiveC14N {
             defer { for prefix in prefixes { if let prefix { cx_xmlFree(prefix) } } }
             let written = withExtendedLifetime(visibility) {
                 prefixes.withUnsafeMutableBufferPointer {
-                    xmlC14NExecute(
+                    // The whole document needs no visibility callback, which libxml2 would call for every node.
+                    let all = if case .all = selection { true } else { false }
+                    return xmlC14NExecute(
                         document,
-                        isVisible,
-                        Unmanaged.passUnretained(visibility).toOpaque(),
+                        all ? nil : isVisible,
+                        all ? nil : Unmanaged.passUnretained(visibility).toOpaque(),
                         Int32(XML_C14N_EXCLUSIVE_1_0.rawValue),
                         inclusivePrefixes.isEmpty ? nil : $0.baseAddress,
                         0,

@@ -72,14 +72,27 @@ public enum TimeStampFailure: Error, Sendable, Hashable, CustomStringConvertible
     }
 }
 
+/// A library context without providers, made once for the process: tokens whose certificate is already known are
+/// read in it so that OpenSSL does not decode that certificate's key again (see `cx_ts_verify`).
+nonisolated(unsafe) private let keylessContext: OpaquePointer? = cx_keyless_context()
+
 /// Checks time-stamp tokens against one trust anchor.
 enum TimeStampVerifier {
-    /// The token's time when it verifies over `imprint` and its TSA chains to `anchor` and was valid then.
-    static func verify(_ token: [UInt8], imprint: [UInt8], anchor: Certificate) -> Result<Date, TimeStampFailure> {
+    /// The token's time when it verifies over `imprint` and its TSA chains to the anchor of `trust` and was valid then.
+    static func verify(_ token: [UInt8], imprint: [UInt8], trust: TrustCache) -> Result<Date, TimeStampFailure> {
         defer { ERR_clear_error() }
         var tsa: OpaquePointer? = nil
         var text: UnsafeMutablePointer<CChar>? = nil
-        let outcome = cx_ts_verify(token, token.count, anchor.pointer, imprint, imprint.count, &tsa, &text)
+        var wasKnown: Int32 = 0
+        let known = trust.knownTimeStamper
+        let knownDER = known?.der ?? []
+        let outcome = trust.withStore { store in
+            withExtendedLifetime(known) {
+                cx_ts_verify(
+                    token, token.count, store, trust.anchor.pointer, known?.certificate.pointer, knownDER, knownDER.count,
+                    keylessContext, imprint, imprint.count, &tsa, &wasKnown, &text)
+            }
+        }
         switch Int(outcome) {
         case CX_TS_OK: break
         case CX_TS_NOT_DER: return .failure(.tokenIsNotDER)
@@ -89,8 +102,11 @@ enum TimeStampVerifier {
         guard let tsa else { return .failure(.tokenDoesNotVerify("no signer")) }
         let certificate = Certificate(owning: tsa)
         guard let time = OpenSSL.takeString(text).flatMap(generalizedTime) else { return .failure(.timeIsUnreadable) }
-        guard cx_is_time_stamping_certificate(certificate.pointer) == 1 else { return .failure(.signerIsNotATimeStampingAuthority) }
-        if XMLSignatureVerifier.validityFailure([certificate, anchor], at: time) != nil {
+        if wasKnown == 0 {
+            guard cx_is_time_stamping_certificate(certificate.pointer) == 1 else { return .failure(.signerIsNotATimeStampingAuthority) }
+            trust.rememberTimeStamper(certificate)
+        }
+        if XMLSignatureVerifier.validityFailure([certificate, trust.anchor], at: time) != nil {
             return .failure(.authorityWasNotValidAtTimestamp)
         }
         return .success(time)

@@ -24,6 +24,8 @@ public final class XMLSchema {
     /// libxml2's memory parser context points into the caller's buffer, so the schema keeps its own copy
     /// for as long as it lives rather than trusting that nothing reads it after compilation.
     private let source: UnsafeMutableBufferPointer<CChar>
+    /// One validation context, made once and reused: libxml2 resets it at the start of every validation.
+    private let validator: xmlSchemaValidCtxtPtr
 
     public init(bytes: [UInt8]) throws {
         let source = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(bytes.count, 1))
@@ -46,11 +48,18 @@ public final class XMLSchema {
                     : collector.errors
             )
         }
+        guard let validator = xmlSchemaNewValidCtxt(compiled) else {
+            xmlSchemaFree(compiled)
+            source.deallocate()
+            throw XMLSchemaError.schemaIsInvalid([XMLDiagnostic(level: .fatal, message: "out of memory", line: 0, column: 0)])
+        }
         self.schema = compiled
         self.source = source
+        self.validator = validator
     }
 
     deinit {
+        xmlSchemaFreeValidCtxt(validator)
         xmlSchemaFree(schema)
         source.deallocate()
     }
@@ -63,9 +72,8 @@ public final class XMLSchema {
     /// As `validate(_:)`, reporting into `collector`, whose `nodes` then say which element each message is about.
     func validate(_ document: XMLDocument, collector: LibXMLErrorCollector) throws {
         let result: Int32 = withLibXML(collector) {
-            guard let validator = xmlSchemaNewValidCtxt(schema) else { return -1 }
-            defer { xmlSchemaFreeValidCtxt(validator) }
             xmlSchemaSetValidStructuredErrors(validator, directErrorHandler, Unmanaged.passUnretained(collector).toOpaque())
+            defer { xmlSchemaSetValidStructuredErrors(validator, nil, nil) }
             return xmlSchemaValidateDoc(validator, document.pointer)
         }
         guard result == 0, collector.errors.isEmpty else {

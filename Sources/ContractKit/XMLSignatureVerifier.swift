@@ -152,15 +152,27 @@ public struct XMLSignatureVerifier: Sendable {
     public let trustAnchor: Certificate
     /// Revocation times by certificate serial (uppercase hexadecimal), e.g. from the platform's CRL.
     public let revocations: [String: Date]
-    /// Signer certificates already found to chain to the anchor: a signer signs many contracts, and the chain
-    /// (a signature check by the CA's key) does not depend on the contract or the time.
-    private let chained = ChainCache()
+    /// The anchor's certificate store, the signers found to chain to it and the time-stamping certificate last
+    /// checked, kept across verifications and shared by copies of the verifier (see `TrustCache`).
+    private let trust: TrustCache
     /// How long before its timestamp a signature may claim to have been made.
     static let signingTimeTolerance: TimeInterval = 600
 
     public init(trustAnchor: Certificate, revocations: [String: Date] = [:]) {
         self.trustAnchor = trustAnchor
         self.revocations = revocations
+        self.trust = TrustCache(anchor: trustAnchor)
+    }
+
+    /// The same trust anchor and caches, judging revocation by `revocations`.
+    public func with(revocations: [String: Date]) -> XMLSignatureVerifier {
+        XMLSignatureVerifier(trust: trust, revocations: revocations)
+    }
+
+    private init(trust: TrustCache, revocations: [String: Date]) {
+        self.trustAnchor = trust.anchor
+        self.revocations = revocations
+        self.trust = trust
     }
 
     /// Parses `bytes` with the hardened parser (throws `XMLParseError`), then verifies.
@@ -202,8 +214,10 @@ public struct XMLSignatureVerifier: Sendable {
         }
 
         var certificate: Certificate? = nil
+        // A signer signs many contracts: one already found to chain to the anchor is neither parsed nor chained again.
+        let chainedSigner = profile.flatMap { trust.chainedSigner($0.certificateDER) }
         if let profile {
-            certificate = try? Certificate(derRepresentation: profile.certificateDER)
+            certificate = chainedSigner ?? (try? Certificate(derRepresentation: profile.certificateDER))
             if certificate == nil { failures.append(.signerCertificateIsMalformed) }
         }
 
@@ -212,7 +226,7 @@ public struct XMLSignatureVerifier: Sendable {
         if let profile {
             let imprint = (try? ExclusiveC14N.canonicalize(document.pointer, selection: .onlySubtree(profile.signatureValueElement)))
                 .flatMap { try? OpenSSL.sha256($0) } ?? []
-            switch TimeStampVerifier.verify(profile.timestampToken, imprint: imprint, anchor: trustAnchor) {
+            switch TimeStampVerifier.verify(profile.timestampToken, imprint: imprint, trust: trust) {
             case .success(let stamped):
                 timestamp = .passed
                 time = stamped
@@ -225,13 +239,12 @@ public struct XMLSignatureVerifier: Sendable {
         var chain = CheckOutcome.notChecked
         var validity = CheckOutcome.notChecked
         if let certificate {
-            let der = profile?.certificateDER ?? []
-            let reason = chained.contains(der) ? nil : Self.chainFailure(certificate, anchor: trustAnchor, at: nil)
+            let reason = chainedSigner != nil ? nil : trust.chainFailure(certificate)
             if let reason {
                 chain = .failed
                 failures.append(.signerCertificateDoesNotChainToTrustAnchor(reason))
             } else {
-                chained.insert(der)
+                if chainedSigner == nil, let profile { trust.rememberChained(certificate, der: profile.certificateDER) }
                 chain = .passed
                 if let time {
                     if let reason = Self.validityFailure([certificate, trustAnchor], at: time) {
@@ -335,45 +348,71 @@ public struct XMLSignatureVerifier: Sendable {
         }
         return nil
     }
-
-    /// Nil when `leaf` chains to `anchor` (the only trust anchor); otherwise OpenSSL's reason. Without a
-    /// time, validity periods are not checked, so a chain failure and an expiry are told apart.
-    static func chainFailure(_ leaf: Certificate, anchor: Certificate, at time: Date?) -> String? {
-        defer { ERR_clear_error() }
-        guard let store = X509_STORE_new() else { return "cannot create a certificate store" }
-        defer { X509_STORE_free(store) }
-        guard X509_STORE_add_cert(store, anchor.pointer) == 1, let context = X509_STORE_CTX_new() else {
-            return "cannot load the trust anchor"
-        }
-        defer { X509_STORE_CTX_free(context) }
-        guard X509_STORE_CTX_init(context, store, leaf.pointer, nil) == 1 else { return "cannot start verification" }
-        let parameters = X509_STORE_CTX_get0_param(context)
-        if let time {
-            X509_VERIFY_PARAM_set_time(parameters, time_t(time.timeIntervalSince1970.rounded(.down)))
-        } else {
-            X509_VERIFY_PARAM_set_flags(parameters, UInt(X509_V_FLAG_NO_CHECK_TIME))
-        }
-        if X509_verify_cert(context) == 1 { return nil }
-        let code = X509_STORE_CTX_get_error(context)
-        return String(cString: X509_verify_cert_error_string(Int(code)))
-    }
 }
 
-/// A bounded set of certificates (DER) that chain to a verifier's trust anchor, shared by copies of the verifier.
-final class ChainCache: @unchecked Sendable {
+/// What a verifier keeps between verifications, shared by its copies: its trust anchor's certificate store (built
+/// once; OpenSSL's stores are safe to verify against from several threads), the signer certificates found to chain
+/// to it (parsed once: OpenSSL 3 decodes a certificate's key slowly, and the chain does not depend on the contract
+/// or the time), and the last time-stamping certificate whose chain and key usage held. Only what is a function of
+/// the certificate's exact bytes and the anchor is kept; validity and revocation, which depend on the signing time,
+/// are judged every time.
+final class TrustCache: @unchecked Sendable {
+    let anchor: Certificate
+    /// Nil only when OpenSSL could not allocate one: every chain then fails with that reason.
+    private let store: OpaquePointer?
     private let lock = NSLock()
-    private var known: Set<[UInt8]> = []
+    private var signers: [[UInt8]: Certificate] = [:]
+    private var timeStamper: (certificate: Certificate, der: [UInt8])?
+    /// A verifier living as long as the service meets a bounded number of signers between two clears.
+    private static let signerLimit = 4_096
 
-    func contains(_ der: [UInt8]) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return known.contains(der)
+    init(anchor: Certificate) {
+        self.anchor = anchor
+        self.store = cx_anchor_store(anchor.pointer)
     }
 
-    func insert(_ der: [UInt8]) {
+    deinit {
+        if let store { X509_STORE_free(store) }
+    }
+
+    func chainedSigner(_ der: [UInt8]) -> Certificate? {
         lock.lock()
         defer { lock.unlock() }
-        if known.count >= 4_096 { known.removeAll() }
-        known.insert(der)
+        return signers[der]
     }
+
+    func rememberChained(_ certificate: Certificate, der: [UInt8]) {
+        lock.lock()
+        defer { lock.unlock() }
+        if signers.count >= Self.signerLimit { signers.removeAll() }
+        signers[der] = certificate
+    }
+
+    /// The time-stamping certificate whose chain to the anchor and key usage were last found to hold.
+    var knownTimeStamper: (certificate: Certificate, der: [UInt8])? {
+        lock.lock()
+        defer { lock.unlock() }
+        return timeStamper
+    }
+
+    func rememberTimeStamper(_ certificate: Certificate) {
+        lock.lock()
+        defer { lock.unlock() }
+        timeStamper = (certificate, certificate.derRepresentation)
+    }
+
+    /// Nil when `leaf` chains to the anchor (the only trust anchor); otherwise OpenSSL's reason. Validity periods
+    /// are not checked here, so a chain failure and an expiry are told apart.
+    func chainFailure(_ leaf: Certificate) -> String? {
+        defer { ERR_clear_error() }
+        guard let store else { return "cannot create a certificate store" }
+        guard let context = X509_STORE_CTX_new() else { return "cannot start verification" }
+        defer { X509_STORE_CTX_free(context) }
+        guard X509_STORE_CTX_init(context, store, leaf.pointer, nil) == 1 else { return "cannot start verification" }
+        if X509_verify_cert(context) == 1 { return nil }
+        return String(cString: X509_verify_cert_error_string(Int(X509_STORE_CTX_get_error(context))))
+    }
+
+    /// Runs `body` with the store (nil when there is none).
+    func withStore<T>(_ body: (OpaquePointer?) -> T) -> T { body(store) }
 }

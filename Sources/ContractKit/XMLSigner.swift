@@ -73,7 +73,16 @@ public struct XMLSigner: Sendable {
         let position = existing.count
         let time = timeStampAuthority.clock()
 
-        let signature = xmlNewDocNode(document.pointer, nil, "Signature", nil)!
+        // The Signature is built in a scratch document of its own and moved in at the end: the canonical forms of
+        // its parts (signed properties, SignedInfo, SignatureValue) then walk only the Signature, not the contract,
+        // and are the same as in place, since every prefix they use (ds, xades) is declared inside the Signature
+        // and exclusive C14N takes nothing else from ancestors.
+        guard let scratch = xmlNewDoc("1.0") else {
+            throw CanonicalizationError(diagnostics: [XMLDiagnostic(level: .fatal, message: "out of memory", line: 0, column: 0)])
+        }
+        defer { xmlFreeDoc(scratch) }
+        let signature = xmlNewDocNode(scratch, nil, "Signature", nil)!
+        xmlDocSetRootElement(scratch, signature)
         let ds = xmlNewNs(signature, XMLDSig.namespace, "ds")
         xmlSetNs(signature, ds)
         xmlNewProp(signature, "Id", XAdES.signatureId(position))
@@ -115,38 +124,46 @@ public struct XMLSigner: Sendable {
         _ = element(stamp, "CanonicalizationMethod", algorithm: XMLDSig.exclusiveC14N)
         let encapsulated = element(stamp, "EncapsulatedTimeStamp", in: xades)
 
-        // The subtree that goes into the document: the Signature itself, or the Object holding it.
-        let inserted: xmlNodePtr
+        // Where the Signature goes: last in the root, or (a countersignature) in a new Object of the first signature.
+        // The Object goes in first, so that the document's one canonical pass below sees exactly what the
+        // enveloped-signature transform will see once the Signature is in: everything but the Signature itself.
+        let parent: xmlNodePtr
+        var object: xmlNodePtr? = nil
         if let host = existing.first {
-            let object = xmlNewDocNode(document.pointer, nil, "Object", nil)!
+            let holder = xmlNewDocNode(document.pointer, nil, "Object", nil)!
             // The host's own ds namespace declaration is in scope; reuse it rather than redeclaring.
-            xmlSetNs(object, host.pointee.ns)
-            xmlAddChild(object, signature)
-            inserted = object
-            xmlAddChild(host, object)
+            xmlSetNs(holder, host.pointee.ns)
+            xmlAddChild(host, holder)
+            object = holder
+            parent = holder
         } else {
-            inserted = signature
-            xmlAddChild(root, signature)
-        }
-        func removeInserted() {
-            xmlUnlinkNode(inserted)
-            xmlFreeNode(inserted)
+            parent = root
         }
 
         do {
-            let canonical = try ExclusiveC14N.canonicalize(document.pointer, selection: .excludingSubtree(signature))
+            let canonical = try ExclusiveC14N.canonicalize(document.pointer, selection: .all)
             xmlNodeAddContent(documentDigest, encodeBase64(try OpenSSL.sha256(canonical)))
-            let properties = try ExclusiveC14N.canonicalize(document.pointer, selection: .onlySubtree(signedProperties))
+            let properties = try ExclusiveC14N.canonicalize(scratch, selection: .onlySubtree(signedProperties))
             xmlNodeAddContent(propertiesDigest, encodeBase64(try OpenSSL.sha256(properties)))
-            let canonicalSignedInfo = try ExclusiveC14N.canonicalize(document.pointer, selection: .onlySubtree(signedInfo))
+            let canonicalSignedInfo = try ExclusiveC14N.canonicalize(scratch, selection: .onlySubtree(signedInfo))
             let value = try SignaturePrimitives.sign(canonicalSignedInfo, with: privateKey, algorithm: algorithm)
             xmlNodeAddContent(signatureValue, "\n" + encodeBase64(value) + "\n")
-            let imprint = try OpenSSL.sha256(try ExclusiveC14N.canonicalize(document.pointer, selection: .onlySubtree(signatureValue)))
+            let imprint = try OpenSSL.sha256(try ExclusiveC14N.canonicalize(scratch, selection: .onlySubtree(signatureValue)))
             let token = try timeStampAuthority.timestamp(sha256: imprint, at: time)
             xmlNodeAddContent(encapsulated, "\n" + encodeBase64(token) + "\n")
         } catch {
-            removeInserted()
+            if let object {
+                xmlUnlinkNode(object)
+                xmlFreeNode(object)
+            }
             throw error
+        }
+        xmlUnlinkNode(signature)
+        xmlAddChild(parent, signature)
+        let inserted = object ?? signature
+        func removeInserted() {
+            xmlUnlinkNode(inserted)
+            xmlFreeNode(inserted)
         }
 
         guard selfCheck else { return position }

@@ -147,6 +147,7 @@ public struct ContractRepository: Sendable {
     let store: Store
     let setup: ContractSetup?
     var certificates: CertificateRepository { CertificateRepository(store: store) }
+    private let verifiers = AnchorVerifiers()
 
     /// Without a setup, reading works and generating or signing throws `ContractsNotConfigured`.
     public init(store: Store, setup: ContractSetup?) {
@@ -372,10 +373,12 @@ public struct ContractRepository: Sendable {
             guard let authority = try await certificates.authority(kek: setup.keyEncryptionKey, on: connection) else {
                 throw CertificateAuthorityNotInitialised()
             }
-            // Sign, then verify the bytes that will be stored, every signature, chain and all (this is the check
-            // right after signing, made once on the kept bytes rather than also in memory).
-            let signed = try xmlSigner.sign([UInt8](try cells[1].decode(Data.self)), selfCheck: false)
-            let report = try await verifyWithRevocations(try XMLDocument.parse(signed), anchor: authority.certificate)
+            // Sign, then verify the signed tree whose serialization is stored, every signature, chain and all (this
+            // is the check right after signing, made once with the full verifier rather than also in the signer).
+            let document = try XMLDocument.parse([UInt8](try cells[1].decode(Data.self)))
+            try xmlSigner.sign(document, selfCheck: false)
+            let report = try await verifyWithRevocations(document, anchor: authority.certificate)
+            let signed = document.serialized()
             guard report.isValid, report.signatures.count == signer.position + 1, let made = report.signatures.last,
                 let timestampedAt = made.signingTime
             else {
@@ -453,10 +456,11 @@ public struct ContractRepository: Sendable {
     /// Verifies with the platform's revocations of the signers' certificates: once without, and again with them
     /// when a signer's certificate was revoked (rare), so the rule lives in `XMLSignatureVerifier` alone.
     func verifyWithRevocations(_ document: XMLDocument, anchor: Certificate) async throws -> VerificationReport {
-        let first = XMLSignatureVerifier(trustAnchor: anchor).verify(document)
+        let verifier = verifiers.verifier(trusting: anchor)
+        let first = verifier.verify(document)
         let revocations = try await certificates.revocations(serials: first.signatures.compactMap { $0.signerCertificate?.serialNumber })
         guard !revocations.isEmpty else { return first }
-        return XMLSignatureVerifier(trustAnchor: anchor, revocations: revocations).verify(document)
+        return verifier.with(revocations: revocations).verify(document)
     }
 }
 
@@ -477,5 +481,21 @@ extension JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
+    }
+}
+
+/// One verifier per trust anchor (the platform CA), kept for the repository's life so its certificate store and the
+/// certificates already found to chain are reused; a new CA certificate gets a new verifier.
+final class AnchorVerifiers: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: (anchor: Certificate, verifier: XMLSignatureVerifier)?
+
+    func verifier(trusting anchor: Certificate) -> XMLSignatureVerifier {
+        lock.lock()
+        defer { lock.unlock() }
+        if let current, current.anchor == anchor { return current.verifier }
+        let verifier = XMLSignatureVerifier(trustAnchor: anchor)
+        current = (anchor, verifier)
+        return verifier
     }
 }

@@ -32,8 +32,8 @@ public enum LogQueryError: Error, Sendable {
     case beyondTree
 }
 
-/// Reads the log: signed heads, entries and proofs. A proof reads only the O(log n) stored nodes it needs,
-/// in one query.
+/// Reads the log: signed heads, entries and proofs. A proof reads only the O(log n) stored nodes it needs:
+/// one query for the signed heads it checks against, one for the nodes.
 public struct EvidenceLogRepository: Sendable {
     let store: Store
 
@@ -72,31 +72,59 @@ public struct EvidenceLogRepository: Sendable {
         return entries
     }
 
+    /// Two queries: the signed heads it needs (the latest, and the one of `size`), then the stored nodes.
     public func inclusionProof(index: Int64, size: Int64?) async throws -> InclusionProofRecord {
-        guard let latest = try await latestHead()?.head.size else { throw LogQueryError.beyondTree }
+        let heads = try await signedHeads(latestAnd: size.map { [$0] } ?? [])
+        guard let latest = heads.latest?.head.size else { throw LogQueryError.beyondTree }
         let size = size ?? latest
         guard index >= 0, index < size, size <= latest else { throw LogQueryError.beyondTree }
-        let nodes = try await StoredNodes(store: store).nodes(
-            inclusionProofNodeIDs(index: index, size: size) + [NodeID(level: 0, index: index)])
+        let leafID = NodeID(level: 0, index: index)
+        let nodes = try await StoredNodes(store: store).nodes(inclusionProofNodeIDs(index: index, size: size) + [leafID])
         let proof = try EvidenceLog.inclusionProof(index: index, size: size, nodes: nodes)
-        let leaf = nodes[NodeID(level: 0, index: index)]!
-        try await assertRootMatchesSignedHead(size: size, leaf: leaf, index: index, proof: proof)
+        guard let leaf = nodes[leafID] else { throw LogIntegrityError(size: size) }
+        // Pair assertion: where a head was signed for this size, the proof must lead to its root.
+        if let signed = heads.bySize[size],
+            !verifyInclusion(leafHash: leaf, index: index, size: size, proof: proof, root: signed.head.rootHash)
+        {
+            throw integrityFailure(size: size)
+        }
         return InclusionProofRecord(index: index, treeSize: size, leafHash: leaf, proof: proof)
     }
 
+    /// Two queries: the signed heads it needs (the latest, and those of `from` and `to`), then the stored nodes.
     public func consistencyProof(from: Int64, to: Int64) async throws -> ConsistencyProofRecord {
-        guard let latest = try await latestHead()?.head.size, from >= 0, from <= to, to <= latest else { throw LogQueryError.beyondTree }
+        let heads = try await signedHeads(latestAnd: [from, to])
+        guard let latest = heads.latest?.head.size, from >= 0, from <= to, to <= latest else { throw LogQueryError.beyondTree }
         let nodes = try await StoredNodes(store: store).nodes(consistencyProofNodeIDs(from: from, to: to))
-        return ConsistencyProofRecord(from: from, to: to, proof: try EvidenceLog.consistencyProof(from: from, to: to, nodes: nodes))
+        let proof = try EvidenceLog.consistencyProof(from: from, to: to, nodes: nodes)
+        // Pair assertion: where heads were signed for both sizes, the proof must lead from one root to the other.
+        if let old = heads.bySize[from], let new = heads.bySize[to],
+            !verifyConsistency(from: from, to: to, proof: proof, fromRoot: old.head.rootHash, toRoot: new.head.rootHash)
+        {
+            throw integrityFailure(size: to)
+        }
+        return ConsistencyProofRecord(from: from, to: to, proof: proof)
     }
 
-    /// Pair assertion: where a head was signed for this size, the proof must lead to its root.
-    private func assertRootMatchesSignedHead(size: Int64, leaf: LogHash, index: Int64, proof: [LogHash]) async throws {
-        guard let signed = try await head(size: size) else { return }
-        guard verifyInclusion(leafHash: leaf, index: index, size: size, proof: proof, root: signed.head.rootHash) else {
-            store.logger.critical("stored log nodes disagree with the signed head", metadata: ["size": "\(size)"])
-            throw LogIntegrityError(size: size)
+    /// The latest signed head and those signed for `sizes` (where there are), in one query.
+    private func signedHeads(latestAnd sizes: [Int64]) async throws -> (latest: SignedTreeHead?, bySize: [Int64: SignedTreeHead]) {
+        let rows = try await store.query(
+            """
+            SELECT size, root_hash, timestamp_ms, signature FROM tree_heads
+            WHERE size = (SELECT max(size) FROM tree_heads) OR size = ANY(\(sizes))
+            """)
+        var bySize: [Int64: SignedTreeHead] = [:]
+        for try await (size, root, timestamp, signature) in rows.decode((Int64, Data, Int64, Data).self) {
+            bySize[size] = SignedTreeHead(
+                head: TreeHead(size: size, rootHash: try LogHash(bytes: [UInt8](root)), timestampMilliseconds: timestamp),
+                signature: [UInt8](signature))
         }
+        return (bySize.max { $0.key < $1.key }?.value, bySize)
+    }
+
+    private func integrityFailure(size: Int64) -> LogIntegrityError {
+        store.logger.critical("stored log nodes disagree with the signed head", metadata: ["size": "\(size)"])
+        return LogIntegrityError(size: size)
     }
 }
 

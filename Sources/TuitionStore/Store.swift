@@ -67,7 +67,8 @@ public struct Store: Sendable {
 
     @discardableResult
     public func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
-        try await client.query(query, logger: logger)
+        RoundTripCounter.current?.record()
+        return try await client.query(query, logger: logger)
     }
 }
 

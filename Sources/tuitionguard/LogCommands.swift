@@ -11,7 +11,7 @@ import TuitionStore
 struct Log: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The evidence log: make its signing key, and verify heads and proofs offline with its public key.",
-        subcommands: [KeyGen.self, Sequence.self, VerifyInclusion.self, VerifyConsistency.self, AuditLog.self])
+        subcommands: [KeyGen.self, Sequence.self, VerifyInclusion.self, VerifyConsistency.self, AuditLog.self, ProofBench.self])
 
     struct KeyGen: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -54,6 +54,47 @@ struct Log: AsyncParsableCommand {
             }
             let rate = seconds > 0 ? Double(count) / seconds : 0
             print("sequenced \(count) events in \(String(format: "%.2f", seconds)) s: \(Int(rate)) events/s")
+        }
+    }
+
+    /// `tools/bench log` runs this beside its HTTP load: the database side of a proof, measured where it is made.
+    struct ProofBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "proof-bench",
+            abstract: "Make random inclusion and consistency proofs against the latest head, one at a time; print latency and queries.",
+            discussion: "Prints one RESULT line per proof kind: p50 and p99 in milliseconds and the database queries per proof.")
+
+        @Option(help: "Proofs of each kind.") var samples: Int = 2_000
+
+        func run() async throws {
+            guard samples > 0 else { throw ValidationError("--samples must be positive") }
+            let configuration = try AppConfiguration.fromEnvironment()
+            let logger = makeLogger("tuitionguard.log", level: configuration.logLevel)
+            let samples = samples
+            try await withStore(databaseURL: configuration.databaseURL, logger: logger) { store in
+                let log = EvidenceLogRepository(store: store)
+                guard let size = try await log.latestHead()?.head.size, size > 0 else { throw Failure("the log is empty") }
+                try await measure("inclusion", samples) { _ = try await log.inclusionProof(index: Int64.random(in: 0..<size), size: size) }
+                try await measure("consistency", samples) { _ = try await log.consistencyProof(from: Int64.random(in: 1...size), to: size) }
+            }
+        }
+
+        private func measure(_ kind: String, _ samples: Int, _ proof: () async throws -> Void) async throws {
+            let counter = RoundTripCounter()
+            let clock = ContinuousClock()
+            var milliseconds: [Double] = []
+            try await RoundTripCounter.$current.withValue(counter) {
+                for _ in 0..<samples {
+                    let elapsed = try await clock.measure { try await proof() }
+                    milliseconds.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3)
+                }
+            }
+            milliseconds.sort()
+            func percentile(_ p: Double) -> Double { milliseconds[min(milliseconds.count - 1, Int(Double(milliseconds.count) * p))] }
+            print(
+                String(
+                    format: "RESULT kind=%@ proofs=%d p50_ms=%.2f p99_ms=%.2f queries_per_proof=%.2f", kind, samples, percentile(0.5),
+                    percentile(0.99), Double(counter.value) / Double(samples)))
         }
     }
 

@@ -58,6 +58,25 @@ import Testing
         #expect(try verifier.verify(document.serialized()).isValid)
     }
 
+    /// The store and the benchmark verify the signed tree they serialize rather than a re-parse of its bytes: both
+    /// verdicts, every check of every signature, must be the same, and stay so from one reused verifier.
+    @Test(arguments: KeyAlgorithm.allCases, KeyAlgorithm.allCases)
+    func verifyingTheSignedTreeAgreesWithVerifyingItsSerialization(institution: KeyAlgorithm, guardian: KeyAlgorithm) throws {
+        let model = try ModelContract()
+        let reused = verifier
+        for round in 0..<3 {
+            let document = try model.renderer.renderDocument(model.fields.merging(["contract.number": "TG-TREE-\(round)"]) { $1 })
+            try parties.institution[institution]!.sign(document, selfCheck: false)
+            let issued = reused.verify(document)
+            #expect(issued.isValid && issued.signatures.count == 1)
+            #expect(try verifier.verify(document.serialized()) == issued)
+            try parties.guardian[guardian]!.sign(document, selfCheck: false)
+            let signed = reused.verify(document)
+            #expect(signed.isValid && signed.signatures.count == 2)
+            #expect(try verifier.verify(document.serialized()) == signed)
+        }
+    }
+
     @Test func unsignedDocumentReportsThatItHasNoSignature() throws {
         let report = try verifier.verify(sampleContract)
         #expect(report.firstFailure == .documentHasNoSignature)

@@ -153,4 +153,44 @@ import TuitionTestSupport
             }
         }
     }
+
+    @Test func everyProofReadsTheDatabaseTwice() async throws {
+        try await TestDatabase.withStore("logqueries") { store in
+            let sequencer = Sequencer(store: store, signer: signer, batchSize: 3)
+            for index in 0..<5 { _ = try await World.make(store, district: "33023\(index)") }
+            try await sequencer.drain()
+            let log = EvidenceLogRepository(store: store)
+            let size = try #require(try await log.latestHead()).head.size
+            #expect(size == 10)
+            func queries(_ proof: () async throws -> Void) async throws -> Int {
+                let counter = RoundTripCounter()
+                try await RoundTripCounter.$current.withValue(counter) { try await proof() }
+                return counter.value
+            }
+            // The signed heads a proof checks against (the latest among them) in one query, the stored nodes in the other.
+            #expect(try await queries { _ = try await log.inclusionProof(index: 4, size: nil) } == 2)
+            #expect(try await queries { _ = try await log.inclusionProof(index: 4, size: 6) } == 2)
+            #expect(try await queries { _ = try await log.inclusionProof(index: 0, size: 7) } == 2)
+            #expect(try await queries { _ = try await log.consistencyProof(from: 3, to: size) } == 2)
+            #expect(try await queries { _ = try await log.consistencyProof(from: 5, to: 8) } == 2)
+            // From a size to itself the proof is empty: the heads alone.
+            #expect(try await queries { _ = try await log.consistencyProof(from: size, to: size) } == 1)
+        }
+    }
+
+    @Test func aTamperedNodeIsCaughtWhenAConsistencyProofIsServed() async throws {
+        try await TestDatabase.withStore("logtamperconsistency") { store in
+            // Heads signed at sizes 3 and 6; the proof between them reads leaf 2.
+            for index in 0..<3 { _ = try await World.make(store, district: "33024\(index)") }
+            try await Sequencer(store: store, signer: signer, batchSize: 3).drain()
+            let log = EvidenceLogRepository(store: store)
+            _ = try await log.consistencyProof(from: 3, to: 6)
+            try await store.transaction { connection in
+                try await connection.query("ALTER TABLE log_nodes DISABLE TRIGGER log_nodes_append_only", logger: store.logger)
+                try await connection.query("UPDATE log_nodes SET hash = sha256(hash) WHERE level = 0 AND index = 2", logger: store.logger)
+                try await connection.query("ALTER TABLE log_nodes ENABLE TRIGGER log_nodes_append_only", logger: store.logger)
+            }
+            await #expect(throws: LogIntegrityError.self) { _ = try await log.consistencyProof(from: 3, to: 6) }
+        }
+    }
 }
