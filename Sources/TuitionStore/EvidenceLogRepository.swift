@@ -173,7 +173,7 @@ public struct Sequencer: Sendable {
     public func sequenceBatch() async throws -> Int {
         try await store.transaction { connection in
             // One sequencer at a time, however many service instances run.
-            try await connection.query("SELECT pg_advisory_xact_lock(7469697)", logger: store.logger)
+            try await connection.run("SELECT pg_advisory_xact_lock(7469697)", logger: store.logger)
             var latest: Int64?
             for try await size in try await connection.query(
                 "SELECT size FROM tree_heads ORDER BY size DESC LIMIT 1", logger: store.logger

@@ -122,7 +122,7 @@ public struct FastTrackJob: Sendable {
             if planned { return }
             // A money movement that read the institution as operating just before the mark may still be in flight;
             // it holds its enrollment's lock, so taking every enrollment's lock waits it out.
-            try await connection.query(
+            try await connection.run(
                 "SELECT count(*) FROM (SELECT 1 FROM enrollments WHERE institution_id = \(institution) FOR UPDATE) AS waited",
                 logger: logger)
             // The lessons recorded from the effective time on are final now (no lesson can be recorded after the mark):
@@ -293,7 +293,7 @@ public struct FastTrackJob: Sendable {
             let ids = chunk.map(\.enrollment)
             // The chunk's enrollments, in id order: a guardian filing a claim on one of them holds it, so that claim is
             // either committed (and closed below) or filed after this chunk, against the position it leaves.
-            try await connection.query(
+            try await connection.run(
                 "SELECT count(*) FROM (SELECT 1 FROM enrollments WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE) AS locked",
                 logger: logger)
             let now = store.dependencies.now()

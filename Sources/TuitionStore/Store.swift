@@ -211,3 +211,13 @@ public struct PageRequest: Sendable {
         return Page(items: items, next: items.last.map { id($0).uuidString.lowercased() })
     }
 }
+
+extension PostgresConnection {
+    /// Runs a statement whose rows the caller does not need (a lock taken with `SELECT … FOR UPDATE`, an advisory lock,
+    /// a check function) and reads them to the end. PostgresNIO hands over a row-returning statement's rows once their
+    /// description arrives, so a failure during execution (a lock timeout, a raised exception) is thrown only while
+    /// they are read; unread, it is lost, and PostgreSQL then answers the transaction's COMMIT with a ROLLBACK.
+    func run(_ query: PostgresQuery, logger: Logger) async throws {
+        for try await _ in try await self.query(query, logger: logger) {}
+    }
+}
