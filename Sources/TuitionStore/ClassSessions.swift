@@ -109,8 +109,8 @@ extension EnrollmentRepository {
 
     /// Writes lessons already decided by `decideLessons` — a class session's, or the single route's one — in one
     /// statement: the lesson rows, the enrollments' counters, one release transfer per lesson (escrow → operating)
-    /// with the accounts' totals moved once by their sum, and one `lessons_consumed` evidence event per lesson.
-    /// The two account rows are locked in id order first, as `post` does, and only when money moves.
+    /// and one `lessons_consumed` evidence event per lesson; then the accounts' totals, once, by the released sum
+    /// (`postReleases`).
     func writeLessons(
         _ writes: [LessonWrite], institution: Institution.ID, takenOn: BusinessDate, at now: Date, on connection: PostgresConnection
     ) async throws -> [LessonRecord] {
@@ -134,19 +134,29 @@ extension EnrollmentRepository {
                         amount: value, lessons: write.lessons, reference: "lesson:\(write.lessonID.uuidString.lowercased())"
                     ).canonicalBytes()))
         }
-        if releasedTotal.isPositive {
-            let locked = try await connection.execute(
-                LockRestrictedAccountsStatement(
-                    institution: institution.uuid, from: AccountKind.escrow.rawValue, to: AccountKind.operating.rawValue),
-                logger: logger)
-            for try await _ in locked {}
-        }
-        return try await mappingRejections {
+        let recorded = try await mappingRejections {
             var recorded: [LessonRecord] = []
             recorded.reserveCapacity(writes.count)
             for try await row in try await connection.execute(statement, logger: logger) { recorded.append(row) }
             guard recorded.count == writes.count else { throw CorruptRow(value: "\(recorded.count) of \(writes.count) lessons written") }
             return recorded
+        }
+        if releasedTotal.isPositive { try await postReleases(releasedTotal, institution: institution, on: connection) }
+        return recorded
+    }
+
+    /// Moves the institution's escrow and operating totals by the batch's released sum, as the last write of the
+    /// transaction: every session of an institution queues on these two rows until it commits, so they are locked
+    /// after the lessons and transfers are written, in id order, and `FOR NO KEY UPDATE` (which leaves other
+    /// sessions' transfer inserts free to check their foreign keys on these rows meanwhile).
+    func postReleases(_ total: Money, institution: Institution.ID, on connection: PostgresConnection) async throws {
+        for try await _ in try await connection.execute(LockEscrowAndOperatingStatement(institution: institution.uuid), logger: logger) {}
+        try await mappingRejections {
+            let moved = try await connection.execute(
+                PostReleasesStatement(institution: institution.uuid, amount: total.fen), logger: logger)
+            var rows = 0
+            for try await _ in moved { rows += 1 }
+            guard rows == 2 else { throw CorruptRow(value: "releases moved \(rows) of 2 accounts") }
         }
     }
 }
@@ -183,8 +193,8 @@ struct LockSessionEnrollmentsStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row { try EnrollmentRecord(row: row) }
 }
 
-/// `writeLessons`: every lesson of a batch in one statement. The restricted accounts' totals move in a single-table
-/// UPDATE by their sum (see `post` for why not a join); PostgreSQL runs every data-modifying CTE to completion.
+/// `writeLessons`: every lesson of a batch in one statement, but the accounts' totals (`PostReleasesStatement`).
+/// PostgreSQL runs every data-modifying CTE to completion.
 struct WriteLessonsStatement: PostgresPreparedStatement {
     static let sql = """
         WITH items AS (
@@ -199,11 +209,6 @@ struct WriteLessonsStatement: PostgresPreparedStatement {
             ORDER BY n),
         escrow AS (SELECT id FROM accounts WHERE institution_id = $8 AND kind = 'escrow'),
         operating AS (SELECT id FROM accounts WHERE institution_id = $8 AND kind = 'operating'),
-        posted AS (
-            UPDATE accounts a
-            SET debits_fen = a.debits_fen + CASE WHEN a.id = (SELECT id FROM escrow) THEN (SELECT sum(released_fen) FROM items) ELSE 0 END,
-                credits_fen = a.credits_fen + CASE WHEN a.id = (SELECT id FROM operating) THEN (SELECT sum(released_fen) FROM items) ELSE 0 END
-            WHERE a.id IN ((SELECT id FROM escrow), (SELECT id FROM operating)) AND (SELECT sum(released_fen) FROM items) > 0),
         released AS (
             INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen,
                 institution_id, enrollment_id, created_at)
@@ -248,4 +253,48 @@ struct WriteLessonsStatement: PostgresPreparedStatement {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row { try LessonRecord(row: row) }
+}
+
+/// `postReleases`: the institution's escrow and operating rows, locked in id order (see `post`).
+struct LockEscrowAndOperatingStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT id FROM accounts WHERE institution_id = $1 AND kind IN ('escrow', 'operating')
+        ORDER BY id FOR NO KEY UPDATE
+        """
+    typealias Row = ()
+
+    var institution: UUID
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(institution)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {}
+}
+
+/// `postReleases`: escrow → operating totals, in a single-table UPDATE of the rows just locked (see `post` for why
+/// not a join).
+struct PostReleasesStatement: PostgresPreparedStatement {
+    static let sql = """
+        UPDATE accounts a
+        SET debits_fen = a.debits_fen + CASE WHEN a.kind = 'escrow' THEN $2 ELSE 0 END,
+            credits_fen = a.credits_fen + CASE WHEN a.kind = 'operating' THEN $2 ELSE 0 END
+        WHERE a.institution_id = $1 AND a.kind IN ('escrow', 'operating')
+        RETURNING a.id
+        """
+    typealias Row = Int64
+
+    var institution: UUID
+    var amount: Int64
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(institution)
+        bindings.append(amount)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Int64.self) }
 }
