@@ -136,7 +136,8 @@ extension Rejection: ProblemConvertible {
             .textFieldInvalid, .textHasForbiddenCharacters, .valueOutOfRange, .chargeCoversTooManyLessons, .chargeTermTooLong,
             .chargeAmountTooLarge, .termEndsBeforeItStarts, .districtCapAboveNationalCap, .reserveRatioInvalid,
             .institutionNotOperating, .institutionDetailsMissing, .creditCodeInvalid, .enrollmentNotPaid,
-            .paymentDoesNotMatchOrder, .lessonsExceedRemaining, .lessonDateInFuture, .lessonDateBeforeTerm, .nothingToRefund,
+            .paymentDoesNotMatchOrder, .lessonsExceedRemaining, .lessonDateInFuture, .lessonDateBeforeTerm, .classSessionSizeOutOfRange,
+            .enrollmentListedTwice, .enrollmentNotInCourse, .nothingToRefund,
             .refundExceedsUnconsumed, .accountWouldGoNegative, .lessonAnswerWindowClosed, .premiumRateInvalid,
             .coverageTermsInvalid, .policyPeriodInvalid, .insuredDoesNotMatchProduct, .sumInsuredExceedsCover,
             .policyStartsInThePast, .approvalExceedsApprovable, .payoutExceedsPolicyRemaining, .payoutExceedsEntitlement,
@@ -179,6 +180,9 @@ extension Rejection {
         case .lessonsExceedRemaining: "More lessons than remain unconsumed on the enrollment"
         case .lessonDateInFuture: "Lessons cannot be recorded for a future date"
         case .lessonDateBeforeTerm: "Lessons cannot be recorded before the term starts"
+        case .classSessionSizeOutOfRange: "A class session lists 1–500 enrollments"
+        case .enrollmentListedTwice: "The enrollment is listed more than once in this class session"
+        case .enrollmentNotInCourse: "The enrollment is not in the class session's course"
         case .nothingToRefund: "No unconsumed lessons remain to refund"
         case .refundExceedsUnconsumed: "The refund exceeds the unconsumed lessons"
         case .accountWouldGoNegative: "The account does not hold enough money"

@@ -282,6 +282,20 @@ func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Service
         if recorded { await evaluateAfterChange(of: institution, services: services, logger: context.logger) }
         return response
     }
+    // Batch attendance: one lesson each for up to 500 enrollments of one course on one date, in one transaction under
+    // one Idempotency-Key; each enrollment is recorded or refused on its own (`decideClassSession`).
+    v1.post("class-sessions") { request, context in
+        let principal = try context.principal(.institution)
+        guard case .institution(let institution) = principal.entity else { throw Problem.roleNotPermitted }
+        let (body, raw) = try await request.decodeJSON(NewClassSession.self, context: context)
+        try checkClassSessionSize(body.enrollmentIds.count)
+        let response = try await services.idempotent.run(request, body: raw, principal: principal, status: .ok) { connection in
+            try await services.enrollments.recordClassSession(
+                body, institution: institution, releaseKeyPrefix: request.transferKey("release", principal: principal), on: connection)
+        }
+        await evaluateAfterChange(of: institution, services: services, logger: context.logger)
+        return response
+    }
     v1.get("enrollments/:id/lessons") { request, context in
         guard
             let page = try await services.enrollments.lessons(

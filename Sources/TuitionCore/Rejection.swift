@@ -32,6 +32,10 @@ public enum Rejection: String, Error, Sendable, CaseIterable {
     case lessonsExceedRemaining = "lessons_exceed_remaining"
     case lessonDateInFuture = "lesson_date_in_future"
     case lessonDateBeforeTerm = "lesson_date_before_term"
+    // Class sessions (batch attendance)
+    case classSessionSizeOutOfRange = "class_session_size_out_of_range"
+    case enrollmentListedTwice = "enrollment_listed_twice"
+    case enrollmentNotInCourse = "enrollment_not_in_course"
     case nothingToRefund = "nothing_to_refund"
     case refundExceedsUnconsumed = "refund_exceeds_unconsumed"
     case accountWouldGoNegative = "insufficient_funds"

@@ -108,7 +108,8 @@ public struct EnrollmentRepository: Sendable {
         return paid
     }
 
-    /// The institution records lessons taken; their value leaves escrow for operating in the same transaction.
+    /// The institution records lessons taken; their value leaves escrow for operating in the same transaction. The
+    /// write is a class session's (`writeLessons`) with one item, so both routes share one path.
     public func recordLessons(
         _ id: Enrollment.ID, institution: Institution.ID, lessons: Int, takenOn: BusinessDate, on connection: PostgresConnection
     ) async throws -> LessonRecord {
@@ -117,24 +118,11 @@ public struct EnrollmentRepository: Sendable {
         let today = BusinessDate(shanghaiDateOf: now)
         let release = try decideLessons(enrollment.position, institution: status, lessons: lessons, takenOn: takenOn, today: today).get()
         let lessonID = store.dependencies.newID()
-        let value = Money(fen: enrollment.pricePerLessonFen.fen * Int64(lessons))
-        let recorded = try await mappingRejections {
-            var recorded: LessonRecord?
-            let statement = RecordLessonsStatement(
-                id: id.uuid, lessonID: lessonID, institution: institution.uuid, lessons: lessons, released: release?.amount.fen ?? 0,
-                takenOn: takenOn.description, value: value.fen, now: now)
-            for try await row in try await connection.execute(statement, logger: logger) { recorded = row }
-            return recorded
-        }
-        guard let recorded else { throw CorruptRow(value: "lesson insert returned nothing") }
-        try await EvidenceQueue(store: store).enqueue(
-            EvidenceEvent(
-                kind: .lessonsConsumed, occurredAt: now, institution: institution, enrollment: id, amount: value, lessons: lessons,
-                reference: "lesson:\(lessonID.uuidString.lowercased())"),
-            on: connection)
-        if let release {
-            try await post(release, key: "release:\(lessonID.uuidString.lowercased())", enrollment: enrollment, on: connection)
-        }
+        let write = LessonWrite(
+            enrollment: enrollment, lessonID: lessonID, lessons: lessons, release: release,
+            releaseKey: "release:\(lessonID.uuidString.lowercased())")
+        guard let recorded = try await writeLessons([write], institution: institution, takenOn: takenOn, at: now, on: connection).first
+        else { throw CorruptRow(value: "lesson insert returned nothing") }
         return recorded
     }
 
@@ -336,44 +324,6 @@ struct PayStatement: PostgresPreparedStatement {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row { try EnrollmentRecord(row: row) }
-}
-
-/// `recordLessons`: the enrollment's counters and the lesson row, in one statement.
-struct RecordLessonsStatement: PostgresPreparedStatement {
-    static let sql = """
-        WITH counted AS (
-            UPDATE enrollments SET lessons_consumed = lessons_consumed + $4,
-                released_fen = released_fen + $5
-            WHERE id = $2)
-        INSERT INTO lessons AS l (id, enrollment_id, institution_id, lessons, taken_on, value_fen, recorded_at)
-        VALUES ($1, $2, $3, $4, $6::date, $7, $8)
-        RETURNING \(LessonRecord.columns)
-        """
-    typealias Row = LessonRecord
-
-    var id: UUID
-    var lessonID: UUID
-    var institution: UUID
-    var lessons: Int
-    var released: Int64
-    var takenOn: String
-    var value: Int64
-    var now: Date
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 8)
-        bindings.append(lessonID)
-        bindings.append(id)
-        bindings.append(institution)
-        bindings.append(lessons)
-        bindings.append(released)
-        bindings.append(takenOn)
-        bindings.append(value)
-        bindings.append(now)
-        return bindings
-    }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row { try LessonRecord(row: row) }
 }
 
 /// `post`: locks an institution's two restricted account rows in id order (see `post`).

@@ -49,6 +49,8 @@ import TuitionTestSupport
             return ""
         case "POST /v1/enrollments/{id}/payments": return "{\"amountFen\":\(other.world.enrollment.amountFen.fen)}"
         case "POST /v1/enrollments/{id}/lessons": return #"{"lessons":1,"takenOn":"\#(today)"}"#
+        case "POST /v1/class-sessions":
+            return #"{"courseId":"\#(other.world.course.id)","takenOn":"\#(today)","enrollmentIds":["\#(other.world.enrollment.id)"]}"#
         case "POST /v1/enrollments/{id}/refunds": return #"{"lessons":1}"#
         case "POST /v1/lessons/{id}/dispute": return #"{"reason":"不是我们的课"}"#
         case "POST /v1/insurance-products": return #"{"kind":"student_tuition","premiumRateBasisPoints":100}"#

@@ -1,0 +1,300 @@
+import Foundation
+import PostgresNIO
+import TuitionCore
+
+/// A class session as the institution sends it: one lesson each for the listed enrollments of one course, taken on
+/// one date.
+public struct NewClassSession: Codable, Sendable {
+    public var courseId: Course.ID
+    public var takenOn: BusinessDate
+    public var enrollmentIds: [Enrollment.ID]
+
+    public init(courseId: Course.ID, takenOn: BusinessDate, enrollmentIds: [Enrollment.ID]) {
+        self.courseId = courseId
+        self.takenOn = takenOn
+        self.enrollmentIds = enrollmentIds
+    }
+}
+
+/// What a class session did, item by item in the order listed.
+public struct ClassSessionRecord: Codable, Sendable, Hashable {
+    public struct Item: Codable, Sendable, Hashable {
+        public enum Status: String, Codable, Sendable { case recorded, refused }
+        public var enrollmentId: Enrollment.ID
+        public var status: Status
+        /// The lesson recorded (status `recorded`); the guardian confirms or disputes it as any other.
+        public var lessonId: Lesson.ID?
+        public var valueFen: Money?
+        /// The refusal's stable code (status `refused`), the one the single-lesson route would answer.
+        public var code: String?
+    }
+
+    public var courseId: Course.ID
+    public var takenOn: BusinessDate
+    public var recordedAt: Date
+    public var recorded: Int
+    public var refused: Int
+    public var items: [Item]
+}
+
+extension ClassSessionRefusal {
+    /// The stable code an item carries: an unknown or foreign enrollment is `not_found`, as the single route's 404.
+    public var code: String {
+        switch self {
+        case .enrollmentNotFound: "not_found"
+        case .rejected(let rejection): rejection.rawValue
+        }
+    }
+}
+
+extension EnrollmentRepository {
+    /// Records a class session in the caller's transaction, set-based: one statement locks the listed enrollments,
+    /// the core decides each (`decideClassSession`), one statement writes every lesson, counter, release transfer
+    /// and evidence event. `releaseKeyPrefix` (derived from the session's idempotency key) prefixes each release
+    /// transfer's key, completed by the enrollment's id.
+    public func recordClassSession(
+        _ session: NewClassSession, institution: Institution.ID, releaseKeyPrefix: String, on connection: PostgresConnection
+    ) async throws -> ClassSessionRecord {
+        try checkClassSessionSize(session.enrollmentIds.count)
+        let status = try await lockInstitution(institution, course: session.courseId, on: connection)
+        var candidates: [Enrollment.ID: EnrollmentRecord] = [:]
+        let rows = try await connection.execute(
+            LockSessionEnrollmentsStatement(ids: session.enrollmentIds.map(\.uuid), institution: institution.uuid), logger: logger)
+        for try await enrollment in rows { candidates[enrollment.id] = enrollment }
+        let now = store.dependencies.now()
+        let decisions = try decideClassSession(
+            listed: session.enrollmentIds,
+            candidates: candidates.mapValues { ClassSessionCandidate(course: $0.courseId, position: $0.position) },
+            course: session.courseId, institution: status, takenOn: session.takenOn, today: BusinessDate(shanghaiDateOf: now))
+        var writes: [LessonWrite] = []
+        for (id, decision) in zip(session.enrollmentIds, decisions) {
+            guard case .success(let release) = decision, let enrollment = candidates[id] else { continue }
+            writes.append(
+                LessonWrite(
+                    enrollment: enrollment, lessonID: store.dependencies.newID(), lessons: 1, release: release,
+                    releaseKey: "\(releaseKeyPrefix):\(id)"))
+        }
+        let recorded = try await writeLessons(writes, institution: institution, takenOn: session.takenOn, at: now, on: connection)
+        let lessons = Dictionary(uniqueKeysWithValues: recorded.map { ($0.enrollmentId, $0) })
+        let items = zip(session.enrollmentIds, decisions).map { id, decision in
+            switch decision {
+            case .failure(let refusal):
+                return ClassSessionRecord.Item(enrollmentId: id, status: .refused, code: refusal.code)
+            case .success:
+                let lesson = lessons[id]
+                return ClassSessionRecord.Item(enrollmentId: id, status: .recorded, lessonId: lesson?.id, valueFen: lesson?.valueFen)
+            }
+        }
+        return ClassSessionRecord(
+            courseId: session.courseId, takenOn: session.takenOn, recordedAt: now, recorded: recorded.count,
+            refused: items.count - recorded.count, items: items)
+    }
+
+    /// The institution held for share (as every money path holds it, so a defunct mark waits for this session or the
+    /// session for the mark), and whether `course` is its own: another's course is 404, like an unknown one.
+    func lockInstitution(_ institution: Institution.ID, course: Course.ID, on connection: PostgresConnection) async throws
+        -> InstitutionStatus
+    {
+        let rows = try await connection.query(
+            """
+            SELECT i.status, EXISTS (SELECT 1 FROM courses c WHERE c.id = \(course.uuid) AND c.institution_id = i.id)
+            FROM institutions i WHERE i.id = \(institution.uuid) FOR SHARE OF i
+            """, logger: logger)
+        for try await (status, ownCourse) in rows.decode((String, Bool).self) {
+            guard ownCourse else { throw NotFound() }
+            return try decodeEnum(status)
+        }
+        throw NotFound()
+    }
+
+    /// Writes lessons already decided by `decideLessons` — a class session's, or the single route's one — in one
+    /// statement: the lesson rows, the enrollments' counters, one release transfer per lesson (escrow → operating)
+    /// and one `lessons_consumed` evidence event per lesson; then the accounts' totals, once, by the released sum
+    /// (`postReleases`).
+    func writeLessons(
+        _ writes: [LessonWrite], institution: Institution.ID, takenOn: BusinessDate, at now: Date, on connection: PostgresConnection
+    ) async throws -> [LessonRecord] {
+        guard !writes.isEmpty else { return [] }
+        var statement = WriteLessonsStatement(institution: institution.uuid, takenOn: takenOn.description, now: now)
+        var releasedTotal = Money.zero
+        for write in writes {
+            let value = try write.enrollment.pricePerLessonFen.multiplied(by: write.lessons)
+            let released = write.release?.amount ?? .zero
+            releasedTotal = try releasedTotal.plus(released)
+            statement.enrollments.append(write.enrollment.id.uuid)
+            statement.lessonIDs.append(write.lessonID)
+            statement.lessons.append(write.lessons)
+            statement.values.append(value.fen)
+            statement.released.append(released.fen)
+            statement.releaseKeys.append(write.releaseKey)
+            statement.entries.append(
+                ByteBuffer(
+                    bytes: EvidenceEvent(
+                        kind: .lessonsConsumed, occurredAt: now, institution: institution, enrollment: write.enrollment.id,
+                        amount: value, lessons: write.lessons, reference: "lesson:\(write.lessonID.uuidString.lowercased())"
+                    ).canonicalBytes()))
+        }
+        let recorded = try await mappingRejections {
+            var recorded: [LessonRecord] = []
+            recorded.reserveCapacity(writes.count)
+            for try await row in try await connection.execute(statement, logger: logger) { recorded.append(row) }
+            guard recorded.count == writes.count else { throw CorruptRow(value: "\(recorded.count) of \(writes.count) lessons written") }
+            return recorded
+        }
+        if releasedTotal.isPositive { try await postReleases(releasedTotal, institution: institution, on: connection) }
+        return recorded
+    }
+
+    /// Moves the institution's escrow and operating totals by the batch's released sum, as the last write of the
+    /// transaction: every session of an institution queues on these two rows until it commits, so they are locked
+    /// after the lessons and transfers are written, in id order, and `FOR NO KEY UPDATE` (which leaves other
+    /// sessions' transfer inserts free to check their foreign keys on these rows meanwhile).
+    func postReleases(_ total: Money, institution: Institution.ID, on connection: PostgresConnection) async throws {
+        for try await _ in try await connection.execute(LockEscrowAndOperatingStatement(institution: institution.uuid), logger: logger) {}
+        try await mappingRejections {
+            let moved = try await connection.execute(
+                PostReleasesStatement(institution: institution.uuid, amount: total.fen), logger: logger)
+            var rows = 0
+            for try await _ in moved { rows += 1 }
+            guard rows == 2 else { throw CorruptRow(value: "releases moved \(rows) of 2 accounts") }
+        }
+    }
+}
+
+/// One lesson record to write: the locked enrollment, the decided release (nil in reserve mode) and its key.
+struct LessonWrite: Sendable {
+    var enrollment: EnrollmentRecord
+    var lessonID: UUID
+    var lessons: Int
+    var release: PlannedTransfer?
+    var releaseKey: String
+}
+
+/// `recordClassSession`: the listed enrollments the institution owns, locked in id order (so concurrent sessions and
+/// single records on overlapping enrollments queue instead of deadlocking). Others' and unknown ids find no row.
+struct LockSessionEnrollmentsStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT \(EnrollmentRecord.columns) FROM enrollments e
+        WHERE e.id = ANY ($1::uuid[]) AND e.institution_id = $2
+        ORDER BY e.id FOR UPDATE OF e
+        """
+    typealias Row = EnrollmentRecord
+
+    var ids: [UUID]
+    var institution: UUID
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(ids)
+        bindings.append(institution)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try EnrollmentRecord(row: row) }
+}
+
+/// `writeLessons`: every lesson of a batch in one statement, but the accounts' totals (`PostReleasesStatement`).
+/// PostgreSQL runs every data-modifying CTE to completion.
+struct WriteLessonsStatement: PostgresPreparedStatement {
+    static let sql = """
+        WITH items AS (
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::bigint[], $5::bigint[], $6::text[])
+                AS i (enrollment_id, lesson_id, lessons, value_fen, released_fen, release_key)),
+        counted AS (
+            UPDATE enrollments e SET lessons_consumed = e.lessons_consumed + i.lessons,
+                released_fen = e.released_fen + i.released_fen
+            FROM items i WHERE e.id = i.enrollment_id),
+        queued AS (
+            INSERT INTO evidence_queue (entry, queued_at) SELECT entry, $10 FROM unnest($7::bytea[]) WITH ORDINALITY AS q (entry, n)
+            ORDER BY n),
+        escrow AS (SELECT id FROM accounts WHERE institution_id = $8 AND kind = 'escrow'),
+        operating AS (SELECT id FROM accounts WHERE institution_id = $8 AND kind = 'operating'),
+        released AS (
+            INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen,
+                institution_id, enrollment_id, created_at)
+            SELECT i.release_key, 'release', (SELECT id FROM escrow), (SELECT id FROM operating), i.released_fen, $8, i.enrollment_id, $10
+            FROM items i WHERE i.released_fen > 0)
+        INSERT INTO lessons AS l (id, enrollment_id, institution_id, lessons, taken_on, value_fen, recorded_at)
+        SELECT lesson_id, enrollment_id, $8, lessons, $9::date, value_fen, $10 FROM items
+        RETURNING \(LessonRecord.columns)
+        """
+    typealias Row = LessonRecord
+
+    var enrollments: [UUID] = []
+    var lessonIDs: [UUID] = []
+    var lessons: [Int] = []
+    var values: [Int64] = []
+    var released: [Int64] = []
+    var releaseKeys: [String] = []
+    var entries: [ByteBuffer] = []
+    var institution: UUID
+    var takenOn: String
+    var now: Date
+
+    init(institution: UUID, takenOn: String, now: Date) {
+        self.institution = institution
+        self.takenOn = takenOn
+        self.now = now
+    }
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 10)
+        bindings.append(enrollments)
+        bindings.append(lessonIDs)
+        bindings.append(lessons)
+        bindings.append(values)
+        bindings.append(released)
+        bindings.append(releaseKeys)
+        bindings.append(entries)
+        bindings.append(institution)
+        bindings.append(takenOn)
+        bindings.append(now)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try LessonRecord(row: row) }
+}
+
+/// `postReleases`: the institution's escrow and operating rows, locked in id order (see `post`).
+struct LockEscrowAndOperatingStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT id FROM accounts WHERE institution_id = $1 AND kind IN ('escrow', 'operating')
+        ORDER BY id FOR NO KEY UPDATE
+        """
+    typealias Row = ()
+
+    var institution: UUID
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(institution)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {}
+}
+
+/// `postReleases`: escrow → operating totals, in a single-table UPDATE of the rows just locked (see `post` for why
+/// not a join).
+struct PostReleasesStatement: PostgresPreparedStatement {
+    static let sql = """
+        UPDATE accounts a
+        SET debits_fen = a.debits_fen + CASE WHEN a.kind = 'escrow' THEN $2 ELSE 0 END,
+            credits_fen = a.credits_fen + CASE WHEN a.kind = 'operating' THEN $2 ELSE 0 END
+        WHERE a.institution_id = $1 AND a.kind IN ('escrow', 'operating')
+        RETURNING a.id
+        """
+    typealias Row = Int64
+
+    var institution: UUID
+    var amount: Int64
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(institution)
+        bindings.append(amount)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Int64.self) }
+}
