@@ -58,8 +58,8 @@ extension InsuranceRepository {
         let premium = try checkRiskTerms(
             product: product.product, institution: new.institutionId, sumInsured: new.sumInsuredFen, periodStart: new.periodStart,
             periodEnd: new.periodEnd)
-        let rows = try await mappingRejections {
-            try await connection.query(
+        let proposal = try await mappingRejections {
+            let rows = try await connection.query(
                 """
                 INSERT INTO risk_policy_proposals AS rp (id, product_id, insurer_id, institution_id, sum_insured_fen, premium_fen,
                     period_start, period_end, created_at)
@@ -68,8 +68,11 @@ extension InsuranceRepository {
                     \(store.dependencies.now()))
                 RETURNING \(unescaped: RiskPolicyProposalRecord.columns)
                 """, logger: logger)
+            // Read inside: a constraint's refusal arrives with the rows.
+            for try await row in rows { return Optional(try RiskPolicyProposalRecord(row: row)) }
+            return nil
         }
-        for try await row in rows { return try RiskPolicyProposalRecord(row: row) }
+        if let proposal { return proposal }
         throw CorruptRow(value: "risk policy proposal insert returned nothing")
     }
 

@@ -46,10 +46,10 @@ public struct Migrator: Sendable {
                     applied_at timestamptz NOT NULL DEFAULT now())
                 """, logger: logger)
             // One migrator at a time, whatever else is connected.
-            try await connection.query("SELECT pg_advisory_lock(7469696)", logger: logger)
+            try await connection.run("SELECT pg_advisory_lock(7469696)", logger: logger)
             do {
                 let appliedNow = try await apply(migrations, on: connection, logger: logger)
-                try await connection.query("SELECT pg_advisory_unlock(7469696)", logger: logger)
+                try await connection.run("SELECT pg_advisory_unlock(7469696)", logger: logger)
                 return appliedNow
             } catch {
                 _ = try? await connection.query("SELECT pg_advisory_unlock(7469696)", logger: logger)

@@ -36,13 +36,21 @@ import TuitionTestSupport
             let text = try String(contentsOf: file, encoding: .utf8)
             for match in text.matches(of: statementStart) {
                 let rest = text[match.range.upperBound...]
-                let sql = rest.prefix(while: { $0 != "\n" }).contains("logger")
-                    ? String(rest.prefix(while: { $0 != "\n" }))
-                    : String(rest.prefix(2_000).split(separator: "logger:", maxSplits: 1).first ?? "")
+                // The statement's text: a one-line literal, or a multi-line one up to its closing quotes.
+                let body = rest.drop(while: \.isWhitespace)
+                let sql =
+                    body.hasPrefix("\"\"\"")
+                    ? String(body.dropFirst(3).components(separatedBy: "\"\"\"").first ?? "")
+                    : String(body.prefix(while: { $0 != "\n" }))
+                // An argument (`returning(try await …)`, `let rows = try await …`) is read by whoever receives it. A
+                // closure's only expression is flagged: `mappingRejections { try await …query(…) }` would hand its rows
+                // out unread, and a refusal read later escapes the mapping.
+                let before = text[..<match.range.lowerBound].last(where: { !$0.isWhitespace })
+                let isArgument = before.map { "(=,".contains($0) } ?? false
                 let head = sql.drop(while: { " \n\"".contains($0) }).uppercased()
-                let returnsRows = head.hasPrefix("SELECT") || sql.uppercased().contains("RETURNING")
-                    || (head.hasPrefix("WITH") && sql.uppercased().components(separatedBy: ")\n").last?.contains("SELECT") == true)
-                if returnsRows {
+                // A WITH statement returns rows only from its last part; the CTEs' RETURNING feeds that part.
+                let returnsRows = head.hasPrefix("SELECT") || (!head.hasPrefix("WITH") && sql.uppercased().contains("RETURNING"))
+                if returnsRows && !isArgument {
                     let line = text[..<match.range.lowerBound].filter { $0 == "\n" }.count + 1
                     unread.append("\(file.lastPathComponent):\(line)")
                 }
