@@ -35,7 +35,6 @@ let package = Package(
             dependencies: [
                 "TuitionCore",
                 "EvidenceLog",
-                "ContractKit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // Issue #13: the pool's circuit-breaker error is a 503, not a 500.
                 .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
@@ -43,16 +42,19 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Issue #14: the use cases between the API and storage; each opens its transaction, asks the core and
+        // ContractKit, and writes through the store.
+        .target(name: "TuitionUseCases", dependencies: ["TuitionCore", "TuitionStore", "EvidenceLog", "ContractKit"]),
         .target(
             name: "TuitionAPI",
             dependencies: [
                 "TuitionCore",
                 "TuitionStore",
+                "TuitionUseCases",
                 "EvidenceLog",
                 "ContractKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "QRImage",
@@ -66,6 +68,7 @@ let package = Package(
             dependencies: [
                 "TuitionCore",
                 "TuitionStore",
+                "TuitionUseCases",
                 "TuitionAPI",
                 "EvidenceLog",
                 "ContractKit",
@@ -76,7 +79,9 @@ let package = Package(
         // Shared by the test targets: a fresh migrated database per suite, a settable clock, sample parties.
         .target(
             name: "TuitionTestSupport",
-            dependencies: ["TuitionCore", "TuitionStore", "ContractKit", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: [
+                "TuitionCore", "TuitionStore", "TuitionUseCases", "ContractKit", .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             path: "Tests/TuitionTestSupport"
         ),
         .testTarget(name: "TuitionCoreTests", dependencies: ["TuitionCore"]),
@@ -90,9 +95,16 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "TuitionUseCasesTests",
+            dependencies: [
+                "TuitionCore", "TuitionStore", "TuitionUseCases", "TuitionTestSupport", "EvidenceLog", "ContractKit",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .testTarget(
             name: "TuitionAPITests",
             dependencies: [
-                "TuitionCore", "TuitionStore", "TuitionAPI", "TuitionTestSupport", "EvidenceLog",
+                "TuitionCore", "TuitionStore", "TuitionUseCases", "TuitionAPI", "TuitionTestSupport", "EvidenceLog",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -4,9 +4,9 @@ import Foundation
 import Hummingbird
 import Logging
 import Metrics
-import PostgresNIO
 import ServiceLifecycle
 import TuitionStore
+import TuitionUseCases
 
 /// Configuration read once from the environment.
 public struct AppConfiguration: Sendable {
@@ -161,16 +161,14 @@ public func buildRouter(
 /// The whole service: the PostgreSQL pool, the HTTP server with a deadline on every request, and the supervised
 /// background services (sequencer, fast-track sweep, warnings), run and shut down by service-lifecycle.
 public func buildApplication(configuration: AppConfiguration, logger: Logger) throws -> some ApplicationProtocol {
-    var postgres = try postgresConfiguration(url: configuration.databaseURL)
-    postgres.apply(configuration.databaseTimeouts)
-    let client = PostgresClient(configuration: postgres, backgroundLogger: logger)
-    let store = Store(client: client, logger: logger)
+    var database = try DatabaseConfiguration(url: configuration.databaseURL)
+    database.apply(configuration.databaseTimeouts)
+    let store = Store.connect(database, logger: logger)
     // The background services have a small pool of their own, whose statements may run as long as their batches.
-    var backgroundPostgres = try postgresConfiguration(url: configuration.databaseURL)
-    backgroundPostgres.apply(.background)
-    backgroundPostgres.options.maximumConnections = 4
-    let backgroundClient = PostgresClient(configuration: backgroundPostgres, backgroundLogger: logger)
-    let backgroundStore = Store(client: backgroundClient, logger: logger, tokenHolders: store.tokenHolders)
+    var backgroundDatabase = try DatabaseConfiguration(url: configuration.databaseURL)
+    backgroundDatabase.apply(.background)
+    backgroundDatabase.maximumConnections = 4
+    let backgroundStore = Store.connect(backgroundDatabase, logger: logger, tokenHolders: store.tokenHolders)
     let document = (try? String(contentsOfFile: configuration.openAPIPath, encoding: .utf8)) ?? ""
     if document.isEmpty { logger.warning("no OpenAPI document at \(configuration.openAPIPath)") }
     guard let keyPath = configuration.logKeyPath else { throw ConfigurationError.missing("TUITIONGUARD_LOG_KEY_FILE") }
@@ -197,7 +195,7 @@ public func buildApplication(configuration: AppConfiguration, logger: Logger) th
     let runner = FastTrackRunner(
         job: FastTrackJob(store: backgroundStore), defunct: DefunctRepository(store: backgroundStore), logger: logger)
     app.addServices(
-        client, backgroundClient,
+        StoreService(store: store), StoreService(store: backgroundStore),
         SupervisedService(
             name: "sequencer", work: SequencerWork(sequencer: Sequencer(store: backgroundStore, signer: signer)),
             interval: .milliseconds(200),
@@ -210,6 +208,13 @@ public func buildApplication(configuration: AppConfiguration, logger: Logger) th
             name: "warnings", work: WarningWork(warnings: WarningRepository(store: backgroundStore), logger: logger),
             interval: configuration.warningInterval, batchDeadline: .seconds(120), health: health, logger: logger))
     return app
+}
+
+/// A store's connection pool as a service of the application's group.
+struct StoreService: Service {
+    let store: Store
+
+    func run() async throws { await store.run() }
 }
 
 extension ApplicationProtocol {

@@ -4,7 +4,6 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
 import NIOCore
-import PostgresNIO
 import Synchronization
 import TuitionCore
 import TuitionStore
@@ -240,23 +239,23 @@ struct IdempotentRequests: Sendable {
 
     func run(
         _ request: Request, body: ByteBuffer, principal: Principal, status: HTTPResponse.Status = .created,
-        _ operation: (PostgresConnection) async throws -> any Encodable & Sendable
+        _ operation: (StoreTransaction) async throws -> any Encodable & Sendable
     ) async throws -> Response {
         guard let key = request.idempotencyKey else { throw Problem.idempotencyKeyRequired }
         var hasher = SHA256()
         hasher.update(data: Data("\(request.method.rawValue) \(request.uri.path)\n".utf8))
         hasher.update(data: Data(buffer: body))
         let digest = Data(hasher.finalize())
-        let stored: StoredResponse = try await store.transaction { connection in
+        let stored: StoredResponse = try await store.transaction { transaction in
             let owner = principal.entity.idempotencyOwner
-            switch try await repository.begin(owner: owner, principal: principal.id, key: key, requestDigest: digest, on: connection) {
+            switch try await repository.begin(owner: owner, principal: principal.id, key: key, requestDigest: digest, on: transaction) {
             case .replay(let response): return response
             case .conflict: throw Problem.idempotencyKeyReused
             case .tokenNoLongerLive: throw Problem.unauthenticated
             case .proceed:
-                let result = try await operation(connection)
+                let result = try await operation(transaction)
                 let response = StoredResponse(status: Int(status.code), body: try JSON.encoder.encode(result))
-                try await repository.finish(owner: owner, key: key, response: response, on: connection)
+                try await repository.finish(owner: owner, key: key, response: response, on: transaction)
                 return response
             }
         }

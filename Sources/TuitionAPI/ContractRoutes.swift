@@ -5,6 +5,7 @@ import Hummingbird
 import NIOCore
 import TuitionCore
 import TuitionStore
+import TuitionUseCases
 
 /// The optional body of a signing request: the key type of the signer's certificate when it is first issued.
 struct SignatureBody: Codable, Sendable {
@@ -17,8 +18,8 @@ struct SignatureBody: Codable, Sendable {
 /// verify a document and fetch the platform CA certificate. Private keys never leave the store.
 func addContractRoutes(to router: Router<AppRequestContext>, store: Store, setup: ContractSetup?) {
     let v1 = router.group("v1")
-    let contracts = ContractRepository(store: store, setup: setup)
-    let certificates = CertificateRepository(store: store)
+    let contracts = Contracts(store: store, setup: setup)
+    let certificates = Certificates(store: store)
 
     v1.post("enrollments/:id/contract") { request, context in
         guard case .institution(let institution) = try context.principal(.institution).entity else { throw Problem.roleNotPermitted }

@@ -114,7 +114,8 @@ public struct ClaimRepository: Sendable {
     ///
     /// The event time of an `institution_defunct` claim is the effective time of the institution's defunct mark
     /// (refused when there is none); a `refund_refused` claim's is the filing time.
-    public func file(_ new: NewClaim, guardian: Guardian.ID, on connection: PostgresConnection) async throws -> ClaimRecord {
+    public func file(_ new: NewClaim, guardian: Guardian.ID, on transaction: StoreTransaction) async throws -> ClaimRecord {
+        let connection = transaction.connection
         try checkAmount(new.claimedFen, atMost: PlatformLimits.claimMaximum)
         // The enrollment is locked so filing, paying and other money movements on it queue behind each other.
         let (enrollment, _) = try await EnrollmentRepository(store: store).lockForMoney(
@@ -270,7 +271,8 @@ public struct ClaimRepository: Sendable {
     /// The insurer pays an approved claim, in the caller's transaction: one payout transfer (insurer claims account →
     /// guardian's bank, key `claim:<id>`) for the approved amount, and the policy's remaining sum reduced by it.
     /// Paying a paid claim returns it and moves nothing.
-    public func pay(_ id: Claim.ID, insurer: Insurer.ID, on connection: PostgresConnection) async throws -> ClaimRecord {
+    public func pay(_ id: Claim.ID, insurer: Insurer.ID, on transaction: StoreTransaction) async throws -> ClaimRecord {
+        let connection = transaction.connection
         guard let seen = try await fetch(id, scope: Scope(insurer: insurer.uuid), on: connection) else { throw NotFound() }
         // The enrollment and its institution first (for update and share, as every money path takes them), then the
         // claim: the order a fast-track chunk takes them in, so the two never deadlock. A defunct mark cannot slip in

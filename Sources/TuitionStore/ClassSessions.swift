@@ -52,7 +52,7 @@ extension EnrollmentRepository {
     /// the core decides each (`decideClassSession`), one statement writes every lesson, counter, release transfer
     /// and evidence event. `releaseKeyPrefix` (derived from the session's idempotency key) prefixes each release
     /// transfer's key, completed by the enrollment's id.
-    public func recordClassSession(
+    func recordClassSession(
         _ session: NewClassSession, institution: Institution.ID, releaseKeyPrefix: String, on connection: PostgresConnection
     ) async throws -> ClassSessionRecord {
         try checkClassSessionSize(session.enrollmentIds.count)

@@ -86,9 +86,10 @@ public struct EnrollmentRepository: Sendable {
     // MARK: Money
 
     /// The guardian pays the order in full; the money goes to escrow (or operating, in reserve mode).
-    public func pay(_ id: Enrollment.ID, guardian: Guardian.ID, amount: Money, on connection: PostgresConnection) async throws
+    public func pay(_ id: Enrollment.ID, guardian: Guardian.ID, amount: Money, on transaction: StoreTransaction) async throws
         -> EnrollmentRecord
     {
+        let connection = transaction.connection
         let (enrollment, status, contractSigned) = try await lockForPayment(id, scope: Scope(guardian: guardian.uuid), on: connection)
         let transfer = try decidePayment(enrollment.position, institution: status, contractSigned: contractSigned, offered: amount).get()
         // One instant for the enrollment's `paid_at` and the payment transfer: the audit compares them.
@@ -111,8 +112,9 @@ public struct EnrollmentRepository: Sendable {
     /// The institution records lessons taken; their value leaves escrow for operating in the same transaction. The
     /// write is a class session's (`writeLessons`) with one item, so both routes share one path.
     public func recordLessons(
-        _ id: Enrollment.ID, institution: Institution.ID, lessons: Int, takenOn: BusinessDate, on connection: PostgresConnection
+        _ id: Enrollment.ID, institution: Institution.ID, lessons: Int, takenOn: BusinessDate, on transaction: StoreTransaction
     ) async throws -> LessonRecord {
+        let connection = transaction.connection
         let (enrollment, status) = try await lockForMoney(id, scope: Scope(institution: institution.uuid), on: connection)
         let now = store.dependencies.now()
         let today = BusinessDate(shanghaiDateOf: now)
@@ -129,8 +131,9 @@ public struct EnrollmentRepository: Sendable {
     /// Refunds unconsumed lessons (all of them when `lessons` is nil) to the guardian at the frozen price, never more
     /// than the enrollment's position still owes (claims and settlements paid back count like refunds).
     public func refund(
-        _ id: Enrollment.ID, institution: Institution.ID, lessons: Int?, reason: String, on connection: PostgresConnection
+        _ id: Enrollment.ID, institution: Institution.ID, lessons: Int?, reason: String, on transaction: StoreTransaction
     ) async throws -> RefundRecord {
+        let connection = transaction.connection
         // The institution is held for share, as every money path holds it: a defunct mark waits for this refund to
         // commit (and its plan counts it), or this refund waits for the mark and is refused.
         let (enrollment, status) = try await lockForMoney(id, scope: Scope(institution: institution.uuid), on: connection)
@@ -157,9 +160,10 @@ public struct EnrollmentRepository: Sendable {
     }
 
     /// The institution tops up its risk reserve from its own bank; `key` makes the transfer idempotent.
-    public func topUpReserve(institution: Institution.ID, amount: Money, key: String, on connection: PostgresConnection) async throws
+    public func topUpReserve(institution: Institution.ID, amount: Money, key: String, on transaction: StoreTransaction) async throws
         -> TransferRecord
     {
+        let connection = transaction.connection
         let status = try await institutionStatus(institution, on: connection)
         let transfer = try decideReserveTopUp(amount: amount, institution: status).get()
         let now = store.dependencies.now()

@@ -35,9 +35,10 @@ public struct IdempotencyRepository: Sendable {
     /// token used it first. A concurrent request with the same key waits on the unique index until the first
     /// commits, then sees its response. The same statement checks the token is still live and its institution not
     /// defunct, so a token revoked a moment ago moves no money.
-    public func begin(owner: String, principal: UUID, key: String, requestDigest: Data, on connection: PostgresConnection) async throws
+    public func begin(owner: String, principal: UUID, key: String, requestDigest: Data, on transaction: StoreTransaction) async throws
         -> IdempotencyOutcome
     {
+        let connection = transaction.connection
         let claimed = try await connection.execute(
             ClaimKeyStatement(owner: owner, principal: principal, key: key, digest: requestDigest, now: store.dependencies.now()),
             logger: store.logger)
@@ -53,7 +54,8 @@ public struct IdempotencyRepository: Sendable {
         return .conflict
     }
 
-    public func finish(owner: String, key: String, response: StoredResponse, on connection: PostgresConnection) async throws {
+    public func finish(owner: String, key: String, response: StoredResponse, on transaction: StoreTransaction) async throws {
+        let connection = transaction.connection
         let done = try await connection.execute(
             FinishKeyStatement(owner: owner, key: key, status: response.status, body: response.body), logger: store.logger)
         for try await _ in done {}

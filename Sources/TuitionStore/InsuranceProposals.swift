@@ -48,9 +48,10 @@ extension InsuranceRepository {
         try await store.transaction { connection in try await proposeRiskPolicy(new, insurer: insurer, on: connection) }
     }
 
-    public func proposeRiskPolicy(_ new: NewRiskPolicy, insurer: Insurer.ID, on connection: PostgresConnection) async throws
+    public func proposeRiskPolicy(_ new: NewRiskPolicy, insurer: Insurer.ID, on transaction: StoreTransaction) async throws
         -> RiskPolicyProposalRecord
     {
+        let connection = transaction.connection
         // Another insurer's product is not found, as if it did not exist.
         guard let product = try await fetchProduct(new.productId, on: connection), product.insurerId == insurer else { throw NotFound() }
         let status = try await EnrollmentRepository(store: store).institutionStatus(new.institutionId, on: connection)
@@ -106,9 +107,10 @@ extension InsuranceRepository {
     /// The institution accepts a proposal made to it: the premium leaves its bank for the insurer and the policy (with
     /// the proposal's id) is in force from its period's start. `key` makes the premium idempotent: the same key again
     /// returns the policy it issued.
-    public func acceptRiskPolicy(_ id: Policy.ID, institution: Institution.ID, key: String, on connection: PostgresConnection)
+    public func acceptRiskPolicy(_ id: Policy.ID, institution: Institution.ID, key: String, on transaction: StoreTransaction)
         async throws -> PolicyRecord
     {
+        let connection = transaction.connection
         if let issued = try await policy(premiumKey: key, scope: Scope(institution: institution.uuid), on: connection) { return issued }
         let proposal = try await lockProposal(id, institution: institution, on: connection)
         guard let product = try await fetchProduct(proposal.productId, on: connection) else { throw NotFound() }

@@ -205,8 +205,9 @@ public struct InsuranceRepository: Sendable {
     /// The guardian buys a tuition policy for one of its paid enrollments; the premium leaves its bank.
     /// The sum insured may not exceed what was paid for the enrollment. `key` makes the premium idempotent.
     public func buyTuitionPolicy(
-        _ new: NewTuitionPolicy, enrollment id: Enrollment.ID, guardian: Guardian.ID, key: String, on connection: PostgresConnection
+        _ new: NewTuitionPolicy, enrollment id: Enrollment.ID, guardian: Guardian.ID, key: String, on transaction: StoreTransaction
     ) async throws -> PolicyRecord {
+        let connection = transaction.connection
         let scope = Scope(guardian: guardian.uuid)
         if let issued = try await policy(premiumKey: key, scope: scope, on: connection) { return issued }
         // The enrollment is locked so two purchases for it queue behind each other.

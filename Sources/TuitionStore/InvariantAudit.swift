@@ -186,7 +186,8 @@ public struct InvariantAudit: Sendable {
     ]
 
     /// Every breach found, as "invariant: what was found".
-    public func breaches(on connection: PostgresConnection? = nil) async throws -> [String] {
+    public func breaches(on transaction: StoreTransaction? = nil) async throws -> [String] {
+        let connection = transaction?.connection
         var found: [String] = []
         for check in Self.checks {
             let query = PostgresQuery(unsafeSQL: check.sql)

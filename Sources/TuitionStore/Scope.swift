@@ -9,8 +9,11 @@ public struct Scope: Sendable, Hashable {
     public let guardian: UUID?
     public let insurer: UUID?
 
-    public init(_ principal: Principal) {
-        switch principal.entity {
+    public init(_ principal: Principal) { self.init(principal.entity) }
+
+    /// What `entity` sees, for a use case acting for it.
+    public init(_ entity: PrincipalEntity) {
+        switch entity {
         case .regulator(let code): self.init(district: code.value)
         case .institution(let id): self.init(institution: id.uuid)
         case .guardian(let id): self.init(guardian: id.uuid)

@@ -36,8 +36,9 @@ public struct Store: Sendable {
         self.tokenHolders = tokenHolders
     }
 
-    /// Runs `body` in one transaction; an error thrown by `body` rolls it back and is rethrown as it was.
-    public func transaction<Result: Sendable>(
+    /// Runs `body` in one transaction on the connection itself (inside storage; the layers above get a
+    /// `StoreTransaction`); an error thrown by `body` rolls it back and is rethrown as it was.
+    func transaction<Result: Sendable>(
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         do {
@@ -58,7 +59,7 @@ public struct Store: Sendable {
 
     /// A transaction that may end tokens or change what their holders may do (a revocation, an institution's status):
     /// every cached token holder is forgotten once it has ended.
-    public func transactionChangingAuthority<Result: Sendable>(
+    func transactionChangingAuthority<Result: Sendable>(
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         defer { tokenHolders.forgetAll() }

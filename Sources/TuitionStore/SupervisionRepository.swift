@@ -187,7 +187,7 @@ public struct SupervisionRepository: Sendable {
     /// Regrades the given institutions (all of `district`, or all, when nil): one query gathers every input,
     /// `creditScore` scores each, one statement stores the grades. Returns how many were graded.
     @discardableResult
-    public func recomputeCredit(institutions ids: [UUID]?, district: String? = nil, on connection: PostgresConnection) async throws -> Int {
+    func recomputeCredit(institutions ids: [UUID]?, district: String? = nil, on connection: PostgresConnection) async throws -> Int {
         let now = store.dependencies.now()
         let rows = try await connection.query(
             """

@@ -94,7 +94,7 @@ public struct WarningRepository: Sendable {
         try await store.transaction { connection in try await evaluate(target, on: connection) }
     }
 
-    public func evaluate(_ target: EvaluationTarget, on connection: PostgresConnection) async throws -> WarningEvaluation {
+    func evaluate(_ target: EvaluationTarget, on connection: PostgresConnection) async throws -> WarningEvaluation {
         let (district, institutions): (String?, [UUID]?) =
             switch target {
             case .all: (nil, nil)

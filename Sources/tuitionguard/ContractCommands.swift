@@ -4,6 +4,7 @@ import Foundation
 import PostgresNIO
 import TuitionAPI
 import TuitionStore
+import TuitionUseCases
 
 #if canImport(Glibc)
     import Glibc
@@ -52,7 +53,7 @@ struct CA: AsyncParsableCommand {
             let logger = makeLogger("tuitionguard.ca", level: configuration.logLevel)
             let commonName = commonName
             let (certificate, created) = try await withStore(databaseURL: configuration.databaseURL, logger: logger) { store in
-                let result = try await CertificateRepository(store: store).initializeAuthority(kek: kek, commonName: commonName)
+                let result = try await Certificates(store: store).initializeAuthority(kek: kek, commonName: commonName)
                 return (result.certificate.pemRepresentation, result.created)
             }
             if let out { try certificate.write(toFile: out, atomically: true, encoding: .utf8) }
@@ -177,9 +178,9 @@ struct ContractCommand: AsyncParsableCommand {
                         "CREATE TABLE bench_contract_documents (id bigint PRIMARY KEY, document bytea NOT NULL, document_sha256 text NOT NULL)"
                     )
                     try await bench.run(seconds: seconds) { batch in
-                        try await store.transaction { connection in
+                        try await store.transaction { transaction in
                             for (id, document, sha) in batch {
-                                try await connection.query(
+                                try await transaction.connection.query(
                                     "INSERT INTO bench_contract_documents VALUES (\(id), \(Data(document)), \(sha))", logger: logger)
                             }
                         }

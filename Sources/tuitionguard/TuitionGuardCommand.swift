@@ -31,23 +31,21 @@ func makeLogger(_ label: String, level: Logger.Level) -> Logger {
 
 /// Runs `body` with a store on a running connection pool, then shuts the pool down.
 func withStore<T: Sendable>(databaseURL: String, logger: Logger, _ body: @Sendable @escaping (Store) async throws -> T) async throws -> T {
-    let client = PostgresClient(configuration: try postgresConfiguration(url: databaseURL), backgroundLogger: logger)
+    let store = Store.connect(try DatabaseConfiguration(url: databaseURL), logger: logger)
     do {
-        return try await run(body, on: client, logger: logger)
+        return try await run(body, on: store)
     } catch let error as PSQLError {
         throw DatabaseFailure(description: error.serverInfo?[.message] ?? String(reflecting: error))
     }
 }
 
-private func run<T: Sendable>(_ body: @Sendable @escaping (Store) async throws -> T, on client: PostgresClient, logger: Logger) async throws
-    -> T
-{
+private func run<T: Sendable>(_ body: @Sendable @escaping (Store) async throws -> T, on store: Store) async throws -> T {
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
-            await client.run()
+            await store.run()
             return nil
         }
-        group.addTask { try await body(Store(client: client, logger: logger)) }
+        group.addTask { try await body(store) }
         defer { group.cancelAll() }
         while let result = try await group.next() {
             if let result { return result }

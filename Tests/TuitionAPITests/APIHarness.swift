@@ -8,6 +8,7 @@ import Testing
 import TuitionAPI
 import TuitionCore
 import TuitionStore
+import TuitionUseCases
 import TuitionTestSupport
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -49,7 +50,7 @@ struct API: Sendable {
         _ suite: String, clock: TestClock? = nil, _ body: @Sendable @escaping (API, [RouteKey]) async throws -> Void
     ) async throws {
         try await TestDatabase.withStore(suite, clock: clock) { store in
-            _ = try await CertificateRepository(store: store).initializeAuthority(kek: TestContracts.keyEncryptionKey)
+            _ = try await Certificates(store: store).initializeAuthority(kek: TestContracts.keyEncryptionKey)
             let router = buildRouter(
                 store: store, openAPIDocument: openAPIDocument, logPublicKeyPEM: testLogSigner.publicKeyPEM, contracts: TestContracts.setup,
                 web: WebSettings(metricsToken: API.metricsToken))

@@ -4,6 +4,7 @@ import HTTPTypes
 import Testing
 import TuitionCore
 import TuitionStore
+import TuitionUseCases
 import TuitionTestSupport
 
 @testable import TuitionAPI

@@ -1,9 +1,11 @@
 import Foundation
 import Testing
 
-/// DESIGN.md: dependencies point inward. The core, the evidence log and the contract kit know nothing of storage or
-/// HTTP; storage knows nothing of HTTP; nothing but the CLI knows the command line. Each module's imports are read
-/// from its sources, so a forbidden import fails here even when the package manifest would allow it.
+/// DESIGN.md: dependencies point inward — core ← evidence log, contract kit, QR ← store ← use cases ← API ← CLI. The
+/// core, the evidence log and the contract kit know nothing of storage or HTTP; storage neither signs (no ContractKit)
+/// nor knows the use cases or HTTP; nothing above storage sees the database driver; nothing but the CLI knows the
+/// command line. Each module's imports are read from its sources, so a forbidden import fails here even when the
+/// package manifest would allow it.
 @Suite struct ArchitectureTests {
     /// The modules each of ours may not import.
     static let forbidden: [String: Set<String>] = [
@@ -11,14 +13,22 @@ import Testing
         "EvidenceLog": outward(of: "EvidenceLog").union(["PostgresNIO", "TuitionCore"]),
         "ContractKit": outward(of: "ContractKit").union(["PostgresNIO", "TuitionCore"]),
         "QRImage": outward(of: "QRImage").union(["PostgresNIO", "TuitionCore"]),
-        "TuitionStore": outward(of: "TuitionStore"),
-        "TuitionAPI": outward(of: "TuitionAPI"),
+        "TuitionStore": outward(of: "TuitionStore").union(["ContractKit"]),
+        "TuitionUseCases": outward(of: "TuitionUseCases").union(driver),
+        "TuitionAPI": outward(of: "TuitionAPI").union(driver),
         "tuitionguard": [],
+    ]
+
+    /// The database driver, which only storage (and the CLI's tools) may see.
+    static let driver: Set<String> = ["PostgresNIO", "_ConnectionPoolModule"]
+
+    /// Innermost first.
+    static let layers = [
+        ["TuitionCore", "EvidenceLog", "ContractKit", "QRImage"], ["TuitionStore"], ["TuitionUseCases"], ["TuitionAPI"], ["tuitionguard"],
     ]
 
     /// Every module further out than `module`, and the frameworks only those use.
     static func outward(of module: String) -> Set<String> {
-        let layers = [["TuitionCore", "EvidenceLog", "ContractKit", "QRImage"], ["TuitionStore"], ["TuitionAPI"], ["tuitionguard"]]
         let frameworks: [String: Set<String>] = [
             "TuitionStore": ["PostgresNIO", "_ConnectionPoolModule"],
             "TuitionAPI": ["Hummingbird", "HummingbirdAuth", "HTTPTypes", "Mustache", "Prometheus", "Metrics", "ServiceLifecycle"],
@@ -71,17 +81,19 @@ import Testing
         let found = try Self.imports(in: file).map(\.module)
         #expect(found == ["Foundation", "PostgresNIO", "Hummingbird"])
         #expect(Self.forbidden["TuitionCore"]!.isSuperset(of: ["PostgresNIO", "Hummingbird", "TuitionStore", "TuitionAPI"]))
-        #expect(Self.forbidden["TuitionStore"]!.isSuperset(of: ["Hummingbird", "TuitionAPI", "ArgumentParser"]))
+        #expect(Self.forbidden["TuitionStore"]!.isSuperset(of: ["Hummingbird", "TuitionUseCases", "TuitionAPI", "ArgumentParser", "ContractKit"]))
+        #expect(Self.forbidden["TuitionUseCases"]!.isSuperset(of: ["TuitionAPI", "Hummingbird", "tuitionguard", "PostgresNIO"]))
+        #expect(Self.forbidden["TuitionAPI"]!.isSuperset(of: ["tuitionguard", "ArgumentParser", "PostgresNIO"]))
+        #expect(!Self.forbidden["TuitionAPI"]!.contains("TuitionUseCases") && !Self.forbidden["TuitionUseCases"]!.contains("TuitionStore"))
     }
 
-    /// The redesign's target (issue #14), not reached yet: signing orchestration still runs inside storage, and route
-    /// closures still receive a database connection. Recorded so the day it holds, this test says so.
-    @Test func storageDoesNotSignAndTheAPISeesNoConnection() throws {
-        let signing = try Self.violations(of: "TuitionStore", forbidden: ["ContractKit"])
-        let connections = try Self.violations(of: "TuitionAPI", forbidden: ["PostgresNIO"])
-        withKnownIssue("issue #14: TuitionStore imports ContractKit; TuitionAPI imports PostgresNIO") {
-            #expect(signing.isEmpty)
-            #expect(connections.isEmpty)
+    /// Every module of ours sits in one layer, so a new module cannot escape the check.
+    @Test func everyModuleHasALayer() throws {
+        let modules = try FileManager.default.contentsOfDirectory(atPath: Self.sources.path).filter { name in
+            !name.hasPrefix(".") && !Self.swiftFiles(of: name).isEmpty
         }
+        let layered = Set(Self.layers.flatMap { $0 })
+        #expect(Set(modules).isSubset(of: layered), "modules without a layer: \(Set(modules).subtracting(layered).sorted())")
+        #expect(Set(modules) == Set(Self.forbidden.keys), "modules without a rule: \(Set(modules).symmetricDifference(Self.forbidden.keys).sorted())")
     }
 }

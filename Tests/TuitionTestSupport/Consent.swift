@@ -18,11 +18,11 @@ extension EnrollmentRepository {
 extension InsuranceRepository {
     /// The insurer proposes a risk-control policy and the institution accepts it, paying the premium under `key`, in
     /// the caller's transaction.
-    public func issueRiskPolicy(_ new: NewRiskPolicy, insurer: Insurer.ID, key: String, on connection: PostgresConnection) async throws
+    public func issueRiskPolicy(_ new: NewRiskPolicy, insurer: Insurer.ID, key: String, on transaction: StoreTransaction) async throws
         -> PolicyRecord
     {
-        let proposal = try await proposeRiskPolicy(new, insurer: insurer, on: connection)
-        return try await acceptRiskPolicy(proposal.id, institution: new.institutionId, key: key, on: connection)
+        let proposal = try await proposeRiskPolicy(new, insurer: insurer, on: transaction)
+        return try await acceptRiskPolicy(proposal.id, institution: new.institutionId, key: key, on: transaction)
     }
 }
 

@@ -2,6 +2,7 @@ import ContractKit
 import Foundation
 import TuitionCore
 import TuitionStore
+import TuitionUseCases
 
 /// Contracts for tests: the real templates, one key-encryption key per test process, and a helper that has both
 /// parties sign an enrollment's contract, so payments in tests go through the same rule as in production.
@@ -19,9 +20,9 @@ public enum TestContracts {
     public static var setup: ContractSetup { ContractSetup(templates: templates, keyEncryptionKey: keyEncryptionKey) }
 
     /// A contract repository on `store`, whose platform CA exists (made on first use).
-    public static func repository(_ store: Store) async throws -> ContractRepository {
-        _ = try await CertificateRepository(store: store).initializeAuthority(kek: keyEncryptionKey)
-        return ContractRepository(store: store, setup: setup)
+    public static func repository(_ store: Store) async throws -> Contracts {
+        _ = try await Certificates(store: store).initializeAuthority(kek: keyEncryptionKey)
+        return Contracts(store: store, setup: setup)
     }
 
     /// Generates the enrollment's contract; the institution signs, the guardian countersigns.

@@ -4,9 +4,10 @@ import PostgresNIO
 import Testing
 import TuitionCore
 import TuitionStore
+import TuitionUseCases
 import TuitionTestSupport
 
-@Suite struct ContractStoreTests {
+@Suite struct ContractUseCaseTests {
     @Test func paymentIsRefusedUntilBothPartiesHaveSigned() async throws {
         try await TestDatabase.withStore("contractpay") { store in
             let world = try await World.make(store)
@@ -71,7 +72,7 @@ import TuitionTestSupport
             let verification = try await contracts.verify(document)
             #expect(verification.valid && verification.fullySigned && verification.contractId == world.contract.id)
             #expect(verification.signatures[0].signer?.contains("星火教育培训学校") == true && verification.signatures[1].signer?.contains("CN=张三") == true)
-            let ca = try #require(try await CertificateRepository(store: store).authorityCertificate())
+            let ca = try #require(try await Certificates(store: store).authorityCertificate())
             #expect(try XMLSignatureVerifier(trustAnchor: ca).verify(document).isValid)
             // A changed amount is caught, and the document no longer matches any stored contract.
             let tampered = Array(
@@ -137,7 +138,7 @@ import TuitionTestSupport
             for try await time in recorded.decode(Date.self) { times.append(time) }
             #expect(times.map(XAdESTime.format) == verification.signatures.map(\.signingTime))
             // A contract signed after the revocation by a certificate revoked before its timestamp fails (the same rule).
-            let ca = try #require(try await CertificateRepository(store: store).authorityCertificate())
+            let ca = try #require(try await Certificates(store: store).authorityCertificate())
             let signer = try #require(verification.signatures[0].certificateSerial)
             let early = XMLSignatureVerifier(trustAnchor: ca, revocations: [signer: Date(timeIntervalSince1970: 0)])
             guard case .signature(position: 0, .signerCertificateWasRevokedBeforeSigning)? = try early.verify(document).firstFailure else {
@@ -181,9 +182,9 @@ import TuitionTestSupport
             #expect(count == 3)  // the CA, the institution, the guardian
             let otherKey = KeyEncryptionKey.generate()
             await #expect(throws: KeyEncryptionKeyError.self) {
-                _ = try await CertificateRepository(store: store).initializeAuthority(kek: otherKey)
+                _ = try await Certificates(store: store).initializeAuthority(kek: otherKey)
             }
-            let (_, created) = try await CertificateRepository(store: store).initializeAuthority(kek: TestContracts.keyEncryptionKey)
+            let (_, created) = try await Certificates(store: store).initializeAuthority(kek: TestContracts.keyEncryptionKey)
             #expect(!created)
             // The guardian's second contract reuses its certificate.
             let second = try await world.anotherEnrollment(store, lessons: 3)

@@ -1,0 +1,98 @@
+import ContractKit
+import Foundation
+import TuitionCore
+import TuitionStore
+
+/// What public verification found: every signature, checked against the platform CA.
+public struct ContractVerification: Codable, Sendable {
+    public struct Signature: Codable, Sendable {
+        public var position: Int
+        public var signer: String?
+        public var certificateSerial: String?
+        /// The signature method by name (`ECDSA P-256 / SHA-256`), and its URI.
+        public var algorithm: String?
+        public var algorithmURI: String?
+        /// The time of the signature's verified RFC 3161 timestamp (UTC, milliseconds), at which validity and
+        /// revocation are judged; nil ("unknown") when the timestamp does not verify.
+        public var signingTime: String?
+        /// The XAdES SigningTime the signer claims.
+        public var claimedSigningTime: String?
+        public var timestamp: String
+        public var chain: String
+        public var validityAtSigningTime: String
+        public var digest: String
+        public var signatureValue: String
+        /// When the platform revoked the signer's certificate, if it did (UTC, milliseconds); a revocation at or
+        /// before the timestamp's time fails the signature.
+        public var certificateRevokedAt: String?
+        public var failures: [String]
+    }
+
+    public var valid: Bool
+    /// Valid, and signed by both parties: signature 0 by the institution of the document's 甲方 licence, signature 1
+    /// (nested in it) by the guardian of its 乙方.
+    public var fullySigned: Bool
+    public var firstFailure: String?
+    public var documentSha256: String
+    /// The stored contract carrying these signatures (found by their values, whatever the bytes around them).
+    public var contractId: Contract.ID?
+    public var contractStatus: ContractStatus?
+    public var signatures: [Signature]
+}
+
+extension Contracts {
+    /// Verifies an uploaded document against the platform CA and its revocations, each signature at the time of its
+    /// own timestamp, so any C14N-equivalent copy gets the same verdict. The stored contract is found through the
+    /// signatures' values, not the bytes.
+    public func verify(_ bytes: [UInt8]) async throws -> ContractVerification {
+        guard let authority = try await certificates.authorityCertificate() else { throw CertificateAuthorityNotInitialised() }
+        let document = try XMLDocument.parse(bytes)
+        let report = try await verifyWithRevocations(document, anchor: authority)
+        // Only values of signatures that verify identify a contract: a tampered copy matches nothing.
+        let match = try await rows.contract(carryingAnyOf: report.signatures.filter(\.isValid).compactMap(\.signatureValue64))
+        let known = try await CertificateRepository(store: store).certificates(
+            serials: report.signatures.compactMap { $0.signerCertificate?.serialNumber })
+        return ContractVerification(
+            valid: report.isValid, fullySigned: report.isFullySigned, firstFailure: report.firstFailure?.description,
+            documentSha256: try sha256Hex(bytes), contractId: match?.id, contractStatus: match?.status,
+            signatures: report.signatures.map { Self.signature($0, revokedAt: $0.signerCertificate.flatMap { known[$0.serialNumber]?.revokedAt }) })
+    }
+
+    static func signature(_ signature: SignatureReport, revokedAt: Date?) -> ContractVerification.Signature {
+        ContractVerification.Signature(
+            position: signature.position, signer: signature.signerSubject, certificateSerial: signature.signerCertificate?.serialNumber,
+            algorithm: signature.algorithm?.name, algorithmURI: signature.algorithm?.rawValue,
+            signingTime: signature.signingTime.map(XAdESTime.format), claimedSigningTime: signature.claimedSigningTime.map(XAdESTime.format),
+            timestamp: signature.timestamp.rawValue, chain: signature.chain.rawValue,
+            validityAtSigningTime: signature.validityAtSigningTime.rawValue, digest: signature.digest.rawValue,
+            signatureValue: signature.signatureValue.rawValue, certificateRevokedAt: revokedAt.map(XAdESTime.format),
+            failures: signature.failures.map(\.description))
+    }
+
+    /// Verifies with the platform's revocations of the signers' certificates: once without, and again with them
+    /// when a signer's certificate was revoked (rare), so the rule lives in `XMLSignatureVerifier` alone.
+    func verifyWithRevocations(_ document: XMLDocument, anchor: Certificate) async throws -> VerificationReport {
+        let verifier = verifiers.verifier(trusting: anchor)
+        let first = verifier.verify(document)
+        let revocations = try await CertificateRepository(store: store).revocations(
+            serials: first.signatures.compactMap { $0.signerCertificate?.serialNumber })
+        guard !revocations.isEmpty else { return first }
+        return verifier.with(revocations: revocations).verify(document)
+    }
+}
+
+/// One verifier per trust anchor (the platform CA), kept for the use case's life so its certificate store and the
+/// certificates already found to chain are reused; a new CA certificate gets a new verifier.
+final class AnchorVerifiers: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: (anchor: Certificate, verifier: XMLSignatureVerifier)?
+
+    func verifier(trusting anchor: Certificate) -> XMLSignatureVerifier {
+        lock.lock()
+        defer { lock.unlock() }
+        if let current, current.anchor == anchor { return current.verifier }
+        let verifier = XMLSignatureVerifier(trustAnchor: anchor)
+        current = (anchor, verifier)
+        return verifier
+    }
+}
