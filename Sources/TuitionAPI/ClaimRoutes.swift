@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import TuitionCore
 import TuitionStore
+import TuitionUseCases
 
 struct ApprovalBody: Codable, Sendable {
     let amountFen: Money
@@ -63,8 +64,9 @@ func addClaimRoutes(to router: Router<AppRequestContext>, services: Services) {
         let principal = try context.principal(.insurer)
         guard case .insurer(let insurer) = principal.entity else { throw Problem.roleNotPermitted }
         let id: Claim.ID = try context.parameters.id("id")
-        return try await services.idempotent.run(request, body: ByteBuffer(), principal: principal, status: .ok) { connection in
-            try await services.claims.pay(id, insurer: insurer, on: connection)
+        let keyed = try services.idempotent.keyed(request, body: ByteBuffer(), principal: principal, status: .ok)
+        return try await services.idempotent.respond {
+            try await services.money.payClaim(id, insurer: insurer, request: keyed, encode: JSON.body)
         }
     }
 }

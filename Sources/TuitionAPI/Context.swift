@@ -7,6 +7,7 @@ import NIOCore
 import Synchronization
 import TuitionCore
 import TuitionStore
+import TuitionUseCases
 
 /// The request context: Hummingbird's core storage plus the principal the bearer token belongs to.
 public struct AppRequestContext: AuthRequestContext, RequestContext {
@@ -219,6 +220,9 @@ enum JSON {
         return encoder
     }()
 
+    /// The bytes of a response body.
+    static func body(_ value: any Encodable & Sendable) throws -> Data { try encoder.encode(value) }
+
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         response(body: try encoder.encode(value), status: status)
     }
@@ -230,35 +234,43 @@ enum JSON {
     }
 }
 
-/// Runs a money-moving request once per `Idempotency-Key`: the first run's response is stored in the same
-/// transaction as its effects; a replay with the same method, path and body gets that response and moves nothing;
-/// the same key with a different request gets 409.
+/// Runs a money-moving request once per `Idempotency-Key` (`KeyedRequests`): the first run's response is stored in
+/// the same transaction as its effects; a replay with the same method, path and body gets that response and moves
+/// nothing; the same key with a different request gets 409.
 struct IdempotentRequests: Sendable {
-    let store: Store
-    let repository: IdempotencyRepository
+    let keyed: KeyedRequests
 
-    func run(
-        _ request: Request, body: ByteBuffer, principal: Principal, status: HTTPResponse.Status = .created,
-        _ operation: (StoreTransaction) async throws -> any Encodable & Sendable
-    ) async throws -> Response {
+    /// The request as the use cases take it: its key (400 without one), owner, token and digest.
+    func keyed(_ request: Request, body: ByteBuffer, principal: Principal, status: HTTPResponse.Status = .created) throws -> KeyedRequest {
         guard let key = request.idempotencyKey else { throw Problem.idempotencyKeyRequired }
         var hasher = SHA256()
         hasher.update(data: Data("\(request.method.rawValue) \(request.uri.path)\n".utf8))
         hasher.update(data: Data(buffer: body))
-        let digest = Data(hasher.finalize())
-        let stored: StoredResponse = try await store.transaction { transaction in
-            let owner = principal.entity.idempotencyOwner
-            switch try await repository.begin(owner: owner, principal: principal.id, key: key, requestDigest: digest, on: transaction) {
-            case .replay(let response): return response
-            case .conflict: throw Problem.idempotencyKeyReused
-            case .tokenNoLongerLive: throw Problem.unauthenticated
-            case .proceed:
-                let result = try await operation(transaction)
-                let response = StoredResponse(status: Int(status.code), body: try JSON.encoder.encode(result))
-                try await repository.finish(owner: owner, key: key, response: response, on: transaction)
-                return response
-            }
+        return KeyedRequest(
+            owner: principal.entity.idempotencyOwner, principal: principal.id, key: key, digest: Data(hasher.finalize()),
+            status: Int(status.code))
+    }
+
+    /// Answers with the stored response a keyed use case returns, its refusals as problems.
+    func respond(_ useCase: () async throws -> StoredResponse) async throws -> Response {
+        do {
+            let stored = try await useCase()
+            return JSON.response(body: stored.body, status: HTTPResponse.Status(code: stored.status))
+        } catch KeyedRequestRefusal.keyReusedForAnotherRequest {
+            throw Problem.idempotencyKeyReused
+        } catch KeyedRequestRefusal.tokenNoLongerLive {
+            throw Problem.unauthenticated
         }
-        return JSON.response(body: stored.body, status: HTTPResponse.Status(code: stored.status))
+    }
+
+    /// Runs `operation` under the request's key, for keyed requests without a use case of their own.
+    func run(
+        _ request: Request, body: ByteBuffer, principal: Principal, status: HTTPResponse.Status = .created,
+        _ operation: (StoreTransaction) async throws -> any Encodable & Sendable
+    ) async throws -> Response {
+        let keyedRequest = try keyed(request, body: body, principal: principal, status: status)
+        return try await respond {
+            try await keyed.run(keyedRequest, encode: JSON.body, operation).response
+        }
     }
 }

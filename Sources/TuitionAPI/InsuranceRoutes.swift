@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import TuitionCore
 import TuitionStore
+import TuitionUseCases
 
 // MARK: Insurance products and policies
 
@@ -41,13 +42,13 @@ func addInsuranceRoutes(to router: Router<AppRequestContext>, services: Services
         let principal = try context.principal(.institution)
         guard case .institution(let institution) = principal.entity else { throw Problem.roleNotPermitted }
         let id: Policy.ID = try context.parameters.id("id")
-        let response = try await services.idempotent.run(request, body: ByteBuffer(), principal: principal) { connection in
-            try await services.insurance.acceptRiskPolicy(
-                id, institution: institution, key: request.transferKey("premium", principal: principal), on: connection)
+        // A risk-control policy may stand in for the reserve and ends the expiry warning: the use case re-evaluates.
+        let keyed = try services.idempotent.keyed(request, body: ByteBuffer(), principal: principal)
+        return try await services.idempotent.respond {
+            try await services.money.acceptRiskPolicy(
+                id, institution: institution, premiumKey: request.transferKey("premium", principal: principal), request: keyed,
+                encode: JSON.body)
         }
-        // A risk-control policy may stand in for the reserve and ends the expiry warning: re-evaluate at once.
-        await evaluateAfterChange(of: institution, services: services, logger: context.logger)
-        return response
     }
     v1.post("policy-proposals/:id/rejection") { _, context in
         guard case .institution(let institution) = try context.principal(.institution).entity else { throw Problem.roleNotPermitted }

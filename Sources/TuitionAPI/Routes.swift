@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import TuitionCore
 import TuitionStore
+import TuitionUseCases
 
 /// Everything the routes need, built once in `buildRouter`.
 struct Services: Sendable {
@@ -21,6 +22,8 @@ struct Services: Sendable {
     let supervision: SupervisionRepository
     let feedback: FeedbackRepository
     let warningTrigger: WarningTrigger
+    /// The money use cases; each schedules its warning re-evaluation itself.
+    let money: MoneyMovements
 
     init(store: Store, tokenLifetime: TimeInterval = PrincipalRepository.defaultLifetime) {
         self.store = store
@@ -32,11 +35,12 @@ struct Services: Sendable {
         self.claims = ClaimRepository(store: store)
         self.defunct = DefunctRepository(store: store)
         self.fastTrack = FastTrackRunner(job: FastTrackJob(store: store), defunct: defunct, logger: store.logger)
-        self.idempotent = IdempotentRequests(store: store, repository: IdempotencyRepository(store: store))
+        self.idempotent = IdempotentRequests(keyed: KeyedRequests(store: store))
         self.warnings = WarningRepository(store: store)
         self.supervision = SupervisionRepository(store: store)
         self.feedback = FeedbackRepository(store: store)
         self.warningTrigger = WarningTrigger(warnings: warnings, logger: store.logger)
+        self.money = MoneyMovements(store: store, followUps: warningTrigger)
     }
 }
 
@@ -161,13 +165,12 @@ func addPartyRoutes(to router: Router<AppRequestContext>, services: Services) {
         guard principal.entity == .institution(id) else { throw Problem.notFound }
         let (body, raw) = try await request.decodeJSON(TopUpBody.self, context: context)
         try checkAmount(body.amountFen, atMost: PlatformLimits.topUpMaximum)
-        let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
-            try await services.enrollments.topUpReserve(
-                institution: id, amount: body.amountFen, key: request.transferKey("reserve_topup", principal: principal),
-                on: connection)
+        let keyed = try services.idempotent.keyed(request, body: raw, principal: principal)
+        return try await services.idempotent.respond {
+            try await services.money.topUpReserve(
+                institution: id, amount: body.amountFen, transferKey: request.transferKey("reserve_topup", principal: principal),
+                request: keyed, encode: JSON.body)
         }
-        await evaluateAfterChange(of: id, services: services, logger: context.logger)
-        return response
     }
 
     v1.post("students") { request, context in
@@ -258,29 +261,21 @@ func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Service
         guard case .guardian(let guardian) = principal.entity else { throw Problem.roleNotPermitted }
         let id: Enrollment.ID = try context.parameters.id("id")
         let (body, raw) = try await request.decodeJSON(PaymentBody.self, context: context)
-        var paidTo: Institution.ID?
-        let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
-            let paid = try await services.enrollments.pay(id, guardian: guardian, amount: body.amountFen, on: connection)
-            paidTo = paid.institutionId
-            return paid
+        let keyed = try services.idempotent.keyed(request, body: raw, principal: principal)
+        return try await services.idempotent.respond {
+            try await services.money.pay(id, guardian: guardian, amount: body.amountFen, request: keyed, encode: JSON.body)
         }
-        if let paidTo { await evaluateAfterChange(of: paidTo, services: services, logger: context.logger) }
-        return response
     }
     v1.post("enrollments/:id/lessons") { request, context in
         let principal = try context.principal(.institution)
         guard case .institution(let institution) = principal.entity else { throw Problem.roleNotPermitted }
         let id: Enrollment.ID = try context.parameters.id("id")
         let (body, raw) = try await request.decodeJSON(LessonsBody.self, context: context)
-        var recorded = false
-        let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
-            let lesson = try await services.enrollments.recordLessons(
-                id, institution: institution, lessons: body.lessons, takenOn: body.takenOn, on: connection)
-            recorded = true
-            return lesson
+        let keyed = try services.idempotent.keyed(request, body: raw, principal: principal)
+        return try await services.idempotent.respond {
+            try await services.money.recordLessons(
+                id, institution: institution, lessons: body.lessons, takenOn: body.takenOn, request: keyed, encode: JSON.body)
         }
-        if recorded { await evaluateAfterChange(of: institution, services: services, logger: context.logger) }
-        return response
     }
     // Batch attendance: one lesson each for up to 500 enrollments of one course on one date, in one transaction under
     // one Idempotency-Key; each enrollment is recorded or refused on its own (`decideClassSession`).
@@ -289,12 +284,12 @@ func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Service
         guard case .institution(let institution) = principal.entity else { throw Problem.roleNotPermitted }
         let (body, raw) = try await request.decodeJSON(NewClassSession.self, context: context)
         try checkClassSessionSize(body.enrollmentIds.count)
-        let response = try await services.idempotent.run(request, body: raw, principal: principal, status: .ok) { connection in
-            try await services.enrollments.recordClassSession(
-                body, institution: institution, releaseKeyPrefix: request.transferKey("release", principal: principal), on: connection)
+        let keyed = try services.idempotent.keyed(request, body: raw, principal: principal, status: .ok)
+        return try await services.idempotent.respond {
+            try await services.money.recordClassSession(
+                body, institution: institution, releaseKeyPrefix: request.transferKey("release", principal: principal), request: keyed,
+                encode: JSON.body)
         }
-        await evaluateAfterChange(of: institution, services: services, logger: context.logger)
-        return response
     }
     v1.get("enrollments/:id/lessons") { request, context in
         guard
@@ -308,15 +303,12 @@ func addEnrollmentRoutes(to router: Router<AppRequestContext>, services: Service
         guard case .institution(let institution) = principal.entity else { throw Problem.roleNotPermitted }
         let id: Enrollment.ID = try context.parameters.id("id")
         let (body, raw) = try await request.decodeJSON(RefundBody.self, context: context)
-        var refunded = false
-        let response = try await services.idempotent.run(request, body: raw, principal: principal) { connection in
-            let refund = try await services.enrollments.refund(
-                id, institution: institution, lessons: body.lessons, reason: try validOptionalText(body.reason), on: connection)
-            refunded = true
-            return refund
+        let keyed = try services.idempotent.keyed(request, body: raw, principal: principal)
+        return try await services.idempotent.respond {
+            try await services.money.refund(
+                id, institution: institution, lessons: body.lessons, reason: { try validOptionalText(body.reason) }, request: keyed,
+                encode: JSON.body)
         }
-        if refunded { await evaluateAfterChange(of: institution, services: services, logger: context.logger) }
-        return response
     }
     v1.post("lessons/:id/confirmation") { _, context in
         guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }

@@ -41,13 +41,6 @@ extension WarningThresholds {
     }
 }
 
-/// Re-evaluates the warnings of an institution after a payment, lessons, a refund, a reserve top-up or a risk-control
-/// policy changed its figures. Callers run it after the change's transaction committed, and only when the change ran
-/// (a replayed request changed nothing); a failure never undoes or fails the change (see `WarningTrigger`).
-func evaluateAfterChange(of institution: Institution.ID, services: Services, logger: Logger) async {
-    await services.warningTrigger.changed(institution)
-}
-
 // MARK: Warnings, sanctions, inspections and credit
 
 func addSupervisionRoutes(to router: Router<AppRequestContext>, services: Services) {

@@ -96,4 +96,16 @@ import Testing
         #expect(Set(modules).isSubset(of: layered), "modules without a layer: \(Set(modules).subtracting(layered).sorted())")
         #expect(Set(modules) == Set(Self.forbidden.keys), "modules without a rule: \(Set(modules).symmetricDifference(Self.forbidden.keys).sorted())")
     }
+
+    /// Money moves only through the use cases (`MoneyMovements`), which schedule the warning re-evaluation
+    /// themselves: a route calling the store's money functions directly could forget it.
+    @Test func routesMoveMoneyOnlyThroughTheUseCases() throws {
+        let storeMoneyCalls = try Regex(#"\.(enrollments|claims|insurance)\.(pay|recordLessons|recordClassSession|refund|topUpReserve|acceptRiskPolicy)\("#)
+        let found = try Self.swiftFiles(of: "TuitionAPI").flatMap { file in
+            try String(contentsOf: file, encoding: .utf8).split(separator: "\n").enumerated()
+                .filter { (try? storeMoneyCalls.firstMatch(in: String($0.element))) != nil }
+                .map { "\(file.lastPathComponent):\($0.offset + 1)" }
+        }
+        #expect(found.isEmpty, "money moved past the use cases at \(found.joined(separator: ", "))")
+    }
 }
