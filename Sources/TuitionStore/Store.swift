@@ -21,13 +21,15 @@ public struct Dependencies: Sendable {
 
 /// The PostgreSQL side of TuitionGuard: one connection pool and the repositories built on it.
 public struct Store: Sendable {
-    public let client: PostgresClient
+    /// Within the package only (tests, the CLI's migrations); the layers above reach the database through the store.
+    package let client: PostgresClient
     public let logger: Logger
     public let dependencies: Dependencies
     /// Shared by every `Store` of one process that can revoke or authenticate (see `TokenHolderCache`).
     public let tokenHolders: TokenHolderCache
 
-    public init(
+    /// A store on an existing pool, within the package (tests); `Store.connect` makes the pool.
+    package init(
         client: PostgresClient, logger: Logger, dependencies: Dependencies = .live, tokenHolders: TokenHolderCache = TokenHolderCache()
     ) {
         self.client = client
