@@ -84,10 +84,37 @@ struct ProfileSignature {
 
     /// Throws `.signatureIsNotInProfile` naming the first thing that does not fit.
     init(_ element: xmlNodePtr, position: Int) throws(SignatureFailure) {
-        func refuse(_ reason: String) -> SignatureFailure { .signatureIsNotInProfile(reason) }
         let id = XAdES.signatureId(position)
-        let propertiesId = XAdES.signedPropertiesId(position)
+        let children = try Self.signatureChildren(of: element, id: id, position: position)
+        let info = try SignedInfoShape(children[0], propertiesId: XAdES.signedPropertiesId(position))
+        signedInfo = children[0]
+        algorithm = info.algorithm
+        digestValue = info.digestValue
+        propertiesDigestValue = info.propertiesDigestValue
 
+        signatureValueElement = children[1]
+        try Shape.attributes(signatureValueElement, [:], "SignatureValue")
+        signatureValue = try Shape.base64(signatureValueElement, "SignatureValue")
+
+        let keyInfo = try KeyInfoShape(children[2])
+        certificateDER = keyInfo.certificateDER
+
+        let qualifying = try QualifyingPropertiesShape(
+            children[3], target: "#" + id, propertiesId: XAdES.signedPropertiesId(position))
+        signedProperties = qualifying.signedProperties
+        claimedSigningTime = qualifying.claimedSigningTime
+        timestampToken = qualifying.timestampToken
+        for node in [signedInfo, signatureValueElement] + keyInfo.elements + [children[3]] + info.children {
+            try Shape.declarations(node, [], XMLTree.localName(node))
+        }
+        countersignature = children.count == 5 ? try Self.countersignature(in: children[4]) : nil
+        self.element = element
+        self.position = position
+    }
+
+    /// The Signature's own attributes and declarations, and its children: SignedInfo, SignatureValue, KeyInfo and one
+    /// Object (two for the first signature, whose second Object holds the countersignature).
+    private static func signatureChildren(of element: xmlNodePtr, id: String, position: Int) throws(SignatureFailure) -> [xmlNodePtr] {
         try Shape.attributes(element, ["Id": id], "Signature")
         let maximumObjects = position == 0 ? 2 : 1
         let children = try Shape.children(element, "Signature")
@@ -95,54 +122,96 @@ struct ProfileSignature {
             Shape.isDS(children[0], "SignedInfo"), Shape.isDS(children[1], "SignatureValue"), Shape.isDS(children[2], "KeyInfo"),
             children[3...].allSatisfy({ Shape.isDS($0, "Object") })
         else {
-            throw refuse("Signature must hold SignedInfo, SignatureValue, KeyInfo and \(maximumObjects == 2 ? "one or two Objects" : "one Object")")
+            throw .signatureIsNotInProfile(
+                "Signature must hold SignedInfo, SignatureValue, KeyInfo and \(maximumObjects == 2 ? "one or two Objects" : "one Object")")
         }
         try Shape.declarations(element, [XMLDSig.namespace], "Signature")
+        return children
+    }
 
-        // SignedInfo (covered by the signature value, but still exactly the profile).
-        signedInfo = children[0]
+    /// Object 2 of the first signature: exactly one countersignature, and nothing else.
+    private static func countersignature(in holder: xmlNodePtr) throws(SignatureFailure) -> xmlNodePtr {
+        try Shape.attributes(holder, [:], "Object")
+        try Shape.declarations(holder, [], "Object")
+        return try Shape.exactChildren(holder, ["Signature"], "Object")[0]
+    }
+}
+
+/// SignedInfo (covered by the signature value, but still exactly the profile): exclusive C14N, the signature method,
+/// the whole-document reference and the signed properties' reference.
+private struct SignedInfoShape {
+    let children: [xmlNodePtr]
+    let algorithm: SignatureAlgorithm
+    let digestValue: [UInt8]
+    let propertiesDigestValue: [UInt8]
+
+    init(_ signedInfo: xmlNodePtr, propertiesId: String) throws(SignatureFailure) {
         let info = try Shape.exactChildren(signedInfo, ["CanonicalizationMethod", "SignatureMethod", "Reference", "Reference"], "SignedInfo")
         try Shape.algorithm(info[0], XMLDSig.exclusiveC14N, "CanonicalizationMethod")
         try Shape.attributes(info[1], ["Algorithm": nil], "SignatureMethod")
         guard let method = XMLTree.attribute(info[1], "Algorithm").flatMap(SignatureAlgorithm.init(rawValue:)) else {
-            throw refuse("SignatureMethod must be ecdsa-sha256 or rsa-sha256")
+            throw .signatureIsNotInProfile("SignatureMethod must be ecdsa-sha256 or rsa-sha256")
         }
         _ = try Shape.exactChildren(info[1], [], "SignatureMethod")
+        children = info
         algorithm = method
         digestValue = try Shape.reference(info[2], uri: "", type: nil, transforms: [XMLDSig.envelopedSignature, XMLDSig.exclusiveC14N])
         propertiesDigestValue = try Shape.reference(
             info[3], uri: "#" + propertiesId, type: XAdES.signedPropertiesType, transforms: [XMLDSig.exclusiveC14N])
+    }
+}
 
-        signatureValueElement = children[1]
-        try Shape.attributes(signatureValueElement, [:], "SignatureValue")
-        signatureValue = try Shape.base64(signatureValueElement, "SignatureValue")
+/// KeyInfo/X509Data/X509Certificate, nothing else: the signer's certificate.
+private struct KeyInfoShape {
+    /// KeyInfo, X509Data and X509Certificate.
+    let elements: [xmlNodePtr]
+    let certificateDER: [UInt8]
 
-        let x509Data = try Shape.exactChildren(children[2], ["X509Data"], "KeyInfo")
+    init(_ keyInfo: xmlNodePtr) throws(SignatureFailure) {
+        let x509Data = try Shape.exactChildren(keyInfo, ["X509Data"], "KeyInfo")
         let certificate = try Shape.exactChildren(x509Data[0], ["X509Certificate"], "X509Data")
-        try Shape.attributes(children[2], [:], "KeyInfo")
+        try Shape.attributes(keyInfo, [:], "KeyInfo")
         try Shape.attributes(x509Data[0], [:], "X509Data")
         try Shape.attributes(certificate[0], [:], "X509Certificate")
         certificateDER = try Shape.base64(certificate[0], "X509Certificate")
+        elements = [keyInfo, x509Data[0], certificate[0]]
+    }
+}
 
-        // Object 1: the XAdES qualifying properties.
-        let qualifyingObject = children[3]
-        try Shape.attributes(qualifyingObject, [:], "Object")
-        let qualifying = try Shape.exactChildren(qualifyingObject, [], "Object", xades: ["QualifyingProperties"])
-        try Shape.attributes(qualifying[0], ["Target": "#" + id], "QualifyingProperties")
+/// Object 1: the XAdES qualifying properties, the signed SigningTime and the unsigned signature timestamp.
+private struct QualifyingPropertiesShape {
+    let signedProperties: xmlNodePtr
+    let claimedSigningTime: Date
+    let timestampToken: [UInt8]
+
+    init(_ object: xmlNodePtr, target: String, propertiesId: String) throws(SignatureFailure) {
+        try Shape.attributes(object, [:], "Object")
+        let qualifying = try Shape.exactChildren(object, [], "Object", xades: ["QualifyingProperties"])
+        try Shape.attributes(qualifying[0], ["Target": target], "QualifyingProperties")
         try Shape.declarations(qualifying[0], [XAdES.namespace], "QualifyingProperties")
         let halves = try Shape.exactChildren(qualifying[0], [], "QualifyingProperties", xades: ["SignedProperties", "UnsignedProperties"])
         signedProperties = halves[0]
         try Shape.attributes(signedProperties, ["Id": propertiesId], "SignedProperties")
+        claimedSigningTime = try Self.signingTime(in: signedProperties)
+        timestampToken = try Self.timestampToken(in: halves[1])
+    }
+
+    /// SignedProperties/SignedSignatureProperties/SigningTime, UTC with milliseconds.
+    private static func signingTime(in signedProperties: xmlNodePtr) throws(SignatureFailure) -> Date {
         let signedSignature = try Shape.exactChildren(signedProperties, [], "SignedProperties", xades: ["SignedSignatureProperties"])
         try Shape.attributes(signedSignature[0], [:], "SignedSignatureProperties")
         let signingTime = try Shape.exactChildren(signedSignature[0], [], "SignedSignatureProperties", xades: ["SigningTime"])
         try Shape.attributes(signingTime[0], [:], "SigningTime")
         guard let claimed = try Shape.leafText(signingTime[0], "SigningTime").flatMap(XAdESTime.parse) else {
-            throw refuse("SigningTime must be UTC with milliseconds, as yyyy-MM-ddTHH:mm:ss.SSSZ")
+            throw .signatureIsNotInProfile("SigningTime must be UTC with milliseconds, as yyyy-MM-ddTHH:mm:ss.SSSZ")
         }
-        claimedSigningTime = claimed
-        try Shape.attributes(halves[1], [:], "UnsignedProperties")
-        let unsignedSignature = try Shape.exactChildren(halves[1], [], "UnsignedProperties", xades: ["UnsignedSignatureProperties"])
+        return claimed
+    }
+
+    /// UnsignedProperties/UnsignedSignatureProperties/SignatureTimeStamp: exclusive C14N and the token.
+    private static func timestampToken(in unsigned: xmlNodePtr) throws(SignatureFailure) -> [UInt8] {
+        try Shape.attributes(unsigned, [:], "UnsignedProperties")
+        let unsignedSignature = try Shape.exactChildren(unsigned, [], "UnsignedProperties", xades: ["UnsignedSignatureProperties"])
         try Shape.attributes(unsignedSignature[0], [:], "UnsignedSignatureProperties")
         let stamp = try Shape.exactChildren(unsignedSignature[0], [], "UnsignedSignatureProperties", xades: ["SignatureTimeStamp"])
         try Shape.attributes(stamp[0], [:], "SignatureTimeStamp")
@@ -150,26 +219,11 @@ struct ProfileSignature {
         guard stampParts.count == 2, Shape.isDS(stampParts[0], "CanonicalizationMethod"),
             XMLTree.isElement(stampParts[1], "EncapsulatedTimeStamp", in: XAdES.namespace)
         else {
-            throw refuse("SignatureTimeStamp must hold CanonicalizationMethod and EncapsulatedTimeStamp")
+            throw .signatureIsNotInProfile("SignatureTimeStamp must hold CanonicalizationMethod and EncapsulatedTimeStamp")
         }
         try Shape.algorithm(stampParts[0], XMLDSig.exclusiveC14N, "SignatureTimeStamp/CanonicalizationMethod")
         try Shape.attributes(stampParts[1], [:], "EncapsulatedTimeStamp")
-        timestampToken = try Shape.base64(stampParts[1], "EncapsulatedTimeStamp")
-        for node in [signedInfo, signatureValueElement, children[2], x509Data[0], certificate[0], qualifyingObject] + info {
-            try Shape.declarations(node, [], XMLTree.localName(node))
-        }
-
-        // Object 2: exactly one countersignature, and nothing else.
-        if children.count == 5 {
-            let holder = children[4]
-            try Shape.attributes(holder, [:], "Object")
-            try Shape.declarations(holder, [], "Object")
-            countersignature = try Shape.exactChildren(holder, ["Signature"], "Object")[0]
-        } else {
-            countersignature = nil
-        }
-        self.element = element
-        self.position = position
+        return try Shape.base64(stampParts[1], "EncapsulatedTimeStamp")
     }
 }
 

@@ -205,99 +205,75 @@ public struct XMLSignatureVerifier: Sendable {
     private func verifySignature(_ element: xmlNodePtr, in document: XMLDocument, position: Int)
         -> (SignatureReport, ProfileSignature?)
     {
-        var failures: [SignatureFailure] = []
+        var check = SignatureCheck()
         var profile: ProfileSignature? = nil
         do {
             profile = try ProfileSignature(element, position: position)
         } catch {
-            failures.append(error)
+            check.failures.append(error)
         }
-
-        var certificate: Certificate? = nil
+        guard let profile else { return (check.report(position: position, profile: nil, certificate: nil), nil) }
         // A signer signs many contracts: one already found to chain to the anchor is neither parsed nor chained again.
-        let chainedSigner = profile.flatMap { trust.chainedSigner($0.certificateDER) }
-        if let profile {
-            certificate = chainedSigner ?? (try? Certificate(derRepresentation: profile.certificateDER))
-            if certificate == nil { failures.append(.signerCertificateIsMalformed) }
-        }
+        let chainedSigner = trust.chainedSigner(profile.certificateDER)
+        let certificate = chainedSigner ?? (try? Certificate(derRepresentation: profile.certificateDER))
+        if certificate == nil { check.failures.append(.signerCertificateIsMalformed) }
+        checkTimestamp(of: profile, in: document, into: &check)
+        if let certificate { checkCertificate(certificate, of: profile, alreadyChained: chainedSigner != nil, into: &check) }
+        checkCryptography(of: profile, in: document, certificate: certificate, into: &check)
+        return (check.report(position: position, profile: profile, certificate: certificate), profile)
+    }
 
-        var timestamp = CheckOutcome.notChecked
-        var time: Date? = nil
-        if let profile {
-            let imprint = (try? ExclusiveC14N.canonicalize(document.pointer, selection: .onlySubtree(profile.signatureValueElement)))
-                .flatMap { try? OpenSSL.sha256($0) } ?? []
-            switch TimeStampVerifier.verify(profile.timestampToken, imprint: imprint, trust: trust) {
-            case .success(let stamped):
-                timestamp = .passed
-                time = stamped
-            case .failure(let failure):
-                timestamp = .failed
-                failures.append(.timestampIsInvalid(failure))
-            }
+    /// The RFC 3161 token over the SignatureValue; its time is the signing time every later check judges by.
+    private func checkTimestamp(of profile: ProfileSignature, in document: XMLDocument, into check: inout SignatureCheck) {
+        let imprint = (try? ExclusiveC14N.canonicalize(document.pointer, selection: .onlySubtree(profile.signatureValueElement)))
+            .flatMap { try? OpenSSL.sha256($0) } ?? []
+        switch TimeStampVerifier.verify(profile.timestampToken, imprint: imprint, trust: trust) {
+        case .success(let stamped):
+            check.timestamp = .passed
+            check.time = stamped
+        case .failure(let failure):
+            check.record(.timestampIsInvalid(failure), in: \.timestamp)
         }
+    }
 
-        var chain = CheckOutcome.notChecked
-        var validity = CheckOutcome.notChecked
-        if let certificate {
-            let reason = chainedSigner != nil ? nil : trust.chainFailure(certificate)
-            if let reason {
-                chain = .failed
-                failures.append(.signerCertificateDoesNotChainToTrustAnchor(reason))
-            } else {
-                if chainedSigner == nil, let profile { trust.rememberChained(certificate, der: profile.certificateDER) }
-                chain = .passed
-                if let time {
-                    if let reason = Self.validityFailure([certificate, trustAnchor], at: time) {
-                        validity = .failed
-                        failures.append(.signerCertificateWasNotValidAtSigningTime(reason))
-                    } else if let revokedAt = revocations[certificate.serialNumber], revokedAt <= time {
-                        validity = .failed
-                        failures.append(.signerCertificateWasRevokedBeforeSigning(revokedAt: revokedAt))
-                    } else {
-                        validity = .passed
-                    }
-                }
+    /// The signer's chain to the anchor, then (with a timestamp) its validity and revocation at the timestamp's time.
+    private func checkCertificate(
+        _ certificate: Certificate, of profile: ProfileSignature, alreadyChained: Bool, into check: inout SignatureCheck
+    ) {
+        if !alreadyChained {
+            if let reason = trust.chainFailure(certificate) {
+                check.record(.signerCertificateDoesNotChainToTrustAnchor(reason), in: \.chain)
+                return
             }
+            trust.rememberChained(certificate, der: profile.certificateDER)
         }
+        check.chain = .passed
+        guard let time = check.time else { return }
+        check.record(validityFailure(of: certificate, at: time), in: \.validity)
+    }
 
-        var digest = CheckOutcome.notChecked
-        var signatureValue = CheckOutcome.notChecked
-        if let profile {
-            let (digestFailure, signatureFailure) = Self.cryptographicChecks(profile, in: document, certificate: certificate)
-            if let digestFailure {
-                digest = .failed
-                failures.append(digestFailure)
-            } else {
-                digest = .passed
-            }
-            if certificate != nil {
-                if let signatureFailure {
-                    signatureValue = .failed
-                    failures.append(signatureFailure)
-                } else {
-                    signatureValue = .passed
-                }
-            }
-            if let time, profile.claimedSigningTime > time || profile.claimedSigningTime < time.addingTimeInterval(-Self.signingTimeTolerance) {
-                failures.append(.signingTimeDisagreesWithTimestamp)
-            }
+    private func validityFailure(of certificate: Certificate, at time: Date) -> SignatureFailure? {
+        if let reason = Self.validityFailure([certificate, trustAnchor], at: time) {
+            return .signerCertificateWasNotValidAtSigningTime(reason)
         }
-        let report = SignatureReport(
-            position: position,
-            algorithm: profile?.algorithm,
-            signerCertificate: certificate,
-            signingTime: time,
-            claimedSigningTime: profile?.claimedSigningTime,
-            timestamp: timestamp,
-            chain: chain,
-            validityAtSigningTime: validity,
-            digest: digest,
-            signatureValue: signatureValue,
-            failures: failures,
-            digestValue: profile.map { Data($0.digestValue).base64EncodedString() },
-            signatureValue64: profile.map { Data($0.signatureValue).base64EncodedString() }
-        )
-        return (report, profile)
+        if let revokedAt = revocations[certificate.serialNumber], revokedAt <= time {
+            return .signerCertificateWasRevokedBeforeSigning(revokedAt: revokedAt)
+        }
+        return nil
+    }
+
+    /// Both digests, the signature value (only with a certificate), and the claimed SigningTime against the token's.
+    private func checkCryptography(
+        of profile: ProfileSignature, in document: XMLDocument, certificate: Certificate?, into check: inout SignatureCheck
+    ) {
+        let (digestFailure, signatureFailure) = Self.cryptographicChecks(profile, in: document, certificate: certificate)
+        check.record(digestFailure, in: \.digest)
+        if certificate != nil { check.record(signatureFailure, in: \.signatureValue) }
+        if let time = check.time,
+            profile.claimedSigningTime > time || profile.claimedSigningTime < time.addingTimeInterval(-Self.signingTimeTolerance)
+        {
+            check.failures.append(.signingTimeDisagreesWithTimestamp)
+        }
     }
 
     /// The digest checks (document and signed properties) and the signature-value check (only with a certificate).
@@ -415,4 +391,44 @@ final class TrustCache: @unchecked Sendable {
 
     /// Runs `body` with the store (nil when there is none).
     func withStore<T>(_ body: (OpaquePointer?) -> T) -> T { body(store) }
+}
+
+/// One signature's checks as they run: each outcome, and the failures in the order found.
+private struct SignatureCheck {
+    var failures: [SignatureFailure] = []
+    var timestamp = CheckOutcome.notChecked
+    /// The timestamp's time, once the token verified.
+    var time: Date? = nil
+    var chain = CheckOutcome.notChecked
+    var validity = CheckOutcome.notChecked
+    var digest = CheckOutcome.notChecked
+    var signatureValue = CheckOutcome.notChecked
+
+    /// A check that ran: passed without a failure, failed (and the failure kept) with one.
+    mutating func record(_ failure: SignatureFailure?, in outcome: WritableKeyPath<SignatureCheck, CheckOutcome>) {
+        guard let failure else {
+            self[keyPath: outcome] = .passed
+            return
+        }
+        self[keyPath: outcome] = .failed
+        failures.append(failure)
+    }
+
+    func report(position: Int, profile: ProfileSignature?, certificate: Certificate?) -> SignatureReport {
+        SignatureReport(
+            position: position,
+            algorithm: profile?.algorithm,
+            signerCertificate: certificate,
+            signingTime: time,
+            claimedSigningTime: profile?.claimedSigningTime,
+            timestamp: timestamp,
+            chain: chain,
+            validityAtSigningTime: validity,
+            digest: digest,
+            signatureValue: signatureValue,
+            failures: failures,
+            digestValue: profile.map { Data($0.digestValue).base64EncodedString() },
+            signatureValue64: profile.map { Data($0.signatureValue).base64EncodedString() }
+        )
+    }
 }

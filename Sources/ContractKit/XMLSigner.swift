@@ -1,6 +1,8 @@
 internal import CLibXML2
 internal import COpenSSL
 
+import struct Foundation.Date
+
 /// Why signing was refused.
 public enum SigningError: Error, Sendable, Hashable, CustomStringConvertible {
     case privateKeyDoesNotMatchCertificate
@@ -72,102 +74,49 @@ public struct XMLSigner: Sendable {
         guard existing.count < 2 else { throw SigningError.documentIsAlreadyCountersigned }
         let position = existing.count
         let time = timeStampAuthority.clock()
-
-        // The Signature is built in a scratch document of its own and moved in at the end: the canonical forms of
-        // its parts (signed properties, SignedInfo, SignatureValue) then walk only the Signature, not the contract,
-        // and are the same as in place, since every prefix they use (ds, xades) is declared inside the Signature
-        // and exclusive C14N takes nothing else from ancestors.
-        guard let scratch = xmlNewDoc("1.0") else {
-            throw CanonicalizationError(diagnostics: [XMLDiagnostic(level: .fatal, message: "out of memory", line: 0, column: 0)])
-        }
-        defer { xmlFreeDoc(scratch) }
-        let signature = xmlNewDocNode(scratch, nil, "Signature", nil)!
-        xmlDocSetRootElement(scratch, signature)
-        let ds = xmlNewNs(signature, XMLDSig.namespace, "ds")
-        xmlSetNs(signature, ds)
-        xmlNewProp(signature, "Id", XAdES.signatureId(position))
-        func element(_ parent: xmlNodePtr, _ name: String, algorithm: String? = nil, in namespace: xmlNsPtr? = ds) -> xmlNodePtr {
-            let node = xmlNewChild(parent, namespace, name, nil)!
-            if let algorithm { xmlNewProp(node, "Algorithm", algorithm) }
-            return node
-        }
-        let signedInfo = element(signature, "SignedInfo")
-        _ = element(signedInfo, "CanonicalizationMethod", algorithm: XMLDSig.exclusiveC14N)
-        _ = element(signedInfo, "SignatureMethod", algorithm: algorithm.rawValue)
-        func reference(uri: String, type: String?, transforms: [String]) -> xmlNodePtr {
-            let reference = element(signedInfo, "Reference")
-            if let type { xmlNewProp(reference, "Type", type) }
-            xmlNewProp(reference, "URI", uri)
-            let list = element(reference, "Transforms")
-            for transform in transforms { _ = element(list, "Transform", algorithm: transform) }
-            _ = element(reference, "DigestMethod", algorithm: XMLDSig.sha256)
-            return element(reference, "DigestValue")
-        }
-        let documentDigest = reference(uri: "", type: nil, transforms: [XMLDSig.envelopedSignature, XMLDSig.exclusiveC14N])
-        let propertiesDigest = reference(
-            uri: "#" + XAdES.signedPropertiesId(position), type: XAdES.signedPropertiesType, transforms: [XMLDSig.exclusiveC14N])
-        let signatureValue = element(signature, "SignatureValue")
-        let x509Data = element(element(signature, "KeyInfo"), "X509Data")
-        xmlNodeAddContent(element(x509Data, "X509Certificate"), "\n" + certificateBase64 + "\n")
-
-        let qualifying = element(element(signature, "Object"), "QualifyingProperties", in: nil)
-        let xades = xmlNewNs(qualifying, XAdES.namespace, "xades")
-        xmlSetNs(qualifying, xades)
-        xmlNewProp(qualifying, "Target", "#" + XAdES.signatureId(position))
-        let signedProperties = element(qualifying, "SignedProperties", in: xades)
-        xmlNewProp(signedProperties, "Id", XAdES.signedPropertiesId(position))
-        let signingTime = element(element(signedProperties, "SignedSignatureProperties", in: xades), "SigningTime", in: xades)
-        xmlNodeAddContent(signingTime, XAdESTime.format(time))
-        let stamp = element(
-            element(element(qualifying, "UnsignedProperties", in: xades), "UnsignedSignatureProperties", in: xades),
-            "SignatureTimeStamp", in: xades)
-        _ = element(stamp, "CanonicalizationMethod", algorithm: XMLDSig.exclusiveC14N)
-        let encapsulated = element(stamp, "EncapsulatedTimeStamp", in: xades)
-
-        // Where the Signature goes: last in the root, or (a countersignature) in a new Object of the first signature.
-        // The Object goes in first, so that the document's one canonical pass below sees exactly what the
-        // enveloped-signature transform will see once the Signature is in: everything but the Signature itself.
-        let parent: xmlNodePtr
-        var object: xmlNodePtr? = nil
-        if let host = existing.first {
-            let holder = xmlNewDocNode(document.pointer, nil, "Object", nil)!
-            // The host's own ds namespace declaration is in scope; reuse it rather than redeclaring.
-            xmlSetNs(holder, host.pointee.ns)
-            xmlAddChild(host, holder)
-            object = holder
-            parent = holder
-        } else {
-            parent = root
-        }
-
+        let skeleton = try SignatureSkeleton(
+            position: position, algorithm: algorithm, certificateBase64: certificateBase64, signingTime: time)
+        defer { xmlFreeDoc(skeleton.scratch) }
+        // The Object of a countersignature goes in first, so that the document's one canonical pass sees exactly what
+        // the enveloped-signature transform will see once the Signature is in: everything but the Signature itself.
+        let place = SignaturePlace(in: document, root: root, host: existing.first)
         do {
-            let canonical = try ExclusiveC14N.canonicalize(document.pointer, selection: .all)
-            xmlNodeAddContent(documentDigest, encodeBase64(try OpenSSL.sha256(canonical)))
-            let properties = try ExclusiveC14N.canonicalize(scratch, selection: .onlySubtree(signedProperties))
-            xmlNodeAddContent(propertiesDigest, encodeBase64(try OpenSSL.sha256(properties)))
-            let canonicalSignedInfo = try ExclusiveC14N.canonicalize(scratch, selection: .onlySubtree(signedInfo))
-            let value = try SignaturePrimitives.sign(canonicalSignedInfo, with: privateKey, algorithm: algorithm)
-            xmlNodeAddContent(signatureValue, "\n" + encodeBase64(value) + "\n")
-            let imprint = try OpenSSL.sha256(try ExclusiveC14N.canonicalize(scratch, selection: .onlySubtree(signatureValue)))
-            let token = try timeStampAuthority.timestamp(sha256: imprint, at: time)
-            xmlNodeAddContent(encapsulated, "\n" + encodeBase64(token) + "\n")
+            try fill(skeleton, over: document, at: time)
         } catch {
-            if let object {
-                xmlUnlinkNode(object)
-                xmlFreeNode(object)
-            }
+            place.removeObject()
             throw error
         }
-        xmlUnlinkNode(signature)
-        xmlAddChild(parent, signature)
-        let inserted = object ?? signature
-        func removeInserted() {
-            xmlUnlinkNode(inserted)
-            xmlFreeNode(inserted)
-        }
-
+        xmlUnlinkNode(skeleton.signature)
+        xmlAddChild(place.parent, skeleton.signature)
         guard selfCheck else { return position }
-        // Pair assertion: the new signature verifies, and the earlier ones still do.
+        do {
+            try checkEverySignature(under: root, in: document)
+        } catch {
+            place.remove(inserted: skeleton.signature)
+            throw error
+        }
+        return position
+    }
+
+    /// Digests, signs and stamps a Signature built in its scratch document: the document's reference over the whole
+    /// document (the Signature is not in it yet), the signed properties', the SignatureValue over SignedInfo, and the
+    /// timestamp over the SignatureValue.
+    private func fill(_ skeleton: SignatureSkeleton, over document: XMLDocument, at time: Date) throws {
+        let canonical = try ExclusiveC14N.canonicalize(document.pointer, selection: .all)
+        xmlNodeAddContent(skeleton.documentDigest, encodeBase64(try OpenSSL.sha256(canonical)))
+        let properties = try ExclusiveC14N.canonicalize(skeleton.scratch, selection: .onlySubtree(skeleton.signedProperties))
+        xmlNodeAddContent(skeleton.propertiesDigest, encodeBase64(try OpenSSL.sha256(properties)))
+        let canonicalSignedInfo = try ExclusiveC14N.canonicalize(skeleton.scratch, selection: .onlySubtree(skeleton.signedInfo))
+        let value = try SignaturePrimitives.sign(canonicalSignedInfo, with: privateKey, algorithm: algorithm)
+        xmlNodeAddContent(skeleton.signatureValue, "\n" + encodeBase64(value) + "\n")
+        let imprint = try OpenSSL.sha256(
+            try ExclusiveC14N.canonicalize(skeleton.scratch, selection: .onlySubtree(skeleton.signatureValue)))
+        let token = try timeStampAuthority.timestamp(sha256: imprint, at: time)
+        xmlNodeAddContent(skeleton.encapsulatedTimeStamp, "\n" + encodeBase64(token) + "\n")
+    }
+
+    /// Pair assertion: the new signature verifies, and the earlier ones still do.
+    private func checkEverySignature(under root: xmlNodePtr, in document: XMLDocument) throws {
         let all = XMLTree.descendants(of: root, named: "Signature", in: XMLDSig.namespace)
         for (index, element) in all.enumerated() {
             let failure: SignatureFailure?
@@ -181,11 +130,120 @@ public struct XMLSigner: Sendable {
             } catch {
                 failure = .signerCertificateIsMalformed
             }
-            if let failure {
-                removeInserted()
-                throw SigningError.signatureFailedSelfCheck(position: index, failure)
-            }
+            if let failure { throw SigningError.signatureFailedSelfCheck(position: index, failure) }
         }
-        return position
+    }
+}
+
+/// Where a new Signature goes: last in the root, or (a countersignature) in a new `ds:Object` of the first signature.
+private struct SignaturePlace {
+    let parent: xmlNodePtr
+    /// The countersignature's Object, added to the document at once.
+    let object: xmlNodePtr?
+
+    init(in document: XMLDocument, root: xmlNodePtr, host: xmlNodePtr?) {
+        guard let host else {
+            (parent, object) = (root, nil)
+            return
+        }
+        let holder = xmlNewDocNode(document.pointer, nil, "Object", nil)!
+        // The host's own ds namespace declaration is in scope; reuse it rather than redeclaring.
+        xmlSetNs(holder, host.pointee.ns)
+        xmlAddChild(host, holder)
+        (parent, object) = (holder, holder)
+    }
+
+    /// Takes the countersignature's Object out again (signing failed before the Signature went in).
+    func removeObject() {
+        guard let object else { return }
+        xmlUnlinkNode(object)
+        xmlFreeNode(object)
+    }
+
+    /// Takes out what signing added: the Object with the countersignature, or the first Signature.
+    func remove(inserted signature: xmlNodePtr) {
+        let inserted = object ?? signature
+        xmlUnlinkNode(inserted)
+        xmlFreeNode(inserted)
+    }
+}
+
+/// A Signature in the platform's profile, built in a scratch document of its own and moved in at the end: the
+/// canonical forms of its parts (signed properties, SignedInfo, SignatureValue) then walk only the Signature, not the
+/// contract, and are the same as in place, since every prefix they use (ds, xades) is declared inside the Signature
+/// and exclusive C14N takes nothing else from ancestors. The nodes still to fill are kept by name.
+private struct SignatureSkeleton {
+    let scratch: xmlDocPtr
+    let signature: xmlNodePtr
+    let signedInfo: xmlNodePtr
+    let documentDigest: xmlNodePtr
+    let propertiesDigest: xmlNodePtr
+    let signatureValue: xmlNodePtr
+    let signedProperties: xmlNodePtr
+    let encapsulatedTimeStamp: xmlNodePtr
+
+    /// The caller frees `scratch` once the Signature has moved into the document (or signing failed).
+    init(position: Int, algorithm: SignatureAlgorithm, certificateBase64: String, signingTime: Date) throws {
+        guard let scratch = xmlNewDoc("1.0") else {
+            throw CanonicalizationError(diagnostics: [XMLDiagnostic(level: .fatal, message: "out of memory", line: 0, column: 0)])
+        }
+        let signature = xmlNewDocNode(scratch, nil, "Signature", nil)!
+        xmlDocSetRootElement(scratch, signature)
+        let ds = xmlNewNs(signature, XMLDSig.namespace, "ds")
+        xmlSetNs(signature, ds)
+        xmlNewProp(signature, "Id", XAdES.signatureId(position))
+        let build = NodeBuilder(ds: ds)
+        let signedInfo = build.element(signature, "SignedInfo")
+        _ = build.element(signedInfo, "CanonicalizationMethod", algorithm: XMLDSig.exclusiveC14N)
+        _ = build.element(signedInfo, "SignatureMethod", algorithm: algorithm.rawValue)
+        self.documentDigest = build.reference(
+            in: signedInfo, uri: "", type: nil, transforms: [XMLDSig.envelopedSignature, XMLDSig.exclusiveC14N])
+        self.propertiesDigest = build.reference(
+            in: signedInfo, uri: "#" + XAdES.signedPropertiesId(position), type: XAdES.signedPropertiesType,
+            transforms: [XMLDSig.exclusiveC14N])
+        self.signatureValue = build.element(signature, "SignatureValue")
+        let x509Data = build.element(build.element(signature, "KeyInfo"), "X509Data")
+        xmlNodeAddContent(build.element(x509Data, "X509Certificate"), "\n" + certificateBase64 + "\n")
+        let qualifying = build.element(build.element(signature, "Object"), "QualifyingProperties", in: nil)
+        let xades = xmlNewNs(qualifying, XAdES.namespace, "xades")
+        xmlSetNs(qualifying, xades)
+        xmlNewProp(qualifying, "Target", "#" + XAdES.signatureId(position))
+        let signedProperties = build.element(qualifying, "SignedProperties", in: xades)
+        xmlNewProp(signedProperties, "Id", XAdES.signedPropertiesId(position))
+        let signingTimeNode = build.element(
+            build.element(signedProperties, "SignedSignatureProperties", in: xades), "SigningTime", in: xades)
+        xmlNodeAddContent(signingTimeNode, XAdESTime.format(signingTime))
+        let stamp = build.element(
+            build.element(build.element(qualifying, "UnsignedProperties", in: xades), "UnsignedSignatureProperties", in: xades),
+            "SignatureTimeStamp", in: xades)
+        _ = build.element(stamp, "CanonicalizationMethod", algorithm: XMLDSig.exclusiveC14N)
+        self.encapsulatedTimeStamp = build.element(stamp, "EncapsulatedTimeStamp", in: xades)
+        (self.scratch, self.signature, self.signedInfo, self.signedProperties) = (scratch, signature, signedInfo, signedProperties)
+    }
+}
+
+/// Makes the Signature's elements, in the ds namespace unless told otherwise.
+private struct NodeBuilder {
+    let ds: xmlNsPtr?
+
+    func element(_ parent: xmlNodePtr, _ name: String, algorithm: String? = nil) -> xmlNodePtr {
+        element(parent, name, algorithm: algorithm, in: ds)
+    }
+
+    func element(_ parent: xmlNodePtr, _ name: String, algorithm: String? = nil, in namespace: xmlNsPtr?) -> xmlNodePtr {
+        let node = xmlNewChild(parent, namespace, name, nil)!
+        if let algorithm { xmlNewProp(node, "Algorithm", algorithm) }
+        return node
+    }
+
+    /// A Reference with its transforms and digest method; returns its still empty DigestValue.
+    func reference(in signedInfo: xmlNodePtr, uri: String, type: String?, transforms: [String]) -> xmlNodePtr {
+        let reference = element(signedInfo, "Reference")
+        if let type { xmlNewProp(reference, "Type", type) }
+        xmlNewProp(reference, "URI", uri)
+        let list = element(reference, "Transforms")
+        for transform in transforms { _ = element(list, "Transform", algorithm: transform) }
+        _ = element(reference, "DigestMethod", algorithm: XMLDSig.sha256)
+        return element(reference, "DigestValue")
     }
 }

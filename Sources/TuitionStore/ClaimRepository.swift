@@ -126,25 +126,59 @@ public struct ClaimRepository: Sendable {
             try policyRecord.policy.covers(enrollment: enrollment.id, institution: enrollment.institutionId)
         else { throw NotFound() }
         let now = store.dependencies.now()
-        let eventTime: Date
-        switch new.reason {
-        case .refundRefused: eventTime = now
-        case .institutionDefunct:
-            guard let effective = try await DefunctRepository(store: store).effectiveTime(of: enrollment.institutionId, on: connection)
-            else { throw Rejection.institutionNotDefunct }
-            eventTime = effective
-        }
+        let eventTime = try await eventTime(of: new.reason, institution: enrollment.institutionId, now: now, on: connection)
         let facts = try await ledgerFacts(of: enrollment, on: connection)
         let request = ClaimRequest(
             claimant: guardian, enrollment: enrollment.id, reason: new.reason, claimed: new.claimedFen, eventTime: eventTime)
         let assessment = assessClaim(request, facts: facts, policy: try policyRecord.policy)
-        let status: ClaimStatus
-        let decisionReason: String?
-        switch assessment.decision {
-        case .approve: (status, decisionReason) = (.verified, nil)
-        case .refer(let codes): (status, decisionReason) = (.referred, codes.map(\.rawValue).joined(separator: ","))
-        case .reject(let code): (status, decisionReason) = (.rejected, code.rawValue)
+        let filed = try await insert(
+            FiledClaim(request: request, assessment: assessment, policy: policyRecord, institution: enrollment.institutionId),
+            at: now, on: connection)
+        try await EvidenceQueue(store: store).enqueue(
+            EvidenceEvent(
+                kind: .claimFiled, occurredAt: now, institution: enrollment.institutionId, enrollment: enrollment.id,
+                amount: new.claimedFen, reference: "claim:\(filed.id):\(filed.status.rawValue)"),
+            on: connection)
+        return filed
+    }
+
+    /// When the insured event happened: the institution's defunct mark for `institution_defunct` (refused when there
+    /// is none), the filing time for `refund_refused`.
+    private func eventTime(
+        of reason: ClaimReason, institution: Institution.ID, now: Date, on connection: PostgresConnection
+    ) async throws -> Date {
+        switch reason {
+        case .refundRefused: return now
+        case .institutionDefunct:
+            guard let effective = try await DefunctRepository(store: store).effectiveTime(of: institution, on: connection)
+            else { throw Rejection.institutionNotDefunct }
+            return effective
         }
+    }
+
+    /// A claim as filed: the request, what the checks decided and the policy it names.
+    private struct FiledClaim {
+        var request: ClaimRequest
+        var assessment: ClaimAssessment
+        var policy: PolicyRecord
+        var institution: Institution.ID
+
+        /// `verified` when every check passes, `referred` (with the codes) when one needs a person, `rejected` (with
+        /// the code) when one fails.
+        var outcome: (status: ClaimStatus, reason: String?) {
+            switch assessment.decision {
+            case .approve: (.verified, nil)
+            case .refer(let codes): (.referred, codes.map(\.rawValue).joined(separator: ","))
+            case .reject(let code): (.rejected, code.rawValue)
+            }
+        }
+    }
+
+    /// Stores a filed claim with every check; a rejected one is decided at once.
+    private func insert(_ claim: FiledClaim, at now: Date, on connection: PostgresConnection) async throws -> ClaimRecord {
+        let (status, decisionReason) = claim.outcome
+        let request = claim.request
+        let assessment = claim.assessment
         let checks = String(decoding: try JSONEncoder().encode(assessment.checks.map(ClaimCheckRecord.init)), as: UTF8.self)
         let id = store.dependencies.newID()
         let filed: ClaimRecord? = try await mappingRejections {
@@ -154,9 +188,9 @@ public struct ClaimRepository: Sendable {
                     claimed_fen, entitlement_fen, approvable_fen, status, checks, decision_reason, event_time, created_at, decided_at,
                     contested_fen)
                 VALUES (\(id), 'TGC' || to_char(\(now) AT TIME ZONE 'Asia/Shanghai', 'YYYY') || lpad(nextval('claim_numbers')::text, 8, '0'),
-                    \(guardian.uuid), \(enrollment.id.uuid), \(enrollment.institutionId.uuid), \(policyRecord.id.uuid),
-                    \(policyRecord.insurerId.uuid), \(new.reason.rawValue), \(new.claimedFen.fen), \(assessment.entitlement.fen),
-                    \(assessment.approvable.fen), \(status.rawValue), \(checks)::jsonb, \(decisionReason), \(eventTime), \(now),
+                    \(request.claimant.uuid), \(request.enrollment.uuid), \(claim.institution.uuid), \(claim.policy.id.uuid),
+                    \(claim.policy.insurerId.uuid), \(request.reason.rawValue), \(request.claimed.fen), \(assessment.entitlement.fen),
+                    \(assessment.approvable.fen), \(status.rawValue), \(checks)::jsonb, \(decisionReason), \(request.eventTime), \(now),
                     \(status == .rejected ? now : nil), \(assessment.contested.fen))
                 RETURNING \(unescaped: ClaimRecord.columns)
                 """, logger: logger)
@@ -165,11 +199,6 @@ public struct ClaimRepository: Sendable {
             return nil
         }
         guard let filed else { throw CorruptRow(value: "claim insert returned nothing") }
-        try await EvidenceQueue(store: store).enqueue(
-            EvidenceEvent(
-                kind: .claimFiled, occurredAt: now, institution: enrollment.institutionId, enrollment: enrollment.id,
-                amount: new.claimedFen, reference: "claim:\(filed.id):\(status.rawValue)"),
-            on: connection)
         return filed
     }
 
@@ -292,20 +321,41 @@ public struct ClaimRepository: Sendable {
             let reason = policy.remainingFen.isPositive ? "policy_remaining_below_approval" : "policy_exhausted"
             return try await close(claim, reason: reason, at: now, on: connection)
         }
-        // The enrollment's position bounds this payout: refunds and other claims' payouts since the approval count, so two
-        // claims on the same enrollment (a tuition and a risk policy, or the fast-track's) never repay it twice. Lessons
-        // count up to now, or up to the defunct time for a defunct institution. An approval above the approvable amount
-        // adds back the contested lessons a person found not given.
+        try await checkEntitlement(covers: claim, of: enrollment, at: now, on: connection)
+        let transfer = PlannedTransfer(kind: .payout, from: .insurerClaims, to: .guardianBank, amount: claim.approvedFen)
+        let transferID = try await EnrollmentRepository(store: store).post(
+            transfer, key: "claim:\(claim.id)", institution: claim.institutionId, guardian: claim.guardianId, insurer: claim.insurerId,
+            enrollment: claim.enrollmentId, at: now, on: connection)
+        let paid = try await markPaid(claim, transfer: transferID, at: now, on: connection)
+        try await countOnCase(claim, paid: claim.approvedFen, on: connection)
+        try await EvidenceQueue(store: store).enqueue(
+            EvidenceEvent(
+                kind: .claimPaid, occurredAt: now, institution: claim.institutionId, enrollment: claim.enrollmentId,
+                amount: claim.approvedFen, reference: "claim:\(claim.id)"),
+            on: connection)
+        return paid
+    }
+
+    /// The enrollment's position bounds a payout: refunds and other claims' payouts since the approval count, so two
+    /// claims on the same enrollment (a tuition and a risk policy, or the fast-track's) never repay it twice. Lessons
+    /// count up to now, or up to the defunct time for a defunct institution. An approval above the approvable amount
+    /// adds back the contested lessons a person found not given.
+    private func checkEntitlement(
+        covers claim: ClaimRecord, of enrollment: EnrollmentRecord, at now: Date, on connection: PostgresConnection
+    ) async throws {
         let facts = try await ledgerFacts(of: enrollment, on: connection)
         let asOf = claim.reason == .institutionDefunct ? claim.eventTime : now
         let addedBack = claim.approvedFen > claim.approvableFen ? claim.contestedFen.fen : 0
         guard claim.approvedFen.fen <= entitlement(of: facts, asOf: asOf).fen + addedBack else {
             throw Rejection.payoutExceedsEntitlement
         }
-        let transfer = PlannedTransfer(kind: .payout, from: .insurerClaims, to: .guardianBank, amount: claim.approvedFen)
-        let transferID = try await EnrollmentRepository(store: store).post(
-            transfer, key: "claim:\(claim.id)", institution: claim.institutionId, guardian: claim.guardianId, insurer: claim.insurerId,
-            enrollment: claim.enrollmentId, at: now, on: connection)
+    }
+
+    /// Marks a claim paid by its payout transfer: the policy's remaining sum and the enrollment's returned total go
+    /// down and up by the approved amount.
+    private func markPaid(
+        _ claim: ClaimRecord, transfer transferID: Int64, at now: Date, on connection: PostgresConnection
+    ) async throws -> ClaimRecord {
         let paid: ClaimRecord? = try await mappingRejections {
             let rows = try await connection.query(
                 """
@@ -320,12 +370,6 @@ public struct ClaimRepository: Sendable {
             return nil
         }
         guard let paid else { throw CorruptRow(value: "claim payment updated nothing") }
-        try await countOnCase(claim, paid: claim.approvedFen, on: connection)
-        try await EvidenceQueue(store: store).enqueue(
-            EvidenceEvent(
-                kind: .claimPaid, occurredAt: now, institution: claim.institutionId, enrollment: claim.enrollmentId,
-                amount: claim.approvedFen, reference: "claim:\(claim.id)"),
-            on: connection)
         return paid
     }
 

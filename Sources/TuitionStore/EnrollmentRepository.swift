@@ -103,7 +103,7 @@ public struct EnrollmentRepository: Sendable {
                 lessons: enrollment.lessonsBought, reference: "payment:\(id)"),
             on: connection)
         guard let paid else { throw CorruptRow(value: "payment updated no enrollment") }
-        try await post(
+        _ = try await post(
             transfer, key: "payment:\(id)", institution: enrollment.institutionId, guardian: enrollment.guardianId,
             enrollment: enrollment.id, at: now, on: connection)
         return paid

@@ -142,7 +142,8 @@ public struct PublicRepository: Sendable {
                     reviews: ReviewSummary(count: count, teachingSum: teaching, environmentSum: environment, curriculumSum: curriculum))
             )
         }
-        guard var (id, institution) = found else { return nil }
+        guard let (id, listed) = found else { return nil }
+        var institution = listed
         let policies = try await store.query(
             """
             SELECT p.number, s.name, p.period_start, p.period_end, p.sum_insured_fen, p.remaining_fen
