@@ -207,81 +207,70 @@ public struct ClaimAssessment: Hashable, Sendable {
 public func assessClaim(_ claim: ClaimRequest, facts: EnrollmentLedgerFacts, policy: Policy?) -> ClaimAssessment {
     precondition(claim.enrollment == facts.enrollment, "the facts must be the claimed enrollment's")
     let eventTime = claim.eventTime
-    var checks: [ClaimCheckResult] = []
-    func record(_ check: ClaimCheck, _ outcome: ClaimCheckOutcome, _ code: ClaimCheckCode) {
-        checks.append(ClaimCheckResult(check: check, outcome: outcome, code: code))
-    }
-
-    if claim.claimant == facts.guardian {
-        record(.claimant, .passed, .claimantIsGuardian)
-    } else {
-        record(.claimant, .failed, .claimantIsNotGuardian)
-    }
-
-    if let policy {
-        if !policy.isInForce(at: eventTime) {
-            record(.policy, .failed, .policyNotActiveAtEvent)
-        } else if !policy.covers(enrollment: facts.enrollment, institution: facts.institution) {
-            record(.policy, .failed, .policyDoesNotCoverEnrollment)
-        } else if !policy.remaining.isPositive {
-            record(.policy, .failed, .policyExhausted)
-        } else {
-            record(.policy, .passed, .policyCoversEnrollment)
-        }
-    } else {
-        record(.policy, .notApplicable, .noPolicyClaimedAgainst)
-    }
-
-    if let paidAt = facts.paidAt, facts.paid.isPositive {
-        if paidAt < eventTime {
-            record(.payment, .passed, .paymentBeforeDefunct)
-        } else {
-            record(.payment, .failed, .paymentAfterDefunct)
-        }
-    } else {
-        record(.payment, .failed, .enrollmentNotPaid)
-    }
-
     let entitled = entitlement(of: facts, asOf: eventTime)
-    if entitled.isPositive {
-        record(.entitlement, .passed, .unconsumedTuitionRemains)
-    } else {
-        record(.entitlement, .failed, .noUnconsumedTuition)
+    let checks = [
+        claimantCheck(claim, facts), policyCheck(policy, facts, at: eventTime), paymentCheck(facts, before: eventTime),
+        entitlementCheck(entitled), amountCheck(claim.claimed, entitled: entitled), consumptionCheck(facts, before: eventTime),
+        disputesCheck(facts, before: eventTime),
+    ]
+    let approvable = Money(fen: max(0, min(claim.claimed.fen, entitled.fen)))
+    if let failure = checks.first(where: { $0.outcome == .failed }) {
+        return ClaimAssessment(checks: checks, entitlement: entitled, approvable: approvable, decision: .reject(failure.code))
     }
-
-    if !claim.claimed.isPositive {
-        record(.amount, .failed, .claimAmountNotPositive)
-    } else if claim.claimed > entitled {
-        record(.amount, .adjusted, .claimExceedsEntitlement)
-    } else {
-        record(.amount, .passed, .claimWithinEntitlement)
+    let referrals = checks.filter { $0.outcome == .referred }.map(\.code)
+    guard !referrals.isEmpty else {
+        return ClaimAssessment(checks: checks, entitlement: entitled, approvable: approvable, decision: .approve(approvable))
     }
+    return ClaimAssessment(
+        checks: checks, entitlement: entitled, approvable: approvable, contested: contestedValue(of: facts, asOf: eventTime),
+        decision: .refer(referrals))
+}
 
+private func result(_ check: ClaimCheck, _ outcome: ClaimCheckOutcome, _ code: ClaimCheckCode) -> ClaimCheckResult {
+    ClaimCheckResult(check: check, outcome: outcome, code: code)
+}
+
+private func claimantCheck(_ claim: ClaimRequest, _ facts: EnrollmentLedgerFacts) -> ClaimCheckResult {
+    claim.claimant == facts.guardian
+        ? result(.claimant, .passed, .claimantIsGuardian) : result(.claimant, .failed, .claimantIsNotGuardian)
+}
+
+private func policyCheck(_ policy: Policy?, _ facts: EnrollmentLedgerFacts, at eventTime: Date) -> ClaimCheckResult {
+    guard let policy else { return result(.policy, .notApplicable, .noPolicyClaimedAgainst) }
+    if !policy.isInForce(at: eventTime) { return result(.policy, .failed, .policyNotActiveAtEvent) }
+    if !policy.covers(enrollment: facts.enrollment, institution: facts.institution) {
+        return result(.policy, .failed, .policyDoesNotCoverEnrollment)
+    }
+    if !policy.remaining.isPositive { return result(.policy, .failed, .policyExhausted) }
+    return result(.policy, .passed, .policyCoversEnrollment)
+}
+
+private func paymentCheck(_ facts: EnrollmentLedgerFacts, before eventTime: Date) -> ClaimCheckResult {
+    guard let paidAt = facts.paidAt, facts.paid.isPositive else { return result(.payment, .failed, .enrollmentNotPaid) }
+    return paidAt < eventTime ? result(.payment, .passed, .paymentBeforeDefunct) : result(.payment, .failed, .paymentAfterDefunct)
+}
+
+private func entitlementCheck(_ entitled: Money) -> ClaimCheckResult {
+    entitled.isPositive
+        ? result(.entitlement, .passed, .unconsumedTuitionRemains) : result(.entitlement, .failed, .noUnconsumedTuition)
+}
+
+private func amountCheck(_ claimed: Money, entitled: Money) -> ClaimCheckResult {
+    if !claimed.isPositive { return result(.amount, .failed, .claimAmountNotPositive) }
+    if claimed > entitled { return result(.amount, .adjusted, .claimExceedsEntitlement) }
+    return result(.amount, .passed, .claimWithinEntitlement)
+}
+
+private func consumptionCheck(_ facts: EnrollmentLedgerFacts, before eventTime: Date) -> ClaimCheckResult {
     let windowStart = eventTime - consumptionSpikeWindow
     let lessonsInWindow = facts.lessons.reduce(0) { ($1.recordedAt >= windowStart && $1.recordedAt < eventTime) ? $0 + $1.lessons : $0 }
-    if isConsumptionSpike(lessonsInWindow: lessonsInWindow, lessonsPerWeek: facts.lessonsPerWeek) {
-        record(.consumption, .referred, .consumptionSpikeBeforeCollapse)
-    } else {
-        record(.consumption, .passed, .consumptionWithinSchedule)
-    }
+    return isConsumptionSpike(lessonsInWindow: lessonsInWindow, lessonsPerWeek: facts.lessonsPerWeek)
+        ? result(.consumption, .referred, .consumptionSpikeBeforeCollapse) : result(.consumption, .passed, .consumptionWithinSchedule)
+}
 
-    if facts.lessons.contains(where: { $0.status == .disputed && $0.recordedAt < eventTime }) {
-        record(.disputes, .referred, .disputedLessons)
-    } else {
-        record(.disputes, .passed, .noDisputedLessons)
-    }
-
-    let approvable = Money(fen: max(0, min(claim.claimed.fen, entitled.fen)))
-    let decision: ClaimDecision
-    var contested = Money.zero
-    if let failure = checks.first(where: { $0.outcome == .failed }) {
-        decision = .reject(failure.code)
-    } else {
-        let referrals = checks.filter { $0.outcome == .referred }.map(\.code)
-        decision = referrals.isEmpty ? .approve(approvable) : .refer(referrals)
-        if !referrals.isEmpty { contested = contestedValue(of: facts, asOf: eventTime) }
-    }
-    return ClaimAssessment(checks: checks, entitlement: entitled, approvable: approvable, contested: contested, decision: decision)
+private func disputesCheck(_ facts: EnrollmentLedgerFacts, before eventTime: Date) -> ClaimCheckResult {
+    facts.lessons.contains(where: { $0.status == .disputed && $0.recordedAt < eventTime })
+        ? result(.disputes, .referred, .disputedLessons) : result(.disputes, .passed, .noDisputedLessons)
 }
 
 /// The value a person may add back to a referred claim: lessons recorded before the event that the guardian disputed,

@@ -95,56 +95,13 @@ public struct CreditScore: Sendable, Hashable, Codable {
 /// - parents' reviews, 15: the average overall score mapped from 1–5 onto 0–15 (rounded down), no reviews 8.
 /// A blacklisted or defunct institution is graded D whatever its points; a suspended one at most C.
 public func creditScore(_ inputs: CreditInputs) -> CreditScore {
-    var components: [CreditComponent] = []
-
-    let guarantee: (Int, String) =
-        switch inputs.mode {
-        case .escrow: (25, "escrow: every prepaid fen in the supervised account")
-        case .reserve where inputs.riskPolicyInForce: (20, "reserve mode with a risk-control policy in force")
-        case .reserve where inputs.reserveCoversRequirement: (15, "reserve mode, reserve covers its requirement")
-        case .reserve: (0, "reserve mode, reserve below its requirement and no risk-control policy")
-        }
-    components.append(CreditComponent(component: "guarantee_form", points: guarantee.0, maxPoints: 25, detail: guarantee.1))
-
-    let inspection: (Int, String) =
-        switch inputs.inspection {
-        case .qualified: (15, "latest annual inspection: qualified")
-        case .basicallyQualified: (8, "latest annual inspection: basically qualified")
-        case .unqualified: (0, "latest annual inspection: unqualified")
-        case nil: (8, "no annual inspection on record")
-        }
-    components.append(CreditComponent(component: "annual_inspection", points: inspection.0, maxPoints: 15, detail: inspection.1))
-
-    let stars = inputs.starRating.map { min(max($0, 1), 5) }
-    components.append(
-        CreditComponent(
-            component: "star_rating", points: stars.map { $0 * 2 } ?? 4, maxPoints: 10,
-            detail: stars.map { "\($0) stars" } ?? "no star rating on record"))
-
-    let warningPoints = max(0, 20 - 3 * inputs.warningsLastYear - 5 * inputs.escalatedLastYear)
-    components.append(
-        CreditComponent(
-            component: "warnings", points: warningPoints, maxPoints: 20,
-            detail: "\(inputs.warningsLastYear) warnings in the last year, \(inputs.escalatedLastYear) escalated"))
-
-    let complaintPoints = max(0, 15 - 5 * inputs.upheldComplaintsLastYear)
-    components.append(
-        CreditComponent(
-            component: "upheld_complaints", points: complaintPoints, maxPoints: 15,
-            detail: "\(inputs.upheldComplaintsLastYear) complaints upheld in the last year"))
-
-    let reviewPoints: Int
-    let reviewDetail: String
-    if inputs.reviews == 0 {
-        reviewPoints = 8
-        reviewDetail = "no reviews yet"
-    } else {
-        let average = min(max(inputs.averageReviewHundredths, 100), 500)
-        reviewPoints = (average - 100) * 15 / 400
-        reviewDetail = "\(inputs.reviews) reviews, average \(average / 100).\(String(format: "%02d", average % 100)) of 5"
-    }
-    components.append(CreditComponent(component: "reviews", points: reviewPoints, maxPoints: 15, detail: reviewDetail))
-
+    var components = [
+        guaranteeComponent(inputs.mode, riskPolicyInForce: inputs.riskPolicyInForce, reserveCovers: inputs.reserveCoversRequirement),
+        inspectionComponent(inputs.inspection), starComponent(inputs.starRating),
+        warningsComponent(opened: inputs.warningsLastYear, escalated: inputs.escalatedLastYear),
+        complaintsComponent(upheld: inputs.upheldComplaintsLastYear),
+        reviewsComponent(count: inputs.reviews, averageHundredths: inputs.averageReviewHundredths),
+    ]
     let points = components.reduce(0) { $0 + $1.points }
     var grade = CreditGrade(points: points)
     switch inputs.status {
@@ -157,6 +114,56 @@ public func creditScore(_ inputs: CreditInputs) -> CreditScore {
     default: break
     }
     return CreditScore(grade: grade, points: points, components: components)
+}
+
+private func guaranteeComponent(_ mode: SupervisionMode, riskPolicyInForce: Bool, reserveCovers: Bool) -> CreditComponent {
+    let (points, detail): (Int, String) =
+        switch mode {
+        case .escrow: (25, "escrow: every prepaid fen in the supervised account")
+        case .reserve where riskPolicyInForce: (20, "reserve mode with a risk-control policy in force")
+        case .reserve where reserveCovers: (15, "reserve mode, reserve covers its requirement")
+        case .reserve: (0, "reserve mode, reserve below its requirement and no risk-control policy")
+        }
+    return CreditComponent(component: "guarantee_form", points: points, maxPoints: 25, detail: detail)
+}
+
+private func inspectionComponent(_ inspection: InspectionResult?) -> CreditComponent {
+    let (points, detail): (Int, String) =
+        switch inspection {
+        case .qualified: (15, "latest annual inspection: qualified")
+        case .basicallyQualified: (8, "latest annual inspection: basically qualified")
+        case .unqualified: (0, "latest annual inspection: unqualified")
+        case nil: (8, "no annual inspection on record")
+        }
+    return CreditComponent(component: "annual_inspection", points: points, maxPoints: 15, detail: detail)
+}
+
+private func starComponent(_ rating: Int?) -> CreditComponent {
+    let stars = rating.map { min(max($0, 1), 5) }
+    return CreditComponent(
+        component: "star_rating", points: stars.map { $0 * 2 } ?? 4, maxPoints: 10,
+        detail: stars.map { "\($0) stars" } ?? "no star rating on record")
+}
+
+private func warningsComponent(opened: Int, escalated: Int) -> CreditComponent {
+    CreditComponent(
+        component: "warnings", points: max(0, 20 - 3 * opened - 5 * escalated), maxPoints: 20,
+        detail: "\(opened) warnings in the last year, \(escalated) escalated")
+}
+
+private func complaintsComponent(upheld: Int) -> CreditComponent {
+    CreditComponent(
+        component: "upheld_complaints", points: max(0, 15 - 5 * upheld), maxPoints: 15,
+        detail: "\(upheld) complaints upheld in the last year")
+}
+
+/// The average overall score mapped from 1–5 onto 0–15 (rounded down); no reviews 8.
+private func reviewsComponent(count: Int, averageHundredths: Int) -> CreditComponent {
+    guard count > 0 else { return CreditComponent(component: "reviews", points: 8, maxPoints: 15, detail: "no reviews yet") }
+    let average = min(max(averageHundredths, 100), 500)
+    return CreditComponent(
+        component: "reviews", points: (average - 100) * 15 / 400, maxPoints: 15,
+        detail: "\(count) reviews, average \(average / 100).\(String(format: "%02d", average % 100)) of 5")
 }
 
 /// A review's three ratings, each 1–5.

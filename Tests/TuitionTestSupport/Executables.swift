@@ -24,7 +24,7 @@ public func runExecutable(_ executable: URL, _ arguments: [String]) throws -> (s
     process.arguments = arguments
     // Standard error goes to a file, so a chatty program cannot fill a second pipe while we read the first.
     let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: errorFile) }
     let errors = try FileHandle(forWritingTo: errorFile)
     let output = Pipe()
