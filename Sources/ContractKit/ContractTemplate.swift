@@ -108,14 +108,7 @@ public final class ContractRenderer {
         }
         let document = XMLDocument(owning: copy)
         guard let root = document.rootElement else { preconditionFailure("parsed document without a root element") }
-        var topLevel = document.pointer.pointee.children
-        while let node = topLevel {
-            topLevel = node.pointee.next
-            if node.pointee.type == XML_COMMENT_NODE || node.pointee.type == XML_PI_NODE {
-                xmlUnlinkNode(node)
-                xmlFreeNode(node)
-            }
-        }
+        Self.removeTopLevelCommentsAndInstructions(of: document)
         Self.removeUnsignedNodes(root)
         let points = Self.bindingPoints(root)
         let known = Set(points.map(\.field))
@@ -131,37 +124,62 @@ public final class ContractRenderer {
                 Self.remove(point.element)
                 continue
             }
-            if let bad = value.unicodeScalars.first(where: {
-                $0.value < 0x20 || $0.value == 0x7f || $0.value >= 0xfffe && $0.value <= 0xffff
-            }) {
-                throw ContractRenderError.fieldInvalid(
-                    field: point.field, reason: "control character U+\(String(bad.value, radix: 16, uppercase: true))")
-            }
-            // Bidirectional embeddings, overrides and isolates make a reader see text in another order than the
-            // one signed (e.g. an amount's digits reversed).
-            if let bad = value.unicodeScalars.first(where: Self.isBidirectionalControl) {
-                throw ContractRenderError.fieldInvalid(
-                    field: point.field, reason: "bidirectional control character U+\(String(bad.value, radix: 16, uppercase: true))")
-            }
-            // A coded binding point (`labels="offline=线下;online=线上"`) reads as its Chinese label; the code stays in
-            // the `code` attribute for programs.
-            var shown = value
-            if let labels = XMLTree.attribute(point.element, "labels") {
-                xmlUnsetProp(point.element, "labels")
-                guard let label = Self.label(of: value, in: labels) else {
-                    throw ContractRenderError.fieldInvalid(field: point.field, reason: "'\(value)' is not one of the codes \(labels)")
-                }
-                xmlSetProp(point.element, "code", value)
-                shown = label
-            }
-            guard let text = xmlNewDocText(document.pointer, shown) else {
-                throw ContractRenderError.templateInvalid("libxml2 could not make a text node")
-            }
-            xmlAddChild(point.element, text)
+            try Self.bind(value, to: point, in: document)
             fieldOfNode[UnsafeMutableRawPointer(point.element)] = point.field
         }
         xmlSetProp(root, "templateSha256", template.sha256)
+        try validate(document, fieldOfNode: fieldOfNode)
+        return document
+    }
 
+    private static func removeTopLevelCommentsAndInstructions(of document: XMLDocument) {
+        var topLevel = document.pointer.pointee.children
+        while let node = topLevel {
+            topLevel = node.pointee.next
+            if node.pointee.type == XML_COMMENT_NODE || node.pointee.type == XML_PI_NODE {
+                xmlUnlinkNode(node)
+                xmlFreeNode(node)
+            }
+        }
+    }
+
+    /// Puts a value into its binding point as a text node, after refusing control and bidirectional characters.
+    /// A coded binding point (`labels="offline=线下;online=线上"`) reads as its Chinese label; the code stays in the
+    /// `code` attribute for programs.
+    private static func bind(_ value: String, to point: BindingPoint, in document: XMLDocument) throws {
+        try checkCharacters(of: value, field: point.field)
+        var shown = value
+        if let labels = XMLTree.attribute(point.element, "labels") {
+            xmlUnsetProp(point.element, "labels")
+            guard let label = Self.label(of: value, in: labels) else {
+                throw ContractRenderError.fieldInvalid(field: point.field, reason: "'\(value)' is not one of the codes \(labels)")
+            }
+            xmlSetProp(point.element, "code", value)
+            shown = label
+        }
+        guard let text = xmlNewDocText(document.pointer, shown) else {
+            throw ContractRenderError.templateInvalid("libxml2 could not make a text node")
+        }
+        xmlAddChild(point.element, text)
+    }
+
+    private static func checkCharacters(of value: String, field: String) throws {
+        if let bad = value.unicodeScalars.first(where: {
+            $0.value < 0x20 || $0.value == 0x7f || $0.value >= 0xfffe && $0.value <= 0xffff
+        }) {
+            throw ContractRenderError.fieldInvalid(
+                field: field, reason: "control character U+\(String(bad.value, radix: 16, uppercase: true))")
+        }
+        // Bidirectional embeddings, overrides and isolates make a reader see text in another order than the
+        // one signed (e.g. an amount's digits reversed).
+        if let bad = value.unicodeScalars.first(where: isBidirectionalControl) {
+            throw ContractRenderError.fieldInvalid(
+                field: field, reason: "bidirectional control character U+\(String(bad.value, radix: 16, uppercase: true))")
+        }
+    }
+
+    /// Schema validation; an error on a bound node names its field.
+    private func validate(_ document: XMLDocument, fieldOfNode: [UnsafeMutableRawPointer: String]) throws {
         let collector = LibXMLErrorCollector()
         do {
             try schema.validate(document, collector: collector)
@@ -173,7 +191,6 @@ public final class ContractRenderer {
             }
             throw ContractRenderError.documentDoesNotMatchSchema(collector.errors)
         }
-        return document
     }
 
     /// The rendered, validated contract as UTF-8 bytes.

@@ -45,6 +45,28 @@ public final class XMLDocument {
     /// no DOCTYPE, no network, no entity substitution, libxml2's default limits (no `XML_PARSE_HUGE`).
     /// libxml2's messages come back in the thrown error, never on stderr.
     public static func parse(_ bytes: [UInt8], maxBytes: Int = defaultMaxBytes) throws -> XMLDocument {
+        try checkBytes(bytes, maxBytes: maxBytes)
+        let collector = LibXMLErrorCollector()
+        return try withLibXML(collector) {
+            guard let context = xmlNewParserCtxt() else {
+                throw XMLParseError.documentIsNotWellFormed(
+                    XMLDiagnostic(level: .fatal, message: "out of memory", line: 0, column: 0)
+                )
+            }
+            defer { xmlFreeParserCtxt(context) }
+            harden(context, reportingTo: collector)
+            let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_BIG_LINES.rawValue)
+            let document = bytes.withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) {
+                    xmlCtxtReadMemory(context, $0.baseAddress, Int32($0.count), nil, "UTF-8", options)
+                }
+            }
+            return try accepted(document, from: context, collector: collector)
+        }
+    }
+
+    /// Size cap before anything else, UTF-8 only, no NUL byte.
+    private static func checkBytes(_ bytes: [UInt8], maxBytes: Int) throws {
         guard bytes.count <= maxBytes, bytes.count <= Int(Int32.max) else {
             throw XMLParseError.documentExceedsSizeLimit(byteCount: bytes.count, maxBytes: maxBytes)
         }
@@ -54,57 +76,52 @@ public final class XMLDocument {
         if let offset = bytes.firstIndex(of: 0) {
             throw XMLParseError.documentHasNulByte(byteOffset: offset)
         }
-        let collector = LibXMLErrorCollector()
-        return try withLibXML(collector) {
-            guard let context = xmlNewParserCtxt() else {
-                throw XMLParseError.documentIsNotWellFormed(
-                    XMLDiagnostic(level: .fatal, message: "out of memory", line: 0, column: 0)
-                )
+    }
+
+    /// libxml2's messages go to `collector`, and the parser stops at a DOCTYPE itself, before it reads a single
+    /// declaration of its subset.
+    private static func harden(_ context: xmlParserCtxtPtr, reportingTo collector: LibXMLErrorCollector) {
+        context.pointee._private = Unmanaged.passUnretained(collector).toOpaque()
+        context.pointee.sax.pointee.serror = collectFromParserContext
+        context.pointee.sax.pointee.internalSubset = { userData, _, _, _ in
+            guard let userData else { return }
+            let context = userData.assumingMemoryBound(to: xmlParserCtxt.self)
+            if let state = context.pointee._private {
+                Unmanaged<LibXMLErrorCollector>.fromOpaque(state).takeUnretainedValue().doctypeSeen = true
             }
-            defer { xmlFreeParserCtxt(context) }
-            context.pointee._private = Unmanaged.passUnretained(collector).toOpaque()
-            context.pointee.sax.pointee.serror = collectFromParserContext
-            // Stop at the DOCTYPE itself, before libxml2 reads a single declaration of its subset.
-            context.pointee.sax.pointee.internalSubset = { userData, _, _, _ in
-                guard let userData else { return }
-                let context = userData.assumingMemoryBound(to: xmlParserCtxt.self)
-                if let state = context.pointee._private {
-                    Unmanaged<LibXMLErrorCollector>.fromOpaque(state).takeUnretainedValue().doctypeSeen = true
-                }
-                xmlStopParser(context)
-            }
-            let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_BIG_LINES.rawValue)
-            let document = bytes.withUnsafeBufferPointer { buffer in
-                buffer.withMemoryRebound(to: CChar.self) {
-                    xmlCtxtReadMemory(context, $0.baseAddress, Int32($0.count), nil, "UTF-8", options)
-                }
-            }
-            if collector.doctypeSeen {
-                if let document { xmlFreeDoc(document) }
-                throw XMLParseError.documentHasDoctype
-            }
-            // A namespace error (an undeclared prefix) leaves `wellFormed` set; refuse it all the same, since
-            // signature elements are recognised by their namespace.
-            guard let document, context.pointee.wellFormed != 0, context.pointee.nsWellFormed != 0 else {
-                if let document { xmlFreeDoc(document) }
-                throw XMLParseError.documentIsNotWellFormed(
-                    collector.errors.first
-                        ?? XMLDiagnostic(level: .fatal, message: "document is not well-formed", line: 0, column: 0)
-                )
-            }
-            // Pair assertion: whatever path libxml2 took, no DTD may have reached the tree.
-            guard document.pointee.intSubset == nil, document.pointee.extSubset == nil else {
-                xmlFreeDoc(document)
-                throw XMLParseError.documentHasDoctype
-            }
-            guard xmlDocGetRootElement(document) != nil else {
-                xmlFreeDoc(document)
-                throw XMLParseError.documentIsNotWellFormed(
-                    XMLDiagnostic(level: .fatal, message: "document has no root element", line: 0, column: 0)
-                )
-            }
-            return XMLDocument(owning: document)
+            xmlStopParser(context)
         }
+    }
+
+    /// The parsed tree, or (freed) a refusal: a DOCTYPE seen or present, not (namespace-)well-formed, or no root.
+    private static func accepted(
+        _ document: xmlDocPtr?, from context: xmlParserCtxtPtr, collector: LibXMLErrorCollector
+    ) throws -> XMLDocument {
+        if collector.doctypeSeen {
+            if let document { xmlFreeDoc(document) }
+            throw XMLParseError.documentHasDoctype
+        }
+        // A namespace error (an undeclared prefix) leaves `wellFormed` set; refuse it all the same, since
+        // signature elements are recognised by their namespace.
+        guard let document, context.pointee.wellFormed != 0, context.pointee.nsWellFormed != 0 else {
+            if let document { xmlFreeDoc(document) }
+            throw XMLParseError.documentIsNotWellFormed(
+                collector.errors.first
+                    ?? XMLDiagnostic(level: .fatal, message: "document is not well-formed", line: 0, column: 0)
+            )
+        }
+        // Pair assertion: whatever path libxml2 took, no DTD may have reached the tree.
+        guard document.pointee.intSubset == nil, document.pointee.extSubset == nil else {
+            xmlFreeDoc(document)
+            throw XMLParseError.documentHasDoctype
+        }
+        guard xmlDocGetRootElement(document) != nil else {
+            xmlFreeDoc(document)
+            throw XMLParseError.documentIsNotWellFormed(
+                XMLDiagnostic(level: .fatal, message: "document has no root element", line: 0, column: 0)
+            )
+        }
+        return XMLDocument(owning: document)
     }
 
     /// The document as UTF-8 bytes with an XML declaration, exactly as libxml2 serializes the tree.
