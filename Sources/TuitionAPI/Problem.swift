@@ -57,7 +57,6 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
     static let institutionDefunct = Problem(Rejection.institutionDefunct)
     static let tooManyFailedAuthentications = Problem(APIFailure.tooManyFailedAuthentications)
     static let idempotencyKeyRequired = Problem(APIFailure.idempotencyKeyRequired)
-    static let idempotencyKeyReused = Problem(APIFailure.idempotencyKeyReused)
     static func malformedBody(_ detail: String) -> Problem { Problem(APIFailure.malformedBody, detail: detail) }
     static func invalidParameter(_ detail: String) -> Problem { Problem(APIFailure.invalidParameter, detail: detail) }
     static let serviceUnavailable = Problem(APIFailure.serviceUnavailable)
