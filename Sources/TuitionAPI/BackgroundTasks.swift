@@ -17,7 +17,8 @@ public final class BackgroundTasks: Service, Sendable {
 
     private struct State {
         var pending = 0
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter = 0
     }
 
     private let jobs: AsyncStream<Job>
@@ -39,15 +40,23 @@ public final class BackgroundTasks: Service, Sendable {
         }
     }
 
-    /// Returns once no submitted work is queued or running.
+    /// Returns once no submitted work is queued or running, or when the caller is cancelled.
     public func settled() async {
-        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
-            let idle = state.withLock { state in
-                if state.pending == 0 { return true }
-                state.waiters.append(waiter)
-                return false
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+                let idle = state.withLock { state in
+                    if state.pending == 0 || Task.isCancelled { return true }
+                    state.waiters[id] = waiter
+                    return false
+                }
+                if idle { waiter.resume() }
             }
-            if idle { waiter.resume() }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
         }
     }
 
@@ -56,9 +65,8 @@ public final class BackgroundTasks: Service, Sendable {
         defer {
             intake.finish()
             let dropped = state.withLock { state in
-                let waiters = state.waiters
-                state = State()
-                return waiters
+                defer { state.pending = 0; state.waiters = [:] }
+                return state.waiters.values
             }
             dropped.forEach { $0.resume() }
         }
@@ -78,8 +86,8 @@ public final class BackgroundTasks: Service, Sendable {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.pending -= 1
             guard state.pending == 0 else { return [] }
-            defer { state.waiters.removeAll() }
-            return state.waiters
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
         }
         waiters.forEach { $0.resume() }
     }

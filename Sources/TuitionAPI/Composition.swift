@@ -141,6 +141,8 @@ public func buildApplication(configuration: AppConfiguration, dependencies: AppD
         configuration: configuration, dependencies: dependencies, health: health,
         services: Services(
             store: dependencies.store, tokenLifetime: configuration.auth.tokenLifetime, fastTrack: fastTrack, background: background))
+    // Read before the responder is built: building adds the HEAD twin of every GET route.
+    let routes = router.routes.map { (method: $0.method, path: $0.path.description) }
     let deadline = RequestDeadlineResponder(
         inner: router.buildResponder(), limit: configuration.requestDeadline, factory: dependencies.telemetry.factory)
     let periodic = periodicServices(dependencies, fastTrack: fastTrack, health: health)
@@ -150,7 +152,7 @@ public func buildApplication(configuration: AppConfiguration, dependencies: AppD
         logger: logger,
         services: dependencies.ownedStores.map { StoreService(store: $0) } + [background] + periodic.map(\.service),
         background: background,
-        routes: router.routes.map { ($0.method, $0.path.description) },
+        routes: routes,
         periodicServiceNames: periodic.map(\.name))
 }
 

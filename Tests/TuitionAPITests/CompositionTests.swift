@@ -112,21 +112,22 @@ import TuitionUseCases
 
     /// With every periodic service running at a fast pace and a piece of background work that would run for an hour,
     /// a graceful shutdown ends all of them promptly; afterwards nothing pending is left and new work is dropped.
-    @Test(.timeLimit(.minutes(1)))
-    func theServicesStopCleanlyOnShutdown() async throws {
+    @Test func theServicesStopCleanlyOnShutdown() async throws {
         try await TestDatabase.withStore("composition_shutdown") { store in
-            let fast = BackgroundSchedule.Pace(interval: .milliseconds(20), batchDeadline: .seconds(30))
+            let fast = BackgroundSchedule.Pace(interval: .milliseconds(20), batchDeadline: .seconds(2))
             let app = API.application(store) { _, dependencies in
                 dependencies.schedule = BackgroundSchedule(sequencer: fast, fastTrackSweep: fast, warnings: fast)
             }
             #expect(app.periodicServiceNames.count == 3)
-            let start = ContinuousClock.Instant.now
+            let shutdownStarted = Mutex(ContinuousClock.Instant.now)
             try await app.test(.router) { client in
                 app.background.submit("an hour") { try? await Task.sleep(for: .seconds(3_600)) }
                 let health = try await client.executeRequest(uri: "/health", method: .get, headers: [:], body: nil)
                 #expect(health.status == .ok)
+                shutdownStarted.withLock { $0 = .now }
             }
-            #expect(ContinuousClock.Instant.now - start < .seconds(30))
+            // Not the hour: at most a batch deadline or two on a loaded machine.
+            #expect(ContinuousClock.Instant.now - shutdownStarted.withLock { $0 } < .seconds(20))
             await app.background.settled()
             let ranLate = Mutex(false)
             app.background.submit("after shutdown") { ranLate.withLock { $0 = true } }
