@@ -1,12 +1,8 @@
-import ContractKit
-import EvidenceLog
 import Foundation
 import Hummingbird
 import Logging
-import Metrics
 import ServiceLifecycle
 import TuitionStore
-import TuitionUseCases
 
 /// Configuration read once from the environment.
 public struct AppConfiguration: Sendable {
@@ -114,100 +110,6 @@ public enum ConfigurationError: Error, CustomStringConvertible {
         case .invalid(let name, let value): "\(name) has an invalid value: \(value)"
         }
     }
-}
-
-/// The router with every route, used by `serve` and by the tests alike.
-/// `telemetry` receives the request metrics `/metrics` serves; `publicBaseURL` is the address public pages and
-/// their QR codes carry. Without `contracts`, contract generation and signing answer 503 (and so no enrollment can be
-/// paid).
-public func buildRouter(
-    store: Store, openAPIDocument: String, logPublicKeyPEM: String, telemetry: Telemetry = Telemetry(),
-    publicBaseURL: String = "http://127.0.0.1:8080", contracts: ContractSetup? = nil, web: WebSettings = WebSettings(),
-    auth: AuthSettings = AuthSettings(),
-    health: ServiceHealth = ServiceHealth(),
-    readiness: ReadinessPolicy = ReadinessPolicy()
-) -> Router<AppRequestContext> {
-    let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
-    let services = Services(store: store, tokenLifetime: auth.tokenLifetime)
-    let limiter = FailedAuthenticationLimiter(limit: auth.failedAuthenticationLimit, window: auth.failedAuthenticationWindow)
-    router.addMiddleware {
-        SecurityHeadersMiddleware()
-        RequestMetricsMiddleware(factory: telemetry.factory)
-        ProblemMiddleware()
-        InputBoundsMiddleware(maxBodyBytes: RequestBodyLimit.jsonBytes)
-        TokenAuthentication(principals: services.principals, limiter: limiter)
-    }
-    router.get("health") { _, _ in try JSON.response(["status": "ok"]) }
-    addReadinessRoute(to: router, store: store, health: health, policy: readiness)
-    router.get("openapi.yaml") { _, _ in
-        var headers = HTTPFields()
-        headers[.contentType] = "application/yaml"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
-    }
-    addRoutes(to: router, services: services)
-    addLogRoutes(to: router, store: store, publicKeyPEM: logPublicKeyPEM)
-    // Issue #6, part 2: operations, public lookup and catalog, the regulator's dashboard.
-    addMetricsRoutes(to: router, store: store, telemetry: telemetry, scrapeToken: web.metricsToken, health: health)
-    addPublicRoutes(to: router, store: store, addresses: PublicAddresses(baseURL: publicBaseURL))
-    addDashboardRoutes(
-        to: router, store: store, secureCookie: web.secureCookies,
-        allowedOrigins: Set([WebSettings.origin(of: publicBaseURL)].compactMap { $0 }))
-    addContractRoutes(to: router, store: store, setup: contracts)
-    // Last: it then wraps only the not-found responder (Hummingbird applies middleware to the routes added after it).
-    router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes.map { ($0.path.description, $0.method) }))
-    return router
-}
-
-/// The whole service: the PostgreSQL pool, the HTTP server with a deadline on every request, and the supervised
-/// background services (sequencer, fast-track sweep, warnings), run and shut down by service-lifecycle.
-public func buildApplication(configuration: AppConfiguration, logger: Logger) throws -> some ApplicationProtocol {
-    var database = try DatabaseConfiguration(url: configuration.databaseURL)
-    database.apply(configuration.databaseTimeouts)
-    let store = Store.connect(database, logger: logger)
-    // The background services have a small pool of their own, whose statements may run as long as their batches.
-    var backgroundDatabase = try DatabaseConfiguration(url: configuration.databaseURL)
-    backgroundDatabase.apply(.background)
-    backgroundDatabase.maximumConnections = 4
-    let backgroundStore = Store.connect(backgroundDatabase, logger: logger, tokenHolders: store.tokenHolders)
-    let document = (try? String(contentsOfFile: configuration.openAPIPath, encoding: .utf8)) ?? ""
-    if document.isEmpty { logger.warning("no OpenAPI document at \(configuration.openAPIPath)") }
-    guard let keyPath = configuration.logKeyPath else { throw ConfigurationError.missing("TUITIONGUARD_LOG_KEY_FILE") }
-    let signer = try LogSigner(privateKeyPEM: String(contentsOfFile: keyPath, encoding: .utf8))
-    // The one bootstrap of swift-metrics in the process (buildApplication runs once, in `serve`): metrics that
-    // libraries record through the global system land in the registry `/metrics` serves.
-    let telemetry = Telemetry()
-    MetricsSystem.bootstrap(telemetry.factory)
-    let publicBaseURL = configuration.publicBaseURL ?? "http://\(configuration.host):\(configuration.port)"
-    guard let kekPath = configuration.caKeyEncryptionKeyPath else { throw ConfigurationError.missing("TUITIONGUARD_CA_KEK_FILE") }
-    let contracts = ContractSetup(
-        templates: try TemplateLibrary.load(root: URL(fileURLWithPath: configuration.templatesPath)),
-        keyEncryptionKey: try KeyEncryptionKey.load(file: kekPath))
-    if contracts.templates.templates.isEmpty { logger.warning("no contract templates in \(configuration.templatesPath)") }
-    let health = ServiceHealth()
-    let router = buildRouter(
-        store: store, openAPIDocument: document, logPublicKeyPEM: signer.publicKeyPEM, telemetry: telemetry,
-        publicBaseURL: publicBaseURL, contracts: contracts, web: configuration.web, auth: configuration.auth, health: health,
-        readiness: configuration.readiness)
-    var app = Application(
-        responder: RequestDeadlineResponder(inner: router.buildResponder(), limit: configuration.requestDeadline, factory: telemetry.factory),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "TuitionGuard"),
-        logger: logger)
-    let runner = FastTrackRunner(
-        job: FastTrackJob(store: backgroundStore), defunct: DefunctRepository(store: backgroundStore), logger: logger)
-    app.addServices(
-        StoreService(store: store), StoreService(store: backgroundStore),
-        SupervisedService(
-            name: "sequencer", work: SequencerWork(sequencer: Sequencer(store: backgroundStore, signer: signer)),
-            interval: .milliseconds(200),
-            batchDeadline: .seconds(5), health: health, logger: logger),
-        // A province-sized case takes minutes; the deadline only catches a sweep that hangs.
-        SupervisedService(
-            name: "fast_track", work: FastTrackSweepWork(runner: runner), interval: .seconds(10), batchDeadline: .seconds(600),
-            health: health, logger: logger),
-        SupervisedService(
-            name: "warnings", work: WarningWork(warnings: WarningRepository(store: backgroundStore), logger: logger),
-            interval: configuration.warningInterval, batchDeadline: .seconds(120), health: health, logger: logger))
-    return app
 }
 
 /// A store's connection pool as a service of the application's group.

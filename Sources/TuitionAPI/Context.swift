@@ -251,16 +251,10 @@ struct IdempotentRequests: Sendable {
             status: Int(status.code))
     }
 
-    /// Answers with the stored response a keyed use case returns, its refusals as problems.
+    /// Answers with the stored response a keyed use case returns (its refusals are `KeyedRequestRefusal` problems).
     func respond(_ useCase: () async throws -> StoredResponse) async throws -> Response {
-        do {
-            let stored = try await useCase()
-            return JSON.response(body: stored.body, status: HTTPResponse.Status(code: stored.status))
-        } catch KeyedRequestRefusal.keyReusedForAnotherRequest {
-            throw Problem.idempotencyKeyReused
-        } catch KeyedRequestRefusal.tokenNoLongerLive {
-            throw Problem.unauthenticated
-        }
+        let stored = try await useCase()
+        return JSON.response(body: stored.body, status: HTTPResponse.Status(code: stored.status))
     }
 
     /// Runs `operation` under the request's key, for keyed requests without a use case of their own.

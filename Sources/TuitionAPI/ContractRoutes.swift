@@ -29,9 +29,7 @@ func addContractRoutes(to router: Router<AppRequestContext>, store: Store, setup
         if try await EnrollmentRepository(store: store).isOpenProposal(id, institution: institution) {
             throw Rejection.enrollmentNotAccepted
         }
-        return try await contractProblems {
-            try JSON.response(try await contracts.generate(for: id, institution: institution, terms: terms), status: .created)
-        }
+        return try JSON.response(try await contracts.generate(for: id, institution: institution, terms: terms), status: .created)
     }
     v1.get("enrollments/:id/contract") { _, context in
         guard let contract = try await contracts.contract(ofEnrollment: try context.parameters.id("id"), scope: try context.scope) else {
@@ -56,7 +54,7 @@ func addContractRoutes(to router: Router<AppRequestContext>, store: Store, setup
         guard let document = try await contracts.document(try context.parameters.id("id"), scope: try context.scope) else {
             throw Problem.notFound
         }
-        let lines = try await contractProblems { ContractSignatureLines.lines(try await contracts.verify(document)) }
+        let lines = ContractSignatureLines.lines(try await contracts.verify(document))
         let html = ContractHTML.render(try XMLDocument.parse(document), signatures: lines)
         return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
     }
@@ -64,27 +62,23 @@ func addContractRoutes(to router: Router<AppRequestContext>, store: Store, setup
         guard case .institution(let institution) = try context.principal(.institution).entity else { throw Problem.roleNotPermitted }
         let id: Contract.ID = try context.parameters.id("id")
         let algorithm = try await request.signingAlgorithm(context: context)
-        return try await contractProblems {
-            try JSON.response(try await contracts.signAsInstitution(id, institution: institution, algorithm: algorithm))
-        }
+        return try JSON.response(try await contracts.signAsInstitution(id, institution: institution, algorithm: algorithm))
     }
     v1.post("contracts/:id/guardian-signature") { request, context in
         guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }
         let id: Contract.ID = try context.parameters.id("id")
         let algorithm = try await request.signingAlgorithm(context: context)
-        return try await contractProblems {
-            try JSON.response(try await contracts.countersign(id, guardian: guardian, algorithm: algorithm))
-        }
+        return try JSON.response(try await contracts.countersign(id, guardian: guardian, algorithm: algorithm))
     }
 
     // Public: anyone checks a contract document against the platform CA, and fetches the CA certificate.
     v1.post("contract-verifications") { request, context in
         let bytes = try await request.collectBody(context: context)
-        return try await contractProblems { try JSON.response(try await contracts.verify(bytes)) }
+        return try JSON.response(try await contracts.verify(bytes))
     }
     v1.get("ca/crl") { _, _ in
-        guard let kek = setup?.keyEncryptionKey else { throw contractProblem(ContractsNotConfigured()) }
-        guard let crl = try await certificates.revocationList(kek: kek) else { throw contractProblem(CertificateAuthorityNotInitialised()) }
+        guard let kek = setup?.keyEncryptionKey else { throw ContractsNotConfigured() }
+        guard let crl = try await certificates.revocationList(kek: kek) else { throw CertificateAuthorityNotInitialised() }
         return Response(
             status: .ok, headers: [.contentType: "application/x-pem-file", .cacheControl: "max-age=300"],
             body: .init(byteBuffer: ByteBuffer(string: crl)))
@@ -103,7 +97,7 @@ func addContractRoutes(to router: Router<AppRequestContext>, store: Store, setup
     }
     v1.get("ca/certificate") { _, _ in
         guard let certificate = try await certificates.authorityCertificate() else {
-            throw contractProblem(CertificateAuthorityNotInitialised())
+            throw CertificateAuthorityNotInitialised()
         }
         return Response(
             status: .ok, headers: [.contentType: "application/x-pem-file"],
@@ -138,42 +132,6 @@ enum ContractSignatureLines {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.date(from: text)
-    }
-}
-
-/// Runs `body`, turning contract errors into problems with stable codes.
-private func contractProblems<T>(_ body: () async throws -> T) async throws -> T {
-    do {
-        return try await body()
-    } catch {
-        throw contractProblem(error)
-    }
-}
-
-private func contractProblem(_ error: any Error) -> any Error {
-    switch error {
-    case ContractRenderError.fieldMissing(let field):
-        Problem(
-            .unprocessableContent, code: "contract_field_missing", title: "A field the contract template needs has no value", detail: field)
-    case ContractRenderError.fieldInvalid(let field, let reason):
-        Problem(
-            .unprocessableContent, code: "contract_field_invalid", title: "A contract field does not fit the template's schema",
-            detail: "\(field): \(reason)")
-    case ContractRenderError.fieldUnknown(let field):
-        Problem(.unprocessableContent, code: "contract_field_unknown", title: "The contract template has no such field", detail: field)
-    case ContractRenderError.templateNotFound:
-        Problem(
-            .unprocessableContent, code: "contract_template_not_found", title: "No such contract template is installed", detail: "\(error)")
-    case XMLParseError.documentExceedsSizeLimit:
-        Problem(.contentTooLarge, code: "body_too_large", title: "The request body is too large", detail: "\(error)")
-    case let error as XMLParseError:
-        Problem(
-            .unprocessableContent, code: "document_not_accepted", title: "The document is not XML this service accepts", detail: "\(error)")
-    case is CertificateAuthorityNotInitialised:
-        Problem(.serviceUnavailable, code: "ca_not_initialised", title: "The platform CA is not initialised (tuitionguard ca init)")
-    case is ContractsNotConfigured:
-        Problem(.serviceUnavailable, code: "contracts_not_configured", title: "This server has no contract templates or key-encryption key")
-    default: error
     }
 }
 

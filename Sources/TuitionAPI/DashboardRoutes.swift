@@ -107,13 +107,8 @@ func addDashboardRoutes(to router: Router<AppRequestContext>, store: Store, secu
             status: status, severity: try request.choice("severity", from: Labels.severities.map(\.0)),
             rule: try request.choice("rule", from: Labels.rules.map(\.0)), due: try request.emptyMeansNone("due", as: DeadlineBucket.self),
             licenceNumber: query["licence"].flatMap { $0.isEmpty ? nil : String($0) })
-        let page: Page<DashboardWarningRow>
-        do {
-            page = try await pages.dashboard.warnings(
-                district: district, filter: filter, after: query["cursor"].map(String.init), limit: try request.pageLimit())
-        } catch DashboardQueryError.badCursor {
-            throw Problem.invalidParameter("cursor is not one we gave out")
-        }
+        let page = try await pages.dashboard.warnings(
+            district: district, filter: filter, after: query["cursor"].map(String.init), limit: try request.pageLimit())
         return html(Pages.render("list", warningList(page, filter: filter, request: request)))
     }
 

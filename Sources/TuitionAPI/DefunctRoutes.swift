@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import Logging
 import TuitionCore
 import TuitionStore
 
@@ -43,38 +42,5 @@ func addDefunctRoutes(to router: Router<AppRequestContext>, services: Services) 
                 of: try context.parameters.id("id"), scope: try context.scope, status: status, page: try request.pageRequest())
         else { throw Problem.notFound }
         return try JSON.response(PageBody(page))
-    }
-}
-
-/// Runs defunct cases' fast-track jobs beside the HTTP server: a case marked through the API starts at once; at start-up
-/// and every `interval` the service also runs any case still unfinished (a crash or an error mid-way), which pays
-/// nothing twice.
-struct FastTrackRunner: Sendable {
-    let job: FastTrackJob
-    let defunct: DefunctRepository
-    let logger: Logger
-
-    func start(_ id: DefunctCase.ID) {
-        Task { await run(id) }
-    }
-
-    func run(_ id: DefunctCase.ID) async {
-        do {
-            let finished = try await job.run(id)
-            logger.info(
-                "fast-track completed",
-                metadata: ["case": "\(id)", "enrollments": "\(finished.enrollmentsDone)", "paid_fen": "\(finished.paidFen.fen)"])
-        } catch {
-            logger.error(
-                "fast-track stopped; it resumes on the next sweep", metadata: ["case": "\(id)", "error": "\(String(reflecting: error))"])
-        }
-    }
-
-    func sweep() async {
-        do {
-            for id in try await defunct.unfinishedCases() { await run(id) }
-        } catch {
-            logger.error("fast-track sweep failed", metadata: ["error": "\(String(reflecting: error))"])
-        }
     }
 }

@@ -44,20 +44,12 @@ func addLogRoutes(to router: Router<AppRequestContext>, store: Store, publicKeyP
     log.get("proofs/inclusion") { request, _ in
         let index = try request.integer("index")
         let size = try request.uri.queryParameters["size"] == nil ? nil : request.integer("size")
-        return try await proof { try await repository.inclusionProof(index: index, size: size) }
+        return try JSON.response(try await repository.inclusionProof(index: index, size: size))
     }
     log.get("proofs/consistency") { request, _ in
         // RFC 9162 defines consistency only from a non-empty tree.
         let (from, to) = (try request.integer("from", range: 1...Int64.max), try request.integer("to", range: 1...Int64.max))
-        return try await proof { try await repository.consistencyProof(from: from, to: to) }
-    }
-}
-
-private func proof(_ make: () async throws -> some Encodable) async throws -> Response {
-    do {
-        return try JSON.response(try await make())
-    } catch is LogQueryError {
-        throw Problem(.unprocessableContent, code: "beyond_tree", title: "The index or tree size is beyond the latest signed tree head")
+        return try JSON.response(try await repository.consistencyProof(from: from, to: to))
     }
 }
 

@@ -15,7 +15,8 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
     /// Seconds after which a retry may succeed (`Retry-After`), on answers that say "try again".
     public var retryAfterSeconds: Int?
 
-    public init(_ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil) {
+    /// Private: every problem comes from a `ProblemConvertible`, so each code has one status and one title.
+    private init(_ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil) {
         self.status = status
         self.code = code
         self.title = title
@@ -46,7 +47,8 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
     }
 
     init(_ failure: some ProblemConvertible, detail: String? = nil) {
-        self.init(failure.status, code: failure.code, title: failure.title, detail: detail)
+        self.init(failure.status, code: failure.code, title: failure.title, detail: detail ?? failure.detail)
+        self.retryAfterSeconds = failure.retryAfterSeconds
     }
 
     static let notFound = Problem(APIFailure.notFound)
@@ -55,17 +57,41 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
     static let institutionDefunct = Problem(Rejection.institutionDefunct)
     static let tooManyFailedAuthentications = Problem(APIFailure.tooManyFailedAuthentications)
     static let idempotencyKeyRequired = Problem(APIFailure.idempotencyKeyRequired)
-    static let idempotencyKeyReused = Problem(APIFailure.idempotencyKeyReused)
     static func malformedBody(_ detail: String) -> Problem { Problem(APIFailure.malformedBody, detail: detail) }
     static func invalidParameter(_ detail: String) -> Problem { Problem(APIFailure.invalidParameter, detail: detail) }
+    static let serviceUnavailable = Problem(APIFailure.serviceUnavailable)
+    static let outcomeUnknown = Problem(APIFailure.outcomeUnknown)
 }
 
-/// An error with one fixed status, a stable code and a title: business rejections and API-level failures. Each
-/// conforming type maps its cases with an exhaustive switch, so a new case cannot silently become some default status.
+/// An error the API can answer with: one fixed status, a stable code and a title per case, and the case's detail.
+/// Every error type the API surfaces adopts it (business `Rejection`s, the API's own `APIFailure`s, and the store's,
+/// use cases' and contract kit's errors through `APIFailureConvertible`), each mapping its cases with an exhaustive
+/// switch and no `default:`, so a new case does not compile until it has a status and a code.
 protocol ProblemConvertible: Error {
     var status: HTTPResponse.Status { get }
     var code: String { get }
     var title: String { get }
+    /// What in this request went wrong, for people; nil when the title says it all.
+    var detail: String? { get }
+    /// Seconds after which a retry may succeed (`Retry-After`), on answers that say "try again".
+    var retryAfterSeconds: Int? { get }
+}
+
+extension ProblemConvertible {
+    var detail: String? { nil }
+    var retryAfterSeconds: Int? { nil }
+}
+
+/// An error of another layer that the API reports as one of its own failures.
+protocol APIFailureConvertible: ProblemConvertible {
+    var failure: APIFailure { get }
+}
+
+extension APIFailureConvertible {
+    var status: HTTPResponse.Status { failure.status }
+    var code: String { failure.code }
+    var title: String { failure.title }
+    var retryAfterSeconds: Int? { failure.retryAfterSeconds }
 }
 
 /// Every failure the API itself reports (as opposed to a business `Rejection`). Its raw value is the stable `code`.
@@ -83,9 +109,22 @@ enum APIFailure: String, CaseIterable, ProblemConvertible {
     case idempotencyKeyReused = "idempotency_key_reused"
     case tooManyFailedAuthentications = "too_many_failed_authentications"
     case bodyTooLarge = "body_too_large"
+    case beyondTree = "beyond_tree"
+    case contractFieldMissing = "contract_field_missing"
+    case contractFieldInvalid = "contract_field_invalid"
+    case contractFieldUnknown = "contract_field_unknown"
+    case contractTemplateNotFound = "contract_template_not_found"
+    case documentNotAccepted = "document_not_accepted"
     case internalError = "internal_error"
+    case caNotInitialised = "ca_not_initialised"
+    case contractsNotConfigured = "contracts_not_configured"
+    case serviceUnavailable = "service_unavailable"
+    case outcomeUnknown = "retry_with_same_idempotency_key"
 
     var code: String { rawValue }
+
+    /// Nothing was written (`service_unavailable`) or only a retry with the same key tells (`retry_with_same_…`).
+    var retryAfterSeconds: Int? { [.serviceUnavailable, .outcomeUnknown].contains(self) ? 1 : nil }
 
     var status: HTTPResponse.Status {
         switch self {
@@ -97,7 +136,12 @@ enum APIFailure: String, CaseIterable, ProblemConvertible {
         case .idempotencyKeyReused: .conflict
         case .tooManyFailedAuthentications: .tooManyRequests
         case .bodyTooLarge: .contentTooLarge
+        case .beyondTree, .contractFieldMissing, .contractFieldInvalid, .contractFieldUnknown, .contractTemplateNotFound,
+            .documentNotAccepted:
+            .unprocessableContent
         case .internalError: .internalServerError
+        case .caNotInitialised, .contractsNotConfigured, .serviceUnavailable: .serviceUnavailable
+        case .outcomeUnknown: .gatewayTimeout
         }
     }
 
@@ -116,7 +160,18 @@ enum APIFailure: String, CaseIterable, ProblemConvertible {
         case .idempotencyKeyReused: "This Idempotency-Key was used with a different request"
         case .tooManyFailedAuthentications: "Too many failed authentications from this address"
         case .bodyTooLarge: "The request body is too large"
+        case .beyondTree: "The index or tree size is beyond the latest signed tree head"
+        case .contractFieldMissing: "A field the contract template needs has no value"
+        case .contractFieldInvalid: "A contract field does not fit the template's schema"
+        case .contractFieldUnknown: "The contract template has no such field"
+        case .contractTemplateNotFound: "No such contract template is installed"
+        case .documentNotAccepted: "The document is not XML this service accepts"
         case .internalError: "Something went wrong on our side"
+        case .caNotInitialised: "The platform CA is not initialised (tuitionguard ca init)"
+        case .contractsNotConfigured: "This server has no contract templates or key-encryption key"
+        case .serviceUnavailable:
+            "The service cannot answer right now; nothing was written. Retry after the Retry-After seconds"
+        case .outcomeUnknown: "The outcome is unknown: retry with the same Idempotency-Key to get the original answer"
         }
     }
 }
@@ -243,11 +298,14 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     static func problem(for error: any Error, logger: Logger) -> Problem {
         switch error {
         case let problem as Problem: return problem
-        case let failure as any ProblemConvertible: return Problem(failure)
-        case is NotFound: return .notFound
         case let error as CommitOutcomeUnknown:
             logger.warning("outcome unknown", metadata: ["error": "\(error)"])
-            return .outcomeUnknown
+            return Problem(error)
+        case let failure as any ProblemConvertible:
+            if failure.status == .internalServerError {
+                logger.error("server error", metadata: ["code": "\(failure.code)", "error": "\(String(reflecting: error))"])
+            }
+            return Problem(failure)
         case let error where DatabaseAvailability.isTransient(error):
             logger.warning("database unavailable", metadata: ["error": "\(String(reflecting: error))"])
             return .serviceUnavailable

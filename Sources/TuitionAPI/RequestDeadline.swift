@@ -4,24 +4,6 @@ import Logging
 import Metrics
 import TuitionStore
 
-extension Problem {
-    /// Nothing was written: the database is unreachable or the request ran out of time before any COMMIT.
-    static let serviceUnavailable = retryable(
-        .serviceUnavailable, code: "service_unavailable",
-        title: "The service cannot answer right now; nothing was written. Retry after the Retry-After seconds")
-
-    /// A COMMIT may have happened: only a retry with the same Idempotency-Key tells, and it replays the first answer.
-    static let outcomeUnknown = retryable(
-        .gatewayTimeout, code: "retry_with_same_idempotency_key",
-        title: "The outcome is unknown: retry with the same Idempotency-Key to get the original answer")
-
-    private static func retryable(_ status: HTTPResponse.Status, code: String, title: String) -> Problem {
-        var problem = Problem(status, code: code, title: title)
-        problem.retryAfterSeconds = 1
-        return problem
-    }
-}
-
 /// Gives every request a deadline. A request still running when it passes is cancelled and answered at once: `503
 /// service_unavailable` when none of its transactions reached COMMIT, `504 retry_with_same_idempotency_key` when one
 /// may have. It wraps the whole router, so a handler stuck on a dead database connection, which ignores cancellation,

@@ -5,7 +5,7 @@ import TuitionCore
 import TuitionStore
 import TuitionUseCases
 
-/// Everything the routes need, built once in `buildRouter`.
+/// Everything the routes need, built once by `buildApplication`.
 struct Services: Sendable {
     let store: Store
     let parties: PartyRepository
@@ -25,7 +25,7 @@ struct Services: Sendable {
     /// The money use cases; each schedules its warning re-evaluation itself.
     let money: MoneyMovements
 
-    init(store: Store, tokenLifetime: TimeInterval = PrincipalRepository.defaultLifetime) {
+    init(store: Store, tokenLifetime: TimeInterval, fastTrack: FastTrackRunner, background: BackgroundTasks) {
         self.store = store
         self.parties = PartyRepository(store: store)
         self.principals = PrincipalRepository(store: store, lifetime: tokenLifetime)
@@ -34,12 +34,12 @@ struct Services: Sendable {
         self.insurance = InsuranceRepository(store: store)
         self.claims = ClaimRepository(store: store)
         self.defunct = DefunctRepository(store: store)
-        self.fastTrack = FastTrackRunner(job: FastTrackJob(store: store), defunct: defunct, logger: store.logger)
+        self.fastTrack = fastTrack
         self.idempotent = IdempotentRequests(keyed: KeyedRequests(store: store))
         self.warnings = WarningRepository(store: store)
         self.supervision = SupervisionRepository(store: store)
         self.feedback = FeedbackRepository(store: store)
-        self.warningTrigger = WarningTrigger(warnings: warnings, logger: store.logger)
+        self.warningTrigger = WarningTrigger(warnings: warnings, background: background, logger: store.logger)
         self.money = MoneyMovements(store: store, followUps: warningTrigger)
     }
 }

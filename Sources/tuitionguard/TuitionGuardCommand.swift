@@ -66,7 +66,10 @@ struct Serve: AsyncParsableCommand {
         if let host { configuration.host = host }
         if let port { configuration.port = port }
         let logger = makeLogger("tuitionguard", level: configuration.logLevel)
-        try await buildApplication(configuration: configuration, logger: logger).runService(shutdownWithin: configuration.shutdownBound)
+        let dependencies = try AppDependencies.production(configuration: configuration, logger: logger)
+        dependencies.bootstrapGlobalMetrics()
+        try await buildApplication(configuration: configuration, dependencies: dependencies)
+            .runService(shutdownWithin: configuration.shutdownBound)
     }
 }
 

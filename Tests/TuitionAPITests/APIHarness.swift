@@ -37,30 +37,71 @@ struct RouteKey: Hashable, Sendable, CustomStringConvertible {
     var description: String { "\(method) \(path)" }
 }
 
-/// The real router on a fresh database, called through Hummingbird's router test client.
+/// The tests' configuration: the default address as the public one, the metrics scrape token, and a request deadline
+/// generous enough for a loaded machine (the deadline itself has its own tests).
+extension AppConfiguration {
+    static var testing: AppConfiguration {
+        var configuration = AppConfiguration(databaseURL: "", openAPIPath: "docs/openapi.yaml")
+        configuration.publicBaseURL = API.origin
+        configuration.web = WebSettings(metricsToken: API.metricsToken)
+        configuration.requestDeadline = .seconds(120)
+        return configuration
+    }
+}
+
+extension AppDependencies {
+    /// `store` for requests and background work alike (the test runs its pool), the test log key, the test contract
+    /// setup and no periodic services.
+    static func testing(_ store: Store) -> AppDependencies {
+        var dependencies = AppDependencies(store: store, logSigner: testLogSigner, contracts: TestContracts.setup)
+        dependencies.openAPIDocument = TuitionAPITests.openAPIDocument
+        return dependencies
+    }
+}
+
+/// The service as `serve` builds it (`buildApplication`), on a fresh database, called through Hummingbird's router test
+/// client.
 struct API: Sendable {
     let store: Store
     let client: any TestClientProtocol
+    /// The background work the requests started (a defunct case's fast-track, warnings gathered in the trigger's gap).
+    let background: BackgroundTasks
     /// The scrape token `/metrics` takes in tests.
     static let metricsToken = "test-metrics-scrape-token"
     /// The service's own origin as the router sees it (the default public address), for dashboard form posts.
     static let origin = "http://127.0.0.1:8080"
 
+    /// The application on `store`, with the tests' configuration and dependencies as `configure` leaves them.
+    static func application(
+        _ store: Store, configure: (inout AppConfiguration, inout AppDependencies) -> Void = { _, _ in }
+    ) -> TuitionApplication {
+        var configuration = AppConfiguration.testing
+        var dependencies = AppDependencies.testing(store)
+        configure(&configuration, &dependencies)
+        return buildApplication(configuration: configuration, dependencies: dependencies)
+    }
+
+    /// Runs `body` against the application on a fresh database whose platform CA is initialised unless
+    /// `initialiseAuthority` is false.
     static func run(
-        _ suite: String, clock: TestClock? = nil, _ body: @Sendable @escaping (API, [RouteKey]) async throws -> Void
+        _ suite: String, clock: TestClock? = nil, initialiseAuthority: Bool = true,
+        configure: @Sendable @escaping (inout AppConfiguration, inout AppDependencies) -> Void = { _, _ in },
+        _ body: @Sendable @escaping (API, [RouteKey]) async throws -> Void
     ) async throws {
         try await TestDatabase.withStore(suite, clock: clock) { store in
-            _ = try await Certificates(store: store).initializeAuthority(kek: TestContracts.keyEncryptionKey)
-            let router = buildRouter(
-                store: store, openAPIDocument: openAPIDocument, logPublicKeyPEM: testLogSigner.publicKeyPEM, contracts: TestContracts.setup,
-                web: WebSettings(metricsToken: API.metricsToken))
-            let routes = router.routes.map { RouteKey(method: $0.method.rawValue, path: $0.path.description) }
-            let app = Application(router: router)
+            if initialiseAuthority {
+                _ = try await Certificates(store: store).initializeAuthority(kek: TestContracts.keyEncryptionKey)
+            }
+            let app = application(store, configure: configure)
+            let routes = app.routes.map { RouteKey(method: $0.method.rawValue, path: $0.path) }
             try await app.test(.router) { client in
-                try await body(API(store: store, client: client), routes)
+                try await body(API(store: store, client: client, background: app.background), routes)
             }
         }
     }
+
+    /// Returns once the background work the requests so far started has finished.
+    func settled() async { await background.settled() }
 
     func call(
         _ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: String? = nil, idempotencyKey: String? = nil

@@ -19,8 +19,7 @@ import TuitionTestSupport
         try await TestDatabase.withStore("browser") { store in
             let district = try await KnownDistrict.make(store)
             let regulator = try await PrincipalRepository(store: store).create(for: .regulator(KnownDistrict.code)).token
-            let router = buildRouter(store: store, openAPIDocument: openAPIDocument, logPublicKeyPEM: testLogSigner.publicKeyPEM)
-            let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+            let app = API.application(store) { configuration, _ in configuration.port = 0 }
             try await app.test(.live) { client in
                 let base = "http://127.0.0.1:\(try #require(client.port))"
                 let seen = try await HeadlessChromium.drive { () -> BrowserView in

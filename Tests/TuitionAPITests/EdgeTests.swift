@@ -343,7 +343,7 @@ import TuitionTestSupport
             let scrape = try await api.call(.get, "/metrics", token: API.metricsToken)
             #expect(scrape.status == .ok && !scrape.body.contains("transferred_fen"))
             // Without TUITIONGUARD_METRICS_TOKEN the route is not served at all.
-            let unconfigured = Application(router: buildRouter(store: api.store, openAPIDocument: "", logPublicKeyPEM: ""))
+            let unconfigured = API.application(api.store) { configuration, _ in configuration.web = WebSettings() }
             try await unconfigured.test(.router) { client in
                 let reply = try await client.executeRequest(uri: "/metrics", method: .get, headers: [:], body: nil)
                 #expect(reply.status == .notFound)

@@ -237,8 +237,8 @@ private func problemCode(_ response: TestResponse) -> String? {
         try await withTimedClient(DatabaseTimeouts(), url: "postgres://postgres@127.0.0.1:1/none") { store in
             var policy = ReadinessPolicy()
             policy.databaseCheckDeadline = .milliseconds(300)
-            let router = buildRouter(store: store, openAPIDocument: "", logPublicKeyPEM: testLogSigner.publicKeyPEM, readiness: policy)
-            try await Application(router: router).test(.router) { client in
+            let app = API.application(store) { configuration, _ in configuration.readiness = policy }
+            try await app.test(.router) { client in
                 let ready = try await client.executeRequest(uri: "/ready", method: .get, headers: [:], body: nil)
                 #expect(ready.status == .serviceUnavailable)
                 #expect(String(buffer: ready.body).contains(#""database":"unreachable""#))

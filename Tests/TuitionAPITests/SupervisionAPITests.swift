@@ -118,12 +118,8 @@ import TuitionTestSupport
                 .post, "/v1/institutions/\(world.institution.id)/reserve-topups", token: school, json: #"{"amountFen":64000}"#,
                 idempotencyKey: "topup")
             #expect(topUp.status == .created)
-            var open = try await api.call(.get, "/v1/warnings?status=open", token: school).items
-            for _ in 0..<30 where !open.isEmpty {
-                try await Task.sleep(for: .milliseconds(100))
-                open = try await api.call(.get, "/v1/warnings?status=open", token: school).items
-            }
-            #expect(open.isEmpty)
+            await api.settled()
+            #expect(try await api.call(.get, "/v1/warnings?status=open", token: school).items.isEmpty)
             let resolved = try await api.call(.get, "/v1/warnings?status=resolved", token: school)
             #expect(resolved.items.first?["resolvedBy"] as? String == "cleared")
             #expect(try await api.call(.get, "/v1/institutions/\(world.institution.id)", token: school).string("status") == "active")
