@@ -3,26 +3,29 @@ import PostgresNIO
 
 /// Bulk inserts whose references all come from joins on the rows they name (the fast-track's settlements, payouts and
 /// claims): PostgreSQL's per-row foreign-key triggers are skipped (`session_replication_role = replica`, where the
-/// role may set it) and the inserted rows are checked once, set-based, by `assert_references` (sql/0014) before the
-/// transaction goes on, which raises the same foreign_key_violation a trigger would. Measured on 50,000 payout
-/// transfers: 11.3 s with the triggers, 3.3 s without.
+/// role may set it) and the inserted rows are checked once, set-based, by `assert_references` (sql/0019) before the
+/// transaction goes on, which raises the same foreign_key_violation a trigger would. Measured on 62,500 payout
+/// transfers under load: 9.5 s with the triggers, 4.2 s without; the check of their four keys by range 0.7 s.
 ///
 /// Replica mode silences every trigger, so only inserts into tables with no insert trigger of their own belong here.
 struct ReferenceCheckedInserts {
     let logger: Logger
 
-    /// Runs `insert`, which returns the values of `keyColumn` of the rows it wrote in `table`, then checks their
-    /// references.
-    func run<Key: PostgresArrayEncodable>(
-        into table: String, keyColumn: String, on connection: PostgresConnection, _ insert: () async throws -> [Key]
-    ) async throws -> [Key] {
+    /// Runs `insert`, which returns the range of `keyColumn` over the rows it wrote in `table` (nil: it wrote none),
+    /// then checks the references of every row in that range; returns the range.
+    @discardableResult
+    func run<Key: PostgresEncodable & Sendable>(
+        into table: String, keyColumn: String, on connection: PostgresConnection, _ insert: () async throws -> KeyRange<Key>?
+    ) async throws -> KeyRange<Key>? {
         let relaxed = try await relaxTriggers(on: connection)
-        let keys = try await insert()
-        if relaxed {
-            try await connection.run("SELECT set_config('session_replication_role', 'origin', true)", logger: logger)
-            try await connection.run("SELECT assert_references(\(table)::regclass, \(keyColumn)::name, \(keys))", logger: logger)
+        let written = try await insert()
+        guard relaxed else { return written }
+        try await connection.run("SELECT set_config('session_replication_role', 'origin', true)", logger: logger)
+        if let written {
+            try await connection.run(
+                "SELECT assert_references(\(table)::regclass, \(keyColumn)::name, \(written.low), \(written.high))", logger: logger)
         }
-        return keys
+        return written
     }
 
     /// Whether the triggers are now off for this transaction (false: the role may not, and each row is checked as usual).
@@ -34,5 +37,21 @@ struct ReferenceCheckedInserts {
             """, logger: logger)
         for try await _ in rows { return true }
         return false
+    }
+}
+
+/// The lowest and highest key of the rows one statement wrote.
+struct KeyRange<Key: PostgresEncodable & Sendable>: Sendable {
+    var low: Key
+    var high: Key
+
+    /// The range from a statement's `SELECT min(key) AS low, max(key) AS high`: nil when it wrote nothing.
+    static func read(_ rows: PostgresRowSequence) async throws -> KeyRange? where Key: PostgresDecodable, Key._DecodableType == Key {
+        for try await row in rows {
+            let columns = row.makeRandomAccess()
+            guard let low = try columns["low"].decode(Key?.self), let high = try columns["high"].decode(Key?.self) else { return nil }
+            return KeyRange(low: low, high: high)
+        }
+        return nil
     }
 }

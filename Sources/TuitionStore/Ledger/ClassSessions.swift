@@ -109,13 +109,15 @@ extension EnrollmentRepository {
 
     /// Writes lessons already decided by `decideLessons` — a class session's, or the single route's one — in one
     /// statement: the lesson rows, the enrollments' counters, one release transfer per lesson (escrow → operating)
-    /// and one `lessons_consumed` evidence event per lesson; then the accounts' totals, once, by the released sum
+    /// and one `lessons_consumed` evidence event per lesson (built by `evidence_entry`, sql/0019); then the accounts' totals, once, by the released sum
     /// (`postReleases`).
     func writeLessons(
         _ writes: [LessonWrite], institution: Institution.ID, takenOn: BusinessDate, at now: Date, on connection: PostgresConnection
     ) async throws -> [LessonRecord] {
         guard !writes.isEmpty else { return [] }
-        var statement = WriteLessonsStatement(institution: institution.uuid, takenOn: takenOn.description, now: now)
+        var statement = WriteLessonsStatement(
+            institution: institution.uuid, takenOn: takenOn.description, now: now,
+            nowMilliseconds: EvidenceEvent(kind: .lessonsConsumed, occurredAt: now, institution: institution).occurredAtMilliseconds)
         var releasedTotal = Money.zero
         for write in writes {
             let value = try write.enrollment.pricePerLessonFen.multiplied(by: write.lessons)
@@ -127,12 +129,6 @@ extension EnrollmentRepository {
             statement.values.append(value.fen)
             statement.released.append(released.fen)
             statement.releaseKeys.append(write.releaseKey)
-            statement.entries.append(
-                ByteBuffer(
-                    bytes: EvidenceEvent(
-                        kind: .lessonsConsumed, occurredAt: now, institution: institution, enrollment: write.enrollment.id,
-                        amount: value, lessons: write.lessons, reference: "lesson:\(write.lessonID.uuidString.lowercased())"
-                    ).canonicalBytes()))
         }
         let recorded = try await mappingRejections {
             var recorded: [LessonRecord] = []
@@ -198,15 +194,16 @@ struct LockSessionEnrollmentsStatement: PostgresPreparedStatement {
 struct WriteLessonsStatement: PostgresPreparedStatement {
     static let sql = """
         WITH items AS (
-            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::bigint[], $5::bigint[], $6::text[])
-                AS i (enrollment_id, lesson_id, lessons, value_fen, released_fen, release_key)),
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::bigint[], $5::bigint[], $6::text[]) WITH ORDINALITY
+                AS i (enrollment_id, lesson_id, lessons, value_fen, released_fen, release_key, n)),
         counted AS (
             UPDATE enrollments e SET lessons_consumed = e.lessons_consumed + i.lessons,
                 released_fen = e.released_fen + i.released_fen
             FROM items i WHERE e.id = i.enrollment_id),
         queued AS (
-            INSERT INTO evidence_queue (entry, queued_at) SELECT entry, $10 FROM unnest($7::bytea[]) WITH ORDINALITY AS q (entry, n)
-            ORDER BY n),
+            INSERT INTO evidence_queue (entry, queued_at)
+            SELECT evidence_entry('lessons_consumed', $7, $8, enrollment_id, value_fen, lessons, 'lesson:' || lesson_id), $10
+            FROM items ORDER BY n),
         escrow AS (SELECT id FROM accounts WHERE institution_id = $8 AND kind = 'escrow'),
         operating AS (SELECT id FROM accounts WHERE institution_id = $8 AND kind = 'operating'),
         released AS (
@@ -215,7 +212,7 @@ struct WriteLessonsStatement: PostgresPreparedStatement {
             SELECT i.release_key, 'release', (SELECT id FROM escrow), (SELECT id FROM operating), i.released_fen, $8, i.enrollment_id, $10
             FROM items i WHERE i.released_fen > 0)
         INSERT INTO lessons AS l (id, enrollment_id, institution_id, lessons, taken_on, value_fen, recorded_at)
-        SELECT lesson_id, enrollment_id, $8, lessons, $9::date, value_fen, $10 FROM items
+        SELECT lesson_id, enrollment_id, $8, lessons, $9::date, value_fen, $10 FROM items ORDER BY n
         RETURNING \(LessonRecord.columns)
         """
     typealias Row = LessonRecord
@@ -226,15 +223,17 @@ struct WriteLessonsStatement: PostgresPreparedStatement {
     var values: [Int64] = []
     var released: [Int64] = []
     var releaseKeys: [String] = []
-    var entries: [ByteBuffer] = []
     var institution: UUID
     var takenOn: String
     var now: Date
+    /// `now` as the events carry it (`EvidenceEvent.occurredAtMilliseconds`).
+    var nowMilliseconds: Int64
 
-    init(institution: UUID, takenOn: String, now: Date) {
+    init(institution: UUID, takenOn: String, now: Date, nowMilliseconds: Int64) {
         self.institution = institution
         self.takenOn = takenOn
         self.now = now
+        self.nowMilliseconds = nowMilliseconds
     }
 
     func makeBindings() throws -> PostgresBindings {
@@ -245,7 +244,7 @@ struct WriteLessonsStatement: PostgresPreparedStatement {
         bindings.append(values)
         bindings.append(released)
         bindings.append(releaseKeys)
-        bindings.append(entries)
+        bindings.append(nowMilliseconds)
         bindings.append(institution)
         bindings.append(takenOn)
         bindings.append(now)
