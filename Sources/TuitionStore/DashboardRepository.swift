@@ -258,11 +258,13 @@ public struct DashboardRepository: Sendable {
         district: DistrictCode, filter: DashboardInstitutionFilter, after: UUID?, limit: Int
     ) async throws -> Page<DashboardInstitutionRow> {
         let page = PageRequest(after: after, limit: limit)
+        // Without the shortfall filter the page is known before any figure: only its institutions' figures are computed.
+        let ids = filter.shortfallOnly ? nil : try await pageIDs(district: district, filter: filter, page: page)
         let rows = try await store.query(
             """
             SELECT \(unescaped: InstitutionFiguresRow.columns), i.licence_number, i.name, g.grade,
                 (SELECT count(*)::int FROM warnings w WHERE w.institution_id = i.id AND w.status <> 'resolved') AS unresolved_warnings
-            FROM institution_figures(\(district.value)::text, NULL::uuid[], \(store.dependencies.now())::timestamptz) f
+            FROM institution_figures(\(district.value)::text, \(ids)::uuid[], \(store.dependencies.now())::timestamptz) f
                 JOIN institutions i ON i.id = f.institution_id
                 LEFT JOIN credit_grades g ON g.institution_id = i.id
             WHERE (\(filter.status?.rawValue)::text IS NULL OR f.status = \(filter.status?.rawValue))
@@ -276,6 +278,23 @@ public struct DashboardRepository: Sendable {
         var items: [DashboardInstitutionRow] = []
         for try await row in rows { items.append(try Self.institutionRow(row.makeRandomAccess())) }
         return page.page(items) { $0.id.uuid }
+    }
+
+    /// The ids of the list's page when no figure filters it.
+    func pageIDs(district: DistrictCode, filter: DashboardInstitutionFilter, page: PageRequest) async throws -> [UUID] {
+        let rows = try await store.query(
+            """
+            SELECT i.id FROM institutions i LEFT JOIN credit_grades g ON g.institution_id = i.id
+            WHERE i.district_code = \(district.value)
+              AND (\(filter.status?.rawValue)::text IS NULL OR i.status = \(filter.status?.rawValue))
+              AND (\(filter.grade)::text IS NULL OR coalesce(g.grade, 'none') = \(filter.grade))
+              AND (\(filter.mode?.rawValue)::text IS NULL OR i.supervision_mode = \(filter.mode?.rawValue))
+              AND i.id > \(page.afterOrFloor)
+            ORDER BY i.id LIMIT \(page.limit + 1)
+            """)
+        var ids: [UUID] = []
+        for try await id in rows.decode(UUID.self) { ids.append(id) }
+        return ids
     }
 
     /// A row of the institution list, by column name; a defunct institution's cover is left to its defunct case.

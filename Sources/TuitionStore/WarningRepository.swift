@@ -249,27 +249,37 @@ public struct WarningRepository: Sendable {
                 FROM institution_figures(\(district)::text, \(institutions)::uuid[], \(now)::timestamptz) f
                     JOIN warning_thresholds t ON t.district_code = f.district_code
                 WHERE f.status IN ('active', 'warned', 'suspended')),
+            -- The same institutions again, not materialized, so the scans below may run in parallel (a scan of a
+            -- materialized CTE may not).
+            scope AS NOT MATERIALIZED (
+                SELECT i.id FROM institutions i
+                WHERE (\(district)::text IS NULL OR i.district_code = \(district))
+                    AND (\(institutions)::uuid[] IS NULL OR i.id = ANY(\(institutions)::uuid[]))),
             overdue AS (
                 SELECT e.institution_id, count(*)::int AS overdue,
                     sum((e.lessons_bought - e.lessons_consumed - e.lessons_refunded) * e.price_per_lesson_fen)::bigint AS overdue_fen,
                     min(e.term_end) AS oldest_overdue
-                FROM enrollments e JOIN inst ON inst.institution_id = e.institution_id
-                WHERE e.paid_fen > 0 AND e.term_end < \(today.description)::date - inst.refund_grace_days
+                FROM enrollments e JOIN institutions i ON i.id = e.institution_id
+                    JOIN warning_thresholds t ON t.district_code = i.district_code
+                WHERE e.institution_id IN (SELECT id FROM scope) AND e.paid_fen > 0
+                    AND e.term_end < \(today.description)::date - t.refund_grace_days
                     AND e.lessons_consumed + e.lessons_refunded < e.lessons_bought
                     -- The shortest grace bounds the scan, so it reads only the enrollments whose term ended long enough ago.
-                    AND e.term_end < \(today.description)::date - (SELECT min(g.refund_grace_days) FROM inst g)
+                    AND e.term_end < \(today.description)::date - (SELECT min(g.refund_grace_days) FROM warning_thresholds g)
                 GROUP BY e.institution_id),
             sales AS (
                 SELECT t.institution_id,
                     coalesce(sum(t.amount_fen) FILTER (WHERE t.created_at > \(now)::timestamptz - interval '7 days'), 0)::bigint AS recent,
                     coalesce(sum(t.amount_fen) FILTER (WHERE t.created_at <= \(now)::timestamptz - interval '7 days'), 0)::bigint AS prior
-                FROM transfers t JOIN inst ON inst.institution_id = t.institution_id
-                WHERE t.kind = 'payment' AND t.created_at > \(now)::timestamptz - interval '63 days' AND t.created_at <= \(now)
+                FROM transfers t
+                WHERE t.institution_id IN (SELECT id FROM scope) AND t.kind = 'payment'
+                    AND t.created_at > \(now)::timestamptz - interval '63 days' AND t.created_at <= \(now)
                 GROUP BY t.institution_id),
             recent_lessons AS (
                 SELECT l.institution_id, l.enrollment_id, sum(l.lessons) AS lessons
-                FROM lessons l JOIN inst ON inst.institution_id = l.institution_id
-                WHERE l.recorded_at > \(now)::timestamptz - interval '7 days' AND l.recorded_at <= \(now)
+                FROM lessons l
+                WHERE l.institution_id IN (SELECT id FROM scope)
+                    AND l.recorded_at > \(now)::timestamptz - interval '7 days' AND l.recorded_at <= \(now)
                 GROUP BY l.institution_id, l.enrollment_id),
             lesson_load AS (
                 SELECT r.institution_id, sum(r.lessons)::int AS recorded, sum(c.lessons_per_week)::int AS scheduled
