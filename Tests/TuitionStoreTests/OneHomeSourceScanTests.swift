@@ -43,7 +43,9 @@ import Testing
     }
 
     @Test func noStoreFileDerivesAFigureThatHasItsOneHome() throws {
-        let files = try FileManager.default.contentsOfDirectory(at: Self.storeSources, includingPropertiesForKeys: nil)
+        // Recursive: storage is split into capability folders.
+        let found = FileManager.default.enumerator(at: Self.storeSources, includingPropertiesForKeys: nil)?.allObjects ?? []
+        let files = found.compactMap { $0 as? URL }
             .filter { $0.pathExtension == "swift" && !Self.exempt.contains($0.lastPathComponent) }
         #expect(files.count > 20, "the scan reads the Store sources")
         for file in files {
