@@ -136,8 +136,7 @@ public struct Policy: Hashable, Sendable {
     /// Whether the policy covers an event at `instant`: inside the period and not cancelled at or before it.
     /// What is left of the sum insured is a separate question (`remaining`), since it changes after the event.
     public func isInForce(at instant: Date) -> Bool {
-        if let cancelledAt, cancelledAt <= instant { return false }
-        return periodStart <= instant && instant < periodEnd
+        policyInForce(periodStart: periodStart, periodEnd: periodEnd, cancelledAt: cancelledAt, at: instant)
     }
 
     /// Whether this policy is the kind that covers `enrollment`: a tuition policy on that very enrollment,
@@ -148,6 +147,13 @@ public struct Policy: Hashable, Sendable {
         case .enrollment(let insuredEnrollment, _): kind == .studentTuition && insuredEnrollment == enrollment
         }
     }
+}
+
+/// Whether a policy with this period and cancellation time covers an event at `instant`: inside the half-open period
+/// and not cancelled at or before it. The one definition, mirrored by the SQL function `policy_in_force` (sql/0017).
+public func policyInForce(periodStart: Date, periodEnd: Date, cancelledAt: Date?, at instant: Date) -> Bool {
+    if let cancelledAt, cancelledAt <= instant { return false }
+    return periodStart <= instant && instant < periodEnd
 }
 
 /// Validates a policy about to be issued, first failure wins. `tuitionPaid` is what the guardian paid for the insured
@@ -200,6 +206,15 @@ public func riskCoverExcusesReserve(
     }
     let cover = isLess(cap, share) ? cap : share
     return !isLess(cover, required)
+}
+
+/// What a risk-control policy would pay for an institution: its covered share of the unconsumed tuition, rounded
+/// down to the fen as the waterfall pays it, at most what is left of the policy. Mirrored by the SQL function
+/// `risk_cover_fen` (sql/0017); the product is computed full-width, so no input can overflow.
+public func riskCover(remaining: Money, coveredShareBasisPoints: Int, unconsumed: Money) -> Money {
+    let owed = max(unconsumed.fen, 0)
+    let share = Int64(10_000).dividingFullWidth(owed.multipliedFullWidth(by: Int64(coveredShareBasisPoints))).quotient
+    return Money(fen: min(remaining.fen, share))
 }
 
 /// What a proposal (an order an institution offers, a risk-control policy an insurer offers) has come to.

@@ -31,10 +31,10 @@ INSERT INTO students (id, guardian_id, name, created_at)
 SELECT md5('s' || n)::uuid, md5('g' || n)::uuid, '学生' || n, now() FROM generate_series(1, 200000) n;
 
 INSERT INTO enrollments (id, institution_id, course_id, student_id, guardian_id, supervision_mode, lessons_bought,
-                         price_per_lesson_fen, amount_fen, term_start, term_end, lessons_consumed, paid_fen, released_fen, created_at)
+                         price_per_lesson_fen, amount_fen, term_start, term_end, lessons_consumed, paid_fen, paid_at, released_fen, created_at)
 SELECT md5('e' || n)::uuid, md5('inst' || k)::uuid, md5('course' || k)::uuid, md5('s' || n)::uuid, md5('g' || n)::uuid,
        CASE WHEN k % 10 < 7 THEN 'escrow' ELSE 'reserve' END, 40, price, 40 * price, current_date - 30, current_date + 60,
-       n % 41, 40 * price, CASE WHEN k % 10 < 7 THEN (n % 41) * price ELSE 0 END, now()
+       n % 41, 40 * price, now(), CASE WHEN k % 10 < 7 THEN (n % 41) * price ELSE 0 END, now()
 FROM (SELECT n, n % 1000 + 1 AS k, 5000 + ((n % 1000 + 1) % 8) * 1000 AS price FROM generate_series(1, 200000) n) e;
 
 -- Account totals from the enrollments' counters.

@@ -33,7 +33,7 @@ SELECT e, gen_random_uuid() AS id, gen_random_uuid() AS guardian_id, gen_random_
     (e % :institutions) + 1 AS inst_n, (e / :institutions) % 2 + 1 AS course_n,
     20 + (e % 41) AS lessons,
     -- Paid 0–89 days ago; every 40th institution sold a burst in the last week.
-    CASE WHEN (e % :institutions) % 40 = 0 AND e % 3 = 0 THEN (e % 6) ELSE (e * 7919) % 90 END AS days_ago
+    CASE WHEN (e % :institutions) % 40 = 0 AND e % 3 = 0 THEN (e % 6) ELSE ((e::bigint * 7919) % 90)::int END AS days_ago
 FROM generate_series(0, :enrollments - 1) AS e;
 
 INSERT INTO guardians (id, name, created_at) SELECT guardian_id, '家长', now() FROM bench_enr;
@@ -46,10 +46,10 @@ FROM courses c JOIN bench_inst i ON i.id = c.institution_id;
 
 -- Consumption: about 2 lessons a week since payment, never more than bought.
 INSERT INTO enrollments (id, institution_id, course_id, student_id, guardian_id, supervision_mode, lessons_bought,
-    price_per_lesson_fen, amount_fen, term_start, term_end, lessons_consumed, paid_fen, released_fen, created_at)
+    price_per_lesson_fen, amount_fen, term_start, term_end, lessons_consumed, paid_fen, paid_at, released_fen, created_at)
 SELECT b.id, i.id, c.id, b.student_id, b.guardian_id, i.mode, b.lessons, c.price_per_lesson_fen, b.lessons * c.price_per_lesson_fen,
     current_date - b.days_ago - 10, current_date - b.days_ago - 10 + 60,
-    b.consumed, b.lessons * c.price_per_lesson_fen,
+    b.consumed, b.lessons * c.price_per_lesson_fen, now() - make_interval(days => b.days_ago),
     CASE WHEN i.mode = 'escrow' THEN b.consumed * c.price_per_lesson_fen ELSE 0 END,
     now() - make_interval(days => b.days_ago)
 FROM (

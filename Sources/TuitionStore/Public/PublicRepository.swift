@@ -148,8 +148,8 @@ public struct PublicRepository: Sendable {
             """
             SELECT p.number, s.name, p.period_start, p.period_end, p.sum_insured_fen, p.remaining_fen
             FROM policies p JOIN insurers s ON s.id = p.insurer_id
-            WHERE p.institution_id = \(id) AND p.kind = 'institution_risk' AND p.cancelled_at IS NULL
-              AND p.period_start <= \(now) AND p.period_end > \(now) AND p.remaining_fen > 0
+            WHERE p.institution_id = \(id) AND p.kind = 'institution_risk'
+              AND policy_in_force(p.period_start, p.period_end, p.cancelled_at, \(now)::timestamptz) AND p.remaining_fen > 0
             ORDER BY p.period_end, p.number
             """)
         for try await (number, insurer, start, end, sum, remaining) in policies.decode((String, String, Date, Date, Int64, Int64).self) {

@@ -236,103 +236,20 @@ public struct DashboardRepository: Sendable {
         var coverage: TuitionCoverage
     }
 
-    /// Per institution that is not defunct: unconsumed tuition (paid − consumed − refunded over its enrollments),
-    /// escrow and reserve balances, and a risk policy's cover (its share of the unconsumed tuition, up to what is left
-    /// of it). `$1` is the district, `$2` the instant. The tuition policies' cover is a CTE of its own, `tuitionCTE`:
-    /// the overview runs it as a second query beside this one, each on its own connection and core.
-    static let institutionsCTE = """
-        WITH inst AS (
-            SELECT id FROM institutions WHERE district_code = $1 AND status <> 'defunct'
-        )
-        """
-    static let fundsCTE = """
-        , owed AS (
-            SELECT e.institution_id, sum(e.outstanding_fen) AS unconsumed
-            FROM enrollment_positions e WHERE e.institution_id IN (SELECT id FROM inst) AND e.paid_fen > 0
-            GROUP BY 1
-        ), funds AS (
-            SELECT a.institution_id,
-                   sum(a.credits_fen - a.debits_fen) FILTER (WHERE a.kind = 'escrow') AS escrow,
-                   sum(a.credits_fen - a.debits_fen) FILTER (WHERE a.kind = 'reserve') AS reserve
-            FROM accounts a WHERE a.institution_id IN (SELECT id FROM inst) AND a.kind IN ('escrow', 'reserve')
-            GROUP BY 1
-        ), risk AS (
-            SELECT p.institution_id,
-                   sum(least(p.remaining_fen, coalesce(o.unconsumed, 0) * pr.covered_share_bp / 10000)) AS cover
-            FROM policies p
-            JOIN insurance_products pr ON pr.id = p.product_id
-            LEFT JOIN owed o ON o.institution_id = p.institution_id
-            WHERE p.institution_id IN (SELECT id FROM inst) AND p.kind = 'institution_risk' AND p.cancelled_at IS NULL
-              AND p.period_start <= $2 AND p.period_end > $2
-            GROUP BY 1
-        )
-        """
-    /// A tuition policy covers its enrollment's unconsumed tuition, up to what is left of it.
-    static let tuitionCTE = """
-        , tuition AS (
-            SELECT p.institution_id,
-                   sum(least(p.remaining_fen, greatest(0, e.outstanding_fen))) AS cover
-            FROM policies p JOIN enrollment_positions e ON e.enrollment_id = p.enrollment_id
-            WHERE p.institution_id IN (SELECT id FROM inst) AND p.kind = 'student_tuition' AND p.cancelled_at IS NULL
-              AND p.period_start <= $2 AND p.period_end > $2
-            GROUP BY 1
-        )
-        """
-    /// Both together, as `coverage(institution_id, unconsumed, escrow, reserve, insurance)`, for the institution list.
-    static let coverageCTE =
-        institutionsCTE + fundsCTE + tuitionCTE + """
-            , coverage AS (
-                SELECT inst.id AS institution_id,
-                       coalesce(o.unconsumed, 0)::numeric AS unconsumed,
-                       coalesce(f.escrow, 0)::numeric AS escrow,
-                       coalesce(f.reserve, 0)::numeric AS reserve,
-                       (coalesce(r.cover, 0) + coalesce(t.cover, 0))::numeric AS insurance
-                FROM inst
-                LEFT JOIN owed o ON o.institution_id = inst.id
-                LEFT JOIN funds f ON f.institution_id = inst.id
-                LEFT JOIN risk r ON r.institution_id = inst.id
-                LEFT JOIN tuition t ON t.institution_id = inst.id
-            )
-            """
-
+    /// Every institution of the district that is not defunct, with its cover from `institution_figures` (sql/0017).
     func coverageRows(_ district: DistrictCode, now: Date) async throws -> [CoverageRow] {
-        func binds() -> PostgresBindings {
-            var binds = PostgresBindings()
-            binds.append(district.value)
-            binds.append(now)
-            return binds
-        }
-        async let fundRows = store.query(
-            PostgresQuery(
-                unsafeSQL: Self.institutionsCTE + Self.fundsCTE + """
-                    SELECT inst.id, coalesce(o.unconsumed, 0)::numeric, coalesce(f.escrow, 0)::numeric, coalesce(f.reserve, 0)::numeric,
-                           coalesce(r.cover, 0)::numeric
-                    FROM inst
-                    LEFT JOIN owed o ON o.institution_id = inst.id
-                    LEFT JOIN funds f ON f.institution_id = inst.id
-                    LEFT JOIN risk r ON r.institution_id = inst.id
-                    """, binds: binds()))
-        async let tuitionRows = store.query(
-            PostgresQuery(
-                unsafeSQL: Self.institutionsCTE + Self.tuitionCTE + "SELECT institution_id, cover::numeric FROM tuition", binds: binds()))
-        var tuition: [UUID: Money] = [:]
-        for try await (id, cover) in try await tuitionRows.decode((UUID, Decimal).self) { tuition[id] = try Money(summed: cover) }
+        let rows = try await store.query(
+            """
+            SELECT \(unescaped: InstitutionFiguresRow.columns)
+            FROM institution_figures(\(district.value)::text, NULL::uuid[], \(now)::timestamptz) f
+            WHERE f.status <> 'defunct'
+            """)
         var result: [CoverageRow] = []
-        for try await (id, unconsumed, escrow, reserve, risk) in try await fundRows.decode((UUID, Decimal, Decimal, Decimal, Decimal).self)
-        {
-            let insurance = try Money(summed: risk).plus(tuition[id] ?? .zero)
-            result.append(
-                CoverageRow(
-                    institution: id,
-                    coverage: Self.coverage(
-                        try Money(summed: unconsumed), try Money(summed: escrow), try Money(summed: reserve), insurance)))
+        for try await row in rows {
+            let figures = try InstitutionFiguresRow(row.makeRandomAccess())
+            result.append(CoverageRow(institution: figures.institution, coverage: figures.cover.coverage))
         }
         return result
-    }
-
-    static func coverage(_ unconsumed: Money, _ escrow: Money, _ reserve: Money, _ insurance: Money) -> TuitionCoverage {
-        TuitionCoverage(
-            unconsumed: max(.zero, unconsumed), escrow: max(.zero, escrow), reserve: max(.zero, reserve), insurance: max(.zero, insurance))
     }
 
     // MARK: Lists
@@ -341,48 +258,53 @@ public struct DashboardRepository: Sendable {
         district: DistrictCode, filter: DashboardInstitutionFilter, after: UUID?, limit: Int
     ) async throws -> Page<DashboardInstitutionRow> {
         let page = PageRequest(after: after, limit: limit)
-        var binds = PostgresBindings()
-        binds.append(district.value)
-        binds.append(store.dependencies.now())
-        binds.append(filter.status?.rawValue)
-        binds.append(filter.grade)
-        binds.append(filter.mode?.rawValue)
-        binds.append(filter.shortfallOnly)
-        binds.append(page.afterOrFloor)
-        binds.append(page.limit + 1)
-        let sql =
-            Self.coverageCTE + """
-                SELECT i.id, i.licence_number, i.name, i.status, g.grade, i.supervision_mode,
-                       cov.unconsumed, cov.escrow, cov.reserve, cov.insurance, w.n
-                FROM institutions i
+        // Without the shortfall filter the page is known before any figure: only its institutions' figures are computed.
+        let ids = filter.shortfallOnly ? nil : try await pageIDs(district: district, filter: filter, page: page)
+        let rows = try await store.query(
+            """
+            SELECT \(unescaped: InstitutionFiguresRow.columns), i.licence_number, i.name, g.grade,
+                (SELECT count(*)::int FROM warnings w WHERE w.institution_id = i.id AND w.status <> 'resolved') AS unresolved_warnings
+            FROM institution_figures(\(district.value)::text, \(ids)::uuid[], \(store.dependencies.now())::timestamptz) f
+                JOIN institutions i ON i.id = f.institution_id
                 LEFT JOIN credit_grades g ON g.institution_id = i.id
-                LEFT JOIN coverage cov ON cov.institution_id = i.id
-                CROSS JOIN LATERAL (
-                    SELECT count(*)::int AS n FROM warnings WHERE institution_id = i.id AND status <> 'resolved') w
-                WHERE i.district_code = $1
-                  AND ($3::text IS NULL OR i.status = $3)
-                  AND ($4::text IS NULL OR coalesce(g.grade, 'none') = $4)
-                  AND ($5::text IS NULL OR i.supervision_mode = $5)
-                  AND (NOT $6::bool OR least(cov.escrow + cov.reserve + cov.insurance, cov.unconsumed) < cov.unconsumed)
-                  AND i.id > $7
-                ORDER BY i.id LIMIT $8
-                """
-        let rows = try await store.query(PostgresQuery(unsafeSQL: sql, binds: binds))
+            WHERE (\(filter.status?.rawValue)::text IS NULL OR f.status = \(filter.status?.rawValue))
+              AND (\(filter.grade)::text IS NULL OR coalesce(g.grade, 'none') = \(filter.grade))
+              AND (\(filter.mode?.rawValue)::text IS NULL OR f.supervision_mode = \(filter.mode?.rawValue))
+              AND (NOT \(filter.shortfallOnly) OR (f.status <> 'defunct' AND f.escrow_fen::numeric + f.reserve_fen
+                  + f.risk_cover_fen + f.tuition_cover_fen < f.unconsumed_fen))
+              AND i.id > \(page.afterOrFloor)
+            ORDER BY i.id LIMIT \(page.limit + 1)
+            """)
         var items: [DashboardInstitutionRow] = []
-        for try await row in rows {
-            let (id, licence, name, status, grade, mode, unconsumed, escrow, reserve, insurance, warnings) =
-                try row.decode((UUID, String, String, String, String?, String, Decimal?, Decimal?, Decimal?, Decimal?, Int).self)
-            var coverage: TuitionCoverage?
-            if let unconsumed, let escrow, let reserve, let insurance {
-                coverage = Self.coverage(
-                    try Money(summed: unconsumed), try Money(summed: escrow), try Money(summed: reserve), try Money(summed: insurance))
-            }
-            items.append(
-                DashboardInstitutionRow(
-                    id: .init(id), licenceNumber: licence, name: name, status: try decodeEnum(status), grade: grade,
-                    supervisionMode: try decodeEnum(mode), coverage: coverage, unresolvedWarnings: warnings))
-        }
+        for try await row in rows { items.append(try Self.institutionRow(row.makeRandomAccess())) }
         return page.page(items) { $0.id.uuid }
+    }
+
+    /// The ids of the list's page when no figure filters it.
+    func pageIDs(district: DistrictCode, filter: DashboardInstitutionFilter, page: PageRequest) async throws -> [UUID] {
+        let rows = try await store.query(
+            """
+            SELECT i.id FROM institutions i LEFT JOIN credit_grades g ON g.institution_id = i.id
+            WHERE i.district_code = \(district.value)
+              AND (\(filter.status?.rawValue)::text IS NULL OR i.status = \(filter.status?.rawValue))
+              AND (\(filter.grade)::text IS NULL OR coalesce(g.grade, 'none') = \(filter.grade))
+              AND (\(filter.mode?.rawValue)::text IS NULL OR i.supervision_mode = \(filter.mode?.rawValue))
+              AND i.id > \(page.afterOrFloor)
+            ORDER BY i.id LIMIT \(page.limit + 1)
+            """)
+        var ids: [UUID] = []
+        for try await id in rows.decode(UUID.self) { ids.append(id) }
+        return ids
+    }
+
+    /// A row of the institution list, by column name; a defunct institution's cover is left to its defunct case.
+    static func institutionRow(_ cells: PostgresRandomAccessRow) throws -> DashboardInstitutionRow {
+        let figures = try InstitutionFiguresRow(cells)
+        return DashboardInstitutionRow(
+            id: .init(figures.institution), licenceNumber: try cells["licence_number"].decode(String.self),
+            name: try cells["name"].decode(String.self), status: figures.status, grade: try cells["grade"].decode(String?.self),
+            supervisionMode: figures.mode, coverage: figures.status == .defunct ? nil : figures.cover.coverage,
+            unresolvedWarnings: try cells["unresolved_warnings"].decode(Int.self))
     }
 
     /// Warnings ordered by deadline; the cursor is the last row's `deadline.id`.

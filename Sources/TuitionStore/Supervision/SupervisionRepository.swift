@@ -189,25 +189,35 @@ public struct SupervisionRepository: Sendable {
     @discardableResult
     func recomputeCredit(institutions ids: [UUID]?, district: String? = nil, on connection: PostgresConnection) async throws -> Int {
         let now = store.dependencies.now()
+        let inputs = try await creditInputs(institutions: ids, district: district, now: now, on: connection)
+        guard !inputs.isEmpty else { return 0 }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let scores = inputs.map { creditScore($0.inputs) }
+        let components = try scores.map { String(decoding: try encoder.encode($0.components), as: UTF8.self) }
+        try await connection.query(
+            """
+            INSERT INTO credit_grades (institution_id, grade, points, components, computed_at)
+            SELECT g.id, g.grade, g.points, g.components::jsonb, \(now)
+            FROM unnest(\(inputs.map { $0.institution })::uuid[], \(scores.map(\.grade.rawValue))::text[], \(scores.map(\.points))::int[],
+                \(components)::text[]) AS g(id, grade, points, components)
+            ON CONFLICT (institution_id) DO UPDATE SET grade = EXCLUDED.grade, points = EXCLUDED.points,
+                components = EXCLUDED.components, computed_at = EXCLUDED.computed_at
+            """, logger: logger)
+        return inputs.count
+    }
+
+    /// Every input of the credit grade of the given institutions, in one query: the reserve and the risk cover from
+    /// `institution_figures` (sql/0017), the inspection, warnings, complaints and reviews beside them.
+    func creditInputs(institutions ids: [UUID]?, district: String?, now: Date, on connection: PostgresConnection) async throws
+        -> [(institution: UUID, inputs: CreditInputs)]
+    {
         let rows = try await connection.query(
             """
-            WITH inst AS (
-                SELECT i.id, i.supervision_mode, i.status, i.reserve_ratio_bp FROM institutions i
-                WHERE (\(ids)::uuid[] IS NULL OR i.id = ANY(\(ids)::uuid[])) AND (\(district)::text IS NULL OR i.district_code = \(district))),
-            ledger AS (
-                SELECT e.institution_id, sum(e.outstanding_fen)::bigint AS unconsumed
-                FROM enrollment_positions e JOIN inst ON inst.id = e.institution_id GROUP BY e.institution_id),
-            reserve AS (
-                SELECT a.institution_id, (a.credits_fen - a.debits_fen) AS held
-                FROM accounts a JOIN inst ON inst.id = a.institution_id WHERE a.kind = 'reserve'),
-            risk AS (
-                -- In force and covering the reserve requirement: a token policy earns no guarantee points.
-                SELECT p.institution_id FROM policies p JOIN inst ON inst.id = p.institution_id
-                    JOIN insurance_products pr ON pr.id = p.product_id LEFT JOIN ledger ON ledger.institution_id = p.institution_id
-                WHERE p.kind = 'institution_risk' AND p.cancelled_at IS NULL AND p.period_start <= \(now) AND p.period_end > \(now)
-                    AND p.remaining_fen > 0
-                    AND risk_cover_excuses_reserve(p.remaining_fen, pr.covered_share_bp, coalesce(ledger.unconsumed, 0), inst.reserve_ratio_bp)
-                GROUP BY p.institution_id),
+            WITH inst AS MATERIALIZED (
+                SELECT f.institution_id AS id, f.supervision_mode, f.status, f.risk_excuses_reserve,
+                    f.reserve_fen::numeric * 10000 >= f.unconsumed_fen::numeric * f.reserve_ratio_bp AS reserve_covers
+                FROM institution_figures(\(district)::text, \(ids)::uuid[], \(now)::timestamptz) f),
             inspection AS (
                 SELECT DISTINCT ON (n.institution_id) n.institution_id, n.result, n.star_rating
                 FROM institution_inspections n JOIN inst ON inst.id = n.institution_id
@@ -223,49 +233,35 @@ public struct SupervisionRepository: Sendable {
                 SELECT r.institution_id, count(*)::int AS reviews,
                     round(avg((r.teaching + r.environment + r.curriculum) * 100 / 3.0))::int AS average
                 FROM reviews r JOIN inst ON inst.id = r.institution_id GROUP BY r.institution_id)
-            SELECT inst.id, inst.supervision_mode, inst.status, risk.institution_id IS NOT NULL,
-                coalesce(reserve.held, 0)::numeric * 10000 >= coalesce(ledger.unconsumed, 0)::numeric * inst.reserve_ratio_bp,
-                inspection.result, inspection.star_rating, coalesce(warned.opened, 0), coalesce(warned.escalated, 0),
-                coalesce(upheld.upheld, 0), coalesce(reviewed.reviews, 0), coalesce(reviewed.average, 0)
+            SELECT inst.id, inst.supervision_mode, inst.status, inst.risk_excuses_reserve, inst.reserve_covers,
+                inspection.result AS inspection, inspection.star_rating, coalesce(warned.opened, 0) AS warnings_opened,
+                coalesce(warned.escalated, 0) AS warnings_escalated, coalesce(upheld.upheld, 0) AS upheld,
+                coalesce(reviewed.reviews, 0) AS reviews, coalesce(reviewed.average, 0) AS review_average
             FROM inst
-                LEFT JOIN ledger ON ledger.institution_id = inst.id
-                LEFT JOIN reserve ON reserve.institution_id = inst.id
-                LEFT JOIN risk ON risk.institution_id = inst.id
                 LEFT JOIN inspection ON inspection.institution_id = inst.id
                 LEFT JOIN warned ON warned.institution_id = inst.id
                 LEFT JOIN upheld ON upheld.institution_id = inst.id
                 LEFT JOIN reviewed ON reviewed.institution_id = inst.id
             """, logger: logger)
-        var graded: [UUID] = []
-        var grades: [String] = []
-        var points: [Int] = []
-        var components: [String] = []
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
+        var inputs: [(institution: UUID, inputs: CreditInputs)] = []
         for try await row in rows {
             let cells = row.makeRandomAccess()
-            let inputs = CreditInputs(
-                mode: try decodeEnum(try cells[1].decode(String.self)), status: try decodeEnum(try cells[2].decode(String.self)),
-                riskPolicyInForce: try cells[3].decode(Bool.self), reserveCoversRequirement: try cells[4].decode(Bool.self),
-                inspection: try cells[5].decode(String?.self).map { try decodeEnum($0) }, starRating: try cells[6].decode(Int?.self),
-                warningsLastYear: try cells[7].decode(Int.self), escalatedLastYear: try cells[8].decode(Int.self),
-                upheldComplaintsLastYear: try cells[9].decode(Int.self), reviews: try cells[10].decode(Int.self),
-                averageReviewHundredths: try cells[11].decode(Int.self))
-            let score = creditScore(inputs)
-            graded.append(try cells[0].decode(UUID.self))
-            grades.append(score.grade.rawValue)
-            points.append(score.points)
-            components.append(String(decoding: try encoder.encode(score.components), as: UTF8.self))
+            inputs.append((try cells["id"].decode(UUID.self), try Self.creditInputs(cells)))
         }
-        guard !graded.isEmpty else { return 0 }
-        try await connection.query(
-            """
-            INSERT INTO credit_grades (institution_id, grade, points, components, computed_at)
-            SELECT g.id, g.grade, g.points, g.components::jsonb, \(now)
-            FROM unnest(\(graded)::uuid[], \(grades)::text[], \(points)::int[], \(components)::text[]) AS g(id, grade, points, components)
-            ON CONFLICT (institution_id) DO UPDATE SET grade = EXCLUDED.grade, points = EXCLUDED.points,
-                components = EXCLUDED.components, computed_at = EXCLUDED.computed_at
-            """, logger: logger)
-        return graded.count
+        return inputs
+    }
+
+    static func creditInputs(_ cells: PostgresRandomAccessRow) throws -> CreditInputs {
+        CreditInputs(
+            mode: try decodeEnum(try cells["supervision_mode"].decode(String.self)),
+            status: try decodeEnum(try cells["status"].decode(String.self)),
+            riskPolicyInForce: try cells["risk_excuses_reserve"].decode(Bool.self),
+            reserveCoversRequirement: try cells["reserve_covers"].decode(Bool.self),
+            inspection: try cells["inspection"].decode(String?.self).map { try decodeEnum($0) },
+            starRating: try cells["star_rating"].decode(Int?.self),
+            warningsLastYear: try cells["warnings_opened"].decode(Int.self),
+            escalatedLastYear: try cells["warnings_escalated"].decode(Int.self),
+            upheldComplaintsLastYear: try cells["upheld"].decode(Int.self), reviews: try cells["reviews"].decode(Int.self),
+            averageReviewHundredths: try cells["review_average"].decode(Int.self))
     }
 }

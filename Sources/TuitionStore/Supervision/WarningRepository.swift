@@ -95,60 +95,82 @@ public struct WarningRepository: Sendable {
     }
 
     func evaluate(_ target: EvaluationTarget, on connection: PostgresConnection) async throws -> WarningEvaluation {
-        let (district, institutions): (String?, [UUID]?) =
-            switch target {
-            case .all: (nil, nil)
-            case .district(let code): (code.value, nil)
-            case .institution(let id): (nil, [id.uuid])
-            case .institutions(let ids): (nil, ids.map(\.uuid))
-            }
-        let locked: PostgresRowSequence
-        if let institutions {
-            // Per-institution locks in one fixed order (of their keys), so two batches cannot deadlock.
-            locked = try await connection.query(
-                """
-                SELECT pg_advisory_xact_lock_shared(\(Self.lockKey))
-                """, logger: logger)
-            for try await _ in locked {}
-            let each = try await connection.query(
-                """
-                SELECT pg_advisory_xact_lock(\(Int32(truncatingIfNeeded: Self.lockKey)), key)
-                FROM (SELECT DISTINCT hashtext(id::text) AS key FROM unnest(\(institutions)::uuid[]) AS id) keys ORDER BY key
-                """, logger: logger)
-            for try await _ in each {}
-        } else {
-            locked = try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
-            for try await _ in locked {}
-        }
+        let (district, institutions) = Self.scope(of: target)
+        try await lock(institutions, on: connection)
         let now = store.dependencies.now()
         let today = BusinessDate(shanghaiDateOf: now)
         let gathered = try await figures(district: district, institutions: institutions, now: now, today: today, on: connection)
-
-        var findings: [(institution: UUID, district: String, finding: WarningFinding, deadline: BusinessDate, suppressDays: Int)] = []
-        for (figures, district, thresholds) in gathered {
-            for finding in evaluateWarnings(figures, thresholds: thresholds, today: today) {
-                findings.append(
-                    (
-                        figures.institution.uuid, district, finding, warningDeadline(openedOn: today, thresholds: thresholds),
-                        thresholds.deadlineDays
-                    ))
+        let findings = gathered.flatMap { evaluated in
+            evaluateWarnings(evaluated.figures, thresholds: evaluated.thresholds, today: today).map {
+                DueFinding(
+                    institution: evaluated.figures.institution.uuid, district: evaluated.district, finding: $0,
+                    deadline: warningDeadline(openedOn: today, thresholds: evaluated.thresholds),
+                    suppressDays: evaluated.thresholds.deadlineDays)
             }
         }
+        let evaluated = gathered.map(\.figures.institution.uuid)
+        let counts = try await write(findings, evaluated: evaluated, now: now, on: connection)
+        let escalated = try await escalate(evaluated, now: now, today: today, on: connection)
+        let statusChanges = try await moveStatuses(evaluated, on: connection)
+        // Warnings feed the credit grade: regrade what was evaluated, in the same transaction.
+        try await SupervisionRepository(store: store).recomputeCredit(institutions: evaluated, on: connection)
+        return WarningEvaluation(
+            institutions: evaluated.count, opened: counts.opened, stillOpen: counts.stillOpen, escalated: escalated,
+            resolved: counts.resolved, statusChanges: statusChanges)
+    }
+
+    static func scope(of target: EvaluationTarget) -> (district: String?, institutions: [UUID]?) {
+        switch target {
+        case .all: (nil, nil)
+        case .district(let code): (code.value, nil)
+        case .institution(let id): (nil, [id.uuid])
+        case .institutions(let ids): (nil, ids.map(\.uuid))
+        }
+    }
+
+    /// A whole evaluation takes the lock exclusively; a batch takes it shared, then one lock per institution in a
+    /// fixed order (of their keys), so two batches cannot deadlock.
+    func lock(_ institutions: [UUID]?, on connection: PostgresConnection) async throws {
+        guard let institutions else {
+            for try await _ in try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger) {}
+            return
+        }
+        for try await _ in try await connection.query("SELECT pg_advisory_xact_lock_shared(\(Self.lockKey))", logger: logger) {}
+        let each = try await connection.query(
+            """
+            SELECT pg_advisory_xact_lock(\(Int32(truncatingIfNeeded: Self.lockKey)), key)
+            FROM (SELECT DISTINCT hashtext(id::text) AS key FROM unnest(\(institutions)::uuid[]) AS id) keys ORDER BY key
+            """, logger: logger)
+        for try await _ in each {}
+    }
+
+    /// A rule that fired for an institution, with the deadline a new warning gets and how long a regulator's
+    /// resolution of the same rule holds it off.
+    struct DueFinding {
+        var institution: UUID
+        var district: String
+        var finding: WarningFinding
+        var deadline: BusinessDate
+        var suppressDays: Int
+    }
+
+    /// Opens new warnings, refreshes those still holding and resolves those whose condition cleared, in one statement.
+    /// New ids are time-ordered like the application's (48 bits of milliseconds, then random bits), so pages list
+    /// warnings in the order they opened. A regulator's resolution holds off a new warning of the same rule for
+    /// the district's deadline days: the regulator accepted an explanation, the condition gets that long to clear.
+    func write(_ findings: [DueFinding], evaluated: [UUID], now: Date, on connection: PostgresConnection) async throws
+        -> (opened: Int, stillOpen: Int, resolved: Int)
+    {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let evaluated = gathered.map { $0.0.institution.uuid }
         let figureTexts = try findings.map { String(decoding: try encoder.encode($0.finding.figures), as: UTF8.self) }
-
-        // New ids are time-ordered like the application's (48 bits of milliseconds, then random bits), so pages list
-        // warnings in the order they opened. A regulator's resolution holds off a new warning of the same rule for
-        // the district's deadline days: the regulator accepted an explanation, the condition gets that long to clear.
         let written = try await connection.query(
             """
             WITH evaluated AS (SELECT unnest(\(evaluated)::uuid[]) AS institution_id),
             findings AS (
-                SELECT * FROM unnest(\(findings.map { $0.institution })::uuid[], \(findings.map { $0.district })::text[],
-                    \(findings.map { $0.finding.rule.rawValue })::text[], \(findings.map { $0.finding.severity.rawValue })::text[],
-                    \(figureTexts)::text[], \(findings.map { $0.deadline.description })::text[], \(findings.map { $0.suppressDays })::int[])
+                SELECT * FROM unnest(\(findings.map(\.institution))::uuid[], \(findings.map(\.district))::text[],
+                    \(findings.map(\.finding.rule.rawValue))::text[], \(findings.map(\.finding.severity.rawValue))::text[],
+                    \(figureTexts)::text[], \(findings.map(\.deadline.description))::text[], \(findings.map(\.suppressDays))::int[])
                     AS f(institution_id, district_code, rule, severity, figures, deadline, suppress_days)),
             upserted AS (
                 INSERT INTO warnings AS w (id, institution_id, district_code, rule, severity, status, figures, latest_figures,
@@ -173,19 +195,27 @@ public struct WarningRepository: Sendable {
             SELECT (SELECT count(*) FROM upserted WHERE inserted)::int, (SELECT count(*) FROM upserted WHERE NOT inserted)::int,
                 (SELECT count(*) FROM resolved)::int
             """, logger: logger)
-        var counts = (0, 0, 0)
-        for try await row in written.decode((Int, Int, Int).self) { counts = row }
+        var counts = (opened: 0, stillOpen: 0, resolved: 0)
+        for try await row in written.decode((Int, Int, Int).self) { counts = (row.0, row.1, row.2) }
+        return counts
+    }
 
+    /// Escalates the open warnings of `evaluated` past their deadline; returns how many.
+    func escalate(_ evaluated: [UUID], now: Date, today: BusinessDate, on connection: PostgresConnection) async throws -> Int {
         let escalated = try await connection.query(
             """
             UPDATE warnings SET status = 'escalated', escalated_at = \(now)
             WHERE status = 'open' AND deadline < \(today.description)::date AND institution_id = ANY(\(evaluated)::uuid[])
             RETURNING 1
             """, logger: logger)
-        var escalatedCount = 0
-        for try await _ in escalated { escalatedCount += 1 }
+        var count = 0
+        for try await _ in escalated { count += 1 }
+        return count
+    }
 
-        let statusRows = try await connection.query(
+    /// Moves the evaluated institutions between `active` and `warned`; returns how many moved.
+    func moveStatuses(_ evaluated: [UUID], on connection: PostgresConnection) async throws -> Int {
+        let moved = try await connection.query(
             """
             WITH target AS (
                 SELECT i.id, CASE WHEN EXISTS (SELECT 1 FROM warnings w WHERE w.institution_id = i.id AND w.status <> 'resolved')
@@ -194,137 +224,110 @@ public struct WarningRepository: Sendable {
             UPDATE institutions i SET status = t.status FROM target t WHERE i.id = t.id AND i.status <> t.status
             RETURNING i.id
             """, logger: logger)
-        var statusChanges = 0
-        for try await _ in statusRows { statusChanges += 1 }
-
-        // Warnings feed the credit grade: regrade what was evaluated, in the same transaction.
-        try await SupervisionRepository(store: store).recomputeCredit(institutions: evaluated, on: connection)
-
-        return WarningEvaluation(
-            institutions: evaluated.count, opened: counts.0, stillOpen: counts.1, escalated: escalatedCount, resolved: counts.2,
-            statusChanges: statusChanges)
+        var count = 0
+        for try await _ in moved { count += 1 }
+        return count
     }
 
-    /// Every covered institution's figures and its district's thresholds, in one query.
-    func figures(district: String?, institutions: [UUID]?, now: Date, today: BusinessDate, on connection: PostgresConnection) async throws
-        -> [(InstitutionFigures, String, WarningThresholds)]
+    /// One covered institution's figures, its district and the district's thresholds.
+    struct EvaluatedInstitution {
+        var figures: InstitutionFigures
+        var district: String
+        var thresholds: WarningThresholds
+    }
+
+    /// Every covered institution's figures and its district's thresholds, in one query: the shared figures from
+    /// `institution_figures`, the thresholds from `warning_thresholds` (sql/0017), and what only the rules read
+    /// (sales, lessons against the schedule, overdue refunds) beside them.
+    func figures(district: String?, institutions: [UUID]?, now: Date, today: BusinessDate, on connection: PostgresConnection)
+        async throws -> [EvaluatedInstitution]
     {
         let rows = try await connection.query(
             """
-            WITH inst AS (
-                SELECT i.id, i.district_code, i.supervision_mode, i.reserve_ratio_bp, i.licence_valid_until,
-                    COALESCE(s.escrow_coverage_min_bp, 10000) AS escrow_coverage_min_bp,
-                    COALESCE(s.sales_spike_ratio_bp, 30000) AS sales_spike_ratio_bp,
-                    COALESCE(s.sales_spike_min_fen, 1000000) AS sales_spike_min_fen,
-                    COALESCE(s.lessons_over_schedule_ratio_bp, 15000) AS lessons_over_schedule_ratio_bp,
-                    COALESCE(s.lessons_over_schedule_min, 10) AS lessons_over_schedule_min,
-                    COALESCE(s.refund_grace_days, 30) AS refund_grace_days,
-                    COALESCE(s.expiry_notice_days, 30) AS expiry_notice_days,
-                    COALESCE(s.deadline_days, 15) AS deadline_days
-                FROM institutions i LEFT JOIN district_warning_settings s ON s.district_code = i.district_code
-                WHERE i.status IN ('active', 'warned', 'suspended')
-                    AND (\(district)::text IS NULL OR i.district_code = \(district))
+            WITH inst AS MATERIALIZED (
+                SELECT \(unescaped: InstitutionFiguresRow.columns), \(unescaped: WarningThresholds.columns)
+                FROM institution_figures(\(district)::text, \(institutions)::uuid[], \(now)::timestamptz) f
+                    JOIN warning_thresholds t ON t.district_code = f.district_code
+                WHERE f.status IN ('active', 'warned', 'suspended')),
+            -- The same institutions again, not materialized, so the scans below may run in parallel (a scan of a
+            -- materialized CTE may not).
+            scope AS NOT MATERIALIZED (
+                SELECT i.id FROM institutions i
+                WHERE (\(district)::text IS NULL OR i.district_code = \(district))
                     AND (\(institutions)::uuid[] IS NULL OR i.id = ANY(\(institutions)::uuid[]))),
-            ledger AS (
-                SELECT e.institution_id,
-                    sum(pos.outstanding_fen)::bigint AS unconsumed,
-                    count(*) FILTER (WHERE o.overdue)::int AS overdue,
-                    coalesce(sum((e.lessons_bought - e.lessons_consumed - e.lessons_refunded) * e.price_per_lesson_fen)
-                        FILTER (WHERE o.overdue), 0)::bigint AS overdue_fen,
-                    min(e.term_end) FILTER (WHERE o.overdue) AS oldest_overdue
-                FROM enrollments e JOIN inst ON inst.id = e.institution_id
-                    JOIN enrollment_positions pos ON pos.enrollment_id = e.id
-                    CROSS JOIN LATERAL (SELECT e.paid_fen > 0 AND e.term_end < \(today.description)::date - inst.refund_grace_days
-                        AND e.lessons_consumed + e.lessons_refunded < e.lessons_bought AS overdue) o
+            overdue AS (
+                SELECT e.institution_id, count(*)::int AS overdue,
+                    sum((e.lessons_bought - e.lessons_consumed - e.lessons_refunded) * e.price_per_lesson_fen)::bigint AS overdue_fen,
+                    min(e.term_end) AS oldest_overdue
+                FROM enrollments e JOIN institutions i ON i.id = e.institution_id
+                    JOIN warning_thresholds t ON t.district_code = i.district_code
+                WHERE e.institution_id IN (SELECT id FROM scope) AND e.paid_fen > 0
+                    AND e.term_end < \(today.description)::date - t.refund_grace_days
+                    AND e.lessons_consumed + e.lessons_refunded < e.lessons_bought
+                    -- The shortest grace bounds the scan, so it reads only the enrollments whose term ended long enough ago.
+                    AND e.term_end < \(today.description)::date - (SELECT min(g.refund_grace_days) FROM warning_thresholds g)
                 GROUP BY e.institution_id),
-            held AS (
-                SELECT a.institution_id,
-                    coalesce(sum(a.credits_fen - a.debits_fen) FILTER (WHERE a.kind = 'escrow'), 0)::bigint AS escrow,
-                    coalesce(sum(a.credits_fen - a.debits_fen) FILTER (WHERE a.kind = 'reserve'), 0)::bigint AS reserve
-                FROM accounts a JOIN inst ON inst.id = a.institution_id
-                WHERE a.kind IN ('escrow', 'reserve')
-                GROUP BY a.institution_id),
             sales AS (
                 SELECT t.institution_id,
                     coalesce(sum(t.amount_fen) FILTER (WHERE t.created_at > \(now)::timestamptz - interval '7 days'), 0)::bigint AS recent,
                     coalesce(sum(t.amount_fen) FILTER (WHERE t.created_at <= \(now)::timestamptz - interval '7 days'), 0)::bigint AS prior
-                FROM transfers t JOIN inst ON inst.id = t.institution_id
-                WHERE t.kind = 'payment' AND t.created_at > \(now)::timestamptz - interval '63 days' AND t.created_at <= \(now)
+                FROM transfers t
+                WHERE t.institution_id IN (SELECT id FROM scope) AND t.kind = 'payment'
+                    AND t.created_at > \(now)::timestamptz - interval '63 days' AND t.created_at <= \(now)
                 GROUP BY t.institution_id),
             recent_lessons AS (
                 SELECT l.institution_id, l.enrollment_id, sum(l.lessons) AS lessons
-                FROM lessons l JOIN inst ON inst.id = l.institution_id
-                WHERE l.recorded_at > \(now)::timestamptz - interval '7 days' AND l.recorded_at <= \(now)
+                FROM lessons l
+                WHERE l.institution_id IN (SELECT id FROM scope)
+                    AND l.recorded_at > \(now)::timestamptz - interval '7 days' AND l.recorded_at <= \(now)
                 GROUP BY l.institution_id, l.enrollment_id),
             lesson_load AS (
                 SELECT r.institution_id, sum(r.lessons)::int AS recorded, sum(c.lessons_per_week)::int AS scheduled
                 FROM recent_lessons r JOIN enrollments e ON e.id = r.enrollment_id JOIN courses c ON c.id = e.course_id
-                GROUP BY r.institution_id),
-            risk AS (
-                -- In force and covering the reserve requirement: a token policy does not excuse a missing reserve.
-                SELECT p.institution_id,
-                    bool_or(p.period_start <= \(now) AND p.period_end > \(now) AND p.remaining_fen > 0
-                        AND risk_cover_excuses_reserve(p.remaining_fen, pr.covered_share_bp, coalesce(ledger.unconsumed, 0),
-                            inst.reserve_ratio_bp)) AS in_force,
-                    (max(p.period_end) AT TIME ZONE 'Asia/Shanghai')::date AS ends
-                FROM policies p JOIN inst ON inst.id = p.institution_id JOIN insurance_products pr ON pr.id = p.product_id
-                    LEFT JOIN ledger ON ledger.institution_id = p.institution_id
-                WHERE p.kind = 'institution_risk' AND p.cancelled_at IS NULL
-                GROUP BY p.institution_id)
-            SELECT inst.id, inst.district_code, inst.supervision_mode, inst.reserve_ratio_bp, coalesce(ledger.unconsumed, 0),
-                coalesce(held.escrow, 0), coalesce(held.reserve, 0), coalesce(risk.in_force, false), coalesce(sales.recent, 0),
-                coalesce(sales.prior, 0), coalesce(lesson_load.recorded, 0), coalesce(lesson_load.scheduled, 0),
-                coalesce(ledger.overdue, 0), coalesce(ledger.overdue_fen, 0), ledger.oldest_overdue::text,
-                inst.licence_valid_until::text, risk.ends::text,
-                inst.escrow_coverage_min_bp, inst.sales_spike_ratio_bp, inst.sales_spike_min_fen, inst.lessons_over_schedule_ratio_bp,
-                inst.lessons_over_schedule_min, inst.refund_grace_days, inst.expiry_notice_days, inst.deadline_days
+                GROUP BY r.institution_id)
+            SELECT inst.*, coalesce(sales.recent, 0) AS sales_recent_fen, coalesce(sales.prior, 0) AS sales_prior_fen,
+                coalesce(lesson_load.recorded, 0) AS lessons_recorded, coalesce(lesson_load.scheduled, 0) AS lessons_scheduled,
+                coalesce(overdue.overdue, 0) AS overdue, coalesce(overdue.overdue_fen, 0) AS overdue_fen,
+                overdue.oldest_overdue::text AS oldest_overdue
             FROM inst
-                LEFT JOIN ledger ON ledger.institution_id = inst.id
-                LEFT JOIN held ON held.institution_id = inst.id
-                LEFT JOIN sales ON sales.institution_id = inst.id
-                LEFT JOIN lesson_load ON lesson_load.institution_id = inst.id
-                LEFT JOIN risk ON risk.institution_id = inst.id
+                LEFT JOIN overdue ON overdue.institution_id = inst.institution_id
+                LEFT JOIN sales ON sales.institution_id = inst.institution_id
+                LEFT JOIN lesson_load ON lesson_load.institution_id = inst.institution_id
             """, logger: logger)
-        var gathered: [(InstitutionFigures, String, WarningThresholds)] = []
+        var gathered: [EvaluatedInstitution] = []
         for try await row in rows {
             let cells = row.makeRandomAccess()
-            func cell<T: PostgresDecodable>(_ index: Int, _ type: T.Type = T.self) throws -> T { try cells[index].decode(T.self) }
-            let figures = InstitutionFigures(
-                institution: .init(try cell(0, UUID.self)), mode: try decodeEnum(try cell(2, String.self)),
-                reserveRatioBasisPoints: try cell(3), unconsumed: Money(fen: try cell(4)), escrowHeld: Money(fen: try cell(5)),
-                reserveHeld: Money(fen: try cell(6)), riskPolicyInForce: try cell(7), salesLast7Days: Money(fen: try cell(8)),
-                salesPrior8Weeks: Money(fen: try cell(9)), lessonsLast7Days: try cell(10), lessonsScheduledLast7Days: try cell(11),
-                overdueRefunds: try cell(12), overdueRefundAmount: Money(fen: try cell(13)),
-                oldestOverdueTermEnd: try cell(14, String?.self).flatMap(BusinessDate.init),
-                licenceValidUntil: try cell(15, String?.self).flatMap(BusinessDate.init),
-                riskPolicyEnds: try cell(16, String?.self).flatMap(BusinessDate.init))
-            let thresholds = WarningThresholds(
-                escrowCoverageMinBasisPoints: try cell(17), salesSpikeRatioBasisPoints: try cell(18),
-                salesSpikeMinimum: Money(fen: try cell(19)), lessonsOverScheduleRatioBasisPoints: try cell(20),
-                lessonsOverScheduleMinimum: try cell(21), refundGraceDays: try cell(22), expiryNoticeDays: try cell(23),
-                deadlineDays: try cell(24))
-            gathered.append((figures, try cell(1, String.self), thresholds))
+            let shared = try InstitutionFiguresRow(cells)
+            gathered.append(
+                EvaluatedInstitution(
+                    figures: try Self.figures(shared, cells), district: shared.districtCode, thresholds: try WarningThresholds(cells)))
         }
         return gathered
     }
 
+    /// The rules' figures: the shared ones and those only the rules read, by column name.
+    static func figures(_ shared: InstitutionFiguresRow, _ cells: PostgresRandomAccessRow) throws -> InstitutionFigures {
+        InstitutionFigures(
+            institution: .init(shared.institution), mode: shared.mode, reserveRatioBasisPoints: shared.reserveRatioBasisPoints,
+            unconsumed: shared.cover.unconsumed, escrowHeld: shared.cover.escrowHeld, reserveHeld: shared.cover.reserveHeld,
+            riskPolicyInForce: shared.cover.riskPolicyExcusesReserve,
+            salesLast7Days: Money(fen: try cells["sales_recent_fen"].decode(Int64.self)),
+            salesPrior8Weeks: Money(fen: try cells["sales_prior_fen"].decode(Int64.self)),
+            lessonsLast7Days: try cells["lessons_recorded"].decode(Int.self),
+            lessonsScheduledLast7Days: try cells["lessons_scheduled"].decode(Int.self),
+            overdueRefunds: try cells["overdue"].decode(Int.self),
+            overdueRefundAmount: Money(fen: try cells["overdue_fen"].decode(Int64.self)),
+            oldestOverdueTermEnd: try cells["oldest_overdue"].decode(String?.self).flatMap(BusinessDate.init),
+            licenceValidUntil: shared.licenceValidUntil, riskPolicyEnds: shared.cover.riskPolicyEnds)
+    }
+
     // MARK: Settings
 
+    /// The district's thresholds, from the view `warning_thresholds`: its settings, or the defaults.
     public func thresholds(_ district: DistrictCode) async throws -> WarningThresholds {
         let rows = try await store.query(
-            """
-            SELECT escrow_coverage_min_bp, sales_spike_ratio_bp, sales_spike_min_fen, lessons_over_schedule_ratio_bp,
-                lessons_over_schedule_min, refund_grace_days, expiry_notice_days, deadline_days
-            FROM district_warning_settings WHERE district_code = \(district.value)
-            """)
-        for try await (escrow, spike, spikeMin, lessonsRatio, lessonsMin, grace, notice, deadline) in rows.decode(
-            (Int, Int, Int64, Int, Int, Int, Int, Int).self)
-        {
-            return WarningThresholds(
-                escrowCoverageMinBasisPoints: escrow, salesSpikeRatioBasisPoints: spike, salesSpikeMinimum: Money(fen: spikeMin),
-                lessonsOverScheduleRatioBasisPoints: lessonsRatio, lessonsOverScheduleMinimum: lessonsMin, refundGraceDays: grace,
-                expiryNoticeDays: notice, deadlineDays: deadline)
-        }
+            "SELECT \(unescaped: WarningThresholds.columns) FROM warning_thresholds t WHERE t.district_code = \(district.value)")
+        for try await row in rows { return try WarningThresholds(row.makeRandomAccess()) }
         return .defaults
     }
 
