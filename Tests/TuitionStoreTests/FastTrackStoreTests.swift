@@ -309,7 +309,7 @@ import TuitionTestSupport
             let world = try await World.make(store)
             let checked = ReferenceCheckedInserts(logger: store.logger)
             func insertTransfer(debit: String, enrollment: UUID?) async throws {
-                try await store.transaction { connection in
+                _ = try await store.transaction { connection in
                     try await checked.run(into: "transfers", keyColumn: "id", on: connection) {
                         let rows = try await connection.query(
                             """
