@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -76,10 +77,21 @@ public final class HeadlessChromium: @unchecked Sendable {
         try? FileManager.default.removeItem(at: profile)
     }
 
-    /// Runs a blocking browser script on a thread of its own and awaits it.
+    /// Runs a blocking browser script on a thread of its own and awaits it. A cancelled test (its time limit passed)
+    /// stops waiting at once; the script's thread ends by itself within its calls' timeouts, so the test process
+    /// can still finish instead of hanging on a continuation nobody resumes.
     public static func drive<T: Sendable>(_ script: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try script() }) }.start()
+        let waiting = Mutex<CheckedContinuation<T, any Error>?>(nil)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                waiting.withLock { $0 = continuation }
+                Thread {
+                    let result = Result { try script() }
+                    waiting.withLock { $0.take() }?.resume(with: result)
+                }.start()
+            }
+        } onCancel: {
+            waiting.withLock { $0.take() }?.resume(throwing: CancellationError())
         }
     }
 
