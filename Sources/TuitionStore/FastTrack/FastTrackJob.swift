@@ -179,8 +179,7 @@ public struct FastTrackJob: Sendable {
             SELECT p.id, ip.covered_share_bp, p.remaining_fen
             FROM policies p JOIN insurance_products ip ON ip.id = p.product_id
             WHERE p.institution_id = \(institution) AND p.kind = 'institution_risk' AND p.remaining_fen > 0
-              AND p.period_start <= \(effectiveAt) AND \(effectiveAt) < p.period_end
-              AND (p.cancelled_at IS NULL OR p.cancelled_at > \(effectiveAt))
+              AND policy_in_force(p.period_start, p.period_end, p.cancelled_at, \(effectiveAt))
             ORDER BY p.remaining_fen DESC, p.id LIMIT 1
             FOR UPDATE OF p
             """, logger: logger)
@@ -211,8 +210,7 @@ public struct FastTrackJob: Sendable {
             tuition_cover AS (
                 SELECT DISTINCT ON (enrollment_id) enrollment_id, id, remaining_fen FROM policies
                 WHERE institution_id = \(institution) AND kind = 'student_tuition'
-                  AND period_start <= \(effectiveAt) AND \(effectiveAt) < period_end
-                  AND (cancelled_at IS NULL OR cancelled_at > \(effectiveAt))
+                  AND policy_in_force(period_start, period_end, cancelled_at, \(effectiveAt))
                 ORDER BY enrollment_id, id),
             -- The enrollment's position (the view `enrollment_positions`, the one definition) and its checks.
             facts AS (

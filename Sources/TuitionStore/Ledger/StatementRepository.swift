@@ -66,9 +66,9 @@ public struct StatementRepository: Sendable {
         let rows = try await store.query(
             """
             SELECT
-                (SELECT credits_fen - debits_fen FROM accounts WHERE institution_id = \(id.uuid) AND kind = 'escrow'),
-                (SELECT credits_fen - debits_fen FROM accounts WHERE institution_id = \(id.uuid) AND kind = 'operating'),
-                (SELECT credits_fen - debits_fen FROM accounts WHERE institution_id = \(id.uuid) AND kind = 'reserve'),
+                (SELECT balance_fen FROM account_totals WHERE institution_id = \(id.uuid) AND kind = 'escrow'),
+                (SELECT balance_fen FROM account_totals WHERE institution_id = \(id.uuid) AND kind = 'operating'),
+                (SELECT balance_fen FROM account_totals WHERE institution_id = \(id.uuid) AND kind = 'reserve'),
                 coalesce(sum(paid_fen), 0), coalesce(sum(consumed_fen), 0),
                 coalesce(sum(refunded_fen), 0), coalesce(sum(returned_fen), 0),
                 coalesce(sum(outstanding_fen), 0), count(*)::int
