@@ -288,5 +288,25 @@ public func warningDeadline(openedOn day: BusinessDate, thresholds: WarningThres
     day.addingDays(thresholds.deadlineDays)
 }
 
-/// An unresolved warning is escalated once its deadline has passed (the day after the deadline).
-public func isPastDeadline(_ deadline: BusinessDate, today: BusinessDate) -> Bool { today > deadline }
+/// Whether a warning escalates on `today` (Asia/Shanghai): it is open and its deadline has passed, so it escalates the
+/// day after the deadline, not on it; an escalated or resolved warning does not escalate again. The evaluation applies
+/// the same rule set-based through the SQL function `warning_escalates` (sql/0021); `WarningLifecycleStoreTests`
+/// holds the two to the same answers.
+public func warningEscalates(status: WarningStatus, deadline: BusinessDate, today: BusinessDate) -> Bool {
+    status == .open && today > deadline
+}
+
+/// How a warning was resolved: its condition cleared on evaluation, or a regulator resolved it with a note.
+public enum WarningResolver: String, Sendable, Codable, CaseIterable {
+    case cleared, regulator
+}
+
+/// Whether an earlier warning of the same institution and rule holds off a new one at `instant`: a regulator resolved
+/// it (accepting an explanation) less than `deadlineDays` days of 24 hours ago, so the condition gets that long to
+/// clear. A warning resolved because its condition cleared, or not resolved, holds nothing off. The evaluation applies
+/// the same rule set-based through the SQL function `resolution_holds_off` (sql/0021); `WarningLifecycleStoreTests`
+/// holds the two to the same answers.
+public func resolutionHoldsOff(resolvedBy: WarningResolver?, resolvedAt: Date?, deadlineDays: Int, at instant: Date) -> Bool {
+    guard resolvedBy == .regulator, let resolvedAt else { return false }
+    return resolvedAt > instant.addingTimeInterval(-Double(deadlineDays) * 86_400)
+}

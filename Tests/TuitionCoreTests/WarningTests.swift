@@ -227,8 +227,20 @@ import TuitionCore
     @Test func deadlineIsOpenedDayPlusDistrictDaysAndEscalatesTheDayAfter() {
         let deadline = warningDeadline(openedOn: today, thresholds: defaults)
         #expect(deadline == BusinessDate("2026-12-05")!)
-        #expect(!isPastDeadline(deadline, today: deadline))
-        #expect(isPastDeadline(deadline, today: deadline.addingDays(1)))
+        #expect(!warningEscalates(status: .open, deadline: deadline, today: deadline))
+        #expect(warningEscalates(status: .open, deadline: deadline, today: deadline.addingDays(1)))
+        #expect(!warningEscalates(status: .escalated, deadline: deadline, today: deadline.addingDays(1)), "escalates once")
+        #expect(!warningEscalates(status: .resolved, deadline: deadline, today: deadline.addingDays(1)))
+    }
+
+    @Test func onlyARegulatorsResolutionHoldsOffTheRuleForTheDeadlineDays() {
+        let now = Date(timeIntervalSince1970: 1_790_000_000)
+        let days = defaults.deadlineDays
+        let exactly = now.addingTimeInterval(-Double(days) * 86_400)
+        #expect(resolutionHoldsOff(resolvedBy: .regulator, resolvedAt: exactly.addingTimeInterval(1), deadlineDays: days, at: now))
+        #expect(!resolutionHoldsOff(resolvedBy: .regulator, resolvedAt: exactly, deadlineDays: days, at: now), "exactly the days ago: over")
+        #expect(!resolutionHoldsOff(resolvedBy: .cleared, resolvedAt: now, deadlineDays: days, at: now))
+        #expect(!resolutionHoldsOff(resolvedBy: nil, resolvedAt: nil, deadlineDays: days, at: now))
     }
 
     @Test func thresholdsOutsideTheirRangesAreRefused() {

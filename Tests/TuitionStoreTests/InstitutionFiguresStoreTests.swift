@@ -231,6 +231,21 @@ import TuitionTestSupport
             #expect(figures.contains { $0.status == .defunct })
             try await Self.expectTheDashboardReads(store, cores)
             try await Self.expectTheWarningsRead(store, cores, at: now)
+            try await Self.expectTheStatementsRead(store, cores)
+        }
+    }
+
+    /// Each institution's statement shows the core's unconsumed tuition and balances, and its unconsumed tuition is
+    /// still what its own parts add up to (paid − consumed − refunded − paid back).
+    static func expectTheStatementsRead(_ store: Store, _ cores: [UUID: InstitutionCover]) async throws {
+        let statements = StatementRepository(store: store)
+        for (institution, core) in cores {
+            let statement = try #require(
+                try await statements.institutionStatement(.init(institution), scope: scopeOf(.regulator(DistrictCode(district)!))))
+            #expect(statement.unconsumedFen == core.unconsumed, "statement of \(institution)")
+            #expect(statement.escrowFen == core.escrowHeld && statement.reserveFen == core.reserveHeld)
+            let parts = statement.paidFen.fen - statement.consumedFen.fen - statement.refundedFen.fen - statement.returnedFen.fen
+            #expect(statement.unconsumedFen.fen == parts)
         }
     }
 

@@ -63,6 +63,8 @@ public struct StatementRepository: Sendable {
 
     public func institutionStatement(_ id: Institution.ID, scope: Scope) async throws -> InstitutionStatement? {
         guard let institution = try await PartyRepository(store: store).institution(id, scope: scope) else { return nil }
+        // The unconsumed tuition is the institution's figure from its one home (`institution_figures`, sql/0017), read
+        // in the same statement as the parts it is the balance of.
         let rows = try await store.query(
             """
             SELECT
@@ -71,13 +73,14 @@ public struct StatementRepository: Sendable {
                 (SELECT balance_fen FROM account_totals WHERE institution_id = \(id.uuid) AND kind = 'reserve'),
                 coalesce(sum(paid_fen), 0), coalesce(sum(consumed_fen), 0),
                 coalesce(sum(refunded_fen), 0), coalesce(sum(returned_fen), 0),
-                coalesce(sum(outstanding_fen), 0), count(*)::int
+                (SELECT f.unconsumed_fen FROM institution_figures(NULL::text, \([id.uuid])::uuid[], \(store.dependencies.now())::timestamptz) f),
+                count(*)::int
             FROM enrollment_positions WHERE institution_id = \(id.uuid)
             """)
-        for try await (escrow, operating, reserve, paidSum, consumedSum, refundedSum, returnedSum, outstandingSum, count)
-            in rows.decode((Int64, Int64, Int64, Decimal, Decimal, Decimal, Decimal, Decimal, Int).self)
+        for try await (escrow, operating, reserve, paidSum, consumedSum, refundedSum, returnedSum, unconsumedFen, count)
+            in rows.decode((Int64, Int64, Int64, Decimal, Decimal, Decimal, Decimal, Int64, Int).self)
         {
-            let unconsumed = try Money(summed: outstandingSum)
+            let unconsumed = Money(fen: unconsumedFen)
             return InstitutionStatement(
                 institutionId: id, supervisionMode: institution.supervisionMode, escrowFen: Money(fen: escrow),
                 operatingFen: Money(fen: operating), reserveFen: Money(fen: reserve), paidFen: try Money(summed: paidSum),

@@ -157,7 +157,8 @@ public struct WarningRepository: Sendable {
     /// Opens new warnings, refreshes those still holding and resolves those whose condition cleared, in one statement.
     /// New ids are time-ordered like the application's (48 bits of milliseconds, then random bits), so pages list
     /// warnings in the order they opened. A regulator's resolution holds off a new warning of the same rule for
-    /// the district's deadline days: the regulator accepted an explanation, the condition gets that long to clear.
+    /// the district's deadline days: the regulator accepted an explanation, the condition gets that long to clear
+    /// (`resolution_holds_off`, sql/0021, mirrored by the core's `resolutionHoldsOff`).
     func write(_ findings: [DueFinding], evaluated: [UUID], now: Date, on connection: PostgresConnection) async throws
         -> (opened: Int, stillOpen: Int, resolved: Int)
     {
@@ -181,13 +182,14 @@ public struct WarningRepository: Sendable {
                 FROM findings f
                 WHERE NOT EXISTS (
                     SELECT 1 FROM warnings r
-                    WHERE r.institution_id = f.institution_id AND r.rule = f.rule AND r.resolved_by = 'regulator'
-                        AND r.resolved_at > \(now)::timestamptz - make_interval(days => f.suppress_days))
+                    WHERE r.institution_id = f.institution_id AND r.rule = f.rule
+                        AND resolution_holds_off(r.resolved_by, r.resolved_at, f.suppress_days, \(now)::timestamptz))
                 ON CONFLICT (institution_id, rule) WHERE status <> 'resolved' DO UPDATE
                     SET severity = EXCLUDED.severity, latest_figures = EXCLUDED.latest_figures, evaluated_at = EXCLUDED.evaluated_at
                 RETURNING (xmax = 0) AS inserted),
             resolved AS (
-                UPDATE warnings w SET status = 'resolved', resolved_at = \(now), resolved_by = 'cleared', evaluated_at = \(now)
+                UPDATE warnings w SET status = 'resolved', resolved_at = \(now), resolved_by = \(WarningResolver.cleared.rawValue),
+                    evaluated_at = \(now)
                 FROM evaluated e
                 WHERE w.institution_id = e.institution_id AND w.status <> 'resolved'
                     AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.institution_id = w.institution_id AND f.rule = w.rule)
@@ -200,12 +202,13 @@ public struct WarningRepository: Sendable {
         return counts
     }
 
-    /// Escalates the open warnings of `evaluated` past their deadline; returns how many.
+    /// Escalates the warnings of `evaluated` that escalate today (`warning_escalates`, sql/0021, mirrored by the core's
+    /// `warningEscalates`: open and past the deadline); returns how many.
     func escalate(_ evaluated: [UUID], now: Date, today: BusinessDate, on connection: PostgresConnection) async throws -> Int {
         let escalated = try await connection.query(
             """
             UPDATE warnings SET status = 'escalated', escalated_at = \(now)
-            WHERE status = 'open' AND deadline < \(today.description)::date AND institution_id = ANY(\(evaluated)::uuid[])
+            WHERE institution_id = ANY(\(evaluated)::uuid[]) AND warning_escalates(status, deadline, \(today.description)::date)
             RETURNING 1
             """, logger: logger)
         var count = 0
@@ -236,73 +239,87 @@ public struct WarningRepository: Sendable {
         var thresholds: WarningThresholds
     }
 
-    /// Every covered institution's figures and its district's thresholds, in one query: the shared figures from
-    /// `institution_figures`, the thresholds from `warning_thresholds` (sql/0017), and what only the rules read
-    /// (sales, lessons against the schedule, overdue refunds) beside them.
+    /// Every covered institution's figures and its district's thresholds: one statement (`gathering`), each row decoded
+    /// by column name (`evaluated`).
     func figures(district: String?, institutions: [UUID]?, now: Date, today: BusinessDate, on connection: PostgresConnection)
         async throws -> [EvaluatedInstitution]
     {
         let rows = try await connection.query(
-            """
-            WITH inst AS MATERIALIZED (
-                SELECT \(unescaped: InstitutionFiguresRow.columns), \(unescaped: WarningThresholds.columns)
-                FROM institution_figures(\(district)::text, \(institutions)::uuid[], \(now)::timestamptz) f
-                    JOIN warning_thresholds t ON t.district_code = f.district_code
-                WHERE f.status IN ('active', 'warned', 'suspended')),
-            -- The same institutions again, not materialized, so the scans below may run in parallel (a scan of a
-            -- materialized CTE may not).
-            scope AS NOT MATERIALIZED (
-                SELECT i.id FROM institutions i
-                WHERE (\(district)::text IS NULL OR i.district_code = \(district))
-                    AND (\(institutions)::uuid[] IS NULL OR i.id = ANY(\(institutions)::uuid[]))),
-            overdue AS (
-                SELECT e.institution_id, count(*)::int AS overdue,
-                    sum((e.lessons_bought - e.lessons_consumed - e.lessons_refunded) * e.price_per_lesson_fen)::bigint AS overdue_fen,
-                    min(e.term_end) AS oldest_overdue
-                FROM enrollments e JOIN institutions i ON i.id = e.institution_id
-                    JOIN warning_thresholds t ON t.district_code = i.district_code
-                WHERE e.institution_id IN (SELECT id FROM scope) AND e.paid_fen > 0
-                    AND e.term_end < \(today.description)::date - t.refund_grace_days
-                    AND e.lessons_consumed + e.lessons_refunded < e.lessons_bought
-                    -- The shortest grace bounds the scan, so it reads only the enrollments whose term ended long enough ago.
-                    AND e.term_end < \(today.description)::date - (SELECT min(g.refund_grace_days) FROM warning_thresholds g)
-                GROUP BY e.institution_id),
-            sales AS (
-                SELECT t.institution_id,
-                    coalesce(sum(t.amount_fen) FILTER (WHERE t.created_at > \(now)::timestamptz - interval '7 days'), 0)::bigint AS recent,
-                    coalesce(sum(t.amount_fen) FILTER (WHERE t.created_at <= \(now)::timestamptz - interval '7 days'), 0)::bigint AS prior
-                FROM transfers t
-                WHERE t.institution_id IN (SELECT id FROM scope) AND t.kind = 'payment'
-                    AND t.created_at > \(now)::timestamptz - interval '63 days' AND t.created_at <= \(now)
-                GROUP BY t.institution_id),
-            recent_lessons AS (
-                SELECT l.institution_id, l.enrollment_id, sum(l.lessons) AS lessons
-                FROM lessons l
-                WHERE l.institution_id IN (SELECT id FROM scope)
-                    AND l.recorded_at > \(now)::timestamptz - interval '7 days' AND l.recorded_at <= \(now)
-                GROUP BY l.institution_id, l.enrollment_id),
-            lesson_load AS (
-                SELECT r.institution_id, sum(r.lessons)::int AS recorded, sum(c.lessons_per_week)::int AS scheduled
-                FROM recent_lessons r JOIN enrollments e ON e.id = r.enrollment_id JOIN courses c ON c.id = e.course_id
-                GROUP BY r.institution_id)
-            SELECT inst.*, coalesce(sales.recent, 0) AS sales_recent_fen, coalesce(sales.prior, 0) AS sales_prior_fen,
-                coalesce(lesson_load.recorded, 0) AS lessons_recorded, coalesce(lesson_load.scheduled, 0) AS lessons_scheduled,
-                coalesce(overdue.overdue, 0) AS overdue, coalesce(overdue.overdue_fen, 0) AS overdue_fen,
-                overdue.oldest_overdue::text AS oldest_overdue
-            FROM inst
-                LEFT JOIN overdue ON overdue.institution_id = inst.institution_id
-                LEFT JOIN sales ON sales.institution_id = inst.institution_id
-                LEFT JOIN lesson_load ON lesson_load.institution_id = inst.institution_id
-            """, logger: logger)
+            Self.gathering(district: district, institutions: institutions, now: now, today: today), logger: logger)
         var gathered: [EvaluatedInstitution] = []
-        for try await row in rows {
-            let cells = row.makeRandomAccess()
-            let shared = try InstitutionFiguresRow(cells)
-            gathered.append(
-                EvaluatedInstitution(
-                    figures: try Self.figures(shared, cells), district: shared.districtCode, thresholds: try WarningThresholds(cells)))
-        }
+        for try await row in rows { gathered.append(try Self.evaluated(row.makeRandomAccess())) }
         return gathered
+    }
+
+    /// The gathering statement, in named steps: `inst`, the shared figures from `institution_figures` and the thresholds
+    /// from `warning_thresholds` (sql/0017) of the institutions the rules watch; `scope`, the same institutions again;
+    /// then what only the rules read beside them: `overdue` refunds, `sales` of the last 63 days, and `lesson_load`,
+    /// the lessons of the last 7 days against their schedule. It stays one statement, so every figure is of one moment.
+    static func gathering(district: String?, institutions: [UUID]?, now: Date, today: BusinessDate) -> PostgresQuery {
+        """
+        WITH inst AS MATERIALIZED (
+            SELECT \(unescaped: InstitutionFiguresRow.columns), \(unescaped: WarningThresholds.columns)
+            FROM institution_figures(\(district)::text, \(institutions)::uuid[], \(now)::timestamptz) f
+                JOIN warning_thresholds t ON t.district_code = f.district_code
+            WHERE f.status IN ('active', 'warned', 'suspended')),
+        -- The same institutions again, not materialized, so the scans below may run in parallel (a scan of a
+        -- materialized CTE may not).
+        scope AS NOT MATERIALIZED (
+            SELECT i.id FROM institutions i
+            WHERE (\(district)::text IS NULL OR i.district_code = \(district))
+                AND (\(institutions)::uuid[] IS NULL OR i.id = ANY(\(institutions)::uuid[]))),
+        overdue AS (
+            SELECT e.institution_id, count(*)::int AS overdue,
+                sum((e.lessons_bought - e.lessons_consumed - e.lessons_refunded) * e.price_per_lesson_fen)::bigint AS overdue_fen,
+                min(e.term_end) AS oldest_overdue
+            FROM enrollments e JOIN institutions i ON i.id = e.institution_id
+                JOIN warning_thresholds t ON t.district_code = i.district_code
+            WHERE e.institution_id IN (SELECT id FROM scope) AND e.paid_fen > 0
+                AND e.term_end < \(today.description)::date - t.refund_grace_days
+                AND e.lessons_consumed + e.lessons_refunded < e.lessons_bought
+                -- The shortest grace bounds the scan, so it reads only the enrollments whose term ended long enough ago.
+                AND e.term_end < \(today.description)::date - (SELECT min(g.refund_grace_days) FROM warning_thresholds g)
+            GROUP BY e.institution_id),
+        sales AS (
+            SELECT t.institution_id,
+                coalesce(sum(t.amount_fen) FILTER (WHERE t.created_at > \(now)::timestamptz - interval '7 days'), 0)::bigint AS recent,
+                coalesce(sum(t.amount_fen) FILTER (WHERE t.created_at <= \(now)::timestamptz - interval '7 days'), 0)::bigint AS prior
+            FROM transfers t
+            WHERE t.institution_id IN (SELECT id FROM scope) AND t.kind = 'payment'
+                AND t.created_at > \(now)::timestamptz - interval '63 days' AND t.created_at <= \(now)
+            GROUP BY t.institution_id),
+        recent_lessons AS (
+            SELECT l.institution_id, l.enrollment_id, sum(l.lessons) AS lessons
+            FROM lessons l
+            WHERE l.institution_id IN (SELECT id FROM scope)
+                AND l.recorded_at > \(now)::timestamptz - interval '7 days' AND l.recorded_at <= \(now)
+            GROUP BY l.institution_id, l.enrollment_id),
+        lesson_load AS (
+            SELECT r.institution_id, sum(r.lessons)::int AS recorded, sum(c.lessons_per_week)::int AS scheduled
+            FROM recent_lessons r JOIN enrollments e ON e.id = r.enrollment_id JOIN courses c ON c.id = e.course_id
+            GROUP BY r.institution_id)
+        \(unescaped: Self.assembled)
+        """
+    }
+
+    /// The last step: each watched institution with the columns only the rules read beside it, named for
+    /// `figures(_:_:)`; an institution a step found nothing for reads zero.
+    static let assembled = """
+        SELECT inst.*, coalesce(sales.recent, 0) AS sales_recent_fen, coalesce(sales.prior, 0) AS sales_prior_fen,
+            coalesce(lesson_load.recorded, 0) AS lessons_recorded, coalesce(lesson_load.scheduled, 0) AS lessons_scheduled,
+            coalesce(overdue.overdue, 0) AS overdue, coalesce(overdue.overdue_fen, 0) AS overdue_fen,
+            overdue.oldest_overdue::text AS oldest_overdue
+        FROM inst
+            LEFT JOIN overdue ON overdue.institution_id = inst.institution_id
+            LEFT JOIN sales ON sales.institution_id = inst.institution_id
+            LEFT JOIN lesson_load ON lesson_load.institution_id = inst.institution_id
+        """
+
+    /// One gathered row, by column name: the shared figures, the thresholds and the rules' own figures.
+    static func evaluated(_ cells: PostgresRandomAccessRow) throws -> EvaluatedInstitution {
+        let shared = try InstitutionFiguresRow(cells)
+        return EvaluatedInstitution(
+            figures: try figures(shared, cells), district: shared.districtCode, thresholds: try WarningThresholds(cells))
     }
 
     /// The rules' figures: the shared ones and those only the rules read, by column name.
@@ -400,7 +417,8 @@ public struct WarningRepository: Sendable {
             guard status != WarningStatus.resolved.rawValue else { throw Rejection.warningAlreadyResolved }
             try await connection.query(
                 """
-                UPDATE warnings SET status = 'resolved', resolved_at = \(now), resolved_by = 'regulator', resolution_note = \(note)
+                UPDATE warnings SET status = 'resolved', resolved_at = \(now), resolved_by = \(WarningResolver.regulator.rawValue),
+                    resolution_note = \(note)
                 WHERE id = \(id)
                 """, logger: logger)
             try await connection.query(
