@@ -63,8 +63,8 @@ public struct StatementRepository: Sendable {
 
     public func institutionStatement(_ id: Institution.ID, scope: Scope) async throws -> InstitutionStatement? {
         guard let institution = try await PartyRepository(store: store).institution(id, scope: scope) else { return nil }
-        // The unconsumed tuition is the institution's figure from its one home (`institution_figures`, sql/0017), read
-        // in the same statement as the parts it is the balance of.
+        // The unconsumed tuition is the institution's figure from its one home (`institution_figures`, sql/0017), read in
+        // the same statement as the sums it is made of (paid − consumed − refunded − paid back).
         let rows = try await store.query(
             """
             SELECT
@@ -73,7 +73,8 @@ public struct StatementRepository: Sendable {
                 (SELECT balance_fen FROM account_totals WHERE institution_id = \(id.uuid) AND kind = 'reserve'),
                 coalesce(sum(paid_fen), 0), coalesce(sum(consumed_fen), 0),
                 coalesce(sum(refunded_fen), 0), coalesce(sum(returned_fen), 0),
-                (SELECT f.unconsumed_fen FROM institution_figures(NULL::text, \([id.uuid])::uuid[], \(store.dependencies.now())::timestamptz) f),
+                (SELECT f.unconsumed_fen
+                    FROM institution_figures(NULL::text, \([id.uuid])::uuid[], \(store.dependencies.now())::timestamptz) f),
                 count(*)::int
             FROM enrollment_positions WHERE institution_id = \(id.uuid)
             """)
