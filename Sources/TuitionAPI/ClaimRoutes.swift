@@ -4,13 +4,7 @@ import NIOCore
 import TuitionCore
 import TuitionStore
 import TuitionUseCases
-
-struct ApprovalBody: Codable, Sendable {
-    let amountFen: Money
-    /// Required when approving more than the approvable amount (adding back contested lessons).
-    let reason: String?
-}
-struct ClaimRejectionBody: Codable, Sendable { let reason: String }
+import TuitionWire
 
 // MARK: Claims
 

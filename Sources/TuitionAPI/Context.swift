@@ -8,6 +8,7 @@ import Synchronization
 import TuitionCore
 import TuitionStore
 import TuitionUseCases
+import TuitionWire
 
 /// The request context: Hummingbird's core storage plus the principal the bearer token belongs to.
 public struct AppRequestContext: AuthRequestContext, RequestContext {
@@ -187,28 +188,10 @@ extension Request {
     }
 }
 
-/// A page as the API returns it: `items` and the `nextCursor` to pass back, or null at the end.
-struct PageBody<Item: Encodable & Sendable>: Encodable, Sendable {
-    let items: [Item]
-    let nextCursor: String?
-
+extension PageBody {
+    /// The store's page as the API returns it.
     init(_ page: Page<Item>) {
-        self.items = page.items
-        self.nextCursor = page.next
-    }
-
-    init(items: [Item], nextCursor: String?) {
-        self.items = items
-        self.nextCursor = nextCursor
-    }
-
-    enum CodingKeys: CodingKey { case items, nextCursor }
-
-    /// `nextCursor` is written as null at the end, not left out.
-    func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(items, forKey: .items)
-        try container.encode(nextCursor, forKey: .nextCursor)
+        self.init(items: page.items, nextCursor: page.next)
     }
 }
 

@@ -6,11 +6,7 @@ import NIOCore
 import TuitionCore
 import TuitionStore
 import TuitionUseCases
-
-/// The optional body of a signing request: the key type of the signer's certificate when it is first issued.
-struct SignatureBody: Codable, Sendable {
-    let algorithm: String?
-}
+import TuitionWire
 
 // MARK: Contracts
 

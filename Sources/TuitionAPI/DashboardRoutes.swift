@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import TuitionCore
 import TuitionStore
+import TuitionWire
 
 /// The regulator's web dashboard. A regulator signs in by pasting its token and gets a session cookie (HttpOnly,
 /// SameSite=Strict); a regulator's bearer token works too, so scripts and the isolation test read the same pages.
@@ -48,8 +49,6 @@ func redirect(to location: String, headers extra: HTTPFields = [:]) -> Response 
     headers[.location] = location
     return Response(status: .seeOther, headers: headers)
 }
-
-struct SignInForm: Decodable { let token: String }
 
 func addDashboardRoutes(to router: Router<AppRequestContext>, store: Store, secureCookie: Bool, allowedOrigins: Set<String>) {
     let pages = DashboardPages(store: store, secureCookie: secureCookie)

@@ -2,12 +2,7 @@ import Foundation
 import Hummingbird
 import TuitionCore
 import TuitionStore
-
-struct DefunctMarkBody: Codable, Sendable {
-    /// When the institution stopped serving; now when absent. RFC 3339.
-    let effectiveAt: Date?
-    let reason: String
-}
+import TuitionWire
 
 // MARK: Defunct fast-track
 

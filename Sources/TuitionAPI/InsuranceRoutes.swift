@@ -4,6 +4,7 @@ import NIOCore
 import TuitionCore
 import TuitionStore
 import TuitionUseCases
+import TuitionWire
 
 // MARK: Insurance products and policies
 

@@ -5,25 +5,7 @@ import NIOCore
 import QRImage
 import TuitionCore
 import TuitionStore
-
-/// The public institution page's JSON: what `PublicRepository` reads, plus the page's address and its QR code's.
-struct PublicInstitutionBody: Encodable, Sendable {
-    let institution: PublicInstitution
-    let pageURL: String
-    let qrCodeURL: String
-
-    func encode(to encoder: Encoder) throws {
-        try institution.encode(to: encoder)
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(pageURL, forKey: .pageURL)
-        try container.encode(qrCodeURL, forKey: .qrCodeURL)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case pageURL = "pageUrl"
-        case qrCodeURL = "qrCodeUrl"
-    }
-}
+import TuitionWire
 
 /// Where the public pages live, as people reach them (the QR code carries this address).
 struct PublicAddresses: Sendable {

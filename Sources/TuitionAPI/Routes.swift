@@ -4,6 +4,7 @@ import Hummingbird
 import TuitionCore
 import TuitionStore
 import TuitionUseCases
+import TuitionWire
 
 /// Everything the routes need, built once by `buildApplication`.
 struct Services: Sendable {
@@ -42,38 +43,6 @@ struct Services: Sendable {
         self.warningTrigger = WarningTrigger(warnings: warnings, background: background, logger: store.logger)
         self.money = MoneyMovements(store: store, followUps: warningTrigger)
     }
-}
-
-struct Me: Codable, Sendable {
-    let principalId: String
-    let role: Role
-    let entityId: String
-}
-
-struct GuardianSignUp: Codable, Sendable {
-    let name: String
-    let phone: String?
-}
-
-struct PaymentBody: Codable, Sendable { let amountFen: Money }
-struct LessonsBody: Codable, Sendable {
-    let lessons: Int
-    let takenOn: BusinessDate
-}
-struct RefundBody: Codable, Sendable {
-    let lessons: Int?
-    let reason: String?
-}
-struct TopUpBody: Codable, Sendable { let amountFen: Money }
-struct DisputeBody: Codable, Sendable { let reason: String }
-
-extension ChargeCaps {
-    struct Body: Codable, Sendable {
-        let lessonsMax: Int
-        let termMonthsMax: Int
-        let amountMaxFen: Money
-    }
-    var body: Body { Body(lessonsMax: lessonsMax, termMonthsMax: termMonthsMax, amountMaxFen: amountMax) }
 }
 
 func addRoutes(to router: Router<AppRequestContext>, services: Services) {

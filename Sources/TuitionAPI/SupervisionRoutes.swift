@@ -3,43 +3,7 @@ import Hummingbird
 import Logging
 import TuitionCore
 import TuitionStore
-
-struct NoteBody: Codable, Sendable { let note: String }
-struct AnswerBody: Codable, Sendable { let answer: String }
-struct ClosingBody: Codable, Sendable {
-    let upheld: Bool
-    let note: String
-}
-
-extension WarningThresholds {
-    /// The thresholds as `PUT /v1/district/warning-settings` takes and returns them.
-    struct Body: Codable, Sendable {
-        let escrowCoverageMinBasisPoints: Int
-        let salesSpikeRatioBasisPoints: Int
-        let salesSpikeMinimumFen: Money
-        let lessonsOverScheduleRatioBasisPoints: Int
-        let lessonsOverScheduleMinimum: Int
-        let refundGraceDays: Int
-        let expiryNoticeDays: Int
-        let deadlineDays: Int
-    }
-
-    var body: Body {
-        Body(
-            escrowCoverageMinBasisPoints: escrowCoverageMinBasisPoints, salesSpikeRatioBasisPoints: salesSpikeRatioBasisPoints,
-            salesSpikeMinimumFen: salesSpikeMinimum, lessonsOverScheduleRatioBasisPoints: lessonsOverScheduleRatioBasisPoints,
-            lessonsOverScheduleMinimum: lessonsOverScheduleMinimum, refundGraceDays: refundGraceDays, expiryNoticeDays: expiryNoticeDays,
-            deadlineDays: deadlineDays)
-    }
-
-    init(_ body: Body) {
-        self.init(
-            escrowCoverageMinBasisPoints: body.escrowCoverageMinBasisPoints, salesSpikeRatioBasisPoints: body.salesSpikeRatioBasisPoints,
-            salesSpikeMinimum: body.salesSpikeMinimumFen, lessonsOverScheduleRatioBasisPoints: body.lessonsOverScheduleRatioBasisPoints,
-            lessonsOverScheduleMinimum: body.lessonsOverScheduleMinimum, refundGraceDays: body.refundGraceDays,
-            expiryNoticeDays: body.expiryNoticeDays, deadlineDays: body.deadlineDays)
-    }
-}
+import TuitionWire
 
 // MARK: Warnings, sanctions, inspections and credit
 

@@ -3,21 +3,13 @@ import HTTPTypes
 import Hummingbird
 import TuitionCore
 import TuitionStore
+import TuitionWire
 
-/// A token just issued: shown once, never cached.
-struct TokenIssued: Codable, Sendable {
-    let principalId: String
-    let role: Role
-    let entityId: String
-    let token: String
-    let expiresAt: Date
-
+extension TokenIssued {
     init(_ issued: IssuedToken) {
-        self.principalId = issued.principal.id.uuidString.lowercased()
-        self.role = issued.principal.role
-        self.entityId = issued.principal.entity.entityId
-        self.token = issued.token
-        self.expiresAt = issued.expiresAt
+        self.init(
+            principalId: issued.principal.id.uuidString.lowercased(), role: issued.principal.role,
+            entityId: issued.principal.entity.entityId, token: issued.token, expiresAt: issued.expiresAt)
     }
 
     /// 201 with `Cache-Control: no-store`, so no cache between the client and us keeps the token.

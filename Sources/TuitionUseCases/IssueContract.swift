@@ -2,6 +2,7 @@ import ContractKit
 import Foundation
 import TuitionCore
 import TuitionStore
+import TuitionWire
 
 extension Contracts {
     /// Renders the enrollment's contract (status `draft`) from the template and the enrollment's records. A

@@ -1,6 +1,7 @@
 import Foundation
 import TuitionCore
 import TuitionStore
+import TuitionWire
 
 /// What a use case schedules once a change to an institution's figures has committed (warning re-evaluation).
 public protocol FollowUps: Sendable {

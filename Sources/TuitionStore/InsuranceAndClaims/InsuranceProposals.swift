@@ -1,23 +1,9 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
+import TuitionWire
 
-/// A risk-control policy an insurer offers an institution, as proposed: no premium is charged and nothing counts
-/// (warnings, credit, the public page, the fast-track) until the institution accepts it.
-public struct RiskPolicyProposalRecord: Codable, Sendable, Hashable {
-    /// Becomes the policy's id on acceptance.
-    public var id: Policy.ID
-    public var productId: InsuranceProduct.ID
-    public var insurerId: Insurer.ID
-    public var institutionId: Institution.ID
-    public var sumInsuredFen: Money
-    public var premiumFen: Money
-    public var periodStart: BusinessDate
-    public var periodEnd: BusinessDate
-    public var status: ProposalStatus
-    public var createdAt: Date
-    public var answeredAt: Date?
-
+extension RiskPolicyProposalRecord {
     static let columns = """
         rp.id, rp.product_id, rp.insurer_id, rp.institution_id, rp.sum_insured_fen, rp.premium_fen, rp.period_start::text,
         rp.period_end::text, rp.status, rp.created_at, rp.answered_at
@@ -26,17 +12,18 @@ public struct RiskPolicyProposalRecord: Codable, Sendable, Hashable {
     init(row: PostgresRow) throws {
         let (id, product, insurer, institution, sum, premium, start, end, status, created, answered) = try row.decode(
             (UUID, UUID, UUID, UUID, Int64, Int64, String, String, String, Date, Date?).self)
-        self.id = .init(id)
-        self.productId = .init(product)
-        self.insurerId = .init(insurer)
-        self.institutionId = .init(institution)
-        self.sumInsuredFen = Money(fen: sum)
-        self.premiumFen = Money(fen: premium)
-        self.periodStart = try decodeDate(start)
-        self.periodEnd = try decodeDate(end)
-        self.status = try decodeEnum(status)
-        self.createdAt = created
-        self.answeredAt = answered
+        try self.init(
+            id: .init(id),
+            productId: .init(product),
+            insurerId: .init(insurer),
+            institutionId: .init(institution),
+            sumInsuredFen: Money(fen: sum),
+            premiumFen: Money(fen: premium),
+            periodStart: decodeDate(start),
+            periodEnd: decodeDate(end),
+            status: decodeEnum(status),
+            createdAt: created,
+            answeredAt: answered)
     }
 }
 

@@ -1,49 +1,9 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
+import TuitionWire
 
-/// An order an institution offers a guardian: a course, lessons and a term, at the course's price frozen now.
-/// `guardianId` is the reference the parent gave the institution (its id, shown in the parent's app); the proposal
-/// names no student: the guardian names its own on accepting.
-public struct NewEnrollmentProposal: Codable, Sendable {
-    public var guardianId: Guardian.ID
-    public var courseId: Course.ID
-    public var lessons: Int
-    public var termStart: BusinessDate
-    public var termEnd: BusinessDate
-
-    public init(guardianId: Guardian.ID, courseId: Course.ID, lessons: Int, termStart: BusinessDate, termEnd: BusinessDate) {
-        self.guardianId = guardianId
-        self.courseId = courseId
-        self.lessons = lessons
-        self.termStart = termStart
-        self.termEnd = termEnd
-    }
-}
-
-/// The guardian accepts a proposal for one of its students.
-public struct EnrollmentAcceptance: Codable, Sendable {
-    public var studentId: Student.ID
-
-    public init(studentId: Student.ID) { self.studentId = studentId }
-}
-
-/// A proposed order. Its id becomes the enrollment's id when a guardian accepts it.
-public struct EnrollmentProposalRecord: Codable, Sendable, Hashable {
-    public var id: Enrollment.ID
-    public var institutionId: Institution.ID
-    /// The reference the institution proposed to: nothing about the guardian beyond what the parent handed over.
-    public var guardianId: Guardian.ID
-    public var courseId: Course.ID
-    public var lessons: Int
-    public var pricePerLessonFen: Money
-    public var amountFen: Money
-    public var termStart: BusinessDate
-    public var termEnd: BusinessDate
-    public var status: ProposalStatus
-    public var createdAt: Date
-    public var answeredAt: Date?
-
+extension EnrollmentProposalRecord {
     static let columns = """
         ep.id, ep.institution_id, ep.guardian_id, ep.course_id, ep.lessons, ep.price_per_lesson_fen, ep.amount_fen, ep.term_start::text,
         ep.term_end::text, ep.status, ep.created_at, ep.answered_at
@@ -52,18 +12,19 @@ public struct EnrollmentProposalRecord: Codable, Sendable, Hashable {
     init(row: PostgresRow) throws {
         let (id, institution, guardian, course, lessons, price, amount, start, end, status, created, answered) = try row.decode(
             (UUID, UUID, UUID, UUID, Int, Int64, Int64, String, String, String, Date, Date?).self)
-        self.id = .init(id)
-        self.institutionId = .init(institution)
-        self.guardianId = .init(guardian)
-        self.courseId = .init(course)
-        self.lessons = lessons
-        self.pricePerLessonFen = Money(fen: price)
-        self.amountFen = Money(fen: amount)
-        self.termStart = try decodeDate(start)
-        self.termEnd = try decodeDate(end)
-        self.status = try decodeEnum(status)
-        self.createdAt = created
-        self.answeredAt = answered
+        try self.init(
+            id: .init(id),
+            institutionId: .init(institution),
+            guardianId: .init(guardian),
+            courseId: .init(course),
+            lessons: lessons,
+            pricePerLessonFen: Money(fen: price),
+            amountFen: Money(fen: amount),
+            termStart: decodeDate(start),
+            termEnd: decodeDate(end),
+            status: decodeEnum(status),
+            createdAt: created,
+            answeredAt: answered)
     }
 }
 
