@@ -92,6 +92,7 @@ let package = Package(
             path: "Tests/TuitionTestSupport"
         ),
         .testTarget(name: "TuitionCoreTests", dependencies: ["TuitionCore"]),
+        .testTarget(name: "TuitionWireTests", dependencies: ["TuitionCore", "TuitionWire"]),
         .testTarget(name: "EvidenceLogTests", dependencies: ["EvidenceLog"]),
         .testTarget(name: "ContractKitTests", dependencies: ["ContractKit", "TuitionTestSupport"]),
         .testTarget(
