@@ -22,31 +22,33 @@ extension TokenIssued {
     }
 }
 
-// MARK: Token lifecycle: list, revoke, rotate
+/// Token lifecycle: list, revoke, rotate.
+struct TokenController {
+    let services: Services
 
-func addTokenRoutes(to router: Router<AppRequestContext>, services: Services) {
-    let v1 = router.group("v1")
+    func addRoutes(to v1: RouterGroup<AppRequestContext>) {
+        v1.get("tokens", use: tokens)
+        v1.delete("tokens/:id", use: revoke)
+        v1.post("tokens/:id/rotation", use: rotate)
+    }
 
-    // The caller's own token, and for a regulator every token of its district (never the tokens themselves).
-    v1.get("tokens") { request, context in
+    /// The caller's own token, and for a regulator every token of its district (never the tokens themselves).
+    func tokens(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.principal()
         return try JSON.response(PageBody(try await services.principals.tokens(visibleTo: principal, page: try request.pageRequest())))
     }
-    // The holder revokes its own token; the regulator any token of its district. Anyone else's is 404.
-    v1.delete("tokens/:id") { _, context in
+
+    /// The holder revokes its own token; the regulator any token of its district. Anyone else's is 404.
+    func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.principal()
-        guard try await services.principals.revoke(try context.parameters.principalID(), by: principal) != nil else {
-            throw Problem.notFound
-        }
+        _ = try await services.principals.revoke(try context.parameters.principalID(), by: principal).orNotFound()
         return Response(status: .noContent)
     }
-    // A new token for the same entity; the old one stops working in the same transaction.
-    v1.post("tokens/:id/rotation") { _, context in
+
+    /// A new token for the same entity; the old one stops working in the same transaction.
+    func rotate(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.principal()
-        guard let issued = try await services.principals.rotate(try context.parameters.principalID(), by: principal) else {
-            throw Problem.notFound
-        }
-        return try TokenIssued(issued).response
+        return try TokenIssued(try await services.principals.rotate(try context.parameters.principalID(), by: principal).orNotFound()).response
     }
 }
 

@@ -84,6 +84,25 @@ public struct MoneyMovements: Sendable {
         }
     }
 
+    /// The guardian buys a tuition policy for its paid enrollment, paying the premium from its bank; the policy is
+    /// part of the institution's cover.
+    public func buyTuitionPolicy(
+        _ new: NewTuitionPolicy, enrollment: Enrollment.ID, guardian: Guardian.ID, premiumKey: String, request: KeyedRequest,
+        encode: (PolicyRecord) throws -> Data
+    ) async throws -> StoredResponse {
+        try await run(request, encode: encode, changes: \.institutionId) {
+            try await insurance.buyTuitionPolicy(new, enrollment: enrollment, guardian: guardian, key: premiumKey, on: $0)
+        }
+    }
+
+    /// The guardian files a claim; the automatic checks run in the same transaction and their outcome is stored with
+    /// it. Filing moves no money, so nothing follows up.
+    public func fileClaim(_ new: NewClaim, guardian: Guardian.ID, request: KeyedRequest, encode: (ClaimRecord) throws -> Data)
+        async throws -> StoredResponse
+    {
+        try await keyed.run(request, encode: encode) { try await claims.file(new, guardian: guardian, on: $0) }.response
+    }
+
     /// The insurer pays an approved claim to the guardian.
     public func payClaim(_ id: Claim.ID, insurer: Insurer.ID, request: KeyedRequest, encode: (ClaimRecord) throws -> Data) async throws
         -> StoredResponse

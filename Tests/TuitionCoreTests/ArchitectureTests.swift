@@ -117,12 +117,26 @@ import Testing
     /// Money moves only through the use cases (`MoneyMovements`), which schedule the warning re-evaluation
     /// themselves: a route calling the store's money functions directly could forget it.
     @Test func routesMoveMoneyOnlyThroughTheUseCases() throws {
-        let storeMoneyCalls = try Regex(#"\.(enrollments|claims|insurance)\.(pay|recordLessons|recordClassSession|refund|topUpReserve|acceptRiskPolicy)\("#)
+        let storeMoneyCalls = try Regex(#"\.(enrollments|claims|insurance)\.(pay|recordLessons|recordClassSession|refund|topUpReserve|acceptRiskPolicy|buyTuitionPolicy|file)\("#)
         let found = try Self.swiftFiles(of: "TuitionAPI").flatMap { file in
             try String(contentsOf: file, encoding: .utf8).split(separator: "\n").enumerated()
                 .filter { (try? storeMoneyCalls.firstMatch(in: String($0.element))) != nil }
                 .map { "\(file.lastPathComponent):\($0.offset + 1)" }
         }
         #expect(found.isEmpty, "money moved past the use cases at \(found.joined(separator: ", "))")
+    }
+
+    /// Transactions belong to the use cases: a route handed one could write past them.
+    @Test func noRouteTouchesAStoreTransaction() throws {
+        let transactions = try Regex(#"StoreTransaction|\.transaction\s*\{|on: connection\b"#)
+        for example in ["{ (transaction: StoreTransaction) in", "try await store.transaction {", "file(body, on: connection)"] {
+            #expect(try transactions.firstMatch(in: example) != nil, "the check no longer sees \(example)")
+        }
+        let found = try Self.swiftFiles(of: "TuitionAPI").flatMap { file in
+            try String(contentsOf: file, encoding: .utf8).split(separator: "\n").enumerated()
+                .filter { (try? transactions.firstMatch(in: String($0.element))) != nil }
+                .map { "\(file.lastPathComponent):\($0.offset + 1)" }
+        }
+        #expect(found.isEmpty, "a transaction in the API at \(found.joined(separator: ", "))")
     }
 }

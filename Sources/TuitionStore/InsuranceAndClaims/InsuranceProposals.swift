@@ -99,7 +99,8 @@ extension InsuranceRepository {
     {
         let connection = transaction.connection
         if let issued = try await policy(premiumKey: key, scope: Scope(institution: institution.uuid), on: connection) { return issued }
-        let proposal = try await lockProposal(id, institution: institution, on: connection)
+        let proposals = ProposalAnswers<RiskPolicyProposalRecord>(connection: connection, logger: logger)
+        let proposal = try await proposals.lockOpen(id.uuid, addressee: institution.uuid)
         guard let product = try await fetchProduct(proposal.productId, on: connection) else { throw NotFound() }
         let status = try await EnrollmentRepository(store: store).institutionStatus(institution, on: connection)
         if let closed = refusal(of: status) { throw closed }
@@ -107,15 +108,16 @@ extension InsuranceRepository {
             product: product.product, insured: .institution(institution), institution: institution, sumInsured: proposal.sumInsuredFen,
             periodStart: proposal.periodStart, periodEnd: proposal.periodEnd, tuitionPaid: .zero, payer: .institutionBank, key: key,
             id: id.uuid, on: connection)
-        try await answerProposal(id, status: .accepted, on: connection)
+        try await proposals.answer(id.uuid, status: .accepted, at: store.dependencies.now())
         return policy
     }
 
     /// The institution turns a proposal made to it down; nothing moves.
     public func rejectRiskPolicy(_ id: Policy.ID, institution: Institution.ID) async throws -> RiskPolicyProposalRecord {
         try await store.transaction { connection in
-            _ = try await lockProposal(id, institution: institution, on: connection)
-            return try await answerProposal(id, status: .rejected, on: connection)
+            let proposals = ProposalAnswers<RiskPolicyProposalRecord>(connection: connection, logger: logger)
+            _ = try await proposals.lockOpen(id.uuid, addressee: institution.uuid)
+            return try await proposals.answer(id.uuid, status: .rejected, at: store.dependencies.now())
         }
     }
 
@@ -133,34 +135,5 @@ extension InsuranceRepository {
         }
         guard periodStart >= BusinessDate(shanghaiDateOf: store.dependencies.now()) else { throw Rejection.policyStartsInThePast }
         return premium(for: product, sumInsured: sumInsured)
-    }
-
-    /// The open proposal made to `institution`, locked; another institution's is not found.
-    private func lockProposal(_ id: Policy.ID, institution: Institution.ID, on connection: PostgresConnection) async throws
-        -> RiskPolicyProposalRecord
-    {
-        let rows = try await connection.query(
-            """
-            SELECT \(unescaped: RiskPolicyProposalRecord.columns) FROM risk_policy_proposals rp
-            WHERE rp.id = \(id.uuid) AND rp.institution_id = \(institution.uuid) FOR UPDATE
-            """, logger: logger)
-        var found: RiskPolicyProposalRecord?
-        for try await row in rows { found = try RiskPolicyProposalRecord(row: row) }
-        guard let proposal = found else { throw NotFound() }
-        guard proposal.status == .proposed else { throw Rejection.proposalNotOpen }
-        return proposal
-    }
-
-    @discardableResult
-    private func answerProposal(_ id: Policy.ID, status: ProposalStatus, on connection: PostgresConnection) async throws
-        -> RiskPolicyProposalRecord
-    {
-        let rows = try await connection.query(
-            """
-            UPDATE risk_policy_proposals rp SET status = \(status.rawValue), answered_at = \(store.dependencies.now())
-            WHERE rp.id = \(id.uuid) RETURNING \(unescaped: RiskPolicyProposalRecord.columns)
-            """, logger: logger)
-        for try await row in rows { return try RiskPolicyProposalRecord(row: row) }
-        throw NotFound()
     }
 }

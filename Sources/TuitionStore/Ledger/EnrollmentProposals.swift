@@ -86,22 +86,15 @@ extension EnrollmentRepository {
     /// the proposal's id, price and term. Another guardian's proposal or student is not found, as if it did not exist.
     public func accept(_ id: Enrollment.ID, studentId: Student.ID, guardian: Guardian.ID) async throws -> EnrollmentRecord {
         try await store.transaction { connection in
-            let rows = try await connection.query(
-                """
-                SELECT \(unescaped: EnrollmentProposalRecord.columns) FROM enrollment_proposals ep
-                WHERE ep.id = \(id.uuid) AND ep.guardian_id = \(guardian.uuid) FOR UPDATE
-                """, logger: logger)
-            var found: EnrollmentProposalRecord?
-            for try await row in rows { found = try EnrollmentProposalRecord(row: row) }
-            guard let proposal = found else { throw NotFound() }
-            guard proposal.status == .proposed else { throw Rejection.proposalNotOpen }
+            let proposals = ProposalAnswers<EnrollmentProposalRecord>(connection: connection, logger: logger)
+            let proposal = try await proposals.lockOpen(id.uuid, addressee: guardian.uuid)
             try await requireOwnStudent(studentId, guardian: guardian, on: connection)
             let enrollment = try await insertEnrollment(
                 id: id, course: proposal.courseId, institution: proposal.institutionId, student: studentId, guardian: guardian,
                 lessons: proposal.lessons, termStart: proposal.termStart, termEnd: proposal.termEnd,
                 frozenPrice: proposal.pricePerLessonFen,
                 on: connection)
-            try await answer(id, status: .accepted, on: connection)
+            try await proposals.answer(id.uuid, status: .accepted, at: store.dependencies.now())
             return enrollment
         }
     }
@@ -109,14 +102,9 @@ extension EnrollmentRepository {
     /// The guardian turns an open proposal made to it down; nothing else changes.
     public func rejectProposal(_ id: Enrollment.ID, guardian: Guardian.ID) async throws -> EnrollmentProposalRecord {
         try await store.transaction { connection in
-            let rows = try await connection.query(
-                "SELECT ep.status FROM enrollment_proposals ep WHERE ep.id = \(id.uuid) AND ep.guardian_id = \(guardian.uuid) FOR UPDATE",
-                logger: logger)
-            var status: ProposalStatus?
-            for try await text in rows.decode(String.self) { status = try decodeEnum(text) }
-            guard let status else { throw NotFound() }
-            guard status == .proposed else { throw Rejection.proposalNotOpen }
-            return try await answer(id, status: .rejected, on: connection)
+            let proposals = ProposalAnswers<EnrollmentProposalRecord>(connection: connection, logger: logger)
+            _ = try await proposals.lockOpen(id.uuid, addressee: guardian.uuid)
+            return try await proposals.answer(id.uuid, status: .rejected, at: store.dependencies.now())
         }
     }
 
@@ -149,19 +137,6 @@ extension EnrollmentRepository {
         let rows = try await connection.query(
             "SELECT 1 FROM students WHERE id = \(student.uuid) AND guardian_id = \(guardian.uuid)", logger: logger)
         for try await _ in rows { return }
-        throw NotFound()
-    }
-
-    @discardableResult
-    private func answer(_ id: Enrollment.ID, status: ProposalStatus, on connection: PostgresConnection) async throws
-        -> EnrollmentProposalRecord
-    {
-        let rows = try await connection.query(
-            """
-            UPDATE enrollment_proposals ep SET status = \(status.rawValue), answered_at = \(store.dependencies.now())
-            WHERE ep.id = \(id.uuid) RETURNING \(unescaped: EnrollmentProposalRecord.columns)
-            """, logger: logger)
-        for try await row in rows { return try EnrollmentProposalRecord(row: row) }
         throw NotFound()
     }
 
