@@ -58,7 +58,7 @@ public struct WarningRepository: Sendable {
     var logger: Logger { store.logger }
 
     /// The advisory lock key of evaluations (`'warnings'` as text bytes).
-    static let lockKey: Int64 = 0x7761_726E_696E_6773
+    package static let lockKey: Int64 = 0x7761_726E_696E_6773
 
     // MARK: Evaluation
 
