@@ -22,6 +22,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "TuitionCore"),
+        // Issue #14: the HTTP API's request and response bodies, plain Codable values shared by storage, the use cases,
+        // the API, the command line and the tests (isowords' SharedModels).
+        .target(name: "TuitionWire", dependencies: ["TuitionCore"]),
         .systemLibrary(name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "ContractKit", dependencies: ["CLibXML2", "COpenSSL"]),
@@ -34,6 +37,7 @@ let package = Package(
             name: "TuitionStore",
             dependencies: [
                 "TuitionCore",
+                "TuitionWire",
                 "EvidenceLog",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // Issue #13: the pool's circuit-breaker error is a 503, not a 500.
@@ -44,11 +48,12 @@ let package = Package(
         ),
         // Issue #14: the use cases between the API and storage; each opens its transaction, asks the core and
         // ContractKit, and writes through the store.
-        .target(name: "TuitionUseCases", dependencies: ["TuitionCore", "TuitionStore", "EvidenceLog", "ContractKit"]),
+        .target(name: "TuitionUseCases", dependencies: ["TuitionCore", "TuitionWire", "TuitionStore", "EvidenceLog", "ContractKit"]),
         .target(
             name: "TuitionAPI",
             dependencies: [
                 "TuitionCore",
+                "TuitionWire",
                 "TuitionStore",
                 "TuitionUseCases",
                 "EvidenceLog",
@@ -67,6 +72,7 @@ let package = Package(
             name: "tuitionguard",
             dependencies: [
                 "TuitionCore",
+                "TuitionWire",
                 "TuitionStore",
                 "TuitionUseCases",
                 "TuitionAPI",
@@ -80,36 +86,38 @@ let package = Package(
         .target(
             name: "TuitionTestSupport",
             dependencies: [
-                "TuitionCore", "TuitionStore", "TuitionUseCases", "ContractKit", .product(name: "PostgresNIO", package: "postgres-nio"),
+                "TuitionCore", "TuitionWire", "TuitionStore", "TuitionUseCases", "ContractKit",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/TuitionTestSupport"
         ),
         .testTarget(name: "TuitionCoreTests", dependencies: ["TuitionCore"]),
+        .testTarget(name: "TuitionWireTests", dependencies: ["TuitionCore", "TuitionWire"]),
         .testTarget(name: "EvidenceLogTests", dependencies: ["EvidenceLog"]),
         .testTarget(name: "ContractKitTests", dependencies: ["ContractKit", "TuitionTestSupport"]),
         .testTarget(
             name: "TuitionStoreTests",
             dependencies: [
-                "TuitionCore", "TuitionStore", "TuitionTestSupport", "EvidenceLog", "ContractKit",
+                "TuitionCore", "TuitionWire", "TuitionStore", "TuitionTestSupport", "EvidenceLog", "ContractKit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(
             name: "TuitionUseCasesTests",
             dependencies: [
-                "TuitionCore", "TuitionStore", "TuitionUseCases", "TuitionTestSupport", "EvidenceLog", "ContractKit",
+                "TuitionCore", "TuitionWire", "TuitionStore", "TuitionUseCases", "TuitionTestSupport", "EvidenceLog", "ContractKit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(
             name: "TuitionAPITests",
             dependencies: [
-                "TuitionCore", "TuitionStore", "TuitionUseCases", "TuitionAPI", "TuitionTestSupport", "EvidenceLog",
+                "TuitionCore", "TuitionWire", "TuitionStore", "TuitionUseCases", "TuitionAPI", "TuitionTestSupport", "EvidenceLog",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(name: "QRImageTests", dependencies: ["QRImage", "TuitionTestSupport"]),
         .testTarget(
-            name: "tuitionguardTests", dependencies: ["tuitionguard", "TuitionStore", "TuitionTestSupport", "EvidenceLog", "ContractKit"]),
+            name: "tuitionguardTests", dependencies: ["tuitionguard", "TuitionWire", "TuitionStore", "TuitionTestSupport", "EvidenceLog", "ContractKit"]),
     ]
 )

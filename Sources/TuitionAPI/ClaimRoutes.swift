@@ -4,42 +4,44 @@ import NIOCore
 import TuitionCore
 import TuitionStore
 import TuitionUseCases
+import TuitionWire
 
-struct ApprovalBody: Codable, Sendable {
-    let amountFen: Money
-    /// Required when approving more than the approvable amount (adding back contested lessons).
-    let reason: String?
-}
-struct ClaimRejectionBody: Codable, Sendable { let reason: String }
+/// Claims: a guardian files one and the automatic checks run at once; the insurer decides it (the district's regulator
+/// may decide a referred one, with a reason) and pays it.
+struct ClaimController {
+    let services: Services
 
-// MARK: Claims
+    func addRoutes(to v1: RouterGroup<AppRequestContext>) {
+        v1.post("claims", use: file)
+        v1.get("claims", use: list)
+        v1.get("claims/:id", use: show)
+        v1.post("claims/:id/approval", use: approve)
+        v1.post("claims/:id/rejection", use: reject)
+        v1.post("claims/:id/payment", use: pay)
+    }
 
-func addClaimRoutes(to router: Router<AppRequestContext>, services: Services) {
-    let v1 = router.group("v1")
-
-    // The guardian files a claim; the automatic checks run at once and their outcome is stored with it.
-    v1.post("claims") { request, context in
+    func file(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.principal(.guardian)
-        guard case .guardian(let guardian) = principal.entity else { throw Problem.roleNotPermitted }
+        let guardian = try principal.guardian()
         let (body, raw) = try await request.decodeJSON(NewClaim.self, context: context)
         try checkAmount(body.claimedFen, atMost: PlatformLimits.claimMaximum)
-        return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
-            try await services.claims.file(body, guardian: guardian, on: connection)
+        let keyed = try services.idempotent.keyed(request, body: raw, principal: principal)
+        return try await services.idempotent.respond {
+            try await services.money.fileClaim(body, guardian: guardian, request: keyed, encode: JSON.body)
         }
     }
-    v1.get("claims") { request, context in
+
+    func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         let status = try request.option("status", as: ClaimStatus.self)
         let page = try await services.claims.claims(scope: try context.scope, status: status, page: try request.pageRequest())
         return try JSON.response(PageBody(page))
     }
-    v1.get("claims/:id") { _, context in
-        guard let claim = try await services.claims.claim(try context.parameters.id("id"), scope: try context.scope) else {
-            throw Problem.notFound
-        }
-        return try JSON.response(claim)
+
+    func show(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try JSON.response(try await services.claims.claim(try context.parameters.id("id"), scope: try context.scope).orNotFound())
     }
-    // The insurer decides its claims; the district's regulator may decide a referred one, with a reason.
-    v1.post("claims/:id/approval") { request, context in
+
+    func approve(_ request: Request, context: AppRequestContext) async throws -> Response {
         let id: Claim.ID = try context.parameters.id("id")
         let (body, _) = try await request.decodeJSON(ApprovalBody.self, context: context)
         let reason = try body.reason.map { try validText($0, maxScalars: 1_000) }
@@ -52,17 +54,19 @@ func addClaimRoutes(to router: Router<AppRequestContext>, services: Services) {
             throw Problem.roleNotPermitted
         }
     }
-    v1.post("claims/:id/rejection") { request, context in
-        guard case .insurer(let insurer) = try context.principal(.insurer).entity else { throw Problem.roleNotPermitted }
+
+    func reject(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let insurer = try context.insurer()
         let id: Claim.ID = try context.parameters.id("id")
         let (body, _) = try await request.decodeJSON(ClaimRejectionBody.self, context: context)
         let reason = try validFreeText(body.reason, maxScalars: 1_000)
         return try JSON.response(try await services.claims.reject(id, insurer: insurer, reason: reason))
     }
-    // Paying moves money: an Idempotency-Key is required, and paying a paid claim moves nothing either way.
-    v1.post("claims/:id/payment") { request, context in
+
+    /// Paying moves money: an Idempotency-Key is required, and paying a paid claim moves nothing either way.
+    func pay(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.principal(.insurer)
-        guard case .insurer(let insurer) = principal.entity else { throw Problem.roleNotPermitted }
+        let insurer = try principal.insurer()
         let id: Claim.ID = try context.parameters.id("id")
         let keyed = try services.idempotent.keyed(request, body: ByteBuffer(), principal: principal, status: .ok)
         return try await services.idempotent.respond {

@@ -198,15 +198,14 @@ private func buildRouter(
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: document)))
     }
     addRoutes(to: router, services: services)
-    addLogRoutes(to: router, store: store, publicKeyPEM: dependencies.logSigner.publicKeyPEM)
+    LogController(repository: EvidenceLogRepository(store: store), publicKeyPEM: dependencies.logSigner.publicKeyPEM).addRoutes(to: router)
     addMetricsRoutes(
         to: router, store: store, telemetry: dependencies.telemetry, scrapeToken: configuration.web.metricsToken, health: health)
     let publicBaseURL = configuration.publicBaseURL ?? "http://\(configuration.host):\(configuration.port)"
-    addPublicRoutes(to: router, store: store, addresses: PublicAddresses(baseURL: publicBaseURL))
-    addDashboardRoutes(
-        to: router, store: store, secureCookie: configuration.web.secureCookies,
-        allowedOrigins: Set([WebSettings.origin(of: publicBaseURL)].compactMap { $0 }))
-    addContractRoutes(to: router, store: store, setup: dependencies.contracts)
+    PublicController(repository: PublicRepository(store: store), addresses: PublicAddresses(baseURL: publicBaseURL)).addRoutes(to: router)
+    DashboardController(pages: DashboardPages(store: store, secureCookie: configuration.web.secureCookies)).addRoutes(
+        to: router, allowedOrigins: Set([WebSettings.origin(of: publicBaseURL)].compactMap { $0 }))
+    ContractController(store: store, setup: dependencies.contracts).addRoutes(to: router.group("v1"))
     // Last: it then wraps only the not-found responder (Hummingbird applies middleware to the routes added after it).
     router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes.map { ($0.path.description, $0.method) }))
     return router

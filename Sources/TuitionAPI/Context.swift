@@ -8,6 +8,7 @@ import Synchronization
 import TuitionCore
 import TuitionStore
 import TuitionUseCases
+import TuitionWire
 
 /// The request context: Hummingbird's core storage plus the principal the bearer token belongs to.
 public struct AppRequestContext: AuthRequestContext, RequestContext {
@@ -39,6 +40,38 @@ public struct AppRequestContext: AuthRequestContext, RequestContext {
     }
 
     var scope: Scope { get throws { Scope(try principal()) } }
+
+    /// The authenticated regulator's district, or 401/403.
+    func regulatorDistrict() throws -> DistrictCode { try principal(.regulator).district() }
+    /// The authenticated institution, or 401/403.
+    func institution() throws -> Institution.ID { try principal(.institution).institution() }
+    /// The authenticated guardian, or 401/403.
+    func guardian() throws -> Guardian.ID { try principal(.guardian).guardian() }
+    /// The authenticated insurer, or 401/403.
+    func insurer() throws -> Insurer.ID { try principal(.insurer).insurer() }
+}
+
+/// The party a principal acts for, when a route needs one kind; any other kind is 403 (which reveals nothing).
+extension Principal {
+    func district() throws -> DistrictCode {
+        guard case .regulator(let district) = entity else { throw Problem.roleNotPermitted }
+        return district
+    }
+
+    func institution() throws -> Institution.ID {
+        guard case .institution(let id) = entity else { throw Problem.roleNotPermitted }
+        return id
+    }
+
+    func guardian() throws -> Guardian.ID {
+        guard case .guardian(let id) = entity else { throw Problem.roleNotPermitted }
+        return id
+    }
+
+    func insurer() throws -> Insurer.ID {
+        guard case .insurer(let id) = entity else { throw Problem.roleNotPermitted }
+        return id
+    }
 }
 
 /// How tokens live and how hard guessing them is: a token expires `tokenLifetime` after it is issued
@@ -187,28 +220,10 @@ extension Request {
     }
 }
 
-/// A page as the API returns it: `items` and the `nextCursor` to pass back, or null at the end.
-struct PageBody<Item: Encodable & Sendable>: Encodable, Sendable {
-    let items: [Item]
-    let nextCursor: String?
-
+extension PageBody {
+    /// The store's page as the API returns it.
     init(_ page: Page<Item>) {
-        self.items = page.items
-        self.nextCursor = page.next
-    }
-
-    init(items: [Item], nextCursor: String?) {
-        self.items = items
-        self.nextCursor = nextCursor
-    }
-
-    enum CodingKeys: CodingKey { case items, nextCursor }
-
-    /// `nextCursor` is written as null at the end, not left out.
-    func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(items, forKey: .items)
-        try container.encode(nextCursor, forKey: .nextCursor)
+        self.init(items: page.items, nextCursor: page.next)
     }
 }
 
@@ -234,12 +249,10 @@ enum JSON {
     }
 }
 
-/// Runs a money-moving request once per `Idempotency-Key` (`KeyedRequests`): the first run's response is stored in
-/// the same transaction as its effects; a replay with the same method, path and body gets that response and moves
-/// nothing; the same key with a different request gets 409.
+/// The HTTP side of a request run once per `Idempotency-Key`: the use cases run it (`KeyedRequests`), storing the first
+/// run's response in the same transaction as its effects; a replay with the same method, path and body gets that
+/// response and moves nothing; the same key with a different request gets 409.
 struct IdempotentRequests: Sendable {
-    let keyed: KeyedRequests
-
     /// The request as the use cases take it: its key (400 without one), owner, token and digest.
     func keyed(_ request: Request, body: ByteBuffer, principal: Principal, status: HTTPResponse.Status = .created) throws -> KeyedRequest {
         guard let key = request.idempotencyKey else { throw Problem.idempotencyKeyRequired }
@@ -255,16 +268,5 @@ struct IdempotentRequests: Sendable {
     func respond(_ useCase: () async throws -> StoredResponse) async throws -> Response {
         let stored = try await useCase()
         return JSON.response(body: stored.body, status: HTTPResponse.Status(code: stored.status))
-    }
-
-    /// Runs `operation` under the request's key, for keyed requests without a use case of their own.
-    func run(
-        _ request: Request, body: ByteBuffer, principal: Principal, status: HTTPResponse.Status = .created,
-        _ operation: (StoreTransaction) async throws -> any Encodable & Sendable
-    ) async throws -> Response {
-        let keyedRequest = try keyed(request, body: body, principal: principal, status: status)
-        return try await respond {
-            try await keyed.run(keyedRequest, encode: JSON.body, operation).response
-        }
     }
 }

@@ -6,102 +6,110 @@ import NIOCore
 import TuitionCore
 import TuitionStore
 import TuitionUseCases
-
-/// The optional body of a signing request: the key type of the signer's certificate when it is first issued.
-struct SignatureBody: Codable, Sendable {
-    let algorithm: String?
-}
-
-// MARK: Contracts
+import TuitionWire
 
 /// Contracts: the institution generates and signs, the guardian countersigns, the regulator reads; anyone may
-/// verify a document and fetch the platform CA certificate. Private keys never leave the store.
-func addContractRoutes(to router: Router<AppRequestContext>, store: Store, setup: ContractSetup?) {
-    let v1 = router.group("v1")
-    let contracts = Contracts(store: store, setup: setup)
-    let certificates = Certificates(store: store)
+/// verify a document and fetch the platform CA certificate and revocation list. Private keys never leave the store.
+struct ContractController {
+    let contracts: Contracts
+    let certificates: Certificates
+    let districts: DistrictProfileRepository
+    let keyEncryptionKey: KeyEncryptionKey?
 
-    v1.post("enrollments/:id/contract") { request, context in
-        guard case .institution(let institution) = try context.principal(.institution).entity else { throw Problem.roleNotPermitted }
+    init(store: Store, setup: ContractSetup?) {
+        self.contracts = Contracts(store: store, setup: setup)
+        self.certificates = Certificates(store: store)
+        self.districts = DistrictProfileRepository(store: store)
+        self.keyEncryptionKey = setup?.keyEncryptionKey
+    }
+
+    func addRoutes(to v1: RouterGroup<AppRequestContext>) {
+        v1.post("enrollments/:id/contract", use: generate)
+        v1.get("enrollments/:id/contract", use: contractOfEnrollment)
+        v1.get("contracts/:id", use: contract)
+        v1.get("contracts/:id/document", use: document)
+        v1.get("contracts/:id/html", use: htmlView)
+        v1.post("contracts/:id/institution-signature", use: signAsInstitution)
+        v1.post("contracts/:id/guardian-signature", use: countersign)
+        v1.post("contract-verifications", use: verify)
+        v1.get("ca/certificate", use: authorityCertificate)
+        v1.get("ca/crl", use: revocationList)
+        v1.get("district", use: districtProfile)
+        v1.put("district", use: setApprovingAuthority)
+    }
+
+    func generate(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let institution = try context.institution()
         let id: Enrollment.ID = try context.parameters.id("id")
         let terms = try await request.decodeOptionalJSON(ContractTerms.self, context: context) ?? ContractTerms()
-        // A proposal no guardian has accepted has no guardian or student to put on a contract.
-        if try await EnrollmentRepository(store: store).isOpenProposal(id, institution: institution) {
-            throw Rejection.enrollmentNotAccepted
-        }
         return try JSON.response(try await contracts.generate(for: id, institution: institution, terms: terms), status: .created)
     }
-    v1.get("enrollments/:id/contract") { _, context in
-        guard let contract = try await contracts.contract(ofEnrollment: try context.parameters.id("id"), scope: try context.scope) else {
-            throw Problem.notFound
-        }
-        return try JSON.response(contract)
+
+    func contractOfEnrollment(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try JSON.response(try await contracts.contract(ofEnrollment: try context.parameters.id("id"), scope: try context.scope).orNotFound())
     }
-    v1.get("contracts/:id") { _, context in
-        guard let contract = try await contracts.contract(try context.parameters.id("id"), scope: try context.scope) else {
-            throw Problem.notFound
-        }
-        return try JSON.response(contract)
+
+    func contract(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try JSON.response(try await contracts.contract(try context.parameters.id("id"), scope: try context.scope).orNotFound())
     }
-    v1.get("contracts/:id/document") { _, context in
-        guard let document = try await contracts.document(try context.parameters.id("id"), scope: try context.scope) else {
-            throw Problem.notFound
-        }
+
+    func document(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let document = try await contracts.document(try context.parameters.id("id"), scope: try context.scope).orNotFound()
         return Response(
             status: .ok, headers: [.contentType: "application/xml; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
     }
-    v1.get("contracts/:id/html") { _, context in
-        guard let document = try await contracts.document(try context.parameters.id("id"), scope: try context.scope) else {
-            throw Problem.notFound
-        }
+
+    func htmlView(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let document = try await contracts.document(try context.parameters.id("id"), scope: try context.scope).orNotFound()
         let lines = ContractSignatureLines.lines(try await contracts.verify(document))
         let html = ContractHTML.render(try XMLDocument.parse(document), signatures: lines)
         return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
     }
-    v1.post("contracts/:id/institution-signature") { request, context in
-        guard case .institution(let institution) = try context.principal(.institution).entity else { throw Problem.roleNotPermitted }
+
+    func signAsInstitution(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let institution = try context.institution()
         let id: Contract.ID = try context.parameters.id("id")
         let algorithm = try await request.signingAlgorithm(context: context)
         return try JSON.response(try await contracts.signAsInstitution(id, institution: institution, algorithm: algorithm))
     }
-    v1.post("contracts/:id/guardian-signature") { request, context in
-        guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }
+
+    func countersign(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let guardian = try context.guardian()
         let id: Contract.ID = try context.parameters.id("id")
         let algorithm = try await request.signingAlgorithm(context: context)
         return try JSON.response(try await contracts.countersign(id, guardian: guardian, algorithm: algorithm))
     }
 
-    // Public: anyone checks a contract document against the platform CA, and fetches the CA certificate.
-    v1.post("contract-verifications") { request, context in
+    /// Public: anyone checks a contract document against the platform CA.
+    func verify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let bytes = try await request.collectBody(context: context)
         return try JSON.response(try await contracts.verify(bytes))
     }
-    v1.get("ca/crl") { _, _ in
-        guard let kek = setup?.keyEncryptionKey else { throw ContractsNotConfigured() }
+
+    func authorityCertificate(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let certificate = try await certificates.authorityCertificate() else { throw CertificateAuthorityNotInitialised() }
+        return Response(
+            status: .ok, headers: [.contentType: "application/x-pem-file"],
+            body: .init(byteBuffer: ByteBuffer(string: certificate.pemRepresentation)))
+    }
+
+    func revocationList(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let kek = keyEncryptionKey else { throw ContractsNotConfigured() }
         guard let crl = try await certificates.revocationList(kek: kek) else { throw CertificateAuthorityNotInitialised() }
         return Response(
             status: .ok, headers: [.contentType: "application/x-pem-file", .cacheControl: "max-age=300"],
             body: .init(byteBuffer: ByteBuffer(string: crl)))
     }
 
-    // The district's approving authority (审批机关), which contracts name for 甲方; set by its regulator.
-    let districts = DistrictProfileRepository(store: store)
-    v1.get("district") { _, context in
-        guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
-        return try JSON.response(try await districts.profile(district))
+    /// The district's approving authority (审批机关), which contracts name for 甲方; set by its regulator.
+    func districtProfile(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try JSON.response(try await districts.profile(try context.regulatorDistrict()))
     }
-    v1.put("district") { request, context in
-        guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
+
+    func setApprovingAuthority(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let district = try context.regulatorDistrict()
         let (body, _) = try await request.decodeJSON(DistrictProfile.Update.self, context: context)
         return try JSON.response(try await districts.setApprovingAuthority(body.approvingAuthority, district: district))
-    }
-    v1.get("ca/certificate") { _, _ in
-        guard let certificate = try await certificates.authorityCertificate() else {
-            throw CertificateAuthorityNotInitialised()
-        }
-        return Response(
-            status: .ok, headers: [.contentType: "application/x-pem-file"],
-            body: .init(byteBuffer: ByteBuffer(string: certificate.pemRepresentation)))
     }
 }
 

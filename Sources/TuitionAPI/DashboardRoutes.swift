@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import TuitionCore
 import TuitionStore
+import TuitionWire
 
 /// The regulator's web dashboard. A regulator signs in by pasting its token and gets a session cookie (HttpOnly,
 /// SameSite=Strict); a regulator's bearer token works too, so scripts and the isolation test read the same pages.
@@ -28,7 +29,7 @@ struct DashboardPages: Sendable {
     /// Another role's token is 403, as on every regulator route.
     func district(_ request: Request, context: AppRequestContext) async throws -> DistrictCode? {
         if context.identity != nil {
-            guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
+            let district = try context.regulatorDistrict()
             return district
         }
         guard let cookie = request.cookies[Self.cookieName]?.value, !cookie.isEmpty else { return nil }
@@ -49,16 +50,28 @@ func redirect(to location: String, headers extra: HTTPFields = [:]) -> Response 
     return Response(status: .seeOther, headers: headers)
 }
 
-struct SignInForm: Decodable { let token: String }
+/// The regulator's web dashboard: sign-in with a regulator token (a session cookie after that), the district's
+/// overview, and lists of institutions, warnings, defunct cases and claims. Every page but sign-in needs a session.
+struct DashboardController {
+    let pages: DashboardPages
 
-func addDashboardRoutes(to router: Router<AppRequestContext>, store: Store, secureCookie: Bool, allowedOrigins: Set<String>) {
-    let pages = DashboardPages(store: store, secureCookie: secureCookie)
-    let dashboard = router.group("dashboard").add(middleware: SameOriginMiddleware(allowedOrigins: allowedOrigins))
+    func addRoutes(to router: Router<AppRequestContext>, allowedOrigins: Set<String>) {
+        let dashboard = router.group("dashboard").add(middleware: SameOriginMiddleware(allowedOrigins: allowedOrigins))
+        dashboard.get("sign-in", use: signInForm)
+        dashboard.post("sign-in", use: signIn)
+        dashboard.post("sign-out", use: signOut)
+        dashboard.get(use: overview)
+        dashboard.get("institutions", use: institutions)
+        dashboard.get("warnings", use: warnings)
+        dashboard.get("defunct-cases", use: defunctCases)
+        dashboard.get("claims", use: claims)
+    }
 
-    dashboard.get("sign-in") { _, _ in
+    func signInForm(_ request: Request, context: AppRequestContext) async throws -> Response {
         html(Pages.render("sign-in", ["title": "监管部门登录"]))
     }
-    dashboard.post("sign-in") { request, context in
+
+    func signIn(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await request.collectBody(upTo: RequestBodyLimit.formBytes)
         let token = (try? URLEncodedFormDecoder().decode(SignInForm.self, from: String(buffer: body)))?.token ?? ""
         let principal = token.isEmpty || token.utf8.count >= 200 ? nil : try await pages.principals.principal(forToken: token)
@@ -71,20 +84,21 @@ func addDashboardRoutes(to router: Router<AppRequestContext>, store: Store, secu
         headers[.setCookie] = pages.cookie(value: session, maxAgeSeconds: Int(DashboardPages.sessionLifetime.components.seconds))
         return redirect(to: "/dashboard", headers: headers)
     }
-    dashboard.post("sign-out") { request, _ in
+
+    func signOut(_ request: Request, context: AppRequestContext) async throws -> Response {
         if let cookie = request.cookies[DashboardPages.cookieName]?.value, !cookie.isEmpty { try await pages.sessions.close(cookie) }
         var headers = HTTPFields()
         headers[.setCookie] = pages.cookie(value: "", maxAgeSeconds: 0)
         return redirect(to: "/dashboard/sign-in", headers: headers)
     }
 
-    dashboard.get { request, context in
+    func overview(_ request: Request, context: AppRequestContext) async throws -> Response {
         guard let district = try await pages.district(request, context: context) else { return redirect(to: "/dashboard/sign-in") }
         let overview = try await pages.dashboard.overview(district: district)
         return html(Pages.render("overview", try overviewPage(overview)))
     }
 
-    dashboard.get("institutions") { request, context in
+    func institutions(_ request: Request, context: AppRequestContext) async throws -> Response {
         guard let district = try await pages.district(request, context: context) else { return redirect(to: "/dashboard/sign-in") }
         let query = request.uri.queryParameters
         let grade = try query["grade"].map { text in
@@ -99,7 +113,7 @@ func addDashboardRoutes(to router: Router<AppRequestContext>, store: Store, secu
         return html(Pages.render("list", institutionList(page, filter: filter, request: request)))
     }
 
-    dashboard.get("warnings") { request, context in
+    func warnings(_ request: Request, context: AppRequestContext) async throws -> Response {
         guard let district = try await pages.district(request, context: context) else { return redirect(to: "/dashboard/sign-in") }
         let query = request.uri.queryParameters
         let status = try request.choice("status", from: Labels.warningStatuses.map(\.0), default: "open")
@@ -112,7 +126,7 @@ func addDashboardRoutes(to router: Router<AppRequestContext>, store: Store, secu
         return html(Pages.render("list", warningList(page, filter: filter, request: request)))
     }
 
-    dashboard.get("defunct-cases") { request, context in
+    func defunctCases(_ request: Request, context: AppRequestContext) async throws -> Response {
         guard let district = try await pages.district(request, context: context) else { return redirect(to: "/dashboard/sign-in") }
         let status = try request.choice("status", from: ["running", "completed"])
         let page = try await pages.dashboard.defunctCases(
@@ -120,7 +134,7 @@ func addDashboardRoutes(to router: Router<AppRequestContext>, store: Store, secu
         return html(Pages.render("list", defunctList(page, status: status, request: request)))
     }
 
-    dashboard.get("claims") { request, context in
+    func claims(_ request: Request, context: AppRequestContext) async throws -> Response {
         guard let district = try await pages.district(request, context: context) else { return redirect(to: "/dashboard/sign-in") }
         let status = try request.emptyMeansNone("status", as: ClaimStatus.self)
         let page = try await pages.dashboard.claims(

@@ -4,45 +4,60 @@ import NIOCore
 import TuitionCore
 import TuitionStore
 import TuitionUseCases
+import TuitionWire
 
-// MARK: Insurance products and policies
+/// Insurance: insurers offer products, propose risk-control policies to institutions (nothing is charged or counted
+/// until the institution accepts and pays the premium from its bank), and guardians buy tuition policies.
+struct InsuranceController {
+    let services: Services
 
-func addInsuranceRoutes(to router: Router<AppRequestContext>, services: Services) {
-    let v1 = router.group("v1")
+    func addRoutes(to v1: RouterGroup<AppRequestContext>) {
+        v1.post("insurance-products", use: createProduct)
+        v1.get("insurance-products", use: products)
+        v1.post("policy-proposals", use: proposeRiskPolicy)
+        v1.get("policy-proposals", use: proposals)
+        v1.get("policy-proposals/:id", use: proposal)
+        v1.post("policy-proposals/:id/acceptance", use: acceptRiskPolicy)
+        v1.post("policy-proposals/:id/rejection", use: rejectRiskPolicy)
+        v1.post("enrollments/:id/tuition-policies", use: buyTuitionPolicy)
+        v1.get("policies", use: policies)
+        v1.get("policies/:id", use: policy)
+    }
 
-    v1.post("insurance-products") { request, context in
-        guard case .insurer(let insurer) = try context.principal(.insurer).entity else { throw Problem.roleNotPermitted }
+    func createProduct(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let insurer = try context.insurer()
         let (body, _) = try await request.decodeJSON(NewInsuranceProduct.self, context: context)
         return try JSON.response(try await services.insurance.createProduct(body, insurer: insurer), status: .created)
     }
-    // Products are offers: any authenticated principal reads them all.
-    v1.get("insurance-products") { request, context in
+
+    /// Products are offers: any authenticated principal reads them all.
+    func products(_ request: Request, context: AppRequestContext) async throws -> Response {
         _ = try context.principal()
         let kind = try request.option("kind", as: InsuranceProductKind.self)
         return try JSON.response(PageBody(try await services.insurance.products(kind: kind, page: try request.pageRequest())))
     }
 
-    // The insurer proposes a risk-control policy to an institution; nothing is charged or counted until the
-    // institution accepts it (and pays the premium from its bank).
-    v1.post("policy-proposals") { request, context in
-        guard case .insurer(let insurer) = try context.principal(.insurer).entity else { throw Problem.roleNotPermitted }
+    func proposeRiskPolicy(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let insurer = try context.insurer()
         let (body, _) = try await request.decodeJSON(NewRiskPolicy.self, context: context)
         return try JSON.response(try await services.insurance.proposeRiskPolicy(body, insurer: insurer), status: .created)
     }
-    v1.get("policy-proposals") { request, context in
+
+    func proposals(_ request: Request, context: AppRequestContext) async throws -> Response {
         try JSON.response(
             PageBody(try await services.insurance.riskPolicyProposals(scope: try context.scope, page: try request.pageRequest())))
     }
-    v1.get("policy-proposals/:id") { _, context in
-        guard let proposal = try await services.insurance.riskPolicyProposal(try context.parameters.id("id"), scope: try context.scope)
-        else { throw Problem.notFound }
-        return try JSON.response(proposal)
+
+    func proposal(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try JSON.response(
+            try await services.insurance.riskPolicyProposal(try context.parameters.id("id"), scope: try context.scope).orNotFound())
     }
-    v1.post("policy-proposals/:id/acceptance") { request, context in
+
+    /// A risk-control policy may stand in for the reserve and ends the expiry warning: the use case re-evaluates.
+    func acceptRiskPolicy(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.principal(.institution)
-        guard case .institution(let institution) = principal.entity else { throw Problem.roleNotPermitted }
+        let institution = try principal.institution()
         let id: Policy.ID = try context.parameters.id("id")
-        // A risk-control policy may stand in for the reserve and ends the expiry warning: the use case re-evaluates.
         let keyed = try services.idempotent.keyed(request, body: ByteBuffer(), principal: principal)
         return try await services.idempotent.respond {
             try await services.money.acceptRiskPolicy(
@@ -50,29 +65,31 @@ func addInsuranceRoutes(to router: Router<AppRequestContext>, services: Services
                 encode: JSON.body)
         }
     }
-    v1.post("policy-proposals/:id/rejection") { _, context in
-        guard case .institution(let institution) = try context.principal(.institution).entity else { throw Problem.roleNotPermitted }
+
+    func rejectRiskPolicy(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let institution = try context.institution()
         return try JSON.response(try await services.insurance.rejectRiskPolicy(try context.parameters.id("id"), institution: institution))
     }
-    // The guardian buys a tuition policy for its paid enrollment and pays the premium from its bank.
-    v1.post("enrollments/:id/tuition-policies") { request, context in
+
+    /// The guardian buys a tuition policy for its paid enrollment and pays the premium from its bank.
+    func buyTuitionPolicy(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.principal(.guardian)
-        guard case .guardian(let guardian) = principal.entity else { throw Problem.roleNotPermitted }
+        let guardian = try principal.guardian()
         let id: Enrollment.ID = try context.parameters.id("id")
         let (body, raw) = try await request.decodeJSON(NewTuitionPolicy.self, context: context)
-        return try await services.idempotent.run(request, body: raw, principal: principal) { connection in
-            try await services.insurance.buyTuitionPolicy(
-                body, enrollment: id, guardian: guardian, key: request.transferKey("premium", principal: principal),
-                on: connection)
+        let keyed = try services.idempotent.keyed(request, body: raw, principal: principal)
+        return try await services.idempotent.respond {
+            try await services.money.buyTuitionPolicy(
+                body, enrollment: id, guardian: guardian, premiumKey: request.transferKey("premium", principal: principal),
+                request: keyed, encode: JSON.body)
         }
     }
-    v1.get("policies") { request, context in
+
+    func policies(_ request: Request, context: AppRequestContext) async throws -> Response {
         try JSON.response(PageBody(try await services.insurance.policies(scope: try context.scope, page: try request.pageRequest())))
     }
-    v1.get("policies/:id") { _, context in
-        guard let policy = try await services.insurance.policy(try context.parameters.id("id"), scope: try context.scope) else {
-            throw Problem.notFound
-        }
-        return try JSON.response(policy)
+
+    func policy(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try JSON.response(try await services.insurance.policy(try context.parameters.id("id"), scope: try context.scope).orNotFound())
     }
 }

@@ -11,22 +11,33 @@ struct LogEntriesPage: Encodable, Sendable {
 
 /// The public evidence log: anyone may read the signed head, entries and proofs, and check them offline
 /// with the public key alone.
-func addLogRoutes(to router: Router<AppRequestContext>, store: Store, publicKeyPEM: String) {
-    let log = router.group("v1/log")
-    let repository = EvidenceLogRepository(store: store)
+struct LogController {
+    let repository: EvidenceLogRepository
+    let publicKeyPEM: String
 
-    log.get("head") { _, _ in
-        guard let head = try await repository.latestHead() else { throw Problem.notFound }
-        return try JSON.response(head)
+    func addRoutes(to router: Router<AppRequestContext>) {
+        let log = router.group("v1/log")
+        log.get("head", use: head)
+        log.get("public-key", use: publicKey)
+        log.get("entries", use: entries)
+        log.get("entries/:index", use: entry)
+        log.get("proofs/inclusion", use: inclusionProof)
+        log.get("proofs/consistency", use: consistencyProof)
     }
-    log.get("public-key") { _, _ in
+
+    func head(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try JSON.response(try await repository.latestHead().orNotFound())
+    }
+
+    func publicKey(_ request: Request, context: AppRequestContext) async throws -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/x-pem-file"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: publicKeyPEM)))
     }
-    // `end` (exclusive: the size of the tree head the client holds) bounds the page, so a client auditing one head never
-    // reads an entry the log appended after it; without it, the latest signed head bounds it.
-    log.get("entries") { request, _ in
+
+    /// `end` (exclusive: the size of the tree head the client holds) bounds the page, so a client auditing one head never
+    /// reads an entry the log appended after it; without it, the latest signed head bounds it.
+    func entries(_ request: Request, context: AppRequestContext) async throws -> Response {
         let start = try request.integer("start", default: 0)
         let count = try request.integer("count", default: 100, range: 1...1_000)
         let latest = try await repository.latestHead()?.head.size ?? 0
@@ -35,19 +46,22 @@ func addLogRoutes(to router: Router<AppRequestContext>, store: Store, publicKeyP
         let next = entries.last.map { $0.index + 1 }.flatMap { $0 < end ? $0 : nil }
         return try JSON.response(LogEntriesPage(entries: entries, next: next))
     }
-    log.get("entries/:index") { _, context in
+
+    func entry(_ request: Request, context: AppRequestContext) async throws -> Response {
         guard let text = context.parameters.get("index"), let index = Int64(text), index >= 0,
             let entry = try await repository.entries(from: index, count: 1).first, entry.index == index
         else { throw Problem.notFound }
         return try JSON.response(entry)
     }
-    log.get("proofs/inclusion") { request, _ in
+
+    func inclusionProof(_ request: Request, context: AppRequestContext) async throws -> Response {
         let index = try request.integer("index")
         let size = try request.uri.queryParameters["size"] == nil ? nil : request.integer("size")
         return try JSON.response(try await repository.inclusionProof(index: index, size: size))
     }
-    log.get("proofs/consistency") { request, _ in
-        // RFC 9162 defines consistency only from a non-empty tree.
+
+    /// RFC 9162 defines consistency only from a non-empty tree.
+    func consistencyProof(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (from, to) = (try request.integer("from", range: 1...Int64.max), try request.integer("to", range: 1...Int64.max))
         return try JSON.response(try await repository.consistencyProof(from: from, to: to))
     }

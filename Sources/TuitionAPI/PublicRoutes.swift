@@ -5,25 +5,7 @@ import NIOCore
 import QRImage
 import TuitionCore
 import TuitionStore
-
-/// The public institution page's JSON: what `PublicRepository` reads, plus the page's address and its QR code's.
-struct PublicInstitutionBody: Encodable, Sendable {
-    let institution: PublicInstitution
-    let pageURL: String
-    let qrCodeURL: String
-
-    func encode(to encoder: Encoder) throws {
-        try institution.encode(to: encoder)
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(pageURL, forKey: .pageURL)
-        try container.encode(qrCodeURL, forKey: .qrCodeURL)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case pageURL = "pageUrl"
-        case qrCodeURL = "qrCodeUrl"
-    }
-}
+import TuitionWire
 
 /// Where the public pages live, as people reach them (the QR code carries this address).
 struct PublicAddresses: Sendable {
@@ -59,28 +41,38 @@ extension Parameters {
     }
 }
 
-func addPublicRoutes(to router: Router<AppRequestContext>, store: Store, addresses: PublicAddresses) {
-    let repository = PublicRepository(store: store)
+/// The public side, no token needed: an institution's page (JSON, HTML and a QR code of the page's address) and the
+/// course catalog with its comparison.
+struct PublicController {
+    let repository: PublicRepository
+    let addresses: PublicAddresses
 
-    router.get("v1/public/institutions/:licenceNumber") { _, context in
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("v1/public/institutions/:licenceNumber", use: institution)
+        router.get("public/institutions/:licenceNumber", use: institutionPage)
+        router.get("public/institutions/:licenceNumber/qr.png", use: qrCode)
+        router.get("v1/public/courses", use: catalog)
+        router.get("v1/public/courses/compare", use: compare)
+    }
+
+    func institution(_ request: Request, context: AppRequestContext) async throws -> Response {
         let licence = try context.parameters.licenceNumber()
-        guard let institution = try await repository.institution(licenceNumber: licence) else { throw Problem.notFound }
+        let institution = try await repository.institution(licenceNumber: licence).orNotFound()
         return try JSON.response(
             PublicInstitutionBody(
                 institution: institution, pageURL: addresses.pageURL(licenceNumber: licence),
                 qrCodeURL: addresses.qrURL(licenceNumber: licence)))
     }
 
-    router.get("public/institutions/:licenceNumber") { _, context in
-        let licence = try context.parameters.licenceNumber()
-        guard let institution = try await repository.institution(licenceNumber: licence) else { throw Problem.notFound }
+    func institutionPage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let institution = try await repository.institution(licenceNumber: try context.parameters.licenceNumber()).orNotFound()
         return html(Pages.render("public-institution", publicPage(institution, addresses: addresses)))
     }
 
-    router.get("public/institutions/:licenceNumber/qr.png") { _, context in
+    /// Only for institutions that exist: the endpoint does not make QR codes of arbitrary text.
+    func qrCode(_ request: Request, context: AppRequestContext) async throws -> Response {
         let licence = try context.parameters.licenceNumber()
-        // Only for institutions that exist: the endpoint does not make QR codes of arbitrary text.
-        guard try await repository.institution(licenceNumber: licence) != nil else { throw Problem.notFound }
+        _ = try await repository.institution(licenceNumber: licence).orNotFound()
         let png = try QRCode(encoding: addresses.pageURL(licenceNumber: licence)).png()
         var headers = HTTPFields()
         headers[.contentType] = "image/png"
@@ -88,9 +80,8 @@ func addPublicRoutes(to router: Router<AppRequestContext>, store: Store, address
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: png)))
     }
 
-    router.get("v1/public/courses") { request, _ in
-        let query = request.uri.queryParameters
-        let cursor = try query["cursor"].map { text in
+    func catalog(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let cursor = try request.uri.queryParameters["cursor"].map { text in
             guard let cursor = CatalogCursor(String(text)) else { throw Problem.invalidParameter("cursor is not one we gave out") }
             return cursor
         }
@@ -98,7 +89,7 @@ func addPublicRoutes(to router: Router<AppRequestContext>, store: Store, address
         return try JSON.response(PageBody(page))
     }
 
-    router.get("v1/public/courses/compare") { request, _ in
+    func compare(_ request: Request, context: AppRequestContext) async throws -> Response {
         let text = request.uri.queryParameters["ids"].map(String.init) ?? ""
         let parts = text.split(separator: ",", omittingEmptySubsequences: false)
         guard (2...5).contains(parts.count) else { throw Problem.invalidParameter("ids must name 2–5 courses, separated by commas") }
@@ -107,8 +98,7 @@ func addPublicRoutes(to router: Router<AppRequestContext>, store: Store, address
             return id
         }
         guard Set(ids).count == ids.count else { throw Problem.invalidParameter("ids names a course twice") }
-        guard let courses = try await repository.compare(ids) else { throw Problem.notFound }
-        return try JSON.response(["items": courses])
+        return try JSON.response(["items": try await repository.compare(ids).orNotFound()])
     }
 }
 

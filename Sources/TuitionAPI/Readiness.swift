@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TuitionStore
+import TuitionWire
 
 /// When the service counts as ready to take traffic (`GET /ready`), as opposed to alive (`GET /health`).
 public struct ReadinessPolicy: Sendable {
@@ -10,15 +11,6 @@ public struct ReadinessPolicy: Sendable {
     public var databaseCheckDeadline: Duration = .seconds(2)
 
     public init() {}
-}
-
-struct ReadinessBody: Encodable {
-    var ready: Bool
-    var database: String
-    var queueDepth: Int64?
-    var oldestQueuedAgeSeconds: Double?
-    var headAgeSeconds: Double?
-    var stalledServices: [String]
 }
 
 /// `GET /ready`: 200 when the database answers, the evidence log keeps up and no background service is stuck; 503

@@ -3,51 +3,28 @@ import Hummingbird
 import Logging
 import TuitionCore
 import TuitionStore
+import TuitionWire
 
-struct NoteBody: Codable, Sendable { let note: String }
-struct AnswerBody: Codable, Sendable { let answer: String }
-struct ClosingBody: Codable, Sendable {
-    let upheld: Bool
-    let note: String
-}
+/// Supervision: warnings (regulators see their district's, institutions their own), the district's warning settings,
+/// inspections, sanctions and credit grades.
+struct SupervisionController {
+    let services: Services
 
-extension WarningThresholds {
-    /// The thresholds as `PUT /v1/district/warning-settings` takes and returns them.
-    struct Body: Codable, Sendable {
-        let escrowCoverageMinBasisPoints: Int
-        let salesSpikeRatioBasisPoints: Int
-        let salesSpikeMinimumFen: Money
-        let lessonsOverScheduleRatioBasisPoints: Int
-        let lessonsOverScheduleMinimum: Int
-        let refundGraceDays: Int
-        let expiryNoticeDays: Int
-        let deadlineDays: Int
+    func addRoutes(to v1: RouterGroup<AppRequestContext>) {
+        v1.get("warnings", use: warnings)
+        v1.post("warnings/:id/resolution", use: resolveWarning)
+        v1.post("warnings/evaluation", use: evaluateWarnings)
+        v1.get("district/warning-settings", use: warningSettings)
+        v1.put("district/warning-settings", use: setWarningSettings)
+        v1.post("institutions/:id/inspections", use: recordInspection)
+        v1.post("institutions/:id/suspension", use: sanction(.suspend))
+        v1.post("institutions/:id/reinstatement", use: sanction(.reinstate))
+        v1.post("institutions/:id/blacklisting", use: sanction(.blacklist))
+        v1.get("institutions/:id/credit", use: credit)
+        v1.get("institutions/:id/ratings", use: ratings)
     }
 
-    var body: Body {
-        Body(
-            escrowCoverageMinBasisPoints: escrowCoverageMinBasisPoints, salesSpikeRatioBasisPoints: salesSpikeRatioBasisPoints,
-            salesSpikeMinimumFen: salesSpikeMinimum, lessonsOverScheduleRatioBasisPoints: lessonsOverScheduleRatioBasisPoints,
-            lessonsOverScheduleMinimum: lessonsOverScheduleMinimum, refundGraceDays: refundGraceDays, expiryNoticeDays: expiryNoticeDays,
-            deadlineDays: deadlineDays)
-    }
-
-    init(_ body: Body) {
-        self.init(
-            escrowCoverageMinBasisPoints: body.escrowCoverageMinBasisPoints, salesSpikeRatioBasisPoints: body.salesSpikeRatioBasisPoints,
-            salesSpikeMinimum: body.salesSpikeMinimumFen, lessonsOverScheduleRatioBasisPoints: body.lessonsOverScheduleRatioBasisPoints,
-            lessonsOverScheduleMinimum: body.lessonsOverScheduleMinimum, refundGraceDays: body.refundGraceDays,
-            expiryNoticeDays: body.expiryNoticeDays, deadlineDays: body.deadlineDays)
-    }
-}
-
-// MARK: Warnings, sanctions, inspections and credit
-
-func addSupervisionRoutes(to router: Router<AppRequestContext>, services: Services) {
-    let v1 = router.group("v1")
-
-    // Regulators see their district's warnings, institutions their own.
-    v1.get("warnings") { request, context in
+    func warnings(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.principal()
         guard principal.role == .regulator || principal.role == .institution else { throw Problem.roleNotPermitted }
         let status = try request.option("status", as: WarningStatus.self)
@@ -56,39 +33,42 @@ func addSupervisionRoutes(to router: Router<AppRequestContext>, services: Servic
             scope: Scope(principal), status: status, rule: rule, page: try request.pageRequest())
         return try JSON.response(PageBody(page))
     }
-    v1.post("warnings/:id/resolution") { request, context in
-        guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
-        guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw Problem.notFound }
+
+    func resolveWarning(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let district = try context.regulatorDistrict()
+        let id = try context.parameters.get("id").flatMap(UUID.init(uuidString:)).orNotFound()
         let (body, _) = try await request.decodeJSON(NoteBody.self, context: context)
         let note = try validFreeText(body.note, maxScalars: 2_000)
         return try JSON.response(try await services.warnings.resolve(id, district: district, note: note))
     }
-    // Evaluates the regulator's district now, as the scheduled evaluation does.
-    v1.post("warnings/evaluation") { _, context in
-        guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
+
+    /// Evaluates the regulator's district now, as the scheduled evaluation does.
+    func evaluateWarnings(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let district = try context.regulatorDistrict()
         return try JSON.response(try await services.warnings.evaluate(.district(district)))
     }
 
-    v1.get("district/warning-settings") { _, context in
-        guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
-        return try JSON.response(try await services.warnings.thresholds(district).body)
+    func warningSettings(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try JSON.response(try await services.warnings.thresholds(try context.regulatorDistrict()).body)
     }
-    v1.put("district/warning-settings") { request, context in
-        guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
+
+    func setWarningSettings(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let district = try context.regulatorDistrict()
         let (body, _) = try await request.decodeJSON(WarningThresholds.Body.self, context: context)
         return try JSON.response(try await services.warnings.setThresholds(WarningThresholds(body), district: district).body)
     }
 
-    v1.post("institutions/:id/inspections") { request, context in
-        guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
+    func recordInspection(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let district = try context.regulatorDistrict()
         let id: Institution.ID = try context.parameters.id("id")
         let (body, _) = try await request.decodeJSON(NewInspection.self, context: context)
         return try JSON.response(
             try await services.supervision.recordInspection(body, institution: id, district: district), status: .created)
     }
-    for (path, action) in [("suspension", SanctionAction.suspend), ("reinstatement", .reinstate), ("blacklisting", .blacklist)] {
-        v1.post("institutions/:id/\(path)") { request, context in
-            guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
+
+    func sanction(_ action: SanctionAction) -> @Sendable (Request, AppRequestContext) async throws -> Response {
+        { [services] request, context in
+            let district = try context.regulatorDistrict()
             let id: Institution.ID = try context.parameters.id("id")
             let (body, _) = try await request.decodeJSON(NoteBody.self, context: context)
             let note = try validFreeText(body.note, maxScalars: 2_000)
@@ -96,61 +76,68 @@ func addSupervisionRoutes(to router: Router<AppRequestContext>, services: Servic
                 try await services.supervision.sanction(id, action: action, note: note, district: district), status: .created)
         }
     }
-    v1.get("institutions/:id/credit") { _, context in
-        guard let credit = try await services.supervision.credit(try context.parameters.id("id"), scope: try context.scope) else {
-            throw Problem.notFound
-        }
-        return try JSON.response(credit)
+
+    func credit(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try JSON.response(try await services.supervision.credit(try context.parameters.id("id"), scope: try context.scope).orNotFound())
     }
-    v1.get("institutions/:id/ratings") { _, context in
+
+    func ratings(_ request: Request, context: AppRequestContext) async throws -> Response {
         let id: Institution.ID = try context.parameters.id("id")
-        guard try await services.parties.institution(id, scope: try context.scope) != nil else { throw Problem.notFound }
+        _ = try await services.parties.institution(id, scope: try context.scope).orNotFound()
         return try JSON.response(try await services.feedback.ratings(of: id))
     }
 }
 
-// MARK: Reviews and complaints
+/// Reviews and complaints: a guardian reviews its enrollment or complains, the institution answers, the regulator closes.
+struct FeedbackController {
+    let services: Services
 
-func addFeedbackRoutes(to router: Router<AppRequestContext>, services: Services) {
-    let v1 = router.group("v1")
+    func addRoutes(to v1: RouterGroup<AppRequestContext>) {
+        v1.post("enrollments/:id/review", use: review)
+        v1.get("enrollments/:id/review", use: reviewOf)
+        v1.post("complaints", use: fileComplaint)
+        v1.get("complaints", use: complaints)
+        v1.get("complaints/:id", use: complaint)
+        v1.post("complaints/:id/answer", use: answer)
+        v1.post("complaints/:id/closing", use: close)
+    }
 
-    v1.post("enrollments/:id/review") { request, context in
-        guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }
+    func review(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let guardian = try context.guardian()
         let id: Enrollment.ID = try context.parameters.id("id")
         let (body, _) = try await request.decodeJSON(NewReview.self, context: context)
         return try JSON.response(try await services.feedback.review(id, guardian: guardian, body), status: .created)
     }
-    v1.get("enrollments/:id/review") { _, context in
-        guard let review = try await services.feedback.reviewOf(try context.parameters.id("id"), scope: try context.scope) else {
-            throw Problem.notFound
-        }
-        return try JSON.response(review)
+
+    func reviewOf(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try JSON.response(try await services.feedback.reviewOf(try context.parameters.id("id"), scope: try context.scope).orNotFound())
     }
 
-    v1.post("complaints") { request, context in
-        guard case .guardian(let guardian) = try context.principal(.guardian).entity else { throw Problem.roleNotPermitted }
+    func fileComplaint(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let guardian = try context.guardian()
         let (body, _) = try await request.decodeJSON(NewComplaint.self, context: context)
         return try JSON.response(try await services.feedback.file(body, guardian: guardian), status: .created)
     }
-    v1.get("complaints") { request, context in
+
+    func complaints(_ request: Request, context: AppRequestContext) async throws -> Response {
         let status = try request.option("status", as: ComplaintStatus.self)
         let page = try await services.feedback.complaints(scope: try context.scope, status: status, page: try request.pageRequest())
         return try JSON.response(PageBody(page))
     }
-    v1.get("complaints/:id") { _, context in
-        guard let complaint = try await services.feedback.complaint(try context.parameters.id("id"), scope: try context.scope) else {
-            throw Problem.notFound
-        }
-        return try JSON.response(complaint)
+
+    func complaint(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try JSON.response(try await services.feedback.complaint(try context.parameters.id("id"), scope: try context.scope).orNotFound())
     }
-    v1.post("complaints/:id/answer") { request, context in
-        guard case .institution(let institution) = try context.principal(.institution).entity else { throw Problem.roleNotPermitted }
+
+    func answer(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let institution = try context.institution()
         let id: Complaint.ID = try context.parameters.id("id")
         let (body, _) = try await request.decodeJSON(AnswerBody.self, context: context)
         return try JSON.response(try await services.feedback.answer(id, institution: institution, answer: body.answer))
     }
-    v1.post("complaints/:id/closing") { request, context in
-        guard case .regulator(let district) = try context.principal(.regulator).entity else { throw Problem.roleNotPermitted }
+
+    func close(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let district = try context.regulatorDistrict()
         let id: Complaint.ID = try context.parameters.id("id")
         let (body, _) = try await request.decodeJSON(ClosingBody.self, context: context)
         return try JSON.response(try await services.feedback.close(id, district: district, upheld: body.upheld, note: body.note))

@@ -3,21 +3,13 @@ import HTTPTypes
 import Hummingbird
 import TuitionCore
 import TuitionStore
+import TuitionWire
 
-/// A token just issued: shown once, never cached.
-struct TokenIssued: Codable, Sendable {
-    let principalId: String
-    let role: Role
-    let entityId: String
-    let token: String
-    let expiresAt: Date
-
+extension TokenIssued {
     init(_ issued: IssuedToken) {
-        self.principalId = issued.principal.id.uuidString.lowercased()
-        self.role = issued.principal.role
-        self.entityId = issued.principal.entity.entityId
-        self.token = issued.token
-        self.expiresAt = issued.expiresAt
+        self.init(
+            principalId: issued.principal.id.uuidString.lowercased(), role: issued.principal.role,
+            entityId: issued.principal.entity.entityId, token: issued.token, expiresAt: issued.expiresAt)
     }
 
     /// 201 with `Cache-Control: no-store`, so no cache between the client and us keeps the token.
@@ -30,31 +22,33 @@ struct TokenIssued: Codable, Sendable {
     }
 }
 
-// MARK: Token lifecycle: list, revoke, rotate
+/// Token lifecycle: list, revoke, rotate.
+struct TokenController {
+    let services: Services
 
-func addTokenRoutes(to router: Router<AppRequestContext>, services: Services) {
-    let v1 = router.group("v1")
+    func addRoutes(to v1: RouterGroup<AppRequestContext>) {
+        v1.get("tokens", use: tokens)
+        v1.delete("tokens/:id", use: revoke)
+        v1.post("tokens/:id/rotation", use: rotate)
+    }
 
-    // The caller's own token, and for a regulator every token of its district (never the tokens themselves).
-    v1.get("tokens") { request, context in
+    /// The caller's own token, and for a regulator every token of its district (never the tokens themselves).
+    func tokens(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.principal()
         return try JSON.response(PageBody(try await services.principals.tokens(visibleTo: principal, page: try request.pageRequest())))
     }
-    // The holder revokes its own token; the regulator any token of its district. Anyone else's is 404.
-    v1.delete("tokens/:id") { _, context in
+
+    /// The holder revokes its own token; the regulator any token of its district. Anyone else's is 404.
+    func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.principal()
-        guard try await services.principals.revoke(try context.parameters.principalID(), by: principal) != nil else {
-            throw Problem.notFound
-        }
+        _ = try await services.principals.revoke(try context.parameters.principalID(), by: principal).orNotFound()
         return Response(status: .noContent)
     }
-    // A new token for the same entity; the old one stops working in the same transaction.
-    v1.post("tokens/:id/rotation") { _, context in
+
+    /// A new token for the same entity; the old one stops working in the same transaction.
+    func rotate(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.principal()
-        guard let issued = try await services.principals.rotate(try context.parameters.principalID(), by: principal) else {
-            throw Problem.notFound
-        }
-        return try TokenIssued(issued).response
+        return try TokenIssued(try await services.principals.rotate(try context.parameters.principalID(), by: principal).orNotFound()).response
     }
 }
 

@@ -17,46 +17,6 @@ public struct ContractSetup: Sendable {
     }
 }
 
-/// The terms of a contract that the enrollment's records do not hold; each has a default.
-public struct ContractTerms: Codable, Sendable, Hashable {
-    public var templateId: String?
-    public var templateVersion: Int?
-    /// `offline` (default) or `online`.
-    public var deliveryMode: String?
-    public var classNumber: String?
-    public var lessonsPerSession: Int?
-    /// Default: "每周 N 次" from the course's lessons per week.
-    public var schedule: String?
-    public var classSize: Int?
-    /// Default 7 days.
-    public var coolingOffDays: Int?
-    /// `one_off` (default) or `instalments`.
-    public var paymentMethod: String?
-    public var institutionContact: String?
-    /// Full or masked 18-character numbers; only the masked form is kept.
-    public var guardianIdNumber: String?
-    public var studentIdNumber: String?
-
-    public init(
-        templateId: String? = nil, templateVersion: Int? = nil, deliveryMode: String? = nil, classNumber: String? = nil,
-        lessonsPerSession: Int? = nil, schedule: String? = nil, classSize: Int? = nil, coolingOffDays: Int? = nil,
-        paymentMethod: String? = nil, institutionContact: String? = nil, guardianIdNumber: String? = nil, studentIdNumber: String? = nil
-    ) {
-        self.templateId = templateId
-        self.templateVersion = templateVersion
-        self.deliveryMode = deliveryMode
-        self.classNumber = classNumber
-        self.lessonsPerSession = lessonsPerSession
-        self.schedule = schedule
-        self.classSize = classSize
-        self.coolingOffDays = coolingOffDays
-        self.paymentMethod = paymentMethod
-        self.institutionContact = institutionContact
-        self.guardianIdNumber = guardianIdNumber
-        self.studentIdNumber = studentIdNumber
-    }
-}
-
 /// Contracts need templates and the key-encryption key, which this server was not given.
 public struct ContractsNotConfigured: Error, CustomStringConvertible {
     public init() {}

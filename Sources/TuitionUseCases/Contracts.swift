@@ -2,6 +2,7 @@ import ContractKit
 import Foundation
 import TuitionCore
 import TuitionStore
+import TuitionWire
 
 /// The contract use cases: issuing an enrollment's contract from a template (`IssueContract.swift`), the two
 /// signatures (`SignContract.swift`) and public verification (`VerifyContract.swift`). Each opens its transaction,

@@ -2,13 +2,18 @@ import ContractKit
 import Foundation
 import TuitionCore
 import TuitionStore
+import TuitionWire
 
 extension Contracts {
     /// Renders the enrollment's contract (status `draft`) from the template and the enrollment's records. A
     /// contract not yet signed by both parties is voided and replaced; a signed one, or a paid enrollment, refuses.
+    /// A proposal no guardian has accepted has no guardian or student to put on a contract.
     public func generate(for enrollment: Enrollment.ID, institution: Institution.ID, terms: ContractTerms = ContractTerms())
         async throws -> ContractRecord
     {
+        if try await EnrollmentRepository(store: store).isOpenProposal(enrollment, institution: institution) {
+            throw Rejection.enrollmentNotAccepted
+        }
         let setup = try requireSetup()
         let template = try setup.templates.template(id: terms.templateId ?? setup.defaultTemplateId, version: terms.templateVersion)
         return try await store.transaction { (transaction: StoreTransaction) in

@@ -1,6 +1,7 @@
 import Foundation
 import TuitionCore
 import TuitionStore
+import TuitionWire
 
 /// What a use case schedules once a change to an institution's figures has committed (warning re-evaluation).
 public protocol FollowUps: Sendable {
@@ -81,6 +82,25 @@ public struct MoneyMovements: Sendable {
         try await run(request, encode: encode, changes: { _ in institution }) {
             try await insurance.acceptRiskPolicy(id, institution: institution, key: premiumKey, on: $0)
         }
+    }
+
+    /// The guardian buys a tuition policy for its paid enrollment, paying the premium from its bank; the policy is
+    /// part of the institution's cover.
+    public func buyTuitionPolicy(
+        _ new: NewTuitionPolicy, enrollment: Enrollment.ID, guardian: Guardian.ID, premiumKey: String, request: KeyedRequest,
+        encode: (PolicyRecord) throws -> Data
+    ) async throws -> StoredResponse {
+        try await run(request, encode: encode, changes: \.institutionId) {
+            try await insurance.buyTuitionPolicy(new, enrollment: enrollment, guardian: guardian, key: premiumKey, on: $0)
+        }
+    }
+
+    /// The guardian files a claim; the automatic checks run in the same transaction and their outcome is stored with
+    /// it. Filing moves no money, so nothing follows up.
+    public func fileClaim(_ new: NewClaim, guardian: Guardian.ID, request: KeyedRequest, encode: (ClaimRecord) throws -> Data)
+        async throws -> StoredResponse
+    {
+        try await keyed.run(request, encode: encode) { try await claims.file(new, guardian: guardian, on: $0) }.response
     }
 
     /// The insurer pays an approved claim to the guardian.

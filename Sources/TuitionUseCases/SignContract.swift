@@ -2,6 +2,7 @@ import ContractKit
 import Foundation
 import TuitionCore
 import TuitionStore
+import TuitionWire
 
 extension Contracts {
     /// The institution signs its draft contract; its certificate is issued on its first signature.

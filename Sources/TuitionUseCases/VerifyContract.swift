@@ -2,43 +2,7 @@ import ContractKit
 import Foundation
 import TuitionCore
 import TuitionStore
-
-/// What public verification found: every signature, checked against the platform CA.
-public struct ContractVerification: Codable, Sendable {
-    public struct Signature: Codable, Sendable {
-        public var position: Int
-        public var signer: String?
-        public var certificateSerial: String?
-        /// The signature method by name (`ECDSA P-256 / SHA-256`), and its URI.
-        public var algorithm: String?
-        public var algorithmURI: String?
-        /// The time of the signature's verified RFC 3161 timestamp (UTC, milliseconds), at which validity and
-        /// revocation are judged; nil ("unknown") when the timestamp does not verify.
-        public var signingTime: String?
-        /// The XAdES SigningTime the signer claims.
-        public var claimedSigningTime: String?
-        public var timestamp: String
-        public var chain: String
-        public var validityAtSigningTime: String
-        public var digest: String
-        public var signatureValue: String
-        /// When the platform revoked the signer's certificate, if it did (UTC, milliseconds); a revocation at or
-        /// before the timestamp's time fails the signature.
-        public var certificateRevokedAt: String?
-        public var failures: [String]
-    }
-
-    public var valid: Bool
-    /// Valid, and signed by both parties: signature 0 by the institution of the document's 甲方 licence, signature 1
-    /// (nested in it) by the guardian of its 乙方.
-    public var fullySigned: Bool
-    public var firstFailure: String?
-    public var documentSha256: String
-    /// The stored contract carrying these signatures (found by their values, whatever the bytes around them).
-    public var contractId: Contract.ID?
-    public var contractStatus: ContractStatus?
-    public var signatures: [Signature]
-}
+import TuitionWire
 
 extension Contracts {
     /// Verifies an uploaded document against the platform CA and its revocations, each signature at the time of its

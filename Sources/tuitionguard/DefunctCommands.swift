@@ -3,6 +3,7 @@ import Foundation
 import TuitionAPI
 import TuitionCore
 import TuitionStore
+import TuitionWire
 
 struct Defunct: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import Foundation
 import TuitionAPI
 import TuitionCore
 import TuitionStore
+import TuitionWire
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -40,7 +41,8 @@ struct Demo: AsyncParsableCommand {
     }
 }
 
-/// JSON over HTTP with a bearer token; any non-2xx answer stops the demo with the problem it returned.
+/// JSON over HTTP with a bearer token, in the API's own wire types; any non-2xx answer stops the demo with the problem
+/// it returned.
 struct DemoClient: Sendable {
     let base: String
 
@@ -48,10 +50,31 @@ struct DemoClient: Sendable {
         let description: String
     }
 
-    @discardableResult
-    func call(_ method: String, _ path: String, token: String?, body: [String: Any]? = nil, key: String? = nil) async throws
-        -> [String: Any]
-    {
+    static let encoder = JSONEncoder()
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    /// The answer's body decoded as `answer`.
+    func call<Answer: Decodable>(
+        _ method: String, _ path: String, token: String?, body: (any Encodable)? = nil, key: String? = nil, as answer: Answer.Type
+    ) async throws -> Answer {
+        let data = try await send(method, path, token: token, body: body, key: key)
+        do {
+            return try Self.decoder.decode(Answer.self, from: data)
+        } catch {
+            throw Failure(description: "\(method) \(path) answered what is not a \(Answer.self): \(error)")
+        }
+    }
+
+    /// A call whose answer the demo does not read.
+    func call(_ method: String, _ path: String, token: String?, body: (any Encodable)? = nil, key: String? = nil) async throws {
+        _ = try await send(method, path, token: token, body: body, key: key)
+    }
+
+    private func send(_ method: String, _ path: String, token: String?, body: (any Encodable)?, key: String?) async throws -> Data {
         guard let url = URL(string: base + path) else { throw Failure(description: "bad URL \(base + path)") }
         var request = URLRequest(url: url)
         request.httpMethod = method
@@ -59,14 +82,14 @@ struct DemoClient: Sendable {
         if let key { request.setValue(key, forHTTPHeaderField: "Idempotency-Key") }
         if let body {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
+            request.httpBody = try Self.encoder.encode(body)
         }
         let (data, response) = try await URLSession.shared.data(for: request)
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard (200..<300).contains(status) else {
             throw Failure(description: "\(method) \(path) answered \(status): \(String(decoding: data, as: UTF8.self))")
         }
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return data
     }
 }
 
@@ -77,11 +100,11 @@ struct DemoDistrict {
     let students: Int
 
     struct School {
-        let id: String
+        let id: Institution.ID
         let token: String
-        let course: String
+        let course: Course.ID
         let name: String
-        let price: Int
+        let price: Money
     }
 
     var schools: [School] = []
@@ -91,11 +114,15 @@ struct DemoDistrict {
     mutating func build() async throws {
         let riskProduct = try await api.call(
             "POST", "/v1/insurance-products", token: insurer,
-            body: ["kind": "institution_risk", "premiumRateBasisPoints": 120, "coveredShareBasisPoints": 8_000, "limitFen": 100_000_000])
+            body: NewInsuranceProduct(
+                kind: .institutionRisk, premiumRateBasisPoints: 120, coveredShareBasisPoints: 8_000, limitFen: Money(fen: 100_000_000)),
+            as: InsuranceProductRecord.self)
         let tuitionProduct = try await api.call(
-            "POST", "/v1/insurance-products", token: insurer, body: ["kind": "student_tuition", "premiumRateBasisPoints": 200])
-        let plans: [(String, SupervisionMode, Int)] = [
-            ("星火教育培训学校", .escrow, 6_000), ("启明艺术培训中心", .escrow, 12_000), ("博学学科培训学校", .reserve, 9_000),
+            "POST", "/v1/insurance-products", token: insurer, body: NewInsuranceProduct(kind: .studentTuition, premiumRateBasisPoints: 200),
+            as: InsuranceProductRecord.self)
+        let plans: [(String, SupervisionMode, Money)] = [
+            ("星火教育培训学校", .escrow, Money(fen: 6_000)), ("启明艺术培训中心", .escrow, Money(fen: 12_000)),
+            ("博学学科培训学校", .reserve, Money(fen: 9_000)),
         ]
         for (index, (name, mode, price)) in plans.enumerated() {
             schools.append(try await register(name, mode: mode, price: price, index: index))
@@ -103,88 +130,82 @@ struct DemoDistrict {
         // The reserve-mode school keeps a small reserve and a risk-control policy in lieu of the rest.
         let reserveSchool = schools[2]
         try await api.call(
-            "POST", "/v1/institutions/\(reserveSchool.id)/reserve-topups", token: reserveSchool.token, body: ["amountFen": 2_000_000],
-            key: "demo-reserve-\(reserveSchool.id)")
+            "POST", "/v1/institutions/\(reserveSchool.id)/reserve-topups", token: reserveSchool.token,
+            body: TopUpBody(amountFen: Money(fen: 2_000_000)), key: "demo-reserve-\(reserveSchool.id)")
         // The insurer proposes the policy; it is charged and counts only once the institution accepts it.
         let proposal = try await api.call(
             "POST", "/v1/policy-proposals", token: insurer,
-            body: [
-                "productId": riskProduct["id"] as! String, "institutionId": reserveSchool.id, "sumInsuredFen": 5_000_000,
-                "periodStart": "\(today)", "periodEnd": "\(today.addingMonths(12))",
-            ])
+            body: NewRiskPolicy(
+                productId: riskProduct.id, institutionId: reserveSchool.id, sumInsuredFen: Money(fen: 5_000_000), periodStart: today,
+                periodEnd: today.addingMonths(12)),
+            as: RiskPolicyProposalRecord.self)
         try await api.call(
-            "POST", "/v1/policy-proposals/\(proposal["id"] as! String)/acceptance", token: reserveSchool.token,
-            key: "demo-risk-\(reserveSchool.id)")
+            "POST", "/v1/policy-proposals/\(proposal.id)/acceptance", token: reserveSchool.token, key: "demo-risk-\(reserveSchool.id)")
         print("district: \(schools.count) institutions, courses and policies registered")
 
         for index in 0..<students {
-            try await enrol(index, tuitionProduct: tuitionProduct["id"] as! String)
+            try await enrol(index, tuitionProduct: tuitionProduct.id)
             if (index + 1) % 50 == 0 { print("  \(index + 1)/\(students) students enrolled, paid and taught") }
         }
     }
 
-    mutating func register(_ name: String, mode: SupervisionMode, price: Int, index: Int) async throws -> School {
-        var body: [String: Any] = [
-            "licenceNumber": "教民DEMO\(UInt32.random(in: 0 ... .max, using: &random))", "name": name, "supervisionMode": mode.rawValue,
-            "address": "宁波市海曙区中山西路 \(100 + index) 号", "creditCode": "52330203MJ00000\(10 + index)X",
-            "licenceValidUntil": "\(today.addingMonths(24))", "supervisedBank": "宁波银行",
-            "supervisedAccountNumber": "8601 2000 \(1000 + index)",
-        ]
-        if mode == .reserve { body["reserveRatioBasisPoints"] = 2_000 }
-        let institution = try await api.call("POST", "/v1/institutions", token: regulator, body: body)
-        let id = institution["id"] as! String
-        let token = try await api.call("POST", "/v1/institutions/\(id)/tokens", token: regulator)["token"] as! String
+    mutating func register(_ name: String, mode: SupervisionMode, price: Money, index: Int) async throws -> School {
+        let new = NewInstitution(
+            licenceNumber: "教民DEMO\(UInt32.random(in: 0 ... .max, using: &random))", name: name, address: "宁波市海曙区中山西路 \(100 + index) 号",
+            creditCode: "52330203MJ00000\(10 + index)X", licenceValidUntil: today.addingMonths(24), supervisionMode: mode,
+            reserveRatioBasisPoints: mode == .reserve ? 2_000 : nil, supervisedBank: "宁波银行", supervisedAccountNumber: "8601 2000 \(1000 + index)")
+        let institution = try await api.call("POST", "/v1/institutions", token: regulator, body: new, as: InstitutionRecord.self)
+        let token = try await api.call("POST", "/v1/institutions/\(institution.id)/tokens", token: regulator, as: TokenIssued.self).token
         let course = try await api.call(
             "POST", "/v1/courses", token: token,
-            body: [
-                "title": "\(name)·精品课", "category": "non_academic", "pricePerLessonFen": price, "lessonMinutes": 60, "lessonsPerWeek": 2,
-            ])
-        return School(id: id, token: token, course: course["id"] as! String, name: name, price: price)
+            body: NewCourse(title: "\(name)·精品课", category: .nonAcademic, pricePerLessonFen: price, lessonMinutes: 60, lessonsPerWeek: 2),
+            as: CourseRecord.self)
+        return School(id: institution.id, token: token, course: course.id, name: name, price: price)
     }
 
     /// A parent signs up, registers a child, is enrolled, signs the contract, pays, sometimes insures it; lessons follow,
     /// sometimes disputed.
-    mutating func enrol(_ index: Int, tuitionProduct: String) async throws {
+    mutating func enrol(_ index: Int, tuitionProduct: InsuranceProduct.ID) async throws {
         let school = schools[index % schools.count]
-        let signUp = try await api.call("POST", "/v1/guardians", token: nil, body: ["name": "家长\(index)"])
-        let parent = signUp["token"] as! String
-        let student = try await api.call("POST", "/v1/students", token: parent, body: ["name": "学生\(index)", "grade": "三年级"])
+        let signUp = try await api.call(
+            "POST", "/v1/guardians", token: nil, body: GuardianSignUp(name: "家长\(index)"), as: TokenIssued.self)
+        let parent = signUp.token
+        let student = try await api.call(
+            "POST", "/v1/students", token: parent, body: NewStudent(name: "学生\(index)", grade: "三年级"), as: StudentRecord.self)
         // Within the prepayment rule: at most 60 lessons and ¥5,000 in one charge. The parent shows the school its
         // reference (the guardian id in its app); the school proposes the order to it, and the parent accepts it for
         // its child. Until then the school knows no student.
-        let lessons = min(Int.random(in: 20...60, using: &random), 500_000 / school.price)
+        let lessons = min(Int.random(in: 20...60, using: &random), Int(500_000 / school.price.fen))
+        guard let guardian = Guardian.ID(signUp.entityId) else { throw DemoClient.Failure(description: "sign-up named no guardian") }
         let proposal = try await api.call(
             "POST", "/v1/enrollment-proposals", token: school.token,
-            body: [
-                "guardianId": signUp["entityId"] as! String, "courseId": school.course, "lessons": lessons, "termStart": "\(today)",
-                "termEnd": "\(today.addingMonths(3))",
-            ])
+            body: NewEnrollmentProposal(
+                guardianId: guardian, courseId: school.course, lessons: lessons, termStart: today, termEnd: today.addingMonths(3)),
+            as: EnrollmentProposalRecord.self)
         let enrollment = try await api.call(
-            "POST", "/v1/enrollment-proposals/\(proposal["id"] as! String)/acceptance", token: parent,
-            body: ["studentId": student["id"] as! String])
-        let id = enrollment["id"] as! String
-        let amount = enrollment["amountFen"] as! Int
+            "POST", "/v1/enrollment-proposals/\(proposal.id)/acceptance", token: parent, body: EnrollmentAcceptance(studentId: student.id),
+            as: EnrollmentRecord.self)
+        let id = enrollment.id
+        let amount = enrollment.amountFen
         // The standard contract: the institution generates and signs it, the parent countersigns; only then may it be paid.
-        let contract = try await api.call("POST", "/v1/enrollments/\(id)/contract", token: school.token)["id"] as! String
+        let contract = try await api.call("POST", "/v1/enrollments/\(id)/contract", token: school.token, as: ContractRecord.self).id
         try await api.call("POST", "/v1/contracts/\(contract)/institution-signature", token: school.token)
         try await api.call("POST", "/v1/contracts/\(contract)/guardian-signature", token: parent)
-        try await api.call("POST", "/v1/enrollments/\(id)/payments", token: parent, body: ["amountFen": amount], key: "demo-pay-\(id)")
+        try await api.call("POST", "/v1/enrollments/\(id)/payments", token: parent, body: PaymentBody(amountFen: amount), key: "demo-pay-\(id)")
         if Int.random(in: 0..<3, using: &random) == 0 {
             try await api.call(
                 "POST", "/v1/enrollments/\(id)/tuition-policies", token: parent,
-                body: [
-                    "productId": tuitionProduct, "sumInsuredFen": amount, "periodStart": "\(today)",
-                    "periodEnd": "\(today.addingMonths(3))",
-                ], key: "demo-policy-\(id)")
+                body: NewTuitionPolicy(productId: tuitionProduct, sumInsuredFen: amount, periodStart: today, periodEnd: today.addingMonths(3)),
+                key: "demo-policy-\(id)")
         }
         // A few schools drain their escrow with a burst of lessons before collapsing: those settlements get referred.
         let taught = index % 25 == 0 ? min(lessons, 20) : Int.random(in: 0...min(lessons, 8), using: &random)
         guard taught > 0 else { return }
         let lesson = try await api.call(
-            "POST", "/v1/enrollments/\(id)/lessons", token: school.token, body: ["lessons": taught, "takenOn": "\(today)"],
-            key: "demo-lesson-\(id)")
+            "POST", "/v1/enrollments/\(id)/lessons", token: school.token, body: LessonsBody(lessons: taught, takenOn: today),
+            key: "demo-lesson-\(id)", as: LessonRecord.self)
         if index % 40 == 1 {
-            try await api.call("POST", "/v1/lessons/\(lesson["id"] as! String)/dispute", token: parent, body: ["reason": "孩子没有上这节课"])
+            try await api.call("POST", "/v1/lessons/\(lesson.id)/dispute", token: parent, body: DisputeBody(reason: "孩子没有上这节课"))
         }
     }
 
@@ -193,25 +214,25 @@ struct DemoDistrict {
     func collapse() async throws {
         let school = schools[2]
         let marked = try await api.call(
-            "POST", "/v1/institutions/\(school.id)/defunct", token: regulator, body: ["reason": "负责人失联，校区停业（演示）"])
-        let id = marked["id"] as! String
+            "POST", "/v1/institutions/\(school.id)/defunct", token: regulator, body: DefunctMarkBody(reason: "负责人失联，校区停业（演示）"),
+            as: DefunctCaseRecord.self)
+        let id = marked.id
         print("\(school.name) marked defunct; case \(id)")
         var found = marked
-        for _ in 0..<600 where found["status"] as? String != "completed" {
+        for _ in 0..<600 where found.status != .completed {
             try await Task.sleep(for: .milliseconds(100))
-            found = try await api.call("GET", "/v1/defunct-cases/\(id)", token: regulator)
+            found = try await api.call("GET", "/v1/defunct-cases/\(id)", token: regulator, as: DefunctCaseRecord.self)
         }
-        func yuan(_ key: String) -> String { "\(Money(fen: Int64(found[key] as? Int ?? 0)))" }
         print(
             """
-            fast-track \(found["status"] as? String ?? "?"): \(found["enrollmentsDone"] ?? 0)/\(found["enrollmentsTotal"] ?? 0) enrollments settled
-              entitled (unconsumed tuition at the defunct time): \(yuan("entitledFen"))
-              paid by escrow:            \(yuan("paidEscrowFen"))
-              paid by reserve:           \(yuan("paidReserveFen"))
-              paid by risk policy:       \(yuan("paidRiskPolicyFen"))
-              paid by tuition policies:  \(yuan("paidTuitionPolicyFen"))
-              referred to a person:      \(found["referredCount"] ?? 0) settlements, \(yuan("referredFen")) of insurance waiting
-              uncovered loss:            \(yuan("uncoveredFen"))
+            fast-track \(found.status.rawValue): \(found.enrollmentsDone)/\(found.enrollmentsTotal) enrollments settled
+              entitled (unconsumed tuition at the defunct time): \(found.entitledFen)
+              paid by escrow:            \(found.paidEscrowFen)
+              paid by reserve:           \(found.paidReserveFen)
+              paid by risk policy:       \(found.paidRiskPolicyFen)
+              paid by tuition policies:  \(found.paidTuitionPolicyFen)
+              referred to a person:      \(found.referredCount) settlements, \(found.referredFen) of insurance waiting
+              uncovered loss:            \(found.uncoveredFen)
             see GET \(api.base)/v1/defunct-cases/\(id)/settlements with the regulator's token
             """)
     }

@@ -10,6 +10,7 @@ import TuitionCore
 import TuitionStore
 import TuitionUseCases
 import TuitionTestSupport
+import TuitionWire
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 /// One log key for the API tests; the sequencer signs with it and `/v1/log/public-key` serves its public half.

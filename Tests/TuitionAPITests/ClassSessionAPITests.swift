@@ -5,6 +5,7 @@ import Testing
 import TuitionCore
 import TuitionStore
 import TuitionTestSupport
+import TuitionWire
 
 /// An institution's class: the world's course, tokens for the institution and the world's guardian, and a way to make
 /// enrollments in any state the single-lesson route knows.

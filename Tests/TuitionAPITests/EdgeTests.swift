@@ -8,6 +8,7 @@ import TuitionStore
 import TuitionTestSupport
 
 @testable import TuitionAPI
+import TuitionWire
 
 /// Issue #11: no request crashes or poisons the service; the HTTP conventions hold on every route.
 @Suite(.serialized) struct EdgeTests {

@@ -6,6 +6,7 @@ import Testing
 import TuitionCore
 import TuitionStore
 import TuitionTestSupport
+import TuitionWire
 
 /// A licence number as one percent-encoded path segment (licence numbers carry Chinese characters).
 func pathSegment(_ text: String) -> String {

@@ -8,6 +8,7 @@ import TuitionUseCases
 import TuitionTestSupport
 
 @testable import TuitionAPI
+import TuitionWire
 
 /// Values a hostile or careless client sends: extremes of every JSON type, dates at and past the calendar's ends,
 /// text with every kind of forbidden character.

@@ -27,11 +27,13 @@ import TuitionTestSupport
             #expect(broken.status == .unprocessableContent && broken.code == "warning_threshold_invalid")
             #expect(try await api.call(.get, "/v1/district/warning-settings", token: school).status == .forbidden)
 
-            // Paying in reserve mode with no reserve: the warning is there as soon as the payment answers.
+            // Paying in reserve mode with no reserve: the warning is there as soon as the payment answers on a quiet
+            // machine; on a loaded one the inline evaluation may overrun its bound and finish in the background drain.
             let paid = try await api.call(
                 .post, "/v1/enrollments/\(world.enrollment.id)/payments", token: parent,
                 json: "{\"amountFen\":\(world.enrollment.amountFen.fen)}", idempotencyKey: "pay")
             #expect(paid.status == .created)
+            await api.settled()
             let own = try await api.call(.get, "/v1/warnings", token: school)
             #expect(own.items.count == 1)
             let warning = try #require(own.items.first)
@@ -113,6 +115,9 @@ import TuitionTestSupport
             _ = try await api.call(
                 .post, "/v1/enrollments/\(world.enrollment.id)/payments", token: parent,
                 json: "{\"amountFen\":\(world.enrollment.amountFen.fen)}", idempotencyKey: "pay")
+            // Inline on a quiet machine; on a loaded one the evaluation may overrun its inline bound and finish in the
+            // background drain.
+            await api.settled()
             #expect(try await api.call(.get, "/v1/warnings?status=open", token: school).items.count == 1)
             let topUp = try await api.call(
                 .post, "/v1/institutions/\(world.institution.id)/reserve-topups", token: school, json: #"{"amountFen":64000}"#,
@@ -123,6 +128,28 @@ import TuitionTestSupport
             let resolved = try await api.call(.get, "/v1/warnings?status=resolved", token: school)
             #expect(resolved.items.first?["resolvedBy"] as? String == "cleared")
             #expect(try await api.call(.get, "/v1/institutions/\(world.institution.id)", token: school).string("status") == "active")
+        }
+    }
+
+    /// An evaluation that overruns its inline bound (here: another evaluation holds the district-wide lock past it)
+    /// is not dropped: the payment answers after the bound, and the background drain raises the warning once the lock
+    /// is free. Before, the batch was lost until the next scheduled evaluation.
+    @Test func anEvaluationThatOverrunsItsInlineBoundFinishesInTheBackground() async throws {
+        try await API.run("overrun") { api, _ in
+            let world = try await World.make(api.store, mode: .reserve)
+            let school = try await api.token(for: .institution(world.institution.id))
+            let parent = try await api.token(for: .guardian(world.guardian))
+            try await api.store.transaction { (held: StoreTransaction) in
+                for try await _ in try await held.query("SELECT pg_advisory_xact_lock(\(WarningRepository.lockKey))", logger: api.store.logger) {}
+                let paid = try await api.call(
+                    .post, "/v1/enrollments/\(world.enrollment.id)/payments", token: parent,
+                    json: "{\"amountFen\":\(world.enrollment.amountFen.fen)}", idempotencyKey: "pay")
+                #expect(paid.status == .created)
+                #expect(try await api.call(.get, "/v1/warnings?status=open", token: school).items.isEmpty)
+            }
+            await api.settled()
+            let open = try await api.call(.get, "/v1/warnings?status=open", token: school)
+            #expect(open.items.count == 1 && open.items.first?["rule"] as? String == "reserve_shortfall")
         }
     }
 

@@ -4,6 +4,7 @@ import Testing
 import TuitionCore
 import TuitionStore
 import TuitionTestSupport
+import TuitionWire
 
 @Suite struct ClaimStoreTests {
     typealias Insured = InsuranceStoreTests.Insured

@@ -3,6 +3,7 @@ import Testing
 import TuitionCore
 import TuitionStore
 import TuitionTestSupport
+import TuitionWire
 
 @Suite struct ConsentStoreTests {
     /// (remaining, covered share bp, unconsumed, reserve ratio bp, excuses the reserve)

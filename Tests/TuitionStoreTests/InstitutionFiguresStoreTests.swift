@@ -5,6 +5,7 @@ import TuitionCore
 import TuitionTestSupport
 
 @testable import TuitionStore
+import TuitionWire
 
 /// Issue 14: an institution's figures have one home in SQL (`institution_figures`, sql/0017) mirrored by the core's
 /// `institutionCover`; the warnings, the credit grade and the dashboard read them there. Varied institutions are built

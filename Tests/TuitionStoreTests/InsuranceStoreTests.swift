@@ -4,6 +4,7 @@ import Testing
 import TuitionCore
 import TuitionStore
 import TuitionTestSupport
+import TuitionWire
 
 @Suite struct InsuranceStoreTests {
     /// A paid world, an insurer and one product of each kind.

@@ -5,6 +5,7 @@ import TuitionCore
 import TuitionTestSupport
 
 @testable import TuitionStore
+import TuitionWire
 
 /// Issue 10: every path that returns money reads one position per enrollment, and the defunct mark closes every other
 /// path. One test per finding, each failing on the code before the issue.

@@ -4,6 +4,7 @@ import Testing
 import TuitionCore
 import TuitionStore
 import TuitionTestSupport
+import TuitionWire
 
 /// Thousands of random operations, valid and invalid, against a real database. Sequentially, each outcome is
 /// compared with a model of the ledger kept in memory; then concurrent workers hammer the same enrollments.

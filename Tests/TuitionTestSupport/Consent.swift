@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import TuitionCore
 import TuitionStore
+import TuitionWire
 
 /// The consent flows as every test goes through them, so a change to them changes every test at once.
 extension EnrollmentRepository {

@@ -3,6 +3,7 @@ import Foundation
 import TuitionCore
 import TuitionStore
 import TuitionUseCases
+import TuitionWire
 
 /// Contracts for tests: the real templates, one key-encryption key per test process, and a helper that has both
 /// parties sign an enrollment's contract, so payments in tests go through the same rule as in production.

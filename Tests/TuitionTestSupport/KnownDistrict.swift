@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import TuitionCore
 import TuitionStore
+import TuitionWire
 
 /// A district whose dashboard figures are known in advance, for the dashboard's API and browser tests.
 ///

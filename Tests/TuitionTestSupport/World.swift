@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import TuitionCore
 import TuitionStore
+import TuitionWire
 
 /// A district with one institution, a course, a guardian with a student, and an enrollment, built through the store.
 public struct World: Sendable {

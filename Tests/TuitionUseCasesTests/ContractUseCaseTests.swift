@@ -6,6 +6,7 @@ import TuitionCore
 import TuitionStore
 import TuitionUseCases
 import TuitionTestSupport
+import TuitionWire
 
 @Suite struct ContractUseCaseTests {
     @Test func paymentIsRefusedUntilBothPartiesHaveSigned() async throws {

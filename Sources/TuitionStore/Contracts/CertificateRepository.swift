@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
+import TuitionWire
 
 /// Whose certificate: an institution's or a guardian's.
 public enum CertificateHolder: Sendable, Hashable {
@@ -15,18 +16,6 @@ public enum CertificateHolder: Sendable, Hashable {
     }
     var institution: UUID? { if case .institution(let id) = self { id.uuid } else { nil } }
     var guardian: UUID? { if case .guardian(let id) = self { id.uuid } else { nil } }
-}
-
-/// A certificate as the API shows it: public data only, never its key.
-public struct CertificateRecord: Codable, Sendable, Hashable {
-    public var serial: String
-    public var holder: String
-    public var algorithm: String
-    public var subject: String
-    public var notBefore: Date
-    public var notAfter: Date
-    public var revokedAt: Date?
-    public var revocationReason: String?
 }
 
 /// A certificate (DER) with its private key sealed under the key-encryption key, as stored.

@@ -1,32 +1,9 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
+import TuitionWire
 
-public struct ContractSignatureRecord: Codable, Sendable, Hashable {
-    public var position: Int
-    public var signer: ContractSigner
-    public var certificateSerial: String
-    public var algorithm: String
-    public var documentSha256: String
-    public var signedAt: Date
-}
-
-/// A contract as the API shows it; the document itself is served separately.
-public struct ContractRecord: Codable, Sendable, Hashable {
-    public var id: Contract.ID
-    public var enrollmentId: Enrollment.ID
-    public var institutionId: Institution.ID
-    public var guardianId: Guardian.ID
-    public var templateId: String
-    public var templateVersion: Int
-    public var templateSha256: String
-    public var documentSha256: String
-    public var status: ContractStatus
-    public var createdAt: Date
-    public var institutionSignedAt: Date?
-    public var guardianSignedAt: Date?
-    public var signatures: [ContractSignatureRecord]
-
+extension ContractRecord {
     static let columns = """
         k.id, k.enrollment_id, k.institution_id, k.guardian_id, k.template_id, k.template_version, k.template_sha256,
         k.document_sha256, k.status, k.created_at, k.institution_signed_at, k.guardian_signed_at
@@ -34,19 +11,20 @@ public struct ContractRecord: Codable, Sendable, Hashable {
 
     init(row: PostgresRow) throws {
         let cells = row.makeRandomAccess()
-        self.id = .init(try cells["id"].decode(UUID.self))
-        self.enrollmentId = .init(try cells["enrollment_id"].decode(UUID.self))
-        self.institutionId = .init(try cells["institution_id"].decode(UUID.self))
-        self.guardianId = .init(try cells["guardian_id"].decode(UUID.self))
-        self.templateId = try cells["template_id"].decode(String.self)
-        self.templateVersion = try cells["template_version"].decode(Int.self)
-        self.templateSha256 = try cells["template_sha256"].decode(String.self)
-        self.documentSha256 = try cells["document_sha256"].decode(String.self)
-        self.status = try decodeEnum(try cells["status"].decode(String.self))
-        self.createdAt = try cells["created_at"].decode(Date.self)
-        self.institutionSignedAt = try cells["institution_signed_at"].decode(Date?.self)
-        self.guardianSignedAt = try cells["guardian_signed_at"].decode(Date?.self)
-        self.signatures = []
+        try self.init(
+            id: .init(cells["id"].decode(UUID.self)),
+            enrollmentId: .init(cells["enrollment_id"].decode(UUID.self)),
+            institutionId: .init(cells["institution_id"].decode(UUID.self)),
+            guardianId: .init(cells["guardian_id"].decode(UUID.self)),
+            templateId: cells["template_id"].decode(String.self),
+            templateVersion: cells["template_version"].decode(Int.self),
+            templateSha256: cells["template_sha256"].decode(String.self),
+            documentSha256: cells["document_sha256"].decode(String.self),
+            status: decodeEnum(cells["status"].decode(String.self)),
+            createdAt: cells["created_at"].decode(Date.self),
+            institutionSignedAt: cells["institution_signed_at"].decode(Date?.self),
+            guardianSignedAt: cells["guardian_signed_at"].decode(Date?.self),
+            signatures: [])
     }
 }
 

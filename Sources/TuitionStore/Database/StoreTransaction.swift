@@ -1,6 +1,7 @@
 import Logging
 import TuitionCore
 import PostgresNIO
+import TuitionWire
 
 /// One open database transaction, as the layers above storage hold it: they pass it back to the store's functions
 /// and never see the connection inside. `Store.transaction` opens one; it ends (commit, or rollback on a throw) when

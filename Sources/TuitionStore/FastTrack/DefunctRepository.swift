@@ -1,37 +1,9 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
+import TuitionWire
 
-/// A defunct case with its fast-track progress, as the API shows it.
-public struct DefunctCaseRecord: Codable, Sendable, Hashable {
-    public var id: DefunctCase.ID
-    public var institutionId: Institution.ID
-    public var districtCode: String
-    public var effectiveAt: Date
-    public var reason: String
-    public var markedAt: Date
-    public var status: DefunctCaseStatus
-    public var plannedAt: Date?
-    public var enrollmentsTotal: Int
-    public var enrollmentsDone: Int
-    public var entitledFen: Money
-    public var paidEscrowFen: Money
-    public var paidReserveFen: Money
-    public var paidRiskPolicyFen: Money
-    public var paidTuitionPolicyFen: Money
-    public var referredCount: Int
-    /// Insurance layers of referred enrollments, waiting for their insurers' decisions.
-    public var referredFen: Money
-    public var uncoveredFen: Money
-    public var completedAt: Date?
-    /// Why the job stopped, when `status` is `blocked`: a chunk the ledger refused, named.
-    public var blockedReason: String?
-    public var blockedAt: Date?
-    /// Payments made at or after the effective time, owed back in full (the `return` layer): due, paid, not covered.
-    public var returnDueFen: Money
-    public var paidReturnFen: Money
-    public var returnUncoveredFen: Money
-
+extension DefunctCaseRecord {
     static let columns = """
         dc.id, dc.institution_id, dc.district_code, dc.effective_at, dc.reason, dc.marked_at, dc.status, dc.planned_at,
         dc.enrollments_total, dc.enrollments_done, dc.entitled_fen, dc.paid_escrow_fen, dc.paid_reserve_fen,
@@ -42,61 +14,35 @@ public struct DefunctCaseRecord: Codable, Sendable, Hashable {
     init(row: PostgresRow) throws {
         let cells = row.makeRandomAccess()
         func cell<T: PostgresDecodable>(_ index: Int, _ type: T.Type = T.self) throws -> T { try cells[index].decode(T.self) }
-        self.id = .init(try cell(0, UUID.self))
-        self.institutionId = .init(try cell(1, UUID.self))
-        self.districtCode = try cell(2)
-        self.effectiveAt = try cell(3)
-        self.reason = try cell(4)
-        self.markedAt = try cell(5)
-        self.status = try decodeEnum(try cell(6, String.self))
-        self.plannedAt = try cell(7, Date?.self)
-        self.enrollmentsTotal = try cell(8)
-        self.enrollmentsDone = try cell(9)
-        self.entitledFen = Money(fen: try cell(10))
-        self.paidEscrowFen = Money(fen: try cell(11))
-        self.paidReserveFen = Money(fen: try cell(12))
-        self.paidRiskPolicyFen = Money(fen: try cell(13))
-        self.paidTuitionPolicyFen = Money(fen: try cell(14))
-        self.referredCount = try cell(15)
-        self.referredFen = Money(fen: try cell(16))
-        self.uncoveredFen = Money(fen: try cell(17))
-        self.completedAt = try cell(18, Date?.self)
-        self.blockedReason = try cell(19, String?.self)
-        self.blockedAt = try cell(20, Date?.self)
-        self.returnDueFen = Money(fen: try cell(21))
-        self.paidReturnFen = Money(fen: try cell(22))
-        self.returnUncoveredFen = Money(fen: try cell(23))
-    }
-
-    /// Paid so far across all layers, the return of post-effective payments included.
-    public var paidFen: Money {
-        Money(fen: paidEscrowFen.fen + paidReserveFen.fen + paidRiskPolicyFen.fen + paidTuitionPolicyFen.fen + paidReturnFen.fen)
+        try self.init(
+            id: .init(cell(0, UUID.self)),
+            institutionId: .init(cell(1, UUID.self)),
+            districtCode: cell(2),
+            effectiveAt: cell(3),
+            reason: cell(4),
+            markedAt: cell(5),
+            status: decodeEnum(cell(6, String.self)),
+            plannedAt: cell(7, Date?.self),
+            enrollmentsTotal: cell(8),
+            enrollmentsDone: cell(9),
+            entitledFen: Money(fen: cell(10)),
+            paidEscrowFen: Money(fen: cell(11)),
+            paidReserveFen: Money(fen: cell(12)),
+            paidRiskPolicyFen: Money(fen: cell(13)),
+            paidTuitionPolicyFen: Money(fen: cell(14)),
+            referredCount: cell(15),
+            referredFen: Money(fen: cell(16)),
+            uncoveredFen: Money(fen: cell(17)),
+            completedAt: cell(18, Date?.self),
+            blockedReason: cell(19, String?.self),
+            blockedAt: cell(20, Date?.self),
+            returnDueFen: Money(fen: cell(21)),
+            paidReturnFen: Money(fen: cell(22)),
+            returnUncoveredFen: Money(fen: cell(23)))
     }
 }
 
-/// One enrollment's waterfall in a defunct case: the plan and what became of it.
-public struct SettlementRecord: Codable, Sendable, Hashable {
-    public var caseId: DefunctCase.ID
-    public var enrollmentId: Enrollment.ID
-    public var guardianId: Guardian.ID
-    public var entitlementFen: Money
-    public var escrowFen: Money
-    public var reserveFen: Money
-    public var riskPolicyFen: Money
-    public var tuitionPolicyFen: Money
-    public var uncoveredFen: Money
-    public var tuitionPolicyId: Policy.ID?
-    public var checks: [ClaimCheckRecord]
-    public var status: SettlementStatus
-    public var settledAt: Date?
-    /// What a person may add back to the referred claims: disputed and burst lessons' value.
-    public var contestedFen: Money
-    /// A payment made at or after the effective time, returned in full: from escrow, from operating, not covered.
-    public var returnDueFen: Money
-    public var returnEscrowFen: Money
-    public var returnOperatingFen: Money
-    public var returnUncoveredFen: Money
-
+extension SettlementRecord {
     static let columns = """
         s.case_id, s.enrollment_id, s.guardian_id, s.entitlement_fen, s.escrow_fen, s.reserve_fen, s.risk_policy_fen,
         s.tuition_policy_fen, s.uncovered_fen, s.tuition_policy_id, s.checks::text, s.status, s.settled_at, s.contested_fen,
@@ -106,24 +52,25 @@ public struct SettlementRecord: Codable, Sendable, Hashable {
     init(row: PostgresRow) throws {
         let cells = row.makeRandomAccess()
         func cell<T: PostgresDecodable>(_ index: Int, _ type: T.Type = T.self) throws -> T { try cells[index].decode(T.self) }
-        self.caseId = .init(try cell(0, UUID.self))
-        self.enrollmentId = .init(try cell(1, UUID.self))
-        self.guardianId = .init(try cell(2, UUID.self))
-        self.entitlementFen = Money(fen: try cell(3))
-        self.escrowFen = Money(fen: try cell(4))
-        self.reserveFen = Money(fen: try cell(5))
-        self.riskPolicyFen = Money(fen: try cell(6))
-        self.tuitionPolicyFen = Money(fen: try cell(7))
-        self.uncoveredFen = Money(fen: try cell(8))
-        self.tuitionPolicyId = try cell(9, UUID?.self).map(Policy.ID.init)
-        self.checks = try decodeChecks(try cell(10, String.self))
-        self.status = try decodeEnum(try cell(11, String.self))
-        self.settledAt = try cell(12, Date?.self)
-        self.contestedFen = Money(fen: try cell(13))
-        self.returnDueFen = Money(fen: try cell(14))
-        self.returnEscrowFen = Money(fen: try cell(15))
-        self.returnOperatingFen = Money(fen: try cell(16))
-        self.returnUncoveredFen = Money(fen: try cell(17))
+        try self.init(
+            caseId: .init(cell(0, UUID.self)),
+            enrollmentId: .init(cell(1, UUID.self)),
+            guardianId: .init(cell(2, UUID.self)),
+            entitlementFen: Money(fen: cell(3)),
+            escrowFen: Money(fen: cell(4)),
+            reserveFen: Money(fen: cell(5)),
+            riskPolicyFen: Money(fen: cell(6)),
+            tuitionPolicyFen: Money(fen: cell(7)),
+            uncoveredFen: Money(fen: cell(8)),
+            tuitionPolicyId: cell(9, UUID?.self).map(Policy.ID.init),
+            checks: decodeChecks(cell(10, String.self)),
+            status: decodeEnum(cell(11, String.self)),
+            settledAt: cell(12, Date?.self),
+            contestedFen: Money(fen: cell(13)),
+            returnDueFen: Money(fen: cell(14)),
+            returnEscrowFen: Money(fen: cell(15)),
+            returnOperatingFen: Money(fen: cell(16)),
+            returnUncoveredFen: Money(fen: cell(17)))
     }
 }
 

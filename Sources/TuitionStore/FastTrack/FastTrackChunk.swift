@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import PostgresNIO
 import TuitionCore
+import TuitionWire
 
 // The fast-track's chunks (see `FastTrackJob`): each chunk's rows are written one statement per table, set-based, and
 // its evidence events in the statements that write the rows they tell of, built by `evidence_entry` (sql/0019), which

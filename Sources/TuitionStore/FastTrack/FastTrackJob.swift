@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import PostgresNIO
 import TuitionCore
+import TuitionWire
 
 /// The defunct fast-track: plans every entitled enrollment's waterfall in one set-based statement, then pays the plan
 /// in chunks. It runs the core's rules (`entitlement(of:asOf:)`, `assessSettlement`, `waterfall(_:)`,

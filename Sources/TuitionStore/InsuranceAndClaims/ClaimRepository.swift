@@ -1,66 +1,18 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
+import TuitionWire
 
-/// A guardian's claim as the API takes it.
-public struct NewClaim: Codable, Sendable {
-    public var enrollmentId: Enrollment.ID
-    public var policyId: Policy.ID
-    public var reason: ClaimReason
-    public var claimedFen: Money
-
-    public init(enrollmentId: Enrollment.ID, policyId: Policy.ID, reason: ClaimReason, claimedFen: Money) {
-        self.enrollmentId = enrollmentId
-        self.policyId = policyId
-        self.reason = reason
-        self.claimedFen = claimedFen
-    }
-}
-
-/// One automatic check's outcome, as stored with the claim and shown by the API.
-public struct ClaimCheckRecord: Codable, Sendable, Hashable {
-    public var check: ClaimCheck
-    public var outcome: ClaimCheckOutcome
-    public var code: ClaimCheckCode
-
+extension ClaimCheckRecord {
     init(_ result: ClaimCheckResult) {
-        self.check = result.check
-        self.outcome = result.outcome
-        self.code = result.code
+        self.init(
+            check: result.check,
+            outcome: result.outcome,
+            code: result.code)
     }
 }
 
-public struct ClaimRecord: Codable, Sendable, Hashable {
-    public var id: Claim.ID
-    public var number: String
-    public var guardianId: Guardian.ID
-    public var enrollmentId: Enrollment.ID
-    public var institutionId: Institution.ID
-    public var policyId: Policy.ID
-    public var insurerId: Insurer.ID
-    public var reason: ClaimReason
-    public var claimedFen: Money
-    public var entitlementFen: Money
-    /// The most an approval may grant: `min(claimed, entitlement)` as the checks computed it.
-    public var approvableFen: Money
-    public var approvedFen: Money
-    public var paidFen: Money
-    public var status: ClaimStatus
-    public var checks: [ClaimCheckRecord]
-    /// A rejection's reason (the failed check's code, or the insurer's words), or a referral's codes.
-    public var decisionReason: String?
-    public var eventTime: Date
-    public var createdAt: Date
-    public var decidedAt: Date?
-    public var paidAt: Date?
-    /// What a person may add back above `approvableFen`, with a reason: disputed and burst lessons' value.
-    public var contestedFen: Money
-    /// The defunct case that filed this claim (filed by the platform), and which of its layers it stands for.
-    public var defunctCaseId: DefunctCase.ID?
-    public var layer: String?
-    /// A closed claim's successor: the fast-track's claim on the same policy that settles the enrollment.
-    public var supersededBy: Claim.ID?
-
+extension ClaimRecord {
     static let columns = """
         cl.id, cl.number, cl.guardian_id, cl.enrollment_id, cl.institution_id, cl.policy_id, cl.insurer_id, cl.reason,
         cl.claimed_fen, cl.entitlement_fen, cl.approvable_fen, cl.approved_fen, cl.paid_fen, cl.status, cl.checks::text,
@@ -71,30 +23,31 @@ public struct ClaimRecord: Codable, Sendable, Hashable {
     init(row: PostgresRow) throws {
         let cells = row.makeRandomAccess()
         func cell<T: PostgresDecodable>(_ index: Int, _ type: T.Type = T.self) throws -> T { try cells[index].decode(T.self) }
-        self.id = .init(try cell(0, UUID.self))
-        self.number = try cell(1)
-        self.guardianId = .init(try cell(2, UUID.self))
-        self.enrollmentId = .init(try cell(3, UUID.self))
-        self.institutionId = .init(try cell(4, UUID.self))
-        self.policyId = .init(try cell(5, UUID.self))
-        self.insurerId = .init(try cell(6, UUID.self))
-        self.reason = try decodeEnum(try cell(7, String.self))
-        self.claimedFen = Money(fen: try cell(8))
-        self.entitlementFen = Money(fen: try cell(9))
-        self.approvableFen = Money(fen: try cell(10))
-        self.approvedFen = Money(fen: try cell(11))
-        self.paidFen = Money(fen: try cell(12))
-        self.status = try decodeEnum(try cell(13, String.self))
-        self.checks = try decodeChecks(try cell(14, String.self))
-        self.decisionReason = try cell(15, String?.self)
-        self.eventTime = try cell(16)
-        self.createdAt = try cell(17)
-        self.decidedAt = try cell(18, Date?.self)
-        self.paidAt = try cell(19, Date?.self)
-        self.contestedFen = Money(fen: try cell(20))
-        self.defunctCaseId = try cell(21, UUID?.self).map(DefunctCase.ID.init)
-        self.layer = try cell(22, String?.self)
-        self.supersededBy = try cell(23, UUID?.self).map(Claim.ID.init)
+        try self.init(
+            id: .init(cell(0, UUID.self)),
+            number: cell(1),
+            guardianId: .init(cell(2, UUID.self)),
+            enrollmentId: .init(cell(3, UUID.self)),
+            institutionId: .init(cell(4, UUID.self)),
+            policyId: .init(cell(5, UUID.self)),
+            insurerId: .init(cell(6, UUID.self)),
+            reason: decodeEnum(cell(7, String.self)),
+            claimedFen: Money(fen: cell(8)),
+            entitlementFen: Money(fen: cell(9)),
+            approvableFen: Money(fen: cell(10)),
+            approvedFen: Money(fen: cell(11)),
+            paidFen: Money(fen: cell(12)),
+            status: decodeEnum(cell(13, String.self)),
+            checks: decodeChecks(cell(14, String.self)),
+            decisionReason: cell(15, String?.self),
+            eventTime: cell(16),
+            createdAt: cell(17),
+            decidedAt: cell(18, Date?.self),
+            paidAt: cell(19, Date?.self),
+            contestedFen: Money(fen: cell(20)),
+            defunctCaseId: cell(21, UUID?.self).map(DefunctCase.ID.init),
+            layer: cell(22, String?.self),
+            supersededBy: cell(23, UUID?.self).map(Claim.ID.init))
     }
 }
 

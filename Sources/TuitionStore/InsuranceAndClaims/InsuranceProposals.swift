@@ -1,23 +1,9 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
+import TuitionWire
 
-/// A risk-control policy an insurer offers an institution, as proposed: no premium is charged and nothing counts
-/// (warnings, credit, the public page, the fast-track) until the institution accepts it.
-public struct RiskPolicyProposalRecord: Codable, Sendable, Hashable {
-    /// Becomes the policy's id on acceptance.
-    public var id: Policy.ID
-    public var productId: InsuranceProduct.ID
-    public var insurerId: Insurer.ID
-    public var institutionId: Institution.ID
-    public var sumInsuredFen: Money
-    public var premiumFen: Money
-    public var periodStart: BusinessDate
-    public var periodEnd: BusinessDate
-    public var status: ProposalStatus
-    public var createdAt: Date
-    public var answeredAt: Date?
-
+extension RiskPolicyProposalRecord {
     static let columns = """
         rp.id, rp.product_id, rp.insurer_id, rp.institution_id, rp.sum_insured_fen, rp.premium_fen, rp.period_start::text,
         rp.period_end::text, rp.status, rp.created_at, rp.answered_at
@@ -26,17 +12,18 @@ public struct RiskPolicyProposalRecord: Codable, Sendable, Hashable {
     init(row: PostgresRow) throws {
         let (id, product, insurer, institution, sum, premium, start, end, status, created, answered) = try row.decode(
             (UUID, UUID, UUID, UUID, Int64, Int64, String, String, String, Date, Date?).self)
-        self.id = .init(id)
-        self.productId = .init(product)
-        self.insurerId = .init(insurer)
-        self.institutionId = .init(institution)
-        self.sumInsuredFen = Money(fen: sum)
-        self.premiumFen = Money(fen: premium)
-        self.periodStart = try decodeDate(start)
-        self.periodEnd = try decodeDate(end)
-        self.status = try decodeEnum(status)
-        self.createdAt = created
-        self.answeredAt = answered
+        try self.init(
+            id: .init(id),
+            productId: .init(product),
+            insurerId: .init(insurer),
+            institutionId: .init(institution),
+            sumInsuredFen: Money(fen: sum),
+            premiumFen: Money(fen: premium),
+            periodStart: decodeDate(start),
+            periodEnd: decodeDate(end),
+            status: decodeEnum(status),
+            createdAt: created,
+            answeredAt: answered)
     }
 }
 
@@ -112,7 +99,8 @@ extension InsuranceRepository {
     {
         let connection = transaction.connection
         if let issued = try await policy(premiumKey: key, scope: Scope(institution: institution.uuid), on: connection) { return issued }
-        let proposal = try await lockProposal(id, institution: institution, on: connection)
+        let proposals = ProposalAnswers<RiskPolicyProposalRecord>(connection: connection, logger: logger)
+        let proposal = try await proposals.lockOpen(id.uuid, addressee: institution.uuid)
         guard let product = try await fetchProduct(proposal.productId, on: connection) else { throw NotFound() }
         let status = try await EnrollmentRepository(store: store).institutionStatus(institution, on: connection)
         if let closed = refusal(of: status) { throw closed }
@@ -120,15 +108,16 @@ extension InsuranceRepository {
             product: product.product, insured: .institution(institution), institution: institution, sumInsured: proposal.sumInsuredFen,
             periodStart: proposal.periodStart, periodEnd: proposal.periodEnd, tuitionPaid: .zero, payer: .institutionBank, key: key,
             id: id.uuid, on: connection)
-        try await answerProposal(id, status: .accepted, on: connection)
+        try await proposals.answer(id.uuid, status: .accepted, at: store.dependencies.now())
         return policy
     }
 
     /// The institution turns a proposal made to it down; nothing moves.
     public func rejectRiskPolicy(_ id: Policy.ID, institution: Institution.ID) async throws -> RiskPolicyProposalRecord {
         try await store.transaction { connection in
-            _ = try await lockProposal(id, institution: institution, on: connection)
-            return try await answerProposal(id, status: .rejected, on: connection)
+            let proposals = ProposalAnswers<RiskPolicyProposalRecord>(connection: connection, logger: logger)
+            _ = try await proposals.lockOpen(id.uuid, addressee: institution.uuid)
+            return try await proposals.answer(id.uuid, status: .rejected, at: store.dependencies.now())
         }
     }
 
@@ -146,34 +135,5 @@ extension InsuranceRepository {
         }
         guard periodStart >= BusinessDate(shanghaiDateOf: store.dependencies.now()) else { throw Rejection.policyStartsInThePast }
         return premium(for: product, sumInsured: sumInsured)
-    }
-
-    /// The open proposal made to `institution`, locked; another institution's is not found.
-    private func lockProposal(_ id: Policy.ID, institution: Institution.ID, on connection: PostgresConnection) async throws
-        -> RiskPolicyProposalRecord
-    {
-        let rows = try await connection.query(
-            """
-            SELECT \(unescaped: RiskPolicyProposalRecord.columns) FROM risk_policy_proposals rp
-            WHERE rp.id = \(id.uuid) AND rp.institution_id = \(institution.uuid) FOR UPDATE
-            """, logger: logger)
-        var found: RiskPolicyProposalRecord?
-        for try await row in rows { found = try RiskPolicyProposalRecord(row: row) }
-        guard let proposal = found else { throw NotFound() }
-        guard proposal.status == .proposed else { throw Rejection.proposalNotOpen }
-        return proposal
-    }
-
-    @discardableResult
-    private func answerProposal(_ id: Policy.ID, status: ProposalStatus, on connection: PostgresConnection) async throws
-        -> RiskPolicyProposalRecord
-    {
-        let rows = try await connection.query(
-            """
-            UPDATE risk_policy_proposals rp SET status = \(status.rawValue), answered_at = \(store.dependencies.now())
-            WHERE rp.id = \(id.uuid) RETURNING \(unescaped: RiskPolicyProposalRecord.columns)
-            """, logger: logger)
-        for try await row in rows { return try RiskPolicyProposalRecord(row: row) }
-        throw NotFound()
     }
 }

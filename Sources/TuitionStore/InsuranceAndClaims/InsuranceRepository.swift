@@ -1,107 +1,26 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
+import TuitionWire
 
-public struct NewInsuranceProduct: Codable, Sendable {
-    public var kind: InsuranceProductKind
-    public var premiumRateBasisPoints: Int
-    public var coveredShareBasisPoints: Int?
-    public var limitFen: Money?
-
-    public init(kind: InsuranceProductKind, premiumRateBasisPoints: Int, coveredShareBasisPoints: Int? = nil, limitFen: Money? = nil) {
-        self.kind = kind
-        self.premiumRateBasisPoints = premiumRateBasisPoints
-        self.coveredShareBasisPoints = coveredShareBasisPoints
-        self.limitFen = limitFen
-    }
-}
-
-/// An insurer insures an institution's unconsumed tuition. The period runs from 00:00 Shanghai time on
-/// `periodStart` up to, not including, 00:00 on `periodEnd`.
-public struct NewRiskPolicy: Codable, Sendable {
-    public var productId: InsuranceProduct.ID
-    public var institutionId: Institution.ID
-    public var sumInsuredFen: Money
-    public var periodStart: BusinessDate
-    public var periodEnd: BusinessDate
-
-    public init(
-        productId: InsuranceProduct.ID, institutionId: Institution.ID, sumInsuredFen: Money, periodStart: BusinessDate,
-        periodEnd: BusinessDate
-    ) {
-        self.productId = productId
-        self.institutionId = institutionId
-        self.sumInsuredFen = sumInsuredFen
-        self.periodStart = periodStart
-        self.periodEnd = periodEnd
-    }
-}
-
-/// A guardian insures one of its paid enrollments; the period is read as for `NewRiskPolicy`.
-public struct NewTuitionPolicy: Codable, Sendable {
-    public var productId: InsuranceProduct.ID
-    public var sumInsuredFen: Money
-    public var periodStart: BusinessDate
-    public var periodEnd: BusinessDate
-
-    public init(productId: InsuranceProduct.ID, sumInsuredFen: Money, periodStart: BusinessDate, periodEnd: BusinessDate) {
-        self.productId = productId
-        self.sumInsuredFen = sumInsuredFen
-        self.periodStart = periodStart
-        self.periodEnd = periodEnd
-    }
-}
-
-public struct InsuranceProductRecord: Codable, Sendable, Hashable {
-    public var id: InsuranceProduct.ID
-    public var insurerId: Insurer.ID
-    public var kind: InsuranceProductKind
-    public var premiumRateBasisPoints: Int
-    public var coveredShareBasisPoints: Int?
-    public var limitFen: Money?
-    public var createdAt: Date
-
+extension InsuranceProductRecord {
     static let columns = "ip.id, ip.insurer_id, ip.kind, ip.premium_rate_bp, ip.covered_share_bp, ip.limit_fen, ip.created_at"
 
     init(row: PostgresRow) throws {
         let (id, insurer, kind, rate, share, limit, created) =
             try row.decode((UUID, UUID, String, Int, Int?, Int64?, Date).self)
-        self.id = .init(id)
-        self.insurerId = .init(insurer)
-        self.kind = try decodeEnum(kind)
-        self.premiumRateBasisPoints = rate
-        self.coveredShareBasisPoints = share
-        self.limitFen = limit.map(Money.init(fen:))
-        self.createdAt = created
-    }
-
-    public var product: InsuranceProduct {
-        InsuranceProduct(
-            id: id, insurer: insurerId, kind: kind, premiumRateBasisPoints: premiumRateBasisPoints,
-            coveredShareBasisPoints: coveredShareBasisPoints, limit: limitFen)
+        try self.init(
+            id: .init(id),
+            insurerId: .init(insurer),
+            kind: decodeEnum(kind),
+            premiumRateBasisPoints: rate,
+            coveredShareBasisPoints: share,
+            limitFen: limit.map(Money.init(fen:)),
+            createdAt: created)
     }
 }
 
-/// A policy as the API shows it; `status` is derived by the core's `policyStatus(at:)` when the row is read.
-public struct PolicyRecord: Codable, Sendable, Hashable {
-    public var id: Policy.ID
-    public var number: String
-    public var productId: InsuranceProduct.ID
-    public var insurerId: Insurer.ID
-    public var kind: InsuranceProductKind
-    /// The insured institution, or the insured enrollment's institution.
-    public var institutionId: Institution.ID
-    public var enrollmentId: Enrollment.ID?
-    public var guardianId: Guardian.ID?
-    public var sumInsuredFen: Money
-    public var remainingFen: Money
-    public var premiumFen: Money
-    public var periodStart: Date
-    public var periodEnd: Date
-    public var cancelledAt: Date?
-    public var status: PolicyStatus
-    public var createdAt: Date
-
+extension PolicyRecord {
     static let columns = """
         p.id, p.number, p.product_id, p.insurer_id, p.kind, p.institution_id, p.enrollment_id, p.guardian_id,
         p.sum_insured_fen, p.remaining_fen, p.premium_fen, p.period_start, p.period_end, p.cancelled_at, p.created_at
@@ -110,27 +29,28 @@ public struct PolicyRecord: Codable, Sendable, Hashable {
     init(row: PostgresRow, now: Date) throws {
         let cells = row.makeRandomAccess()
         func cell<T: PostgresDecodable>(_ index: Int, _ type: T.Type = T.self) throws -> T { try cells[index].decode(T.self) }
-        self.id = .init(try cell(0, UUID.self))
-        self.number = try cell(1)
-        self.productId = .init(try cell(2, UUID.self))
-        self.insurerId = .init(try cell(3, UUID.self))
-        self.kind = try decodeEnum(try cell(4, String.self))
-        self.institutionId = .init(try cell(5, UUID.self))
-        self.enrollmentId = try cell(6, UUID?.self).map(Enrollment.ID.init)
-        self.guardianId = try cell(7, UUID?.self).map(Guardian.ID.init)
-        self.sumInsuredFen = Money(fen: try cell(8))
-        self.remainingFen = Money(fen: try cell(9))
-        self.premiumFen = Money(fen: try cell(10))
-        self.periodStart = try cell(11)
-        self.periodEnd = try cell(12)
-        self.cancelledAt = try cell(13, Date?.self)
-        self.createdAt = try cell(14)
-        self.status = .active
-        self.status = try policy.policyStatus(at: now)
+        try self.init(
+            id: .init(cell(0, UUID.self)),
+            number: cell(1),
+            productId: .init(cell(2, UUID.self)),
+            insurerId: .init(cell(3, UUID.self)),
+            kind: decodeEnum(cell(4, String.self)),
+            institutionId: .init(cell(5, UUID.self)),
+            enrollmentId: cell(6, UUID?.self).map(Enrollment.ID.init),
+            guardianId: cell(7, UUID?.self).map(Guardian.ID.init),
+            sumInsuredFen: Money(fen: cell(8)),
+            remainingFen: Money(fen: cell(9)),
+            premiumFen: Money(fen: cell(10)),
+            periodStart: cell(11),
+            periodEnd: cell(12),
+            cancelledAt: cell(13, Date?.self),
+            status: .active,
+            createdAt: cell(14))
+        status = try policy.policyStatus(at: now)
     }
 
     /// The core's policy, for the rules that decide on it.
-    public var policy: Policy {
+    var policy: Policy {
         get throws {
             let insured: InsuredParty
             switch (kind, enrollmentId, guardianId) {

@@ -1,41 +1,7 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
-
-/// A class session as the institution sends it: one lesson each for the listed enrollments of one course, taken on
-/// one date.
-public struct NewClassSession: Codable, Sendable {
-    public var courseId: Course.ID
-    public var takenOn: BusinessDate
-    public var enrollmentIds: [Enrollment.ID]
-
-    public init(courseId: Course.ID, takenOn: BusinessDate, enrollmentIds: [Enrollment.ID]) {
-        self.courseId = courseId
-        self.takenOn = takenOn
-        self.enrollmentIds = enrollmentIds
-    }
-}
-
-/// What a class session did, item by item in the order listed.
-public struct ClassSessionRecord: Codable, Sendable, Hashable {
-    public struct Item: Codable, Sendable, Hashable {
-        public enum Status: String, Codable, Sendable { case recorded, refused }
-        public var enrollmentId: Enrollment.ID
-        public var status: Status
-        /// The lesson recorded (status `recorded`); the guardian confirms or disputes it as any other.
-        public var lessonId: Lesson.ID?
-        public var valueFen: Money?
-        /// The refusal's stable code (status `refused`), the one the single-lesson route would answer.
-        public var code: String?
-    }
-
-    public var courseId: Course.ID
-    public var takenOn: BusinessDate
-    public var recordedAt: Date
-    public var recorded: Int
-    public var refused: Int
-    public var items: [Item]
-}
+import TuitionWire
 
 extension ClassSessionRefusal {
     /// The stable code an item carries: an unknown or foreign enrollment is `not_found`, as the single route's 404.

@@ -1,49 +1,9 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
+import TuitionWire
 
-/// An order an institution offers a guardian: a course, lessons and a term, at the course's price frozen now.
-/// `guardianId` is the reference the parent gave the institution (its id, shown in the parent's app); the proposal
-/// names no student: the guardian names its own on accepting.
-public struct NewEnrollmentProposal: Codable, Sendable {
-    public var guardianId: Guardian.ID
-    public var courseId: Course.ID
-    public var lessons: Int
-    public var termStart: BusinessDate
-    public var termEnd: BusinessDate
-
-    public init(guardianId: Guardian.ID, courseId: Course.ID, lessons: Int, termStart: BusinessDate, termEnd: BusinessDate) {
-        self.guardianId = guardianId
-        self.courseId = courseId
-        self.lessons = lessons
-        self.termStart = termStart
-        self.termEnd = termEnd
-    }
-}
-
-/// The guardian accepts a proposal for one of its students.
-public struct EnrollmentAcceptance: Codable, Sendable {
-    public var studentId: Student.ID
-
-    public init(studentId: Student.ID) { self.studentId = studentId }
-}
-
-/// A proposed order. Its id becomes the enrollment's id when a guardian accepts it.
-public struct EnrollmentProposalRecord: Codable, Sendable, Hashable {
-    public var id: Enrollment.ID
-    public var institutionId: Institution.ID
-    /// The reference the institution proposed to: nothing about the guardian beyond what the parent handed over.
-    public var guardianId: Guardian.ID
-    public var courseId: Course.ID
-    public var lessons: Int
-    public var pricePerLessonFen: Money
-    public var amountFen: Money
-    public var termStart: BusinessDate
-    public var termEnd: BusinessDate
-    public var status: ProposalStatus
-    public var createdAt: Date
-    public var answeredAt: Date?
-
+extension EnrollmentProposalRecord {
     static let columns = """
         ep.id, ep.institution_id, ep.guardian_id, ep.course_id, ep.lessons, ep.price_per_lesson_fen, ep.amount_fen, ep.term_start::text,
         ep.term_end::text, ep.status, ep.created_at, ep.answered_at
@@ -52,18 +12,19 @@ public struct EnrollmentProposalRecord: Codable, Sendable, Hashable {
     init(row: PostgresRow) throws {
         let (id, institution, guardian, course, lessons, price, amount, start, end, status, created, answered) = try row.decode(
             (UUID, UUID, UUID, UUID, Int, Int64, Int64, String, String, String, Date, Date?).self)
-        self.id = .init(id)
-        self.institutionId = .init(institution)
-        self.guardianId = .init(guardian)
-        self.courseId = .init(course)
-        self.lessons = lessons
-        self.pricePerLessonFen = Money(fen: price)
-        self.amountFen = Money(fen: amount)
-        self.termStart = try decodeDate(start)
-        self.termEnd = try decodeDate(end)
-        self.status = try decodeEnum(status)
-        self.createdAt = created
-        self.answeredAt = answered
+        try self.init(
+            id: .init(id),
+            institutionId: .init(institution),
+            guardianId: .init(guardian),
+            courseId: .init(course),
+            lessons: lessons,
+            pricePerLessonFen: Money(fen: price),
+            amountFen: Money(fen: amount),
+            termStart: decodeDate(start),
+            termEnd: decodeDate(end),
+            status: decodeEnum(status),
+            createdAt: created,
+            answeredAt: answered)
     }
 }
 
@@ -125,22 +86,15 @@ extension EnrollmentRepository {
     /// the proposal's id, price and term. Another guardian's proposal or student is not found, as if it did not exist.
     public func accept(_ id: Enrollment.ID, studentId: Student.ID, guardian: Guardian.ID) async throws -> EnrollmentRecord {
         try await store.transaction { connection in
-            let rows = try await connection.query(
-                """
-                SELECT \(unescaped: EnrollmentProposalRecord.columns) FROM enrollment_proposals ep
-                WHERE ep.id = \(id.uuid) AND ep.guardian_id = \(guardian.uuid) FOR UPDATE
-                """, logger: logger)
-            var found: EnrollmentProposalRecord?
-            for try await row in rows { found = try EnrollmentProposalRecord(row: row) }
-            guard let proposal = found else { throw NotFound() }
-            guard proposal.status == .proposed else { throw Rejection.proposalNotOpen }
+            let proposals = ProposalAnswers<EnrollmentProposalRecord>(connection: connection, logger: logger)
+            let proposal = try await proposals.lockOpen(id.uuid, addressee: guardian.uuid)
             try await requireOwnStudent(studentId, guardian: guardian, on: connection)
             let enrollment = try await insertEnrollment(
                 id: id, course: proposal.courseId, institution: proposal.institutionId, student: studentId, guardian: guardian,
                 lessons: proposal.lessons, termStart: proposal.termStart, termEnd: proposal.termEnd,
                 frozenPrice: proposal.pricePerLessonFen,
                 on: connection)
-            try await answer(id, status: .accepted, on: connection)
+            try await proposals.answer(id.uuid, status: .accepted, at: store.dependencies.now())
             return enrollment
         }
     }
@@ -148,14 +102,9 @@ extension EnrollmentRepository {
     /// The guardian turns an open proposal made to it down; nothing else changes.
     public func rejectProposal(_ id: Enrollment.ID, guardian: Guardian.ID) async throws -> EnrollmentProposalRecord {
         try await store.transaction { connection in
-            let rows = try await connection.query(
-                "SELECT ep.status FROM enrollment_proposals ep WHERE ep.id = \(id.uuid) AND ep.guardian_id = \(guardian.uuid) FOR UPDATE",
-                logger: logger)
-            var status: ProposalStatus?
-            for try await text in rows.decode(String.self) { status = try decodeEnum(text) }
-            guard let status else { throw NotFound() }
-            guard status == .proposed else { throw Rejection.proposalNotOpen }
-            return try await answer(id, status: .rejected, on: connection)
+            let proposals = ProposalAnswers<EnrollmentProposalRecord>(connection: connection, logger: logger)
+            _ = try await proposals.lockOpen(id.uuid, addressee: guardian.uuid)
+            return try await proposals.answer(id.uuid, status: .rejected, at: store.dependencies.now())
         }
     }
 
@@ -188,19 +137,6 @@ extension EnrollmentRepository {
         let rows = try await connection.query(
             "SELECT 1 FROM students WHERE id = \(student.uuid) AND guardian_id = \(guardian.uuid)", logger: logger)
         for try await _ in rows { return }
-        throw NotFound()
-    }
-
-    @discardableResult
-    private func answer(_ id: Enrollment.ID, status: ProposalStatus, on connection: PostgresConnection) async throws
-        -> EnrollmentProposalRecord
-    {
-        let rows = try await connection.query(
-            """
-            UPDATE enrollment_proposals ep SET status = \(status.rawValue), answered_at = \(store.dependencies.now())
-            WHERE ep.id = \(id.uuid) RETURNING \(unescaped: EnrollmentProposalRecord.columns)
-            """, logger: logger)
-        for try await row in rows { return try EnrollmentProposalRecord(row: row) }
         throw NotFound()
     }
 

@@ -1,23 +1,7 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
-
-/// An order a guardian places itself for one of its students.
-public struct NewEnrollment: Codable, Sendable {
-    public var studentId: Student.ID
-    public var courseId: Course.ID
-    public var lessons: Int
-    public var termStart: BusinessDate
-    public var termEnd: BusinessDate
-
-    public init(studentId: Student.ID, courseId: Course.ID, lessons: Int, termStart: BusinessDate, termEnd: BusinessDate) {
-        self.studentId = studentId
-        self.courseId = courseId
-        self.lessons = lessons
-        self.termStart = termStart
-        self.termEnd = termEnd
-    }
-}
+import TuitionWire
 
 /// Enrollments (orders) and the money that moves on them: payment, lessons consumed, refunds, reserve top-ups.
 /// Each operation locks the enrollment row, asks the core rules for a decision, and writes the transfer,

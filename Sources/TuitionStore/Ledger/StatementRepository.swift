@@ -1,29 +1,7 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
-
-public struct EnrollmentStatement: Codable, Sendable {
-    public var enrollment: EnrollmentRecord
-    public var transfers: [TransferRecord]
-    public var refunds: [RefundRecord]
-}
-
-public struct InstitutionStatement: Codable, Sendable {
-    public var institutionId: Institution.ID
-    public var supervisionMode: SupervisionMode
-    public var escrowFen: Money
-    public var operatingFen: Money
-    public var reserveFen: Money
-    public var paidFen: Money
-    public var consumedFen: Money
-    public var refundedFen: Money
-    /// Paid back on claims and defunct settlements.
-    public var returnedFen: Money
-    /// Σ of the enrollments' positions: paid − consumed − refunded − returned.
-    public var unconsumedFen: Money
-    public var reserveRequiredFen: Money
-    public var enrollments: Int
-}
+import TuitionWire
 
 /// Statements read from the ledger: per enrollment and per institution.
 public struct StatementRepository: Sendable {

@@ -1,69 +1,7 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
-
-public struct NewInstitution: Codable, Sendable {
-    public var licenceNumber: String
-    public var name: String
-    public var address: String?
-    public var creditCode: String?
-    public var licenceValidUntil: BusinessDate?
-    public var supervisionMode: SupervisionMode
-    public var reserveRatioBasisPoints: Int?
-    public var supervisedBank: String?
-    public var supervisedAccountNumber: String?
-
-    public init(
-        licenceNumber: String, name: String, address: String? = nil, creditCode: String? = nil, licenceValidUntil: BusinessDate? = nil,
-        supervisionMode: SupervisionMode, reserveRatioBasisPoints: Int? = nil, supervisedBank: String? = nil,
-        supervisedAccountNumber: String? = nil
-    ) {
-        self.licenceNumber = licenceNumber
-        self.name = name
-        self.address = address
-        self.creditCode = creditCode
-        self.licenceValidUntil = licenceValidUntil
-        self.supervisionMode = supervisionMode
-        self.reserveRatioBasisPoints = reserveRatioBasisPoints
-        self.supervisedBank = supervisedBank
-        self.supervisedAccountNumber = supervisedAccountNumber
-    }
-}
-
-public struct NewStudent: Codable, Sendable {
-    public var name: String
-    public var relationship: String?
-    public var school: String?
-    public var grade: String?
-
-    public init(name: String, relationship: String? = nil, school: String? = nil, grade: String? = nil) {
-        self.name = name
-        self.relationship = relationship
-        self.school = school
-        self.grade = grade
-    }
-}
-
-public struct NewCourse: Codable, Sendable {
-    public var title: String
-    public var category: CourseCategory
-    public var pricePerLessonFen: Money
-    public var lessonMinutes: Int
-    public var lessonsPerWeek: Int?
-    public var teacher: String?
-
-    public init(
-        title: String, category: CourseCategory, pricePerLessonFen: Money, lessonMinutes: Int, lessonsPerWeek: Int? = nil,
-        teacher: String? = nil
-    ) {
-        self.title = title
-        self.category = category
-        self.pricePerLessonFen = pricePerLessonFen
-        self.lessonMinutes = lessonMinutes
-        self.lessonsPerWeek = lessonsPerWeek
-        self.teacher = teacher
-    }
-}
+import TuitionWire
 
 /// Districts, institutions, guardians, insurers, students and courses.
 public struct PartyRepository: Sendable {

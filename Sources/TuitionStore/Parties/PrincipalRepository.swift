@@ -2,17 +2,9 @@ import Crypto
 import Foundation
 import PostgresNIO
 import TuitionCore
+import TuitionWire
 
-/// A token as its holder and the regulator see it; never the token itself.
-public struct TokenRecord: Codable, Sendable, Hashable {
-    public var principalId: UUID
-    public var role: Role
-    public var entityId: String
-    public var label: String
-    public var createdAt: Date
-    public var expiresAt: Date
-    public var revokedAt: Date?
-
+extension TokenRecord {
     static let columns = """
         p.id, p.role, coalesce(p.district_code, p.institution_id::text, p.guardian_id::text, p.insurer_id::text),
         p.label, p.created_at, p.expires_at, p.revoked_at
@@ -20,26 +12,14 @@ public struct TokenRecord: Codable, Sendable, Hashable {
 
     init(row: PostgresRow) throws {
         let (id, role, entity, label, created, expires, revoked) = try row.decode((UUID, String, String, String, Date, Date, Date?).self)
-        self.principalId = id
-        self.role = try decodeEnum(role)
-        self.entityId = entity
-        self.label = label
-        self.createdAt = created
-        self.expiresAt = expires
-        self.revokedAt = revoked
-    }
-
-    enum CodingKeys: String, CodingKey { case principalId, role, entityId, label, createdAt, expiresAt, revokedAt }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(principalId.uuidString.lowercased(), forKey: .principalId)
-        try container.encode(role, forKey: .role)
-        try container.encode(entityId, forKey: .entityId)
-        try container.encode(label, forKey: .label)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(expiresAt, forKey: .expiresAt)
-        try container.encode(revokedAt, forKey: .revokedAt)
+        try self.init(
+            principalId: id,
+            role: decodeEnum(role),
+            entityId: entity,
+            label: label,
+            createdAt: created,
+            expiresAt: expires,
+            revokedAt: revoked)
     }
 }
 

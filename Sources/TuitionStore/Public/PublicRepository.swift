@@ -1,59 +1,7 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
-
-/// An institution as anyone may see it, by licence number. No internal ids: the licence number is the public key.
-public struct PublicInstitution: Codable, Sendable, Hashable {
-    public struct Grade: Codable, Sendable, Hashable {
-        public var grade: String
-        public var points: Int
-        public var computedAt: Date
-    }
-
-    public struct InsuranceInForce: Codable, Sendable, Hashable {
-        public var policyNumber: String
-        public var insurer: String
-        public var periodStart: Date
-        public var periodEnd: Date
-        public var sumInsuredFen: Money
-        public var remainingFen: Money
-    }
-
-    public var licenceNumber: String
-    public var name: String
-    public var districtCode: String
-    public var districtName: String
-    public var address: String
-    public var licenceValidUntil: BusinessDate?
-    public var licenceValidity: LicenceValidity
-    public var status: InstitutionStatus
-    public var list: PublicList
-    public var creditGrade: Grade?
-    public var supervisionMode: SupervisionMode
-    public var supervisedBank: String
-    public var insuranceInForce: [InsuranceInForce]
-    public var reviews: ReviewSummary
-}
-
-/// One course as the catalog lists it, with its institution's public standing and parents' reviews.
-public struct CatalogCourse: Codable, Sendable, Hashable {
-    public struct Provider: Codable, Sendable, Hashable {
-        public var licenceNumber: String
-        public var name: String
-        public var districtCode: String
-        public var creditGrade: String?
-    }
-
-    public var courseId: Course.ID
-    public var title: String
-    public var category: CourseCategory
-    public var teacher: String
-    public var pricePerLessonFen: Money
-    public var lessonMinutes: Int
-    public var lessonsPerWeek: Int
-    public var institution: Provider
-    public var reviews: ReviewSummary
-}
+import TuitionWire
 
 /// What the catalog is searched by; every field is optional.
 public struct CatalogFilter: Sendable, Hashable {

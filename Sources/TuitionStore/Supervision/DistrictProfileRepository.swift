@@ -1,17 +1,7 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
-
-/// What a district's regulator says about the district itself: the approving authority (审批机关) that contracts
-/// name for 甲方.
-public struct DistrictProfile: Codable, Sendable, Hashable {
-    public var code: String
-    public var approvingAuthority: String?
-
-    public struct Update: Codable, Sendable {
-        public var approvingAuthority: String
-    }
-}
+import TuitionWire
 
 public struct DistrictProfileRepository: Sendable {
     let store: Store

@@ -1,85 +1,9 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
+import TuitionWire
 
-public enum Complaint { public typealias ID = Identifier<Complaint> }
-public enum Review { public typealias ID = Identifier<Review> }
-
-public struct NewReview: Codable, Sendable {
-    public var teaching: Int
-    public var environment: Int
-    public var curriculum: Int
-    public var text: String?
-
-    public init(teaching: Int, environment: Int, curriculum: Int, text: String? = nil) {
-        self.teaching = teaching
-        self.environment = environment
-        self.curriculum = curriculum
-        self.text = text
-    }
-}
-
-public struct ReviewRecord: Codable, Sendable, Hashable {
-    public var id: Review.ID
-    public var enrollmentId: Enrollment.ID
-    public var institutionId: Institution.ID
-    public var courseId: Course.ID
-    public var teaching: Int
-    public var environment: Int
-    public var curriculum: Int
-    public var text: String
-    public var createdAt: Date
-}
-
-/// Average ratings (two decimals) over `reviews` reviews; all zero when there are none.
-public struct RatingAverages: Codable, Sendable, Hashable {
-    public var reviews: Int
-    public var teaching: Double
-    public var environment: Double
-    public var curriculum: Double
-    public var overall: Double
-
-    public static let none = RatingAverages(reviews: 0, teaching: 0, environment: 0, curriculum: 0, overall: 0)
-}
-
-public struct CourseRatings: Codable, Sendable, Hashable {
-    public var courseId: Course.ID
-    public var averages: RatingAverages
-}
-
-public struct InstitutionRatings: Codable, Sendable, Hashable {
-    public var institutionId: Institution.ID
-    public var averages: RatingAverages
-    public var courses: [CourseRatings]
-}
-
-public enum ComplaintStatus: String, Codable, Sendable, CaseIterable {
-    case open, answered, upheld
-    case notUpheld = "not_upheld"
-}
-
-public struct NewComplaint: Codable, Sendable {
-    public var enrollmentId: Enrollment.ID
-    public var text: String
-
-    public init(enrollmentId: Enrollment.ID, text: String) {
-        self.enrollmentId = enrollmentId
-        self.text = text
-    }
-}
-
-public struct ComplaintRecord: Codable, Sendable, Hashable {
-    public var id: Complaint.ID
-    public var enrollmentId: Enrollment.ID
-    public var institutionId: Institution.ID
-    public var text: String
-    public var answer: String?
-    public var answeredAt: Date?
-    public var status: ComplaintStatus
-    public var closingNote: String?
-    public var closedAt: Date?
-    public var createdAt: Date
-
+extension ComplaintRecord {
     static let columns = """
         c.id, c.enrollment_id, c.institution_id, c.text, c.answer, c.answered_at, c.status, c.closing_note, c.closed_at, c.created_at
         """
@@ -87,16 +11,17 @@ public struct ComplaintRecord: Codable, Sendable, Hashable {
     init(row: PostgresRow) throws {
         let (id, enrollment, institution, text, answer, answered, status, note, closed, created) = try row.decode(
             (UUID, UUID, UUID, String, String?, Date?, String, String?, Date?, Date).self)
-        self.id = .init(id)
-        self.enrollmentId = .init(enrollment)
-        self.institutionId = .init(institution)
-        self.text = text
-        self.answer = answer
-        self.answeredAt = answered
-        self.status = try decodeEnum(status)
-        self.closingNote = note
-        self.closedAt = closed
-        self.createdAt = created
+        try self.init(
+            id: .init(id),
+            enrollmentId: .init(enrollment),
+            institutionId: .init(institution),
+            text: text,
+            answer: answer,
+            answeredAt: answered,
+            status: decodeEnum(status),
+            closingNote: note,
+            closedAt: closed,
+            createdAt: created)
     }
 }
 

@@ -1,50 +1,7 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
-
-public struct InspectionRecord: Codable, Sendable, Hashable {
-    public var institutionId: Institution.ID
-    public var year: Int
-    public var result: InspectionResult
-    public var starRating: Int
-    public var note: String
-    public var recordedAt: Date
-}
-
-public struct NewInspection: Codable, Sendable {
-    public var year: Int
-    public var result: InspectionResult
-    public var starRating: Int
-    public var note: String?
-
-    public init(year: Int, result: InspectionResult, starRating: Int, note: String? = nil) {
-        self.year = year
-        self.result = result
-        self.starRating = starRating
-        self.note = note
-    }
-}
-
-public struct CreditRecord: Codable, Sendable, Hashable {
-    public var institutionId: Institution.ID
-    public var grade: CreditGrade
-    public var points: Int
-    public var components: [CreditComponent]
-    public var computedAt: Date
-}
-
-public enum SanctionAction: String, Codable, Sendable, CaseIterable {
-    case suspend, reinstate, blacklist
-}
-
-public struct SanctionRecord: Codable, Sendable, Hashable {
-    @LowercaseUUID public var id: UUID
-    public var institutionId: Institution.ID
-    public var action: SanctionAction
-    public var note: String
-    public var status: InstitutionStatus
-    public var createdAt: Date
-}
+import TuitionWire
 
 /// The regulator's side of supervision: sanctions (suspend, reinstate, blacklist), annual inspections, and the credit
 /// grade they and the warnings, complaints and reviews feed.

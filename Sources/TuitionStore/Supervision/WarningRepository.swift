@@ -1,26 +1,9 @@
 import Foundation
 import PostgresNIO
 import TuitionCore
+import TuitionWire
 
-/// A warning as the API shows it.
-public struct WarningRecord: Codable, Sendable, Hashable {
-    @LowercaseUUID public var id: UUID
-    public var institutionId: Institution.ID
-    public var districtCode: String
-    public var rule: WarningRule
-    public var severity: WarningSeverity
-    public var status: WarningStatus
-    /// The figures that opened the warning, and the latest ones while it stays unresolved.
-    public var figures: [String: WarningFigure]
-    public var latestFigures: [String: WarningFigure]
-    public var deadline: BusinessDate
-    public var openedAt: Date
-    public var evaluatedAt: Date
-    public var resolvedAt: Date?
-    public var resolvedBy: String?
-    public var resolutionNote: String?
-    public var escalatedAt: Date?
-
+extension WarningRecord {
     static let columns = """
         w.id, w.institution_id, w.district_code, w.rule, w.severity, w.status, w.figures::text, w.latest_figures::text,
         w.deadline::text, w.opened_at, w.evaluated_at, w.resolved_at, w.resolved_by, w.resolution_note, w.escalated_at
@@ -30,34 +13,23 @@ public struct WarningRecord: Codable, Sendable, Hashable {
         let (id, institution, district, rule, severity, status, figures, latest, deadline, opened, evaluated) =
             try row.decode((UUID, UUID, String, String, String, String, String, String, String, Date, Date).self)
         let columns = row.makeRandomAccess()
-        self.id = id
-        self.institutionId = .init(institution)
-        self.districtCode = district
-        self.rule = try decodeEnum(rule)
-        self.severity = try decodeEnum(severity)
-        self.status = try decodeEnum(status)
-        self.figures = try JSONDecoder().decode([String: WarningFigure].self, from: Data(figures.utf8))
-        self.latestFigures = try JSONDecoder().decode([String: WarningFigure].self, from: Data(latest.utf8))
-        self.deadline = try decodeDate(deadline)
-        self.openedAt = opened
-        self.evaluatedAt = evaluated
-        self.resolvedAt = try columns[11].decode(Date?.self)
-        self.resolvedBy = try columns[12].decode(String?.self)
-        self.resolutionNote = try columns[13].decode(String?.self)
-        self.escalatedAt = try columns[14].decode(Date?.self)
+        try self.init(
+            id: id,
+            institutionId: .init(institution),
+            districtCode: district,
+            rule: decodeEnum(rule),
+            severity: decodeEnum(severity),
+            status: decodeEnum(status),
+            figures: JSONDecoder().decode([String: WarningFigure].self, from: Data(figures.utf8)),
+            latestFigures: JSONDecoder().decode([String: WarningFigure].self, from: Data(latest.utf8)),
+            deadline: decodeDate(deadline),
+            openedAt: opened,
+            evaluatedAt: evaluated,
+            resolvedAt: columns[11].decode(Date?.self),
+            resolvedBy: columns[12].decode(String?.self),
+            resolutionNote: columns[13].decode(String?.self),
+            escalatedAt: columns[14].decode(Date?.self))
     }
-}
-
-/// What one evaluation did.
-public struct WarningEvaluation: Codable, Sendable, Hashable {
-    public var institutions: Int
-    public var opened: Int
-    /// Unresolved warnings whose condition still holds: their latest figures and severity were refreshed.
-    public var stillOpen: Int
-    public var escalated: Int
-    public var resolved: Int
-    /// Institutions that went `active → warned` or `warned → active`.
-    public var statusChanges: Int
 }
 
 /// Which institutions an evaluation covers.
@@ -86,7 +58,7 @@ public struct WarningRepository: Sendable {
     var logger: Logger { store.logger }
 
     /// The advisory lock key of evaluations (`'warnings'` as text bytes).
-    static let lockKey: Int64 = 0x7761_726E_696E_6773
+    package static let lockKey: Int64 = 0x7761_726E_696E_6773
 
     // MARK: Evaluation
 
