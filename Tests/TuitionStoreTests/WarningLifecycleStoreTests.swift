@@ -3,6 +3,7 @@ import PostgresNIO
 import Testing
 import TuitionCore
 import TuitionStore
+import TuitionWire
 import TuitionTestSupport
 
 /// Issue 14: escalation and the hold-back after a regulator's resolution each have one home in SQL
