@@ -309,7 +309,8 @@ import TuitionTestSupport
             let world = try await World.make(store)
             // Escrow holds the payment the test's payouts come from (their INSERT posts its totals, sql/0020).
             _ = try await store.transaction {
-                try await EnrollmentRepository(store: store).pay(world.enrollment.id, guardian: world.guardian, amount: world.enrollment.amountFen, on: $0)
+                try await EnrollmentRepository(store: store).pay(
+                    world.enrollment.id, guardian: world.guardian, amount: world.enrollment.amountFen, on: $0)
             }
             let checked = ReferenceCheckedInserts(logger: store.logger)
             func insertTransfer(debit: String, enrollment: UUID?) async throws {

@@ -39,7 +39,8 @@ import TuitionTestSupport
     static func paidWorld(_ store: Store) async throws -> World {
         let world = try await World.make(store, lessons: 10)
         _ = try await store.transaction {
-            try await EnrollmentRepository(store: store).pay(world.enrollment.id, guardian: world.guardian, amount: world.enrollment.amountFen, on: $0)
+            try await EnrollmentRepository(store: store).pay(
+                world.enrollment.id, guardian: world.guardian, amount: world.enrollment.amountFen, on: $0)
         }
         return world
     }
@@ -56,7 +57,9 @@ import TuitionTestSupport
             let orders = created
             let repository = EnrollmentRepository(store: store)
             for order in orders.prefix(4) {
-                _ = try await store.transaction { try await repository.pay(order.id, guardian: world.guardian, amount: order.amountFen, on: $0) }
+                _ = try await store.transaction {
+                    try await repository.pay(order.id, guardian: world.guardian, amount: order.amountFen, on: $0)
+                }
             }
             let today = BusinessDate(shanghaiDateOf: store.dependencies.now())
             let tasks = 12
@@ -66,36 +69,53 @@ import TuitionTestSupport
                         let backwards = task % 2 == 1
                         let mine = backwards ? Array(orders.reversed()) : orders
                         var steps: [(String, (EnrollmentRecord) async throws -> Void)] = [
-                            ("pay", { order in
-                                _ = try await store.transaction {
-                                    try await repository.pay(order.id, guardian: world.guardian, amount: order.amountFen, on: $0)
+                            (
+                                "pay",
+                                { order in
+                                    _ = try await store.transaction {
+                                        try await repository.pay(order.id, guardian: world.guardian, amount: order.amountFen, on: $0)
+                                    }
                                 }
-                            }),
-                            ("lesson", { order in
-                                _ = try await store.transaction {
-                                    try await repository.recordLessons(
-                                        order.id, institution: world.institution.id, lessons: 1, takenOn: today, on: $0)
+                            ),
+                            (
+                                "lesson",
+                                { order in
+                                    _ = try await store.transaction {
+                                        try await repository.recordLessons(
+                                            order.id, institution: world.institution.id, lessons: 1, takenOn: today, on: $0)
+                                    }
                                 }
-                            }),
-                            ("session", { _ in
-                                let session = NewClassSession(courseId: world.course.id, takenOn: today, enrollmentIds: mine.map(\.id))
-                                let record = try await store.transaction { (connection: PostgresConnection) in
-                                    try await repository.recordClassSession(
-                                        session, institution: world.institution.id, releaseKeyPrefix: "session:\(UUID())", on: connection)
+                            ),
+                            (
+                                "session",
+                                { _ in
+                                    let session = NewClassSession(courseId: world.course.id, takenOn: today, enrollmentIds: mine.map(\.id))
+                                    let record = try await store.transaction { (connection: PostgresConnection) in
+                                        try await repository.recordClassSession(
+                                            session, institution: world.institution.id, releaseKeyPrefix: "session:\(UUID())",
+                                            on: connection)
+                                    }
+                                    if record.recorded == 0 { throw Rejection.lessonsExceedRemaining }
                                 }
-                                if record.recorded == 0 { throw Rejection.lessonsExceedRemaining }
-                            }),
-                            ("refund", { order in
-                                _ = try await store.transaction {
-                                    try await repository.refund(order.id, institution: world.institution.id, lessons: 1, reason: "", on: $0)
+                            ),
+                            (
+                                "refund",
+                                { order in
+                                    _ = try await store.transaction {
+                                        try await repository.refund(
+                                            order.id, institution: world.institution.id, lessons: 1, reason: "", on: $0)
+                                    }
                                 }
-                            }),
-                            ("topup", { _ in
-                                _ = try await store.transaction {
-                                    try await repository.topUpReserve(
-                                        institution: world.institution.id, amount: Money(fen: 100), key: "topup:\(UUID())", on: $0)
+                            ),
+                            (
+                                "topup",
+                                { _ in
+                                    _ = try await store.transaction {
+                                        try await repository.topUpReserve(
+                                            institution: world.institution.id, amount: Money(fen: 100), key: "topup:\(UUID())", on: $0)
+                                    }
                                 }
-                            }),
+                            ),
                         ]
                         if backwards { steps.reverse() }
                         var done: [String] = []
@@ -172,7 +192,9 @@ import TuitionTestSupport
                 }
             }
             var relaxed = false
-            for try await role in try await store.query("SELECT has_parameter_privilege('session_replication_role', 'SET')").decode(Bool.self) {
+            for try await role in try await store.query("SELECT has_parameter_privilege('session_replication_role', 'SET')").decode(
+                Bool.self)
+            {
                 relaxed = role
             }
             #expect(relaxed, "the test role may set replica mode, so the bulk path is the one tested")
