@@ -308,6 +308,11 @@ import TuitionWire
     @Test func theOncePerChunkReferenceCheckRefusesWhatTheTriggersWould() async throws {
         try await TestDatabase.withStore("fasttrackrefs") { store in
             let world = try await World.make(store)
+            // Escrow holds the payment the test's payouts come from (their INSERT posts its totals, sql/0020).
+            _ = try await store.transaction {
+                try await EnrollmentRepository(store: store).pay(
+                    world.enrollment.id, guardian: world.guardian, amount: world.enrollment.amountFen, on: $0)
+            }
             let checked = ReferenceCheckedInserts(logger: store.logger)
             func insertTransfer(debit: String, enrollment: UUID?) async throws {
                 _ = try await store.transaction { connection in

@@ -179,22 +179,28 @@ import TuitionTestSupport
                     world.enrollment.id, guardian: world.guardian, amount: Money(fen: 80_000), on: $0)
             }
             struct RolledBack: Error { let breaches: [String] }
-            // Rows written straight into the tables, bypassing the accounts and the counters: the audit must see each breach.
+            // Rows written straight into the tables, bypassing the enrollment's counters (a transfer's INSERT still posts the
+            // accounts' totals, sql/0020, so those are moved by hand): the audit must see each breach.
             do {
                 try await store.transaction { connection in
                     try await connection.query(
                         """
                         INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen,
                             institution_id, enrollment_id, created_at)
-                        SELECT 'rogue', 'payout', e.id, g.id, 90000, \(world.institution.id.uuid), \(world.enrollment.id.uuid), now()
+                        SELECT 'rogue', 'payout', e.id, g.id, 60000, \(world.institution.id.uuid), \(world.enrollment.id.uuid), now()
                         FROM accounts e, accounts g
-                        WHERE e.institution_id = \(world.institution.id.uuid) AND e.kind = 'operating' AND g.guardian_id = \(world.guardian.uuid)
+                        WHERE e.institution_id = \(world.institution.id.uuid) AND e.kind = 'escrow' AND g.guardian_id = \(world.guardian.uuid)
                         """, logger: store.logger)
-                    // Lessons consumed with no release: escrow would hold more than is still owed.
+                    // Every lesson consumed with no release: escrow would hold more than is still owed.
                     try await connection.query(
                         """
                         INSERT INTO lessons (id, enrollment_id, institution_id, lessons, taken_on, value_fen, recorded_at)
-                        VALUES (\(UUID()), \(world.enrollment.id.uuid), \(world.institution.id.uuid), 5, current_date, 40000, now())
+                        VALUES (\(UUID()), \(world.enrollment.id.uuid), \(world.institution.id.uuid), 10, current_date, 80000, now())
+                        """, logger: store.logger)
+                    try await connection.query(
+                        """
+                        UPDATE accounts SET credits_fen = credits_fen + 1
+                        WHERE institution_id = \(world.institution.id.uuid) AND kind = 'operating'
                         """, logger: store.logger)
                     throw RolledBack(breaches: try await InvariantAudit(store: store).breaches(on: connection))
                 }

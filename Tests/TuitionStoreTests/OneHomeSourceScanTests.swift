@@ -3,13 +3,13 @@ import Testing
 
 /// Issue 14, one home per rule: storage reads an institution's unconsumed tuition from `institution_figures` or
 /// `enrollment_positions`, account balances from `account_totals`, and "in force" from `policy_in_force` (sql/0009,
-/// 0016, 0017). A Store file that derives any of them again fails here.
+/// 0016, 0017); account totals are posted only by the transfers' INSERT (`transfers_post_totals`, sql/0020). A Store
+/// file that derives any of them again, or posts totals itself, fails here.
 @Suite struct OneHomeSourceScanTests {
-    /// Files still carrying their own copies while other work changes them (the fast-track's rewrite, ledger posting
-    /// and its audit); each is to be pointed at the one home when that work lands.
-    static let exempt: Set<String> = [
-        "FastTrackJob.swift", "FastTrackChunk.swift", "InvariantAudit.swift", "EnrollmentRepository.swift", "ClassSessions.swift",
-    ]
+    /// The one file that may read figures its own way: `InvariantAudit.swift` is the independent auditor, which
+    /// re-derives every account's totals from the transfers to check the one home against them. It may not post
+    /// totals (`postingRule` has no exemption).
+    static let exempt: Set<String> = ["InvariantAudit.swift"]
 
     /// What a re-derivation looks like, with a line it must catch (so the scan itself cannot silently stop matching).
     static let rules: [(name: String, pattern: String, example: String)] = [
@@ -23,6 +23,12 @@ import Testing
         ("a policy's period compared by hand", #"period_(start|end)\s*(<|>|<=|>=)"#, "p.period_start <= $2 AND p.period_end > $2"),
         ("a cancellation checked by hand", #"cancelled_at\s+IS\s+NULL"#, "p.cancelled_at IS NULL"),
     ]
+
+    /// Posting an account's totals by hand, which no Store file may do, the auditor included.
+    static let postingRule = (
+        name: "an account's totals posted by hand", pattern: #"(debits_fen|credits_fen)\s*=(?!=)"#,
+        example: "UPDATE accounts SET debits_fen = debits_fen + 1"
+    )
 
     static var storeSources: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -39,14 +45,30 @@ import Testing
     }
 
     @Test func eachPatternCatchesItsExample() {
-        for rule in Self.rules { #expect(!Self.matches(rule.pattern, in: rule.example).isEmpty, "\(rule.name)") }
+        for rule in Self.rules + [Self.postingRule] {
+            #expect(!Self.matches(rule.pattern, in: rule.example).isEmpty, "\(rule.name)")
+        }
+        // The auditor's comparison of posted totals with its own sums is a read, not a posting.
+        #expect(Self.matches(Self.postingRule.pattern, in: "WHERE debits <> debits_fen OR credits <> credits_fen").isEmpty)
+    }
+
+    /// Every Swift file of the Store, recursively (storage is split into capability folders).
+    static func storeFiles() -> [URL] {
+        let found = FileManager.default.enumerator(at: storeSources, includingPropertiesForKeys: nil)?.allObjects ?? []
+        return found.compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" }
+    }
+
+    @Test func noStoreFilePostsAccountTotalsItself() throws {
+        let files = Self.storeFiles()
+        #expect(files.count > 20, "the scan reads the Store sources")
+        for file in files {
+            let found = Self.matches(Self.postingRule.pattern, in: try String(contentsOf: file, encoding: .utf8))
+            #expect(found.isEmpty, "\(file.lastPathComponent): \(Self.postingRule.name): \(found.joined(separator: "; "))")
+        }
     }
 
     @Test func noStoreFileDerivesAFigureThatHasItsOneHome() throws {
-        // Recursive: storage is split into capability folders.
-        let found = FileManager.default.enumerator(at: Self.storeSources, includingPropertiesForKeys: nil)?.allObjects ?? []
-        let files = found.compactMap { $0 as? URL }
-            .filter { $0.pathExtension == "swift" && !Self.exempt.contains($0.lastPathComponent) }
+        let files = Self.storeFiles().filter { !Self.exempt.contains($0.lastPathComponent) }
         #expect(files.count > 20, "the scan reads the Store sources")
         for file in files {
             let text = try String(contentsOf: file, encoding: .utf8)

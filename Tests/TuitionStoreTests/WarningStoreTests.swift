@@ -32,7 +32,8 @@ import TuitionWire
         }
     }
 
-    /// Moves money into or out of an escrow account outside the enrollment flow, as a bank discrepancy would.
+    /// Moves money into or out of an escrow account outside the enrollment flow, as a bank discrepancy would (the
+    /// transfer's INSERT posts the escrow account's totals, sql/0020).
     func shiftEscrow(_ store: Store, _ institution: Institution.ID, by fen: Int64, key: String) async throws {
         try await store.transaction { connection in
             let escrowDebit = fen < 0
@@ -40,11 +41,7 @@ import TuitionWire
             try await connection.query(
                 """
                 WITH escrow AS (SELECT id FROM accounts WHERE institution_id = \(institution.uuid) AND kind = 'escrow'),
-                bank AS (SELECT id FROM accounts WHERE institution_id = \(institution.uuid) AND kind = 'institution_bank'),
-                moved AS (
-                    UPDATE accounts SET debits_fen = debits_fen + CASE WHEN \(escrowDebit) THEN \(amount) ELSE 0 END,
-                        credits_fen = credits_fen + CASE WHEN \(escrowDebit) THEN 0 ELSE \(amount) END
-                    WHERE id = (SELECT id FROM escrow))
+                bank AS (SELECT id FROM accounts WHERE institution_id = \(institution.uuid) AND kind = 'institution_bank')
                 INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen, institution_id, created_at)
                 SELECT \(key), 'release',
                     CASE WHEN \(escrowDebit) THEN escrow.id ELSE bank.id END, CASE WHEN \(escrowDebit) THEN bank.id ELSE escrow.id END,

@@ -32,8 +32,6 @@ SELECT 'payment:' || s.enrollment, 'payment', g.id, esc.id, 300000, ids.institut
 FROM seed s CROSS JOIN ids
 JOIN accounts g ON g.guardian_id = s.guardian AND g.kind = 'guardian_bank'
 JOIN accounts esc ON esc.institution_id = ids.institution AND esc.kind = 'escrow';
-UPDATE accounts a SET credits_fen = (SELECT count(*) * 300000 FROM seed)
-FROM ids WHERE a.institution_id = ids.institution AND a.kind = 'escrow';
 SELECT institution FROM ids;
 SELECT course || ' ' || enrollment FROM seed ORDER BY c, n;
 COMMIT;

@@ -97,14 +97,6 @@ SELECT uuid_v7(), 'BENCH-T' || s.n, ids.tuition_product, ids.insurer, 'student_t
 FROM seed s CROSS JOIN ids JOIN transfers t ON t.idempotency_key = 'premium:tuition:' || s.enrollment
 WHERE s.insured;
 
--- The restricted accounts' posted totals, from their transfers.
-UPDATE accounts a SET debits_fen = x.debits, credits_fen = x.credits
-FROM (
-    SELECT a.id,
-        coalesce((SELECT sum(amount_fen) FROM transfers WHERE debit_account_id = a.id), 0) AS debits,
-        coalesce((SELECT sum(amount_fen) FROM transfers WHERE credit_account_id = a.id), 0) AS credits
-    FROM accounts a, ids WHERE a.institution_id = ids.institution AND a.restricted) x
-WHERE a.id = x.id;
 SELECT institution FROM ids;
 COMMIT;
 ANALYZE;

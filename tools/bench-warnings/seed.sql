@@ -1,7 +1,7 @@
 -- A district for tools/bench warnings, built set-based: :institutions institutions (70 % escrow, 30 % reserve),
 -- 2 courses each, :enrollments enrollments of their own students and guardians, paid over the last 90 days, with
 -- lessons consumed and their releases, some reserve top-ups and risk-control policies, licences some of which
--- expire soon. Account totals are derived from the transfers, as the ledger keeps them.
+-- expire soon. Account totals are posted by the transfers' INSERT, as the ledger keeps them (sql/0020).
 -- psql variables: district, institutions, enrollments.
 \set ON_ERROR_STOP on
 BEGIN;
@@ -113,14 +113,5 @@ SELECT gen_random_uuid(), 'BENCH-P-' || insured.n, '00000000-0000-4000-8000-0000
     'institution_risk', insured.id, 10000000, 10000000, 150000, premium.id, now() - interval '300 days',
     now() + CASE WHEN insured.n % 20 = 7 THEN interval '20 days' ELSE interval '65 days' END, now() - interval '300 days'
 FROM insured JOIN premium ON premium.institution_id = insured.id;
-
--- The restricted accounts' posted totals, as the ledger keeps them.
-WITH moves AS (
-    SELECT credit_account_id AS account_id, amount_fen AS credit, 0::bigint AS debit FROM transfers
-    UNION ALL
-    SELECT debit_account_id, 0, amount_fen FROM transfers),
-totals AS (SELECT account_id, sum(credit)::bigint AS credits, sum(debit)::bigint AS debits FROM moves GROUP BY account_id)
-UPDATE accounts a SET credits_fen = totals.credits, debits_fen = totals.debits
-FROM totals WHERE totals.account_id = a.id AND a.restricted AND a.institution_id IN (SELECT id FROM bench_inst);
 COMMIT;
 ANALYZE;

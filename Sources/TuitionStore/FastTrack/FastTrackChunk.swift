@@ -9,15 +9,14 @@ import TuitionWire
 // encodes exactly as `EvidenceEvent.canonicalBytes()` (pinned by FastTrackEvidenceTests).
 extension FastTrackJob {
     /// Pays one chunk of pending settlements in one transaction; returns how many it settled (0: none left).
-    /// Chunks of one case may run at once: each takes settlements no other chunk holds, writes its own rows, and only
-    /// then updates the rows all chunks share, the case row first, so those updates queue behind each other without
-    /// deadlock.
+    /// Chunks of one case may run at once: each takes settlements no other chunk holds and writes its own rows; the rows
+    /// all chunks share are taken in one order — the institution's accounts (posted by the transfers' INSERT, sql/0020),
+    /// then the case row, then the policies — so chunks queue behind each other without deadlock.
     func settleChunk(_ id: DefunctCase.ID, waitingForOthers: Bool = false) async throws -> Int {
         try await store.transaction { connection in
             guard let context = try await chunkContext(id, on: connection) else { throw NotFound() }
-            let chunk = try await pendingSettlements(id, waitingForOthers: waitingForOthers, on: connection)
-            guard !chunk.isEmpty else { return 0 }
-            let ids = chunk.map(\.enrollment)
+            let ids = try await pendingSettlements(id, waitingForOthers: waitingForOthers, on: connection)
+            guard !ids.isEmpty else { return 0 }
             // The chunk's enrollments, in id order: a guardian filing a claim on one of them holds it, so that claim is
             // either committed (and closed below) or filed after this chunk, against the position it leaves.
             try await connection.run(
@@ -27,16 +26,17 @@ extension FastTrackJob {
             try await connection.run("SELECT set_config('work_mem', '64MB', true)", logger: logger)
             let stamp = EventStamp(now: store.dependencies.now(), institution: context.institution)
             try await mappingRejections {
+                // The enrollments' counters first: the transfers' INSERT takes the institution's accounts, and from then
+                // on other chunks wait for this one's commit, so what needs no shared row is written before it.
+                try await countReturned(id, ids: ids, on: connection)
                 let payouts = try await insertTransfers(id, ids: ids, context: context, stamp: stamp, on: connection)
                 let closed = try await closeEarlierClaims(ids: ids, stamp: stamp, on: connection)
                 try await insertClaims(id, ids: ids, context: context, payouts: payouts, stamp: stamp, on: connection)
                 try await point(closed, to: id, on: connection)
-                try await countReturned(id, ids: ids, on: connection)
                 try await markSettled(id, ids: ids, at: stamp.now, on: connection)
-                try await debitInstitutionAccounts(chunk, institution: context.institution, on: connection)
                 try await reducePolicies(id, ids: ids, riskPolicy: context.riskPolicy, on: connection)
             }
-            return chunk.count
+            return ids.count
         }
     }
 
@@ -73,36 +73,25 @@ extension FastTrackJob {
         return nil
     }
 
-    fileprivate struct PendingSettlement {
-        var enrollment: UUID
-        var escrow: Int64
-        var reserve: Int64
-        var returnEscrow: Int64
-        var returnOperating: Int64
-    }
-
-    /// Up to `chunkSize` pending settlements, locked: those another chunk holds are skipped, or waited for (and then,
-    /// settled by it, no longer pending) when `waitingForOthers`.
+    /// The enrollments of up to `chunkSize` pending settlements, locked: those another chunk holds are skipped, or
+    /// waited for (and then, settled by it, no longer pending) when `waitingForOthers`.
     private func pendingSettlements(_ id: DefunctCase.ID, waitingForOthers: Bool, on connection: PostgresConnection) async throws
-        -> [PendingSettlement]
+        -> [UUID]
     {
         let rows = try await connection.query(
             """
-            SELECT enrollment_id, escrow_fen, reserve_fen, return_escrow_fen, return_operating_fen
-            FROM defunct_settlements WHERE case_id = \(id.uuid) AND status = 'pending'
+            SELECT enrollment_id FROM defunct_settlements WHERE case_id = \(id.uuid) AND status = 'pending'
             ORDER BY enrollment_id LIMIT \(chunkSize) FOR UPDATE \(unescaped: waitingForOthers ? "" : "SKIP LOCKED")
             """, logger: logger)
-        var chunk: [PendingSettlement] = []
-        for try await (enrollment, escrow, reserve, returnEscrow, returnOperating) in rows.decode((UUID, Int64, Int64, Int64, Int64).self) {
-            chunk.append(
-                PendingSettlement(
-                    enrollment: enrollment, escrow: escrow, reserve: reserve, returnEscrow: returnEscrow, returnOperating: returnOperating))
-        }
-        return chunk
+        var ids: [UUID] = []
+        for try await enrollment in rows.decode(UUID.self) { ids.append(enrollment) }
+        return ids
     }
 
     /// One payout transfer per layer with money in it: escrow and reserve for every settlement, the insurance layers
-    /// only for approved ones, and the return of a post-effective payment from escrow and from operating. Each leg paid
+    /// only for approved ones, and the return of a post-effective payment from escrow and from operating. Their INSERT
+    /// posts the escrow, reserve and operating totals, once for the chunk (sql/0020); the database refuses any going
+    /// negative. Each leg paid
     /// from the institution's own accounts (escrow, reserve, the return of a post-effective payment) gets its
     /// `funds_returned` event, referenced by its transfer's key; insurance layers are told by their claims' own events.
     private func insertTransfers(
@@ -243,7 +232,7 @@ extension FastTrackJob {
             """, logger: logger)
     }
 
-    /// The enrollments' counters of what went back to their guardians, as the transfers just written moved it.
+    /// The enrollments' counters of what went back to their guardians, as the chunk's transfers move it.
     private func countReturned(_ id: DefunctCase.ID, ids: [UUID], on connection: PostgresConnection) async throws {
         try await connection.query(
             """
@@ -254,19 +243,6 @@ extension FastTrackJob {
                         + CASE WHEN decision = 'approve' THEN risk_policy_fen + tuition_policy_fen ELSE 0 END AS total
                 FROM defunct_settlements WHERE case_id = \(id.uuid) AND enrollment_id = ANY(\(ids))) x
             WHERE e.id = x.enrollment_id AND x.total > 0
-            """, logger: logger)
-    }
-
-    /// The escrow, reserve and operating accounts' posted totals, in one statement; the database refuses any going negative.
-    private func debitInstitutionAccounts(_ chunk: [PendingSettlement], institution: UUID, on connection: PostgresConnection) async throws {
-        let escrow = chunk.reduce(Int64(0)) { $0 + $1.escrow + $1.returnEscrow }
-        let reserve = chunk.reduce(Int64(0)) { $0 + $1.reserve }
-        let operating = chunk.reduce(Int64(0)) { $0 + $1.returnOperating }
-        try await connection.query(
-            """
-            UPDATE accounts SET debits_fen = debits_fen
-                + CASE kind WHEN 'escrow' THEN \(escrow) WHEN 'reserve' THEN \(reserve) ELSE \(operating) END
-            WHERE institution_id = \(institution) AND kind IN ('escrow', 'reserve', 'operating')
             """, logger: logger)
     }
 

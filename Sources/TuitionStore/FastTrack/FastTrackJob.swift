@@ -191,91 +191,15 @@ public struct FastTrackJob: Sendable {
     }
 
     /// The plan: the ledger facts of every enrollment as of the effective time (`EnrollmentLedgerFacts`), the entitlement,
-    /// the checks, and the waterfall's layers (`allocate_pro_rata` is its pro-rata rule), in one statement.
+    /// the checks, and the waterfall's layers, in one statement (`SettlementPlan`, its named steps).
     private func insertPlan(
         _ id: DefunctCase.ID, institution: UUID, effectiveAt: Date, reserve: Int64, operating: Int64, risk: RiskCover?,
         on connection: PostgresConnection
     ) async throws {
-        let checks = SettlementChecks()
-        let window = Int(consumptionSpikeWindow)
-        try await connection.query(
-            """
-            WITH consumed AS (
-                SELECT enrollment_id,
-                    (sum(lessons) FILTER (WHERE recorded_at >= \(effectiveAt) - make_interval(secs => \(window))
-                                            AND recorded_at < \(effectiveAt)))::bigint AS recent,
-                    (sum(lessons) FILTER (WHERE status = 'disputed' AND recorded_at < \(effectiveAt)))::bigint AS disputed_lessons,
-                    (sum(lessons) FILTER (WHERE status <> 'disputed' AND recorded_at >= \(effectiveAt) - make_interval(secs => \(window))
-                                            AND recorded_at < \(effectiveAt)))::bigint AS recent_undisputed
-                FROM lessons WHERE institution_id = \(institution) GROUP BY enrollment_id),
-            tuition_cover AS (
-                SELECT DISTINCT ON (enrollment_id) enrollment_id, id, remaining_fen FROM policies
-                WHERE institution_id = \(institution) AND kind = 'student_tuition'
-                  AND policy_in_force(period_start, period_end, cancelled_at, \(effectiveAt))
-                ORDER BY enrollment_id, id),
-            -- The enrollment's position (the view `enrollment_positions`, the one definition) and its checks.
-            facts AS (
-                SELECT p.enrollment_id AS id, p.institution_id, p.guardian_id, p.escrow_held_fen AS escrow_held,
-                    p.entitlement_fen AS entitled, p.return_due_fen AS return_due, p.price_per_lesson_fen AS price,
-                    7 * coalesce(l.recent, 0) > 60 * c.lessons_per_week AS spike,
-                    coalesce(l.disputed_lessons, 0) > 0 AS disputed,
-                    coalesce(l.disputed_lessons, 0) AS disputed_lessons, coalesce(l.recent_undisputed, 0) AS recent_undisputed,
-                    tp.id AS tuition_policy_id, coalesce(tp.remaining_fen, 0) AS tuition_cover
-                FROM enrollment_positions p
-                JOIN courses c ON c.id = p.course_id
-                LEFT JOIN consumed l ON l.enrollment_id = p.enrollment_id
-                LEFT JOIN tuition_cover tp ON tp.enrollment_id = p.enrollment_id
-                WHERE p.institution_id = \(institution)),
-            entitled AS (
-                SELECT f.*, least(f.escrow_held, f.entitled) AS escrow_part FROM facts f WHERE f.entitled > 0),
-            reserve_split AS (
-                SELECT a.id, a.part FROM (
-                    SELECT least(\(reserve)::bigint, coalesce(sum(entitled - escrow_part), 0))::bigint AS pool,
-                        array_agg(id ORDER BY id) AS ids, array_agg(entitled - escrow_part ORDER BY id) AS weights
-                    FROM entitled) x
-                CROSS JOIN LATERAL allocate_pro_rata(x.pool, x.ids, x.weights) a),
-            after_reserve AS (
-                SELECT e.*, r.part AS reserve_part,
-                    least(e.entitled - e.escrow_part - r.part, (e.entitled * \(risk?.coveredShareBasisPoints ?? 0)) / 10000) AS risk_cap
-                FROM entitled e JOIN reserve_split r ON r.id = e.id),
-            risk_split AS (
-                SELECT a.id, a.part FROM (
-                    SELECT least(\(risk?.remaining ?? 0)::bigint, coalesce(sum(risk_cap), 0))::bigint AS pool,
-                        array_agg(id ORDER BY id) AS ids, array_agg(risk_cap ORDER BY id) AS weights
-                    FROM after_reserve) x
-                CROSS JOIN LATERAL allocate_pro_rata(x.pool, x.ids, x.weights) a),
-            planned AS (
-                SELECT ar.*, rs.part AS risk_part,
-                    least(ar.entitled - ar.escrow_part - ar.reserve_part - rs.part, ar.tuition_cover) AS tuition_part
-                FROM after_reserve ar JOIN risk_split rs ON rs.id = ar.id),
-            -- Payments made at or after the effective time go back in full: from the escrow held for them, then from
-            -- the operating account pro rata; what neither holds is uncovered.
-            returns AS (
-                SELECT f.*, least(f.escrow_held, f.return_due) AS return_escrow FROM facts f WHERE f.return_due > 0),
-            return_split AS (
-                SELECT a.id, a.part FROM (
-                    SELECT least(\(operating)::bigint, coalesce(sum(return_due - return_escrow), 0))::bigint AS pool,
-                        array_agg(id ORDER BY id) AS ids, array_agg(return_due - return_escrow ORDER BY id) AS weights
-                    FROM returns) x
-                CROSS JOIN LATERAL allocate_pro_rata(x.pool, x.ids, x.weights) a)
-            INSERT INTO defunct_settlements (case_id, enrollment_id, institution_id, guardian_id, entitlement_fen, escrow_fen,
-                reserve_fen, risk_policy_fen, tuition_policy_fen, uncovered_fen, tuition_policy_id, checks, decision, contested_fen,
-                return_due_fen, return_escrow_fen, return_operating_fen, return_uncovered_fen)
-            SELECT \(id.uuid), id, institution_id, guardian_id, entitled, escrow_part, reserve_part, risk_part, tuition_part,
-                entitled - escrow_part - reserve_part - risk_part - tuition_part,
-                CASE WHEN tuition_part > 0 THEN tuition_policy_id END,
-                (CASE WHEN spike AND disputed THEN \(checks.spikeAndDisputes) WHEN spike THEN \(checks.spike)
-                      WHEN disputed THEN \(checks.disputes) ELSE \(checks.clean) END)::jsonb,
-                CASE WHEN spike OR disputed THEN 'refer' ELSE 'approve' END,
-                -- `contestedValue`: the disputed lessons' value, and the burst's undisputed ones when there is a burst.
-                CASE WHEN spike OR disputed THEN price * (disputed_lessons + CASE WHEN spike THEN recent_undisputed ELSE 0 END) ELSE 0 END,
-                0, 0, 0, 0
-            FROM planned
-            UNION ALL
-            SELECT \(id.uuid), r.id, r.institution_id, r.guardian_id, 0, 0, 0, 0, 0, 0, NULL, '[]'::jsonb, 'approve', 0,
-                r.return_due, r.return_escrow, s.part, r.return_due - r.return_escrow - s.part
-            FROM returns r JOIN return_split s ON s.id = r.id
-            """, logger: logger)
+        let plan = SettlementPlan.query(
+            case: id.uuid, institution: institution, effectiveAt: effectiveAt, reserve: reserve, operating: operating,
+            risk: risk.map { ($0.coveredShareBasisPoints, $0.remaining) }, checks: SettlementChecks())
+        try await connection.query(plan, logger: logger)
     }
 
     // MARK: Complete

@@ -74,9 +74,10 @@ extension EnrollmentRepository {
     }
 
     /// Writes lessons already decided by `decideLessons` — a class session's, or the single route's one — in one
-    /// statement: the lesson rows, the enrollments' counters, one release transfer per lesson (escrow → operating)
-    /// and one `lessons_consumed` evidence event per lesson (built by `evidence_entry`, sql/0019); then the accounts' totals, once, by the released sum
-    /// (`postReleases`).
+    /// statement: the lesson rows, the enrollments' counters, one release transfer per lesson (escrow → operating) and
+    /// one `lessons_consumed` evidence event per lesson (built by `evidence_entry`, sql/0019). Inserting the releases
+    /// posts the escrow and operating totals once for the whole batch (sql/0020), as the statement's last work: every
+    /// session of an institution queues on those two rows until it commits.
     func writeLessons(
         _ writes: [LessonWrite], institution: Institution.ID, takenOn: BusinessDate, at now: Date, on connection: PostgresConnection
     ) async throws -> [LessonRecord] {
@@ -84,41 +85,21 @@ extension EnrollmentRepository {
         var statement = WriteLessonsStatement(
             institution: institution.uuid, takenOn: takenOn.description, now: now,
             nowMilliseconds: EvidenceEvent(kind: .lessonsConsumed, occurredAt: now, institution: institution).occurredAtMilliseconds)
-        var releasedTotal = Money.zero
         for write in writes {
             let value = try write.enrollment.pricePerLessonFen.multiplied(by: write.lessons)
-            let released = write.release?.amount ?? .zero
-            releasedTotal = try releasedTotal.plus(released)
             statement.enrollments.append(write.enrollment.id.uuid)
             statement.lessonIDs.append(write.lessonID)
             statement.lessons.append(write.lessons)
             statement.values.append(value.fen)
-            statement.released.append(released.fen)
+            statement.released.append((write.release?.amount ?? .zero).fen)
             statement.releaseKeys.append(write.releaseKey)
         }
-        let recorded = try await mappingRejections {
+        return try await mappingRejections {
             var recorded: [LessonRecord] = []
             recorded.reserveCapacity(writes.count)
             for try await row in try await connection.execute(statement, logger: logger) { recorded.append(row) }
             guard recorded.count == writes.count else { throw CorruptRow(value: "\(recorded.count) of \(writes.count) lessons written") }
             return recorded
-        }
-        if releasedTotal.isPositive { try await postReleases(releasedTotal, institution: institution, on: connection) }
-        return recorded
-    }
-
-    /// Moves the institution's escrow and operating totals by the batch's released sum, as the last write of the
-    /// transaction: every session of an institution queues on these two rows until it commits, so they are locked
-    /// after the lessons and transfers are written, in id order, and `FOR NO KEY UPDATE` (which leaves other
-    /// sessions' transfer inserts free to check their foreign keys on these rows meanwhile).
-    func postReleases(_ total: Money, institution: Institution.ID, on connection: PostgresConnection) async throws {
-        for try await _ in try await connection.execute(LockEscrowAndOperatingStatement(institution: institution.uuid), logger: logger) {}
-        try await mappingRejections {
-            let moved = try await connection.execute(
-                PostReleasesStatement(institution: institution.uuid, amount: total.fen), logger: logger)
-            var rows = 0
-            for try await _ in moved { rows += 1 }
-            guard rows == 2 else { throw CorruptRow(value: "releases moved \(rows) of 2 accounts") }
         }
     }
 }
@@ -155,8 +136,8 @@ struct LockSessionEnrollmentsStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row { try EnrollmentRecord(row: row) }
 }
 
-/// `writeLessons`: every lesson of a batch in one statement, but the accounts' totals (`PostReleasesStatement`).
-/// PostgreSQL runs every data-modifying CTE to completion.
+/// `writeLessons`: every lesson of a batch in one statement; the release transfers' INSERT posts the accounts' totals
+/// (sql/0020). PostgreSQL runs every data-modifying CTE to completion.
 struct WriteLessonsStatement: PostgresPreparedStatement {
     static let sql = """
         WITH items AS (
@@ -218,48 +199,4 @@ struct WriteLessonsStatement: PostgresPreparedStatement {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row { try LessonRecord(row: row) }
-}
-
-/// `postReleases`: the institution's escrow and operating rows, locked in id order (see `post`).
-struct LockEscrowAndOperatingStatement: PostgresPreparedStatement {
-    static let sql = """
-        SELECT id FROM accounts WHERE institution_id = $1 AND kind IN ('escrow', 'operating')
-        ORDER BY id FOR NO KEY UPDATE
-        """
-    typealias Row = ()
-
-    var institution: UUID
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 1)
-        bindings.append(institution)
-        return bindings
-    }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row {}
-}
-
-/// `postReleases`: escrow → operating totals, in a single-table UPDATE of the rows just locked (see `post` for why
-/// not a join).
-struct PostReleasesStatement: PostgresPreparedStatement {
-    static let sql = """
-        UPDATE accounts a
-        SET debits_fen = a.debits_fen + CASE WHEN a.kind = 'escrow' THEN $2 ELSE 0 END,
-            credits_fen = a.credits_fen + CASE WHEN a.kind = 'operating' THEN $2 ELSE 0 END
-        WHERE a.institution_id = $1 AND a.kind IN ('escrow', 'operating')
-        RETURNING a.id
-        """
-    typealias Row = Int64
-
-    var institution: UUID
-    var amount: Int64
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 2)
-        bindings.append(institution)
-        bindings.append(amount)
-        return bindings
-    }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Int64.self) }
 }

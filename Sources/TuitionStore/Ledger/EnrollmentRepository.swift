@@ -4,10 +4,10 @@ import TuitionCore
 import TuitionWire
 
 /// Enrollments (orders) and the money that moves on them: payment, lessons consumed, refunds, reserve top-ups.
-/// Each operation locks the enrollment row, asks the core rules for a decision, and writes the transfer,
-/// the account totals and the enrollment's counters in the caller's transaction. The transfer goes last:
-/// an institution's account rows are shared by all its enrollments, so they are locked for as short a time
-/// as the transaction allows (until its commit, a statement or two later).
+/// Each operation locks the enrollment row, asks the core rules for a decision, and writes the transfer and the
+/// enrollment's counters in the caller's transaction; the transfer's INSERT posts the account totals (sql/0020). The
+/// transfer goes last: an institution's account rows are shared by all its enrollments, so they are locked for as short
+/// a time as the transaction allows (until its commit, a statement or two later).
 public struct EnrollmentRepository: Sendable {
     let store: Store
 
@@ -175,11 +175,9 @@ public struct EnrollmentRepository: Sendable {
             at: store.dependencies.now(), on: connection)
     }
 
-    /// Writes one balanced transfer and moves the posted totals of the restricted accounts it touches;
-    /// the database refuses a restricted account going negative. The totals change in one single-table UPDATE,
-    /// which re-reads a row changed by a concurrent commit; an UPDATE joined to a `FOR UPDATE` CTE lost such
-    /// changes under load (the randomized test caught it). PostgreSQL runs every data-modifying CTE to
-    /// completion, whether or not the final INSERT reads it.
+    /// Writes one balanced transfer. Its INSERT posts the totals of the restricted accounts it touches, locking them in
+    /// id order (`transfers_post_totals`, sql/0020, the one poster); the database refuses a restricted account going
+    /// negative, and the refusal becomes `accountWouldGoNegative`.
     ///
     /// The accounts are resolved among the parties named (each account kind belongs to one kind of party);
     /// `institution` is also the institution the transfer row is filed under, and may be nil only for a transfer
@@ -192,15 +190,6 @@ public struct EnrollmentRepository: Sendable {
         precondition(
             institution != nil || !(transfer.from.isRestricted || transfer.to.isRestricted),
             "a transfer touching restricted accounts names their institution")
-        if transfer.from.isRestricted && transfer.to.isRestricted {
-            // Two restricted rows: lock them in id order first. A small table is read by a sequential scan,
-            // whose order changes as rows are rewritten, so the UPDATE alone could lock them in either order
-            // and deadlock against another transfer of the same institution (the randomized test caught it).
-            let locked = try await connection.execute(
-                LockRestrictedAccountsStatement(institution: institution?.uuid, from: transfer.from.rawValue, to: transfer.to.rawValue),
-                logger: logger)
-            for try await _ in locked {}
-        }
         let statement = TransferStatement(
             institution: institution?.uuid, guardian: guardian?.uuid, insurer: insurer?.uuid, from: transfer.from.rawValue,
             to: transfer.to.rawValue, amount: transfer.amount.fen, key: key, kind: transfer.kind.rawValue, enrollment: enrollment?.uuid,
@@ -314,44 +303,15 @@ struct PayStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row { try EnrollmentRecord(row: row) }
 }
 
-/// `post`: locks an institution's two restricted account rows in id order (see `post`).
-struct LockRestrictedAccountsStatement: PostgresPreparedStatement {
-    static let sql = """
-        SELECT id FROM accounts WHERE institution_id = $1::uuid AND kind IN ($2, $3)
-        ORDER BY id FOR UPDATE
-        """
-    typealias Row = ()
-
-    var institution: UUID?
-    var from: String
-    var to: String
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 3)
-        bindings.append(institution)
-        bindings.append(from)
-        bindings.append(to)
-        return bindings
-    }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row {}
-}
-
-/// `post`: one balanced transfer and the posted totals of the restricted accounts it touches (see `post` for
-/// why the totals change in a single-table UPDATE).
+/// `post`: one balanced transfer between the named parties' accounts of the two kinds; inserting it posts the
+/// restricted accounts' totals (sql/0020).
 struct TransferStatement: PostgresPreparedStatement {
     static let sql = """
         WITH parties AS (
-            SELECT id, kind, restricted FROM accounts
+            SELECT id, kind FROM accounts
             WHERE institution_id = $1::uuid OR guardian_id = $2::uuid OR insurer_id = $3::uuid),
         debit AS (SELECT id FROM parties WHERE kind = $4),
-        credit AS (SELECT id FROM parties WHERE kind = $5),
-        posted AS (
-            UPDATE accounts a
-            SET debits_fen = a.debits_fen + CASE WHEN a.id = (SELECT id FROM debit) THEN $6 ELSE 0 END,
-                credits_fen = a.credits_fen + CASE WHEN a.id = (SELECT id FROM credit) THEN $6 ELSE 0 END
-            WHERE a.restricted AND a.id = ANY (ARRAY[(SELECT id FROM debit), (SELECT id FROM credit)])
-            RETURNING a.id)
+        credit AS (SELECT id FROM parties WHERE kind = $5)
         INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen,
             institution_id, enrollment_id, created_at)
         SELECT $7, $8, debit.id, credit.id, $6,
