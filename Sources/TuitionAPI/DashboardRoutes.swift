@@ -179,44 +179,82 @@ private func link(_ path: String, _ query: [(String, String?)]) -> String {
 private let gradeColumns: [(String, String)] = [("A", "A 级"), ("B", "B 级"), ("C", "C 级"), ("D", "D 级"), ("none", "未评级")]
 
 func overviewPage(_ overview: DashboardOverview) throws -> [String: Any] {
-    var counts: [InstitutionStatus: [String: Int]] = [:]
-    for row in overview.institutions { counts[row.status, default: [:]][row.grade, default: 0] += row.count }
-    let statusRows: [[String: Any]] = InstitutionStatus.allCases.map { status in
-        let byGrade = counts[status] ?? [:]
-        return [
-            "label": Labels.status(status), "href": link("/dashboard/institutions", [("status", status.rawValue)]),
-            "figure": "institutions-\(status.rawValue)", "total": byGrade.values.reduce(0, +),
-            "cells": gradeColumns.map { grade, _ in
-                [
-                    "count": byGrade[grade] ?? 0, "figure": "institutions-\(status.rawValue)-\(grade)",
-                    "href": link("/dashboard/institutions", [("status", status.rawValue), ("grade", grade)]),
-                ] as [String: Any]
-            },
-        ]
+    let institutions = CountTable(path: "/dashboard/institutions", figure: "institutions", row: "status", column: "grade")
+    let warnings = CountTable(path: "/dashboard/warnings", figure: "warnings", row: "due", column: "severity")
+    let institutionCounts = CountTable.counts(overview.institutions.map { ($0.status.rawValue, $0.grade, $0.count) })
+    let warningCounts = CountTable.counts(overview.openWarnings.map { ($0.bucket.rawValue, $0.severity, $0.count) })
+    let cases = overview.defunctCases
+    let coverage = overview.coverage
+    return [
+        "title": "\(overview.districtName) 监管看板",
+        "district": overview.district.value, "districtName": overview.districtName.isEmpty ? "本区" : overview.districtName,
+        "today": overview.today.description,
+        "grades": gradeColumns.map { ["label": $0.1] },
+        "statusRows": institutions.rows(
+            InstitutionStatus.allCases.map { ($0.rawValue, Labels.status($0)) }, columns: gradeColumns.map(\.0), counts: institutionCounts),
+        "gradeTotals": institutions.columnTotals(gradeColumns.map(\.0), counts: institutionCounts),
+        "institutionsTotal": overview.institutions.reduce(0) { $0 + $1.count },
+        "escrowHeld": Labels.yuan(overview.escrowHeld), "reserveHeld": Labels.yuan(overview.reserveHeld),
+        "unconsumed": Labels.yuan(coverage.unconsumed), "coveragePercent": Labels.percent(basisPoints: coverage.coverageBasisPoints),
+        "coveredByEscrow": Labels.yuan(coverage.escrowApplied), "coveredByReserve": Labels.yuan(coverage.reserveApplied),
+        "coveredByInsurance": Labels.yuan(coverage.insuranceApplied), "uncovered": Labels.yuan(coverage.uncovered),
+        "institutionsShort": overview.institutionsWithShortfall,
+        "severities": Labels.severities.map { ["label": $0.1] },
+        "warningRows": warnings.rows(
+            DeadlineBucket.allCases.map { ($0.rawValue, Labels.bucket($0)) }, columns: Labels.severities.map(\.0), counts: warningCounts),
+        "escalated": overview.escalatedWarnings,
+        "defunctRunning": cases.filter { $0.status == "running" }.count,
+        "defunctCompleted": cases.filter { $0.status == "completed" }.count,
+        "defunctUncovered": Labels.yuan(try Money.sum(cases.map(\.uncovered))),
+        "defunctCases": cases.map(defunctCells),
+        "claimRows": claimRows(overview.claims),
+    ]
+}
+
+/// A table of counts on the overview (institutions by status and grade, open warnings by due date and severity):
+/// every row, cell and column total links to the list it counts, and carries a `figure` name the tests find it by.
+private struct CountTable {
+    let path: String
+    let figure: String
+    /// The list's query parameters a row and a column filter by.
+    let row: String
+    let column: String
+
+    /// Counts by row key, then column key, from (row, column, count) triples.
+    static func counts(_ triples: [(String, String, Int)]) -> [String: [String: Int]] {
+        var counts: [String: [String: Int]] = [:]
+        for (row, column, count) in triples { counts[row, default: [:]][column, default: 0] += count }
+        return counts
     }
-    let gradeTotals: [[String: Any]] = gradeColumns.map { grade, _ in
-        [
-            "count": counts.values.reduce(0) { $0 + ($1[grade] ?? 0) }, "figure": "institutions-grade-\(grade)",
-            "href": link("/dashboard/institutions", [("grade", grade)]),
-        ]
+
+    func rows(_ rows: [(key: String, label: String)], columns: [String], counts: [String: [String: Int]]) -> [[String: Any]] {
+        rows.map { key, label in
+            let byColumn = counts[key] ?? [:]
+            return [
+                "label": label, "href": link(path, [(row, key)]), "figure": "\(figure)-\(key)", "total": byColumn.values.reduce(0, +),
+                "cells": columns.map { column in
+                    [
+                        "count": byColumn[column] ?? 0, "figure": "\(figure)-\(key)-\(column)",
+                        "href": link(path, [(row, key), (self.column, column)]),
+                    ] as [String: Any]
+                },
+            ]
+        }
     }
-    var warnings: [DeadlineBucket: [String: Int]] = [:]
-    for row in overview.openWarnings { warnings[row.bucket, default: [:]][row.severity, default: 0] += row.count }
-    let warningRows: [[String: Any]] = DeadlineBucket.allCases.map { bucket in
-        let bySeverity = warnings[bucket] ?? [:]
-        return [
-            "label": Labels.bucket(bucket), "href": link("/dashboard/warnings", [("due", bucket.rawValue)]),
-            "figure": "warnings-\(bucket.rawValue)", "total": bySeverity.values.reduce(0, +),
-            "cells": Labels.severities.map { severity, _ in
-                [
-                    "count": bySeverity[severity] ?? 0, "figure": "warnings-\(bucket.rawValue)-\(severity)",
-                    "href": link("/dashboard/warnings", [("due", bucket.rawValue), ("severity", severity)]),
-                ] as [String: Any]
-            },
-        ]
+
+    func columnTotals(_ columns: [String], counts: [String: [String: Int]]) -> [[String: Any]] {
+        columns.map { column in
+            [
+                "count": counts.values.reduce(0) { $0 + ($1[column] ?? 0) }, "figure": "\(figure)-\(self.column)-\(column)",
+                "href": link(path, [(self.column, column)]),
+            ]
+        }
     }
-    let claims = Dictionary(overview.claims.map { ($0.status, $0) }, uniquingKeysWith: { first, _ in first })
-    let claimRows: [[String: Any]] = ClaimStatus.allCases.map { status in
+}
+
+private func claimRows(_ rows: [DashboardOverview.ClaimCount]) -> [[String: Any]] {
+    let claims = Dictionary(rows.map { ($0.status, $0) }, uniquingKeysWith: { first, _ in first })
+    return ClaimStatus.allCases.map { status in
         let row = claims[status]
         return [
             "label": Labels.claim(status), "href": link("/dashboard/claims", [("status", status.rawValue)]),
@@ -224,26 +262,6 @@ func overviewPage(_ overview: DashboardOverview) throws -> [String: Any] {
             "paid": Labels.yuan(row?.paid ?? .zero),
         ]
     }
-    let cases = overview.defunctCases
-    let coverage = overview.coverage
-    return [
-        "title": "\(overview.districtName) 监管看板",
-        "district": overview.district.value, "districtName": overview.districtName.isEmpty ? "本区" : overview.districtName,
-        "today": overview.today.description,
-        "grades": gradeColumns.map { ["label": $0.1] }, "statusRows": statusRows, "gradeTotals": gradeTotals,
-        "institutionsTotal": overview.institutions.reduce(0) { $0 + $1.count },
-        "escrowHeld": Labels.yuan(overview.escrowHeld), "reserveHeld": Labels.yuan(overview.reserveHeld),
-        "unconsumed": Labels.yuan(coverage.unconsumed), "coveragePercent": Labels.percent(basisPoints: coverage.coverageBasisPoints),
-        "coveredByEscrow": Labels.yuan(coverage.escrowApplied), "coveredByReserve": Labels.yuan(coverage.reserveApplied),
-        "coveredByInsurance": Labels.yuan(coverage.insuranceApplied), "uncovered": Labels.yuan(coverage.uncovered),
-        "institutionsShort": overview.institutionsWithShortfall,
-        "severities": Labels.severities.map { ["label": $0.1] }, "warningRows": warningRows, "escalated": overview.escalatedWarnings,
-        "defunctRunning": cases.filter { $0.status == "running" }.count,
-        "defunctCompleted": cases.filter { $0.status == "completed" }.count,
-        "defunctUncovered": Labels.yuan(try Money.sum(cases.map(\.uncovered))),
-        "defunctCases": cases.map(defunctCells),
-        "claimRows": claimRows,
-    ]
 }
 
 private func defunctCells(_ row: DefunctCaseRow) -> [String: Any] {

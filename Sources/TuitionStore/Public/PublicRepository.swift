@@ -53,10 +53,21 @@ public struct PublicRepository: Sendable {
 
     public init(store: Store) { self.store = store }
 
+    /// What an institution publishes: its registration, licence, list, credit grade, reviews, and the risk-control
+    /// policies in force now.
     public func institution(licenceNumber: String) async throws -> PublicInstitution? {
         guard (1...64).contains(licenceNumber.count) else { return nil }
         let now = store.dependencies.now()
-        let today = BusinessDate(shanghaiDateOf: now)
+        guard let (id, listed) = try await listing(licenceNumber: licenceNumber, today: BusinessDate(shanghaiDateOf: now)) else {
+            return nil
+        }
+        var institution = listed
+        institution.insuranceInForce = try await riskPoliciesInForce(of: id, at: now)
+        return institution
+    }
+
+    /// The institution's row, district, grade and review sums, with its id.
+    private func listing(licenceNumber: String, today: BusinessDate) async throws -> (UUID, PublicInstitution)? {
         let rows = try await store.query(
             """
             SELECT i.id, i.licence_number, i.name, i.district_code, d.name, i.address, i.licence_valid_until::text,
@@ -90,23 +101,27 @@ public struct PublicRepository: Sendable {
                     reviews: ReviewSummary(count: count, teachingSum: teaching, environmentSum: environment, curriculumSum: curriculum))
             )
         }
-        guard let (id, listed) = found else { return nil }
-        var institution = listed
+        return found
+    }
+
+    /// Risk-control policies in force at `now` with cover left, soonest ending first.
+    private func riskPoliciesInForce(of institution: UUID, at now: Date) async throws -> [PublicInstitution.InsuranceInForce] {
         let policies = try await store.query(
             """
             SELECT p.number, s.name, p.period_start, p.period_end, p.sum_insured_fen, p.remaining_fen
             FROM policies p JOIN insurers s ON s.id = p.insurer_id
-            WHERE p.institution_id = \(id) AND p.kind = 'institution_risk'
+            WHERE p.institution_id = \(institution) AND p.kind = 'institution_risk'
               AND policy_in_force(p.period_start, p.period_end, p.cancelled_at, \(now)::timestamptz) AND p.remaining_fen > 0
             ORDER BY p.period_end, p.number
             """)
+        var inForce: [PublicInstitution.InsuranceInForce] = []
         for try await (number, insurer, start, end, sum, remaining) in policies.decode((String, String, Date, Date, Int64, Int64).self) {
-            institution.insuranceInForce.append(
+            inForce.append(
                 .init(
                     policyNumber: number, insurer: insurer, periodStart: start, periodEnd: end, sumInsuredFen: Money(fen: sum),
                     remainingFen: Money(fen: remaining)))
         }
-        return institution
+        return inForce
     }
 
     /// Courses of institutions on the white list (operating, licence in force), cheapest first.
