@@ -49,22 +49,7 @@ public struct CertificateAuthority: Sendable {
         publicKey: PublicKey,
         validity: DateInterval
     ) throws -> Certificate {
-        guard validity.start >= certificate.notValidBefore, validity.end <= certificate.notValidAfter else {
-            throw CertificateAuthorityError.validityOutsideCertificateAuthority
-        }
-        return try Self.buildCertificate(
-            subject: subject,
-            publicKey: publicKey.pointer,
-            validity: validity,
-            issuer: certificate,
-            signingKey: privateKey,
-            extensions: [
-                (NID_basic_constraints, "critical,CA:FALSE"),
-                (NID_key_usage, "critical,digitalSignature,nonRepudiation"),
-                (NID_subject_key_identifier, "hash"),
-                (NID_authority_key_identifier, "keyid:always"),
-            ]
-        )
+        try issueEndEntity(subject: subject, publicKey: publicKey, validity: validity, extendedKeyUsage: nil)
     }
 
     /// Issues the time-stamping authority's certificate: CA:FALSE, digitalSignature and nonRepudiation, and the
@@ -74,23 +59,25 @@ public struct CertificateAuthority: Sendable {
         publicKey: PublicKey,
         validity: DateInterval
     ) throws -> Certificate {
+        try issueEndEntity(subject: subject, publicKey: publicKey, validity: validity, extendedKeyUsage: "critical,timeStamping")
+    }
+
+    /// A certificate that cannot issue others, for signing (digitalSignature, nonRepudiation), within the CA's validity.
+    private func issueEndEntity(
+        subject: CertificateSubject, publicKey: PublicKey, validity: DateInterval, extendedKeyUsage: String?
+    ) throws -> Certificate {
         guard validity.start >= certificate.notValidBefore, validity.end <= certificate.notValidAfter else {
             throw CertificateAuthorityError.validityOutsideCertificateAuthority
         }
+        var extensions: [(Int32, String)] = [
+            (NID_basic_constraints, "critical,CA:FALSE"),
+            (NID_key_usage, "critical,digitalSignature,nonRepudiation"),
+        ]
+        if let extendedKeyUsage { extensions.append((NID_ext_key_usage, extendedKeyUsage)) }
+        extensions += [(NID_subject_key_identifier, "hash"), (NID_authority_key_identifier, "keyid:always")]
         return try Self.buildCertificate(
-            subject: subject,
-            publicKey: publicKey.pointer,
-            validity: validity,
-            issuer: certificate,
-            signingKey: privateKey,
-            extensions: [
-                (NID_basic_constraints, "critical,CA:FALSE"),
-                (NID_key_usage, "critical,digitalSignature,nonRepudiation"),
-                (NID_ext_key_usage, "critical,timeStamping"),
-                (NID_subject_key_identifier, "hash"),
-                (NID_authority_key_identifier, "keyid:always"),
-            ]
-        )
+            subject: subject, publicKey: publicKey.pointer, validity: validity, issuer: certificate, signingKey: privateKey,
+            extensions: extensions)
     }
 
     /// A revoked certificate as a revocation list names it.
