@@ -72,12 +72,26 @@ public enum TestDatabase {
         return result
     }
 
+    /// Generous bounds on every test session, far above what any test needs on a loaded machine: a statement or lock
+    /// wait that never ends fails its test with PostgreSQL's error instead of hanging the whole run.
+    static var testTimeouts: DatabaseTimeouts {
+        var timeouts = DatabaseTimeouts()
+        timeouts.statement = .seconds(300)
+        timeouts.lock = .seconds(120)
+        timeouts.idleInTransaction = .seconds(300)
+        timeouts.connect = .seconds(60)
+        timeouts.keepAliveQuery = .seconds(30)
+        return timeouts
+    }
+
     /// Runs `body` with a running connection pool to `url`.
     @discardableResult
     public static func withClient<T: Sendable>(_ url: String, _ body: @Sendable @escaping (PostgresClient) async throws -> T) async throws
         -> T
     {
-        let client = PostgresClient(configuration: try postgresConfiguration(url: url), backgroundLogger: logger)
+        var configuration = try postgresConfiguration(url: url)
+        configuration.apply(testTimeouts)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 await client.run()
