@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The path of `name` on PATH, or a failure naming the Debian package and `tools/test`, which installs it: a test that
 /// needs an outside program fails without it rather than skipping.
 public func requireExecutable(_ name: String, debianPackage: String) throws -> URL {
@@ -18,24 +22,65 @@ public struct MissingExecutable: Error, CustomStringConvertible {
 }
 
 /// Runs a program to its end and returns its exit status, standard output and standard error.
+///
+/// Spawned with `posix_spawn` and reaped with `waitpid` on its own pid, not with Foundation's `Process`: on Linux,
+/// `Process.waitUntilExit` waits for a run loop to hear of the exit, which under a loaded parallel suite can park a
+/// thread of Swift's cooperative pool forever for a program that has already ended.
 public func runExecutable(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
     // Standard error goes to a file, so a chatty program cannot fill a second pipe while we read the first.
     let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID().uuidString)")
-    _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: errorFile) }
-    let errors = try FileHandle(forWritingTo: errorFile)
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let outputData = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    try errors.close()
+    var output: [Int32] = [0, 0]
+    guard pipe(&output) == 0 else { throw SpawnFailure(description: "pipe failed: errno \(errno)") }
+    for descriptor in output { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_adddup2(&actions, output[1], 1)
+    posix_spawn_file_actions_addopen(&actions, 2, errorFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
+    let environment = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { (argv + environment).forEach { free($0) } }
+    var child: pid_t = 0
+    let spawned = posix_spawn(&child, executable.path, &actions, nil, argv, environment)
+    close(output[1])
+    guard spawned == 0 else {
+        close(output[0])
+        throw SpawnFailure(description: "could not start \(executable.path): error \(spawned)")
+    }
+    let outputBytes = readToEnd(output[0])
+    close(output[0])
+    let status = try exitStatus(of: child)
     let errorText = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
-    return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), errorText)
+    return (status, String(decoding: outputBytes, as: UTF8.self), errorText)
+}
+
+public struct SpawnFailure: Error, CustomStringConvertible {
+    public let description: String
+}
+
+private func readToEnd(_ descriptor: Int32) -> [UInt8] {
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let count = read(descriptor, &chunk, chunk.count)
+        if count > 0 {
+            bytes.append(contentsOf: chunk[0..<count])
+        } else if count == 0 || errno != EINTR {
+            return bytes
+        }
+    }
+}
+
+/// Waits for `child` and returns its exit code, or 128 plus the signal that ended it (as a shell reports it).
+private func exitStatus(of child: pid_t) throws -> Int32 {
+    var status: Int32 = 0
+    while waitpid(child, &status, 0) == -1 {
+        guard errno == EINTR else { throw SpawnFailure(description: "waitpid failed: errno \(errno)") }
+    }
+    let signal = status & 0x7f
+    return signal == 0 ? (status >> 8) & 0xff : 128 + signal
 }
 
 /// xmlsec1, the independent XML Signature implementation the interoperability tests check contracts with.
