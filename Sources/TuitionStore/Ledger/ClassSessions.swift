@@ -114,10 +114,11 @@ struct LessonWrite: Sendable {
 }
 
 /// `recordClassSession`: the listed enrollments the institution owns, locked in id order (so concurrent sessions and
-/// single records on overlapping enrollments queue instead of deadlocking). Others' and unknown ids find no row.
+/// single records on overlapping enrollments queue instead of deadlocking). Others' and unknown ids find no row. The
+/// rest of the transaction runs on generic plans (`genericPlansForTheTransaction`).
 struct LockSessionEnrollmentsStatement: PostgresPreparedStatement {
     static let sql = """
-        SELECT \(EnrollmentRecord.columns) FROM enrollments e
+        SELECT \(EnrollmentRecord.columns) FROM enrollments e CROSS JOIN \(genericPlansForTheTransaction)
         WHERE e.id = ANY ($1::uuid[]) AND e.institution_id = $2
         ORDER BY e.id FOR UPDATE OF e
         """
