@@ -251,12 +251,13 @@ public struct NotFound: Error, Sendable {
 // Each is parsed and planned once per connection (`PostgresConnection.execute` prepares it on first use).
 // Binds that may be NULL carry an explicit cast, so their type never depends on the first execution's values.
 
-/// Joined into the first statement of a ledger write (a payment, lessons, a class session, a refund), it makes the rest
-/// of that transaction run on generic plans, without a round trip of its own. Those statements are point writes whose
-/// generic plans are the right ones; but PostgreSQL kept re-planning the lesson write for every request (its custom
-/// plan looks cheaper, since the arrays' lengths are known when planning), inlining `evidence_entry` each time: about
-/// 0.7 ms of database CPU per lesson request, a third of what the whole request cost (issue #15, `tools/bench api`).
-/// The setting is local: it ends with the transaction.
+/// Joined into the enrollment lock every money write takes (payments, lessons, refunds, claims, tuition policies) and
+/// into a class session's, it makes the rest of that transaction run on generic plans, without a round trip of its own.
+/// Those statements are point reads and writes keyed by the locked rows, whose generic plans are the right ones; but
+/// PostgreSQL kept re-planning the lesson write for every request (its custom plan looks cheaper, since the arrays'
+/// lengths are known when planning), inlining `evidence_entry` each time: about 0.7 ms of database CPU per lesson
+/// request, a third of what the whole request cost (issue #15, `tools/bench api`). The setting is local: it ends with
+/// the transaction.
 let genericPlansForTheTransaction = "(SELECT set_config('plan_cache_mode', 'force_generic_plan', true)) AS generic_plans"
 
 /// `lockForMoney`: the enrollment for update and its institution for share, and whether its contract is signed; the
