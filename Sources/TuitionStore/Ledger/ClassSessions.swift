@@ -114,11 +114,12 @@ struct LessonWrite: Sendable {
 }
 
 /// `recordClassSession`: the listed enrollments the institution owns, locked in id order (so concurrent sessions and
-/// single records on overlapping enrollments queue instead of deadlocking). Others' and unknown ids find no row. The
-/// rest of the transaction runs on generic plans (`genericPlansForTheTransaction`).
+/// single records on overlapping enrollments queue instead of deadlocking). Others' and unknown ids find no row.
+/// A session keeps custom plans (unlike the single-enrollment writes, `genericPlansForTheTransaction`): its planning is
+/// shared by hundreds of items, and a plan that knows the batch's size was a little faster (`tools/bench attendance`).
 struct LockSessionEnrollmentsStatement: PostgresPreparedStatement {
     static let sql = """
-        SELECT \(EnrollmentRecord.columns) FROM enrollments e CROSS JOIN \(genericPlansForTheTransaction)
+        SELECT \(EnrollmentRecord.columns) FROM enrollments e
         WHERE e.id = ANY ($1::uuid[]) AND e.institution_id = $2
         ORDER BY e.id FOR UPDATE OF e
         """

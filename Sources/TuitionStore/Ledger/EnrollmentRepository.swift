@@ -251,8 +251,8 @@ public struct NotFound: Error, Sendable {
 // Each is parsed and planned once per connection (`PostgresConnection.execute` prepares it on first use).
 // Binds that may be NULL carry an explicit cast, so their type never depends on the first execution's values.
 
-/// Joined into the enrollment lock every money write takes (payments, lessons, refunds, claims, tuition policies) and
-/// into a class session's, it makes the rest of that transaction run on generic plans, without a round trip of its own.
+/// Joined into the enrollment lock every single-enrollment money write takes (payments, lessons, refunds, claims,
+/// tuition policies), it makes the rest of that transaction run on generic plans, without a round trip of its own.
 /// Those statements are point reads and writes keyed by the locked rows, whose generic plans are the right ones; but
 /// PostgreSQL kept re-planning the lesson write for every request (its custom plan looks cheaper, since the arrays'
 /// lengths are known when planning), inlining `evidence_entry` each time: about 0.7 ms of database CPU per lesson
