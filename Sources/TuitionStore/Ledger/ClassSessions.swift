@@ -116,7 +116,8 @@ struct LessonWrite: Sendable {
 /// `recordClassSession`: the listed enrollments the institution owns, locked in id order (so concurrent sessions and
 /// single records on overlapping enrollments queue instead of deadlocking). Others' and unknown ids find no row.
 /// A session keeps custom plans (unlike the single-enrollment writes, `genericPlansForTheTransaction`): its planning is
-/// shared by hundreds of items, and a plan that knows the batch's size was a little faster (`tools/bench attendance`).
+/// shared by hundreds of items, so generic plans gain nothing measurable there (`tools/bench attendance`: 8,022 to
+/// 8,674 lesson records/s either way).
 struct LockSessionEnrollmentsStatement: PostgresPreparedStatement {
     static let sql = """
         SELECT \(EnrollmentRecord.columns) FROM enrollments e
