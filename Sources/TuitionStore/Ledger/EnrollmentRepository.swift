@@ -256,7 +256,7 @@ public struct NotFound: Error, Sendable {
 /// Those statements are point reads and writes keyed by the locked rows, whose generic plans are the right ones; but
 /// PostgreSQL kept re-planning the lesson write for every request (its custom plan looks cheaper, since the arrays'
 /// lengths are known when planning), inlining `evidence_entry` each time: about 0.7 ms of database CPU per lesson
-/// request, a third of what the whole request cost (issue #15, `tools/bench api`). The setting is local: it ends with
+/// request, a third of all the database did for it (issue #15, `tools/bench api`). The setting is local: it ends with
 /// the transaction.
 let genericPlansForTheTransaction = "(SELECT set_config('plan_cache_mode', 'force_generic_plan', true)) AS generic_plans"
 
