@@ -33,17 +33,11 @@ public func runExecutable(_ executable: URL, _ arguments: [String]) throws -> (s
     var output: [Int32] = [0, 0]
     guard pipe(&output) == 0 else { throw SpawnFailure(description: "pipe failed: errno \(errno)") }
     for descriptor in output { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_adddup2(&actions, output[1], 1)
-    posix_spawn_file_actions_addopen(&actions, 2, errorFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
-    let environment = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { (argv + environment).forEach { free($0) } }
-    var child: pid_t = 0
-    let spawned = posix_spawn(&child, executable.path, &actions, nil, argv, environment)
+    let (child, spawned) = spawn(executable, argv: [executable.path] + arguments) { actions in
+        posix_spawn_file_actions_addopen(actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(actions, output[1], 1)
+        posix_spawn_file_actions_addopen(actions, 2, errorFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    }
     close(output[1])
     guard spawned == 0 else {
         close(output[0])
@@ -54,6 +48,23 @@ public func runExecutable(_ executable: URL, _ arguments: [String]) throws -> (s
     let status = try exitStatus(of: child)
     let errorText = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
     return (status, String(decoding: outputBytes, as: UTF8.self), errorText)
+}
+
+/// Starts `executable` with `argv` (its name first) and this process's environment, its descriptors arranged by
+/// `fileActions`; returns the child's pid and `posix_spawn`'s result (0 when it started).
+func spawn(
+    _ executable: URL, argv: [String], fileActions: (UnsafeMutablePointer<posix_spawn_file_actions_t>) -> Void
+) -> (pid: pid_t, error: Int32) {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    fileActions(&actions)
+    let arguments = argv.map { strdup($0) } + [nil]
+    let environment = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { (arguments + environment).forEach { free($0) } }
+    var child: pid_t = 0
+    let error = posix_spawn(&child, executable.path, &actions, nil, arguments, environment)
+    return (child, error)
 }
 
 public struct SpawnFailure: Error, CustomStringConvertible {

@@ -45,18 +45,13 @@ public final class HeadlessChromium: @unchecked Sendable {
             "--window-size=1280,1800", "about:blank",
         ]
         if geteuid() == 0 { arguments.insert("--no-sandbox", at: 1) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, toChromium[0], 3)
-        posix_spawn_file_actions_adddup2(&actions, fromChromium[1], 4)
-        posix_spawn_file_actions_addopen(&actions, 1, logFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = arguments.map { strdup($0) } + [nil]
-        let environment = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + environment).forEach { free($0) } }
-        var child: pid_t = 0
-        let spawned = posix_spawn(&child, executable.path, &actions, nil, argv, environment)
+        let logPath = logFile.path
+        let (child, spawned) = spawn(executable, argv: arguments) { actions in
+            posix_spawn_file_actions_adddup2(actions, toChromium[0], 3)
+            posix_spawn_file_actions_adddup2(actions, fromChromium[1], 4)
+            posix_spawn_file_actions_addopen(actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            posix_spawn_file_actions_adddup2(actions, 1, 2)
+        }
         Glibc.close(toChromium[0])
         Glibc.close(fromChromium[1])
         guard spawned == 0 else {
