@@ -40,7 +40,12 @@ extension EnrollmentRepository {
                     enrollment: enrollment, lessonID: store.dependencies.newID(), lessons: 1, release: release,
                     releaseKey: "\(releaseKeyPrefix):\(id)"))
         }
-        let recorded = try await writeLessons(writes, institution: institution, takenOn: session.takenOn, at: now, on: connection)
+        // A session's rows reference only the enrollments and institution locked above and the institution's own
+        // accounts, so their foreign keys are checked once for the session instead of once per row.
+        let recorded = try await ReferenceCheckedInserts(logger: logger).run(on: connection) {
+            let recorded = try await writeLessons(writes, institution: institution, takenOn: session.takenOn, at: now, on: connection)
+            return (recorded, Self.referenceChecks(lessons: writes.map(\.lessonID), releaseKeys: writes.map(\.releaseKey)))
+        }
         let lessons = Dictionary(uniqueKeysWithValues: recorded.map { ($0.enrollmentId, $0) })
         let items = zip(session.enrollmentIds, decisions).map { id, decision in
             switch decision {
@@ -54,6 +59,22 @@ extension EnrollmentRepository {
         return ClassSessionRecord(
             courseId: session.courseId, takenOn: session.takenOn, recordedAt: now, recorded: recorded.count,
             refused: items.count - recorded.count, items: items)
+    }
+
+    /// The set-based reference checks of a session's written rows (`assert_references`, sql/0019): its lessons by the
+    /// range of their ids, its release transfers (a key that named none is passed over) by the range of their ids.
+    static func referenceChecks(lessons: [UUID], releaseKeys: [String]) -> [PostgresQuery] {
+        // uuid has no min/max before PostgreSQL 16; its text form sorts as its bytes do.
+        return [
+            """
+            SELECT assert_references('lessons'::regclass, 'id'::name, min(id::text)::uuid, max(id::text)::uuid)
+            FROM unnest(\(lessons)::uuid[]) AS l (id) HAVING count(*) > 0
+            """,
+            """
+            SELECT assert_references('transfers'::regclass, 'id'::name, min(id), max(id))
+            FROM transfers WHERE idempotency_key = ANY(\(releaseKeys)::text[]) HAVING count(*) > 0
+            """,
+        ]
     }
 
     /// The institution held for share (as every money path holds it, so a defunct mark waits for this session or the
