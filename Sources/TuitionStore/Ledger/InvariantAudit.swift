@@ -21,11 +21,16 @@ public struct InvariantAudit: Sendable {
         (
             "restricted totals match their transfers and are never negative",
             """
-            WITH derived AS (
-                SELECT a.id, a.kind, a.debits_fen, a.credits_fen,
-                    coalesce((SELECT sum(amount_fen) FROM transfers WHERE debit_account_id = a.id), 0) AS debits,
-                    coalesce((SELECT sum(amount_fen) FROM transfers WHERE credit_account_id = a.id), 0) AS credits
-                FROM accounts a WHERE a.restricted)
+            WITH moved AS (
+                SELECT account_id, sum(debit_fen) AS debits, sum(credit_fen) AS credits
+                FROM (
+                    SELECT debit_account_id AS account_id, amount_fen AS debit_fen, 0::bigint AS credit_fen FROM transfers
+                    UNION ALL
+                    SELECT credit_account_id, 0, amount_fen FROM transfers) m
+                GROUP BY account_id),
+            derived AS (
+                SELECT a.id, a.kind, a.debits_fen, a.credits_fen, coalesce(m.debits, 0) AS debits, coalesce(m.credits, 0) AS credits
+                FROM accounts a LEFT JOIN moved m ON m.account_id = a.id WHERE a.restricted)
             SELECT 'account ' || id || ' (' || kind || '): posted ' || debits_fen || '/' || credits_fen
                 || ', transfers ' || debits || '/' || credits
             FROM derived WHERE debits <> debits_fen OR credits <> credits_fen OR debits > credits
