@@ -31,8 +31,9 @@ public func runExecutable(_ executable: URL, _ arguments: [String]) throws -> (s
     let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: errorFile) }
     var output: [Int32] = [0, 0]
-    guard pipe(&output) == 0 else { throw SpawnFailure(description: "pipe failed: errno \(errno)") }
-    for descriptor in output { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
+    // Close-on-exec from the start: a program another test spawns meanwhile must not inherit the write end, or this
+    // read would wait for that program's end (a long-lived one, such as Chromium, for as long as it lives).
+    guard closeOnExecPipe(&output) else { throw SpawnFailure(description: "pipe failed: errno \(errno)") }
     let (child, spawned) = spawn(executable, argv: [executable.path] + arguments) { actions in
         posix_spawn_file_actions_addopen(actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(actions, output[1], 1)
@@ -66,6 +67,15 @@ func spawn(
     let error = posix_spawn(&child, executable.path, &actions, nil, arguments, environment)
     return (child, error)
 }
+
+/// `pipe2(fds, O_CLOEXEC)`: both ends close-on-exec atomically, so no program spawned by another thread in between
+/// inherits one. Glibc's module leaves `pipe2` (a GNU extension) out, hence the declaration.
+func closeOnExecPipe(_ descriptors: inout [Int32]) -> Bool {
+    descriptors.withUnsafeMutableBufferPointer { pipe2($0.baseAddress!, O_CLOEXEC) } == 0
+}
+
+@_silgen_name("pipe2")
+private func pipe2(_ descriptors: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
 
 public struct SpawnFailure: Error, CustomStringConvertible {
     public let description: String

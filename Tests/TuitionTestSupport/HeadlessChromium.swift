@@ -35,9 +35,9 @@ public final class HeadlessChromium: @unchecked Sendable {
         logFile = profile.appendingPathComponent("chromium.log")
         var toChromium: [Int32] = [0, 0]
         var fromChromium: [Int32] = [0, 0]
-        guard pipe(&toChromium) == 0, pipe(&fromChromium) == 0 else { throw Failure("pipe failed: \(errno)") }
-        // Close-on-exec everywhere: Chromium gets only the two ends dup2'd to fds 3 and 4.
-        for descriptor in toChromium + fromChromium { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
+        // Close-on-exec from the start (a program another test spawns meanwhile inherits none of them): Chromium gets
+        // only the two ends dup2'd to fds 3 and 4.
+        guard closeOnExecPipe(&toChromium), closeOnExecPipe(&fromChromium) else { throw Failure("pipe failed: \(errno)") }
         var arguments = [
             executable.path, "--headless=new", "--remote-debugging-pipe", "--user-data-dir=\(profile.path)", "--no-first-run",
             "--no-default-browser-check", "--disable-gpu", "--disable-dev-shm-usage", "--disable-extensions", "--disable-sync",
