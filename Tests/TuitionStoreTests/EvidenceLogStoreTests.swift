@@ -18,6 +18,13 @@ import TuitionTestSupport
         }
     }
 
+    /// Six entries (three worlds, two events each) under heads signed at sizes 3 and 6.
+    func logSignedAtThreeAndSix(_ store: Store, district: String) async throws -> EvidenceLogRepository {
+        for index in 0..<3 { _ = try await World.make(store, district: "\(district)\(index)") }
+        try await Sequencer(store: store, signer: signer, batchSize: 3).drain()
+        return EvidenceLogRepository(store: store)
+    }
+
     func queued(_ store: Store) async throws -> Int {
         for try await count in try await store.query("SELECT count(*)::int FROM evidence_queue").decode(Int.self) { return count }
         return 0
@@ -206,10 +213,8 @@ import TuitionTestSupport
     /// The one-query read checks a proof that names its size against the head signed for that size, as before.
     @Test func aTamperedNodeIsCaughtWhenAnInclusionProofNamingItsSizeIsServed() async throws {
         try await TestDatabase.withStore("logtampersized") { store in
-            // Heads signed at sizes 3 and 6; leaf 2 is read by the proofs for leaves 1 and 2.
-            for index in 0..<3 { _ = try await World.make(store, district: "33026\(index)") }
-            try await Sequencer(store: store, signer: signer, batchSize: 3).drain()
-            let log = EvidenceLogRepository(store: store)
+            // Leaf 2 is read by the proofs for leaves 1 and 2.
+            let log = try await logSignedAtThreeAndSix(store, district: "33026")
             _ = try await log.inclusionProof(index: 1, size: 3)
             _ = try await log.inclusionProof(index: 2, size: 6)
             try await rewriteLeafTwo(store)
@@ -222,10 +227,8 @@ import TuitionTestSupport
 
     @Test func aTamperedNodeIsCaughtWhenAConsistencyProofIsServed() async throws {
         try await TestDatabase.withStore("logtamperconsistency") { store in
-            // Heads signed at sizes 3 and 6; the proof between them reads leaf 2.
-            for index in 0..<3 { _ = try await World.make(store, district: "33024\(index)") }
-            try await Sequencer(store: store, signer: signer, batchSize: 3).drain()
-            let log = EvidenceLogRepository(store: store)
+            // The proof between the two heads reads leaf 2.
+            let log = try await logSignedAtThreeAndSix(store, district: "33024")
             _ = try await log.consistencyProof(from: 3, to: 6)
             try await rewriteLeafTwo(store)
             await #expect(throws: LogIntegrityError.self) { _ = try await log.consistencyProof(from: 3, to: 6) }
