@@ -49,6 +49,9 @@ import TuitionTestSupport
                     toRoot: head.head.rootHash))
 
             #expect(try await api.call(.get, "/v1/log/proofs/inclusion?index=\(head.head.size)").code == "beyond_tree")
+            // Sizes beyond the signed tree, up to the largest there is, are refused the same way.
+            #expect(try await api.call(.get, "/v1/log/proofs/inclusion?index=0&size=9223372036854775807").code == "beyond_tree")
+            #expect(try await api.call(.get, "/v1/log/proofs/consistency?from=1&to=9223372036854775807").code == "beyond_tree")
             #expect(try await api.call(.get, "/v1/log/proofs/inclusion").code == "invalid_parameter")
             #expect(try await api.call(.get, "/v1/log/proofs/consistency?from=5&to=2").code == "beyond_tree")
             #expect(try await api.call(.get, "/v1/log/proofs/consistency?from=0&to=2").code == "invalid_parameter")

@@ -9,6 +9,22 @@ import TuitionTestSupport
 @Suite struct EvidenceLogStoreTests {
     let signer = LogSigner()
 
+    /// Someone with the database's owner rights bypasses the trigger and rewrites the stored leaf hash of entry 2.
+    func rewriteLeafTwo(_ store: Store) async throws {
+        try await store.transaction { connection in
+            try await connection.query("ALTER TABLE log_nodes DISABLE TRIGGER log_nodes_append_only", logger: store.logger)
+            try await connection.query("UPDATE log_nodes SET hash = sha256(hash) WHERE level = 0 AND index = 2", logger: store.logger)
+            try await connection.query("ALTER TABLE log_nodes ENABLE TRIGGER log_nodes_append_only", logger: store.logger)
+        }
+    }
+
+    /// Six entries (three worlds, two events each) under heads signed at sizes 3 and 6.
+    func logSignedAtThreeAndSix(_ store: Store, district: String) async throws -> EvidenceLogRepository {
+        for index in 0..<3 { _ = try await World.make(store, district: "\(district)\(index)") }
+        try await Sequencer(store: store, signer: signer, batchSize: 3).drain()
+        return EvidenceLogRepository(store: store)
+    }
+
     func queued(_ store: Store) async throws -> Int {
         for try await count in try await store.query("SELECT count(*)::int FROM evidence_queue").decode(Int.self) { return count }
         return 0
@@ -142,19 +158,14 @@ import TuitionTestSupport
         try await TestDatabase.withStore("logtamper") { store in
             for index in 0..<6 { _ = try await World.make(store, district: "33022\(index)") }
             try await Sequencer(store: store, signer: signer).drain()
-            // Someone with the database's owner rights bypasses the trigger and rewrites a leaf.
-            try await store.transaction { connection in
-                try await connection.query("ALTER TABLE log_nodes DISABLE TRIGGER log_nodes_append_only", logger: store.logger)
-                try await connection.query("UPDATE log_nodes SET hash = sha256(hash) WHERE level = 0 AND index = 2", logger: store.logger)
-                try await connection.query("ALTER TABLE log_nodes ENABLE TRIGGER log_nodes_append_only", logger: store.logger)
-            }
+            try await rewriteLeafTwo(store)
             await #expect(throws: LogIntegrityError.self) {
                 _ = try await EvidenceLogRepository(store: store).inclusionProof(index: 2, size: nil)
             }
         }
     }
 
-    @Test func everyProofReadsTheDatabaseTwice() async throws {
+    @Test func aProofReadsTheDatabaseOnceWhenItsTreeSizeIsNamed() async throws {
         try await TestDatabase.withStore("logqueries") { store in
             let sequencer = Sequencer(store: store, signer: signer, batchSize: 3)
             for index in 0..<5 { _ = try await World.make(store, district: "33023\(index)") }
@@ -167,29 +178,59 @@ import TuitionTestSupport
                 try await RoundTripCounter.$current.withValue(counter) { try await proof() }
                 return counter.value
             }
-            // The signed heads a proof checks against (the latest among them) in one query, the stored nodes in the other.
-            #expect(try await queries { _ = try await log.inclusionProof(index: 4, size: nil) } == 2)
-            #expect(try await queries { _ = try await log.inclusionProof(index: 4, size: 6) } == 2)
-            #expect(try await queries { _ = try await log.inclusionProof(index: 0, size: 7) } == 2)
-            #expect(try await queries { _ = try await log.consistencyProof(from: 3, to: size) } == 2)
-            #expect(try await queries { _ = try await log.consistencyProof(from: 5, to: 8) } == 2)
-            // From a size to itself the proof is empty: the heads alone.
+            // The signed heads a proof checks against (the latest among them) and the stored nodes in one query.
+            #expect(try await queries { _ = try await log.inclusionProof(index: 4, size: 6) } == 1)
+            #expect(try await queries { _ = try await log.inclusionProof(index: 0, size: 7) } == 1)
+            #expect(try await queries { _ = try await log.inclusionProof(index: 9, size: size) } == 1)
+            #expect(try await queries { _ = try await log.consistencyProof(from: 3, to: size) } == 1)
+            #expect(try await queries { _ = try await log.consistencyProof(from: 5, to: 8) } == 1)
             #expect(try await queries { _ = try await log.consistencyProof(from: size, to: size) } == 1)
+            // Without a size, the nodes depend on the latest head: it is read first.
+            #expect(try await queries { _ = try await log.inclusionProof(index: 4, size: nil) } == 2)
+        }
+    }
+
+    /// The nodes are read before the sizes are checked against the latest head: asking beyond the tree, up to the
+    /// largest size there is, reads nodes that do not exist and answers `beyondTree`, never a trap or a proof.
+    @Test func aProofBeyondTheSignedTreeIsRefusedWhateverItsSize() async throws {
+        try await TestDatabase.withStore("logbeyond") { store in
+            for index in 0..<3 { _ = try await World.make(store, district: "33025\(index)") }
+            try await Sequencer(store: store, signer: signer, batchSize: 4).drain()
+            let log = EvidenceLogRepository(store: store)
+            #expect(try await log.latestHead()?.head.size == 6)
+            for (index, size) in [(0, 7), (6, 7), (5, Int64.max), (Int64.max - 1, Int64.max), (-1, 6), (6, 6)] as [(Int64, Int64)] {
+                await #expect(throws: LogQueryError.self) { _ = try await log.inclusionProof(index: index, size: size) }
+            }
+            for (from, to) in [(1, 7), (6, 7), (1, Int64.max), (Int64.max, Int64.max), (-1, 6), (5, 4)] as [(Int64, Int64)] {
+                await #expect(throws: LogQueryError.self) { _ = try await log.consistencyProof(from: from, to: to) }
+            }
+            // Within the tree, at a size no head was signed for (4 and 6 are), the proof is served.
+            #expect(try await log.inclusionProof(index: 1, size: 5).proof.count == 3)
+            #expect(try await log.consistencyProof(from: 4, to: 5).proof.count == 1)
+        }
+    }
+
+    /// The one-query read checks a proof that names its size against the head signed for that size, as before.
+    @Test func aTamperedNodeIsCaughtWhenAnInclusionProofNamingItsSizeIsServed() async throws {
+        try await TestDatabase.withStore("logtampersized") { store in
+            // Leaf 2 is read by the proofs for leaves 1 and 2.
+            let log = try await logSignedAtThreeAndSix(store, district: "33026")
+            _ = try await log.inclusionProof(index: 1, size: 3)
+            _ = try await log.inclusionProof(index: 2, size: 6)
+            try await rewriteLeafTwo(store)
+            await #expect(throws: LogIntegrityError.self) { _ = try await log.inclusionProof(index: 1, size: 3) }
+            await #expect(throws: LogIntegrityError.self) { _ = try await log.inclusionProof(index: 2, size: 6) }
+            // A proof that does not read the node is unaffected.
+            _ = try await log.inclusionProof(index: 4, size: 6)
         }
     }
 
     @Test func aTamperedNodeIsCaughtWhenAConsistencyProofIsServed() async throws {
         try await TestDatabase.withStore("logtamperconsistency") { store in
-            // Heads signed at sizes 3 and 6; the proof between them reads leaf 2.
-            for index in 0..<3 { _ = try await World.make(store, district: "33024\(index)") }
-            try await Sequencer(store: store, signer: signer, batchSize: 3).drain()
-            let log = EvidenceLogRepository(store: store)
+            // The proof between the two heads reads leaf 2.
+            let log = try await logSignedAtThreeAndSix(store, district: "33024")
             _ = try await log.consistencyProof(from: 3, to: 6)
-            try await store.transaction { connection in
-                try await connection.query("ALTER TABLE log_nodes DISABLE TRIGGER log_nodes_append_only", logger: store.logger)
-                try await connection.query("UPDATE log_nodes SET hash = sha256(hash) WHERE level = 0 AND index = 2", logger: store.logger)
-                try await connection.query("ALTER TABLE log_nodes ENABLE TRIGGER log_nodes_append_only", logger: store.logger)
-            }
+            try await rewriteLeafTwo(store)
             await #expect(throws: LogIntegrityError.self) { _ = try await log.consistencyProof(from: 3, to: 6) }
         }
     }

@@ -73,6 +73,14 @@ public struct Store: Sendable {
         RoundTripCounter.current?.record()
         return try await client.query(query, logger: logger)
     }
+
+    /// Runs a prepared statement on a pooled connection (prepared there on first use), counted like `query`.
+    func execute<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws
+        -> AsyncThrowingMapSequence<PostgresRowSequence, Statement.Row>
+    {
+        RoundTripCounter.current?.record()
+        return try await client.execute(statement, logger: logger)
+    }
 }
 
 /// Parses `postgres://user[:password]@host[:port]/database` into a client configuration.

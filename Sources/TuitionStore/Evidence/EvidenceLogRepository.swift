@@ -32,8 +32,9 @@ public enum LogQueryError: Error, Sendable {
     case beyondTree
 }
 
-/// Reads the log: signed heads, entries and proofs. A proof reads only the O(log n) stored nodes it needs:
-/// one query for the signed heads it checks against, one for the nodes.
+/// Reads the log: signed heads, entries and proofs. A proof reads only the O(log n) stored nodes it needs, together
+/// with the signed heads it is checked against, in one prepared statement (two for an inclusion proof that names no
+/// tree size: the latest head first).
 public struct EvidenceLogRepository: Sendable {
     let store: Store
 
@@ -72,18 +73,22 @@ public struct EvidenceLogRepository: Sendable {
         return entries
     }
 
-    /// Two queries: the signed heads it needs (the latest, and the one of `size`), then the stored nodes.
+    /// One query when `size` is given: the signed heads it is checked against (the latest, and the one of `size`) and
+    /// the stored nodes come back together, since the nodes depend only on `index` and `size`. Without `size` the nodes
+    /// depend on the latest head, read first: two queries.
     public func inclusionProof(index: Int64, size: Int64?) async throws -> InclusionProofRecord {
-        let heads = try await signedHeads(latestAnd: size.map { [$0] } ?? [])
-        guard let latest = heads.latest?.head.size else { throw LogQueryError.beyondTree }
-        let size = size ?? latest
-        guard index >= 0, index < size, size <= latest else { throw LogQueryError.beyondTree }
+        guard let size else {
+            guard let latest = try await latestHead()?.head.size else { throw LogQueryError.beyondTree }
+            return try await inclusionProof(index: index, size: latest)
+        }
+        guard index >= 0, index < size else { throw LogQueryError.beyondTree }
         let leafID = NodeID(level: 0, index: index)
-        let nodes = try await StoredNodes(store: store).nodes(inclusionProofNodeIDs(index: index, size: size) + [leafID])
-        let proof = try EvidenceLog.inclusionProof(index: index, size: size, nodes: nodes)
-        guard let leaf = nodes[leafID] else { throw LogIntegrityError(size: size) }
+        let read = try await headsAndNodes(sizes: [size], nodes: inclusionProofNodeIDs(index: index, size: size) + [leafID])
+        guard let latest = read.latest?.head.size, size <= latest else { throw LogQueryError.beyondTree }
+        let proof = try EvidenceLog.inclusionProof(index: index, size: size, nodes: read.nodes)
+        guard let leaf = read.nodes[leafID] else { throw LogIntegrityError(size: size) }
         // Pair assertion: where a head was signed for this size, the proof must lead to its root.
-        if let signed = heads.bySize[size],
+        if let signed = read.heads[size],
             !verifyInclusion(leafHash: leaf, index: index, size: size, proof: proof, root: signed.head.rootHash)
         {
             throw integrityFailure(size: size)
@@ -91,14 +96,14 @@ public struct EvidenceLogRepository: Sendable {
         return InclusionProofRecord(index: index, treeSize: size, leafHash: leaf, proof: proof)
     }
 
-    /// Two queries: the signed heads it needs (the latest, and those of `from` and `to`), then the stored nodes.
+    /// One query: the signed heads it needs (the latest, and those of `from` and `to`) with the stored nodes.
     public func consistencyProof(from: Int64, to: Int64) async throws -> ConsistencyProofRecord {
-        let heads = try await signedHeads(latestAnd: [from, to])
-        guard let latest = heads.latest?.head.size, from >= 0, from <= to, to <= latest else { throw LogQueryError.beyondTree }
-        let nodes = try await StoredNodes(store: store).nodes(consistencyProofNodeIDs(from: from, to: to))
-        let proof = try EvidenceLog.consistencyProof(from: from, to: to, nodes: nodes)
+        guard from >= 0, from <= to else { throw LogQueryError.beyondTree }
+        let read = try await headsAndNodes(sizes: [from, to], nodes: consistencyProofNodeIDs(from: from, to: to))
+        guard let latest = read.latest?.head.size, to <= latest else { throw LogQueryError.beyondTree }
+        let proof = try EvidenceLog.consistencyProof(from: from, to: to, nodes: read.nodes)
         // Pair assertion: where heads were signed for both sizes, the proof must lead from one root to the other.
-        if let old = heads.bySize[from], let new = heads.bySize[to],
+        if let old = read.heads[from], let new = read.heads[to],
             !verifyConsistency(from: from, to: to, proof: proof, fromRoot: old.head.rootHash, toRoot: new.head.rootHash)
         {
             throw integrityFailure(size: to)
@@ -106,20 +111,28 @@ public struct EvidenceLogRepository: Sendable {
         return ConsistencyProofRecord(from: from, to: to, proof: proof)
     }
 
-    /// The latest signed head and those signed for `sizes` (where there are), in one query.
-    private func signedHeads(latestAnd sizes: [Int64]) async throws -> (latest: SignedTreeHead?, bySize: [Int64: SignedTreeHead]) {
-        let rows = try await store.query(
-            """
-            SELECT size, root_hash, timestamp_ms, signature FROM tree_heads
-            WHERE size = (SELECT max(size) FROM tree_heads) OR size = ANY(\(sizes))
-            """)
-        var bySize: [Int64: SignedTreeHead] = [:]
-        for try await (size, root, timestamp, signature) in rows.decode((Int64, Data, Int64, Data).self) {
-            bySize[size] = SignedTreeHead(
-                head: TreeHead(size: size, rootHash: try LogHash(bytes: [UInt8](root)), timestampMilliseconds: timestamp),
-                signature: [UInt8](signature))
+    /// The latest signed head, those signed for `sizes` (where there are) and the stored `nodes` that exist, in one
+    /// prepared statement. Asking for nodes of a tree larger than the log only finds fewer of them: the caller checks the
+    /// sizes against the latest head before it uses a node.
+    private func headsAndNodes(sizes: [Int64], nodes ids: [NodeID]) async throws -> ProofRead {
+        var read = ProofRead()
+        let statement = ProofReadStatement(sizes: sizes, levels: ids.map { Int64($0.level) }, indexes: ids.map(\.index))
+        for try await (isHead, first, second, hash, signature) in try await store.execute(statement) {
+            if isHead {
+                let head = SignedTreeHead(
+                    head: TreeHead(size: first, rootHash: try LogHash(bytes: hash), timestampMilliseconds: second),
+                    signature: [UInt8](signature ?? Data()))
+                read.heads[first] = head
+                if read.latest.map({ $0.head.size < first }) ?? true { read.latest = head }
+            } else {
+                // Equal to a requested id by the join; checked anyway, since `NodeID` traps on an impossible one.
+                guard (0..<63).contains(first), second >= 0, second <= (Int64.max >> first) - 1 else {
+                    throw LogIntegrityError(size: sizes.last ?? 0)
+                }
+                read.nodes[NodeID(level: Int(first), index: second)] = try LogHash(bytes: hash)
+            }
         }
-        return (bySize.max { $0.key < $1.key }?.value, bySize)
+        return read
     }
 
     private func integrityFailure(size: Int64) -> LogIntegrityError {
@@ -133,7 +146,41 @@ public struct LogIntegrityError: Error, CustomStringConvertible {
     public var description: String { "the stored log nodes do not lead to the signed root of tree size \(size)" }
 }
 
-/// The perfect-subtree nodes of the log, read in batches.
+/// What one proof reads: signed heads by size (the latest among them) and stored nodes.
+private struct ProofRead {
+    var latest: SignedTreeHead?
+    var heads: [Int64: SignedTreeHead] = [:]
+    var nodes: [NodeID: LogHash] = [:]
+}
+
+/// `headsAndNodes`: prepared once per connection, so PostgreSQL neither parses nor re-plans it for every proof (a
+/// custom plan of the join cost more than running it). The heads are found through the primary key (`= ANY`, not an `OR`
+/// with the latest), the nodes by one primary-key probe each. Rows: `(true, size, timestamp_ms, root_hash, signature)`
+/// for a head, `(false, level, index, hash, NULL)` for a node.
+struct ProofReadStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT true, size, timestamp_ms, root_hash, signature FROM tree_heads
+        WHERE size = ANY($1::bigint[] || (SELECT max(size) FROM tree_heads))
+        UNION ALL
+        SELECT false, n.level, n.index, n.hash, NULL FROM log_nodes n
+        JOIN unnest($2::bigint[], $3::bigint[]) AS wanted(level, index) ON n.level = wanted.level AND n.index = wanted.index
+        """
+    typealias Row = (Bool, Int64, Int64, Data, Data?)
+
+    var sizes: [Int64]
+    var levels: [Int64]
+    var indexes: [Int64]
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 3)
+        for array in [sizes, levels, indexes] { bindings.append(array) }
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// The perfect-subtree nodes of the log, read in batches (the sequencer's frontier).
 struct StoredNodes: NodeReader {
     let store: Store
     var connection: PostgresConnection?
