@@ -40,4 +40,25 @@ static inline xmlGenericErrorFunc cx_genericErrorFunc(void) { return xmlGenericE
 static inline void *cx_genericErrorContext(void) { return xmlGenericErrorContext; }
 static inline void cx_dropGenericErrors(void) { xmlSetGenericErrorFunc(NULL, cx_dropGenericError); }
 
+// Visibility callbacks for xmlC14NExecute, whose user data is the subtree's top element. libxml2 calls them for
+// every node, attribute and namespace declaration of the document, so they are written in C: a Swift callback costs
+// more than the canonicalization it steers. A namespace declaration is an xmlNs, whose fields do not line up with an
+// xmlNode's beyond `type`: its element is the `parent` libxml2 passes alongside.
+static inline int cx_c14n_is_inside(void *subtree, xmlNodePtr node, xmlNodePtr parent) {
+    xmlNodePtr cursor = (node != NULL && node->type != XML_NAMESPACE_DECL) ? node : parent;
+    while (cursor != NULL) {
+        if (cursor == (xmlNodePtr)subtree) return 1;
+        cursor = cursor->parent;
+    }
+    return 0;
+}
+static int cx_c14n_only_subtree(void *subtree, xmlNodePtr node, xmlNodePtr parent) {
+    return cx_c14n_is_inside(subtree, node, parent);
+}
+static int cx_c14n_excluding_subtree(void *subtree, xmlNodePtr node, xmlNodePtr parent) {
+    return !cx_c14n_is_inside(subtree, node, parent);
+}
+static inline xmlC14NIsVisibleCallback cx_c14n_only_subtree_callback(void) { return cx_c14n_only_subtree; }
+static inline xmlC14NIsVisibleCallback cx_c14n_excluding_subtree_callback(void) { return cx_c14n_excluding_subtree; }
+
 #endif

@@ -21,61 +21,36 @@ enum ExclusiveC14N {
         case onlySubtree(xmlNodePtr)
     }
 
-    /// Handed to the C callback as its user data.
-    private final class Visibility {
-        let selection: Selection
-        init(_ selection: Selection) { self.selection = selection }
-    }
-
-    private static let isVisible: xmlC14NIsVisibleCallback = { userData, node, parent in
-        guard let userData else { return 1 }
-        let visibility = Unmanaged<Visibility>.fromOpaque(userData).takeUnretainedValue()
-        // A namespace node is an xmlNs, not an xmlNode: only its `type` field lines up, so use the parent
-        // element libxml2 passes alongside it.
-        let current: xmlNodePtr? =
-            node.map { $0.pointee.type == XML_NAMESPACE_DECL ? parent : $0 } ?? parent
-        func isInside(_ subtree: xmlNodePtr) -> Bool {
-            var cursor = current
-            while let node = cursor {
-                if node == subtree { return true }
-                cursor = node.pointee.parent
-            }
-            return false
-        }
-        switch visibility.selection {
-        case .all: return 1
-        case .excludingSubtree(let subtree): return isInside(subtree) ? 0 : 1
-        case .onlySubtree(let subtree): return isInside(subtree) ? 1 : 0
-        }
-    }
-
     static func canonicalize(
         _ document: xmlDocPtr,
         selection: Selection,
         inclusivePrefixes: [String] = []
     ) throws -> [UInt8] {
         let collector = LibXMLErrorCollector()
-        let visibility = Visibility(selection)
+        // The whole document needs no visibility callback, which libxml2 would call for every node; a subset gets
+        // the shim's C callbacks, with the subtree's top element as their user data.
+        let (callback, subtree): (xmlC14NIsVisibleCallback?, xmlNodePtr?) =
+            switch selection {
+            case .all: (nil, nil)
+            case .excludingSubtree(let node): (cx_c14n_excluding_subtree_callback(), node)
+            case .onlySubtree(let node): (cx_c14n_only_subtree_callback(), node)
+            }
         let result: [UInt8]? = withLibXML(collector) {
             guard let output = xmlAllocOutputBuffer(nil) else { return nil }
             defer { xmlOutputBufferClose(output) }
             var prefixes: [UnsafeMutablePointer<xmlChar>?] = inclusivePrefixes.map { xmlStrdup($0) }
             prefixes.append(nil)
             defer { for prefix in prefixes { if let prefix { cx_xmlFree(prefix) } } }
-            let written = withExtendedLifetime(visibility) {
-                prefixes.withUnsafeMutableBufferPointer {
-                    // The whole document needs no visibility callback, which libxml2 would call for every node.
-                    let all = if case .all = selection { true } else { false }
-                    return xmlC14NExecute(
-                        document,
-                        all ? nil : isVisible,
-                        all ? nil : Unmanaged.passUnretained(visibility).toOpaque(),
-                        Int32(XML_C14N_EXCLUSIVE_1_0.rawValue),
-                        inclusivePrefixes.isEmpty ? nil : $0.baseAddress,
-                        0,
-                        output
-                    )
-                }
+            let written = prefixes.withUnsafeMutableBufferPointer {
+                xmlC14NExecute(
+                    document,
+                    callback,
+                    subtree.map { UnsafeMutableRawPointer($0) },
+                    Int32(XML_C14N_EXCLUSIVE_1_0.rawValue),
+                    inclusivePrefixes.isEmpty ? nil : $0.baseAddress,
+                    0,
+                    output
+                )
             }
             guard written >= 0, let content = xmlOutputBufferGetContent(output) else { return nil }
             return Array(UnsafeBufferPointer(start: content, count: Int(xmlOutputBufferGetSize(output))))

@@ -351,6 +351,34 @@ public enum XAdESTime {
         let milliseconds = milliseconds(date)
         let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
         let fraction = milliseconds - seconds * 1000
+        let days = Int(seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)
+        let civil = CivilDate.date(days: days)
+        if CivilDate.years.contains(civil.year) {
+            let second = Int(seconds) - days * 86_400
+            var text = [UInt8](repeating: 0, count: 24)
+            func put(_ value: Int, at offset: Int, width: Int) {
+                var rest = value
+                for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                    text[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                }
+            }
+            put(civil.year, at: 0, width: 4)
+            put(civil.month, at: 5, width: 2)
+            put(civil.day, at: 8, width: 2)
+            put(second / 3600, at: 11, width: 2)
+            put(second / 60 % 60, at: 14, width: 2)
+            put(second % 60, at: 17, width: 2)
+            put(Int(fraction), at: 20, width: 3)
+            let separators: [(Int, Unicode.Scalar)] = [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (23, "Z")]
+            for (offset, separator) in separators { text[offset] = UInt8(ascii: separator) }
+            return String(decoding: text, as: UTF8.self)
+        }
+        return calendarFormat(seconds: seconds, fraction: fraction)
+    }
+
+    /// `format` through Foundation's calendar, for years outside `CivilDate.years`.
+    static func calendarFormat(seconds: Int64, fraction: Int64) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(secondsFromGMT: 0)!
         let parts = calendar.dateComponents(

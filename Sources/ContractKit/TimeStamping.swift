@@ -135,6 +135,14 @@ enum TimeStampVerifier {
         } else if bytes.count != 15 {
             return nil
         }
+        if CivilDate.years.contains(year), (1...12).contains(month), (1...CivilDate.daysInMonth(year: year, month: month)).contains(day),
+            hour < 24, minute < 60, second < 60
+        {
+            let days = CivilDate.days(year: year, month: month, day: day)
+            let whole = Date(timeIntervalSince1970: Double(days * 86_400 + hour * 3600 + minute * 60 + second))
+            return whole.addingTimeInterval(fraction)
+        }
+        // Other years, and components a calendar normalizes (a leap second, month 13), as Foundation reads them.
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let components = DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second)

@@ -8,8 +8,15 @@ import TuitionStore
 public struct Certificates: Sendable {
     let store: Store
     var rows: CertificateRepository { CertificateRepository(store: store) }
+    /// Keys already opened, by their sealed bytes (see `OpenedKeys`); a fresh cache unless the caller shares one.
+    let opened: OpenedKeys
 
-    public init(store: Store) { self.store = store }
+    public init(store: Store) { self.init(store: store, opened: OpenedKeys()) }
+
+    init(store: Store, opened: OpenedKeys) {
+        self.store = store
+        self.opened = opened
+    }
 
     /// Validity of the platform CA and of the certificates it issues.
     static let authorityYears = 10.0
@@ -51,6 +58,12 @@ public struct Certificates: Sendable {
         try await rows.platformAuthority().map { try Certificate(derRepresentation: $0.certificateDER) }
     }
 
+    /// The CA certificate in the caller's transaction, without opening its key; nil before `ca init`.
+    func authorityCertificate(on transaction: StoreTransaction) async throws -> Certificate? {
+        guard let sealed = try await rows.platformAuthority(on: transaction) else { return nil }
+        return try opened.certificate(sealed.certificateDER)
+    }
+
     /// The CA with its key opened; nil before `ca init`.
     func authority(kek: KeyEncryptionKey, on transaction: StoreTransaction? = nil) async throws -> CertificateAuthority? {
         guard let sealed = try await rows.platformAuthority(on: transaction) else { return nil }
@@ -61,6 +74,11 @@ public struct Certificates: Sendable {
 
     static func openKey(_ sealed: SealedCertificate, kek: KeyEncryptionKey, context: String) throws -> PrivateKey {
         try PrivateKey(pemRepresentation: String(decoding: try kek.open(sealed.sealedKey, context: context), as: UTF8.self))
+    }
+
+    /// `openKey` through the cache of keys this `Certificates` (and the use case holding it) opened before.
+    func openedKey(_ sealed: SealedCertificate, kek: KeyEncryptionKey, context: String) throws -> PrivateKey {
+        try opened.key(sealed.sealedKey, context: context) { try Self.openKey(sealed, kek: kek, context: context) }
     }
 
     // MARK: The time-stamping authority
@@ -77,8 +95,8 @@ public struct Certificates: Sendable {
         for _ in 0..<2 {
             if let sealed = try await rows.platformTimeStampAuthority(on: transaction) {
                 return try TimeStampAuthority(
-                    certificate: try Certificate(derRepresentation: sealed.certificateDER),
-                    privateKey: try Self.openKey(sealed, kek: kek, context: "platform-tsa"), clock: clock)
+                    certificate: try opened.certificate(sealed.certificateDER),
+                    privateKey: try openedKey(sealed, kek: kek, context: "platform-tsa"), clock: clock)
             }
             guard let authority = try await authority(kek: kek, on: transaction) else { throw CertificateAuthorityNotInitialised() }
             let now = clock()
@@ -106,5 +124,44 @@ public struct Certificates: Sendable {
         }
         let now = store.dependencies.now()
         return try authority.revocationList(revoked, now: now, nextUpdate: now.addingTimeInterval(86_400))
+    }
+}
+
+/// Private keys opened from their sealed form, and certificates parsed from their DER, kept by those exact bytes for
+/// the life of the use case that holds the cache. Opening a key (AES-GCM, then OpenSSL's PEM decoders, slow for RSA)
+/// and decoding a certificate's key cost more than an ECDSA signature, and a signer signs many contracts. The cache is
+/// only ever used with one key-encryption key (the use case's), so a key is found only by the sealed bytes that key
+/// opened, under the same context; whether a certificate may sign (live, not revoked, subject) is still read from its
+/// row every time. Bounded: cleared when full.
+final class OpenedKeys: @unchecked Sendable {
+    private struct Sealed: Hashable {
+        let context: String
+        let bytes: [UInt8]
+    }
+
+    private let lock = NSLock()
+    private var keys: [Sealed: PrivateKey] = [:]
+    private var certificates: [[UInt8]: Certificate] = [:]
+    private static let limit = 4_096
+
+    func key(_ sealed: [UInt8], context: String, open: () throws -> PrivateKey) throws -> PrivateKey {
+        let entry = Sealed(context: context, bytes: sealed)
+        if let key = lock.withLock({ keys[entry] }) { return key }
+        let key = try open()
+        lock.withLock {
+            if keys.count >= Self.limit { keys.removeAll() }
+            keys[entry] = key
+        }
+        return key
+    }
+
+    func certificate(_ der: [UInt8]) throws -> Certificate {
+        if let certificate = lock.withLock({ certificates[der] }) { return certificate }
+        let certificate = try Certificate(derRepresentation: der)
+        lock.withLock {
+            if certificates.count >= Self.limit { certificates.removeAll() }
+            certificates[der] = certificate
+        }
+        return certificate
     }
 }

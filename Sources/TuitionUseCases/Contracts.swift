@@ -11,8 +11,10 @@ public struct Contracts: Sendable {
     let store: Store
     let setup: ContractSetup?
     var rows: ContractRepository { ContractRepository(store: store) }
-    var certificates: Certificates { Certificates(store: store) }
+    var certificates: Certificates { Certificates(store: store, opened: opened) }
     let verifiers = AnchorVerifiers()
+    /// The signers' and the TSA's keys, opened once for the life of this value (one key-encryption key: the setup's).
+    let opened = OpenedKeys()
 
     /// Without a setup, reading works and generating or signing throws `ContractsNotConfigured`.
     public init(store: Store, setup: ContractSetup?) {

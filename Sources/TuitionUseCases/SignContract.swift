@@ -27,11 +27,12 @@ extension Contracts {
             let (holder, subject) = Self.signingParty(signer, of: contract)
             let (xmlSigner, serial) = try await certificates.signer(
                 for: holder, subject: subject, algorithm: algorithm, kek: setup.keyEncryptionKey, at: now, on: transaction)
-            guard let authority = try await certificates.authority(kek: setup.keyEncryptionKey, on: transaction) else {
+            // Only the CA's certificate is needed here (the trust anchor): its key stays sealed.
+            guard let anchor = try await certificates.authorityCertificate(on: transaction) else {
                 throw CertificateAuthorityNotInitialised()
             }
             let signature = try await signAndVerify(
-                contract, as: signer, with: xmlSigner, anchor: authority.certificate, id: id, serial: serial, algorithm: algorithm, at: now)
+                contract, as: signer, with: xmlSigner, anchor: anchor, id: id, serial: serial, algorithm: algorithm, at: now)
             try await rows.record(signature, on: transaction)
             if signer == .guardian {
                 try await store.enqueue(

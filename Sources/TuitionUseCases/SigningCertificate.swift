@@ -22,8 +22,8 @@ extension Certificates {
                 } else {
                     let authority = try await timeStampAuthority(kek: kek, on: transaction)
                     let signer = try XMLSigner(
-                        privateKey: try Self.openKey(live.sealed, kek: kek, context: live.serial),
-                        certificate: try Certificate(derRepresentation: live.sealed.certificateDER), timeStampAuthority: authority)
+                        privateKey: try openedKey(live.sealed, kek: kek, context: live.serial),
+                        certificate: try opened.certificate(live.sealed.certificateDER), timeStampAuthority: authority)
                     return (signer, live.serial)
                 }
             }
@@ -39,7 +39,7 @@ extension Certificates {
     /// certificate of the subject form before the parties were named in it (OU = role, full name attribute), is
     /// `superseded`; one within a day of its end is `expired`.
     func retirement(of certificate: StoredSigningCertificate, subject: CertificateSubject, at now: Date) -> String? {
-        let fits = (try? Certificate(derRepresentation: certificate.sealed.certificateDER).subject) == subject
+        let fits = (try? opened.certificate(certificate.sealed.certificateDER).subject) == subject
         if !fits { return "superseded" }
         return certificate.notAfter > now.addingTimeInterval(86_400) ? nil : "expired"
     }

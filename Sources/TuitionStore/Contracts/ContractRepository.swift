@@ -290,18 +290,18 @@ public struct ContractRepository: Sendable {
 
     /// Stores a signature and the document it is now part of; the contract moves to the signer's next status.
     public func record(_ signature: ContractSignatureWrite, on transaction: StoreTransaction) async throws {
-        let connection = transaction.connection
         let signer = signature.signer
-        try await connection.run(
+        // One statement, one round trip: PostgreSQL runs a data-modifying CTE whether or not the INSERT reads it.
+        try await transaction.connection.run(
             """
-            UPDATE contracts SET document = \(Data(signature.signedDocument)), document_sha256 = \(signature.documentSha256),
-                status = \(signer.result.rawValue),
-                institution_signed_at = CASE WHEN \(signer == .institution) THEN \(signature.signedAt) ELSE institution_signed_at END,
-                guardian_signed_at = CASE WHEN \(signer == .guardian) THEN \(signature.signedAt) ELSE guardian_signed_at END
-            WHERE id = \(signature.contract.uuid)
-            """, logger: store.logger)
-        try await connection.run(
-            """
+            WITH signed AS (
+                UPDATE contracts SET document = \(Data(signature.signedDocument)), document_sha256 = \(signature.documentSha256),
+                    status = \(signer.result.rawValue),
+                    institution_signed_at = CASE WHEN \(signer == .institution) THEN \(signature.signedAt) ELSE institution_signed_at END,
+                    guardian_signed_at = CASE WHEN \(signer == .guardian) THEN \(signature.signedAt) ELSE guardian_signed_at END
+                WHERE id = \(signature.contract.uuid)
+                RETURNING id
+            )
             INSERT INTO contract_signatures (contract_id, position, signer, institution_id, certificate_serial, algorithm,
                 digest_value, signature_value, document_sha256, signed_at, timestamped_at)
             VALUES (\(signature.contract.uuid), \(signer.position), \(signer.rawValue), \(signature.institutionId.uuid),
