@@ -63,7 +63,16 @@ public struct WarningRepository: Sendable {
     // MARK: Evaluation
 
     public func evaluate(_ target: EvaluationTarget) async throws -> WarningEvaluation {
-        try await store.transaction { connection in try await evaluate(target, on: connection) }
+        try await foldUnconsumed()
+        return try await store.transaction { connection in try await evaluate(target, on: connection) }
+    }
+
+    /// Folds the moves of unconsumed tuition committed since the last fold into the institutions' totals
+    /// (`fold_institution_unconsumed`, sql/0023), in its own short transaction. The figures are right without it (readers
+    /// add the moves not folded yet); folding keeps what they add small. Evaluations run after every burst of payments and
+    /// lessons and on the schedule, so they fold as often as money moves.
+    func foldUnconsumed() async throws {
+        for try await _ in try await store.query("SELECT fold_institution_unconsumed()") {}
     }
 
     func evaluate(_ target: EvaluationTarget, on connection: PostgresConnection) async throws -> WarningEvaluation {
