@@ -215,7 +215,7 @@ import TuitionWire
 
     /// A fresh store with six varied institutions of the district (the last one defunct), built from a random seed
     /// that is printed.
-    static func withVariedInstitutions(_ name: String, _ body: (Store, UInt64) async throws -> Void) async throws {
+    static func withVariedInstitutions(_ name: String, _ body: @escaping @Sendable (Store, UInt64) async throws -> Void) async throws {
         let seed = UInt64.random(in: .min ... .max)
         print("InstitutionFiguresStoreTests \(name) seed \(seed)")
         try await TestDatabase.withStore(name) { store in
