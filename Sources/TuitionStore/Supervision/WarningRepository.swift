@@ -93,8 +93,9 @@ public struct WarningRepository: Sendable {
         let counts = try await write(findings, evaluated: evaluated, now: now, on: connection)
         let escalated = try await escalate(evaluated, now: now, today: today, on: connection)
         let statusChanges = try await moveStatuses(evaluated, on: connection)
-        // Warnings feed the credit grade: regrade what was evaluated, in the same transaction.
-        try await SupervisionRepository(store: store).recomputeCredit(institutions: evaluated, on: connection)
+        // Warnings feed the credit grade: regrade what was evaluated, in the same transaction, from the figures gathered.
+        try await SupervisionRepository(store: store).recomputeCredit(
+            institutions: evaluated, gathered: gathered.map(\.shared), on: connection)
         return WarningEvaluation(
             institutions: evaluated.count, opened: counts.opened, stillOpen: counts.stillOpen, escalated: escalated,
             resolved: counts.resolved, statusChanges: statusChanges)
@@ -215,6 +216,8 @@ public struct WarningRepository: Sendable {
 
     /// One covered institution's figures, its district and the district's thresholds.
     struct EvaluatedInstitution {
+        /// Its row of `institution_figures`, which the credit grade reads too.
+        var shared: InstitutionFiguresRow
         var figures: InstitutionFigures
         var district: String
         var thresholds: WarningThresholds
@@ -300,7 +303,7 @@ public struct WarningRepository: Sendable {
     static func evaluated(_ cells: PostgresRandomAccessRow) throws -> EvaluatedInstitution {
         let shared = try InstitutionFiguresRow(cells)
         return EvaluatedInstitution(
-            figures: try figures(shared, cells), district: shared.districtCode, thresholds: try WarningThresholds(cells))
+            shared: shared, figures: try figures(shared, cells), district: shared.districtCode, thresholds: try WarningThresholds(cells))
     }
 
     /// The rules' figures: the shared ones and those only the rules read, by column name.
