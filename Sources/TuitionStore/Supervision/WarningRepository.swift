@@ -78,6 +78,10 @@ public struct WarningRepository: Sendable {
     func evaluate(_ target: EvaluationTarget, on connection: PostgresConnection) async throws -> WarningEvaluation {
         let (district, institutions) = Self.scope(of: target)
         try await lock(institutions, on: connection)
+        // A province's gathering hashes hundreds of thousands of recent lessons and enrollments: with the default 4 MB
+        // its hashes spill to disk in batches (10,000 institutions / 2,000,000 enrollments: 9.7 s, 7.0 s with 64 MB).
+        // Evaluations run one at a time, so this is one transaction's worth, given back at its end.
+        for try await _ in try await connection.query("SELECT set_config('work_mem', '64MB', true)", logger: logger) {}
         let now = store.dependencies.now()
         let today = BusinessDate(shanghaiDateOf: now)
         let gathered = try await figures(district: district, institutions: institutions, now: now, today: today, on: connection)
