@@ -3,9 +3,9 @@ import PostgresNIO
 import Testing
 import TuitionCore
 import TuitionTestSupport
+import TuitionWire
 
 @testable import TuitionStore
-import TuitionWire
 
 /// Issue 14: an institution's figures have one home in SQL (`institution_figures`, sql/0017) mirrored by the core's
 /// `institutionCover`; the warnings, the credit grade and the dashboard read them there. Varied institutions are built
@@ -213,13 +213,21 @@ import TuitionWire
 
     // MARK: Tests
 
-    @Test func theSQLFiguresAgreeWithTheCoreAndEveryReaderReadsThem() async throws {
+    /// A fresh store with six varied institutions of the district (the last one defunct), built from a random seed
+    /// that is printed.
+    static func withVariedInstitutions(_ name: String, _ body: @escaping @Sendable (Store, UInt64) async throws -> Void) async throws {
         let seed = UInt64.random(in: .min ... .max)
-        print("InstitutionFiguresStoreTests seed \(seed)")
-        try await TestDatabase.withStore("figures") { store in
+        print("InstitutionFiguresStoreTests \(name) seed \(seed)")
+        try await TestDatabase.withStore(name) { store in
             var random = SeededGenerator(state: seed)
             let products = try await Self.products(store)
             for index in 0..<6 { try await Self.institution(store, index: index, products: products, random: &random) }
+            try await body(store, seed)
+        }
+    }
+
+    @Test func theSQLFiguresAgreeWithTheCoreAndEveryReaderReadsThem() async throws {
+        try await Self.withVariedInstitutions("figures") { store, seed in
             let now = store.dependencies.now()
             let figures = try await Self.sqlFigures(store, at: now)
             #expect(figures.count == 6)
@@ -293,6 +301,118 @@ import TuitionWire
             #expect(institution.figures.riskPolicyInForce == core.riskPolicyExcusesReserve)
             #expect(institution.figures.riskPolicyEnds == core.riskPolicyEnds)
             #expect(institution.thresholds == .defaults)
+        }
+    }
+
+    // MARK: The kept unconsumed tuition (issue 15, sql/0023)
+
+    /// Per institution of the district: the unconsumed tuition readers get (`institution_figures`, which reads the kept
+    /// totals and the moves not folded yet), and the sum of its enrollments' positions computed from scratch.
+    static func keptAndFromScratch(_ store: Store) async throws -> [UUID: (kept: Int64, scratch: Int64)] {
+        let rows = try await store.query(
+            """
+            SELECT f.institution_id, f.unconsumed_fen,
+                coalesce((SELECT sum(p.outstanding_fen) FROM enrollment_positions p WHERE p.institution_id = f.institution_id), 0)::bigint
+            FROM institution_figures(\(district)::text, NULL::uuid[], \(store.dependencies.now())::timestamptz) f
+            """)
+        var figures: [UUID: (kept: Int64, scratch: Int64)] = [:]
+        for try await (institution, kept, scratch) in rows.decode((UUID, Int64, Int64).self) { figures[institution] = (kept, scratch) }
+        return figures
+    }
+
+    static func expectKeptEqualsScratch(_ store: Store, _ moment: String, seed: UInt64) async throws {
+        let figures = try await keptAndFromScratch(store)
+        #expect(!figures.isEmpty)
+        for (institution, figure) in figures {
+            #expect(figure.kept == figure.scratch, "\(moment): institution \(institution) (seed \(seed))")
+        }
+    }
+
+    static func fold(_ store: Store) async throws {
+        for try await _ in try await store.query("SELECT fold_institution_unconsumed()") {}
+    }
+
+    static func unfoldedMoves(_ store: Store) async throws -> Int {
+        for try await count in try await store.query("SELECT count(*)::int FROM institution_unconsumed_moves").decode(Int.self) {
+            return count
+        }
+        return 0
+    }
+
+    struct RolledBack: Error {}
+
+    /// The kept total equals the sum of the positions after every kind of write that moves an enrollment's outstanding
+    /// tuition (payments, lessons, refunds, a defunct mark and its fast-track's claims, settlements and returns, policy
+    /// changes beside them), before and after folding; writers racing each other and the folds lose nothing; a fold
+    /// between a write and its commit neither counts it early nor drops it; a rolled-back write leaves no move.
+    @Test func theKeptUnconsumedTuitionIsTheSumOfThePositionsWhateverTheWritesAndTheirOrder() async throws {
+        try await Self.withVariedInstitutions("kept") { store, seed in
+            try await Self.expectKeptEqualsScratch(store, "after payments, lessons, refunds, policies and a defunct mark", seed: seed)
+            try await Self.fold(store)
+            #expect(try await Self.unfoldedMoves(store) == 0)
+            try await Self.expectKeptEqualsScratch(store, "folded", seed: seed)
+
+            // The defunct institution's fast-track: claims, settlements, payouts and returns move its enrollments.
+            var cases: [UUID] = []
+            for try await id in try await store.query("SELECT id FROM defunct_cases").decode(UUID.self) { cases.append(id) }
+            for id in cases { _ = try await FastTrackJob(store: store, chunkSize: 1).run(.init(id)) }
+            #expect(try await Self.unfoldedMoves(store) > 0, "the fast-track moved the defunct institution's figures")
+            try await Self.expectKeptEqualsScratch(store, "after the fast-track", seed: seed)
+
+            // Writers on one institution racing each other and a run of folds.
+            let world = try await World.make(store, district: Self.district, mode: .escrow, pricePerLessonFen: 3_001, lessons: 20)
+            var enrollments = [world.enrollment]
+            for _ in 0..<5 { enrollments.append(try await world.anotherEnrollment(store, lessons: 20)) }
+            let money = EnrollmentRepository(store: store)
+            let today = BusinessDate(shanghaiDateOf: store.dependencies.now())
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for enrollment in enrollments {
+                    group.addTask {
+                        _ = try await store.transaction {
+                            try await money.pay(enrollment.id, guardian: world.guardian, amount: enrollment.amountFen, on: $0)
+                        }
+                        for _ in 0..<3 {
+                            _ = try await store.transaction {
+                                try await money.recordLessons(
+                                    enrollment.id, institution: world.institution.id, lessons: 2, takenOn: today, on: $0)
+                            }
+                        }
+                        _ = try await store.transaction {
+                            try await money.refund(enrollment.id, institution: world.institution.id, lessons: 4, reason: "退费", on: $0)
+                        }
+                    }
+                }
+                group.addTask { for _ in 0..<20 { try await Self.fold(store) } }
+                try await group.waitForAll()
+            }
+            try await Self.expectKeptEqualsScratch(store, "after concurrent writers and folds", seed: seed)
+
+            // A fold between a write and its commit: the write is not counted before it commits, nor lost after.
+            let late = try await world.anotherEnrollment(store, lessons: 10)
+            let before = try #require(try await Self.keptAndFromScratch(store)[world.institution.id.uuid])
+            _ = try await store.transaction { transaction in
+                let paid = try await money.pay(late.id, guardian: world.guardian, amount: late.amountFen, on: transaction)
+                try await Self.fold(store)
+                let outside = try #require(try await Self.keptAndFromScratch(store)[world.institution.id.uuid])
+                #expect(outside.kept == before.kept && outside.scratch == before.scratch, "the uncommitted payment is not seen")
+                return paid
+            }
+            let after = try #require(try await Self.keptAndFromScratch(store)[world.institution.id.uuid])
+            #expect(after.kept == before.kept + late.amountFen.fen)
+            try await Self.expectKeptEqualsScratch(store, "after a payment committed around a fold", seed: seed)
+
+            // A rolled-back payment leaves no move behind.
+            let abandoned = try await world.anotherEnrollment(store, lessons: 10)
+            try await Self.fold(store)
+            await #expect(throws: RolledBack.self) {
+                _ = try await store.transaction { transaction in
+                    _ = try await money.pay(abandoned.id, guardian: world.guardian, amount: abandoned.amountFen, on: transaction)
+                    throw RolledBack()
+                }
+            }
+            #expect(try await Self.unfoldedMoves(store) == 0)
+            try await Self.fold(store)
+            try await Self.expectKeptEqualsScratch(store, "folded at the end", seed: seed)
         }
     }
 

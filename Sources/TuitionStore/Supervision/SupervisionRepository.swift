@@ -144,9 +144,11 @@ public struct SupervisionRepository: Sendable {
     /// Regrades the given institutions (all of `district`, or all, when nil): one query gathers every input,
     /// `creditScore` scores each, one statement stores the grades. Returns how many were graded.
     @discardableResult
-    func recomputeCredit(institutions ids: [UUID]?, district: String? = nil, on connection: PostgresConnection) async throws -> Int {
+    func recomputeCredit(
+        institutions ids: [UUID]?, district: String? = nil, gathered: [InstitutionFiguresRow]? = nil, on connection: PostgresConnection
+    ) async throws -> Int {
         let now = store.dependencies.now()
-        let inputs = try await creditInputs(institutions: ids, district: district, now: now, on: connection)
+        let inputs = try await creditInputs(institutions: ids, district: district, gathered: gathered, now: now, on: connection)
         guard !inputs.isEmpty else { return 0 }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -165,16 +167,26 @@ public struct SupervisionRepository: Sendable {
     }
 
     /// Every input of the credit grade of the given institutions, in one query: the reserve and the risk cover from
-    /// `institution_figures` (sql/0017), the inspection, warnings, complaints and reviews beside them.
-    func creditInputs(institutions ids: [UUID]?, district: String?, now: Date, on connection: PostgresConnection) async throws
-        -> [(institution: UUID, inputs: CreditInputs)]
-    {
+    /// `institution_figures` (sql/0017), the inspection, warnings, complaints and reviews beside them. `gathered` are
+    /// the institutions' rows of `institution_figures` already read in this transaction (an evaluation's), graded
+    /// without reading them again; their status and mode are read now, as an evaluation may just have moved them.
+    func creditInputs(
+        institutions ids: [UUID]?, district: String?, gathered: [InstitutionFiguresRow]? = nil, now: Date, on connection: PostgresConnection
+    ) async throws -> [(institution: UUID, inputs: CreditInputs)] {
         let rows = try await connection.query(
             """
-            WITH inst AS MATERIALIZED (
-                SELECT f.institution_id AS id, f.supervision_mode, f.status, f.risk_excuses_reserve,
-                    f.reserve_fen::numeric * 10000 >= f.unconsumed_fen::numeric * f.reserve_ratio_bp AS reserve_covers
-                FROM institution_figures(\(district)::text, \(ids)::uuid[], \(now)::timestamptz) f),
+            WITH figures AS MATERIALIZED (
+                SELECT f.institution_id, f.reserve_fen, f.unconsumed_fen, f.risk_excuses_reserve
+                FROM institution_figures(\(district)::text, \(ids)::uuid[], \(now)::timestamptz) f
+                WHERE \(gathered?.map(\.institution))::uuid[] IS NULL
+                UNION ALL
+                SELECT * FROM unnest(\(gathered?.map(\.institution))::uuid[], \(gathered?.map(\.cover.reserveHeld.fen))::bigint[],
+                    \(gathered?.map(\.cover.unconsumed.fen))::bigint[], \(gathered?.map(\.cover.riskPolicyExcusesReserve))::boolean[])
+                    AS g(institution_id, reserve_fen, unconsumed_fen, risk_excuses_reserve)),
+            inst AS MATERIALIZED (
+                SELECT f.institution_id AS id, i.supervision_mode, i.status, f.risk_excuses_reserve,
+                    f.reserve_fen::numeric * 10000 >= f.unconsumed_fen::numeric * i.reserve_ratio_bp AS reserve_covers
+                FROM figures f JOIN institutions i ON i.id = f.institution_id),
             inspection AS (
                 SELECT DISTINCT ON (n.institution_id) n.institution_id, n.result, n.star_rating
                 FROM institution_inspections n JOIN inst ON inst.id = n.institution_id
