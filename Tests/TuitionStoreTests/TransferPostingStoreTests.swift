@@ -168,6 +168,60 @@ import TuitionWire
         }
     }
 
+    /// Issue #15: totals are posted at COMMIT (sql/0024). Two transactions each pay out 50,000 of the escrow's 80,000:
+    /// each alone is fine, so both INSERTs go through; together they would overdraw. Both then commit at once: exactly
+    /// one does, the other's COMMIT is refused with the same `accountWouldGoNegative` as a statement's, and it leaves
+    /// nothing (no transfer, no total moved, no note pending).
+    @Test func transactionsOverdrawingOnlyTogetherCommitOneAndRefuseTheOtherWhole() async throws {
+        try await TestDatabase.withStore("postingcommit") { store in
+            let world = try await Self.paidWorld(store)
+            let before = try await Self.snapshot(store, world.institution.id)
+            let bothInserted = Rendezvous(parties: 2)
+            let outcomes = await withTaskGroup(of: Result<Void, any Error>.self) { group in
+                for n in 0..<2 {
+                    group.addTask {
+                        do {
+                            try await store.transaction { (connection: PostgresConnection) in
+                                try await mappingRejections {
+                                    try await connection.run(
+                                        """
+                                        INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen,
+                                            institution_id, created_at)
+                                        SELECT 'together:' || \(String(n)), 'refund', e.id, g.id, 50000, \(world.institution.id.uuid), now()
+                                        FROM accounts e, accounts g
+                                        WHERE e.institution_id = \(world.institution.id.uuid) AND e.kind = 'escrow'
+                                          AND g.guardian_id = \(world.guardian.uuid)
+                                        """, logger: store.logger)
+                                }
+                                await bothInserted.arrive()
+                            }
+                            return .success(())
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                }
+                var outcomes: [Result<Void, any Error>] = []
+                for await outcome in group { outcomes.append(outcome) }
+                return outcomes
+            }
+            let committed = outcomes.filter { if case .success = $0 { true } else { false } }.count
+            let refused = outcomes.compactMap { outcome -> Rejection? in
+                if case .failure(let error) = outcome { error as? Rejection } else { nil }
+            }
+            #expect(committed == 1)
+            #expect(refused == [.accountWouldGoNegative], "the other COMMIT is refused with the domain's rejection: \(outcomes)")
+            let after = try await Self.snapshot(store, world.institution.id)
+            #expect(after.totals["escrow"] == [50_000, 80_000])
+            #expect(after.transfers == before.transfers + 1)
+            for try await pending in try await store.query("SELECT count(*)::int FROM account_postings_pending").decode(Int.self) {
+                #expect(pending == 0)
+            }
+            #expect(try await Self.unposted(store) == [])
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
+
     /// The fast-track's bulk inserts run with the ordinary triggers off (`ReferenceCheckedInserts`, replica mode): the
     /// posting still happens there, and still refuses a restricted account going negative.
     @Test func postingHoldsUnderTheBulkInsertsReplicaMode() async throws {
@@ -209,5 +263,24 @@ import TuitionWire
             #expect(try await Self.snapshot(store, world.institution.id).totals["escrow"] == [30_000, 80_000])
             #expect(try await Self.unposted(store) == [])
         }
+    }
+}
+
+/// Lets `parties` tasks wait until all of them have arrived.
+private actor Rendezvous {
+    private let parties: Int
+    private var arrived = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(parties: Int) { self.parties = parties }
+
+    func arrive() async {
+        arrived += 1
+        if arrived == parties {
+            for waiter in waiting { waiter.resume() }
+            waiting = []
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
     }
 }

@@ -55,6 +55,11 @@ public struct Store: Sendable {
             {
                 throw CommitOutcomeUnknown(cause: commit)
             }
+            // Transfers post their accounts' totals at COMMIT (sql/0024): a restricted account that concurrent
+            // transactions, each fine alone, would overdraw together refuses the later COMMIT, which rolls it back whole.
+            if error.closureError == nil, let commit = error.commitError, rejection(for: commit) == .accountWouldGoNegative {
+                throw Rejection.accountWouldGoNegative
+            }
             throw error.closureError ?? error.beginError ?? error.commitError ?? error
         }
     }

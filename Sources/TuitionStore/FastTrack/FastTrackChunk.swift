@@ -10,8 +10,9 @@ import TuitionWire
 extension FastTrackJob {
     /// Pays one chunk of pending settlements in one transaction; returns how many it settled (0: none left).
     /// Chunks of one case may run at once: each takes settlements no other chunk holds and writes its own rows; the rows
-    /// all chunks share are taken in one order — the institution's accounts (posted by the transfers' INSERT, sql/0020),
-    /// then the case row, then the policies — so chunks queue behind each other without deadlock.
+    /// all chunks share are taken in one order — the case row, then the policies, then at COMMIT the institution's
+    /// accounts (posted there from what the transfers' INSERT noted, sql/0024) — so chunks queue behind each other
+    /// without deadlock.
     func settleChunk(_ id: DefunctCase.ID, waitingForOthers: Bool = false) async throws -> Int {
         try await store.transaction { connection in
             guard let context = try await chunkContext(id, on: connection) else { throw NotFound() }
@@ -26,8 +27,6 @@ extension FastTrackJob {
             try await connection.run("SELECT set_config('work_mem', '64MB', true)", logger: logger)
             let stamp = EventStamp(now: store.dependencies.now(), institution: context.institution)
             try await mappingRejections {
-                // The enrollments' counters first: the transfers' INSERT takes the institution's accounts, and from then
-                // on other chunks wait for this one's commit, so what needs no shared row is written before it.
                 try await countReturned(id, ids: ids, on: connection)
                 let payouts = try await insertTransfers(id, ids: ids, context: context, stamp: stamp, on: connection)
                 let closed = try await closeEarlierClaims(ids: ids, stamp: stamp, on: connection)
@@ -90,8 +89,8 @@ extension FastTrackJob {
 
     /// One payout transfer per layer with money in it: escrow and reserve for every settlement, the insurance layers
     /// only for approved ones, and the return of a post-effective payment from escrow and from operating. Their INSERT
-    /// posts the escrow, reserve and operating totals, once for the chunk (sql/0020); the database refuses any going
-    /// negative. Each leg paid
+    /// notes what the escrow, reserve and operating accounts move, posted once for the chunk at its COMMIT (sql/0024);
+    /// the database refuses any going negative. Each leg paid
     /// from the institution's own accounts (escrow, reserve, the return of a post-effective payment) gets its
     /// `funds_returned` event, referenced by its transfer's key; insurance layers are told by their claims' own events.
     private func insertTransfers(

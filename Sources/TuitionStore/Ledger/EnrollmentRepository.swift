@@ -5,9 +5,9 @@ import TuitionWire
 
 /// Enrollments (orders) and the money that moves on them: payment, lessons consumed, refunds, reserve top-ups.
 /// Each operation locks the enrollment row, asks the core rules for a decision, and writes the transfer and the
-/// enrollment's counters in the caller's transaction; the transfer's INSERT posts the account totals (sql/0020). The
-/// transfer goes last: an institution's account rows are shared by all its enrollments, so they are locked for as short
-/// a time as the transaction allows (until its commit, a statement or two later).
+/// enrollment's counters in the caller's transaction; the transfer's INSERT notes what it moves and the totals of the
+/// institution's accounts, shared by all its enrollments, are posted at COMMIT (sql/0024), so their rows are locked only
+/// through the commit itself.
 public struct EnrollmentRepository: Sendable {
     let store: Store
 
@@ -175,9 +175,10 @@ public struct EnrollmentRepository: Sendable {
             at: store.dependencies.now(), on: connection)
     }
 
-    /// Writes one balanced transfer. Its INSERT posts the totals of the restricted accounts it touches, locking them in
-    /// id order (`transfers_post_totals`, sql/0020, the one poster); the database refuses a restricted account going
-    /// negative, and the refusal becomes `accountWouldGoNegative`.
+    /// Writes one balanced transfer. The totals of the restricted accounts it touches are posted at COMMIT, their rows
+    /// locked in id order (`transfers_post_totals`, sql/0020 and sql/0024, the one poster); the database refuses a
+    /// restricted account going negative, at the INSERT when its transaction alone would, at COMMIT when concurrent
+    /// ones together would, and the refusal becomes `accountWouldGoNegative` (`Store.transaction` maps the COMMIT's).
     ///
     /// The accounts are resolved among the parties named (each account kind belongs to one kind of party);
     /// `institution` is also the institution the transfer row is filed under, and may be nil only for a transfer
