@@ -16,12 +16,16 @@ extension FastTrackJob {
     func settleChunk(_ id: DefunctCase.ID, waitingForOthers: Bool = false) async throws -> Int {
         try await store.transaction { connection in
             guard let context = try await chunkContext(id, on: connection) else { throw NotFound() }
-            let ids = try await pendingSettlements(id, waitingForOthers: waitingForOthers, on: connection)
-            guard !ids.isEmpty else { return 0 }
+            guard let ids = try await pendingSettlements(id, waitingForOthers: waitingForOthers, on: connection) else { return 0 }
             // The chunk's enrollments, in id order: a guardian filing a claim on one of them holds it, so that claim is
             // either committed (and closed below) or filed after this chunk, against the position it leaves.
             try await connection.run(
-                "SELECT count(*) FROM (SELECT 1 FROM enrollments WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE) AS locked",
+                """
+                SELECT count(*) FROM (
+                    SELECT 1 FROM enrollments WHERE id BETWEEN \(ids.low) AND \(ids.high) AND id = ANY(\(ids.all))
+                    ORDER BY id FOR UPDATE
+                ) AS locked
+                """,
                 logger: logger)
             // A chunk's events are sorted before they are queued: in memory, not on disk.
             try await connection.run("SELECT set_config('work_mem', '64MB', true)", logger: logger)
@@ -35,8 +39,16 @@ extension FastTrackJob {
                 try await markSettled(id, ids: ids, at: stamp.now, on: connection)
                 try await reducePolicies(id, ids: ids, riskPolicy: context.riskPolicy, on: connection)
             }
-            return ids.count
+            return ids.all.count
         }
+    }
+
+    /// A chunk's enrollments, in id order, and the range they lie in: every statement of the chunk names both, so that
+    /// it reads only the chunk's stretch of the case's settlements (its index range), not all of them with a filter.
+    fileprivate struct ChunkEnrollments {
+        var all: [UUID]
+        var low: UUID
+        var high: UUID
     }
 
     fileprivate struct ChunkContext {
@@ -75,7 +87,7 @@ extension FastTrackJob {
     /// The enrollments of up to `chunkSize` pending settlements, locked: those another chunk holds are skipped, or
     /// waited for (and then, settled by it, no longer pending) when `waitingForOthers`.
     private func pendingSettlements(_ id: DefunctCase.ID, waitingForOthers: Bool, on connection: PostgresConnection) async throws
-        -> [UUID]
+        -> ChunkEnrollments?
     {
         let rows = try await connection.query(
             """
@@ -84,7 +96,8 @@ extension FastTrackJob {
             """, logger: logger)
         var ids: [UUID] = []
         for try await enrollment in rows.decode(UUID.self) { ids.append(enrollment) }
-        return ids
+        guard let low = ids.first, let high = ids.last else { return nil }
+        return ChunkEnrollments(all: ids, low: low, high: high)
     }
 
     /// One payout transfer per layer with money in it: escrow and reserve for every settlement, the insurance layers
@@ -94,7 +107,7 @@ extension FastTrackJob {
     /// from the institution's own accounts (escrow, reserve, the return of a post-effective payment) gets its
     /// `funds_returned` event, referenced by its transfer's key; insurance layers are told by their claims' own events.
     private func insertTransfers(
-        _ id: DefunctCase.ID, ids: [UUID], context: ChunkContext, stamp: EventStamp, on connection: PostgresConnection
+        _ id: DefunctCase.ID, ids: ChunkEnrollments, context: ChunkContext, stamp: EventStamp, on connection: PostgresConnection
     ) async throws -> KeyRange<Int64>? {
         try await ReferenceCheckedInserts(logger: logger).run(into: "transfers", keyColumn: "id", on: connection) {
             let rows = try await connection.query(
@@ -117,7 +130,8 @@ extension FastTrackJob {
                         (5, 'return:escrow', s.return_escrow_fen, \(context.escrowAccount)::bigint),
                         (6, 'return:operating', s.return_operating_fen, \(context.operatingAccount)::bigint)
                     ) AS leg (n, layer, amount, debit)
-                    WHERE s.case_id = \(id.uuid) AND s.enrollment_id = ANY(\(ids)) AND leg.amount > 0
+                    WHERE s.case_id = \(id.uuid) AND s.enrollment_id BETWEEN \(ids.low) AND \(ids.high)
+                      AND s.enrollment_id = ANY(\(ids.all)) AND leg.amount > 0
                     ORDER BY s.enrollment_id, leg.n
                     RETURNING id, idempotency_key, debit_account_id, enrollment_id, amount_fen),
                 queued AS (
@@ -140,7 +154,7 @@ extension FastTrackJob {
     /// `payouts`: the ids of the transfers the chunk wrote, where the paid claims' transfers are found (the whole
     /// table would be read otherwise).
     private func insertClaims(
-        _ id: DefunctCase.ID, ids: [UUID], context: ChunkContext, payouts: KeyRange<Int64>?, stamp: EventStamp,
+        _ id: DefunctCase.ID, ids: ChunkEnrollments, context: ChunkContext, payouts: KeyRange<Int64>?, stamp: EventStamp,
         on connection: PostgresConnection
     ) async throws {
         let policyPassed = sortedJSON(ClaimCheckRecord(ClaimCheckResult(check: .policy, outcome: .passed, code: .policyCoversEnrollment)))
@@ -174,7 +188,8 @@ extension FastTrackJob {
                     JOIN policies p ON p.id = layer.policy_id
                     LEFT JOIN transfers t ON d.approved AND t.id BETWEEN \(payouts?.low ?? 0) AND \(payouts?.high ?? 0)
                         AND t.idempotency_key = 'defunct:' || s.case_id || ':' || s.enrollment_id || ':' || layer.name
-                    WHERE s.case_id = \(id.uuid) AND s.enrollment_id = ANY(\(ids)) AND layer.amount > 0
+                    WHERE s.case_id = \(id.uuid) AND s.enrollment_id BETWEEN \(ids.low) AND \(ids.high)
+                      AND s.enrollment_id = ANY(\(ids.all)) AND layer.amount > 0
                     RETURNING id, enrollment_id, claimed_fen, status, layer),
                 queued AS (
                     INSERT INTO evidence_queue (entry, queued_at)
@@ -198,13 +213,13 @@ extension FastTrackJob {
     /// Open claims the guardians filed on these enrollments before the mark, each with its `claim_decided` event: the
     /// fast-track settles the whole entitlement, so each is closed, pointing (`point`) to the case's own claim on the
     /// same policy when there is one. Returns the closed claims' ids.
-    private func closeEarlierClaims(ids: [UUID], stamp: EventStamp, on connection: PostgresConnection) async throws -> [UUID] {
+    private func closeEarlierClaims(ids: ChunkEnrollments, stamp: EventStamp, on connection: PostgresConnection) async throws -> [UUID] {
         let rows = try await connection.query(
             """
             WITH closed AS (
                 UPDATE claims SET status = 'closed', decided_at = \(stamp.now),
                     decision_reason = 'superseded_by_fast_track' || coalesce(': ' || decision_reason, '')
-                WHERE enrollment_id = ANY(\(ids)) AND status NOT IN ('paid', 'rejected', 'closed') AND defunct_case_id IS NULL
+                WHERE enrollment_id = ANY(\(ids.all)) AND status NOT IN ('paid', 'rejected', 'closed') AND defunct_case_id IS NULL
                   AND institution_id = \(stamp.institution)
                 RETURNING id, enrollment_id, claimed_fen),
             queued AS (
@@ -232,7 +247,7 @@ extension FastTrackJob {
     }
 
     /// The enrollments' counters of what went back to their guardians, as the chunk's transfers move it.
-    private func countReturned(_ id: DefunctCase.ID, ids: [UUID], on connection: PostgresConnection) async throws {
+    private func countReturned(_ id: DefunctCase.ID, ids: ChunkEnrollments, on connection: PostgresConnection) async throws {
         try await connection.query(
             """
             UPDATE enrollments e SET returned_fen = e.returned_fen + x.total, escrow_returned_fen = e.escrow_returned_fen + x.escrow
@@ -240,13 +255,14 @@ extension FastTrackJob {
                 SELECT enrollment_id, escrow_fen + return_escrow_fen AS escrow,
                     escrow_fen + reserve_fen + return_escrow_fen + return_operating_fen
                         + CASE WHEN decision = 'approve' THEN risk_policy_fen + tuition_policy_fen ELSE 0 END AS total
-                FROM defunct_settlements WHERE case_id = \(id.uuid) AND enrollment_id = ANY(\(ids))) x
+                FROM defunct_settlements WHERE case_id = \(id.uuid) AND enrollment_id BETWEEN \(ids.low) AND \(ids.high)
+                    AND enrollment_id = ANY(\(ids.all))) x
             WHERE e.id = x.enrollment_id AND x.total > 0
             """, logger: logger)
     }
 
     /// What is left of each policy, reduced by the approved insurance layers; the database refuses going below zero.
-    private func reducePolicies(_ id: DefunctCase.ID, ids: [UUID], riskPolicy: UUID?, on connection: PostgresConnection) async throws {
+    private func reducePolicies(_ id: DefunctCase.ID, ids: ChunkEnrollments, riskPolicy: UUID?, on connection: PostgresConnection) async throws {
         try await connection.query(
             """
             UPDATE policies p SET remaining_fen = p.remaining_fen - x.fen
@@ -255,20 +271,22 @@ extension FastTrackJob {
                 FROM defunct_settlements s
                 CROSS JOIN LATERAL (VALUES (\(riskPolicy)::uuid, s.risk_policy_fen), (s.tuition_policy_id, s.tuition_policy_fen))
                     AS layer (policy_id, amount)
-                WHERE s.case_id = \(id.uuid) AND s.enrollment_id = ANY(\(ids)) AND s.decision = 'approve' AND layer.amount > 0
+                WHERE s.case_id = \(id.uuid) AND s.enrollment_id BETWEEN \(ids.low) AND \(ids.high)
+                  AND s.enrollment_id = ANY(\(ids.all)) AND s.decision = 'approve' AND layer.amount > 0
                 GROUP BY layer.policy_id) x
             WHERE p.id = x.policy_id
             """, logger: logger)
     }
 
     /// The settlements' statuses and the case's progress counters, in one statement.
-    private func markSettled(_ id: DefunctCase.ID, ids: [UUID], at now: Date, on connection: PostgresConnection) async throws {
+    private func markSettled(_ id: DefunctCase.ID, ids: ChunkEnrollments, at now: Date, on connection: PostgresConnection) async throws {
         try await connection.query(
             """
             WITH settled AS (
                 UPDATE defunct_settlements s
                 SET status = CASE WHEN s.decision = 'approve' THEN 'paid' ELSE 'referred' END, settled_at = \(now)
-                WHERE s.case_id = \(id.uuid) AND s.enrollment_id = ANY(\(ids)) AND s.status = 'pending'
+                WHERE s.case_id = \(id.uuid) AND s.enrollment_id BETWEEN \(ids.low) AND \(ids.high)
+                  AND s.enrollment_id = ANY(\(ids.all)) AND s.status = 'pending'
                 RETURNING s.*)
             UPDATE defunct_cases dc SET
                 enrollments_done = dc.enrollments_done + x.n,
