@@ -144,8 +144,10 @@ extension EnrollmentRepository {
         let enrollment = locked.enrollment
         let now = try storedInstant(store.dependencies.now())
         let today = BusinessDate(shanghaiDateOf: now)
-        let release = try decideLessons(enrollment.position, institution: locked.institution, lessons: lessons, takenOn: takenOn, today: today)
-            .get()
+        let release = try decideLessons(
+            enrollment.position, institution: locked.institution, lessons: lessons, takenOn: takenOn, today: today
+        )
+        .get()
         let lessonID = store.dependencies.newID()
         let write = LessonWrite(
             enrollment: enrollment, lessonID: lessonID, lessons: lessons, release: release,
