@@ -30,8 +30,8 @@ public struct MoneyMovements: Sendable {
     public func pay(
         _ id: Enrollment.ID, guardian: Guardian.ID, amount: Money, request: KeyedRequest, encode: (EnrollmentRecord) throws -> Data
     ) async throws -> StoredResponse {
-        try await run(request, encode: encode, changes: { $0.institutionId }) {
-            try await enrollments.pay(id, guardian: guardian, amount: amount, on: $0)
+        try await runWrite(request, changes: { $0.institutionId }) {
+            try await enrollments.pay(id, guardian: guardian, amount: amount, claim: $0, encode: encode, on: $1)
         }
     }
 
@@ -40,8 +40,9 @@ public struct MoneyMovements: Sendable {
         _ id: Enrollment.ID, institution: Institution.ID, lessons: Int, takenOn: BusinessDate, request: KeyedRequest,
         encode: (LessonRecord) throws -> Data
     ) async throws -> StoredResponse {
-        try await run(request, encode: encode, changes: { _ in institution }) {
-            try await enrollments.recordLessons(id, institution: institution, lessons: lessons, takenOn: takenOn, on: $0)
+        try await runWrite(request, changes: { _ in institution }) {
+            try await enrollments.recordLessons(
+                id, institution: institution, lessons: lessons, takenOn: takenOn, claim: $0, encode: encode, on: $1)
         }
     }
 
@@ -117,6 +118,16 @@ public struct MoneyMovements: Sendable {
         _ operation: (StoreTransaction) async throws -> Result
     ) async throws -> StoredResponse {
         let outcome = try await keyed.run(request, encode: encode, operation)
+        if let ran = outcome.ran { await followUps.figuresChanged(of: institution(ran)) }
+        return outcome.response
+    }
+
+    /// As `run`, for a write that claims the key and keeps its response in its own statements.
+    func runWrite<Result: Sendable>(
+        _ request: KeyedRequest, changes institution: (Result) -> Institution.ID,
+        _ write: (KeyClaim, StoreTransaction) async throws -> KeyedWrite<Result>
+    ) async throws -> StoredResponse {
+        let outcome = try await keyed.runWrite(request, write)
         if let ran = outcome.ran { await followUps.figuresChanged(of: institution(ran)) }
         return outcome.response
     }

@@ -99,13 +99,16 @@ extension EnrollmentRepository {
     /// one `lessons_consumed` evidence event per lesson (built by `evidence_entry`, sql/0019). Inserting the releases
     /// posts the escrow and operating totals once for the whole batch (sql/0020), as the statement's last work: every
     /// session of an institution queues on those two rows until it commits.
+    /// `keeping`, for a keyed single record, is the response the same statement keeps under the claimed key.
     func writeLessons(
-        _ writes: [LessonWrite], institution: Institution.ID, takenOn: BusinessDate, at now: Date, on connection: PostgresConnection
+        _ writes: [LessonWrite], institution: Institution.ID, takenOn: BusinessDate, at now: Date,
+        keeping: (KeyClaim, StoredResponse)? = nil, on connection: PostgresConnection
     ) async throws -> [LessonRecord] {
         guard !writes.isEmpty else { return [] }
         var statement = WriteLessonsStatement(
             institution: institution.uuid, takenOn: takenOn.description, now: now,
             nowMilliseconds: EvidenceEvent(kind: .lessonsConsumed, occurredAt: now, institution: institution).occurredAtMilliseconds)
+        statement.keeping = keeping
         for write in writes {
             let value = try write.enrollment.pricePerLessonFen.multiplied(by: write.lessons)
             statement.enrollments.append(write.enrollment.id.uuid)
@@ -175,6 +178,7 @@ struct WriteLessonsStatement: PostgresPreparedStatement {
             INSERT INTO evidence_queue (entry, queued_at)
             SELECT evidence_entry('lessons_consumed', $7, $8, enrollment_id, value_fen, lessons, 'lesson:' || lesson_id), $10
             FROM items ORDER BY n),
+        finished AS (\(FinishKeyStatement.update(firstBind: 11))),
         escrow AS (SELECT id FROM accounts WHERE institution_id = $8 AND kind = 'escrow'),
         operating AS (SELECT id FROM accounts WHERE institution_id = $8 AND kind = 'operating'),
         released AS (
@@ -199,6 +203,8 @@ struct WriteLessonsStatement: PostgresPreparedStatement {
     var now: Date
     /// `now` as the events carry it (`EvidenceEvent.occurredAtMilliseconds`).
     var nowMilliseconds: Int64
+    /// The key and the response to keep under it (binds $11–$14; NULL keeps none).
+    var keeping: (KeyClaim, StoredResponse)?
 
     init(institution: UUID, takenOn: String, now: Date, nowMilliseconds: Int64) {
         self.institution = institution
@@ -208,7 +214,7 @@ struct WriteLessonsStatement: PostgresPreparedStatement {
     }
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 10)
+        var bindings = PostgresBindings(capacity: 14)
         bindings.append(enrollments)
         bindings.append(lessonIDs)
         bindings.append(lessons)
@@ -219,6 +225,10 @@ struct WriteLessonsStatement: PostgresPreparedStatement {
         bindings.append(institution)
         bindings.append(takenOn)
         bindings.append(now)
+        bindings.append(keeping?.1.status)
+        try bindings.append(keeping?.1.body)
+        bindings.append(keeping?.0.owner)
+        bindings.append(keeping?.0.key)
         return bindings
     }
 

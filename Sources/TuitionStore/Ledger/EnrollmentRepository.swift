@@ -74,23 +74,8 @@ public struct EnrollmentRepository: Sendable {
         -> EnrollmentRecord
     {
         let connection = transaction.connection
-        let (enrollment, status, contractSigned) = try await lockForPayment(id, scope: Scope(guardian: guardian.uuid), on: connection)
-        let transfer = try decidePayment(enrollment.position, institution: status, contractSigned: contractSigned, offered: amount).get()
-        // One instant for the enrollment's `paid_at` and the payment transfer: the audit compares them.
-        let now = store.dependencies.now()
-        let updated = try await connection.execute(PayStatement(id: id.uuid, amount: amount.fen, now: now), logger: logger)
-        var paid: EnrollmentRecord?
-        for try await row in updated { paid = row }
-        try await EvidenceQueue(store: store).enqueue(
-            EvidenceEvent(
-                kind: .payment, occurredAt: now, institution: enrollment.institutionId, enrollment: id, amount: amount,
-                lessons: enrollment.lessonsBought, reference: "payment:\(id)"),
-            on: connection)
-        guard let paid else { throw CorruptRow(value: "payment updated no enrollment") }
-        _ = try await post(
-            transfer, key: "payment:\(id)", institution: enrollment.institutionId, guardian: enrollment.guardianId,
-            enrollment: enrollment.id, at: now, on: connection)
-        return paid
+        let locked = try await lockForPayment(id, scope: Scope(guardian: guardian.uuid), on: connection)
+        return try await writePayment(locked, amount: amount, claim: nil, respond: { _ in nil }, on: connection).0
     }
 
     /// The institution records lessons taken; their value leaves escrow for operating in the same transaction. The
@@ -99,17 +84,10 @@ public struct EnrollmentRepository: Sendable {
         _ id: Enrollment.ID, institution: Institution.ID, lessons: Int, takenOn: BusinessDate, on transaction: StoreTransaction
     ) async throws -> LessonRecord {
         let connection = transaction.connection
-        let (enrollment, status) = try await lockForMoney(id, scope: Scope(institution: institution.uuid), on: connection)
-        let now = store.dependencies.now()
-        let today = BusinessDate(shanghaiDateOf: now)
-        let release = try decideLessons(enrollment.position, institution: status, lessons: lessons, takenOn: takenOn, today: today).get()
-        let lessonID = store.dependencies.newID()
-        let write = LessonWrite(
-            enrollment: enrollment, lessonID: lessonID, lessons: lessons, release: release,
-            releaseKey: "release:\(lessonID.uuidString.lowercased())")
-        guard let recorded = try await writeLessons([write], institution: institution, takenOn: takenOn, at: now, on: connection).first
-        else { throw CorruptRow(value: "lesson insert returned nothing") }
-        return recorded
+        let locked = try await lockForPayment(id, scope: Scope(institution: institution.uuid), on: connection)
+        return try await writeLesson(
+            locked, institution: institution, lessons: lessons, takenOn: takenOn, claim: nil, respond: { _ in nil }, on: connection
+        ).0
     }
 
     /// Refunds unconsumed lessons (all of them when `lessons` is nil) to the guardian at the frozen price, never more
@@ -264,13 +242,20 @@ let genericPlansForTheTransaction = "(SELECT set_config('plan_cache_mode', 'forc
 /// `lockForMoney`: the enrollment for update and its institution for share, and whether its contract is signed; the
 /// rest of the transaction runs on generic plans (`genericPlansForTheTransaction`).
 struct LockForMoneyStatement: PostgresPreparedStatement {
-    static let sql = """
+    static let sql = lock(firstBind: 1, onlyIf: "true")
+
+    /// The lock with its binds from `$n` on (enrollment, institution, guardian, district), taken only if `condition`
+    /// holds: a keyed money write takes it in the statement that claims its key (`ClaimKeyAndLockStatement`).
+    static func lock(firstBind n: Int, onlyIf condition: String) -> String {
+        """
         SELECT \(EnrollmentRecord.columns), i.status,
             EXISTS (SELECT 1 FROM contracts c WHERE c.enrollment_id = e.id AND c.status = 'signed')
         FROM enrollments e JOIN institutions i ON i.id = e.institution_id CROSS JOIN \(genericPlansForTheTransaction)
-        WHERE e.id = $1 AND (e.institution_id = $2::uuid OR e.guardian_id = $3::uuid OR i.district_code = $4::text)
+        WHERE e.id = $\(n) AND (e.institution_id = $\(n + 1)::uuid OR e.guardian_id = $\(n + 2)::uuid OR i.district_code = $\(n + 3)::text)
+            AND \(condition)
         FOR UPDATE OF e FOR SHARE OF i
         """
+    }
     typealias Row = (EnrollmentRecord, InstitutionStatus, contractSigned: Bool)
 
     var id: UUID
@@ -318,17 +303,25 @@ struct PayStatement: PostgresPreparedStatement {
 /// restricted accounts' totals (sql/0020).
 struct TransferStatement: PostgresPreparedStatement {
     static let sql = """
-        WITH parties AS (
+        WITH \(accounts)
+        \(insert)
+        RETURNING id
+        """
+    /// The two accounts as common table expressions (`parties`, `debit`, `credit`), and the INSERT reading them: a
+    /// payment folds both into its one write (`PaymentWriteStatement`), with the same binds $1–$10.
+    static let accounts = """
+        parties AS (
             SELECT id, kind FROM accounts
             WHERE institution_id = $1::uuid OR guardian_id = $2::uuid OR insurer_id = $3::uuid),
         debit AS (SELECT id FROM parties WHERE kind = $4),
         credit AS (SELECT id FROM parties WHERE kind = $5)
+        """
+    static let insert = """
         INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen,
             institution_id, enrollment_id, created_at)
         SELECT $7, $8, debit.id, credit.id, $6,
             $1::uuid, $9::uuid, $10
         FROM debit, credit
-        RETURNING id
         """
     typealias Row = Int64
 

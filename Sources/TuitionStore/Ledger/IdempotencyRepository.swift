@@ -43,10 +43,24 @@ public struct IdempotencyRepository: Sendable {
             ClaimKeyStatement(owner: owner, principal: principal, key: key, digest: requestDigest, now: store.dependencies.now()),
             logger: store.logger)
         for try await (live, institutionStatus, inserted) in claimed {
-            guard live, institutionStatus != InstitutionStatus.blacklisted.rawValue else { return .tokenNoLongerLive }
-            if institutionStatus == InstitutionStatus.defunct.rawValue { throw Rejection.institutionDefunct }
+            if let refused = try refusal(live: live, institutionStatus: institutionStatus) { return refused }
             if inserted { return .proceed }
         }
+        return try await earlierUse(owner: owner, key: key, requestDigest: requestDigest, on: connection)
+    }
+
+    /// What a claim's row says of the token: `tokenNoLongerLive` for a revoked or expired one or a blacklisted
+    /// institution's, `institutionDefunct` thrown for a defunct institution's, nil when it may go on.
+    func refusal(live: Bool, institutionStatus: String?) throws -> IdempotencyOutcome? {
+        guard live, institutionStatus != InstitutionStatus.blacklisted.rawValue else { return .tokenNoLongerLive }
+        if institutionStatus == InstitutionStatus.defunct.rawValue { throw Rejection.institutionDefunct }
+        return nil
+    }
+
+    /// For a key that was not new: the first response when the request is the same, else `conflict`.
+    func earlierUse(owner: String, key: String, requestDigest: Data, on connection: PostgresConnection) async throws
+        -> IdempotencyOutcome
+    {
         let rows = try await connection.execute(StoredResponseStatement(owner: owner, key: key), logger: store.logger)
         for try await (digest, status, body) in rows {
             return digest == requestDigest ? .replay(StoredResponse(status: status, body: body)) : .conflict
@@ -66,7 +80,13 @@ public struct IdempotencyRepository: Sendable {
 /// token of an institution that is neither blacklisted nor defunct, and only when it was new).
 struct ClaimKeyStatement: PostgresPreparedStatement {
     static let sql = """
-        WITH holder AS (
+        WITH \(claim)
+        SELECT \(outcome)
+        """
+    /// The claim as common table expressions (`holder`, `claimed`), binds $1–$5; a money write's first statement
+    /// starts with them too (`ClaimKeyAndLockStatement`).
+    static let claim = """
+        holder AS (
             SELECT i.status FROM principals p LEFT JOIN institutions i ON i.id = p.institution_id
             WHERE p.id = $1 AND p.revoked_at IS NULL AND p.expires_at > $4),
         claimed AS (
@@ -74,8 +94,8 @@ struct ClaimKeyStatement: PostgresPreparedStatement {
             SELECT $5, $1, $2, $3, 0, ''::bytea, $4 FROM holder
             WHERE holder.status IS NULL OR holder.status NOT IN ('blacklisted', 'defunct')
             ON CONFLICT DO NOTHING RETURNING 1)
-        SELECT EXISTS (SELECT 1 FROM holder), (SELECT status FROM holder), EXISTS (SELECT 1 FROM claimed)
         """
+    static let outcome = "EXISTS (SELECT 1 FROM holder), (SELECT status FROM holder), EXISTS (SELECT 1 FROM claimed)"
     typealias Row = (Bool, String?, Bool)
 
     var owner: String
@@ -117,10 +137,16 @@ struct StoredResponseStatement: PostgresPreparedStatement {
 
 /// `finish`: keeps the response for replays.
 struct FinishKeyStatement: PostgresPreparedStatement {
-    static let sql = """
-        UPDATE idempotent_requests SET status_code = $1, response_body = $2
-        WHERE owner = $3 AND key = $4
+    static let sql = update(firstBind: 1)
+
+    /// The UPDATE with its binds from `$n` on (status, body, owner, key): a money write folds it into its own
+    /// statement, so the response is kept without a round trip of its own. NULL owner and key update nothing.
+    static func update(firstBind n: Int) -> String {
         """
+        UPDATE idempotent_requests SET status_code = $\(n)::bigint, response_body = $\(n + 1)::bytea
+        WHERE owner = $\(n + 2)::text AND key = $\(n + 3)::text
+        """
+    }
     typealias Row = ()
 
     var owner: String

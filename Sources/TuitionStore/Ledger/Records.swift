@@ -87,21 +87,33 @@ extension EnrollmentRecord {
             released: Money(fen: try cell(13)), refunded: Money(fen: try cell(14)), returned: Money(fen: try cell(17)),
             escrowReturned: Money(fen: try cell(18)), lessonsAfterDefunct: try cell(19), defunctEffectiveAt: try cell(20, Date?.self),
             termStart: try decodeDate(try cell(10)))
-        try self.init(
-            id: .init(cell(0, UUID.self)),
-            institutionId: .init(cell(1, UUID.self)),
-            courseId: .init(cell(2, UUID.self)),
-            studentId: .init(cell(3, UUID.self)),
-            guardianId: .init(cell(4, UUID.self)),
+        self.init(
+            id: .init(try cell(0, UUID.self)), institutionId: .init(try cell(1, UUID.self)), courseId: .init(try cell(2, UUID.self)),
+            studentId: .init(try cell(3, UUID.self)), guardianId: .init(try cell(4, UUID.self)), termEnd: try decodeDate(try cell(11)),
+            createdAt: try cell(15), position: position)
+    }
+
+    /// The record of an enrollment at `position`, its derived figures (status, unconsumed, escrow held) computed as a
+    /// read of its row computes them.
+    init(
+        id: Enrollment.ID, institutionId: Institution.ID, courseId: Course.ID, studentId: Student.ID, guardianId: Guardian.ID,
+        termEnd: BusinessDate, createdAt: Date, position: EnrollmentPosition
+    ) {
+        self.init(
+            id: id,
+            institutionId: institutionId,
+            courseId: courseId,
+            studentId: studentId,
+            guardianId: guardianId,
             status: !position.isPaid ? .awaitingPayment : position.lessonsRemaining == 0 ? .closed : .active,
-            supervisionMode: mode,
+            supervisionMode: position.mode,
             lessonsBought: position.lessonsBought,
             lessonsConsumed: position.lessonsConsumed,
             lessonsRefunded: position.lessonsRefunded,
             pricePerLessonFen: position.pricePerLesson,
             amountFen: position.amount,
             termStart: position.termStart,
-            termEnd: decodeDate(cell(11)),
+            termEnd: termEnd,
             paidFen: position.paid,
             releasedFen: position.released,
             refundedFen: position.refunded,
@@ -109,10 +121,17 @@ extension EnrollmentRecord {
             unconsumedFen: position.outstanding,
             escrowHeldFen: position.escrowHeld,
             paidAt: position.paidAt,
-            createdAt: cell(15),
+            createdAt: createdAt,
             escrowReturnedFen: position.escrowReturned,
             lessonsAfterDefunct: position.lessonsAfterDefunct,
             defunctEffectiveAt: position.defunctEffectiveAt)
+    }
+
+    /// This enrollment as a write that moves it to `position` returns it.
+    func moved(to position: EnrollmentPosition) -> EnrollmentRecord {
+        EnrollmentRecord(
+            id: id, institutionId: institutionId, courseId: courseId, studentId: studentId, guardianId: guardianId, termEnd: termEnd,
+            createdAt: createdAt, position: position)
     }
 }
 
