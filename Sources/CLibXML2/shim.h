@@ -61,4 +61,38 @@ static int cx_c14n_excluding_subtree(void *subtree, xmlNodePtr node, xmlNodePtr 
 static inline xmlC14NIsVisibleCallback cx_c14n_only_subtree_callback(void) { return cx_c14n_only_subtree; }
 static inline xmlC14NIsVisibleCallback cx_c14n_excluding_subtree_callback(void) { return cx_c14n_excluding_subtree; }
 
+// The same two subsets without a callback, by relinking the tree for the one call and restoring every pointer after:
+// for `only` (1) the subtree's top becomes the document's only child, so libxml2 walks the subtree and nothing else;
+// for `only` 0 the subtree is taken out of its parent's child list, so libxml2 walks the rest without it. Exclusive
+// C14N of a node takes nothing from its ancestors but the namespaces its own elements and attributes use (through
+// their `ns` pointers, which the relinking leaves alone) and the xmlns="" an element without a namespace needs
+// below a rendered default namespace, so the output is the callback's byte for byte when every element of the
+// subtree has a namespace (a profile Signature: ds and xades only) -- `C14NSubsetTests` compares them. The document
+// is changed during the call: no other thread may read it meanwhile (XMLDocument is not Sendable).
+static inline int cx_c14n_relinked(xmlDocPtr doc, xmlNodePtr top, int only, xmlChar **inclusive_prefixes,
+                                   xmlOutputBufferPtr output) {
+    xmlNodePtr parent = top->parent, prev = top->prev, next = top->next;
+    int written;
+    if (only) {
+        xmlNodePtr children = doc->children, last = doc->last;
+        doc->children = doc->last = top;
+        top->parent = (xmlNodePtr)doc;
+        top->prev = top->next = NULL;
+        written = xmlC14NExecute(doc, NULL, NULL, XML_C14N_EXCLUSIVE_1_0, inclusive_prefixes, 0, output);
+        doc->children = children;
+        doc->last = last;
+        top->parent = parent;
+        top->prev = prev;
+        top->next = next;
+        return written;
+    }
+    if (parent == NULL) return xmlC14NExecute(doc, NULL, NULL, XML_C14N_EXCLUSIVE_1_0, inclusive_prefixes, 0, output);
+    if (prev != NULL) prev->next = next; else parent->children = next;
+    if (next != NULL) next->prev = prev; else parent->last = prev;
+    written = xmlC14NExecute(doc, NULL, NULL, XML_C14N_EXCLUSIVE_1_0, inclusive_prefixes, 0, output);
+    if (prev != NULL) prev->next = top; else parent->children = top;
+    if (next != NULL) next->prev = top; else parent->last = top;
+    return written;
+}
+
 #endif

@@ -59,10 +59,16 @@ enum OpenSSL {
         return Array(UnsafeBufferPointer(start: output, count: Int(count)))
     }
 
+    /// SHA-256 fetched from the default provider once for the process. `EVP_sha256()` is a legacy handle that OpenSSL 3
+    /// fetches again (a locked lookup in its method store) in every EVP_Digest, EVP_DigestSignInit and
+    /// EVP_DigestVerifyInit; a fetched EVP_MD is immutable and shared by every thread (OpenSSL's crypto(7),
+    /// "Performance"). Falls back to the legacy handle when the fetch fails.
+    nonisolated(unsafe) static let sha256Method: OpaquePointer? = EVP_MD_fetch(nil, "SHA2-256", nil) ?? EVP_sha256()
+
     static func sha256(_ bytes: [UInt8]) throws -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
-        let ok = bytes.withUnsafeBytes { EVP_Digest($0.baseAddress, $0.count, &digest, &length, EVP_sha256(), nil) }
+        let ok = bytes.withUnsafeBytes { EVP_Digest($0.baseAddress, $0.count, &digest, &length, sha256Method, nil) }
         guard ok == 1 else { throw CryptoError.drain("SHA-256") }
         return Array(digest.prefix(Int(length)))
     }

@@ -427,7 +427,7 @@ enum SignaturePrimitives {
         ERR_clear_error()
         guard let context = EVP_MD_CTX_new() else { throw CryptoError.drain("EVP_MD_CTX_new") }
         defer { EVP_MD_CTX_free(context) }
-        guard EVP_DigestSignInit(context, nil, EVP_sha256(), nil, key.pointer) == 1 else {
+        guard EVP_DigestSignInit(context, nil, OpenSSL.sha256Method, nil, key.pointer) == 1 else {
             throw CryptoError.drain("EVP_DigestSignInit")
         }
         var length = 0
@@ -462,7 +462,7 @@ enum SignaturePrimitives {
         }
         guard let context = EVP_MD_CTX_new() else { return false }
         defer { EVP_MD_CTX_free(context) }
-        guard EVP_DigestVerifyInit(context, nil, EVP_sha256(), nil, key.pointer) == 1 else { return false }
+        guard EVP_DigestVerifyInit(context, nil, OpenSSL.sha256Method, nil, key.pointer) == 1 else { return false }
         return EVP_DigestVerify(context, encoded, encoded.count, message, message.count) == 1
     }
 

@@ -174,9 +174,12 @@ struct ContractCommand: AsyncParsableCommand {
                 let logger = makeLogger("tuitionguard.bench", level: configuration.logLevel)
                 try await withStore(databaseURL: configuration.databaseURL, logger: logger) { store in
                     try await store.query("DROP TABLE IF EXISTS bench_contract_documents")
+                    // The document column as contracts.document has it (sql/0027: lz4).
                     try await store.query(
-                        "CREATE TABLE bench_contract_documents (id bigint PRIMARY KEY, document bytea NOT NULL, document_sha256 text NOT NULL)"
-                    )
+                        """
+                        CREATE TABLE bench_contract_documents
+                            (id bigint PRIMARY KEY, document bytea COMPRESSION lz4 NOT NULL, document_sha256 text NOT NULL)
+                        """)
                     // One statement per batch: the contracts' rows go in as three arrays.
                     try await bench.run(seconds: seconds) { batch in
                         let inserted = try await store.query(
