@@ -243,9 +243,13 @@ enum JSON {
     }
 
     static func response(body: Data, status: HTTPResponse.Status) -> Response {
+        response(body: ByteBuffer(bytes: body), status: status)
+    }
+
+    static func response(body: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 }
 

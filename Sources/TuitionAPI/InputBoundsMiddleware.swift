@@ -14,15 +14,24 @@ struct InputBoundsMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes { throw APIFailure.bodyTooLarge }
-        let path = request.uri.path.removingPercentEncoding ?? request.uri.path
-        if TextRule.singleLine.forbiddenScalar(in: path) != nil { throw Problem.notFound }
+        let path = request.uri.path
+        if Self.mayHoldForbidden(path), TextRule.singleLine.forbiddenScalar(in: path.removingPercentEncoding ?? path) != nil {
+            throw Problem.notFound
+        }
         // Hummingbird decodes the values, not the names.
         for (name, value) in request.uri.queryParameters
-        where TextRule.singleLine.forbiddenScalar(in: String(name).removingPercentEncoding ?? String(name)) != nil
-            || TextRule.singleLine.forbiddenScalar(in: value) != nil
+        where Self.mayHoldForbidden(name)
+            && TextRule.singleLine.forbiddenScalar(in: String(name).removingPercentEncoding ?? String(name)) != nil
+            || Self.mayHoldForbidden(value) && TextRule.singleLine.forbiddenScalar(in: value) != nil
         {
             throw Problem.invalidParameter("the query holds a control character or a bidirectional override")
         }
         return try await next(request, context)
+    }
+
+    /// False for text of printable ASCII without `%`, which neither holds nor decodes to a forbidden scalar: most paths
+    /// and queries, checked without decoding them (issue #15).
+    static func mayHoldForbidden(_ text: some StringProtocol) -> Bool {
+        text.utf8.contains { $0 < 0x20 || $0 >= 0x7f || $0 == UInt8(ascii: "%") }
     }
 }

@@ -57,13 +57,119 @@ struct LogController {
     func inclusionProof(_ request: Request, context: AppRequestContext) async throws -> Response {
         let index = try request.integer("index")
         let size = try request.uri.queryParameters["size"] == nil ? nil : request.integer("size")
-        return try JSON.response(try await repository.inclusionProof(index: index, size: size))
+        return JSON.response(body: ProofJSON.body(try await repository.inclusionProof(index: index, size: size)))
     }
 
     /// RFC 9162 defines consistency only from a non-empty tree.
     func consistencyProof(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (from, to) = (try request.integer("from", range: 1...Int64.max), try request.integer("to", range: 1...Int64.max))
-        return try JSON.response(try await repository.consistencyProof(from: from, to: to))
+        return JSON.response(body: ProofJSON.body(try await repository.consistencyProof(from: from, to: to)))
+    }
+}
+
+/// The proofs' JSON, written directly: the same bytes `JSON.encoder` makes of the records (keys in byte order, no white
+/// space, hashes in padded standard base64), without `JSONEncoder`'s boxing of every value, which cost several times the
+/// proof's own assembly and checking (issue #15). `ProofWireTests` holds the two to the same bytes.
+enum ProofJSON {
+    static func body(_ proof: InclusionProofRecord) -> ByteBuffer {
+        var object = JSONObjectWriter(capacity: 64 + 47 * (proof.proof.count + 1))
+        object.integer("index", proof.index)
+        object.hash("leafHash", proof.leafHash)
+        object.hashes("proof", proof.proof)
+        object.integer("treeSize", proof.treeSize)
+        return object.finish()
+    }
+
+    static func body(_ proof: ConsistencyProofRecord) -> ByteBuffer {
+        var object = JSONObjectWriter(capacity: 48 + 47 * proof.proof.count)
+        object.integer("from", proof.from)
+        object.hashes("proof", proof.proof)
+        object.integer("to", proof.to)
+        return object.finish()
+    }
+}
+
+/// One JSON object written member by member; the caller gives the keys in byte order, as `JSON.encoder` sorts them.
+private struct JSONObjectWriter {
+    private var buffer = ByteBuffer()
+    private var empty = true
+
+    init(capacity: Int) { buffer.reserveCapacity(capacity) }
+
+    mutating func integer(_ key: StaticString, _ value: Int64) {
+        self.key(key)
+        buffer.writeString(String(value))
+    }
+
+    mutating func hash(_ key: StaticString, _ value: LogHash) {
+        self.key(key)
+        write(value)
+    }
+
+    mutating func hashes(_ key: StaticString, _ values: [LogHash]) {
+        self.key(key)
+        buffer.writeStaticString("[")
+        for (position, value) in values.enumerated() {
+            if position > 0 { buffer.writeStaticString(",") }
+            write(value)
+        }
+        buffer.writeStaticString("]")
+    }
+
+    mutating func finish() -> ByteBuffer {
+        buffer.writeStaticString(empty ? "{}" : "}")
+        return buffer
+    }
+
+    /// Keys are plain ASCII names: nothing to escape.
+    private mutating func key(_ key: StaticString) {
+        buffer.writeStaticString(empty ? "{\"" : ",\"")
+        buffer.writeStaticString(key)
+        buffer.writeStaticString("\":")
+        empty = false
+    }
+
+    /// A quoted base64 string: its alphabet (`A–Z a–z 0–9 + / =`) needs no escaping in JSON, and `/` is left unescaped
+    /// as `JSON.encoder` leaves it.
+    private mutating func write(_ hash: LogHash) {
+        buffer.writeStaticString("\"")
+        Base64.write(hash.bytes, to: &buffer)
+        buffer.writeStaticString("\"")
+    }
+}
+
+/// Standard base64 with padding (RFC 4648 §4), written into a buffer.
+enum Base64 {
+    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func write(_ bytes: [UInt8], to buffer: inout ByteBuffer) {
+        let characters = (bytes.count + 2) / 3 * 4
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: characters) { output in
+            var written = 0
+            var position = 0
+            func put(_ value: UInt32, _ shift: UInt32) {
+                output[written] = alphabet[Int((value >> shift) & 0x3f)]
+                written += 1
+            }
+            while position + 3 <= bytes.count {
+                let value = UInt32(bytes[position]) << 16 | UInt32(bytes[position + 1]) << 8 | UInt32(bytes[position + 2])
+                put(value, 18)
+                put(value, 12)
+                put(value, 6)
+                put(value, 0)
+                position += 3
+            }
+            let rest = bytes.count - position
+            if rest > 0 {
+                let value = UInt32(bytes[position]) << 16 | (rest == 2 ? UInt32(bytes[position + 1]) << 8 : 0)
+                put(value, 18)
+                put(value, 12)
+                if rest == 2 { put(value, 6) } else { output[written] = UInt8(ascii: "="); written += 1 }
+                output[written] = UInt8(ascii: "=")
+                written += 1
+            }
+            return written
+        }
     }
 }
 

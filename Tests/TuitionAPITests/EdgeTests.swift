@@ -126,7 +126,7 @@ import TuitionWire
             // Text in the path or the query, on every GET route.
             for route in routes where route.method == "GET" {
                 let path = IsolationTests.path(route.path, aimedAt: cast)
-                for target in ["\(path)?q=a%00b", "\(path)?status=%E2%80%AE"] {
+                for target in ["\(path)?q=a%00b", "\(path)?status=%E2%80%AE", "\(path)?a%1Fb=1"] {
                     let reply = try await api.call(.get, target, token: cast.regulator)
                     #expect(reply.status == .badRequest && reply.code == "invalid_parameter", "\(target): \(reply.body)")
                 }

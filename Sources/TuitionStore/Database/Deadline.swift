@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// Thrown when work outlives its deadline. The work was cancelled and left to end on its own.
@@ -20,8 +22,13 @@ public func withDeadline<T: Sendable>(_ limit: Duration, _ operation: @escaping 
     let work = Task {
         do { race.finish(.success(try await operation())) } catch { race.finish(.failure(error)) }
     }
-    let timer = Task {
-        try? await Task.sleep(for: limit)
+    // An event loop's timer, not a sleeping task: a cancelled `Task.sleep` leaves its dispatch timer queued until it
+    // would have fired, so every request used to leave one behind for the whole deadline (thousands at a time under
+    // load, each resifting dispatch's timer heap). A cancelled scheduled task leaves the loop's queue at once.
+    let (seconds, attoseconds) = limit.components
+    let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(
+        in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    ) {
         race.finish(.failure(DeadlineExceeded(limit: limit)))
     }
     defer {

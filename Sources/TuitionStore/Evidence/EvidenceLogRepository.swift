@@ -117,11 +117,12 @@ public struct EvidenceLogRepository: Sendable {
     private func headsAndNodes(sizes: [Int64], nodes ids: [NodeID]) async throws -> ProofRead {
         var read = ProofRead()
         let statement = ProofReadStatement(sizes: sizes, levels: ids.map { Int64($0.level) }, indexes: ids.map(\.index))
-        for try await (isHead, first, second, hash, signature) in try await store.execute(statement) {
-            if isHead {
+        for try await row in try await store.execute(statement) {
+            let (first, second, hash) = (row.first, row.second, row.hash)
+            if row.isHead {
                 let head = SignedTreeHead(
                     head: TreeHead(size: first, rootHash: try LogHash(bytes: hash), timestampMilliseconds: second),
-                    signature: [UInt8](signature ?? Data()))
+                    signature: row.signature)
                 read.heads[first] = head
                 if read.latest.map({ $0.head.size < first }) ?? true { read.latest = head }
             } else {
@@ -156,7 +157,8 @@ private struct ProofRead {
 /// `headsAndNodes`: prepared once per connection, so PostgreSQL neither parses nor re-plans it for every proof (a
 /// custom plan of the join cost more than running it). The heads are found through the primary key (`= ANY`, not an `OR`
 /// with the latest), the nodes by one primary-key probe each. Rows: `(true, size, timestamp_ms, root_hash, signature)`
-/// for a head, `(false, level, index, hash, NULL)` for a node.
+/// for a head, `(false, level, index, hash, NULL)` for a node. Rows are decoded cell by cell into `ProofReadRow`:
+/// PostgresNIO's generic decoding of a tuple row looked its types up at run time for every row (issue #15).
 struct ProofReadStatement: PostgresPreparedStatement {
     static let sql = """
         SELECT true, size, timestamp_ms, root_hash, signature FROM tree_heads
@@ -165,7 +167,7 @@ struct ProofReadStatement: PostgresPreparedStatement {
         SELECT false, n.level, n.index, n.hash, NULL FROM log_nodes n
         JOIN unnest($2::bigint[], $3::bigint[]) AS wanted(level, index) ON n.level = wanted.level AND n.index = wanted.index
         """
-    typealias Row = (Bool, Int64, Int64, Data, Data?)
+    typealias Row = ProofReadRow
 
     var sizes: [Int64]
     var levels: [Int64]
@@ -177,7 +179,47 @@ struct ProofReadStatement: PostgresPreparedStatement {
         return bindings
     }
 
-    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        let cells = row.makeRandomAccess()
+        guard cells.count == 5 else { throw LogIntegrityError(size: sizes.last ?? 0) }
+        return ProofReadRow(
+            isHead: try cells[0].bool(), first: try cells[1].int64(), second: try cells[2].int64(), hash: try cells[3].bytes(),
+            signature: try cells[4].bytesOrNil() ?? [])
+    }
+}
+
+/// Reads a cell in PostgreSQL's binary format directly; any other format or type goes through PostgresNIO's decoding,
+/// which throws for what does not fit.
+extension PostgresCell {
+    fileprivate func bool() throws -> Bool {
+        if format == .binary, dataType == .bool, let bytes, bytes.readableBytes == 1, let byte = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) {
+            return byte != 0
+        }
+        return try decode(Bool.self)
+    }
+
+    fileprivate func int64() throws -> Int64 {
+        if format == .binary, dataType == .int8, let bytes, bytes.readableBytes == 8, let value = bytes.getInteger(at: bytes.readerIndex, as: Int64.self) {
+            return value
+        }
+        return try decode(Int64.self)
+    }
+
+    fileprivate func bytes() throws -> [UInt8] {
+        if format == .binary, dataType == .bytea, let bytes { return Array(bytes.readableBytesView) }
+        return Array(try decode(ByteBuffer.self).readableBytesView)
+    }
+
+    fileprivate func bytesOrNil() throws -> [UInt8]? { bytes == nil ? nil : try self.bytes() }
+}
+
+/// A row of `ProofReadStatement`: a head `(size, timestamp_ms, root_hash, signature)` or a node `(level, index, hash)`.
+struct ProofReadRow: Sendable {
+    var isHead: Bool
+    var first: Int64
+    var second: Int64
+    var hash: [UInt8]
+    var signature: [UInt8]
 }
 
 /// The perfect-subtree nodes of the log, read in batches (the sequencer's frontier).
