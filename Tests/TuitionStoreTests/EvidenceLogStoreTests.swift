@@ -234,4 +234,24 @@ import TuitionTestSupport
             await #expect(throws: LogIntegrityError.self) { _ = try await log.consistencyProof(from: 3, to: 6) }
         }
     }
+
+    /// A proof reads its nodes as one array with a NULL where a node is not stored: a deleted node fails the proofs that
+    /// need it, whichever element of the array it is, and leaves the others whole.
+    @Test func aDeletedNodeFailsOnlyTheProofsThatNeedIt() async throws {
+        try await TestDatabase.withStore("logdeleted") { store in
+            let log = try await logSignedAtThreeAndSix(store, district: "33027")
+            try await store.transaction { connection in
+                try await connection.query("ALTER TABLE log_nodes DISABLE TRIGGER log_nodes_append_only", logger: store.logger)
+                try await connection.query("DELETE FROM log_nodes WHERE level = 0 AND index = 2", logger: store.logger)
+                try await connection.query("ALTER TABLE log_nodes ENABLE TRIGGER log_nodes_append_only", logger: store.logger)
+            }
+            // Leaf 2 is the proven leaf of the first, a sibling in the second, part of the consistency proof in the third.
+            await #expect(throws: LogIntegrityError.self) { _ = try await log.inclusionProof(index: 2, size: 6) }
+            await #expect(throws: EvidenceLogError.self) { _ = try await log.inclusionProof(index: 3, size: 6) }
+            await #expect(throws: EvidenceLogError.self) { _ = try await log.consistencyProof(from: 3, to: 6) }
+            let heads = try #require(try await log.head(size: 6))
+            let proof = try await log.inclusionProof(index: 4, size: 6)
+            #expect(verifyInclusion(leafHash: proof.leafHash, index: 4, size: 6, proof: proof.proof, root: heads.head.rootHash))
+        }
+    }
 }

@@ -115,23 +115,10 @@ public struct EvidenceLogRepository: Sendable {
     /// prepared statement. Asking for nodes of a tree larger than the log only finds fewer of them: the caller checks the
     /// sizes against the latest head before it uses a node.
     private func headsAndNodes(sizes: [Int64], nodes ids: [NodeID]) async throws -> ProofRead {
-        var read = ProofRead()
         let statement = ProofReadStatement(sizes: sizes, levels: ids.map { Int64($0.level) }, indexes: ids.map(\.index))
+        var read = ProofRead()
         for try await row in try await store.execute(statement) {
-            let (first, second, hash) = (row.first, row.second, row.hash)
-            if row.isHead {
-                let head = SignedTreeHead(
-                    head: TreeHead(size: first, rootHash: try LogHash(bytes: hash), timestampMilliseconds: second),
-                    signature: row.signature)
-                read.heads[first] = head
-                if read.latest.map({ $0.head.size < first }) ?? true { read.latest = head }
-            } else {
-                // Equal to a requested id by the join; checked anyway, since `NodeID` traps on an impossible one.
-                guard (0..<63).contains(first), second >= 0, second <= (Int64.max >> first) - 1 else {
-                    throw LogIntegrityError(size: sizes.last ?? 0)
-                }
-                read.nodes[NodeID(level: Int(first), index: second)] = try LogHash(bytes: hash)
-            }
+            read = try ProofRead(row, nodes: ids, integrityError: LogIntegrityError(size: sizes.last ?? 0))
         }
         return read
     }
@@ -152,20 +139,45 @@ private struct ProofRead {
     var latest: SignedTreeHead?
     var heads: [Int64: SignedTreeHead] = [:]
     var nodes: [NodeID: LogHash] = [:]
+
+    init() {}
+
+    /// The statement's one row: the heads' columns, then one hash (or NULL) per node asked for, in the order asked.
+    init(_ row: ProofReadRow, nodes ids: [NodeID], integrityError: LogIntegrityError) throws {
+        let heads = row.heads
+        guard heads.timestamps.count == heads.sizes.count, heads.roots.count == heads.sizes.count,
+            heads.signatures.count == heads.sizes.count, row.nodeHashes.isEmpty || row.nodeHashes.count == ids.count
+        else { throw integrityError }
+        for position in heads.sizes.indices {
+            guard let root = heads.roots[position], let signature = heads.signatures[position] else { throw integrityError }
+            let head = SignedTreeHead(
+                head: TreeHead(
+                    size: heads.sizes[position], rootHash: try LogHash(bytes: root), timestampMilliseconds: heads.timestamps[position]),
+                signature: signature)
+            self.heads[head.head.size] = head
+            if latest.map({ $0.head.size < head.head.size }) ?? true { latest = head }
+        }
+        for (id, hash) in zip(ids, row.nodeHashes) {
+            if let hash { nodes[id] = try LogHash(bytes: hash) }
+        }
+    }
 }
 
 /// `headsAndNodes`: prepared once per connection, so PostgreSQL neither parses nor re-plans it for every proof (a
 /// custom plan of the join cost more than running it). The heads are found through the primary key (`= ANY`, not an `OR`
-/// with the latest), the nodes by one primary-key probe each. Rows: `(true, size, timestamp_ms, root_hash, signature)`
-/// for a head, `(false, level, index, hash, NULL)` for a node. Rows are decoded cell by cell into `ProofReadRow`:
-/// PostgresNIO's generic decoding of a tuple row looked its types up at run time for every row (issue #15).
+/// with the latest), the nodes by one primary-key probe each. It answers in one row of arrays: the heads' sizes,
+/// timestamps, roots and signatures, and the nodes' hashes in the order asked (NULL for a node not stored). A row per
+/// head and node cost PostgresNIO's per-row decoding and hand-off to the reading task some twenty times per proof
+/// (issue #15).
 struct ProofReadStatement: PostgresPreparedStatement {
     static let sql = """
-        SELECT true, size, timestamp_ms, root_hash, signature FROM tree_heads
-        WHERE size = ANY($1::bigint[] || (SELECT max(size) FROM tree_heads))
-        UNION ALL
-        SELECT false, n.level, n.index, n.hash, NULL FROM log_nodes n
-        JOIN unnest($2::bigint[], $3::bigint[]) AS wanted(level, index) ON n.level = wanted.level AND n.index = wanted.index
+        SELECT h.sizes, h.timestamps, h.roots, h.signatures, n.hashes
+        FROM (SELECT array_agg(size) AS sizes, array_agg(timestamp_ms) AS timestamps, array_agg(root_hash) AS roots,
+                     array_agg(signature) AS signatures
+              FROM tree_heads WHERE size = ANY($1::bigint[] || (SELECT max(size) FROM tree_heads))) AS h,
+             (SELECT array_agg(n.hash ORDER BY wanted.position) AS hashes
+              FROM unnest($2::bigint[], $3::bigint[]) WITH ORDINALITY AS wanted(level, index, position)
+              LEFT JOIN log_nodes n ON n.level = wanted.level AND n.index = wanted.index) AS n
         """
     typealias Row = ProofReadRow
 
@@ -181,45 +193,73 @@ struct ProofReadStatement: PostgresPreparedStatement {
 
     func decodeRow(_ row: PostgresRow) throws -> Row {
         let cells = row.makeRandomAccess()
-        guard cells.count == 5 else { throw LogIntegrityError(size: sizes.last ?? 0) }
+        let malformed = LogIntegrityError(size: sizes.last ?? 0)
+        guard cells.count == 5 else { throw malformed }
+        func array(_ position: Int, of type: PostgresDataType) throws -> PostgresBinaryArray {
+            try PostgresBinaryArray(cells[position], elementType: type, orThrow: malformed)
+        }
         return ProofReadRow(
-            isHead: try cells[0].bool(), first: try cells[1].int64(), second: try cells[2].int64(), hash: try cells[3].bytes(),
-            signature: try cells[4].bytesOrNil() ?? [])
+            heads: .init(
+                sizes: try array(0, of: .int8).integers(orThrow: malformed),
+                timestamps: try array(1, of: .int8).integers(orThrow: malformed),
+                roots: try array(2, of: .bytea).bytes(), signatures: try array(3, of: .bytea).bytes()),
+            nodeHashes: try array(4, of: .bytea).bytes())
     }
 }
 
-/// Reads a cell in PostgreSQL's binary format directly; any other format or type goes through PostgresNIO's decoding,
-/// which throws for what does not fit.
-extension PostgresCell {
-    fileprivate func bool() throws -> Bool {
-        if format == .binary, dataType == .bool, let bytes, bytes.readableBytes == 1, let byte = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) {
-            return byte != 0
-        }
-        return try decode(Bool.self)
+/// The one row of `ProofReadStatement`.
+struct ProofReadRow: Sendable {
+    struct Heads: Sendable {
+        var sizes: [Int64]
+        var timestamps: [Int64]
+        var roots: [[UInt8]?]
+        var signatures: [[UInt8]?]
     }
 
-    fileprivate func int64() throws -> Int64 {
-        if format == .binary, dataType == .int8, let bytes, bytes.readableBytes == 8, let value = bytes.getInteger(at: bytes.readerIndex, as: Int64.self) {
+    var heads: Heads
+    /// One per node asked for, in the order asked; nil where the node is not stored.
+    var nodeHashes: [[UInt8]?]
+}
+
+/// A one-dimensional PostgreSQL array in the binary format (`array_send`): a header, then each element as a length
+/// (-1 for NULL) and its bytes. A NULL array (an aggregate over no rows) reads as empty. PostgresNIO's own array
+/// decoding has no NULL elements, which the nodes' `LEFT JOIN` needs.
+struct PostgresBinaryArray {
+    private(set) var elements: [ByteBuffer?] = []
+
+    init(_ cell: PostgresCell, elementType: PostgresDataType, orThrow error: some Error) throws {
+        guard var buffer = cell.bytes else { return }
+        guard cell.format == .binary, let dimensions = buffer.readInteger(as: Int32.self), buffer.readInteger(as: Int32.self) != nil,
+            let type = buffer.readInteger(as: UInt32.self), type == elementType.rawValue
+        else { throw error }
+        guard dimensions == 1 else {
+            guard dimensions == 0, buffer.readableBytes == 0 else { throw error }
+            return
+        }
+        guard let count = buffer.readInteger(as: Int32.self), count >= 0, buffer.readInteger(as: Int32.self) != nil else { throw error }
+        elements.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            guard let length = buffer.readInteger(as: Int32.self) else { throw error }
+            if length == -1 {
+                elements.append(nil)
+            } else {
+                guard length >= 0, let element = buffer.readSlice(length: Int(length)) else { throw error }
+                elements.append(element)
+            }
+        }
+        guard buffer.readableBytes == 0 else { throw error }
+    }
+
+    /// Every element as a big-endian 64-bit integer; a NULL element is an error.
+    func integers(orThrow error: some Error) throws -> [Int64] {
+        try elements.map { element in
+            guard let element, element.readableBytes == 8, let value = element.getInteger(at: element.readerIndex, as: Int64.self)
+            else { throw error }
             return value
         }
-        return try decode(Int64.self)
     }
 
-    fileprivate func bytes() throws -> [UInt8] {
-        if format == .binary, dataType == .bytea, let bytes { return Array(bytes.readableBytesView) }
-        return Array(try decode(ByteBuffer.self).readableBytesView)
-    }
-
-    fileprivate func bytesOrNil() throws -> [UInt8]? { bytes == nil ? nil : try self.bytes() }
-}
-
-/// A row of `ProofReadStatement`: a head `(size, timestamp_ms, root_hash, signature)` or a node `(level, index, hash)`.
-struct ProofReadRow: Sendable {
-    var isHead: Bool
-    var first: Int64
-    var second: Int64
-    var hash: [UInt8]
-    var signature: [UInt8]
+    func bytes() -> [[UInt8]?] { elements.map { $0.map { Array($0.readableBytesView) } } }
 }
 
 /// The perfect-subtree nodes of the log, read in batches (the sequencer's frontier).
