@@ -60,9 +60,11 @@ struct LogController {
         return JSON.response(body: ProofJSON.body(try await repository.inclusionProof(index: index, size: size)))
     }
 
-    /// RFC 9162 defines consistency only from a non-empty tree.
+    /// RFC 9162 defines consistency only from a non-empty tree, and only to a tree at least as large: a reversed pair
+    /// is a malformed request, whatever the log holds.
     func consistencyProof(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (from, to) = (try request.integer("from", range: 1...Int64.max), try request.integer("to", range: 1...Int64.max))
+        guard from <= to else { throw Problem.invalidParameter("from must not exceed to") }
         return JSON.response(body: ProofJSON.body(try await repository.consistencyProof(from: from, to: to)))
     }
 }
