@@ -237,6 +237,8 @@ struct PostgresBinaryArray {
             return
         }
         guard let count = buffer.readInteger(as: Int32.self), count >= 0, buffer.readInteger(as: Int32.self) != nil else { throw error }
+        // Each element takes at least its 4-byte length: a count the bytes cannot hold is refused before any allocation.
+        guard Int(count) <= buffer.readableBytes / 4 else { throw error }
         elements.reserveCapacity(Int(count))
         for _ in 0..<count {
             guard let length = buffer.readInteger(as: Int32.self) else { throw error }
