@@ -156,7 +156,7 @@ func knownDistrictFigures(_ district: KnownDistrict) -> [String: String] {
 
             for bad in [
                 "/dashboard/institutions?status=gone", "/dashboard/warnings?due=soon", "/dashboard/warnings?cursor=x",
-                "/dashboard/claims?status=x",
+                "/dashboard/claims?status=x", "/dashboard/institutions?shortfall=AAA",
             ] {
                 let reply = try await api.call(.get, bad, token: regulator)
                 #expect(reply.status == .badRequest && reply.code == "invalid_parameter", "\(bad)")
