@@ -187,7 +187,7 @@ private func buildRouter(
         RequestMetricsMiddleware(factory: dependencies.telemetry.factory)
         ProblemMiddleware()
         InputBoundsMiddleware(maxBodyBytes: RequestBodyLimit.jsonBytes)
-        TokenAuthentication(principals: services.principals, limiter: limiter)
+        TokenAuthentication(principals: services.principals, keys: IdempotencyRepository(store: store), limiter: limiter)
     }
     router.get("health") { _, _ in try JSON.response(["status": "ok"]) }
     addReadinessRoute(to: router, store: store, health: health, policy: configuration.readiness)

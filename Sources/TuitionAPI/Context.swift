@@ -144,10 +144,12 @@ final class FailedAuthenticationLimiter: Sendable {
 /// Looks up the principal behind `Authorization: Bearer …`; requests without one go on unauthenticated.
 /// An unknown, expired or revoked token also leaves the request unauthenticated (public routes still answer, the
 /// others say 401) and counts as a failure of the client's address. A defunct institution's token reads but does
-/// not write.
+/// not write: its only write is the retry of one that ran before the mark, which gets its first answer and moves
+/// nothing (`replayOrRefuse`).
 struct TokenAuthentication: RouterMiddleware {
     typealias Context = AppRequestContext
     let principals: PrincipalRepository
+    let keys: IdempotencyRepository
     let limiter: FailedAuthenticationLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -162,13 +164,23 @@ struct TokenAuthentication: RouterMiddleware {
         var context = context
         if token.utf8.count < 200, let holder = try await principals.holder(forToken: token) {
             if holder.institutionStatus == .defunct && request.method != .get && request.method != .head {
-                throw Problem.institutionDefunct
+                return try await replayOrRefuse(request, principal: holder.principal)
             }
             context.identity = holder.principal
         } else {
             limiter.recordFailure(address)
         }
         return try await next(request, context)
+    }
+
+    /// A defunct institution's write: the first answer when it is the replay of a keyed request that ran before the
+    /// mark (same key, method, path and body), `institution_defunct` otherwise.
+    func replayOrRefuse(_ request: Request, principal: Principal) async throws -> Response {
+        guard request.idempotencyKey != nil else { throw Problem.institutionDefunct }
+        let body = try await request.collectBody(upTo: RequestBodyLimit.jsonBytes)
+        let claim = try IdempotentRequests().keyed(request, body: body, principal: principal)
+        guard let first = try await keys.replay(of: claim) else { throw Problem.institutionDefunct }
+        return JSON.response(body: first.body, status: HTTPResponse.Status(code: first.status))
     }
 }
 

@@ -81,6 +81,31 @@ import TuitionTestSupport
         }
     }
 
+    /// A request that ran before the mark, retried after it with the same Idempotency-Key (its answer was lost), gets
+    /// its first answer: a replay moves nothing. Anything else of the institution's is refused.
+    @Test func aRetryAfterTheMarkGetsItsFirstAnswerAndAnythingElseIsRefused() async throws {
+        try await API.run("defunctreplay") { api, _ in
+            let cast = try await Cast.make(api)
+            let today = BusinessDate(shanghaiDateOf: Date())
+            let path = "/v1/enrollments/\(cast.world.enrollment.id)/lessons"
+            let body = #"{"lessons":1,"takenOn":"\#(today)"}"#
+            let first = try await api.call(.post, path, token: cast.institution, json: body, idempotencyKey: "lesson-before-mark")
+            #expect(first.status == .created, "\(first.body)")
+            let marked = try await api.call(
+                .post, "/v1/institutions/\(cast.world.institution.id)/defunct", token: cast.regulator, json: #"{"reason":"负责人失联"}"#)
+            #expect(marked.status == .accepted, "\(marked.body)")
+            let retried = try await api.call(.post, path, token: cast.institution, json: body, idempotencyKey: "lesson-before-mark")
+            #expect(retried.status == first.status && retried.body == first.body, "\(retried.body)")
+            let new = try await api.call(.post, path, token: cast.institution, json: body, idempotencyKey: "lesson-after-mark")
+            #expect(new.code == "institution_defunct", "\(new.body)")
+            let changed = try await api.call(
+                .post, path, token: cast.institution, json: #"{"lessons":2,"takenOn":"\#(today)"}"#, idempotencyKey: "lesson-before-mark")
+            #expect(changed.code == "institution_defunct", "\(changed.body)")
+            _ = try await Self.completed(api, case: marked.string("id"), token: cast.regulator)
+            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+        }
+    }
+
     @Test func aMarkNeedsAPastEffectiveTimeAReasonAndTheRegulatorsOwnInstitution() async throws {
         try await API.run("defunctbad") { api, _ in
             let cast = try await Cast.make(api)

@@ -174,7 +174,8 @@ import TuitionTestSupport
                 for try await count in rows.decode(Int.self) { return count }
                 return -1
             }
-            #expect(try await recordLesson("cached-1").status == .created)
+            let first = try await recordLesson("cached-1")
+            #expect(first.status == .created)
             let before = try await lessonsRecorded()
 
             try await api.store.query("UPDATE principals SET revoked_at = now() WHERE id = \(cast.institutionPrincipal)")
@@ -187,8 +188,10 @@ import TuitionTestSupport
             let defunct = try await recordLesson("cached-3")
             #expect(defunct.status == .conflict && defunct.code == "institution_defunct", "\(defunct.body)")
             #expect(try await lessonsRecorded() == before)
+            // The retry of a request that ran before the mark gets its first answer, and moves nothing.
             let replayed = try await recordLesson("cached-1")
-            #expect(replayed.status == .conflict && replayed.code == "institution_defunct", "\(replayed.body)")
+            #expect(replayed.status == .created && replayed.body == first.body, "\(replayed.body)")
+            #expect(try await lessonsRecorded() == before)
         }
     }
 

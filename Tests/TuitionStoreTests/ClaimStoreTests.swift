@@ -173,6 +173,39 @@ import TuitionWire
         }
     }
 
+    /// The contested value a person may add back is what is contested now: once one claim's payout added it back, another
+    /// claim on the same enrollment cannot add it back again (it was floored out of the entitlement, not paid twice).
+    @Test func theContestedValueIsAddedBackOnceAcrossClaims() async throws {
+        try await TestDatabase.withStore("claimaddback") { store in
+            let (insured, tuitionPolicy) = try await Self.insuredWorld(store)
+            let riskPolicy = try await store.transaction {
+                try await InsuranceRepository(store: store).issueRiskPolicy(
+                    insured.riskPolicy(.yuan(100_000)), insurer: insured.insurer, key: "premium:risk:claimaddback", on: $0)
+            }
+            let enrollments = EnrollmentRepository(store: store)
+            let lesson = try await store.transaction {
+                try await enrollments.recordLessons(
+                    insured.world.enrollment.id, institution: insured.world.institution.id, lessons: 3, takenOn: insured.today, on: $0)
+            }
+            _ = try await enrollments.answerLesson(lesson.id, guardian: insured.world.guardian, dispute: "没有上课")
+            let paid = insured.world.enrollment.amountFen
+            let contested = lesson.valueFen
+            let entitled = Money(fen: paid.fen - contested.fen)
+            let claims = ClaimRepository(store: store)
+            let onTuition = try await Self.file(store, insured, policy: tuitionPolicy.id, claimed: entitled)
+            let onRisk = try await Self.file(store, insured, policy: riskPolicy.id, claimed: entitled)
+            #expect(onTuition.status == .referred && onRisk.status == .referred)
+            #expect(onTuition.contestedFen == contested && onRisk.contestedFen == contested)
+            // Each approval alone is within reach: the whole payment on one, the disputed lessons on the other.
+            _ = try await claims.approve(onTuition.id, insurer: insured.insurer, amount: paid, reason: "课时未实际提供")
+            _ = try await claims.approve(onRisk.id, insurer: insured.insurer, amount: contested, reason: "课时未实际提供")
+            #expect(try await Self.pay(store, onTuition.id, insurer: insured.insurer).paidFen == paid)
+            #expect(try await rejection { _ = try await Self.pay(store, onRisk.id, insurer: insured.insurer) } == .payoutExceedsEntitlement)
+            #expect(try await payouts(store).map(\.0) == [paid.fen])
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
+
     @Test func concurrentPaymentsOfOneClaimPayOnce() async throws {
         try await TestDatabase.withStore("claimconcurrent") { store in
             let (insured, policy) = try await Self.insuredWorld(store)

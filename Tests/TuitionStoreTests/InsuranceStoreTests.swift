@@ -154,6 +154,33 @@ import TuitionWire
         }
     }
 
+    /// Cover starting today starts when the policy is bought, not at the day's midnight: it cannot insure a collapse
+    /// earlier that day (issue: a policy bought at 14:00 after the owner ran away at 09:00 was in force at 09:00).
+    @Test func coverStartingTodayStartsWhenItIsBought() async throws {
+        try await TestDatabase.withStore("inscoverstart") { store in
+            let insured = try await Insured.make(store)
+            let earlierToday = Date()
+            try await Task.sleep(for: .milliseconds(20))
+            let policy = try await store.transaction {
+                try await InsuranceRepository(store: store).buyTuitionPolicy(
+                    insured.tuitionPolicy(insured.world.enrollment.amountFen), enrollment: insured.world.enrollment.id,
+                    guardian: insured.world.guardian, key: "premium:coverstart", on: $0)
+            }
+            #expect(policy.periodStart == policy.createdAt && policy.periodStart > earlierToday)
+            let rows = try await store.query(
+                """
+                SELECT policy_in_force(period_start, period_end, cancelled_at, \(earlierToday)),
+                    policy_in_force(period_start, period_end, cancelled_at, created_at)
+                FROM policies WHERE id = \(policy.id.uuid)
+                """)
+            for try await (before, bought) in rows.decode((Bool, Bool).self) { #expect(!before && bought) }
+            let backdating = await #expect(throws: PSQLError.self) {
+                try await store.query("UPDATE policies SET period_start = period_start - interval '1 hour' WHERE id = \(policy.id.uuid)")
+            }
+            #expect(backdating?.serverInfo?[.constraintName] == "cover_not_backdated")
+        }
+    }
+
     @Test func riskPolicyPremiumMovesFromTheInstitutionsBankOnce() async throws {
         try await TestDatabase.withStore("insrisk") { store in
             let insured = try await Insured.make(store)

@@ -362,4 +362,59 @@ import TuitionWire
             for try await count in events.decode(Int.self) { #expect(count >= 4) }
         }
     }
+
+    /// Every sanction or mark that commits while an evaluation waits on the institution's row survives it: the
+    /// evaluation moves only institutions still active or warned when it gets the row.
+    @Test func anEvaluationWaitingOnTheRowLeavesAMarkOrASanctionThatCommittedFirst() async throws {
+        try await TestDatabase.withStore("wrace") { store in
+            for final in [InstitutionStatus.defunct, .blacklisted, .suspended] {
+                let world = try await World.make(store)
+                try await pay(store, world)
+                try await shiftEscrow(store, world.institution.id, by: -1_000, key: "leak-\(final)")
+                let locked = AsyncStream<Void>.makeStream()
+                let release = AsyncStream<Void>.makeStream()
+                async let holder: Void = store.transaction { connection in
+                    try await connection.query(
+                        "UPDATE institutions SET status = \(final.rawValue) WHERE id = \(world.institution.id.uuid)", logger: store.logger)
+                    locked.continuation.yield()
+                    for await _ in release.stream { break }
+                }
+                for await _ in locked.stream { break }
+                async let evaluation = WarningRepository(store: store).evaluate(.institution(world.institution.id))
+                try await waitUntilABackendWaitsOnALock(store)
+                release.continuation.yield()
+                try await holder
+                _ = try await evaluation
+                #expect(try await status(store, world.institution.id) == final, "\(final)")
+            }
+        }
+    }
+
+    @Test func noStatementMovesAnInstitutionOutOfDefunctAndOnlyAMarkFollowsABlacklisting() async throws {
+        try await TestDatabase.withStore("wfinal") { store in
+            let parties = PartyRepository(store: store)
+            let world = try await World.make(store)
+            try await parties.setInstitutionStatus(world.institution.id, status: .blacklisted)
+            for next in [InstitutionStatus.active, .warned, .suspended] {
+                #expect(try await rejection { try await parties.setInstitutionStatus(world.institution.id, status: next) } == .institutionIsBlacklisted)
+            }
+            _ = try await DefunctRepository(store: store).mark(
+                world.institution.id, district: world.district.value, effectiveAt: nil, reason: "跑路")
+            for next in [InstitutionStatus.active, .warned, .suspended, .blacklisted] {
+                #expect(try await rejection { try await parties.setInstitutionStatus(world.institution.id, status: next) } == .institutionDefunct)
+            }
+            #expect(try await status(store, world.institution.id) == .defunct)
+        }
+    }
+
+    /// Returns once some session of the store's database waits on a lock.
+    func waitUntilABackendWaitsOnALock(_ store: Store) async throws {
+        for _ in 0..<500 {
+            let rows = try await store.query(
+                "SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+            for try await waiting in rows.decode(Int.self) where waiting > 0 { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        Issue.record("no session waited on a lock within 5 s")
+    }
 }

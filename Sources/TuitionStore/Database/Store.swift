@@ -176,6 +176,8 @@ func rejection(for error: any Error) -> Rejection? {
     case ("23514", "restricted_account_not_negative"): return .accountWouldGoNegative
     case ("23514", "lessons_consumed_within_bought"): return .lessonsExceedRemaining
     case ("23514", "payment_needs_signed_contract"): return .contractNotSigned
+    case ("23514", "defunct_is_final"): return .institutionDefunct
+    case ("23514", "blacklisting_is_final"): return .institutionIsBlacklisted
     case ("23505", "institutions_licence_number_key"): return .licenceNumberTaken
     case ("23505", "policies_one_per_enrollment"): return .enrollmentAlreadyInsured
     case ("23505", "claims_one_open_per_enrollment_policy"): return .claimAlreadyOpen

@@ -292,13 +292,15 @@ public struct ClaimRepository: Sendable {
     /// The enrollment's position bounds a payout: refunds and other claims' payouts since the approval count, so two
     /// claims on the same enrollment (a tuition and a risk policy, or the fast-track's) never repay it twice. Lessons
     /// count up to now, or up to the defunct time for a defunct institution. An approval above the approvable amount
-    /// adds back the contested lessons a person found not given.
+    /// adds back the contested lessons a person found not given, as far as they are still contested now: the value
+    /// filed with the claim may already have gone back through another claim's payout.
     private func checkEntitlement(
         covers claim: ClaimRecord, of enrollment: EnrollmentRecord, at now: Date, on connection: PostgresConnection
     ) async throws {
         let facts = try await ledgerFacts(of: enrollment, on: connection)
         let asOf = claim.reason == .institutionDefunct ? claim.eventTime : now
-        let addedBack = claim.approvedFen > claim.approvableFen ? claim.contestedFen.fen : 0
+        let stillContested = min(claim.contestedFen.fen, contestedValue(of: facts, asOf: asOf).fen)
+        let addedBack = claim.approvedFen > claim.approvableFen ? stillContested : 0
         guard claim.approvedFen.fen <= entitlement(of: facts, asOf: asOf).fen + addedBack else {
             throw Rejection.payoutExceedsEntitlement
         }

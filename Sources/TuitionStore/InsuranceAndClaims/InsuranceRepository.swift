@@ -154,8 +154,10 @@ public struct InsuranceRepository: Sendable {
         {
             throw rejection
         }
-        // Cover is never backdated: a policy bought after the event would insure a known loss.
+        // Cover is never backdated: a policy bought after the event would insure a known loss. Not even to the start of
+        // the day it is bought: cover starting today starts when it is bought.
         guard periodStart >= BusinessDate(shanghaiDateOf: now) else { throw Rejection.policyStartsInThePast }
+        let coverStart = max(start, now)
         let amount = premium(for: product, sumInsured: sumInsured)
         let transfer = PlannedTransfer(kind: .premium, from: payer, to: .insurerClaims, amount: amount)
         let id = chosen ?? store.dependencies.newID()
@@ -177,7 +179,7 @@ public struct InsuranceRepository: Sendable {
                     sum_insured_fen, remaining_fen, premium_fen, premium_transfer_id, period_start, period_end, created_at)
                 VALUES (\(id), 'TGP' || to_char(\(now) AT TIME ZONE 'Asia/Shanghai', 'YYYY') || lpad(nextval('policy_numbers')::text, 8, '0'),
                     \(product.id.uuid), \(product.insurer.uuid), \(product.kind.rawValue), \(institution.uuid), \(enrollment?.uuid),
-                    \(guardian?.uuid), \(sumInsured.fen), \(sumInsured.fen), \(amount.fen), \(transferID), \(start), \(end), \(now))
+                    \(guardian?.uuid), \(sumInsured.fen), \(sumInsured.fen), \(amount.fen), \(transferID), \(coverStart), \(end), \(now))
                 RETURNING \(unescaped: PolicyRecord.columns)
                 """, logger: logger)
             // The database reports a refused row while the rows are read, so they are read inside the mapping.

@@ -42,30 +42,51 @@ public struct IdempotencyRepository: Sendable {
         let claimed = try await connection.execute(
             ClaimKeyStatement(owner: owner, principal: principal, key: key, digest: requestDigest, now: store.dependencies.now()),
             logger: store.logger)
-        for try await (live, institutionStatus, inserted) in claimed {
-            if let refused = try refusal(live: live, institutionStatus: institutionStatus) { return refused }
-            if inserted { return .proceed }
-        }
-        return try await earlierUse(owner: owner, key: key, requestDigest: requestDigest, on: connection)
+        var outcome: ClaimKeyStatement.Row?
+        for try await row in claimed { outcome = row }
+        guard let (live, institutionStatus, inserted) = outcome else { throw CorruptRow(value: "key claim returned no row") }
+        if let refused = refusal(live: live, institutionStatus: institutionStatus) { return refused }
+        if inserted { return .proceed }
+        return try await earlierUse(
+            owner: owner, key: key, requestDigest: requestDigest, defunct: institutionStatus == InstitutionStatus.defunct.rawValue,
+            on: connection)
     }
 
     /// What a claim's row says of the token: `tokenNoLongerLive` for a revoked or expired one or a blacklisted
-    /// institution's, `institutionDefunct` thrown for a defunct institution's, nil when it may go on.
-    func refusal(live: Bool, institutionStatus: String?) throws -> IdempotencyOutcome? {
+    /// institution's, nil when it may go on (a defunct institution's key is never claimed: see `earlierUse`).
+    func refusal(live: Bool, institutionStatus: String?) -> IdempotencyOutcome? {
         guard live, institutionStatus != InstitutionStatus.blacklisted.rawValue else { return .tokenNoLongerLive }
-        if institutionStatus == InstitutionStatus.defunct.rawValue { throw Rejection.institutionDefunct }
         return nil
     }
 
-    /// For a key that was not new: the first response when the request is the same, else `conflict`.
-    func earlierUse(owner: String, key: String, requestDigest: Data, on connection: PostgresConnection) async throws
+    /// For a key that was not claimed now: the first response when the request is the same, else `conflict`. A
+    /// `defunct` institution's request is only ever a replay: a retry of a request that ran before the mark gets its
+    /// first response (it moves nothing), anything else is refused (`institutionDefunct`).
+    func earlierUse(owner: String, key: String, requestDigest: Data, defunct: Bool, on connection: PostgresConnection) async throws
         -> IdempotencyOutcome
     {
         let rows = try await connection.execute(StoredResponseStatement(owner: owner, key: key), logger: store.logger)
+        var earlier: IdempotencyOutcome?
         for try await (digest, status, body) in rows {
-            return digest == requestDigest ? .replay(StoredResponse(status: status, body: body)) : .conflict
+            earlier = digest == requestDigest ? .replay(StoredResponse(status: status, body: body)) : .conflict
         }
-        return .conflict
+        if case .replay = earlier { return earlier! }
+        if defunct { throw Rejection.institutionDefunct }
+        return earlier ?? .conflict
+    }
+
+    /// The first response to `claim`'s request, when its key was used by that same request (a replay); nil otherwise.
+    /// Read outside any transaction: for a principal that may no longer write, whose retries may only be replays.
+    public func replay(of claim: KeyClaim) async throws -> StoredResponse? {
+        let rows = try await store.query(
+            """
+            SELECT request_sha256, status_code, response_body FROM idempotent_requests
+            WHERE owner = \(claim.owner) AND key = \(claim.key) AND status_code > 0
+            """)
+        for try await (digest, status, body) in rows.decode((Data, Int, Data).self) where digest == claim.digest {
+            return StoredResponse(status: status, body: body)
+        }
+        return nil
     }
 
     public func finish(owner: String, key: String, response: StoredResponse, on transaction: StoreTransaction) async throws {

@@ -90,14 +90,18 @@ extension EnrollmentRepository {
             claim: ClaimKeyStatement(
                 owner: claim.owner, principal: claim.principal, key: claim.key, digest: claim.digest, now: store.dependencies.now()),
             lock: LockForMoneyStatement(id: id.uuid, institution: scope.institution, guardian: scope.guardian, district: scope.district))
-        for try await (locked, live, institutionStatus, inserted) in try await connection.execute(statement, logger: logger) {
-            if let refused = try keys.refusal(live: live, institutionStatus: institutionStatus) { return .answered(refused) }
-            if inserted {
-                guard let locked else { throw NotFound() }
-                return .locked(locked)
-            }
+        var outcome: ClaimKeyAndLockStatement.Row?
+        for try await row in try await connection.execute(statement, logger: logger) { outcome = row }
+        guard let (locked, live, institutionStatus, inserted) = outcome else { throw CorruptRow(value: "key claim returned no row") }
+        if let refused = keys.refusal(live: live, institutionStatus: institutionStatus) { return .answered(refused) }
+        if inserted {
+            guard let locked else { throw NotFound() }
+            return .locked(locked)
         }
-        return .answered(try await keys.earlierUse(owner: claim.owner, key: claim.key, requestDigest: claim.digest, on: connection))
+        return .answered(
+            try await keys.earlierUse(
+                owner: claim.owner, key: claim.key, requestDigest: claim.digest,
+                defunct: institutionStatus == InstitutionStatus.defunct.rawValue, on: connection))
     }
 
     /// The payment decided by the core and written in one statement; with a `claim`, the same statement keeps the

@@ -202,7 +202,9 @@ public struct WarningRepository: Sendable {
         return count
     }
 
-    /// Moves the evaluated institutions between `active` and `warned`; returns how many moved.
+    /// Moves the evaluated institutions between `active` and `warned`; returns how many moved. The updated row's own
+    /// condition is what READ COMMITTED re-checks when a sanction or a defunct mark commits first, so it names the
+    /// statuses this may move from; `target`'s filter alone would let the evaluation overwrite the sanction.
     func moveStatuses(_ evaluated: [UUID], on connection: PostgresConnection) async throws -> Int {
         let moved = try await connection.query(
             """
@@ -210,7 +212,8 @@ public struct WarningRepository: Sendable {
                 SELECT i.id, CASE WHEN EXISTS (SELECT 1 FROM warnings w WHERE w.institution_id = i.id AND w.status <> 'resolved')
                     THEN 'warned' ELSE 'active' END AS status
                 FROM institutions i WHERE i.id = ANY(\(evaluated)::uuid[]) AND i.status IN ('active', 'warned'))
-            UPDATE institutions i SET status = t.status FROM target t WHERE i.id = t.id AND i.status <> t.status
+            UPDATE institutions i SET status = t.status FROM target t
+            WHERE i.id = t.id AND i.status IN ('active', 'warned') AND i.status <> t.status
             RETURNING i.id
             """, logger: logger)
         var count = 0
