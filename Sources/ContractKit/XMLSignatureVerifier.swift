@@ -10,7 +10,7 @@ import class Foundation.NSLock
 public enum SignatureFailure: Error, Sendable, Hashable, CustomStringConvertible {
     /// The Signature element is not exactly what the platform writes (see `ProfileSignature`).
     case signatureIsNotInProfile(String)
-    /// The X509Certificate is not one DER certificate.
+    /// The X509Certificate is not a certificate at all (one that is, but not in DER, is not in the profile).
     case signerCertificateIsMalformed
     /// The signature's RFC 3161 timestamp does not verify; its time is unknown.
     case timestampIsInvalid(TimeStampFailure)
@@ -215,8 +215,18 @@ public struct XMLSignatureVerifier: Sendable {
         guard let profile else { return (check.report(position: position, profile: nil, certificate: nil), nil) }
         // A signer signs many contracts: one already found to chain to the anchor is neither parsed nor chained again.
         let chainedSigner = trust.chainedSigner(profile.certificateDER)
-        let certificate = chainedSigner ?? (try? Certificate(derRepresentation: profile.certificateDER))
-        if certificate == nil { check.failures.append(.signerCertificateIsMalformed) }
+        var certificate = chainedSigner
+        if chainedSigner == nil {
+            do {
+                certificate = try Certificate(derRepresentation: profile.certificateDER)
+            } catch is CertificateIsNotDER {
+                // No digest covers KeyInfo: the certificate has one encoding, like every other part of the profile.
+                check.failures.append(.signatureIsNotInProfile("X509Certificate is not DER (it re-encodes to other bytes)"))
+                return (check.report(position: position, profile: nil, certificate: nil), nil)
+            } catch {
+                check.failures.append(.signerCertificateIsMalformed)
+            }
+        }
         checkTimestamp(of: profile, in: document, into: &check)
         if let certificate { checkCertificate(certificate, of: profile, alreadyChained: chainedSigner != nil, into: &check) }
         checkCryptography(of: profile, in: document, certificate: certificate, into: &check)

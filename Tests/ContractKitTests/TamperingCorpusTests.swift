@@ -60,6 +60,19 @@ import TuitionTestSupport
                 continue
             }
         }
+        // Every namespace declaration the signer does not write is refused by the profile of the signature it is in,
+        // and so is a certificate in BER.
+        let declarations = cases.keys.filter { $0.hasPrefix("a namespace declaration") || $0.hasPrefix("the ds namespace") }
+        let inTheCountersignature = declarations.filter { $0.contains("countersignature's") || $0.contains("Transform") }
+        #expect(declarations.count == 10 && inTheCountersignature.count == 5)
+        let certificate = "a certificate with a non-minimal length in the countersignature"
+        for name in declarations + [certificate] {
+            let position = inTheCountersignature.contains(name) || name == certificate ? 1 : 0
+            guard case .signature(position: position, .signatureIsNotInProfile)? = failure(name) else {
+                Issue.record("\(name): \(String(describing: failure(name)))")
+                continue
+            }
+        }
         // (The timestamp over the changed value fails first; the value itself is refused as malformed.)
         let highS = verdict(cases["a high-S ECDSA institution signature"]!)
         #expect(highS?.signatures[0].failures.contains(.signatureValueIsMalformed) == true, "\(String(describing: highS?.firstFailure))")
