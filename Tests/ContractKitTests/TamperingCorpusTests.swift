@@ -109,6 +109,20 @@ import TuitionTestSupport
         #expect(try verifier.verify(signedGuardian).firstFailure == .countersignatureIsNotPartyB)
     }
 
+    /// A document that is not a contract naming its parties fails first, before any C14N or cryptography.
+    @Test func aSignedDocumentThatNamesNoPartiesIsRefusedBeforeItsSignaturesAreChecked() throws {
+        let text = String(decoding: sampleContract, as: UTF8.self)
+        for document in [
+            #"<?xml version="1.0" encoding="UTF-8"?><note xmlns="urn:note"><partyA>x</partyA></note>"#,
+            text.replacingOccurrences(of: "<tg:guardianName>张三</tg:guardianName>", with: ""),
+        ] {
+            let signed = try parties.institution[.ecdsaP256]!.sign(Array(document.utf8))
+            let report = try verifier.verify(signed)
+            #expect(report.firstFailure == .documentNamesNoParties && report.documentFailures == [.documentNamesNoParties])
+            #expect(report.signatures.isEmpty && !report.isValid)
+        }
+    }
+
     @Test func foreignChainIsRefused() throws {
         let bytes = try parties.guardian[.ecdsaP256]!.sign(try parties.foreignSigner.sign(sampleContract))
         let report = try verifier.verify(bytes)

@@ -143,6 +143,30 @@ import TuitionTestSupport
         }
     }
 
+    /// Judging revocations on a report made without them gives what a whole verification with them gives.
+    @Test func revocationsJudgedAfterwardsGiveTheReportOfAWholeVerification() throws {
+        let signed = try XMLDocument.parse(try signedContract(institution: .ecdsaP256, guardian: .rsa2048))
+        let institution = parties.institution[.ecdsaP256]!.certificate.serialNumber
+        let guardian = parties.guardian[.rsa2048]!.certificate.serialNumber
+        let expired = try XMLDocument.parse(sampleContract)
+        let late = try parties.signer(parties.institution[.ecdsaP256]!, at: Parties.validity.end.addingTimeInterval(60))
+        try late.sign(expired, selfCheck: false)
+        let revocationLists: [[String: Date]] = [
+            [institution: Date(timeIntervalSince1970: 0)], [institution: Date().addingTimeInterval(3600)],
+            [guardian: Date(timeIntervalSince1970: 0), institution: Date().addingTimeInterval(-86_400 * 400)], [:],
+        ]
+        for document in [signed, expired] {
+            let withoutRevocations = verifier.verify(document)
+            for revocations in revocationLists {
+                let judging = verifier.with(revocations: revocations)
+                #expect(judging.judgingRevocations(of: withoutRevocations) == judging.verify(document), "\(revocations)")
+            }
+        }
+        let early = verifier.with(revocations: [institution: Date(timeIntervalSince1970: 0)])
+        let revoked = early.judgingRevocations(of: verifier.verify(signed))
+        #expect(revoked.signatures[0].validityAtSigningTime == .failed && revoked.signatures[1].isValid)
+    }
+
     @Test func foreignCAFailsTheChainCheck() throws {
         let signed = try parties.foreignSigner.sign(sampleContract)
         let report = try verifier.verify(signed)
