@@ -45,6 +45,23 @@ import TuitionTestSupport
                 "--proof", try folder.save(consistency, "consistency.json"),
             ]).run()
 
+            // The genuine entry and proof with another decoded `event` (or none) beside them is refused: only the
+            // bytes are in the log, so the event must be the one they encode.
+            let genuine = try #require(entry.event)
+            var otherEvent = entry
+            otherEvent.event = EvidenceEvent(
+                kind: .refund, occurredAt: Date(timeIntervalSince1970: Double(genuine.occurredAtMilliseconds) / 1000),
+                institution: genuine.institutionId, amount: Money(fen: 1))
+            var noEvent = entry
+            noEvent.event = nil
+            for (name, served) in [("another event", otherEvent), ("no event", noEvent)] {
+                #expect(throws: Failure.self, "\(name)") {
+                    try verifyInclusionRun(publicKey, headFile, try folder.save(served, "served.json"), proofFile)
+                }
+                #expect(throws: Failure.self, "\(name)") { try checkedLeafHash(served) }
+            }
+            #expect(try checkedLeafHash(entry) == entry.leafHash)
+
             // A changed entry, a changed head or a head signed by another key is refused.
             var forged = entry
             forged.entry = Data("{\"forged\":true}".utf8).base64EncodedString()
@@ -60,6 +77,40 @@ import TuitionTestSupport
             #expect(throws: Failure.self) {
                 try verifyInclusionRun(publicKey, try folder.save(impostor, "impostor.json"), entryFile, proofFile)
             }
+        }
+    }
+
+    /// An entry's bytes must be one event in its canonical encoding: another encoding of the same event (white space,
+    /// another key order, an uppercase id) would be a different leaf for the same event. `verify-inclusion` and
+    /// `audit` both read entries through `checkedLeafHash`.
+    @Test func anEntryMustBeItsEventsCanonicalBytes() throws {
+        let event = EvidenceEvent(
+            kind: .payment, occurredAt: Date(timeIntervalSince1970: 1_795_445_024), institution: Institution.ID(UUID()),
+            amount: Money(fen: 320_000), lessons: 40, reference: "payment:x")
+        let canonical = event.canonicalBytes()
+        /// An entry as the API serves it (the record is read from JSON, as the commands read it).
+        struct Served: Encodable {
+            let index: Int64
+            let entry: String
+            let leafHash: LogHash
+            let event: EvidenceEvent?
+            let queuedAt: Date
+            let sequencedAt: Date
+        }
+        func record(_ bytes: [UInt8], event: EvidenceEvent?) throws -> LogEntryRecord {
+            let served = Served(
+                index: 0, entry: Data(bytes).base64EncodedString(), leafHash: MerkleHasher.leafHash(bytes), event: event,
+                queuedAt: Date(timeIntervalSince1970: 0), sequencedAt: Date(timeIntervalSince1970: 0))
+            let encoder = JSONEncoder()
+            encoder.dateEncodingStrategy = .iso8601
+            return try JSONDecoder.log.decode(LogEntryRecord.self, from: try encoder.encode(served))
+        }
+        #expect(try checkedLeafHash(try record(canonical, event: event)) == MerkleHasher.leafHash(canonical))
+        let text = String(decoding: canonical, as: UTF8.self)
+        for other in [" " + text, text.replacingOccurrences(of: ",", with: ", "), text.uppercased(), #"{"forged":true}"#] {
+            let bytes = Array(other.utf8)
+            let served = try record(bytes, event: try? EvidenceEvent.decode(canonical: bytes))
+            #expect(throws: Failure.self, "\(other)") { try checkedLeafHash(served) }
         }
     }
 
