@@ -161,7 +161,8 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         return String(decoding: UnsafeBufferPointer(start: utf8, count: Int(count)), as: UTF8.self)
     }
 
-    private static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date {
+    /// An X.509 time (UTCTime or GeneralizedTime, whole seconds); 1970 when unreadable.
+    static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date {
         var parts = tm()
         guard let time, ASN1_TIME_to_tm(time, &parts) == 1 else { return Date(timeIntervalSince1970: 0) }
         return Date(timeIntervalSince1970: Double(timegm(&parts)))
