@@ -80,30 +80,22 @@ import TuitionTestSupport
         }
     }
 
-    /// An entry's bytes must be one event in its canonical encoding: another encoding of the same event (white space,
-    /// another key order, an uppercase id) would be a different leaf for the same event. `verify-inclusion` and
-    /// `audit` both read entries through `checkedLeafHash`.
+    /// An entry's bytes must be one event in its canonical encoding: another encoding of the same event (white space
+    /// here or there) would be a different leaf for the same event, and bytes that are no event have nothing to show.
+    /// `verify-inclusion` and `audit` both read entries through `checkedLeafHash`.
     @Test func anEntryMustBeItsEventsCanonicalBytes() throws {
         let event = EvidenceEvent(
             kind: .payment, occurredAt: Date(timeIntervalSince1970: 1_795_445_024), institution: Institution.ID(UUID()),
             amount: Money(fen: 320_000), lessons: 40, reference: "payment:x")
         let canonical = event.canonicalBytes()
-        /// An entry as the API serves it (the record is read from JSON, as the commands read it).
-        struct Served: Encodable {
-            let index: Int64
-            let entry: String
-            let leafHash: LogHash
-            let event: EvidenceEvent?
-            let queuedAt: Date
-            let sequencedAt: Date
-        }
+        /// An entry as the API serves it, read from JSON as the commands read it.
         func record(_ bytes: [UInt8], event: EvidenceEvent?) throws -> LogEntryRecord {
-            let served = Served(
-                index: 0, entry: Data(bytes).base64EncodedString(), leafHash: MerkleHasher.leafHash(bytes), event: event,
-                queuedAt: Date(timeIntervalSince1970: 0), sequencedAt: Date(timeIntervalSince1970: 0))
-            let encoder = JSONEncoder()
-            encoder.dateEncodingStrategy = .iso8601
-            return try JSONDecoder.log.decode(LogEntryRecord.self, from: try encoder.encode(served))
+            let leaf = String(decoding: try JSONEncoder().encode(MerkleHasher.leafHash(bytes)), as: UTF8.self)
+            let served = String(decoding: try JSONEncoder().encode(event), as: UTF8.self)
+            let entry = Data(bytes).base64EncodedString()
+            let times = #""queuedAt":"2026-12-05T00:00:00Z","sequencedAt":"2026-12-05T00:00:01Z""#
+            let json = #"{"index":0,"entry":"\#(entry)","leafHash":\#(leaf),"event":\#(served),\#(times)}"#
+            return try JSONDecoder.log.decode(LogEntryRecord.self, from: Data(json.utf8))
         }
         #expect(try checkedLeafHash(try record(canonical, event: event)) == MerkleHasher.leafHash(canonical))
         let text = String(decoding: canonical, as: UTF8.self)
