@@ -41,6 +41,12 @@ public struct CertificateSubject: Sendable, Hashable {
     }
 }
 
+/// Bytes that OpenSSL reads as a certificate but that are not its DER encoding.
+public struct CertificateIsNotDER: Error, Sendable, Hashable, CustomStringConvertible {
+    public init() {}
+    public var description: String { "the certificate is not in DER: it re-encodes to other bytes" }
+}
+
 /// An X.509 certificate held by OpenSSL; immutable once built.
 public final class Certificate: @unchecked Sendable, Hashable, CustomStringConvertible {
     let pointer: OpaquePointer
@@ -53,19 +59,22 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         X509_free(pointer)
     }
 
+    /// Exactly one certificate in DER: bytes OpenSSL reads but would encode otherwise (BER lengths, trailing bytes) throw
+    /// `CertificateIsNotDER`. The CA's signature covers only the to-be-signed part, so the wrapper around it could
+    /// otherwise take many encodings of one certificate, and a document carrying it would change where no digest looks.
     public convenience init(derRepresentation der: [UInt8]) throws {
         ERR_clear_error()
         let certificate: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
-            let parsed = d2i_X509(nil, &cursor, buffer.count)
-            // Trailing bytes after the certificate would be data nobody signed.
-            if let parsed, cursor != buffer.baseAddress.map({ $0 + buffer.count }) {
-                X509_free(parsed)
-                return nil
-            }
-            return parsed
+            return d2i_X509(nil, &cursor, buffer.count)
         }
         guard let certificate else { throw CryptoError.drain("reading a DER certificate") }
+        // OpenSSL re-encodes everything but the to-be-signed part, whose bytes as read it keeps for the signature check.
+        guard (try? OpenSSL.der("encoding a certificate") { i2d_X509(certificate, $0) }) == der else {
+            X509_free(certificate)
+            ERR_clear_error()
+            throw CertificateIsNotDER()
+        }
         self.init(owning: certificate)
     }
 
@@ -152,7 +161,8 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         return String(decoding: UnsafeBufferPointer(start: utf8, count: Int(count)), as: UTF8.self)
     }
 
-    private static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date {
+    /// An X.509 time (UTCTime or GeneralizedTime, whole seconds); 1970 when unreadable.
+    static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date {
         var parts = tm()
         guard let time, ASN1_TIME_to_tm(time, &parts) == 1 else { return Date(timeIntervalSince1970: 0) }
         return Date(timeIntervalSince1970: Double(timegm(&parts)))

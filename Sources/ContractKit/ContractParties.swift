@@ -17,21 +17,27 @@ public enum ContractParties {
         CertificateSubject(commonName: name, role: guardianRole)
     }
 
-    /// The party failures of signatures already reported (empty when every present signature is its party's).
-    static func check(_ document: XMLDocument, _ reports: [SignatureReport]) -> [VerificationReport.Failure] {
+    /// 甲方's licence number and 乙方's guardian as the document names them, or nil when it is not a TuitionGuard
+    /// contract naming both.
+    static func named(in document: XMLDocument) -> (licence: String, guardian: String)? {
         guard let root = document.rootElement, XMLTree.isElement(root, "contract", in: namespace),
             let licence = text(root, "partyA", "licenceNumber"), let guardian = text(root, "partyB", "guardianName")
         else {
-            return [.documentNamesNoParties]
+            return nil
         }
+        return (licence, guardian)
+    }
+
+    /// The party failures of signatures already reported (empty when every present signature is its party's).
+    static func check(_ parties: (licence: String, guardian: String), _ reports: [SignatureReport]) -> [VerificationReport.Failure] {
         var failures: [VerificationReport.Failure] = []
         if let first = reports.first?.signerCertificate?.subject,
-            first.role != institutionRole || first.organization != licence
+            first.role != institutionRole || first.organization != parties.licence
         {
             failures.append(.firstSignatureIsNotPartyA)
         }
         if reports.count > 1, let second = reports[1].signerCertificate?.subject,
-            second.role != guardianRole || second.commonName != guardian
+            second.role != guardianRole || second.commonName != parties.guardian
         {
             failures.append(.countersignatureIsNotPartyB)
         }

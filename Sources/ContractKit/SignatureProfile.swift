@@ -104,10 +104,8 @@ struct ProfileSignature {
         signedProperties = qualifying.signedProperties
         claimedSigningTime = qualifying.claimedSigningTime
         timestampToken = qualifying.timestampToken
-        for node in [signedInfo, signatureValueElement] + keyInfo.elements + [children[3]] + info.children {
-            try Shape.declarations(node, [], XMLTree.localName(node))
-        }
         countersignature = children.count == 5 ? try Self.countersignature(in: children[4]) : nil
+        try Shape.declarationsOnlyWhereTheSignerWritesThem(in: element, qualifyingProperties: qualifying.element)
         self.element = element
         self.position = position
     }
@@ -125,14 +123,12 @@ struct ProfileSignature {
             throw .signatureIsNotInProfile(
                 "Signature must hold SignedInfo, SignatureValue, KeyInfo and \(maximumObjects == 2 ? "one or two Objects" : "one Object")")
         }
-        try Shape.declarations(element, [XMLDSig.namespace], "Signature")
         return children
     }
 
     /// Object 2 of the first signature: exactly one countersignature, and nothing else.
     private static func countersignature(in holder: xmlNodePtr) throws(SignatureFailure) -> xmlNodePtr {
         try Shape.attributes(holder, [:], "Object")
-        try Shape.declarations(holder, [], "Object")
         return try Shape.exactChildren(holder, ["Signature"], "Object")[0]
     }
 }
@@ -140,7 +136,6 @@ struct ProfileSignature {
 /// SignedInfo (covered by the signature value, but still exactly the profile): exclusive C14N, the signature method,
 /// the whole-document reference and the signed properties' reference.
 private struct SignedInfoShape {
-    let children: [xmlNodePtr]
     let algorithm: SignatureAlgorithm
     let digestValue: [UInt8]
     let propertiesDigestValue: [UInt8]
@@ -153,7 +148,6 @@ private struct SignedInfoShape {
             throw .signatureIsNotInProfile("SignatureMethod must be ecdsa-sha256 or rsa-sha256")
         }
         _ = try Shape.exactChildren(info[1], [], "SignatureMethod")
-        children = info
         algorithm = method
         digestValue = try Shape.reference(info[2], uri: "", type: nil, transforms: [XMLDSig.envelopedSignature, XMLDSig.exclusiveC14N])
         propertiesDigestValue = try Shape.reference(
@@ -163,8 +157,6 @@ private struct SignedInfoShape {
 
 /// KeyInfo/X509Data/X509Certificate, nothing else: the signer's certificate.
 private struct KeyInfoShape {
-    /// KeyInfo, X509Data and X509Certificate.
-    let elements: [xmlNodePtr]
     let certificateDER: [UInt8]
 
     init(_ keyInfo: xmlNodePtr) throws(SignatureFailure) {
@@ -174,12 +166,13 @@ private struct KeyInfoShape {
         try Shape.attributes(x509Data[0], [:], "X509Data")
         try Shape.attributes(certificate[0], [:], "X509Certificate")
         certificateDER = try Shape.base64(certificate[0], "X509Certificate")
-        elements = [keyInfo, x509Data[0], certificate[0]]
     }
 }
 
 /// Object 1: the XAdES qualifying properties, the signed SigningTime and the unsigned signature timestamp.
 private struct QualifyingPropertiesShape {
+    /// The QualifyingProperties element, which declares the xades prefix.
+    let element: xmlNodePtr
     let signedProperties: xmlNodePtr
     let claimedSigningTime: Date
     let timestampToken: [UInt8]
@@ -188,7 +181,7 @@ private struct QualifyingPropertiesShape {
         try Shape.attributes(object, [:], "Object")
         let qualifying = try Shape.exactChildren(object, [], "Object", xades: ["QualifyingProperties"])
         try Shape.attributes(qualifying[0], ["Target": target], "QualifyingProperties")
-        try Shape.declarations(qualifying[0], [XAdES.namespace], "QualifyingProperties")
+        element = qualifying[0]
         let halves = try Shape.exactChildren(qualifying[0], [], "QualifyingProperties", xades: ["SignedProperties", "UnsignedProperties"])
         signedProperties = halves[0]
         try Shape.attributes(signedProperties, ["Id": propertiesId], "SignedProperties")
@@ -276,6 +269,21 @@ enum Shape {
             cursor = attribute.pointee.next
         }
         guard seen == expected.count else { throw .signatureIsNotInProfile("\(what) lacks an attribute") }
+    }
+
+    /// No namespace declaration anywhere in the Signature but the two the signer writes, each the element's own: ds on
+    /// the Signature and xades on QualifyingProperties. Exclusive C14N drops a declaration no element or attribute
+    /// uses, so one anywhere else would change the document's bytes and no digest. The walk stops at a nested
+    /// Signature, which is read as a signature of its own.
+    static func declarationsOnlyWhereTheSignerWritesThem(in signature: xmlNodePtr, qualifyingProperties: xmlNodePtr)
+        throws(SignatureFailure)
+    {
+        var pending = [signature]
+        while let node = pending.popLast() {
+            let allowed = node == signature ? [XMLDSig.namespace] : node == qualifyingProperties ? [XAdES.namespace] : []
+            try declarations(node, allowed, XMLTree.localName(node))
+            pending += XMLTree.elementChildren(of: node).filter { !isDS($0, "Signature") }
+        }
     }
 
     /// Only these namespace declarations (by URI) on the element.

@@ -13,6 +13,11 @@ public enum XMLParseError: Error, Sendable, Hashable, CustomStringConvertible {
     case documentHasDoctype
     /// libxml2 found the document not well-formed XML (the first error, with its position).
     case documentIsNotWellFormed(XMLDiagnostic)
+    /// A start tag (starting on this line) holds more attributes and namespace declarations than any contract needs; nothing was
+    /// parsed. libxml2's parser and C14N take time quadratic in their number on one element.
+    case documentExceedsAttributeLimit(line: Int, maxAttributes: Int)
+    /// The document has more elements than any contract needs; nothing was parsed.
+    case documentExceedsElementLimit(maxElements: Int)
 
     public var description: String {
         switch self {
@@ -22,6 +27,9 @@ public enum XMLParseError: Error, Sendable, Hashable, CustomStringConvertible {
         case .documentHasNulByte(let byteOffset): "document holds a NUL byte (byte offset \(byteOffset))"
         case .documentHasDoctype: "document has a DOCTYPE; DTDs and entities are refused"
         case .documentIsNotWellFormed(let diagnostic): "document is not well-formed XML: \(diagnostic)"
+        case .documentExceedsAttributeLimit(let line, let maxAttributes):
+            "an element on line \(line) has more than \(maxAttributes) attributes and namespace declarations"
+        case .documentExceedsElementLimit(let maxElements): "document has more than \(maxElements) elements"
         }
     }
 }
@@ -30,6 +38,10 @@ public enum XMLParseError: Error, Sendable, Hashable, CustomStringConvertible {
 public final class XMLDocument {
     /// 1 MiB: a rendered contract with two signatures is a few tens of kilobytes.
     public static let defaultMaxBytes = 1 << 20
+    /// Attributes and namespace declarations on one element: a contract's root has four, a Reference two.
+    public static let maxAttributesPerElement = 64
+    /// Elements in a document: a contract with both signatures has about 140, its template's XSD about 200.
+    public static let maxElements = 4_096
 
     let pointer: xmlDocPtr
 
@@ -65,7 +77,7 @@ public final class XMLDocument {
         }
     }
 
-    /// Size cap before anything else, UTF-8 only, no NUL byte.
+    /// Size cap before anything else, UTF-8 only, no NUL byte, and the attribute and element limits.
     private static func checkBytes(_ bytes: [UInt8], maxBytes: Int) throws {
         guard bytes.count <= maxBytes, bytes.count <= Int(Int32.max) else {
             throw XMLParseError.documentExceedsSizeLimit(byteCount: bytes.count, maxBytes: maxBytes)
@@ -75,6 +87,48 @@ public final class XMLDocument {
         }
         if let offset = bytes.firstIndex(of: 0) {
             throw XMLParseError.documentHasNulByte(byteOffset: offset)
+        }
+        try checkMarkupCounts(bytes)
+    }
+
+    /// Refuses, before libxml2 reads them, documents with more than `maxAttributesPerElement` attributes and namespace
+    /// declarations on an element or more than `maxElements` elements. libxml2 checks a start tag's attributes for
+    /// duplicates pair by pair and appends each to a list it walks, and exclusive C14N sorts them by insertion: one
+    /// element with thousands of attributes costs a tenth of a second per 64 KiB, in parsing alone.
+    ///
+    /// Counted on the bytes, so the parser never sees such a document: every attribute or declaration of a start tag
+    /// has its `=` outside quotes before the tag's `>`, and libxml2 ends a start tag at a `<` (never allowed in an
+    /// attribute value), so the `=` counted from each `<` to the next unquoted `>` bound what libxml2 reads there.
+    /// Likewise every element starts at a `<` followed by a name. Comments, CDATA and processing instructions can only
+    /// add to the counts, and a contract has none.
+    private static func checkMarkupCounts(_ bytes: [UInt8]) throws {
+        let (open, close, equals, newline) = (UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "="), UInt8(ascii: "\n"))
+        let notElements: Set<UInt8> = [UInt8(ascii: "/"), UInt8(ascii: "!"), UInt8(ascii: "?")]
+        try bytes.withUnsafeBufferPointer { buffer in
+            var (elements, attributes, line, tagLine) = (0, 0, 1, 1)
+            var inTag = false
+            var quote: UInt8? = nil
+            for (offset, byte) in buffer.enumerated() {
+                if byte == newline { line += 1 }
+                if byte == open {
+                    (inTag, quote, attributes, tagLine) = (true, nil, 0, line)
+                    if offset + 1 < buffer.count, !notElements.contains(buffer[offset + 1]) { elements += 1 }
+                    if elements > maxElements { throw XMLParseError.documentExceedsElementLimit(maxElements: maxElements) }
+                } else if !inTag {
+                    continue
+                } else if let closing = quote {
+                    if byte == closing { quote = nil }
+                } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
+                    quote = byte
+                } else if byte == equals {
+                    attributes += 1
+                    if attributes > maxAttributesPerElement {
+                        throw XMLParseError.documentExceedsAttributeLimit(line: tagLine, maxAttributes: maxAttributesPerElement)
+                    }
+                } else if byte == close {
+                    inTag = false
+                }
+            }
         }
     }
 

@@ -10,7 +10,7 @@ import class Foundation.NSLock
 public enum SignatureFailure: Error, Sendable, Hashable, CustomStringConvertible {
     /// The Signature element is not exactly what the platform writes (see `ProfileSignature`).
     case signatureIsNotInProfile(String)
-    /// The X509Certificate is not one DER certificate.
+    /// The X509Certificate is not a certificate at all (one that is, but not in DER, is not in the profile).
     case signerCertificateIsMalformed
     /// The signature's RFC 3161 timestamp does not verify; its time is unknown.
     case timestampIsInvalid(TimeStampFailure)
@@ -89,6 +89,16 @@ public struct SignatureReport: Sendable, Hashable {
     public var isValid: Bool { failures.isEmpty }
 }
 
+extension SignatureReport {
+    /// The same report with the validity check failed by `failure`, the first failure (see `judgingRevocations`).
+    fileprivate func failingValidity(_ failure: SignatureFailure) -> SignatureReport {
+        SignatureReport(
+            position: position, algorithm: algorithm, signerCertificate: signerCertificate, signingTime: signingTime,
+            claimedSigningTime: claimedSigningTime, timestamp: timestamp, chain: chain, validityAtSigningTime: .failed, digest: digest,
+            signatureValue: signatureValue, failures: [failure] + failures, digestValue: digestValue, signatureValue64: signatureValue64)
+    }
+}
+
 /// What verification found for a whole document.
 public struct VerificationReport: Sendable, Hashable {
     public enum Failure: Sendable, Hashable, CustomStringConvertible {
@@ -99,7 +109,8 @@ public struct VerificationReport: Sendable, Hashable {
         /// it that holds the countersignature, or there are more than two.
         case signatureIsOutOfPlace
         case signature(position: Int, SignatureFailure)
-        /// The document is not a TuitionGuard contract naming its parties (甲方 licence, 乙方 guardian).
+        /// The document is not a TuitionGuard contract naming its parties (甲方 licence, 乙方 guardian). A document
+        /// failure, found before any signature is checked; its signatures are then not checked at all.
         case documentNamesNoParties
         /// Signature 0 is not an institution certificate for the document's 甲方 licence number.
         case firstSignatureIsNotPartyA
@@ -186,6 +197,11 @@ public struct XMLSignatureVerifier: Sendable {
         if XMLTree.hasCommentOrProcessingInstruction(document.pointer) {
             documentFailures.append(.documentHasCommentOrProcessingInstruction)
         }
+        // A document that is not a contract naming its parties fails whatever its signatures say: found first, it costs
+        // no C14N and no cryptography.
+        guard let parties = ContractParties.named(in: document) else {
+            return VerificationReport(signatures: [], documentFailures: documentFailures + [.documentNamesNoParties])
+        }
         let elements = XMLTree.descendants(of: root, named: "Signature", in: XMLDSig.namespace)
         var profiles: [ProfileSignature?] = []
         let reports = elements.enumerated().map { position, element in
@@ -199,7 +215,21 @@ public struct XMLSignatureVerifier: Sendable {
             && (elements.count < 2 || profiles[0].map { $0.countersignature == elements[1] } ?? true)
         if !placed { documentFailures.append(.signatureIsOutOfPlace) }
         return VerificationReport(
-            signatures: reports, documentFailures: documentFailures, partyFailures: ContractParties.check(document, reports))
+            signatures: reports, documentFailures: documentFailures, partyFailures: ContractParties.check(parties, reports))
+    }
+
+    /// `report`, made by a verifier of the same anchor without revocations, judged with this verifier's revocations:
+    /// what `verify` with them reports, without a second pass of C14N and cryptography. Revocation decides only the
+    /// validity check, which ran for a signature exactly when the checks before it (profile, certificate, timestamp,
+    /// chain) had passed, so its failure comes first; the validity period it checks too had passed already.
+    public func judgingRevocations(of report: VerificationReport) -> VerificationReport {
+        let signatures = report.signatures.map { signature in
+            guard signature.validityAtSigningTime == .passed, let certificate = signature.signerCertificate,
+                let time = signature.signingTime, let failure = validityFailure(of: certificate, at: time)
+            else { return signature }
+            return signature.failingValidity(failure)
+        }
+        return VerificationReport(signatures: signatures, documentFailures: report.documentFailures, partyFailures: report.partyFailures)
     }
 
     private func verifySignature(_ element: xmlNodePtr, in document: XMLDocument, position: Int)
@@ -215,8 +245,18 @@ public struct XMLSignatureVerifier: Sendable {
         guard let profile else { return (check.report(position: position, profile: nil, certificate: nil), nil) }
         // A signer signs many contracts: one already found to chain to the anchor is neither parsed nor chained again.
         let chainedSigner = trust.chainedSigner(profile.certificateDER)
-        let certificate = chainedSigner ?? (try? Certificate(derRepresentation: profile.certificateDER))
-        if certificate == nil { check.failures.append(.signerCertificateIsMalformed) }
+        var certificate = chainedSigner
+        if chainedSigner == nil {
+            do {
+                certificate = try Certificate(derRepresentation: profile.certificateDER)
+            } catch is CertificateIsNotDER {
+                // No digest covers KeyInfo: the certificate has one encoding, like every other part of the profile.
+                check.failures.append(.signatureIsNotInProfile("X509Certificate is not DER (it re-encodes to other bytes)"))
+                return (check.report(position: position, profile: nil, certificate: nil), nil)
+            } catch {
+                check.failures.append(.signerCertificateIsMalformed)
+            }
+        }
         checkTimestamp(of: profile, in: document, into: &check)
         if let certificate { checkCertificate(certificate, of: profile, alreadyChained: chainedSigner != nil, into: &check) }
         checkCryptography(of: profile, in: document, certificate: certificate, into: &check)

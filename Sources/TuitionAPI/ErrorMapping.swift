@@ -79,6 +79,7 @@ extension XMLParseError: APIFailureConvertible {
         switch self {
         case .documentExceedsSizeLimit: .bodyTooLarge
         case .documentIsNotUTF8, .documentHasNulByte, .documentHasDoctype, .documentIsNotWellFormed: .documentNotAccepted
+        case .documentExceedsAttributeLimit, .documentExceedsElementLimit: .documentTooComplex
         }
     }
 

@@ -115,6 +115,7 @@ enum APIFailure: String, CaseIterable, ProblemConvertible {
     case contractFieldUnknown = "contract_field_unknown"
     case contractTemplateNotFound = "contract_template_not_found"
     case documentNotAccepted = "document_not_accepted"
+    case documentTooComplex = "document_too_complex"
     case internalError = "internal_error"
     case caNotInitialised = "ca_not_initialised"
     case contractsNotConfigured = "contracts_not_configured"
@@ -137,7 +138,7 @@ enum APIFailure: String, CaseIterable, ProblemConvertible {
         case .tooManyFailedAuthentications: .tooManyRequests
         case .bodyTooLarge: .contentTooLarge
         case .beyondTree, .contractFieldMissing, .contractFieldInvalid, .contractFieldUnknown, .contractTemplateNotFound,
-            .documentNotAccepted:
+            .documentNotAccepted, .documentTooComplex:
             .unprocessableContent
         case .internalError: .internalServerError
         case .caNotInitialised, .contractsNotConfigured, .serviceUnavailable: .serviceUnavailable
@@ -166,6 +167,7 @@ enum APIFailure: String, CaseIterable, ProblemConvertible {
         case .contractFieldUnknown: "The contract template has no such field"
         case .contractTemplateNotFound: "No such contract template is installed"
         case .documentNotAccepted: "The document is not XML this service accepts"
+        case .documentTooComplex: "The document has more elements, or more attributes on one element, than a contract has"
         case .internalError: "Something went wrong on our side"
         case .caNotInitialised: "The platform CA is not initialised (tuitionguard ca init)"
         case .contractsNotConfigured: "This server has no contract templates or key-encryption key"

@@ -33,15 +33,16 @@ extension Contracts {
             failures: signature.failures.map(\.description))
     }
 
-    /// Verifies with the platform's revocations of the signers' certificates: once without, and again with them
-    /// when a signer's certificate was revoked (rare), so the rule lives in `XMLSignatureVerifier` alone.
+    /// Verifies with the platform's revocations of the signers' certificates: once without, then, when a signer's
+    /// certificate was revoked (rare), that report judged again with them (no second C14N or cryptography), so the
+    /// rule lives in `XMLSignatureVerifier` alone.
     func verifyWithRevocations(_ document: XMLDocument, anchor: Certificate) async throws -> VerificationReport {
         let verifier = verifiers.verifier(trusting: anchor)
         let first = verifier.verify(document)
         let revocations = try await CertificateRepository(store: store).revocations(
             serials: first.signatures.compactMap { $0.signerCertificate?.serialNumber })
         guard !revocations.isEmpty else { return first }
-        return verifier.with(revocations: revocations).verify(document)
+        return verifier.with(revocations: revocations).judgingRevocations(of: first)
     }
 }
 

@@ -116,14 +116,17 @@ struct ContractCommand: AsyncParsableCommand {
             abstract: "Verify every signature against the CA certificate; print the report; exit 1 unless all are valid.")
 
         @Option(help: "The platform CA certificate (PEM), the only trust anchor.") var ca: String
-        @Option(help: "The CA's revocation list (PEM, from /v1/ca/crl): revocations are judged at each timestamp's time.")
+        @Option(
+            help: "The CA's revocation list (PEM, from /v1/ca/crl; refused past its next update): revocations are judged at each timestamp's time.")
         var crl: String?
         @Flag(help: "Also require both signatures (the institution's and the guardian's).") var complete = false
         @Argument(help: "The contract document.") var document: String
 
         func run() throws {
             let anchor = try Certificate(pemRepresentation: try String(contentsOfFile: ca, encoding: .utf8))
-            let revocations = try crl.map { try RevocationList(pemRepresentation: try String(contentsOfFile: $0, encoding: .utf8), issuer: anchor) }
+            let revocations = try crl.map {
+                try RevocationList(pemRepresentation: try String(contentsOfFile: $0, encoding: .utf8), issuer: anchor, now: Date())
+            }
             let report = try XMLSignatureVerifier(trustAnchor: anchor, revocations: revocations?.revokedAt ?? [:]).verify(try readBytes(document))
             for signature in report.signatures {
                 print(

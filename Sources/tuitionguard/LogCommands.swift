@@ -2,6 +2,7 @@ import ArgumentParser
 import EvidenceLog
 import Foundation
 import TuitionAPI
+import TuitionCore
 import TuitionStore
 
 #if canImport(FoundationNetworking)
@@ -116,9 +117,8 @@ struct Log: AsyncParsableCommand {
             let entryRecord: LogEntryRecord = try readJSON(entry)
             let proofRecord: InclusionProofRecord = try readJSON(proof)
             try check(verifier.verify(signed), "the tree head's signature is not the log's")
-            guard let bytes = Data(base64Encoded: entryRecord.entry) else { throw Failure("the entry is not base64") }
-            let leaf = MerkleHasher.leafHash([UInt8](bytes))
-            try check(leaf == entryRecord.leafHash && leaf == proofRecord.leafHash, "the entry's bytes do not hash to the proof's leaf")
+            let leaf = try checkedLeafHash(entryRecord)
+            try check(leaf == proofRecord.leafHash, "the entry's bytes do not hash to the proof's leaf")
             try check(
                 proofRecord.index == entryRecord.index, "the proof is for index \(proofRecord.index), the entry is \(entryRecord.index)")
             try check(
@@ -177,10 +177,7 @@ struct Log: AsyncParsableCommand {
                 let page: EntriesPage = try await fetch("/v1/log/entries?start=\(start)&count=1000&end=\(signed.head.size)")
                 for entry in page.entries.prefix(while: { $0.index < signed.head.size }) {
                     try check(entry.index == range.size, "entry \(entry.index) arrived out of order")
-                    guard let bytes = Data(base64Encoded: entry.entry) else { throw Failure("entry \(entry.index) is not base64") }
-                    let leaf = MerkleHasher.leafHash([UInt8](bytes))
-                    try check(leaf == entry.leafHash, "entry \(entry.index) does not hash to its leaf hash")
-                    _ = range.append(leafHashes: [leaf])
+                    _ = range.append(leafHashes: [try checkedLeafHash(entry)])
                 }
                 next = page.next
                 if page.entries.isEmpty { break }
@@ -204,6 +201,20 @@ struct Log: AsyncParsableCommand {
             return try JSONDecoder.log.decode(T.self, from: data)
         }
     }
+}
+
+/// The leaf hash of a served entry, once its bytes are known to be one event in its canonical encoding and the served
+/// `event` to be that event. Only the bytes are hashed into the log: `event` is a copy decoded by the server, and
+/// `queuedAt` and `sequencedAt` are its word alone, covered by nothing the log signs.
+func checkedLeafHash(_ record: LogEntryRecord) throws -> LogHash {
+    guard let data = Data(base64Encoded: record.entry) else { throw Failure("entry \(record.index) is not base64") }
+    let bytes = [UInt8](data)
+    let event = try? EvidenceEvent.decode(canonical: bytes)
+    try check(event?.canonicalBytes() == bytes, "entry \(record.index) is not an event in its canonical encoding")
+    try check(record.event == event, "entry \(record.index): the served event is not the one its bytes encode")
+    let leaf = MerkleHasher.leafHash(bytes)
+    try check(leaf == record.leafHash, "entry \(record.index) does not hash to its leaf hash")
+    return leaf
 }
 
 struct Failure: Error, CustomStringConvertible {

@@ -60,6 +60,19 @@ import TuitionTestSupport
                 continue
             }
         }
+        // Every namespace declaration the signer does not write is refused by the profile of the signature it is in,
+        // and so is a certificate in BER.
+        let declarations = cases.keys.filter { $0.hasPrefix("a namespace declaration") || $0.hasPrefix("the ds namespace") }
+        let inTheCountersignature = declarations.filter { $0.contains("countersignature's") || $0.contains("Transform") }
+        #expect(declarations.count == 10 && inTheCountersignature.count == 5)
+        let certificate = "a certificate with a non-minimal length in the countersignature"
+        for name in declarations + [certificate] {
+            let position = inTheCountersignature.contains(name) || name == certificate ? 1 : 0
+            guard case .signature(position: position, .signatureIsNotInProfile)? = failure(name) else {
+                Issue.record("\(name): \(String(describing: failure(name)))")
+                continue
+            }
+        }
         // (The timestamp over the changed value fails first; the value itself is refused as malformed.)
         let highS = verdict(cases["a high-S ECDSA institution signature"]!)
         #expect(highS?.signatures[0].failures.contains(.signatureValueIsMalformed) == true, "\(String(describing: highS?.firstFailure))")
@@ -94,6 +107,20 @@ import TuitionTestSupport
         let otherGuardian = Array(text.replacingOccurrences(of: "<tg:guardianName>张三", with: "<tg:guardianName>李四").utf8)
         let signedGuardian = try parties.guardian[.ecdsaP256]!.sign(try parties.institution[.ecdsaP256]!.sign(otherGuardian))
         #expect(try verifier.verify(signedGuardian).firstFailure == .countersignatureIsNotPartyB)
+    }
+
+    /// A document that is not a contract naming its parties fails first, before any C14N or cryptography.
+    @Test func aSignedDocumentThatNamesNoPartiesIsRefusedBeforeItsSignaturesAreChecked() throws {
+        let text = String(decoding: sampleContract, as: UTF8.self)
+        for document in [
+            #"<?xml version="1.0" encoding="UTF-8"?><note xmlns="urn:note"><partyA>x</partyA></note>"#,
+            text.replacingOccurrences(of: "<tg:guardianName>张三</tg:guardianName>", with: ""),
+        ] {
+            let signed = try parties.institution[.ecdsaP256]!.sign(Array(document.utf8))
+            let report = try verifier.verify(signed)
+            #expect(report.firstFailure == .documentNamesNoParties && report.documentFailures == [.documentNamesNoParties])
+            #expect(report.signatures.isEmpty && !report.isValid)
+        }
     }
 
     @Test func foreignChainIsRefused() throws {

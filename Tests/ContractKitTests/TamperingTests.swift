@@ -1,6 +1,7 @@
 import ContractKit
 import Foundation
 import Testing
+import TuitionTestSupport
 
 @Suite struct TamperingTests {
     let parties = Parties.shared
@@ -112,6 +113,58 @@ import Testing
         #expect(signature.failures == [.signatureValueDoesNotMatchSignedInfo])
         #expect(signature.signerCertificate?.subject.commonName == "张三")
         #expect(report.partyFailures == [.firstSignatureIsNotPartyA])
+    }
+
+    /// A certificate is read only in DER: each BER form of one (which OpenSSL reads as the same certificate, its
+    /// to-be-signed part and the CA's signature unchanged) is refused as such, and in a signature by the profile, since
+    /// no digest covers KeyInfo.
+    @Test func aCertificateThatIsNotExactlyDERIsRefused() throws {
+        let der = parties.guardian[.ecdsaP256]!.certificate.derRepresentation
+        #expect(try Certificate(derRepresentation: der).derRepresentation == der)
+        let variants: [(String, [UInt8])] = [
+            ("a non-minimal outer length", DERVariant.nonMinimalOuterLength(der)),
+            ("an indefinite outer length", DERVariant.indefiniteOuterLength(der)),
+            ("a non-minimal length of the signature algorithm", DERVariant.nonMinimalInnerLength(der, element: 1)),
+            ("a non-minimal length of the signature", DERVariant.nonMinimalInnerLength(der, element: 2)),
+            ("a trailing byte", der + [0]),
+        ]
+        let text = String(decoding: try signedContract(institution: .ecdsaP256, guardian: .ecdsaP256), as: UTF8.self)
+        for (name, variant) in variants {
+            #expect(variant != der)
+            // Not a parse failure: OpenSSL reads these bytes, and only the re-encoding tells them apart.
+            #expect(throws: CertificateIsNotDER.self, "\(name)") { try Certificate(derRepresentation: variant) }
+            let tampered = try #require(text.reencodingCertificate(nth: 2) { _ in variant })
+            let report = try verifier.verify(Array(tampered.utf8))
+            #expect(!report.isValid && report.signatures[0].isValid, "\(name)")
+            guard case .signatureIsNotInProfile(let reason)? = report.signatures[1].firstFailure, reason.contains("DER") else {
+                Issue.record("\(name): \(String(describing: report.signatures[1].firstFailure))")
+                continue
+            }
+        }
+    }
+
+    /// Judging revocations on a report made without them gives what a whole verification with them gives.
+    @Test func revocationsJudgedAfterwardsGiveTheReportOfAWholeVerification() throws {
+        let signed = try XMLDocument.parse(try signedContract(institution: .ecdsaP256, guardian: .rsa2048))
+        let institution = parties.institution[.ecdsaP256]!.certificate.serialNumber
+        let guardian = parties.guardian[.rsa2048]!.certificate.serialNumber
+        let expired = try XMLDocument.parse(sampleContract)
+        let late = try parties.signer(parties.institution[.ecdsaP256]!, at: Parties.validity.end.addingTimeInterval(60))
+        try late.sign(expired, selfCheck: false)
+        let revocationLists: [[String: Date]] = [
+            [institution: Date(timeIntervalSince1970: 0)], [institution: Date().addingTimeInterval(3600)],
+            [guardian: Date(timeIntervalSince1970: 0), institution: Date().addingTimeInterval(-86_400 * 400)], [:],
+        ]
+        for document in [signed, expired] {
+            let withoutRevocations = verifier.verify(document)
+            for revocations in revocationLists {
+                let judging = verifier.with(revocations: revocations)
+                #expect(judging.judgingRevocations(of: withoutRevocations) == judging.verify(document), "\(revocations)")
+            }
+        }
+        let early = verifier.with(revocations: [institution: Date(timeIntervalSince1970: 0)])
+        let revoked = early.judgingRevocations(of: verifier.verify(signed))
+        #expect(revoked.signatures[0].validityAtSigningTime == .failed && revoked.signatures[1].isValid)
     }
 
     @Test func foreignCAFailsTheChainCheck() throws {

@@ -83,6 +83,14 @@ import TuitionTestSupport
                 ),
                 ("not XML", "合同", .unprocessableContent, "document_not_accepted"),
                 ("too large", String(repeating: "<a>", count: 30_000), .contentTooLarge, "body_too_large"),
+                // Quadratic in libxml2's parser and C14N: refused before parsing.
+                (
+                    "many attributes on one element",
+                    #"<tg:contract xmlns:tg="urn:tuitionguard:contract:1" "# + (0..<6_000).map { "a\($0)=''" }.joined(separator: " ")
+                        + "/>",
+                    .unprocessableContent, "document_too_complex"
+                ),
+                ("many elements", "<a>" + String(repeating: "<b/>", count: 5_000) + "</a>", .unprocessableContent, "document_too_complex"),
             ]
             for (name, body, status, code) in cases {
                 let reply = try await api.call(.post, "/v1/contract-verifications", json: body)

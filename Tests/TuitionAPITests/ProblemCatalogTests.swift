@@ -51,6 +51,8 @@ import TuitionUseCases
         (ContractRenderError.templateInvalid("x"), .internalServerError, "internal_error"),
         (XMLParseError.documentExceedsSizeLimit(byteCount: 2, maxBytes: 1), .contentTooLarge, "body_too_large"),
         (XMLParseError.documentHasDoctype, .unprocessableContent, "document_not_accepted"),
+        (XMLParseError.documentExceedsAttributeLimit(line: 1, maxAttributes: 64), .unprocessableContent, "document_too_complex"),
+        (XMLParseError.documentExceedsElementLimit(maxElements: 4_096), .unprocessableContent, "document_too_complex"),
         (HTTPError(.contentTooLarge), .contentTooLarge, "body_too_large"),
         (CommitOutcomeUnknown(cause: CancellationError()), .gatewayTimeout, "retry_with_same_idempotency_key"),
         (DeadlineExceeded(limit: .seconds(1)), .serviceUnavailable, "service_unavailable"),

@@ -45,6 +45,25 @@ public enum TamperingCorpus {
         add("a changed licence number in the signed content", text.replacingNth("</tg:licenceNumber>", 1, with: "0</tg:licenceNumber>"),
             xmlsec1Accepts: false)
 
+        // Namespace declarations exclusive C14N drops (no element or attribute uses them), in each part of each
+        // signature: a Reference's children, the signed properties, the unsigned properties and the timestamp.
+        let note = #" xmlns:note="urn:note:anything""#
+        for (tag, institutionOccurrence, countersignatureOccurrence) in [
+            ("<ds:DigestMethod", 1, 3), ("<xades:SigningTime", 1, 2), ("<xades:UnsignedProperties", 1, 2),
+            ("<xades:SignatureTimeStamp", 1, 2),
+        ] {
+            let places = [("the institution's", institutionOccurrence), ("the countersignature's", countersignatureOccurrence)]
+            for (whose, occurrence) in places {
+                let tampered = text.replacingNth(tag, occurrence, with: tag + note)
+                add("a namespace declaration on \(whose) \(tag.dropFirst())", tampered, xmlsec1Accepts: true)
+            }
+        }
+        add("the ds namespace declared again on a Transform of the countersignature",
+            text.replacingNth("<ds:Transform ", 4, with: #"<ds:Transform xmlns:ds="http://www.w3.org/2000/09/xmldsig#" "#),
+            xmlsec1Accepts: true)
+        let holder = text.replacingNth("<ds:Object><ds:Signature", 1, with: "<ds:Object\(note)><ds:Signature")
+        add("a namespace declaration on the Object holding the countersignature", holder, xmlsec1Accepts: true)
+
         // Bytes the parser would not see, or C14N would drop.
         add("a NUL byte and a second contract after the root", text + "\u{0}" + secondContract)
         add("an element after the root", text + secondContract)
@@ -58,11 +77,69 @@ public enum TamperingCorpus {
         // the high-S first signature itself.)
         if let high = text.highS() { add("a high-S ECDSA institution signature", high, xmlsec1Accepts: false) }
         add("a re-wrapped certificate", text.rewrappingNth("<ds:X509Certificate>", 2), xmlsec1Accepts: true)
+        // The same certificate in BER: a longer form of its outer length, which OpenSSL reads and would encode shorter.
+        add("a certificate with a non-minimal length in the countersignature",
+            text.reencodingCertificate(nth: 2, DERVariant.nonMinimalOuterLength), xmlsec1Accepts: true)
         return cases
     }
 }
 
+/// BER encodings of a DER certificate that OpenSSL reads as the same certificate (its to-be-signed part, which the
+/// CA's signature covers, unchanged).
+public enum DERVariant {
+    /// The outer SEQUENCE's length in one more byte than needed: `30 82 LL LL` as `30 83 00 LL LL`.
+    public static func nonMinimalOuterLength(_ der: [UInt8]) -> [UInt8] {
+        let (header, length) = tlv(der, at: 0)
+        return [0x30] + longLength(length, bytes: 3) + Array(der[header...])
+    }
+
+    /// The outer SEQUENCE with BER's indefinite length, ended by two zero bytes.
+    public static func indefiniteOuterLength(_ der: [UInt8]) -> [UInt8] {
+        let (header, _) = tlv(der, at: 0)
+        return [0x30, 0x80] + Array(der[header...]) + [0, 0]
+    }
+
+    /// The `index`-th element of the outer SEQUENCE (0: to-be-signed, 1: signature algorithm, 2: signature) with its
+    /// length in one more byte than needed.
+    public static func nonMinimalInnerLength(_ der: [UInt8], element index: Int) -> [UInt8] {
+        let (outerHeader, _) = tlv(der, at: 0)
+        var offset = outerHeader
+        var content: [UInt8] = []
+        for position in 0..<3 {
+            let (header, length) = tlv(der, at: offset)
+            let value = Array(der[(offset + header)..<(offset + header + length)])
+            let lengthBytes = position == index ? longLength(length, bytes: header) : Array(der[(offset + 1)..<(offset + header)])
+            content += [der[offset]] + lengthBytes + value
+            offset += header + length
+        }
+        return [0x30] + longLength(content.count, bytes: 2) + content
+    }
+
+    /// A DER header's size and content length at `offset`.
+    static func tlv(_ der: [UInt8], at offset: Int) -> (header: Int, length: Int) {
+        let first = Int(der[offset + 1])
+        guard first & 0x80 != 0 else { return (2, first) }
+        let count = first & 0x7f
+        return (2 + count, der[(offset + 2)..<(offset + 2 + count)].reduce(0) { $0 << 8 | Int($1) })
+    }
+
+    /// A long-form length in `bytes` bytes (`0x80 | bytes` then big-endian), leading zeros and all.
+    static func longLength(_ length: Int, bytes: Int) -> [UInt8] {
+        [0x80 | UInt8(bytes)] + (0..<bytes).reversed().map { UInt8(truncatingIfNeeded: length >> (8 * $0)) }
+    }
+}
+
 extension String {
+    /// The n-th X509Certificate's DER changed by `variant`, written as the signer writes base64.
+    public func reencodingCertificate(nth n: Int, _ variant: ([UInt8]) -> [UInt8]) -> String? {
+        guard let range = base64Range(afterNth: "<ds:X509Certificate>", n),
+            let der = Data(base64Encoded: String(self[range]), options: .ignoreUnknownCharacters)
+        else { return nil }
+        let changed = Data(variant([UInt8](der)))
+        return replacingCharacters(
+            in: range, with: "\n" + changed.base64EncodedString(options: [.lineLength76Characters, .endLineWithLineFeed]) + "\n")
+    }
+
     func replacingLast(_ target: String, with replacement: String) -> String? {
         guard let range = range(of: target, options: .backwards) else { return nil }
         return replacingCharacters(in: range, with: replacement)

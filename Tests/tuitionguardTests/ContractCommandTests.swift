@@ -82,6 +82,19 @@ import TuitionTestSupport
             let verify = try ContractCommand.Verify.parse(["--ca", path("ca.pem"), "--crl", path("ca.crl"), path("signed.xml")])
             if valid { try verify.run() } else { #expect(throws: ExitCode.self) { try verify.run() } }
         }
+        // A CRL past its next update (it may lack later revocations) or issued in the future is refused, not used.
+        // (X.509 times are whole seconds.)
+        func second(_ offset: TimeInterval) -> Date { Date(timeIntervalSince1970: (now.timeIntervalSince1970 + offset).rounded(.down)) }
+        let outOfDate = RevocationListError.revocationListIsOutOfDate(nextUpdate: second(-86_400))
+        let notYetValid = RevocationListError.revocationListIsNotYetValid(thisUpdate: second(3600))
+        let stale = [(second(-2 * 86_400), second(-86_400), outOfDate), (second(3600), second(86_400), notYetValid)]
+        for (thisUpdate, nextUpdate, expected) in stale {
+            let crl = try ca.revocationList([], now: thisUpdate, nextUpdate: nextUpdate)
+            try crl.write(toFile: path("ca.crl"), atomically: true, encoding: .utf8)
+            #expect(throws: expected) {
+                try ContractCommand.Verify.parse(["--ca", path("ca.pem"), "--crl", path("ca.crl"), path("signed.xml")]).run()
+            }
+        }
         // Missing fields are named.
         try #"{"institution.name":"只有名称"}"#.write(toFile: path("partial.json"), atomically: true, encoding: .utf8)
         #expect(throws: ContractRenderError.fieldMissing("contract.number")) {

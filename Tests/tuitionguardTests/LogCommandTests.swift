@@ -45,6 +45,23 @@ import TuitionTestSupport
                 "--proof", try folder.save(consistency, "consistency.json"),
             ]).run()
 
+            // The genuine entry and proof with another decoded `event` (or none) beside them is refused: only the
+            // bytes are in the log, so the event must be the one they encode.
+            let genuine = try #require(entry.event)
+            var otherEvent = entry
+            otherEvent.event = EvidenceEvent(
+                kind: .refund, occurredAt: Date(timeIntervalSince1970: Double(genuine.occurredAtMilliseconds) / 1000),
+                institution: genuine.institutionId, amount: Money(fen: 1))
+            var noEvent = entry
+            noEvent.event = nil
+            for (name, served) in [("another event", otherEvent), ("no event", noEvent)] {
+                #expect(throws: Failure.self, "\(name)") {
+                    try verifyInclusionRun(publicKey, headFile, try folder.save(served, "served.json"), proofFile)
+                }
+                #expect(throws: Failure.self, "\(name)") { try checkedLeafHash(served) }
+            }
+            #expect(try checkedLeafHash(entry) == entry.leafHash)
+
             // A changed entry, a changed head or a head signed by another key is refused.
             var forged = entry
             forged.entry = Data("{\"forged\":true}".utf8).base64EncodedString()
@@ -60,6 +77,32 @@ import TuitionTestSupport
             #expect(throws: Failure.self) {
                 try verifyInclusionRun(publicKey, try folder.save(impostor, "impostor.json"), entryFile, proofFile)
             }
+        }
+    }
+
+    /// An entry's bytes must be one event in its canonical encoding: another encoding of the same event (white space
+    /// here or there) would be a different leaf for the same event, and bytes that are no event have nothing to show.
+    /// `verify-inclusion` and `audit` both read entries through `checkedLeafHash`.
+    @Test func anEntryMustBeItsEventsCanonicalBytes() throws {
+        let event = EvidenceEvent(
+            kind: .payment, occurredAt: Date(timeIntervalSince1970: 1_795_445_024), institution: Institution.ID(UUID()),
+            amount: Money(fen: 320_000), lessons: 40, reference: "payment:x")
+        let canonical = event.canonicalBytes()
+        /// An entry as the API serves it, read from JSON as the commands read it.
+        func record(_ bytes: [UInt8], event: EvidenceEvent?) throws -> LogEntryRecord {
+            let leaf = String(decoding: try JSONEncoder().encode(MerkleHasher.leafHash(bytes)), as: UTF8.self)
+            let served = String(decoding: try JSONEncoder().encode(event), as: UTF8.self)
+            let entry = Data(bytes).base64EncodedString()
+            let times = #""queuedAt":"2026-12-05T00:00:00Z","sequencedAt":"2026-12-05T00:00:01Z""#
+            let json = #"{"index":0,"entry":"\#(entry)","leafHash":\#(leaf),"event":\#(served),\#(times)}"#
+            return try JSONDecoder.log.decode(LogEntryRecord.self, from: Data(json.utf8))
+        }
+        #expect(try checkedLeafHash(try record(canonical, event: event)) == MerkleHasher.leafHash(canonical))
+        let text = String(decoding: canonical, as: UTF8.self)
+        for other in [" " + text, text.replacingOccurrences(of: ",", with: ", "), text.uppercased(), #"{"forged":true}"#] {
+            let bytes = Array(other.utf8)
+            let served = try record(bytes, event: try? EvidenceEvent.decode(canonical: bytes))
+            #expect(throws: Failure.self, "\(other)") { try checkedLeafHash(served) }
         }
     }
 
