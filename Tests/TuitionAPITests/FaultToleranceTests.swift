@@ -395,16 +395,22 @@ private func problemCode(_ response: TestResponse) -> String? {
         ])
     }
 
-    @Test func readyNeedsTheDatabaseAndALogThatKeepsUp() async throws {
+    /// The evidence queue is shared by every instance: a backlog (a province's fast-track) must not take them all out of
+    /// service at once. `/ready` reports the lag; `/metrics` carries it for alerting.
+    @Test func readyReportsTheLogsLagButDoesNotDependOnIt() async throws {
         let clock = TestClock()
         try await API.run("ready", clock: clock) { api, _ in
             #expect(try await api.call(.get, "/ready").status == .ok)
             _ = try await KnownDistrict.make(api.store)  // queues evidence events; no sequencer runs in tests
             clock.advance(by: 31)
             let behind = try await api.call(.get, "/ready")
-            #expect(behind.status == .serviceUnavailable, "\(behind.body)")
+            #expect(behind.status == .ok, "\(behind.body)")
             #expect(behind.json["database"] as? String == "ok")
             #expect((behind.json["oldestQueuedAgeSeconds"] as? Double ?? 0) >= 31)
+            let queued = behind.int("queueDepth")
+            #expect(queued > 2)
+            // The depth is counted only up to a bound, so a probe never counts a province's backlog row by row.
+            #expect(try await LogLagRepository(store: api.store, depthCountLimit: 2).lag().queueDepth == 2)
             let metrics = try await api.call(.get, "/metrics", token: API.metricsToken).body
             #expect(metrics.contains("# TYPE tuitionguard_evidence_queue_depth gauge"), "\(metrics)")
             #expect(metrics.contains("tuitionguard_evidence_queue_head_age_seconds"))
