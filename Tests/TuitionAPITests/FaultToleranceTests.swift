@@ -47,10 +47,10 @@ private func withTimedClient<T: Sendable>(
 
 /// A router of test routes (and those `routes` adds) behind the deadline responder, called through Hummingbird's router
 /// test client.
-private func withDeadlineApp(
+private func withDeadlineApp<T: Sendable>(
     limit: Duration, store: Store, routes: (Router<AppRequestContext>) -> Void = { _ in },
-    _ body: @Sendable @escaping (any TestClientProtocol) async throws -> Void
-) async throws {
+    _ body: @Sendable @escaping (any TestClientProtocol) async throws -> T
+) async throws -> T {
     let router = Router(context: AppRequestContext.self)
     router.addMiddleware { ProblemMiddleware() }
     routes(router)
@@ -69,7 +69,7 @@ private func withDeadlineApp(
     }
     let telemetry = Telemetry()
     let app = Application(responder: RequestDeadlineResponder(inner: router.buildResponder(), limit: limit, factory: telemetry.factory))
-    try await app.test(.router) { client in try await body(client) }
+    return try await app.test(.router) { client in try await body(client) }
 }
 
 /// A table whose every insert waits at COMMIT, in a deferred trigger, for advisory lock `key` (free unless a test holds
@@ -130,6 +130,41 @@ private func holdingAdvisoryLock<T: Sendable>(_ key: Int64, store: Store, _ body
     return try result.get()
 }
 
+/// Answers a request whose transaction inserts row 1 into a `CommitProbe` while another connection holds the probe's
+/// lock: the transaction stalls before COMMIT (`stallBeforeCommit`: in a statement taking the lock) or during it (in the
+/// probe's trigger) until the deadline has answered. Returns that answer and, once the lock was released and the
+/// handler ran to its end, the rows committed.
+private func answerToAStalledWrite(deadline: Duration, stallBeforeCommit: Bool) async throws -> (TestResponse, [Int: String]) {
+    var timeouts = DatabaseTimeouts()
+    timeouts.lock = .seconds(60)
+    return try await withTimedClient(timeouts) { store in
+        let probe = try await CommitProbe.create(on: store)
+        let (ended, handlerEnded) = AsyncStream<Void>.makeStream()
+        let routes: (Router<AppRequestContext>) -> Void = { router in
+            router.post("write") { _, _ -> Response in
+                defer { handlerEnded.yield() }
+                try await store.transaction { connection in
+                    try await connection.query("INSERT INTO \(unescaped: probe.table) (id) VALUES (1)", logger: store.logger)
+                    guard stallBeforeCommit else { return }
+                    for try await _ in try await connection.query("SELECT pg_advisory_xact_lock(\(probe.key))", logger: store.logger) {}
+                }
+                return Response(status: .ok)
+            }
+        }
+        let response = try await withDeadlineApp(limit: deadline, store: store, routes: routes) { client in
+            let response = try await holdingAdvisoryLock(probe.key, store: store) {
+                try await client.executeRequest(uri: "/write", method: .post, headers: [:], body: nil)
+            }
+            // The lock is free: the stalled statement or COMMIT completes and the handler runs to its end.
+            for await _ in ended { break }
+            return response
+        }
+        let committed = try await probe.rows(on: store)
+        try await probe.drop(on: store)
+        return (response, committed)
+    }
+}
+
 private func problemCode(_ response: TestResponse) -> String? {
     let json = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any]
     return json?["code"] as? String
@@ -173,64 +208,20 @@ private func problemCode(_ response: TestResponse) -> String? {
     /// The deadline passes while a statement before COMMIT is stalled (it waits on a lock another connection holds):
     /// the client is told nothing was written, so when the statement resumes the transaction must roll back, not commit.
     @Test func requestAnswered503WhileAStatementStalledCommitsNothing() async throws {
-        var timeouts = DatabaseTimeouts()
-        timeouts.lock = .seconds(60)
-        try await withTimedClient(timeouts) { store in
-            let probe = try await CommitProbe.create(on: store)
-            let (ended, handlerEnded) = AsyncStream<Void>.makeStream()
-            let routes: (Router<AppRequestContext>) -> Void = { router in
-                router.post("write-then-stall") { _, _ -> Response in
-                    defer { handlerEnded.yield() }
-                    try await store.transaction { connection in
-                        try await connection.query("INSERT INTO \(unescaped: probe.table) (id) VALUES (1)", logger: store.logger)
-                        for try await _ in try await connection.query("SELECT pg_advisory_xact_lock(\(probe.key))", logger: store.logger) {}
-                    }
-                    return Response(status: .ok)
-                }
-            }
-            try await withDeadlineApp(limit: .milliseconds(300), store: store, routes: routes) { client in
-                try await holdingAdvisoryLock(probe.key, store: store) {
-                    let response = try await client.executeRequest(uri: "/write-then-stall", method: .post, headers: [:], body: nil)
-                    #expect(response.status == .serviceUnavailable)
-                    #expect(problemCode(response) == "service_unavailable")
-                }
-                // The lock is free: the stalled statement completes and the handler runs to its end.
-                for await _ in ended { break }
-            }
-            #expect(try await probe.rows(on: store).isEmpty, "a request answered 'nothing was written' committed")
-            try await probe.drop(on: store)
-        }
+        let (response, committed) = try await answerToAStalledWrite(deadline: .milliseconds(300), stallBeforeCommit: true)
+        #expect(response.status == .serviceUnavailable)
+        #expect(problemCode(response) == "service_unavailable")
+        #expect(committed.isEmpty, "a request answered 'nothing was written' committed")
     }
 
     /// The deadline passes while COMMIT is under way (a deferred trigger waits on a lock): the answer is 504, outcome
     /// unknown, and the write stands once the COMMIT completes.
     @Test func requestWhoseCommitWasUnderWayIsAnswered504AndTheWriteStands() async throws {
-        var timeouts = DatabaseTimeouts()
-        timeouts.lock = .seconds(60)
-        try await withTimedClient(timeouts) { store in
-            let probe = try await CommitProbe.create(on: store)
-            let (ended, handlerEnded) = AsyncStream<Void>.makeStream()
-            let routes: (Router<AppRequestContext>) -> Void = { router in
-                router.post("write") { _, _ -> Response in
-                    defer { handlerEnded.yield() }
-                    try await store.transaction { connection in
-                        try await connection.query("INSERT INTO \(unescaped: probe.table) (id) VALUES (1)", logger: store.logger)
-                    }
-                    return Response(status: .ok)
-                }
-            }
-            // Generous: the body must reach COMMIT before the deadline, even with the whole suite running beside it.
-            try await withDeadlineApp(limit: .seconds(3), store: store, routes: routes) { client in
-                try await holdingAdvisoryLock(probe.key, store: store) {
-                    let response = try await client.executeRequest(uri: "/write", method: .post, headers: [:], body: nil)
-                    #expect(response.status == .gatewayTimeout)
-                    #expect(problemCode(response) == "retry_with_same_idempotency_key")
-                }
-                for await _ in ended { break }
-            }
-            #expect(try await probe.rows(on: store) == [1: "0"])
-            try await probe.drop(on: store)
-        }
+        // Generous: the body must reach COMMIT before the deadline, even with the whole suite running beside it.
+        let (response, committed) = try await answerToAStalledWrite(deadline: .seconds(3), stallBeforeCommit: false)
+        #expect(response.status == .gatewayTimeout)
+        #expect(problemCode(response) == "retry_with_same_idempotency_key")
+        #expect(committed == [1: "0"])
     }
 
     /// Under synchronous replication a statement timeout during COMMIT's wait for the standby would acknowledge a write a
