@@ -127,7 +127,7 @@ public func postgresConfiguration(url text: String) throws -> PostgresClient.Con
 /// transaction has them without a round trip), and how the pool notices dead connections.
 public struct DatabaseTimeouts: Sendable {
     /// `statement_timeout`: a statement running longer is cancelled by the server (57014, answered 503). COMMIT is
-    /// exempt (`Store.noStatementTimeoutAtCommit`): the request's deadline bounds it.
+    /// exempt (`Store.noStatementTimeoutAtCommit`): the request's or the batch's deadline bounds it.
     public var statement: Duration = .seconds(10)
     /// `lock_timeout`: a row lock waited on longer fails the statement (55P03, answered 503).
     public var lock: Duration = .seconds(5)
