@@ -30,7 +30,7 @@ public struct AppConfiguration: Sendable {
     public var requestDeadline: Duration = .seconds(15)
     /// Per-session bounds on the database (`TUITIONGUARD_STATEMENT_TIMEOUT_SECONDS`, `TUITIONGUARD_LOCK_TIMEOUT_SECONDS`).
     public var databaseTimeouts = DatabaseTimeouts()
-    /// When `/ready` says ready (`TUITIONGUARD_READY_MAX_LOG_LAG_SECONDS`).
+    /// When `/ready` says ready.
     public var readiness = ReadinessPolicy()
     /// A graceful shutdown (SIGTERM, SIGINT) ends within this, whatever is in flight (`TUITIONGUARD_SHUTDOWN_SECONDS`).
     public var shutdownBound: Duration = .seconds(10)
@@ -72,7 +72,6 @@ public struct AppConfiguration: Sendable {
         if let seconds = try seconds(environment, "TUITIONGUARD_REQUEST_DEADLINE_SECONDS") { configuration.requestDeadline = seconds }
         if let seconds = try seconds(environment, "TUITIONGUARD_STATEMENT_TIMEOUT_SECONDS") { configuration.databaseTimeouts.statement = seconds }
         if let seconds = try seconds(environment, "TUITIONGUARD_LOCK_TIMEOUT_SECONDS") { configuration.databaseTimeouts.lock = seconds }
-        if let seconds = try seconds(environment, "TUITIONGUARD_READY_MAX_LOG_LAG_SECONDS") { configuration.readiness.maximumLogLag = seconds }
         if let seconds = try seconds(environment, "TUITIONGUARD_SHUTDOWN_SECONDS") { configuration.shutdownBound = seconds }
         configuration.caKeyEncryptionKeyPath = environment["TUITIONGUARD_CA_KEK_FILE"]
         if let templates = environment["TUITIONGUARD_TEMPLATES_DIR"], !templates.isEmpty { configuration.templatesPath = templates }

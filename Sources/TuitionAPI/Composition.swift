@@ -136,7 +136,8 @@ public func buildApplication(configuration: AppConfiguration, dependencies: AppD
     let logger = dependencies.logger
     let background = BackgroundTasks(logger: logger)
     let health = ServiceHealth()
-    let fastTrack = FastTrackRunner(store: dependencies.backgroundStore, background: background, logger: logger)
+    let fastTrack = FastTrackRunner(
+        store: dependencies.backgroundStore, background: background, logger: logger, factory: dependencies.telemetry.factory)
     let router = buildRouter(
         configuration: configuration, dependencies: dependencies, health: health,
         services: Services(

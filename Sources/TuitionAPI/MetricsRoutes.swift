@@ -112,7 +112,9 @@ func livenessRegistry(lag: LogLag, health: ServiceHealth) -> PrometheusCollector
     func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "tuitionguard", metricName: metric, unitName: unit, helpText: help)
     }
-    registry.makeGauge(descriptor: name("evidence_queue_depth", "Evidence events queued and not yet logged")).set(lag.queueDepth)
+    let depth = name(
+        "evidence_queue_depth", "Evidence events queued and not yet logged, counted up to \(LogLagRepository.depthCountLimit)")
+    registry.makeGauge(descriptor: depth).set(lag.queueDepth)
     registry.makeGauge(descriptor: name("evidence_queue_head_age", unit: "seconds", "How long the oldest queued event has waited"))
         .set(lag.oldestQueuedAgeSeconds)
     if let age = lag.headAgeSeconds {

@@ -24,8 +24,8 @@ struct PartyController {
     /// A parent signs up in the app and gets a guardian token, shown once.
     func signUpGuardian(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (body, _) = try await request.decodeJSON(GuardianSignUp.self, context: context)
-        let guardian = try await services.parties.createGuardian(name: body.name, phone: body.phone ?? "")
-        return try TokenIssued(try await services.principals.issue(for: .guardian(guardian), label: "sign-up")).response
+        return try TokenIssued(try await services.principals.signUpGuardian(name: body.name, phone: body.phone ?? "", label: "sign-up"))
+            .response
     }
 
     func chargeCaps(_ request: Request, context: AppRequestContext) async throws -> Response {

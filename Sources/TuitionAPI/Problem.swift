@@ -61,6 +61,16 @@ public struct Problem: HTTPResponseError, Encodable, Sendable {
     static func invalidParameter(_ detail: String) -> Problem { Problem(APIFailure.invalidParameter, detail: detail) }
     static let serviceUnavailable = Problem(APIFailure.serviceUnavailable)
     static let outcomeUnknown = Problem(APIFailure.outcomeUnknown)
+
+    /// The answer to a request cut short by its deadline or an unavailable database: 503 "nothing was written" while
+    /// no transaction of the request has begun its COMMIT (claiming the answer keeps any later one from committing), 504
+    /// "outcome unknown" once one may have. Without a tracker (a router outside the deadline responder), 503.
+    static func cutShort(_ tracker: CommitTracker?) -> Problem {
+        switch tracker?.answer() ?? .nothingWritten {
+        case .nothingWritten: .serviceUnavailable
+        case .outcomeUnknown: .outcomeUnknown
+        }
+    }
 }
 
 /// An error the API can answer with: one fixed status, a stable code and a title per case, and the case's detail.
@@ -309,8 +319,11 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             return Problem(failure)
         case let error where DatabaseAvailability.isTransient(error):
-            logger.warning("database unavailable", metadata: ["error": "\(String(reflecting: error))"])
-            return .serviceUnavailable
+            // A transaction of this request may have committed before the failure (a route of two transactions): then
+            // "nothing was written" would be false, and a retry with a new key, or of a keyless route, would write twice.
+            let problem = Problem.cutShort(CommitTracker.current)
+            logger.warning("database unavailable", metadata: ["error": "\(String(reflecting: error))", "answer": "\(problem.code)"])
+            return problem
         case let error as DecodingError: return .malformedBody(describe(error))
         case let error as HTTPError: return problem(for: error, logger: logger)
         default:

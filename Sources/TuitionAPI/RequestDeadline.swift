@@ -5,9 +5,9 @@ import Metrics
 import TuitionStore
 
 /// Gives every request a deadline. A request still running when it passes is cancelled and answered at once: `503
-/// service_unavailable` when none of its transactions reached COMMIT, `504 retry_with_same_idempotency_key` when one
-/// may have. It wraps the whole router, so a handler stuck on a dead database connection, which ignores cancellation,
-/// still gets its client an answer.
+/// service_unavailable` when none of its transactions began its COMMIT (and then none will: `CommitTracker`), `504
+/// retry_with_same_idempotency_key` when one may have. It wraps the whole router, so a handler stuck on a dead database
+/// connection, which ignores cancellation, still gets its client an answer.
 struct RequestDeadlineResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context: Sendable {
     typealias Context = Inner.Context
     let inner: Inner
@@ -22,7 +22,7 @@ struct RequestDeadlineResponder<Inner: HTTPResponder>: HTTPResponder where Inner
                 try await withDeadline(limit) { try await inner.respond(to: request, context: context) }
             }
         } catch is DeadlineExceeded {
-            let problem: Problem = tracker.commitMayHaveHappened ? .outcomeUnknown : .serviceUnavailable
+            let problem = Problem.cutShort(tracker)
             Logger(label: "tuitionguard.deadline").warning(
                 "request passed its deadline",
                 metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "answer": "\(problem.code)"])

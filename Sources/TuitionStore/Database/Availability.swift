@@ -2,20 +2,60 @@ import PostgresNIO
 import Synchronization
 import _ConnectionPoolModule
 
-/// How far a request's transactions got, so that a request cut off by its deadline can say whether anything may have
-/// been written: before any COMMIT was sent nothing was (503, retry), after it the outcome is unknown (504, retry with
-/// the same Idempotency-Key, which replays the first answer).
+/// How far a request's transactions got and whether the request was answered, so that an answer and a COMMIT can never
+/// contradict each other. PostgresNIO ignores cancellation and `withTransaction` sends COMMIT once its closure returns,
+/// so a request answered at its deadline may still be running; the state is one atomic that only moves forward:
+/// - open: no transaction of the request has begun its COMMIT;
+/// - committing: one has (it sent COMMIT, or is about to): a COMMIT may have happened;
+/// - answered: the request was answered while its work could still run: no transaction of it may begin a COMMIT now.
+/// A transaction claims committing immediately before its COMMIT (`claimCommit`) and rolls back if the request was
+/// answered; the answer claims answered (`answer`) and says 503 "nothing was written" only if no COMMIT had begun.
 public final class CommitTracker: Sendable {
     @TaskLocal public static var current: CommitTracker?
 
-    private let commitSent = Atomic<Bool>(false)
+    /// What an answer that cuts the request short may say about its writes.
+    public enum Answer: Sendable {
+        /// No transaction of the request began its COMMIT, and none will: 503, retry.
+        case nothingWritten
+        /// A COMMIT may have happened: 504, retry with the same Idempotency-Key.
+        case outcomeUnknown
+    }
+
+    private static let open: UInt8 = 0
+    private static let committing: UInt8 = 1
+    private static let answered: UInt8 = 2
+
+    private let state = Atomic<UInt8>(CommitTracker.open)
 
     public init() {}
 
-    /// True once a transaction of the request has sent, or was about to send, its COMMIT.
-    public var commitMayHaveHappened: Bool { commitSent.load(ordering: .acquiring) }
+    /// Claims the request's answer: after it no transaction of the request begins a COMMIT. A second answer (one made
+    /// by work that outlived the first, whose response nobody reads) says `outcomeUnknown`.
+    public func answer() -> Answer {
+        state.exchange(Self.answered, ordering: .acquiringAndReleasing) == Self.open ? .nothingWritten : .outcomeUnknown
+    }
 
-    func markCommitting() { commitSent.store(true, ordering: .releasing) }
+    /// Called immediately before a transaction sends COMMIT. Throws `AnsweredBeforeCommit` when the request was already
+    /// answered (the transaction must roll back); returns true when this call moved the request from open to
+    /// committing, so a COMMIT that then definitely failed can give the claim back (`releaseClaim`).
+    func claimCommit() throws -> Bool {
+        let (claimed, original) = state.compareExchange(
+            expected: Self.open, desired: Self.committing, ordering: .acquiringAndReleasing)
+        if original == Self.answered { throw AnsweredBeforeCommit() }
+        return claimed
+    }
+
+    /// Gives back a claim whose COMMIT the server refused (the transaction rolled back), unless the request was
+    /// answered meanwhile.
+    func releaseClaim() {
+        _ = state.compareExchange(expected: Self.committing, desired: Self.open, ordering: .acquiringAndReleasing)
+    }
+}
+
+/// The request was answered (its deadline passed, or a failure was answered) before this transaction could begin its
+/// COMMIT: it rolled back, so the answer stays true.
+public struct AnsweredBeforeCommit: Error, CustomStringConvertible {
+    public var description: String { "the request was answered before this transaction's COMMIT; it rolled back" }
 }
 
 /// A COMMIT was sent but its reply never came (the connection broke): the transaction may or may not have committed.
@@ -32,7 +72,7 @@ public struct CommitOutcomeUnknown: Error, CustomStringConvertible {
 public enum DatabaseAvailability {
     public static func isTransient(_ error: any Error) -> Bool {
         switch error {
-        case is DeadlineExceeded, is CancellationError: return true
+        case is DeadlineExceeded, is CancellationError, is AnsweredBeforeCommit: return true
         case let error as ConnectionPoolError:
             return error == .connectionCreationCircuitBreakerTripped || error == .poolShutdown || error == .requestCancelled
         case let error as PSQLError:

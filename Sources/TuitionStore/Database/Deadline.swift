@@ -16,7 +16,9 @@ public struct DeadlineExceeded: Error, CustomStringConvertible {
 ///
 /// The operation runs in a task of its own and is only cancelled, never awaited, when the deadline wins: a
 /// PostgresNIO query on a connection whose server died without closing it ignores cancellation and never returns,
-/// and the caller must be answered all the same. Task-local values (the request's `CommitTracker`) reach it.
+/// and the caller must be answered all the same. Task-local values (the request's `CommitTracker`) reach it. Work that
+/// goes on after its deadline cannot commit what its caller was told did not happen: `Store.transaction` rolls back a
+/// transaction whose task was cancelled or whose request was answered, checked just before COMMIT.
 public func withDeadline<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
     let race = DeadlineRace<T>()
     let work = Task {

@@ -40,13 +40,23 @@ public struct Store: Sendable {
 
     /// Runs `body` in one transaction on the connection itself (inside storage; the layers above get a
     /// `StoreTransaction`); an error thrown by `body` rolls it back and is rethrown as it was.
+    ///
+    /// PostgresNIO ignores cancellation and `withTransaction` sends COMMIT whenever the closure returns, so a statement
+    /// that stalled past the request's deadline would otherwise commit after the client was told nothing was written.
+    /// Just before COMMIT the transaction rolls back instead when its task was cancelled or its request already
+    /// answered, and otherwise claims the request's COMMIT (`CommitTracker`), with no suspension point between the
+    /// claim and COMMIT being sent.
     func transaction<Result: Sendable>(
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
+        let tracker = CommitTracker.current
+        var claimed = false
         do {
             return try await client.withTransaction(logger: logger) { connection in
                 let result = try await body(connection)
-                CommitTracker.current?.markCommitting()
+                try await connection.run(Self.noStatementTimeoutAtCommit, logger: logger)
+                try Task.checkCancellation()
+                claimed = try tracker?.claimCommit() ?? false
                 return result
             }
         } catch let error as PostgresTransactionError {
@@ -55,6 +65,8 @@ public struct Store: Sendable {
             {
                 throw CommitOutcomeUnknown(cause: commit)
             }
+            // The server refused the COMMIT and rolled the transaction back: nothing of it was written.
+            if claimed, error.commitError != nil { tracker?.releaseClaim() }
             // Transfers post their accounts' totals at COMMIT (sql/0024): a restricted account that concurrent
             // transactions, each fine alone, would overdraw together refuses the later COMMIT, which rolls it back whole.
             if error.closureError == nil, let commit = error.commitError, rejection(for: commit) == .accountWouldGoNegative {
@@ -63,6 +75,16 @@ public struct Store: Sendable {
             throw error.closureError ?? error.beginError ?? error.commitError ?? error
         }
     }
+
+    /// Lifts `statement_timeout` for the rest of the transaction, which is only its COMMIT. Under synchronous
+    /// replication (Patroni's synchronous_mode, tools/cluster) COMMIT waits for the standby after the commit is already
+    /// durable on the primary; a statement timeout during that wait does not undo it: PostgreSQL cancels the wait with
+    /// only a WARNING and reports success, acknowledging a write a failover may lose. Without the timeout a slow standby
+    /// holds the COMMIT until the request's deadline, which answers 504 (outcome unknown) instead. `set_config(…, true)`
+    /// is transaction-local, so the session's bound is back for the next transaction. It costs one round trip per
+    /// transaction: a COMMIT cannot share a statement, and folding the setting into each transaction's last statement
+    /// would spread this rule over every repository.
+    static let noStatementTimeoutAtCommit: PostgresQuery = "SELECT set_config('statement_timeout', '0', true)"
 
     /// A transaction that may end tokens or change what their holders may do (a revocation, an institution's status):
     /// every cached token holder is forgotten once it has ended.
@@ -104,7 +126,8 @@ public func postgresConfiguration(url text: String) throws -> PostgresClient.Con
 /// Bounds the service puts on every database session (sent as startup parameters, so every statement of every
 /// transaction has them without a round trip), and how the pool notices dead connections.
 public struct DatabaseTimeouts: Sendable {
-    /// `statement_timeout`: a statement running longer is cancelled by the server (57014, answered 503).
+    /// `statement_timeout`: a statement running longer is cancelled by the server (57014, answered 503). COMMIT is
+    /// exempt (`Store.noStatementTimeoutAtCommit`): the request's or the batch's deadline bounds it.
     public var statement: Duration = .seconds(10)
     /// `lock_timeout`: a row lock waited on longer fails the statement (55P03, answered 503).
     public var lock: Duration = .seconds(5)

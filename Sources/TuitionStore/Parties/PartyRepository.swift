@@ -123,15 +123,18 @@ public struct PartyRepository: Sendable {
     // MARK: Guardians, insurers, students
 
     public func createGuardian(name: String, phone: String = "") async throws -> Guardian.ID {
+        try await store.transaction { connection in try await createGuardian(name: name, phone: phone, on: connection) }
+    }
+
+    /// The guardian and its bank account, in the caller's transaction.
+    func createGuardian(name: String, phone: String, on connection: PostgresConnection) async throws -> Guardian.ID {
         let (name, phone) = (try validText(name, maxScalars: 100), try validOptionalLine(phone, maxScalars: 32))
         let id = store.dependencies.newID()
         let now = store.dependencies.now()
-        try await store.transaction { connection in
-            try await connection.query(
-                "INSERT INTO guardians (id, name, phone, created_at) VALUES (\(id), \(name), \(phone), \(now))", logger: store.logger)
-            try await connection.query(
-                "INSERT INTO accounts (kind, guardian_id, restricted) VALUES ('guardian_bank', \(id), false)", logger: store.logger)
-        }
+        try await connection.query(
+            "INSERT INTO guardians (id, name, phone, created_at) VALUES (\(id), \(name), \(phone), \(now))", logger: store.logger)
+        try await connection.query(
+            "INSERT INTO accounts (kind, guardian_id, restricted) VALUES ('guardian_bank', \(id), false)", logger: store.logger)
         return Guardian.ID(id)
     }
 

@@ -61,6 +61,15 @@ public struct PrincipalRepository: Sendable {
         try await store.transaction { connection in try await issue(for: entity, label: label, on: connection) }
     }
 
+    /// A parent's sign-up: the guardian, its bank account and its first token in one transaction, so a failure
+    /// leaves nothing behind and the client's retry creates one guardian, not two.
+    public func signUpGuardian(name: String, phone: String, label: String) async throws -> IssuedToken {
+        try await store.transaction { connection in
+            let guardian = try await PartyRepository(store: store).createGuardian(name: name, phone: phone, on: connection)
+            return try await issue(for: .guardian(guardian), label: label, on: connection)
+        }
+    }
+
     func issue(for entity: PrincipalEntity, label: String, on connection: PostgresConnection) async throws -> IssuedToken {
         let token = Self.newToken()
         let id = store.dependencies.newID()
