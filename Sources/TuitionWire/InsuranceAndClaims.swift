@@ -144,7 +144,8 @@ public struct NewInsuranceProduct: Codable, Sendable {
 }
 
 /// An insurer insures an institution's unconsumed tuition. The period runs from 00:00 Shanghai time on
-/// `periodStart` up to, not including, 00:00 on `periodEnd`.
+/// `periodStart` (or from its issue, when that is later: cover is never backdated) up to, not including, 00:00 on
+/// `periodEnd`.
 public struct NewRiskPolicy: Codable, Sendable {
     public var productId: InsuranceProduct.ID
     public var institutionId: Institution.ID
