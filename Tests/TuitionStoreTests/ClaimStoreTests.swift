@@ -20,6 +20,14 @@ import TuitionWire
         return (insured, policy)
     }
 
+    /// A risk-control policy of ¥100,000 on the insured world's institution, beside the guardian's tuition policy.
+    static func riskPolicy(_ store: Store, _ insured: Insured) async throws -> PolicyRecord {
+        try await store.transaction {
+            try await InsuranceRepository(store: store).issueRiskPolicy(
+                insured.riskPolicy(.yuan(100_000)), insurer: insured.insurer, key: "premium:risk:\(insured.world.institution.id)", on: $0)
+        }
+    }
+
     static func file(_ store: Store, _ insured: Insured, policy: Policy.ID, claimed: Money) async throws -> ClaimRecord {
         try await store.transaction {
             try await ClaimRepository(store: store).file(
@@ -154,10 +162,7 @@ import TuitionWire
     @Test func aPayoutNeverRepaysMoreThanTheUnconsumedTuition() async throws {
         try await TestDatabase.withStore("claimcap") { store in
             let (insured, tuitionPolicy) = try await Self.insuredWorld(store)
-            let riskPolicy = try await store.transaction {
-                try await InsuranceRepository(store: store).issueRiskPolicy(
-                    insured.riskPolicy(.yuan(100_000)), insurer: insured.insurer, key: "premium:risk:claimcap", on: $0)
-            }
+            let riskPolicy = try await Self.riskPolicy(store, insured)
             let claims = ClaimRepository(store: store)
             let owed = insured.world.enrollment.amountFen
             // Two claims, one on each policy, each approved for the whole unconsumed tuition.
@@ -178,10 +183,7 @@ import TuitionWire
     @Test func theContestedValueIsAddedBackOnceAcrossClaims() async throws {
         try await TestDatabase.withStore("claimaddback") { store in
             let (insured, tuitionPolicy) = try await Self.insuredWorld(store)
-            let riskPolicy = try await store.transaction {
-                try await InsuranceRepository(store: store).issueRiskPolicy(
-                    insured.riskPolicy(.yuan(100_000)), insurer: insured.insurer, key: "premium:risk:claimaddback", on: $0)
-            }
+            let riskPolicy = try await Self.riskPolicy(store, insured)
             let enrollments = EnrollmentRepository(store: store)
             let lesson = try await store.transaction {
                 try await enrollments.recordLessons(
