@@ -97,11 +97,7 @@ extension API {
     @Test func theCatalogFiltersByDistrictCategoryPriceAndGradeAndPagesCheapestFirst() async throws {
         try await API.run("catalog") { api, _ in
             let district = try await KnownDistrict.make(api.store)
-            // A blacklisted institution's course is not in the catalog.
-            _ = try await PartyRepository(store: api.store).courseFromBeforeSanction(
-                NewCourse(title: "小学数学冲刺", category: .academic, pricePerLessonFen: .yuan(50), lessonMinutes: 45),
-                institution: district.d.id,
-                status: .blacklisted)
+            // A blacklisted institution's course (district.dCourse, ¥50 academic) is not in the catalog.
             let other = try await World.make(api.store, district: "330205", pricePerLessonFen: 9_000)
             func titles(_ query: String) async throws -> [String] {
                 let reply = try await api.call(.get, "/v1/public/courses?\(query)")
@@ -140,9 +136,7 @@ extension API {
     @Test func coursesCompareSideBySideInTheOrderAsked() async throws {
         try await API.run("compare") { api, _ in
             let district = try await KnownDistrict.make(api.store)
-            let blacklisted = try await PartyRepository(store: api.store).courseFromBeforeSanction(
-                NewCourse(title: "数学", category: .academic, pricePerLessonFen: .yuan(50), lessonMinutes: 45), institution: district.d.id,
-                status: .blacklisted)
+            let blacklisted = district.dCourse
             let (a, b) = (district.a.course.id.description, district.b.course.id.description)
             let reply = try await api.call(.get, "/v1/public/courses/compare?ids=\(b),\(a)")
             #expect(reply.status == .ok)

@@ -99,7 +99,8 @@ import TuitionWire
                 try await run(
                     store,
                     """
-                    UPDATE policies SET period_start = period_start - interval '40 days', period_end = period_end - interval '40 days'
+                    UPDATE policies SET period_start = period_start - interval '40 days', period_end = period_end - interval '40 days',
+                        created_at = created_at - interval '40 days'
                     WHERE id = \(policy.id.uuid)
                     """)
             }

@@ -26,16 +26,3 @@ extension InsuranceRepository {
         return try await acceptRiskPolicy(proposal.id, institution: new.institutionId, key: key, on: transaction)
     }
 }
-
-extension PartyRepository {
-    /// A course `institution` published before a sanction put it in `status` (a suspended, blacklisted or defunct
-    /// institution publishes nothing now).
-    public func courseFromBeforeSanction(_ new: NewCourse, institution: Institution.ID, status: InstitutionStatus) async throws
-        -> CourseRecord
-    {
-        try await setInstitutionStatus(institution, status: .active)
-        let course = try await createCourse(new, institution: institution)
-        try await setInstitutionStatus(institution, status: status)
-        return course
-    }
-}

@@ -12,7 +12,7 @@ import TuitionWire
 ///   (80 % share, ¥2,000 insured) covers ¥2,000 → ¥2,500 uncovered. Open warnings: a critical one overdue, a serious
 ///   one due in 2 days.
 /// - C (escrow, suspended, ungraded): an open notice due in 10 days.
-/// - D (blacklisted, grade D): an escalated warning.
+/// - D (blacklisted, grade D): an escalated warning; a course it published before (小学数学冲刺, ¥50 a lesson).
 /// - E (defunct): a running defunct case, 3 of 4 enrollments done, ¥123 uncovered.
 ///
 /// District: ¥7,400 unconsumed, covered ¥2,400 by escrow + ¥500 by reserve + ¥2,000 by insurance = ¥4,900 (66.2 %).
@@ -27,6 +27,8 @@ public struct KnownDistrict: Sendable {
     public let b: World
     public let c: InstitutionRecord
     public let d: InstitutionRecord
+    /// D's course, published before its blacklisting: kept, but in no public list.
+    public let dCourse: CourseRecord
     public let e: InstitutionRecord
     public let claim: ClaimRecord
 
@@ -78,19 +80,25 @@ public struct KnownDistrict: Sendable {
                 guardian: a.guardian, on: $0)
         }
 
-        func register(_ name: String, status: InstitutionStatus) async throws -> InstitutionRecord {
+        func register(_ name: String, status: InstitutionStatus, publishing course: NewCourse? = nil) async throws
+            -> (InstitutionRecord, CourseRecord?)
+        {
             let institution = try await parties.registerInstitution(
                 NewInstitution(
                     licenceNumber: "教民1330299\(UInt32.random(in: .min ... .max))", name: name, address: "宁波市海曙区",
                     creditCode: "52330203MJ0000002X", licenceValidUntil: today.addingMonths(12),
                     supervisionMode: .escrow, supervisedBank: "宁波银行"),
                 district: code)
+            var published: CourseRecord?
+            if let course { published = try await parties.createCourse(course, institution: institution.id) }
             try await parties.setInstitutionStatus(institution.id, status: status)
-            return institution
+            return (institution, published)
         }
-        let c = try await register("丙培训学校", status: .suspended)
-        let d = try await register("丁培训学校", status: .blacklisted)
-        let e = try await register("戊培训学校", status: .defunct)
+        let (c, _) = try await register("丙培训学校", status: .suspended)
+        let (d, dCourse) = try await register(
+            "丁培训学校", status: .blacklisted,
+            publishing: NewCourse(title: "小学数学冲刺", category: .academic, pricePerLessonFen: .yuan(50), lessonMinutes: 45))
+        let (e, _) = try await register("戊培训学校", status: .defunct)
 
         let now = store.dependencies.now()
         for (institution, grade, points) in [(a.institution.id, "A", 92), (b.institution.id, "C", 65), (d.id, "D", 30)] {
@@ -126,6 +134,6 @@ public struct KnownDistrict: Sendable {
             VALUES (\(UUID()), \(e.id.uuid), \(code.value), \(now), '停业跑路', \(now), 'running', 4, 3, 100000, 60000, 10000, 15000,
                     2700, 1, 12300)
             """)
-        return KnownDistrict(a: a, b: b, c: c, d: d, e: e, claim: claim)
+        return KnownDistrict(a: a, b: b, c: c, d: d, dCourse: dCourse!, e: e, claim: claim)
     }
 }
