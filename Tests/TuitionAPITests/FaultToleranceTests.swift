@@ -242,6 +242,28 @@ private func problemCode(_ response: TestResponse) -> String? {
         }
     }
 
+    /// The money writes lift the timeout in their own write statement, which saves the commit path its round trip:
+    /// their COMMIT runs without the session's bound all the same (the test database's is 300 s).
+    @Test func aMoneyWritesCommitRunsWithoutTheTimeoutItsOwnStatementLifted() async throws {
+        try await TestDatabase.withStore("commitlift") { store in
+            let world = try await World.make(store)
+            let probe = try await CommitProbe.create(on: store)
+            let enrollments = EnrollmentRepository(store: store)
+            _ = try await store.transaction { transaction in
+                try await transaction.connection.query("INSERT INTO \(unescaped: probe.table) (id) VALUES (1)", logger: store.logger)
+                return try await enrollments.pay(
+                    world.enrollment.id, guardian: world.guardian, amount: world.enrollment.amountFen, on: transaction)
+            }
+            _ = try await store.transaction { transaction in
+                try await transaction.connection.query("INSERT INTO \(unescaped: probe.table) (id) VALUES (2)", logger: store.logger)
+                return try await enrollments.recordLessons(
+                    world.enrollment.id, institution: world.institution.id, lessons: 1, takenOn: BusinessDate(shanghaiDateOf: Date()),
+                    on: transaction)
+            }
+            #expect(try await probe.rows(on: store) == [1: "0", 2: "0"])
+        }
+    }
+
     /// A route that committed one transaction and then failed on a transient error may have written: 504, not 503
     /// "nothing was written", which would invite a retry that writes twice.
     @Test func transientFailureAfterACommitIsAnswered504() async throws {

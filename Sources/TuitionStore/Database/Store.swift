@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 import TuitionCore
 
 /// Where ids and time come from; tests pass fixed ones.
@@ -50,11 +51,12 @@ public struct Store: Sendable {
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         let tracker = CommitTracker.current
+        let lift = CommitTimeoutLift()
         var claimed = false
         do {
             return try await client.withTransaction(logger: logger) { connection in
-                let result = try await body(connection)
-                try await connection.run(Self.noStatementTimeoutAtCommit, logger: logger)
+                let result = try await CommitTimeoutLift.$current.withValue(lift) { try await body(connection) }
+                if !lift.isDone { try await connection.run(Self.noStatementTimeoutAtCommit, logger: logger) }
                 try Task.checkCancellation()
                 claimed = try tracker?.claimCommit() ?? false
                 return result
@@ -84,7 +86,7 @@ public struct Store: Sendable {
     /// is transaction-local, so the session's bound is back for the next transaction. It costs one round trip per
     /// transaction: a COMMIT cannot share a statement, and folding the setting into each transaction's last statement
     /// would spread this rule over every repository.
-    static let noStatementTimeoutAtCommit: PostgresQuery = "SELECT set_config('statement_timeout', '0', true)"
+    static let noStatementTimeoutAtCommit: PostgresQuery = "SELECT \(unescaped: CommitTimeoutLift.expression)"
 
     /// A transaction that may end tokens or change what their holders may do (a revocation, an institution's status):
     /// every cached token holder is forgotten once it has ended.
@@ -261,4 +263,22 @@ extension PostgresConnection {
     func run(_ query: PostgresQuery, logger: Logger) async throws {
         for try await _ in try await self.query(query, logger: logger) {}
     }
+}
+
+/// Whether a statement of the current transaction already lifted `statement_timeout` for its COMMIT
+/// (`Store.noStatementTimeoutAtCommit`), so the commit path skips that round trip. The money writes, the hottest path,
+/// fold `expression` into their one write statement and call `noteLifted` once it has returned a row (a row means the
+/// statement evaluated the expression).
+final class CommitTimeoutLift: Sendable {
+    @TaskLocal static var current: CommitTimeoutLift?
+
+    /// Lifts the timeout for the rest of the transaction (`set_config(…, true)` is transaction-local).
+    static let expression = "set_config('statement_timeout', '0', true)"
+
+    private let lifted = Atomic<Bool>(false)
+
+    var isDone: Bool { lifted.load(ordering: .relaxed) }
+
+    /// A statement that evaluated `expression` ran in the current transaction.
+    static func noteLifted() { current?.lifted.store(true, ordering: .relaxed) }
 }

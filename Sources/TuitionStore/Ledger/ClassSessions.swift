@@ -123,6 +123,7 @@ extension EnrollmentRepository {
             recorded.reserveCapacity(writes.count)
             for try await row in try await connection.execute(statement, logger: logger) { recorded.append(row) }
             guard recorded.count == writes.count else { throw CorruptRow(value: "\(recorded.count) of \(writes.count) lessons written") }
+            CommitTimeoutLift.noteLifted()
             return recorded
         }
     }
@@ -185,9 +186,10 @@ struct WriteLessonsStatement: PostgresPreparedStatement {
             INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen,
                 institution_id, enrollment_id, created_at)
             SELECT i.release_key, 'release', (SELECT id FROM escrow), (SELECT id FROM operating), i.released_fen, $8, i.enrollment_id, $10
-            FROM items i WHERE i.released_fen > 0)
+            FROM items i WHERE i.released_fen > 0),
+        lifted AS (SELECT \(CommitTimeoutLift.expression))
         INSERT INTO lessons AS l (id, enrollment_id, institution_id, lessons, taken_on, value_fen, recorded_at)
-        SELECT lesson_id, enrollment_id, $8, lessons, $9::date, value_fen, $10 FROM items ORDER BY n
+        SELECT lesson_id, enrollment_id, $8, lessons, $9::date, value_fen, $10 FROM items CROSS JOIN lifted ORDER BY n
         RETURNING \(LessonRecord.columns)
         """
     typealias Row = LessonRecord

@@ -135,6 +135,7 @@ extension EnrollmentRepository {
             return nil
         }
         guard let (paid, transfers) = written, transfers == 1 else { throw CorruptRow(value: "payment wrote no transfer") }
+        CommitTimeoutLift.noteLifted()
         guard paid == expected else { throw CorruptRow(value: "payment returned \(paid), expected \(expected)") }
         return (paid, response)
     }
@@ -223,8 +224,9 @@ struct PaymentWriteStatement: PostgresPreparedStatement {
         queued AS (INSERT INTO evidence_queue (entry, queued_at) VALUES ($11, $10)),
         finished AS (\(FinishKeyStatement.update(firstBind: 12))),
         \(TransferStatement.accounts),
-        posted AS (\(TransferStatement.insert) RETURNING id)
-        SELECT paid.*, (SELECT count(*) FROM posted) FROM paid
+        posted AS (\(TransferStatement.insert) RETURNING id),
+        lifted AS (SELECT \(CommitTimeoutLift.expression))
+        SELECT paid.*, (SELECT count(*) FROM posted) FROM paid CROSS JOIN lifted
         """
     typealias Row = (EnrollmentRecord, Int64)
 
