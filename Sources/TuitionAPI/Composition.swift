@@ -204,7 +204,7 @@ private func buildRouter(
         to: router, store: store, telemetry: dependencies.telemetry, scrapeToken: configuration.web.metricsToken, health: health)
     let publicBaseURL = configuration.publicBaseURL ?? "http://\(configuration.host):\(configuration.port)"
     PublicController(repository: PublicRepository(store: store), addresses: PublicAddresses(baseURL: publicBaseURL)).addRoutes(to: router)
-    DashboardController(pages: DashboardPages(store: store, secureCookie: configuration.web.secureCookies)).addRoutes(
+    DashboardController(pages: DashboardPages(store: store, secureCookie: configuration.web.secureCookies), limiter: limiter).addRoutes(
         to: router, allowedOrigins: Set([WebSettings.origin(of: publicBaseURL)].compactMap { $0 }))
     ContractController(store: store, setup: dependencies.contracts).addRoutes(to: router.group("v1"))
     // Last: it then wraps only the not-found responder (Hummingbird applies middleware to the routes added after it).

@@ -163,7 +163,7 @@ struct TokenAuthentication: RouterMiddleware {
         }
         var context = context
         if token.utf8.count < 200, let holder = try await principals.holder(forToken: token) {
-            if holder.institutionStatus == .defunct && request.method != .get && request.method != .head {
+            if holder.institutionStatus == .defunct && request.method != .get && request.method != .head && !request.revokesAToken {
                 return try await replayOrRefuse(request, principal: holder.principal)
             }
             context.identity = holder.principal
@@ -185,6 +185,10 @@ struct TokenAuthentication: RouterMiddleware {
 }
 
 extension Request {
+    /// `DELETE /v1/tokens/{id}`: a holder may always end its own access (a defunct institution's token still reads
+    /// its guardians' data; a leaked one must not wait for the regulator). The route checks whose token it is.
+    var revokesAToken: Bool { method == .delete && uri.path.hasPrefix("/v1/tokens/") }
+
     /// The key of the transfer a keyed request moves money with: the kind, the entity the key belongs to, the key.
     func transferKey(_ kind: String, principal: Principal) -> String {
         "\(kind):\(principal.entity.idempotencyOwner):\(idempotencyKey ?? "")"

@@ -54,6 +54,8 @@ func redirect(to location: String, headers extra: HTTPFields = [:]) -> Response 
 /// overview, and lists of institutions, warnings, defunct cases and claims. Every page but sign-in needs a session.
 struct DashboardController {
     let pages: DashboardPages
+    /// The API's limiter of failed authentications: a token typed into the sign-in form is a guess like a bearer one.
+    let limiter: FailedAuthenticationLimiter
 
     func addRoutes(to router: Router<AppRequestContext>, allowedOrigins: Set<String>) {
         let dashboard = router.group("dashboard").add(middleware: SameOriginMiddleware(allowedOrigins: allowedOrigins))
@@ -72,9 +74,14 @@ struct DashboardController {
     }
 
     func signIn(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let address = context.remoteAddress ?? "local"
+        if limiter.retryAfter(address) != nil {
+            return html(Pages.render("sign-in", ["title": "监管部门登录", "error": "尝试次数过多，请稍后再试"]), status: .tooManyRequests)
+        }
         let body = try await request.collectBody(upTo: RequestBodyLimit.formBytes)
         let token = (try? URLEncodedFormDecoder().decode(SignInForm.self, from: String(buffer: body)))?.token ?? ""
         let principal = token.isEmpty || token.utf8.count >= 200 ? nil : try await pages.principals.principal(forToken: token)
+        if principal == nil { limiter.recordFailure(address) }
         guard let principal, principal.role == .regulator else {
             return html(
                 Pages.render("sign-in", ["title": "监管部门登录", "error": "令牌无效，或不是监管部门的令牌"]), status: .unauthorized)

@@ -75,8 +75,10 @@ struct InstitutionController {
         let scope = Scope(try context.principal(.regulator))
         let id: Institution.ID = try context.parameters.id("id")
         let institution = try await services.parties.institution(id, scope: scope).orNotFound()
-        // Blacklisting is final and revoked every token of the institution: it gets no new one.
+        // Blacklisting is final and revoked every token of the institution: it gets no new one. Nor does a defunct
+        // institution, which writes nothing more (and may have been blacklisted before its mark: the status no longer says).
         guard institution.status != .blacklisted else { throw Rejection.institutionIsBlacklisted }
+        guard institution.status != .defunct else { throw Rejection.institutionDefunct }
         return try TokenIssued(try await services.principals.issue(for: .institution(id), label: "issued by regulator")).response
     }
 

@@ -68,6 +68,22 @@ func knownDistrictFigures(_ district: KnownDistrict) -> [String: String] {
         }
     }
 
+    /// A token typed into the sign-in form is a guess like a bearer one: the same limiter counts it, and once it
+    /// refuses an address even the right token waits.
+    @Test func failedSignInsAreLimitedLikeFailedBearerTokens() async throws {
+        try await API.run("dashboard_limit") { api, _ in
+            try await PartyRepository(store: api.store).ensureDistrict(KnownDistrict.code)
+            let regulator = try await api.token(for: .regulator(KnownDistrict.code))
+            for attempt in 0..<20 {
+                let reply = try await api.raw(.post, "/dashboard/sign-in", headers: Self.form, body: "token=tg_guess\(attempt)")
+                #expect(reply.status == .unauthorized)
+            }
+            let limited = try await api.raw(.post, "/dashboard/sign-in", headers: Self.form, body: "token=\(regulator)")
+            #expect(limited.status == .tooManyRequests && limited.headers[.setCookie] == nil)
+            #expect(try await api.call(.get, "/v1/me", token: regulator).status == .tooManyRequests)
+        }
+    }
+
     @Test func onlyARegulatorsLiveTokenSignsIn() async throws {
         try await API.run("dashboard_refusal") { api, _ in
             let district = try await KnownDistrict.make(api.store)

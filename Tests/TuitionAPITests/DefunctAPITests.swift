@@ -82,7 +82,8 @@ import TuitionTestSupport
     }
 
     /// A request that ran before the mark, retried after it with the same Idempotency-Key (its answer was lost), gets
-    /// its first answer: a replay moves nothing. Anything else of the institution's is refused.
+    /// its first answer: a replay moves nothing. Anything else of the institution's is refused, but for ending its own
+    /// access.
     @Test func aRetryAfterTheMarkGetsItsFirstAnswerAndAnythingElseIsRefused() async throws {
         try await API.run("defunctreplay") { api, _ in
             let cast = try await Cast.make(api)
@@ -101,6 +102,14 @@ import TuitionTestSupport
             let changed = try await api.call(
                 .post, path, token: cast.institution, json: #"{"lessons":2,"takenOn":"\#(today)"}"#, idempotencyKey: "lesson-before-mark")
             #expect(changed.code == "institution_defunct", "\(changed.body)")
+            // The regulator issues it no new token.
+            let issued = try await api.call(.post, "/v1/institutions/\(cast.world.institution.id)/tokens", token: cast.regulator)
+            #expect(issued.status == .conflict && issued.code == "institution_defunct", "\(issued.body)")
+            // It may still end its own access: a defunct institution's token reads its guardians' data.
+            let revoked = try await api.call(.delete, "/v1/tokens/\(cast.institutionPrincipal)", token: cast.institution)
+            #expect(revoked.status == .noContent, "\(revoked.body)")
+            let afterwards = try await api.call(.get, "/v1/enrollments/\(cast.world.enrollment.id)", token: cast.institution)
+            #expect(afterwards.status == .unauthorized, "\(afterwards.body)")
             _ = try await Self.completed(api, case: marked.string("id"), token: cast.regulator)
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
         }

@@ -88,6 +88,22 @@ public struct Store: Sendable {
     /// would spread this rule over every repository.
     static let noStatementTimeoutAtCommit: PostgresQuery = "SELECT \(unescaped: CommitTimeoutLift.expression)"
 
+    /// Runs `body`'s reads in one read-only REPEATABLE READ transaction: every statement sees the same snapshot, so
+    /// reads made of several statements agree with each other whatever commits meanwhile.
+    func readingOneSnapshot<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await client.withConnection { connection in
+            try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            do {
+                let result = try await body(connection)
+                try await connection.query("COMMIT", logger: logger)
+                return result
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
+    }
+
     /// A transaction that may end tokens or change what their holders may do (a revocation, an institution's status):
     /// every cached token holder is forgotten once it has ended.
     func transactionChangingAuthority<Result: Sendable>(

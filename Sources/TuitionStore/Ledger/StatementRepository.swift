@@ -9,8 +9,10 @@ public struct StatementRepository: Sendable {
 
     public init(store: Store) { self.store = store }
 
+    /// The enrollment, its transfers and its refunds as of one moment: read in one snapshot, so a refund or payout
+    /// committing meanwhile is in all three or in none.
     public func enrollmentStatement(_ id: Enrollment.ID, scope: Scope) async throws -> EnrollmentStatement? {
-        try await store.client.withConnection { connection in
+        try await store.readingOneSnapshot { connection in
             guard let enrollment = try await EnrollmentRepository(store: store).fetch(id, scope: scope, on: connection) else { return nil }
             var transfers: [TransferRecord] = []
             for try await row in try await connection.query(
@@ -31,10 +33,12 @@ public struct StatementRepository: Sendable {
                         id: .init(refundID), enrollmentId: id, lessons: lessons, amountFen: Money(fen: amount), reason: reason,
                         createdAt: created))
             }
-            // Pair assertion: what the enrollment row says must be what its transfers add up to.
+            // What the enrollment row says must be what its transfers add up to (the audit checks it for every row).
             let paid = try Money.sum(transfers.filter { $0.kind == .payment }.map(\.amountFen))
             let refunded = try Money.sum(transfers.filter { $0.kind == .refund }.map(\.amountFen))
-            assert(paid == enrollment.paidFen && refunded == enrollment.refundedFen, "enrollment counters disagree with its transfers")
+            guard paid == enrollment.paidFen && refunded == enrollment.refundedFen else {
+                throw CorruptRow(value: "enrollment \(id) counters disagree with its transfers")
+            }
             return EnrollmentStatement(enrollment: enrollment, transfers: transfers, refunds: refunds)
         }
     }
