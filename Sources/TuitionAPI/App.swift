@@ -28,6 +28,9 @@ public struct AppConfiguration: Sendable {
     public var auth = AuthSettings()
     /// How long a request may run before it is cancelled and answered 503/504 (`TUITIONGUARD_REQUEST_DEADLINE_SECONDS`).
     public var requestDeadline: Duration = .seconds(15)
+    /// A client connection with no request in progress for this long is closed: connections opened and left silent
+    /// must not hold the file descriptors the database pool needs too.
+    public var idleConnectionTimeout: Duration = .seconds(60)
     /// Per-session bounds on the database (`TUITIONGUARD_STATEMENT_TIMEOUT_SECONDS`, `TUITIONGUARD_LOCK_TIMEOUT_SECONDS`).
     public var databaseTimeouts = DatabaseTimeouts()
     /// When `/ready` says ready.

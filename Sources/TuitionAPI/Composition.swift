@@ -3,8 +3,10 @@ import EvidenceLog
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Metrics
+import NIOCore
 import ServiceLifecycle
 import TuitionStore
 import TuitionUseCases
@@ -129,6 +131,11 @@ public struct TuitionApplication: ApplicationProtocol {
     public let routes: [(method: HTTPRequest.Method, path: String)]
     /// The names of the supervised periodic services, in start order.
     public let periodicServiceNames: [String]
+    /// `AppConfiguration.idleConnectionTimeout`.
+    public let idleConnectionTimeout: Duration
+
+    /// HTTP/1.1, closing connections idle past `idleConnectionTimeout` (Hummingbird's default closes none).
+    public var server: HTTPServerBuilder { .http1(configuration: .init(idleTimeout: .init(idleConnectionTimeout))) }
 }
 
 /// The one composition root: `serve` and every API test build the service here, from `dependencies`.
@@ -154,7 +161,8 @@ public func buildApplication(configuration: AppConfiguration, dependencies: AppD
         services: dependencies.ownedStores.map { StoreService(store: $0) } + [background] + periodic.map(\.service),
         background: background,
         routes: routes,
-        periodicServiceNames: periodic.map(\.name))
+        periodicServiceNames: periodic.map(\.name),
+        idleConnectionTimeout: configuration.idleConnectionTimeout)
 }
 
 /// The supervised services `schedule` asks for, on the background store.

@@ -387,4 +387,44 @@ import TuitionWire
                     == "malformed_body")
         }
     }
+
+    /// A connection opened and left silent is closed once the idle timeout passes (Hummingbird's default keeps it for
+    /// ever). (The test client's own connection, idle meanwhile, is closed too: the test makes no request after.)
+    @Test func aSilentConnectionIsClosedAfterTheIdleTimeout() async throws {
+        try await TestDatabase.withStore("idleconn") { store in
+            let app = API.application(store) { configuration, _ in
+                configuration.port = 0
+                configuration.idleConnectionTimeout = .milliseconds(500)
+            }
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                let lifetime = try await Task.detached { try silentConnectionLifetime(port: port, limit: 10) }.value
+                #expect(lifetime < 5, "a silent connection stayed open \(lifetime) s")
+            }
+        }
+    }
+}
+
+/// Seconds until the server closes a TCP connection to 127.0.0.1:`port` that sends nothing; `limit` when it is still
+/// open by then.
+private func silentConnectionLifetime(port: Int, limit: Int) throws -> Double {
+    let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard socket >= 0 else { throw POSIXError(.EIO) }
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+    var timeout = timeval(tv_sec: limit, tv_usec: 0)
+    setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let start = ContinuousClock.now
+    var byte: UInt8 = 0
+    let received = recv(socket, &byte, 1, 0)
+    let elapsed = ContinuousClock.now - start
+    guard received == 0 else { return Double(limit) }
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }
