@@ -65,28 +65,23 @@ public struct IdempotencyRepository: Sendable {
     func earlierUse(owner: String, key: String, requestDigest: Data, defunct: Bool, on connection: PostgresConnection) async throws
         -> IdempotencyOutcome
     {
-        let rows = try await connection.execute(StoredResponseStatement(owner: owner, key: key), logger: store.logger)
-        var earlier: IdempotencyOutcome?
-        for try await (digest, status, body) in rows {
-            earlier = digest == requestDigest ? .replay(StoredResponse(status: status, body: body)) : .conflict
-        }
-        if case .replay = earlier { return earlier! }
+        if let first = try await stored(owner: owner, key: key, digest: requestDigest, on: connection) { return .replay(first) }
         if defunct { throw Rejection.institutionDefunct }
-        return earlier ?? .conflict
+        return .conflict
+    }
+
+    /// The response kept under `key` when the same request (`digest`) used it; nil for a key unused or used otherwise.
+    private func stored(owner: String, key: String, digest: Data, on connection: PostgresConnection) async throws -> StoredResponse? {
+        let rows = try await connection.execute(StoredResponseStatement(owner: owner, key: key), logger: store.logger)
+        var found: StoredResponse?
+        for try await (used, status, body) in rows where used == digest { found = StoredResponse(status: status, body: body) }
+        return found
     }
 
     /// The first response to `claim`'s request, when its key was used by that same request (a replay); nil otherwise.
     /// Read outside any transaction: for a principal that may no longer write, whose retries may only be replays.
     public func replay(of claim: KeyClaim) async throws -> StoredResponse? {
-        let rows = try await store.query(
-            """
-            SELECT request_sha256, status_code, response_body FROM idempotent_requests
-            WHERE owner = \(claim.owner) AND key = \(claim.key) AND status_code > 0
-            """)
-        for try await (digest, status, body) in rows.decode((Data, Int, Data).self) where digest == claim.digest {
-            return StoredResponse(status: status, body: body)
-        }
-        return nil
+        try await store.client.withConnection { try await stored(owner: claim.owner, key: claim.key, digest: claim.digest, on: $0) }
     }
 
     public func finish(owner: String, key: String, response: StoredResponse, on transaction: StoreTransaction) async throws {
