@@ -63,10 +63,47 @@ public struct EnrollmentLedgerFacts: Hashable, Sendable {
 /// so counting it keeps the guardian from being paid twice. Disputed lessons count as consumed here (the ledger
 /// released their value); the dispute refers the claim to a person, who may add them back.
 public func entitlement(of facts: EnrollmentLedgerFacts, asOf eventTime: Date) -> Money {
+    Money(fen: max(0, unconsumedTuition(of: facts, asOf: eventTime).fen - facts.claimPayouts.fen))
+}
+
+/// The enrollment's unconsumed tuition as of `eventTime`: paid (only if paid before the event) − value of lessons recorded
+/// before the event − refunded, never below zero. Unlike the entitlement, claim payouts do not reduce it: repaying a
+/// guardian does not make tuition consumed, so it is what a risk-control policy's covered share is a share of.
+public func unconsumedTuition(of facts: EnrollmentLedgerFacts, asOf eventTime: Date) -> Money {
     guard let paidAt = facts.paidAt, paidAt < eventTime else { return .zero }
     let lessonsBefore = facts.lessons.reduce(0) { $1.recordedAt < eventTime ? $0 + $1.lessons : $0 }
-    let owed = facts.paid.fen - facts.pricePerLesson.fen * Int64(lessonsBefore) - facts.refunded.fen - facts.claimPayouts.fen
-    return Money(fen: max(0, owed))
+    return Money(fen: max(0, facts.paid.fen - facts.pricePerLesson.fen * Int64(lessonsBefore) - facts.refunded.fen))
+}
+
+/// How much of one enrollment an institution's risk-control policy still covers. The product covers a share of the
+/// enrollment's unconsumed tuition (DESIGN §2); what this policy already paid on the enrollment, by any claim or by the
+/// fast-track, counts against that share, so claim after claim never takes the policy past it.
+public struct RiskShareTerms: Hashable, Sendable {
+    /// The product's covered share, 1–10,000 basis points.
+    public var coveredShareBasisPoints: Int
+    /// What this policy has paid on this enrollment so far.
+    public var paidOnEnrollment: Money
+
+    public init(coveredShareBasisPoints: Int, paidOnEnrollment: Money) {
+        precondition((1...10_000).contains(coveredShareBasisPoints), "covered share out of range")
+        self.coveredShareBasisPoints = coveredShareBasisPoints
+        self.paidOnEnrollment = paidOnEnrollment
+    }
+
+    /// The most a payout on this policy may be: ⌊(unconsumed + addedBack) × share / 10,000⌋ − already paid, and never more
+    /// than the entitlement plus `addedBack` (contested lessons a person found not given), never below zero.
+    public func cap(of facts: EnrollmentLedgerFacts, asOf eventTime: Date, addedBack: Money = .zero) -> Money {
+        let base = unconsumedTuition(of: facts, asOf: eventTime).fen + addedBack.fen
+        let share = Int64(10_000).dividingFullWidth(base.multipliedFullWidth(by: Int64(coveredShareBasisPoints))).quotient
+        let left = share - paidOnEnrollment.fen
+        return Money(fen: max(0, min(left, entitlement(of: facts, asOf: eventTime).fen + addedBack.fen)))
+    }
+
+    /// Whether the policy has nothing left to pay on an enrollment that is still owed: its share is paid already
+    /// (or rounds down to nothing).
+    func shareUsed(of facts: EnrollmentLedgerFacts, asOf eventTime: Date) -> Bool {
+        entitlement(of: facts, asOf: eventTime).isPositive && !cap(of: facts, asOf: eventTime).isPositive
+    }
 }
 
 /// The look-back window for draining: the 30 days before the event, `[eventTime − 30 days, eventTime)`.
@@ -127,6 +164,7 @@ public enum ClaimCheckCode: String, Sendable, Codable, CaseIterable {
     case policyNotActiveAtEvent = "policy_not_active_at_event"
     case policyDoesNotCoverEnrollment = "policy_does_not_cover_enrollment"
     case policyExhausted = "policy_exhausted"
+    case coveredShareUsed = "covered_share_used"
     // payment
     case paymentBeforeDefunct = "payment_before_defunct"
     case enrollmentNotPaid = "enrollment_not_paid"
@@ -137,6 +175,7 @@ public enum ClaimCheckCode: String, Sendable, Codable, CaseIterable {
     // amount
     case claimWithinEntitlement = "claim_within_entitlement"
     case claimExceedsEntitlement = "claim_exceeds_entitlement"
+    case claimExceedsCoveredShare = "claim_exceeds_covered_share"
     case claimAmountNotPositive = "claim_amount_not_positive"
     // consumption
     case consumptionWithinSchedule = "consumption_within_schedule"
@@ -201,19 +240,25 @@ public struct ClaimAssessment: Hashable, Sendable {
 ///   event time (`isInForce(at:)`), covers this enrollment (`covers(enrollment:institution:)`), something left of it.
 /// - payment: the enrollment was paid, strictly before the event time.
 /// - entitlement: positive as of the event time.
-/// - amount: positive; above the entitlement it is `adjusted` down to it (`claimExceedsEntitlement`), not rejected.
+/// - amount: positive; above the entitlement it is `adjusted` down to it (`claimExceedsEntitlement`), not rejected; on a
+///   risk-control policy (`riskShare` given), above what the policy's covered share leaves it is adjusted down to that
+///   (`claimExceedsCoveredShare`), and the policy check fails (`coveredShareUsed`) when that is nothing.
 /// - consumption: lessons recorded in `[eventTime − 30 days, eventTime)` are not a spike (`isConsumptionSpike`), else referred.
 /// - disputes: no lesson recorded before the event time is disputed, else referred.
-public func assessClaim(_ claim: ClaimRequest, facts: EnrollmentLedgerFacts, policy: Policy?) -> ClaimAssessment {
+public func assessClaim(
+    _ claim: ClaimRequest, facts: EnrollmentLedgerFacts, policy: Policy?, riskShare: RiskShareTerms? = nil
+) -> ClaimAssessment {
     precondition(claim.enrollment == facts.enrollment, "the facts must be the claimed enrollment's")
     let eventTime = claim.eventTime
     let entitled = entitlement(of: facts, asOf: eventTime)
+    let shareCap = riskShare?.cap(of: facts, asOf: eventTime)
     let checks = [
-        claimantCheck(claim, facts), policyCheck(policy, facts, at: eventTime), paymentCheck(facts, before: eventTime),
-        entitlementCheck(entitled), amountCheck(claim.claimed, entitled: entitled), consumptionCheck(facts, before: eventTime),
+        claimantCheck(claim, facts), policyCheck(policy, facts, at: eventTime, riskShare: riskShare),
+        paymentCheck(facts, before: eventTime), entitlementCheck(entitled),
+        amountCheck(claim.claimed, entitled: entitled, shareCap: shareCap), consumptionCheck(facts, before: eventTime),
         disputesCheck(facts, before: eventTime),
     ]
-    let approvable = Money(fen: max(0, min(claim.claimed.fen, entitled.fen)))
+    let approvable = Money(fen: max(0, min(claim.claimed.fen, entitled.fen, shareCap?.fen ?? .max)))
     if let failure = checks.first(where: { $0.outcome == .failed }) {
         return ClaimAssessment(checks: checks, entitlement: entitled, approvable: approvable, decision: .reject(failure.code))
     }
@@ -222,8 +267,19 @@ public func assessClaim(_ claim: ClaimRequest, facts: EnrollmentLedgerFacts, pol
         return ClaimAssessment(checks: checks, entitlement: entitled, approvable: approvable, decision: .approve(approvable))
     }
     return ClaimAssessment(
-        checks: checks, entitlement: entitled, approvable: approvable, contested: contestedValue(of: facts, asOf: eventTime),
+        checks: checks, entitlement: entitled, approvable: approvable,
+        contested: addable(contestedValue(of: facts, asOf: eventTime), above: approvable, riskShare: riskShare, facts, eventTime),
         decision: .refer(referrals))
+}
+
+/// What a person may add to `approvable` for contested lessons: all of them, except that a risk-control policy pays at
+/// most its covered share with them added back.
+private func addable(
+    _ contested: Money, above approvable: Money, riskShare: RiskShareTerms?, _ facts: EnrollmentLedgerFacts, _ eventTime: Date
+) -> Money {
+    guard let riskShare else { return contested }
+    let ceiling = riskShare.cap(of: facts, asOf: eventTime, addedBack: contested)
+    return Money(fen: max(0, min(contested.fen, ceiling.fen - approvable.fen)))
 }
 
 private func result(_ check: ClaimCheck, _ outcome: ClaimCheckOutcome, _ code: ClaimCheckCode) -> ClaimCheckResult {
@@ -235,13 +291,16 @@ private func claimantCheck(_ claim: ClaimRequest, _ facts: EnrollmentLedgerFacts
         ? result(.claimant, .passed, .claimantIsGuardian) : result(.claimant, .failed, .claimantIsNotGuardian)
 }
 
-private func policyCheck(_ policy: Policy?, _ facts: EnrollmentLedgerFacts, at eventTime: Date) -> ClaimCheckResult {
+private func policyCheck(
+    _ policy: Policy?, _ facts: EnrollmentLedgerFacts, at eventTime: Date, riskShare: RiskShareTerms?
+) -> ClaimCheckResult {
     guard let policy else { return result(.policy, .notApplicable, .noPolicyClaimedAgainst) }
     if !policy.isInForce(at: eventTime) { return result(.policy, .failed, .policyNotActiveAtEvent) }
     if !policy.covers(enrollment: facts.enrollment, institution: facts.institution) {
         return result(.policy, .failed, .policyDoesNotCoverEnrollment)
     }
     if !policy.remaining.isPositive { return result(.policy, .failed, .policyExhausted) }
+    if riskShare?.shareUsed(of: facts, asOf: eventTime) == true { return result(.policy, .failed, .coveredShareUsed) }
     return result(.policy, .passed, .policyCoversEnrollment)
 }
 
@@ -255,9 +314,10 @@ private func entitlementCheck(_ entitled: Money) -> ClaimCheckResult {
         ? result(.entitlement, .passed, .unconsumedTuitionRemains) : result(.entitlement, .failed, .noUnconsumedTuition)
 }
 
-private func amountCheck(_ claimed: Money, entitled: Money) -> ClaimCheckResult {
+private func amountCheck(_ claimed: Money, entitled: Money, shareCap: Money?) -> ClaimCheckResult {
     if !claimed.isPositive { return result(.amount, .failed, .claimAmountNotPositive) }
     if claimed > entitled { return result(.amount, .adjusted, .claimExceedsEntitlement) }
+    if let shareCap, claimed > shareCap { return result(.amount, .adjusted, .claimExceedsCoveredShare) }
     return result(.amount, .passed, .claimWithinEntitlement)
 }
 

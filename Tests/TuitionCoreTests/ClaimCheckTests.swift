@@ -290,3 +290,84 @@ struct ClaimCase: Sendable, CustomTestStringConvertible {
             ClaimCheck.allCases.map(\.rawValue) == ["claimant", "policy", "payment", "entitlement", "amount", "consumption", "disputes"])
     }
 }
+
+/// A guardian's claim on the institution's risk-control policy takes at most the product's covered share of the
+/// enrollment's unconsumed tuition, less what that policy already paid on it (DESIGN §2: the product "covers a share").
+@Suite struct RiskShareClaimTests {
+    typealias F = ClaimFixture
+
+    /// The base fixture (270,000 fen unconsumed) claimed on a risk-control policy covering `share` basis points.
+    static func assess(
+        claimed: Int64, share: Int, paidByPolicy: Int64 = 0, otherPayouts: Int64 = 0, change: (inout ClaimFixture) -> Void = { _ in }
+    ) -> ClaimAssessment {
+        var fixture = ClaimFixture()
+        fixture.insureInstitution(F.institution)
+        fixture.claim.claimed = Money(fen: claimed)
+        fixture.facts.claimPayouts = Money(fen: paidByPolicy + otherPayouts)
+        change(&fixture)
+        let terms = RiskShareTerms(coveredShareBasisPoints: share, paidOnEnrollment: Money(fen: paidByPolicy))
+        return assessClaim(fixture.claim, facts: fixture.facts, policy: fixture.policy, riskShare: terms)
+    }
+
+    @Test func aClaimAboveTheShareIsCutToIt() {
+        let assessment = Self.assess(claimed: 270_000, share: 6_000)
+        #expect(assessment.approvable == Money(fen: 162_000))
+        #expect(assessment.decision == .approve(Money(fen: 162_000)))
+        #expect(assessment.checks.first { $0.check == .amount }?.code == .claimExceedsCoveredShare)
+    }
+
+    @Test func aClaimWithinTheShareIsPaidAsClaimed() {
+        let assessment = Self.assess(claimed: 100_000, share: 6_000)
+        #expect(assessment.decision == .approve(Money(fen: 100_000)))
+        #expect(assessment.checks.allSatisfy { $0.outcome == .passed })
+    }
+
+    @Test func whatThePolicyPaidBeforeCountsAgainstTheShare() {
+        // 162,000 is the share; 100,000 of it already went back: 62,000 is left, though 170,000 is still owed.
+        let assessment = Self.assess(claimed: 170_000, share: 6_000, paidByPolicy: 100_000)
+        #expect(assessment.entitlement == Money(fen: 170_000))
+        #expect(assessment.decision == .approve(Money(fen: 62_000)))
+    }
+
+    @Test func anotherPolicysPayoutDoesNotShrinkTheShareButTheEntitlementStillBounds() {
+        // A tuition policy repaid 200,000: the share (162,000) is untouched, the 70,000 still owed is the bound.
+        let assessment = Self.assess(claimed: 270_000, share: 6_000, otherPayouts: 200_000)
+        #expect(assessment.decision == .approve(Money(fen: 70_000)))
+        #expect(assessment.checks.first { $0.check == .amount }?.code == .claimExceedsEntitlement)
+    }
+
+    @Test func aPolicyThatPaidItsWholeShareIsRefusedForTheEnrollment() {
+        let assessment = Self.assess(claimed: 50_000, share: 6_000, paidByPolicy: 162_000)
+        #expect(assessment.decision == .reject(.coveredShareUsed))
+    }
+
+    @Test func aReferredClaimMayHaveContestedLessonsAddedBackOnlyUpToTheShare() {
+        // 10 disputed lessons (100,000 fen) before the event: unconsumed 170,000 counted, 270,000 with them added back;
+        // the share of that is 162,000 against 102,000 approvable, so a person may add 60,000, not 100,000.
+        let assessment = Self.assess(claimed: 270_000, share: 6_000) {
+            $0.addLessons(10, at: F.defunct - 3 * F.day, status: .disputed)
+        }
+        #expect(assessment.approvable == Money(fen: 102_000))
+        #expect(assessment.contested == Money(fen: 60_000))
+        #expect(assessment.decision == .refer([.disputedLessons]))
+    }
+
+    @Test(arguments: [1, 3_333, 5_000, 9_999, 10_000])
+    func claimAfterClaimNeverTakesThePolicyPastItsShare(share: Int) {
+        var paid: Int64 = 0
+        for _ in 0..<5 {
+            let assessment = Self.assess(claimed: 270_000, share: share, paidByPolicy: paid)
+            guard case .approve(let amount) = assessment.decision else { break }
+            paid += amount.fen
+        }
+        #expect(paid == 270_000 * Int64(share) / 10_000)
+    }
+
+    @Test func unconsumedTuitionIgnoresClaimPayoutsButNotRefunds() {
+        var fixture = ClaimFixture()
+        fixture.facts.claimPayouts = Money(fen: 50_000)
+        fixture.facts.refunded = Money(fen: 20_000)
+        #expect(unconsumedTuition(of: fixture.facts, asOf: F.defunct) == Money(fen: 250_000))
+        #expect(entitlement(of: fixture.facts, asOf: F.defunct) == Money(fen: 200_000))
+    }
+}

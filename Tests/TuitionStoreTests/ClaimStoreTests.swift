@@ -170,7 +170,7 @@ import TuitionWire
             let onRisk = try await Self.file(store, insured, policy: riskPolicy.id, claimed: owed)
             #expect(onTuition.status == .verified && onRisk.status == .verified)
             _ = try await claims.approve(onTuition.id, insurer: insured.insurer, amount: owed)
-            _ = try await claims.approve(onRisk.id, insurer: insured.insurer, amount: owed)
+            _ = try await claims.approve(onRisk.id, insurer: insured.insurer, amount: onRisk.approvableFen)
             #expect(try await Self.pay(store, onTuition.id, insurer: insured.insurer).paidFen == owed)
             #expect(try await rejection { _ = try await Self.pay(store, onRisk.id, insurer: insured.insurer) } == .payoutExceedsEntitlement)
             #expect(try await payouts(store).count == 1)
@@ -197,13 +197,60 @@ import TuitionWire
             let onTuition = try await Self.file(store, insured, policy: tuitionPolicy.id, claimed: entitled)
             let onRisk = try await Self.file(store, insured, policy: riskPolicy.id, claimed: entitled)
             #expect(onTuition.status == .referred && onRisk.status == .referred)
-            #expect(onTuition.contestedFen == contested && onRisk.contestedFen == contested)
+            // The risk-control policy covers 80 %: of the contested lessons, it may add back only what its share leaves.
+            #expect(onTuition.contestedFen == contested)
+            #expect(onRisk.contestedFen == Money(fen: paid.fen * 8 / 10 - entitled.fen * 8 / 10))
             // Each approval alone is within reach: the whole payment on one, the disputed lessons on the other.
             _ = try await claims.approve(onTuition.id, insurer: insured.insurer, amount: paid, reason: "课时未实际提供")
             _ = try await claims.approve(onRisk.id, insurer: insured.insurer, amount: contested, reason: "课时未实际提供")
             #expect(try await Self.pay(store, onTuition.id, insurer: insured.insurer).paidFen == paid)
             #expect(try await rejection { _ = try await Self.pay(store, onRisk.id, insurer: insured.insurer) } == .payoutExceedsEntitlement)
             #expect(try await payouts(store).map(\.0) == [paid.fen])
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
+
+    /// A risk-control policy covers a share (here 80 %) of each enrollment's unconsumed tuition: a guardian's claim on it
+    /// is cut to that share, what the policy paid counts against it, and lessons recorded before the payment shrink it.
+    @Test func aRiskPolicyPaysAGuardianAtMostItsCoveredShare() async throws {
+        try await TestDatabase.withStore("claimshare") { store in
+            let (insured, _) = try await Self.insuredWorld(store)
+            let riskPolicy = try await Self.riskPolicy(store, insured)
+            let claims = ClaimRepository(store: store)
+            #expect(insured.world.enrollment.amountFen == .yuan(3_200))  // 40 lessons at ¥80: the share is ¥2,560
+            let first = try await Self.file(store, insured, policy: riskPolicy.id, claimed: .yuan(3_200))
+            #expect(first.status == .verified && first.entitlementFen == .yuan(3_200) && first.approvableFen == .yuan(2_560))
+            #expect(first.checks.first { $0.check == .amount }?.code == .claimExceedsCoveredShare)
+            _ = try await claims.approve(first.id, insurer: insured.insurer, amount: .yuan(1_000))
+            #expect(try await Self.pay(store, first.id, insurer: insured.insurer).paidFen == .yuan(1_000))
+
+            // ¥2,200 is still owed; the policy's ¥1,000 counts against its share, so ¥1,560 is left of it.
+            let second = try await Self.file(store, insured, policy: riskPolicy.id, claimed: .yuan(2_200))
+            #expect(second.approvableFen == .yuan(1_560))
+            #expect(second.checks.first { $0.check == .amount }?.code == .claimExceedsCoveredShare)
+            _ = try await claims.approve(second.id, insurer: insured.insurer, amount: .yuan(1_560))
+            // Five lessons are given before the insurer pays: 80 % of the ¥2,800 unconsumed, less ¥1,000, is ¥1,240,
+            // though ¥1,800 is still owed.
+            _ = try await store.transaction {
+                try await EnrollmentRepository(store: store).recordLessons(
+                    insured.world.enrollment.id, institution: insured.world.institution.id, lessons: 5, takenOn: insured.today, on: $0)
+            }
+            #expect(try await rejection { _ = try await Self.pay(store, second.id, insurer: insured.insurer) } == .payoutExceedsEntitlement)
+            #expect(try await payouts(store).map(\.0) == [Money.yuan(1_000).fen])
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
+
+    @Test func aRiskPolicyThatPaidItsShareOfAnEnrollmentRefusesTheNextClaim() async throws {
+        try await TestDatabase.withStore("claimshareused") { store in
+            let (insured, _) = try await Self.insuredWorld(store)
+            let riskPolicy = try await Self.riskPolicy(store, insured)
+            let first = try await Self.file(store, insured, policy: riskPolicy.id, claimed: .yuan(3_200))
+            _ = try await ClaimRepository(store: store).approve(first.id, insurer: insured.insurer, amount: first.approvableFen)
+            #expect(try await Self.pay(store, first.id, insurer: insured.insurer).paidFen == .yuan(2_560))
+            // ¥640 is still owed (a tuition policy may pay it), but not by this policy.
+            let next = try await Self.file(store, insured, policy: riskPolicy.id, claimed: .yuan(640))
+            #expect(next.status == .rejected && next.decisionReason == ClaimCheckCode.coveredShareUsed.rawValue)
             #expect(try await InvariantAudit(store: store).breaches() == [])
         }
     }

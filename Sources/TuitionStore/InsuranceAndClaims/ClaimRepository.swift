@@ -83,7 +83,8 @@ public struct ClaimRepository: Sendable {
         let facts = try await ledgerFacts(of: enrollment, on: connection)
         let request = ClaimRequest(
             claimant: guardian, enrollment: enrollment.id, reason: new.reason, claimed: new.claimedFen, eventTime: eventTime)
-        let assessment = assessClaim(request, facts: facts, policy: try policyRecord.policy)
+        let riskShare = try await riskShareTerms(of: policyRecord, on: enrollment, on: connection)
+        let assessment = assessClaim(request, facts: facts, policy: try policyRecord.policy, riskShare: riskShare)
         let filed = try await insert(
             FiledClaim(request: request, assessment: assessment, policy: policyRecord, institution: enrollment.institutionId),
             at: now, on: connection)
@@ -175,6 +176,27 @@ public struct ClaimRepository: Sendable {
             pricePerLesson: enrollment.pricePerLessonFen, lessonsBought: enrollment.lessonsBought, lessonsPerWeek: lessonsPerWeek,
             paid: enrollment.paidFen, paidAt: enrollment.paidAt, refunded: enrollment.refundedFen, claimPayouts: enrollment.returnedFen,
             lessons: lessons)
+    }
+
+    /// For a risk-control policy, its product's covered share and what the policy has paid on the enrollment so far, by
+    /// guardians' claims and the fast-track's alike (`nil` for a tuition policy, which covers the whole enrollment).
+    func riskShareTerms(
+        of policy: PolicyRecord, on enrollment: EnrollmentRecord, on connection: PostgresConnection
+    ) async throws -> RiskShareTerms? {
+        guard policy.kind == .institutionRisk else { return nil }
+        let rows = try await connection.query(
+            """
+            SELECT ip.covered_share_bp,
+                (SELECT coalesce(sum(cl.paid_fen), 0)::bigint FROM claims cl
+                 WHERE cl.guardian_id = \(enrollment.guardianId.uuid) AND cl.enrollment_id = \(enrollment.id.uuid)
+                   AND cl.policy_id = p.id AND cl.status = 'paid')
+            FROM policies p JOIN insurance_products ip ON ip.id = p.product_id
+            WHERE p.id = \(policy.id.uuid)
+            """, logger: logger)
+        for try await (share, paid) in rows.decode((Int, Int64).self) {
+            return RiskShareTerms(coveredShareBasisPoints: share, paidOnEnrollment: Money(fen: paid))
+        }
+        throw CorruptRow(value: "risk-control policy \(policy.id) has no product")
     }
 
     func fetchPolicy(_ id: Policy.ID, lock: Bool, on connection: PostgresConnection) async throws -> PolicyRecord? {
@@ -274,7 +296,7 @@ public struct ClaimRepository: Sendable {
             let reason = policy.remainingFen.isPositive ? "policy_remaining_below_approval" : "policy_exhausted"
             return try await close(claim, reason: reason, at: now, on: connection)
         }
-        try await checkEntitlement(covers: claim, of: enrollment, at: now, on: connection)
+        try await checkEntitlement(covers: claim, of: enrollment, policy: policy, at: now, on: connection)
         let transfer = PlannedTransfer(kind: .payout, from: .insurerClaims, to: .guardianBank, amount: claim.approvedFen)
         let transferID = try await EnrollmentRepository(store: store).post(
             transfer, key: "claim:\(claim.id)", institution: claim.institutionId, guardian: claim.guardianId, insurer: claim.insurerId,
@@ -293,17 +315,21 @@ public struct ClaimRepository: Sendable {
     /// claims on the same enrollment (a tuition and a risk policy, or the fast-track's) never repay it twice. Lessons
     /// count up to now, or up to the defunct time for a defunct institution. An approval above the approvable amount
     /// adds back the contested lessons a person found not given, as far as they are still contested now: the value
-    /// filed with the claim may already have gone back through another claim's payout.
+    /// filed with the claim may already have gone back through another claim's payout. A risk-control policy pays at most
+    /// what its covered share of the enrollment leaves (`RiskShareTerms`), counting what it paid before.
     private func checkEntitlement(
-        covers claim: ClaimRecord, of enrollment: EnrollmentRecord, at now: Date, on connection: PostgresConnection
+        covers claim: ClaimRecord, of enrollment: EnrollmentRecord, policy: PolicyRecord, at now: Date,
+        on connection: PostgresConnection
     ) async throws {
         let facts = try await ledgerFacts(of: enrollment, on: connection)
         let asOf = claim.reason == .institutionDefunct ? claim.eventTime : now
         let stillContested = min(claim.contestedFen.fen, contestedValue(of: facts, asOf: asOf).fen)
-        let addedBack = claim.approvedFen > claim.approvableFen ? stillContested : 0
-        guard claim.approvedFen.fen <= entitlement(of: facts, asOf: asOf).fen + addedBack else {
-            throw Rejection.payoutExceedsEntitlement
+        let addedBack = Money(fen: claim.approvedFen > claim.approvableFen ? stillContested : 0)
+        var ceiling = entitlement(of: facts, asOf: asOf).fen + addedBack.fen
+        if let riskShare = try await riskShareTerms(of: policy, on: enrollment, on: connection) {
+            ceiling = min(ceiling, riskShare.cap(of: facts, asOf: asOf, addedBack: addedBack).fen)
         }
+        guard claim.approvedFen.fen <= ceiling else { throw Rejection.payoutExceedsEntitlement }
     }
 
     /// Marks a claim paid by its payout transfer: the policy's remaining sum and the enrollment's returned total go
