@@ -123,6 +123,7 @@ let package = Package(
         ),
         .testTarget(name: "QRImageTests", dependencies: ["QRImage", "TuitionTestSupport"]),
         .testTarget(
-            name: "tuitionguardTests", dependencies: ["tuitionguard", "TuitionWire", "TuitionStore", "TuitionTestSupport", "EvidenceLog", "ContractKit"]),
+            name: "tuitionguardTests",
+            dependencies: ["tuitionguard", "TuitionWire", "TuitionStore", "TuitionTestSupport", "EvidenceLog", "ContractKit"]),
     ]
 )

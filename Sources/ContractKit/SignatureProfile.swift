@@ -141,7 +141,8 @@ private struct SignedInfoShape {
     let propertiesDigestValue: [UInt8]
 
     init(_ signedInfo: xmlNodePtr, propertiesId: String) throws(SignatureFailure) {
-        let info = try Shape.exactChildren(signedInfo, ["CanonicalizationMethod", "SignatureMethod", "Reference", "Reference"], "SignedInfo")
+        let info = try Shape.exactChildren(
+            signedInfo, ["CanonicalizationMethod", "SignatureMethod", "Reference", "Reference"], "SignedInfo")
         try Shape.algorithm(info[0], XMLDSig.exclusiveC14N, "CanonicalizationMethod")
         try Shape.attributes(info[1], ["Algorithm": nil], "SignatureMethod")
         guard let method = XMLTree.attribute(info[1], "Algorithm").flatMap(SignatureAlgorithm.init(rawValue:)) else {

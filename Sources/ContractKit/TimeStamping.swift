@@ -1,9 +1,9 @@
 internal import COpenSSL
 
+import struct Foundation.Calendar
 import struct Foundation.Date
 import struct Foundation.DateComponents
 import struct Foundation.TimeZone
-import struct Foundation.Calendar
 
 /// The platform's RFC 3161 time-stamping authority, built on OpenSSL's TS API: its own key, and a certificate
 /// from the platform CA with the critical extended key usage timeStamping. Its clock is the one time source of

@@ -3,8 +3,8 @@ internal import COpenSSL
 
 import struct Foundation.Data
 import struct Foundation.Date
-import typealias Foundation.TimeInterval
 import class Foundation.NSLock
+import typealias Foundation.TimeInterval
 
 /// Why one signature failed, in the order the checks run; the first is what `firstFailure` reports.
 public enum SignatureFailure: Error, Sendable, Hashable, CustomStringConvertible {
@@ -265,7 +265,8 @@ public struct XMLSignatureVerifier: Sendable {
 
     /// The RFC 3161 token over the SignatureValue; its time is the signing time every later check judges by.
     private func checkTimestamp(of profile: ProfileSignature, in document: XMLDocument, into check: inout SignatureCheck) {
-        let imprint = (try? ExclusiveC14N.canonicalize(document.pointer, selection: .onlySubtree(profile.signatureValueElement)))
+        let imprint =
+            (try? ExclusiveC14N.canonicalize(document.pointer, selection: .onlySubtree(profile.signatureValueElement)))
             .flatMap { try? OpenSSL.sha256($0) } ?? []
         switch TimeStampVerifier.verify(profile.timestampToken, imprint: imprint, trust: trust) {
         case .success(let stamped):

@@ -73,7 +73,9 @@ public struct AppConfiguration: Sendable {
             configuration.warningInterval = .seconds(seconds)
         }
         if let seconds = try seconds(environment, "TUITIONGUARD_REQUEST_DEADLINE_SECONDS") { configuration.requestDeadline = seconds }
-        if let seconds = try seconds(environment, "TUITIONGUARD_STATEMENT_TIMEOUT_SECONDS") { configuration.databaseTimeouts.statement = seconds }
+        if let seconds = try seconds(environment, "TUITIONGUARD_STATEMENT_TIMEOUT_SECONDS") {
+            configuration.databaseTimeouts.statement = seconds
+        }
         if let seconds = try seconds(environment, "TUITIONGUARD_LOCK_TIMEOUT_SECONDS") { configuration.databaseTimeouts.lock = seconds }
         if let seconds = try seconds(environment, "TUITIONGUARD_SHUTDOWN_SECONDS") { configuration.shutdownBound = seconds }
         configuration.caKeyEncryptionKeyPath = environment["TUITIONGUARD_CA_KEK_FILE"]

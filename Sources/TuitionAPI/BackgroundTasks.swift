@@ -65,7 +65,10 @@ public final class BackgroundTasks: Service, Sendable {
         defer {
             intake.finish()
             let dropped = state.withLock { state in
-                defer { state.pending = 0; state.waiters = [:] }
+                defer {
+                    state.pending = 0
+                    state.waiters = [:]
+                }
                 return state.waiters.values
             }
             dropped.forEach { $0.resume() }

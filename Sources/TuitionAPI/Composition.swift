@@ -175,7 +175,11 @@ private func periodicServices(
     func add(_ name: String, _ work: some BackgroundWork, _ pace: BackgroundSchedule.Pace?) {
         guard let pace else { return }
         services.append(
-            (name, SupervisedService(name: name, work: work, interval: pace.interval, batchDeadline: pace.batchDeadline, health: health, logger: logger)))
+            (
+                name,
+                SupervisedService(
+                    name: name, work: work, interval: pace.interval, batchDeadline: pace.batchDeadline, health: health, logger: logger)
+            ))
     }
     add("sequencer", SequencerWork(sequencer: Sequencer(store: store, signer: dependencies.logSigner)), dependencies.schedule.sequencer)
     add("fast_track", FastTrackSweepWork(runner: fastTrack), dependencies.schedule.fastTrackSweep)

@@ -46,7 +46,8 @@ struct ContractController {
     }
 
     func contractOfEnrollment(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try JSON.response(try await contracts.contract(ofEnrollment: try context.parameters.id("id"), scope: try context.scope).orNotFound())
+        try JSON.response(
+            try await contracts.contract(ofEnrollment: try context.parameters.id("id"), scope: try context.scope).orNotFound())
     }
 
     func contract(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -114,7 +114,8 @@ struct DashboardController {
         }
         let filter = DashboardInstitutionFilter(
             status: try request.emptyMeansNone("status", as: InstitutionStatus.self), grade: grade,
-            mode: try request.emptyMeansNone("mode", as: SupervisionMode.self), shortfallOnly: try request.choice("shortfall", from: ["1"]) == "1")
+            mode: try request.emptyMeansNone("mode", as: SupervisionMode.self),
+            shortfallOnly: try request.choice("shortfall", from: ["1"]) == "1")
         let page = try await pages.dashboard.institutions(
             district: district, filter: filter, after: try request.pageRequest().after, limit: try request.pageLimit())
         return html(Pages.render("list", institutionList(page, filter: filter, request: request)))

@@ -166,7 +166,12 @@ enum Base64 {
                 let value = UInt32(bytes[position]) << 16 | (rest == 2 ? UInt32(bytes[position + 1]) << 8 : 0)
                 put(value, 18)
                 put(value, 12)
-                if rest == 2 { put(value, 6) } else { output[written] = UInt8(ascii: "="); written += 1 }
+                if rest == 2 {
+                    put(value, 6)
+                } else {
+                    output[written] = UInt8(ascii: "=")
+                    written += 1
+                }
                 output[written] = UInt8(ascii: "=")
                 written += 1
             }

@@ -64,7 +64,8 @@ extension Timer {
 /// kind, open warnings, fast-track progress) in a registry made for this scrape, so a figure that is gone leaves
 /// no stale series behind. It needs `Authorization: Bearer <TUITIONGUARD_METRICS_TOKEN>`; without a configured token
 /// it is not served at all (404), so nothing about the platform is public by accident.
-func addMetricsRoutes(to router: Router<AppRequestContext>, store: Store, telemetry: Telemetry, scrapeToken: String?, health: ServiceHealth) {
+func addMetricsRoutes(to router: Router<AppRequestContext>, store: Store, telemetry: Telemetry, scrapeToken: String?, health: ServiceHealth)
+{
     router.get("metrics") { request, _ in
         guard let scrapeToken else { throw Problem.notFound }
         guard let offered = request.headers.bearerToken, constantTimeEquals(offered, scrapeToken) else { throw Problem.unauthenticated }

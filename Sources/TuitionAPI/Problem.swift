@@ -195,9 +195,11 @@ extension Rejection: ProblemConvertible {
     var status: HTTPResponse.Status {
         switch self {
         case .licenceNumberTaken, .enrollmentAlreadyPaid, .lessonAlreadyAnswered, .enrollmentAlreadyInsured, .claimAlreadyOpen,
-            .claimNotAwaitingDecision, .claimNotApproved, .institutionAlreadyDefunct, .institutionDefunct, .fastTrackInProgress, .warningAlreadyResolved,
+            .claimNotAwaitingDecision, .claimNotApproved, .institutionAlreadyDefunct, .institutionDefunct, .fastTrackInProgress,
+            .warningAlreadyResolved,
             .institutionIsBlacklisted, .institutionNotSuspended, .institutionAlreadySuspended, .enrollmentAlreadyReviewed,
-            .complaintNotAwaitingAnswer, .complaintAlreadyClosed, .contractNotAwaitingSignature, .contractAlreadySigned, .proposalNotOpen, .enrollmentNotAccepted:
+            .complaintNotAwaitingAnswer, .complaintAlreadyClosed, .contractNotAwaitingSignature, .contractAlreadySigned, .proposalNotOpen,
+            .enrollmentNotAccepted:
             .conflict
         case .amountMustBePositive, .amountTooLarge, .lessonsMustBePositive, .priceMustBePositive, .lessonMinutesMustBePositive,
             .textFieldInvalid, .textHasForbiddenCharacters, .valueOutOfRange, .chargeCoversTooManyLessons, .chargeTermTooLong,

@@ -48,7 +48,8 @@ struct TokenController {
     /// A new token for the same entity; the old one stops working in the same transaction.
     func rotate(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.principal()
-        return try TokenIssued(try await services.principals.rotate(try context.parameters.principalID(), by: principal).orNotFound()).response
+        return try TokenIssued(try await services.principals.rotate(try context.parameters.principalID(), by: principal).orNotFound())
+            .response
     }
 }
 

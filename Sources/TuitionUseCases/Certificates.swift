@@ -105,7 +105,8 @@ public struct Certificates: Sendable {
                 subject: CertificateSubject(commonName: Self.timeStampAuthorityCommonName, organization: "TuitionGuard"),
                 publicKey: try key.publicKey,
                 validity: DateInterval(
-                    start: max(now.addingTimeInterval(-300), authority.certificate.notValidBefore), end: authority.certificate.notValidAfter))
+                    start: max(now.addingTimeInterval(-300), authority.certificate.notValidBefore), end: authority.certificate.notValidAfter
+                ))
             let sealed = SealedCertificate(
                 certificateDER: certificate.derRepresentation,
                 sealedKey: try kek.seal(Array(key.pemRepresentation.utf8), context: "platform-tsa"))

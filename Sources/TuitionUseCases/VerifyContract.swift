@@ -19,14 +19,17 @@ extension Contracts {
         return ContractVerification(
             valid: report.isValid, fullySigned: report.isFullySigned, firstFailure: report.firstFailure?.description,
             documentSha256: try sha256Hex(bytes), contractId: match?.id, contractStatus: match?.status,
-            signatures: report.signatures.map { Self.signature($0, revokedAt: $0.signerCertificate.flatMap { known[$0.serialNumber]?.revokedAt }) })
+            signatures: report.signatures.map {
+                Self.signature($0, revokedAt: $0.signerCertificate.flatMap { known[$0.serialNumber]?.revokedAt })
+            })
     }
 
     static func signature(_ signature: SignatureReport, revokedAt: Date?) -> ContractVerification.Signature {
         ContractVerification.Signature(
             position: signature.position, signer: signature.signerSubject, certificateSerial: signature.signerCertificate?.serialNumber,
             algorithm: signature.algorithm?.name, algorithmURI: signature.algorithm?.rawValue,
-            signingTime: signature.signingTime.map(XAdESTime.format), claimedSigningTime: signature.claimedSigningTime.map(XAdESTime.format),
+            signingTime: signature.signingTime.map(XAdESTime.format),
+            claimedSigningTime: signature.claimedSigningTime.map(XAdESTime.format),
             timestamp: signature.timestamp.rawValue, chain: signature.chain.rawValue,
             validityAtSigningTime: signature.validityAtSigningTime.rawValue, digest: signature.digest.rawValue,
             signatureValue: signature.signatureValue.rawValue, certificateRevokedAt: revokedAt.map(XAdESTime.format),

@@ -117,7 +117,9 @@ struct ContractCommand: AsyncParsableCommand {
 
         @Option(help: "The platform CA certificate (PEM), the only trust anchor.") var ca: String
         @Option(
-            help: "The CA's revocation list (PEM, from /v1/ca/crl; refused past its next update): revocations are judged at each timestamp's time.")
+            help:
+                "The CA's revocation list (PEM, from /v1/ca/crl; refused past its next update): revocations are judged at each timestamp's time."
+        )
         var crl: String?
         @Flag(help: "Also require both signatures (the institution's and the guardian's).") var complete = false
         @Argument(help: "The contract document.") var document: String
@@ -127,7 +129,8 @@ struct ContractCommand: AsyncParsableCommand {
             let revocations = try crl.map {
                 try RevocationList(pemRepresentation: try String(contentsOfFile: $0, encoding: .utf8), issuer: anchor, now: Date())
             }
-            let report = try XMLSignatureVerifier(trustAnchor: anchor, revocations: revocations?.revokedAt ?? [:]).verify(try readBytes(document))
+            let report = try XMLSignatureVerifier(trustAnchor: anchor, revocations: revocations?.revokedAt ?? [:]).verify(
+                try readBytes(document))
             for signature in report.signatures {
                 print(
                     "signature \(signature.position) (\(signature.position == 0 ? "institution" : "guardian")): "
@@ -235,7 +238,8 @@ struct ContractBench: Sendable {
             return try XMLSigner(privateKey: key, certificate: certificate, timeStampAuthority: authority)
         }
         institution = try signer(
-            ContractParties.institutionSubject(name: fields["institution.name"] ?? "", licenceNumber: fields["institution.licenceNumber"] ?? ""))
+            ContractParties.institutionSubject(
+                name: fields["institution.name"] ?? "", licenceNumber: fields["institution.licenceNumber"] ?? ""))
         guardian = try signer(ContractParties.guardianSubject(name: fields["guardian.name"] ?? ""))
     }
 

@@ -153,7 +153,8 @@ struct DemoDistrict {
         let new = NewInstitution(
             licenceNumber: "教民DEMO\(UInt32.random(in: 0 ... .max, using: &random))", name: name, address: "宁波市海曙区中山西路 \(100 + index) 号",
             creditCode: "52330203MJ00000\(10 + index)X", licenceValidUntil: today.addingMonths(24), supervisionMode: mode,
-            reserveRatioBasisPoints: mode == .reserve ? 2_000 : nil, supervisedBank: "宁波银行", supervisedAccountNumber: "8601 2000 \(1000 + index)")
+            reserveRatioBasisPoints: mode == .reserve ? 2_000 : nil, supervisedBank: "宁波银行",
+            supervisedAccountNumber: "8601 2000 \(1000 + index)")
         let institution = try await api.call("POST", "/v1/institutions", token: regulator, body: new, as: InstitutionRecord.self)
         let token = try await api.call("POST", "/v1/institutions/\(institution.id)/tokens", token: regulator, as: TokenIssued.self).token
         let course = try await api.call(
@@ -191,11 +192,13 @@ struct DemoDistrict {
         let contract = try await api.call("POST", "/v1/enrollments/\(id)/contract", token: school.token, as: ContractRecord.self).id
         try await api.call("POST", "/v1/contracts/\(contract)/institution-signature", token: school.token)
         try await api.call("POST", "/v1/contracts/\(contract)/guardian-signature", token: parent)
-        try await api.call("POST", "/v1/enrollments/\(id)/payments", token: parent, body: PaymentBody(amountFen: amount), key: "demo-pay-\(id)")
+        try await api.call(
+            "POST", "/v1/enrollments/\(id)/payments", token: parent, body: PaymentBody(amountFen: amount), key: "demo-pay-\(id)")
         if Int.random(in: 0..<3, using: &random) == 0 {
             try await api.call(
                 "POST", "/v1/enrollments/\(id)/tuition-policies", token: parent,
-                body: NewTuitionPolicy(productId: tuitionProduct, sumInsuredFen: amount, periodStart: today, periodEnd: today.addingMonths(3)),
+                body: NewTuitionPolicy(
+                    productId: tuitionProduct, sumInsuredFen: amount, periodStart: today, periodEnd: today.addingMonths(3)),
                 key: "demo-policy-\(id)")
         }
         // A few schools drain their escrow with a burst of lessons before collapsing: those settlements get referred.

@@ -19,7 +19,9 @@ import Testing
                     rawValue: algorithm == .ecdsaP256
                         ? "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256" : "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"))
         #expect(signature.signerCertificate?.subject.commonName == Parties.institutionName)
-        #expect(signature.signerSubject == "name=\(Parties.institutionName),CN=\(Parties.institutionName),OU=institution,O=\(Parties.licenceNumber)")
+        #expect(
+            signature.signerSubject
+                == "name=\(Parties.institutionName),CN=\(Parties.institutionName),OU=institution,O=\(Parties.licenceNumber)")
         #expect(
             [signature.timestamp, signature.chain, signature.validityAtSigningTime, signature.digest, signature.signatureValue]
                 == [.passed, .passed, .passed, .passed, .passed])

@@ -52,9 +52,10 @@ import TuitionTestSupport
         #expect(failure("a comment inside the signed content") == .documentHasCommentOrProcessingInstruction)
         #expect(failure("a comment after the root") == .documentHasCommentOrProcessingInstruction)
         #expect(failure("a processing instruction") == .documentHasCommentOrProcessingInstruction)
-        for name in ["a second contract inside the countersignature", "an extra KeyInfo child in the countersignature",
-            "a re-wrapped certificate", "free text inside the countersignature"]
-        {
+        for name in [
+            "a second contract inside the countersignature", "an extra KeyInfo child in the countersignature",
+            "a re-wrapped certificate", "free text inside the countersignature",
+        ] {
             guard case .signature(position: 1, .signatureIsNotInProfile)? = failure(name) else {
                 Issue.record("\(name): \(String(describing: failure(name)))")
                 continue

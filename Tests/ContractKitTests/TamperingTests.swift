@@ -41,7 +41,8 @@ import TuitionTestSupport
         undetected.removeAll { change in tokens.contains { $0.contains(change.offset) } }
         #expect(
             undetected.isEmpty,
-            "undetected changes at \(undetected.prefix(10).map { "\($0.offset)^\($0.mask)" }) in \(undetected.first.map { String(decoding: signed[max(0, $0.offset - 1500)..<$0.offset], as: UTF8.self).split(separator: "<").last.map { String($0.prefix(60)) } ?? "" } ?? "")")
+            "undetected changes at \(undetected.prefix(10).map { "\($0.offset)^\($0.mask)" }) in \(undetected.first.map { String(decoding: signed[max(0, $0.offset - 1500)..<$0.offset], as: UTF8.self).split(separator: "<").last.map { String($0.prefix(60)) } ?? "" } ?? "")"
+        )
     }
 
     /// The class behind the bit flips that once passed inside the token: OpenSSL finds a token's signer by comparing

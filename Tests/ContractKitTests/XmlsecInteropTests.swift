@@ -108,12 +108,14 @@ import TuitionTestSupport
             try #require(Data(base64Encoded: String(text[token]), options: .ignoreUnknownCharacters))
                 .write(to: URL(fileURLWithPath: file("token-\(n).der")))
             let check = try runTool(
-                openssl, ["ts", "-verify", "-in", file("token-\(n).der"), "-token_in", "-data", file("value-\(n)"), "-CAfile", file("ca.pem")])
+                openssl,
+                ["ts", "-verify", "-in", file("token-\(n).der"), "-token_in", "-data", file("value-\(n)"), "-CAfile", file("ca.pem")])
             #expect(check.status == 0 && check.output.contains("Verification: OK"), "signature \(n): \(check.output)")
             // Over other data, the same token is refused.
             try Data((canonical + " ").utf8).write(to: URL(fileURLWithPath: file("value-\(n)")))
             let refused = try runTool(
-                openssl, ["ts", "-verify", "-in", file("token-\(n).der"), "-token_in", "-data", file("value-\(n)"), "-CAfile", file("ca.pem")])
+                openssl,
+                ["ts", "-verify", "-in", file("token-\(n).der"), "-token_in", "-data", file("value-\(n)"), "-CAfile", file("ca.pem")])
             #expect(refused.status != 0)
         }
     }

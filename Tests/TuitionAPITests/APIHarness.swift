@@ -8,8 +8,8 @@ import Testing
 import TuitionAPI
 import TuitionCore
 import TuitionStore
-import TuitionUseCases
 import TuitionTestSupport
+import TuitionUseCases
 import TuitionWire
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

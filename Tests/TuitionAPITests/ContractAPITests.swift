@@ -131,7 +131,9 @@ import TuitionTestSupport
             #expect(
                 try await api.call(.put, "/v1/district", token: cast.regulator, json: #"{"approvingAuthority":""}"#).code
                     == "approving_authority_invalid")
-            #expect(try await api.call(.put, "/v1/district", token: cast.institution, json: #"{"approvingAuthority":"x"}"#).status == .forbidden)
+            #expect(
+                try await api.call(.put, "/v1/district", token: cast.institution, json: #"{"approvingAuthority":"x"}"#).status == .forbidden
+            )
             let enrollment = try await cast.world.anotherEnrollment(api.store, lessons: 5, signed: false)
             let bidi = try await api.call(
                 .post, "/v1/enrollments/\(enrollment.id)/contract", token: cast.institution, json: #"{"schedule":"每周 \u202e01 次"}"#)
@@ -161,7 +163,9 @@ import TuitionTestSupport
             let verification = try await api.call(.post, "/v1/contract-verifications", json: crlf)
             #expect(verification.json["fullySigned"] as? Bool == true && verification.string("contractId") == id, "\(verification.body)")
             let page = try await api.call(.get, "/v1/contracts/\(id)/html", token: cast.guardian).body
-            #expect(page.contains("证书已于") && page.contains("吊销") && page.contains("ECDSA P-256 / SHA-256") && !page.contains("http://www.w3.org"))
+            #expect(
+                page.contains("证书已于") && page.contains("吊销") && page.contains("ECDSA P-256 / SHA-256")
+                    && !page.contains("http://www.w3.org"))
             #expect(page.range(of: #"签署时间（时间戳，北京时间）20\d\d-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}"#, options: .regularExpression) != nil)
 
             // The CRL names the revoked certificate for outside verifiers.
@@ -179,7 +183,8 @@ import TuitionTestSupport
             try ("-----BEGIN CERTIFICATE-----" + document[start..<end] + "-----END CERTIFICATE-----\n").write(
                 toFile: file("institution.pem"), atomically: true, encoding: .utf8)
             let openssl = try requireExecutable("openssl", debianPackage: "openssl")
-            let check = try runTool(openssl, ["verify", "-crl_check", "-CAfile", file("ca.pem"), "-CRLfile", file("crl.pem"), file("institution.pem")])
+            let check = try runTool(
+                openssl, ["verify", "-crl_check", "-CAfile", file("ca.pem"), "-CRLfile", file("crl.pem"), file("institution.pem")])
             #expect(check.status != 0 && check.output.contains("certificate revoked"), "\(check.output)")
             let without = try runTool(openssl, ["verify", "-CAfile", file("ca.pem"), file("institution.pem")])
             #expect(without.status == 0, "\(without.output)")

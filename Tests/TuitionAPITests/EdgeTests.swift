@@ -6,9 +6,9 @@ import Testing
 import TuitionCore
 import TuitionStore
 import TuitionTestSupport
+import TuitionWire
 
 @testable import TuitionAPI
-import TuitionWire
 
 /// Issue #11: no request crashes or poisons the service; the HTTP conventions hold on every route.
 @Suite(.serialized) struct EdgeTests {

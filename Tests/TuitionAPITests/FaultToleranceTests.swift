@@ -7,10 +7,11 @@ import Metrics
 import PostgresNIO
 import Synchronization
 import Testing
-@testable import TuitionAPI
 import TuitionCore
 import TuitionStore
 import TuitionTestSupport
+
+@testable import TuitionAPI
 
 /// Never returns and ignores cancellation, like a PostgresNIO query on a connection whose server died silently.
 private func hangForever() async {
@@ -356,7 +357,9 @@ private func problemCode(_ response: TestResponse) -> String? {
 
     @Test func connectionFailuresMapTo503AndOtherErrorsStay500() {
         let logger = TestDatabase.logger
-        #expect(ProblemMiddleware<AppRequestContext>.problem(for: DeadlineExceeded(limit: .seconds(1)), logger: logger).code == "service_unavailable")
+        #expect(
+            ProblemMiddleware<AppRequestContext>.problem(for: DeadlineExceeded(limit: .seconds(1)), logger: logger).code
+                == "service_unavailable")
         #expect(ProblemMiddleware<AppRequestContext>.problem(for: CancellationError(), logger: logger).status == .serviceUnavailable)
         #expect(
             ProblemMiddleware<AppRequestContext>.problem(for: CommitOutcomeUnknown(cause: CancellationError()), logger: logger).code
@@ -403,9 +406,10 @@ private func problemCode(_ response: TestResponse) -> String? {
 
     @Test func backoffDoublesUpToItsMaximum() {
         let backoff = Backoff(first: .milliseconds(250), maximum: .seconds(2))
-        #expect((1...6).map(backoff.delay(afterFailures:)) == [
-            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(2), .seconds(2),
-        ])
+        #expect(
+            (1...6).map(backoff.delay(afterFailures:)) == [
+                .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(2), .seconds(2),
+            ])
     }
 
     /// The evidence queue is shared by every instance: a backlog (a province's fast-track) must not take them all out of

@@ -22,7 +22,8 @@ import TuitionUseCases
         #expect(repeated.isEmpty, "codes used twice: \(repeated)")
         let listed = EdgeTests.problemCodesInSpec()
         #expect(listed.count > 60, "the Problem code enum was found")
-        #expect(Set(listed) == Set(codes), "only in the spec: \(Set(listed).subtracting(codes)); only sent: \(Set(codes).subtracting(listed))")
+        #expect(
+            Set(listed) == Set(codes), "only in the spec: \(Set(listed).subtracting(codes)); only sent: \(Set(codes).subtracting(listed))")
     }
 
     @Test func everyRejectionIsAClientErrorWithACodeAndATitle() {
@@ -37,26 +38,26 @@ import TuitionUseCases
 
     static var belowTheAPI: [(error: any Error, status: HTTPResponse.Status, code: String)] {
         [
-        (NotFound(), .notFound, "not_found"),
-        (KeyedRequestRefusal.keyReusedForAnotherRequest, .conflict, "idempotency_key_reused"),
-        (KeyedRequestRefusal.tokenNoLongerLive, .unauthorized, "unauthenticated"),
-        (LogQueryError.beyondTree, .unprocessableContent, "beyond_tree"),
-        (DashboardQueryError.badCursor, .badRequest, "invalid_parameter"),
-        (ContractsNotConfigured(), .serviceUnavailable, "contracts_not_configured"),
-        (CertificateAuthorityNotInitialised(), .serviceUnavailable, "ca_not_initialised"),
-        (ContractRenderError.fieldMissing("乙方.地址"), .unprocessableContent, "contract_field_missing"),
-        (ContractRenderError.fieldUnknown("x"), .unprocessableContent, "contract_field_unknown"),
-        (ContractRenderError.fieldInvalid(field: "x", reason: "y"), .unprocessableContent, "contract_field_invalid"),
-        (ContractRenderError.templateNotFound(id: "x", version: 2), .unprocessableContent, "contract_template_not_found"),
-        (ContractRenderError.templateInvalid("x"), .internalServerError, "internal_error"),
-        (XMLParseError.documentExceedsSizeLimit(byteCount: 2, maxBytes: 1), .contentTooLarge, "body_too_large"),
-        (XMLParseError.documentHasDoctype, .unprocessableContent, "document_not_accepted"),
-        (XMLParseError.documentExceedsAttributeLimit(line: 1, maxAttributes: 64), .unprocessableContent, "document_too_complex"),
-        (XMLParseError.documentExceedsElementLimit(maxElements: 4_096), .unprocessableContent, "document_too_complex"),
-        (HTTPError(.contentTooLarge), .contentTooLarge, "body_too_large"),
-        (CommitOutcomeUnknown(cause: CancellationError()), .gatewayTimeout, "retry_with_same_idempotency_key"),
-        (DeadlineExceeded(limit: .seconds(1)), .serviceUnavailable, "service_unavailable"),
-        (Rejection.enrollmentAlreadyPaid, .conflict, "enrollment_already_paid"),
+            (NotFound(), .notFound, "not_found"),
+            (KeyedRequestRefusal.keyReusedForAnotherRequest, .conflict, "idempotency_key_reused"),
+            (KeyedRequestRefusal.tokenNoLongerLive, .unauthorized, "unauthenticated"),
+            (LogQueryError.beyondTree, .unprocessableContent, "beyond_tree"),
+            (DashboardQueryError.badCursor, .badRequest, "invalid_parameter"),
+            (ContractsNotConfigured(), .serviceUnavailable, "contracts_not_configured"),
+            (CertificateAuthorityNotInitialised(), .serviceUnavailable, "ca_not_initialised"),
+            (ContractRenderError.fieldMissing("乙方.地址"), .unprocessableContent, "contract_field_missing"),
+            (ContractRenderError.fieldUnknown("x"), .unprocessableContent, "contract_field_unknown"),
+            (ContractRenderError.fieldInvalid(field: "x", reason: "y"), .unprocessableContent, "contract_field_invalid"),
+            (ContractRenderError.templateNotFound(id: "x", version: 2), .unprocessableContent, "contract_template_not_found"),
+            (ContractRenderError.templateInvalid("x"), .internalServerError, "internal_error"),
+            (XMLParseError.documentExceedsSizeLimit(byteCount: 2, maxBytes: 1), .contentTooLarge, "body_too_large"),
+            (XMLParseError.documentHasDoctype, .unprocessableContent, "document_not_accepted"),
+            (XMLParseError.documentExceedsAttributeLimit(line: 1, maxAttributes: 64), .unprocessableContent, "document_too_complex"),
+            (XMLParseError.documentExceedsElementLimit(maxElements: 4_096), .unprocessableContent, "document_too_complex"),
+            (HTTPError(.contentTooLarge), .contentTooLarge, "body_too_large"),
+            (CommitOutcomeUnknown(cause: CancellationError()), .gatewayTimeout, "retry_with_same_idempotency_key"),
+            (DeadlineExceeded(limit: .seconds(1)), .serviceUnavailable, "service_unavailable"),
+            (Rejection.enrollmentAlreadyPaid, .conflict, "enrollment_already_paid"),
         ]
     }
 

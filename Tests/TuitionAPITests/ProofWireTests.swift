@@ -3,9 +3,9 @@ import Foundation
 import NIOCore
 import Testing
 import TuitionCore
-@testable import TuitionStore
 
 @testable import TuitionAPI
+@testable import TuitionStore
 
 /// The hand-written wire forms of issue #15 against what they replace.
 @Suite struct ProofWireTests {
@@ -43,7 +43,8 @@ import TuitionCore
     /// The middleware skips decoding text that `mayHoldForbidden` clears; that is sound only if no text holding, or
     /// percent-decoding to, a forbidden scalar is cleared.
     @Test func onlyTextThatCannotHoldAForbiddenScalarSkipsTheCheck() {
-        let forbidden = (0...0x2100).compactMap(Unicode.Scalar.init).filter { !TextRule.singleLine.allows($0) }
+        let forbidden =
+            (0...0x2100).compactMap(Unicode.Scalar.init).filter { !TextRule.singleLine.allows($0) }
             + [0x202A, 0x202E, 0x2066, 0x2069].compactMap(Unicode.Scalar.init)
         #expect(forbidden.count > 60)
         for scalar in forbidden {

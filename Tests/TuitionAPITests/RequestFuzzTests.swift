@@ -4,11 +4,11 @@ import HTTPTypes
 import Testing
 import TuitionCore
 import TuitionStore
-import TuitionUseCases
 import TuitionTestSupport
+import TuitionUseCases
+import TuitionWire
 
 @testable import TuitionAPI
-import TuitionWire
 
 /// Values a hostile or careless client sends: extremes of every JSON type, dates at and past the calendar's ends,
 /// text with every kind of forbidden character.

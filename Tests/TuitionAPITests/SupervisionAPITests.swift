@@ -140,7 +140,9 @@ import TuitionTestSupport
             let school = try await api.token(for: .institution(world.institution.id))
             let parent = try await api.token(for: .guardian(world.guardian))
             try await api.store.transaction { (held: StoreTransaction) in
-                for try await _ in try await held.query("SELECT pg_advisory_xact_lock(\(WarningRepository.lockKey))", logger: api.store.logger) {}
+                for try await _ in try await held.query(
+                    "SELECT pg_advisory_xact_lock(\(WarningRepository.lockKey))", logger: api.store.logger)
+                {}
                 let paid = try await api.call(
                     .post, "/v1/enrollments/\(world.enrollment.id)/payments", token: parent,
                     json: "{\"amountFen\":\(world.enrollment.amountFen.fen)}", idempotencyKey: "pay")

@@ -51,7 +51,9 @@ import Testing
 
     /// `import X`, `public import X`, `@preconcurrency import X`, `import struct X.Y`: the imported module X.
     static func imports(in file: URL) throws -> [(line: Int, module: String)] {
-        let pattern = try Regex(#"^\s*(?:@\w+\s+)*(?:(?:public|package|internal|fileprivate|private)\s+)?import\s+(?:(?:struct|class|enum|protocol|typealias|func|let|var)\s+)?([A-Za-z_][A-Za-z0-9_]*)"#)
+        let pattern = try Regex(
+            #"^\s*(?:@\w+\s+)*(?:(?:public|package|internal|fileprivate|private)\s+)?import\s+(?:(?:struct|class|enum|protocol|typealias|func|let|var)\s+)?([A-Za-z_][A-Za-z0-9_]*)"#
+        )
         let text = try String(contentsOf: file, encoding: .utf8)
         return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, line in
             guard let match = try? pattern.firstMatch(in: String(line)), let module = match.output[1].substring else { return nil }
@@ -72,7 +74,9 @@ import Testing
 
     static func violations(of module: String) throws -> [String] {
         try swiftFiles(of: module).flatMap { file in
-            try imports(in: file).filter { !mayImport(module, $0.module) }.map { "\(file.lastPathComponent):\($0.line) imports \($0.module)" }
+            try imports(in: file).filter { !mayImport(module, $0.module) }.map {
+                "\(file.lastPathComponent):\($0.line) imports \($0.module)"
+            }
         }
     }
 
@@ -91,7 +95,10 @@ import Testing
         let found = try Self.imports(in: file).map(\.module)
         #expect(found == ["Foundation", "PostgresNIO", "Hummingbird"])
         #expect(Self.forbidden["TuitionCore"]!.isSuperset(of: ["PostgresNIO", "Hummingbird", "TuitionStore", "TuitionAPI"]))
-        #expect(Self.forbidden["TuitionStore"]!.isSuperset(of: ["Hummingbird", "TuitionUseCases", "TuitionAPI", "ArgumentParser", "ContractKit"]))
+        #expect(
+            Self.forbidden["TuitionStore"]!.isSuperset(of: [
+                "Hummingbird", "TuitionUseCases", "TuitionAPI", "ArgumentParser", "ContractKit",
+            ]))
         #expect(Self.forbidden["TuitionUseCases"]!.isSuperset(of: ["TuitionAPI", "Hummingbird", "tuitionguard", "PostgresNIO"]))
         #expect(Self.forbidden["TuitionAPI"]!.isSuperset(of: ["tuitionguard", "ArgumentParser", "PostgresNIO"]))
         #expect(!Self.forbidden["TuitionAPI"]!.contains("TuitionUseCases") && !Self.forbidden["TuitionUseCases"]!.contains("TuitionStore"))
@@ -111,13 +118,17 @@ import Testing
         }
         let layered = Set(Self.layers.flatMap { $0 })
         #expect(Set(modules).isSubset(of: layered), "modules without a layer: \(Set(modules).subtracting(layered).sorted())")
-        #expect(Set(modules) == Set(Self.forbidden.keys), "modules without a rule: \(Set(modules).symmetricDifference(Self.forbidden.keys).sorted())")
+        #expect(
+            Set(modules) == Set(Self.forbidden.keys),
+            "modules without a rule: \(Set(modules).symmetricDifference(Self.forbidden.keys).sorted())")
     }
 
     /// Money moves only through the use cases (`MoneyMovements`), which schedule the warning re-evaluation
     /// themselves: a route calling the store's money functions directly could forget it.
     @Test func routesMoveMoneyOnlyThroughTheUseCases() throws {
-        let storeMoneyCalls = try Regex(#"\.(enrollments|claims|insurance)\.(pay|recordLessons|recordClassSession|refund|topUpReserve|acceptRiskPolicy|buyTuitionPolicy|file)\("#)
+        let storeMoneyCalls = try Regex(
+            #"\.(enrollments|claims|insurance)\.(pay|recordLessons|recordClassSession|refund|topUpReserve|acceptRiskPolicy|buyTuitionPolicy|file)\("#
+        )
         let found = try Self.swiftFiles(of: "TuitionAPI").flatMap { file in
             try String(contentsOf: file, encoding: .utf8).split(separator: "\n").enumerated()
                 .filter { (try? storeMoneyCalls.firstMatch(in: String($0.element))) != nil }

@@ -3,9 +3,9 @@ import PostgresNIO
 import Testing
 import TuitionCore
 import TuitionTestSupport
+import TuitionWire
 
 @testable import TuitionStore
-import TuitionWire
 
 /// Issue 10's adversarial test: workers interleave, concurrently, payments, lessons, disputes, refunds, top-ups, claims
 /// (file, approve, reject, pay), defunct marks with past effective times and insurer payouts during and after the job,

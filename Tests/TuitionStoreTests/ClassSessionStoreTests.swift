@@ -29,7 +29,9 @@ import TuitionWire
                         INSERT INTO lessons (id, enrollment_id, institution_id, lessons, taken_on, value_fen, recorded_at)
                         VALUES (\(lesson), \(enrollment), \(institution), 1, current_date, 8000, now())
                         """, logger: store.logger)
-                    let operating = broken == .releaseAccount ? "-42" : "(SELECT id FROM accounts WHERE institution_id = '\(institution)' AND kind = 'operating')"
+                    let operating =
+                        broken == .releaseAccount
+                        ? "-42" : "(SELECT id FROM accounts WHERE institution_id = '\(institution)' AND kind = 'operating')"
                     try await connection.run(
                         """
                         INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen, institution_id,

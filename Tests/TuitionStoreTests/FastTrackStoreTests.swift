@@ -3,9 +3,9 @@ import PostgresNIO
 import Testing
 import TuitionCore
 import TuitionTestSupport
+import TuitionWire
 
 @testable import TuitionStore
-import TuitionWire
 
 /// The defunct fast-track against a real database: random districts settled by the set-based SQL job, compared to the fen
 /// with the core's pure functions run on the same ledger facts.

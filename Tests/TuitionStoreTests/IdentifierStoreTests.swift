@@ -19,7 +19,8 @@ import TuitionTestSupport
                 for micros in instants {
                     let instant = Date(timeIntervalSince1970: TimeInterval(micros) / 1_000_000)
                     let rows = try await store.query(
-                        "SELECT uuid_v7_at(to_timestamp(\(micros)::numeric / 1000000)), uuid_v7_at(to_timestamp(\(micros)::numeric / 1000000))")
+                        "SELECT uuid_v7_at(to_timestamp(\(micros)::numeric / 1000000)), uuid_v7_at(to_timestamp(\(micros)::numeric / 1000000))"
+                    )
                     for try await (first, second) in rows.decode((UUID, UUID).self) {
                         let core = Self.bytes(UUID.timeOrdered(milliseconds: UInt64(micros / 1000)))
                         let sql = Self.bytes(first)

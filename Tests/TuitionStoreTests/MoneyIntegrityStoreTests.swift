@@ -3,9 +3,9 @@ import PostgresNIO
 import Testing
 import TuitionCore
 import TuitionTestSupport
+import TuitionWire
 
 @testable import TuitionStore
-import TuitionWire
 
 /// Issue 10: every path that returns money reads one position per enrollment, and the defunct mark closes every other
 /// path. One test per finding, each failing on the code before the issue.

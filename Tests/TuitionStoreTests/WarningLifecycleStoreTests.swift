@@ -3,8 +3,8 @@ import PostgresNIO
 import Testing
 import TuitionCore
 import TuitionStore
-import TuitionWire
 import TuitionTestSupport
+import TuitionWire
 
 /// Issue 14: escalation and the hold-back after a regulator's resolution each have one home in SQL
 /// (`warning_escalates`, `resolution_holds_off`, sql/0021), which the evaluation applies set-based, mirrored by the

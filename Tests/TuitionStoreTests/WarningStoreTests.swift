@@ -396,12 +396,16 @@ import TuitionWire
             let world = try await World.make(store)
             try await parties.setInstitutionStatus(world.institution.id, status: .blacklisted)
             for next in [InstitutionStatus.active, .warned, .suspended] {
-                #expect(try await rejection { try await parties.setInstitutionStatus(world.institution.id, status: next) } == .institutionIsBlacklisted)
+                #expect(
+                    try await rejection { try await parties.setInstitutionStatus(world.institution.id, status: next) }
+                        == .institutionIsBlacklisted)
             }
             _ = try await DefunctRepository(store: store).mark(
                 world.institution.id, district: world.district.value, effectiveAt: nil, reason: "跑路")
             for next in [InstitutionStatus.active, .warned, .suspended, .blacklisted] {
-                #expect(try await rejection { try await parties.setInstitutionStatus(world.institution.id, status: next) } == .institutionDefunct)
+                #expect(
+                    try await rejection { try await parties.setInstitutionStatus(world.institution.id, status: next) }
+                        == .institutionDefunct)
             }
             #expect(try await status(store, world.institution.id) == .defunct)
         }

@@ -25,24 +25,32 @@ public enum TamperingCorpus {
 
         // Content in each place no digest covers: inside the countersignature, its KeyInfo, its properties, and the
         // institution signature's Object that holds it.
-        add("a second contract inside the countersignature",
+        add(
+            "a second contract inside the countersignature",
             text.replacingLast(countersignatureEnd, with: secondContract + countersignatureEnd), xmlsec1Accepts: false)
-        add("free text inside the countersignature",
+        add(
+            "free text inside the countersignature",
             text.replacingLast(countersignatureEnd, with: "总价 1 元" + countersignatureEnd), xmlsec1Accepts: true)
-        add("an extra KeyInfo child in the countersignature",
+        add(
+            "an extra KeyInfo child in the countersignature",
             text.replacingNth("<ds:KeyInfo>", 2, with: "<ds:KeyInfo><ds:KeyName>总价 1 元</ds:KeyName>"), xmlsec1Accepts: true)
         add("an attribute on the countersignature's KeyInfo", text.replacingNth("<ds:KeyInfo>", 2, with: #"<ds:KeyInfo Id="k">"#))
-        add("an element in the countersignature's unsigned properties",
-            text.replacingNth("<xades:UnsignedSignatureProperties>", 2,
+        add(
+            "an element in the countersignature's unsigned properties",
+            text.replacingNth(
+                "<xades:UnsignedSignatureProperties>", 2,
                 with: "<xades:UnsignedSignatureProperties>" + secondContract), xmlsec1Accepts: true)
-        add("content beside the countersignature in its Object",
+        add(
+            "content beside the countersignature in its Object",
             text.replacingLast(countersignatureEnd, with: "</ds:Signature>" + secondContract + "</ds:Object></ds:Signature></tg:contract>"),
             xmlsec1Accepts: false)
-        add("a second Object in the countersignature",
+        add(
+            "a second Object in the countersignature",
             text.replacingLast(countersignatureEnd, with: "<ds:Object>" + secondContract + "</ds:Object>" + countersignatureEnd),
             xmlsec1Accepts: true)
         add("a changed countersignature timestamp", text.changingBase64(afterNth: "<xades:EncapsulatedTimeStamp>", 2), xmlsec1Accepts: true)
-        add("a changed licence number in the signed content", text.replacingNth("</tg:licenceNumber>", 1, with: "0</tg:licenceNumber>"),
+        add(
+            "a changed licence number in the signed content", text.replacingNth("</tg:licenceNumber>", 1, with: "0</tg:licenceNumber>"),
             xmlsec1Accepts: false)
 
         // Namespace declarations exclusive C14N drops (no element or attribute uses them), in each part of each
@@ -58,7 +66,8 @@ public enum TamperingCorpus {
                 add("a namespace declaration on \(whose) \(tag.dropFirst())", tampered, xmlsec1Accepts: true)
             }
         }
-        add("the ds namespace declared again on a Transform of the countersignature",
+        add(
+            "the ds namespace declared again on a Transform of the countersignature",
             text.replacingNth("<ds:Transform ", 4, with: #"<ds:Transform xmlns:ds="http://www.w3.org/2000/09/xmldsig#" "#),
             xmlsec1Accepts: true)
         let holder = text.replacingNth("<ds:Object><ds:Signature", 1, with: "<ds:Object\(note)><ds:Signature")
@@ -67,7 +76,8 @@ public enum TamperingCorpus {
         // Bytes the parser would not see, or C14N would drop.
         add("a NUL byte and a second contract after the root", text + "\u{0}" + secondContract)
         add("an element after the root", text + secondContract)
-        add("a comment inside the signed content", text.replacingNth("<tg:partyA>", 1, with: "<tg:partyA><!-- 总价 1 元 -->"),
+        add(
+            "a comment inside the signed content", text.replacingNth("<tg:partyA>", 1, with: "<tg:partyA><!-- 总价 1 元 -->"),
             xmlsec1Accepts: true)
         add("a comment after the root", text + "<!-- 总价 1 元 -->", xmlsec1Accepts: true)
         add("a processing instruction", text.replacingNth("<tg:partyA>", 1, with: "<?note 总价 1 元?><tg:partyA>"), xmlsec1Accepts: false)
@@ -78,7 +88,8 @@ public enum TamperingCorpus {
         if let high = text.highS() { add("a high-S ECDSA institution signature", high, xmlsec1Accepts: false) }
         add("a re-wrapped certificate", text.rewrappingNth("<ds:X509Certificate>", 2), xmlsec1Accepts: true)
         // The same certificate in BER: a longer form of its outer length, which OpenSSL reads and would encode shorter.
-        add("a certificate with a non-minimal length in the countersignature",
+        add(
+            "a certificate with a non-minimal length in the countersignature",
             text.reencodingCertificate(nth: 2, DERVariant.nonMinimalOuterLength), xmlsec1Accepts: true)
         return cases
     }
@@ -178,9 +189,11 @@ extension String {
     }
 
     func rewrappingNth(_ tag: String, _ n: Int) -> String? {
-        guard let range = base64Range(afterNth: tag, n), let data = Data(base64Encoded: String(self[range]), options: .ignoreUnknownCharacters)
+        guard let range = base64Range(afterNth: tag, n),
+            let data = Data(base64Encoded: String(self[range]), options: .ignoreUnknownCharacters)
         else { return nil }
-        return replacingCharacters(in: range, with: "\n" + data.base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed]) + "\n")
+        return replacingCharacters(
+            in: range, with: "\n" + data.base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed]) + "\n")
     }
 
     /// The first SignatureValue (the institution's, P-256 r‖s) with s replaced by n − s, wrapped as the signer wraps it.

@@ -4,8 +4,8 @@ import PostgresNIO
 import Testing
 import TuitionCore
 import TuitionStore
-import TuitionUseCases
 import TuitionTestSupport
+import TuitionUseCases
 import TuitionWire
 
 @Suite struct ContractUseCaseTests {
@@ -72,7 +72,9 @@ import TuitionWire
             #expect(world.contract.templateSha256 == (try TestContracts.templates.template(id: "GF-2021-2604")).sha256)
             let verification = try await contracts.verify(document)
             #expect(verification.valid && verification.fullySigned && verification.contractId == world.contract.id)
-            #expect(verification.signatures[0].signer?.contains("星火教育培训学校") == true && verification.signatures[1].signer?.contains("CN=张三") == true)
+            #expect(
+                verification.signatures[0].signer?.contains("星火教育培训学校") == true
+                    && verification.signatures[1].signer?.contains("CN=张三") == true)
             let ca = try #require(try await Certificates(store: store).authorityCertificate())
             #expect(try XMLSignatureVerifier(trustAnchor: ca).verify(document).isValid)
             // A changed amount is caught, and the document no longer matches any stored contract.
@@ -158,7 +160,9 @@ import TuitionWire
                 let pending = try await world.anotherEnrollment(store, lessons: 5, signed: false)
                 let draft = try await contracts.generate(for: pending.id, institution: world.institution.id)
                 _ = try await contracts.signAsInstitution(draft.id, institution: world.institution.id)
-                async let countersigned: Rejection? = outcome { _ = try await contracts.countersign(draft.id, guardian: pending.guardianId) }
+                async let countersigned: Rejection? = outcome {
+                    _ = try await contracts.countersign(draft.id, guardian: pending.guardianId)
+                }
                 async let regenerated: Rejection? = outcome {
                     _ = try await contracts.generate(for: pending.id, institution: world.institution.id)
                 }

@@ -50,15 +50,19 @@ import TuitionTestSupport
             "--template", Self.template.path, "--fields", Self.template.appendingPathComponent("example-fields.json").path, "--out",
             path("draft.xml"),
         ]).run()
-        try ContractCommand.Sign.parse([
-            "--key", path("institution.key"), "--certificate", path("institution.pem"), "--out", path("half.xml"), path("draft.xml"),
-        ] + stamping).run()
+        try ContractCommand.Sign.parse(
+            [
+                "--key", path("institution.key"), "--certificate", path("institution.pem"), "--out", path("half.xml"), path("draft.xml"),
+            ] + stamping
+        ).run()
         // Half-signed: valid, but not complete.
         try ContractCommand.Verify.parse(["--ca", path("ca.pem"), path("half.xml")]).run()
         #expect(throws: ExitCode.self) { try ContractCommand.Verify.parse(["--ca", path("ca.pem"), "--complete", path("half.xml")]).run() }
-        try ContractCommand.Sign.parse([
-            "--key", path("guardian.key"), "--certificate", path("guardian.pem"), "--out", path("signed.xml"), path("half.xml"),
-        ] + stamping).run()
+        try ContractCommand.Sign.parse(
+            [
+                "--key", path("guardian.key"), "--certificate", path("guardian.pem"), "--out", path("signed.xml"), path("half.xml"),
+            ] + stamping
+        ).run()
         try ContractCommand.Verify.parse(["--ca", path("ca.pem"), "--complete", path("signed.xml")]).run()
 
         let text = try String(contentsOfFile: path("signed.xml"), encoding: .utf8)

@@ -85,7 +85,8 @@ public struct CertificateRepository: Sendable {
     }
 
     private func sealedSingleton(_ query: PostgresQuery, on transaction: StoreTransaction?) async throws -> SealedCertificate? {
-        let rows = if let transaction { try await transaction.connection.query(query, logger: store.logger) } else { try await store.query(query) }
+        let rows =
+            if let transaction { try await transaction.connection.query(query, logger: store.logger) } else { try await store.query(query) }
         var found: SealedCertificate?
         for try await (der, sealed) in rows.decode((Data, Data).self) {
             found = SealedCertificate(certificateDER: [UInt8](der), sealedKey: [UInt8](sealed))

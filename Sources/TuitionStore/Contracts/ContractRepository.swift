@@ -28,7 +28,6 @@ extension ContractRecord {
     }
 }
 
-
 /// What a contract says about its parties, course and money, as the enrollment's records hold it: read by column
 /// name, in the transaction that writes the contract.
 public struct ContractParticulars: Sendable {

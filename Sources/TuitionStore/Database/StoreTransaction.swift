@@ -1,6 +1,6 @@
 import Logging
-import TuitionCore
 import PostgresNIO
+import TuitionCore
 import TuitionWire
 
 /// One open database transaction, as the layers above storage hold it: they pass it back to the store's functions

@@ -262,7 +262,9 @@ extension FastTrackJob {
     }
 
     /// What is left of each policy, reduced by the approved insurance layers; the database refuses going below zero.
-    private func reducePolicies(_ id: DefunctCase.ID, ids: ChunkEnrollments, riskPolicy: UUID?, on connection: PostgresConnection) async throws {
+    private func reducePolicies(_ id: DefunctCase.ID, ids: ChunkEnrollments, riskPolicy: UUID?, on connection: PostgresConnection)
+        async throws
+    {
         try await connection.query(
             """
             UPDATE policies p SET remaining_fen = p.remaining_fen - x.fen

@@ -111,7 +111,8 @@ public struct PartyRepository: Sendable {
     public func setInstitutionStatus(_ id: Institution.ID, status: InstitutionStatus) async throws {
         try await store.transactionChangingAuthority { connection in
             try await mappingRejections {
-                try await connection.query("UPDATE institutions SET status = \(status.rawValue) WHERE id = \(id.uuid)", logger: store.logger)
+                try await connection.query(
+                    "UPDATE institutions SET status = \(status.rawValue) WHERE id = \(id.uuid)", logger: store.logger)
             }
             try await EvidenceQueue(store: store).enqueue(
                 EvidenceEvent(

@@ -24,7 +24,9 @@ public struct DistrictProfileRepository: Sendable {
     public func setApprovingAuthority(_ name: String, district code: DistrictCode) async throws -> DistrictProfile {
         let trimmed = name.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, trimmed.count <= Self.approvingAuthorityMaxCharacters,
-            !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format })
+            !trimmed.unicodeScalars.contains(where: {
+                $0.properties.generalCategory == .control || $0.properties.generalCategory == .format
+            })
         else { throw Rejection.approvingAuthorityInvalid }
         try await store.query(
             """
