@@ -211,9 +211,9 @@ func overviewPage(_ overview: DashboardOverview) throws -> [String: Any] {
         "warningRows": warnings.rows(
             DeadlineBucket.allCases.map { ($0.rawValue, Labels.bucket($0)) }, columns: Labels.severities.map(\.0), counts: warningCounts),
         "escalated": overview.escalatedWarnings,
-        "defunctRunning": cases.filter { $0.status == "running" }.count,
-        "defunctCompleted": cases.filter { $0.status == "completed" }.count,
-        "defunctUncovered": Labels.yuan(try Money.sum(cases.map(\.uncovered))),
+        "defunctRunning": overview.defunctTotals.running,
+        "defunctCompleted": overview.defunctTotals.completed,
+        "defunctUncovered": Labels.yuan(overview.defunctTotals.uncovered),
         "defunctCases": cases.map(defunctCells),
         "claimRows": claimRows(overview.claims),
     ]

@@ -42,11 +42,13 @@ public enum LicenceValidity: String, Sendable, Codable, CaseIterable {
 }
 
 extension PublicList {
-    /// Blacklisting wins over everything; the white list needs an operating institution with a licence in force.
-    /// An institution without a recorded licence end date stays on the white list while it operates: the register
-    /// is the regulator's, and a missing date is the regulator's gap, not the institution's fault.
-    public init(status: InstitutionStatus, licence: LicenceValidity) {
-        if status == .blacklisted {
+    /// Blacklisting wins over everything, and stays: a blacklisted institution later marked defunct (its owner can still
+    /// run away) is still on the black list (`everBlacklisted`, from the sanctions' history). The white list needs an
+    /// operating institution with a licence in force. An institution without a recorded licence end date stays on the
+    /// white list while it operates: the register is the regulator's, and a missing date is the regulator's gap, not
+    /// the institution's fault.
+    public init(status: InstitutionStatus, licence: LicenceValidity, everBlacklisted: Bool = false) {
+        if status == .blacklisted || everBlacklisted {
             self = .black
         } else if status.isOperating && (licence.isInForce || licence == .unknown) {
             self = .white

@@ -5,6 +5,7 @@ import Testing
 import TuitionCore
 import TuitionStore
 import TuitionTestSupport
+import TuitionWire
 
 /// The figures of a dashboard page: `data-figure="name"` → the text of that element.
 func figures(in page: String) -> [String: String] {
@@ -118,6 +119,35 @@ func knownDistrictFigures(_ district: KnownDistrict) -> [String: String] {
                 #expect(shown[figure] == value, "\(figure): \(shown[figure] ?? "missing")")
             }
             #expect(page.body.contains("测试区（330299）校外培训预收费监管看板"))
+        }
+    }
+
+    /// The overview's table shows the first cases; its counts and uncovered total are of every case in the district.
+    @Test func theDefunctFiguresCountEveryCaseNotJustTheTableOfTheFirst() async throws {
+        try await API.run("dashboard_defunct_totals") { api, _ in
+            _ = try await KnownDistrict.make(api.store)
+            let parties = PartyRepository(store: api.store)
+            let now = Date()
+            for number in 0..<24 {
+                let institution = try await parties.registerInstitution(
+                    NewInstitution(
+                        licenceNumber: "教民13302990\(number)\(UInt32.random(in: .min ... .max))", name: "倒闭学校\(number)",
+                        address: "宁波市", creditCode: "52330203MJ0000002X",
+                        licenceValidUntil: BusinessDate(shanghaiDateOf: now).addingMonths(12), supervisionMode: .escrow,
+                        supervisedBank: "宁波银行"),
+                    district: KnownDistrict.code)
+                try await api.store.query(
+                    """
+                    INSERT INTO defunct_cases (id, institution_id, district_code, effective_at, reason, marked_at, status,
+                        enrollments_total, enrollments_done, uncovered_fen, planned_at, completed_at)
+                    VALUES (\(UUID()), \(institution.id.uuid), \(KnownDistrict.code.value), \(now), '停业', \(now), 'completed', 0, 0,
+                            100, \(now), \(now))
+                    """)
+            }
+            let regulator = try await api.token(for: .regulator(KnownDistrict.code))
+            let shown = figures(in: try await api.call(.get, "/dashboard", token: regulator).body)
+            #expect(shown["defunct-running"] == "1" && shown["defunct-completed"] == "24")
+            #expect(shown["defunct-uncovered"] == "¥147.00")  // KnownDistrict's ¥123 and 24 × ¥1
         }
     }
 

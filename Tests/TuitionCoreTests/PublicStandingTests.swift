@@ -27,6 +27,11 @@ import TuitionCore
         #expect(PublicList(status: status, licence: licence) == expected)
     }
 
+    @Test func aBlacklistedInstitutionMarkedDefunctStaysOnTheBlackList() {
+        #expect(PublicList(status: .defunct, licence: .valid, everBlacklisted: true) == .black)
+        #expect(PublicList(status: .defunct, licence: .valid, everBlacklisted: false) == .neither)
+    }
+
     @Test func reviewAveragesRoundHalfUpInTenths() {
         // 4 reviews: teaching 5,5,4,4 → 4.5; environment 4,4,4,3 → 3.75 → 3.8; curriculum 3,3,3,3 → 3.0.
         let summary = ReviewSummary(count: 4, teachingSum: 18, environmentSum: 15, curriculumSum: 12)

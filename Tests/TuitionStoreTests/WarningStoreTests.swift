@@ -411,6 +411,22 @@ import TuitionWire
         }
     }
 
+    /// The owner of a blacklisted institution can still run away: the mark makes it defunct, and the public record keeps
+    /// it on the black list the regulator put it on.
+    @Test func aBlacklistedInstitutionMarkedDefunctStaysOnThePublicBlackList() async throws {
+        try await TestDatabase.withStore("wblackdefunct") { store in
+            let world = try await World.make(store)
+            let lookup = { try await PublicRepository(store: store).institution(licenceNumber: world.institution.licenceNumber)?.list }
+            _ = try await SupervisionRepository(store: store).sanction(
+                world.institution.id, action: .blacklist, note: "多次违规收费", district: world.district)
+            #expect(try await lookup() == .black)
+            _ = try await DefunctRepository(store: store).mark(
+                world.institution.id, district: world.district.value, effectiveAt: nil, reason: "跑路")
+            #expect(try await status(store, world.institution.id) == .defunct)
+            #expect(try await lookup() == .black)
+        }
+    }
+
     /// Returns once some session of the store's database waits on a lock.
     func waitUntilABackendWaitsOnALock(_ store: Store) async throws {
         for _ in 0..<500 {

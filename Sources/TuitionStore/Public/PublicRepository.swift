@@ -72,7 +72,8 @@ public struct PublicRepository: Sendable {
             """
             SELECT i.id, i.licence_number, i.name, i.district_code, d.name, i.address, i.licence_valid_until::text,
                    i.status, i.supervision_mode, i.supervised_bank, g.grade, g.points, g.computed_at,
-                   r.n, r.teaching, r.environment, r.curriculum
+                   r.n, r.teaching, r.environment, r.curriculum,
+                   EXISTS (SELECT 1 FROM institution_sanctions s WHERE s.institution_id = i.id AND s.action = 'blacklist')
             FROM institutions i
             JOIN districts d ON d.code = i.district_code
             LEFT JOIN credit_grades g ON g.institution_id = i.id
@@ -83,10 +84,12 @@ public struct PublicRepository: Sendable {
         for try await row in rows {
             let (
                 id, licence, name, district, districtName, address, validUntilText, status, mode, bank, grade, points, computedAt, count,
-                teaching, environment, curriculum
+                teaching, environment, curriculum, everBlacklisted
             ) = try row.decode(
-                (UUID, String, String, String, String, String, String?, String, String, String, String?, Int?, Date?, Int, Int, Int, Int)
-                    .self)
+                (
+                    UUID, String, String, String, String, String, String?, String, String, String, String?, Int?, Date?, Int, Int, Int,
+                    Int, Bool
+                ).self)
             let validUntil = try validUntilText.map(decodeDate)
             let validity = LicenceValidity(validUntil: validUntil, today: today)
             let institutionStatus: InstitutionStatus = try decodeEnum(status)
@@ -95,7 +98,7 @@ public struct PublicRepository: Sendable {
                 PublicInstitution(
                     licenceNumber: licence, name: name, districtCode: district, districtName: districtName, address: address,
                     licenceValidUntil: validUntil, licenceValidity: validity, status: institutionStatus,
-                    list: PublicList(status: institutionStatus, licence: validity),
+                    list: PublicList(status: institutionStatus, licence: validity, everBlacklisted: everBlacklisted),
                     creditGrade: zip3(grade, points, computedAt).map { PublicInstitution.Grade(grade: $0, points: $1, computedAt: $2) },
                     supervisionMode: try decodeEnum(mode), supervisedBank: bank, insuranceInForce: [],
                     reviews: ReviewSummary(count: count, teachingSum: teaching, environmentSum: environment, curriculumSum: curriculum))

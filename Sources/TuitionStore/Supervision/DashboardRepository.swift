@@ -37,8 +37,17 @@ public struct DashboardOverview: Sendable {
     public var institutionsWithShortfall: Int
     public var openWarnings: [WarningCount]
     public var escalatedWarnings: Int
+    /// The first cases, for the overview's table; `defunctTotals` counts every case of the district.
     public var defunctCases: [DefunctCaseRow]
+    public var defunctTotals: DefunctCaseTotals
     public var claims: [ClaimCount]
+}
+
+/// Every defunct case of a district, counted: how many are still running or completed, and what they left uncovered.
+public struct DefunctCaseTotals: Sendable, Hashable {
+    public var running: Int
+    public var completed: Int
+    public var uncovered: Money
 }
 
 /// One institution's row in the dashboard's list, with its coverage (nil for a defunct institution: its loss is
@@ -149,6 +158,7 @@ public struct DashboardRepository: Sendable {
         async let coverage = coverageRows(district, now: now)
         async let warnings = warningCounts(district, today: today)
         async let defunct = defunctCases(district: district, status: nil, after: nil, limit: 20)
+        async let defunctTotals = defunctCaseTotals(district)
         async let claims = claimCounts(district)
         let rows = try await coverage
         let coverages = rows.map(\.coverage)
@@ -165,7 +175,21 @@ public struct DashboardRepository: Sendable {
             district: district, districtName: try await name, today: today, institutions: try await institutions,
             escrowHeld: escrow,
             reserveHeld: reserve, coverage: total, institutionsWithShortfall: short, openWarnings: warningCounts,
-            escalatedWarnings: escalated, defunctCases: try await defunct.items, claims: try await claims)
+            escalatedWarnings: escalated, defunctCases: try await defunct.items, defunctTotals: try await defunctTotals,
+            claims: try await claims)
+    }
+
+    func defunctCaseTotals(_ district: DistrictCode) async throws -> DefunctCaseTotals {
+        let rows = try await store.query(
+            """
+            SELECT count(*) FILTER (WHERE status = 'running')::int, count(*) FILTER (WHERE status = 'completed')::int,
+                   coalesce(sum(uncovered_fen + return_uncovered_fen), 0)::bigint
+            FROM defunct_cases WHERE district_code = \(district.value)
+            """)
+        for try await (running, completed, uncovered) in rows.decode((Int, Int, Int64).self) {
+            return DefunctCaseTotals(running: running, completed: completed, uncovered: Money(fen: uncovered))
+        }
+        return DefunctCaseTotals(running: 0, completed: 0, uncovered: .zero)
     }
 
     func districtName(_ district: DistrictCode) async throws -> String {
