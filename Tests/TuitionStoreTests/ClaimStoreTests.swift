@@ -255,6 +255,37 @@ import TuitionWire
         }
     }
 
+    /// From the defunct mark on, only the fast-track claims on the institution's enrollments and only its referred claims
+    /// are paid: a guardian's own claim, filed after it or approved before it, would take policy money the plan shared out.
+    @Test func afterTheMarkNoClaimButTheFastTracksIsFiledOrPaid() async throws {
+        try await TestDatabase.withStore("claimdefunct") { store in
+            let (insured, tuitionPolicy) = try await Self.insuredWorld(store)
+            let riskPolicy = try await Self.riskPolicy(store, insured)
+            let claims = ClaimRepository(store: store)
+            let approved = try await Self.file(store, insured, policy: tuitionPolicy.id, claimed: .yuan(100))
+            _ = try await claims.approve(approved.id, insurer: insured.insurer, amount: .yuan(100))
+            // Every lesson is given: nothing is owed at the mark, so the fast-track settles (and closes) nothing here.
+            for _ in 0..<4 {
+                _ = try await store.transaction {
+                    try await EnrollmentRepository(store: store).recordLessons(
+                        insured.world.enrollment.id, institution: insured.world.institution.id, lessons: 10, takenOn: insured.today,
+                        on: $0)
+                }
+            }
+            let marked = try await DefunctRepository(store: store).mark(
+                insured.world.institution.id, district: insured.world.district.value, effectiveAt: nil, reason: "跑路")
+            try await FastTrackJob(store: store).run(marked.id)
+            #expect(try await rejection { _ = try await Self.pay(store, approved.id, insurer: insured.insurer) } == .institutionDefunct)
+            for policy in [tuitionPolicy.id, riskPolicy.id] {
+                #expect(
+                    try await rejection { _ = try await Self.file(store, insured, policy: policy, claimed: .yuan(100)) }
+                        == .institutionDefunct)
+            }
+            #expect(try await payouts(store).isEmpty)
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
+
     @Test func concurrentPaymentsOfOneClaimPayOnce() async throws {
         try await TestDatabase.withStore("claimconcurrent") { store in
             let (insured, policy) = try await Self.insuredWorld(store)

@@ -71,8 +71,11 @@ public struct ClaimRepository: Sendable {
         let connection = transaction.connection
         try checkAmount(new.claimedFen, atMost: PlatformLimits.claimMaximum)
         // The enrollment is locked so filing, paying and other money movements on it queue behind each other.
-        let (enrollment, _) = try await EnrollmentRepository(store: store).lockForMoney(
+        let (enrollment, institutionStatus) = try await EnrollmentRepository(store: store).lockForMoney(
             new.enrollmentId, scope: Scope(guardian: guardian.uuid), on: connection)
+        // From the defunct mark on, the fast-track alone claims on the institution's enrollments (DESIGN §2): its plan
+        // shares the policies out pro rata, and a claim of one guardian's own would take another's share.
+        guard institutionStatus != .defunct else { throw Rejection.institutionDefunct }
         // A claim names only a policy covering the claimant's own enrollment; any other is not found, as if it did not
         // exist: no insurer id, nothing in anyone's queue, no oracle for the policy ids the public log carries.
         guard let policyRecord = try await fetchPolicy(new.policyId, lock: false, on: connection),
@@ -281,12 +284,15 @@ public struct ClaimRepository: Sendable {
         // The enrollment and its institution first (for update and share, as every money path takes them), then the
         // claim: the order a fast-track chunk takes them in, so the two never deadlock. A defunct mark cannot slip in
         // between, and the fast-track's plan either counts this payout or waits for it.
-        let (enrollment, _) = try await EnrollmentRepository(store: store).lockForMoney(
+        let (enrollment, institutionStatus) = try await EnrollmentRepository(store: store).lockForMoney(
             seen.enrollmentId, scope: Scope(guardian: seen.guardianId.uuid), on: connection)
         guard let claim = try await fetch(id, scope: Scope(insurer: insurer.uuid), lock: true, on: connection) else { throw NotFound() }
         if claim.status == .paid || claim.status == .closed { return claim }
         guard claim.status == .approved else { throw Rejection.claimNotApproved }
         guard try await !fastTrackRunning(for: claim.institutionId, on: connection) else { throw Rejection.fastTrackInProgress }
+        // A defunct institution's insurers pay only what its fast-track referred to them: a claim of the guardian's own,
+        // approved before the mark, would take policy money the plan shared out to other guardians.
+        guard institutionStatus != .defunct || claim.defunctCaseId != nil else { throw Rejection.institutionDefunct }
         guard let policy = try await fetchPolicy(claim.policyId, lock: true, on: connection) else { throw NotFound() }
         let now = store.dependencies.now()
         // The policy cannot pay the approval in full any more (the fast-track or other claims used it up): the claim could
