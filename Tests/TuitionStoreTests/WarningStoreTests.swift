@@ -214,6 +214,32 @@ import TuitionWire
         }
     }
 
+    /// What is overdue is money still owed: an insurer's payout on the refused refund counts like a refund.
+    @Test func refundsOverdueCountWhatAnInsurerAlreadyRepaid() async throws {
+        let clock = TestClock()
+        try await TestDatabase.withStore("wrefundsrepaid", clock: clock) { store in
+            let insured = try await InsuranceStoreTests.Insured.make(store)  // ¥3,200 paid, term ends in about two months
+            let policy = try await store.transaction {
+                try await InsuranceRepository(store: store).buyTuitionPolicy(
+                    insured.tuitionPolicy(.yuan(3_200)), enrollment: insured.world.enrollment.id, guardian: insured.world.guardian,
+                    key: "premium:overdue", on: $0)
+            }
+            let claims = ClaimRepository(store: store)
+            let claim = try await store.transaction {
+                try await claims.file(
+                    NewClaim(
+                        enrollmentId: insured.world.enrollment.id, policyId: policy.id, reason: .refundRefused, claimedFen: .yuan(1_000)),
+                    guardian: insured.world.guardian, on: $0)
+            }
+            _ = try await claims.approve(claim.id, insurer: insured.insurer, amount: .yuan(1_000))
+            _ = try await store.transaction { try await claims.pay(claim.id, insurer: insured.insurer, on: $0) }
+            clock.advance(by: 100 * Self.day)
+            _ = try await WarningRepository(store: store).evaluate(.institution(insured.world.institution.id))
+            let overdue = try #require(try await unresolved(store, insured.world.institution.id)[.refundsOverdue])
+            #expect(overdue.figures["amount_fen"] == .number(Money.yuan(2_200).fen))
+        }
+    }
+
     @Test func licenceExpiryWarnsRaisesSeverityAndClearsOnRenewal() async throws {
         try await TestDatabase.withStore("wlicence") { store in
             let world = try await World.make(store)

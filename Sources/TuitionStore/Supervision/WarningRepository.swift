@@ -260,14 +260,15 @@ public struct WarningRepository: Sendable {
             WHERE (\(district)::text IS NULL OR i.district_code = \(district))
                 AND (\(institutions)::uuid[] IS NULL OR i.id = ANY(\(institutions)::uuid[]))),
         overdue AS (
-            SELECT e.institution_id, count(*)::int AS overdue,
-                sum((e.lessons_bought - e.lessons_consumed - e.lessons_refunded) * e.price_per_lesson_fen)::bigint AS overdue_fen,
-                min(e.term_end) AS oldest_overdue
+            SELECT e.institution_id, count(*)::int AS overdue, sum(o.owed)::bigint AS overdue_fen, min(e.term_end) AS oldest_overdue
             FROM enrollments e JOIN institutions i ON i.id = e.institution_id
                 JOIN warning_thresholds t ON t.district_code = i.district_code
+                -- What the guardian is still owed, in money: an insurer's payout on a refused refund counts like a refund.
+                CROSS JOIN LATERAL (SELECT enrollment_outstanding_fen(e.paid_fen, e.lessons_consumed, e.lessons_after_defunct,
+                    e.price_per_lesson_fen, e.refunded_fen, e.returned_fen) AS owed) o
             WHERE e.institution_id IN (SELECT id FROM scope) AND e.paid_fen > 0
                 AND e.term_end < \(today.description)::date - t.refund_grace_days
-                AND e.lessons_consumed + e.lessons_refunded < e.lessons_bought
+                AND o.owed > 0
                 -- The shortest grace bounds the scan, so it reads only the enrollments whose term ended long enough ago.
                 AND e.term_end < \(today.description)::date - (SELECT min(g.refund_grace_days) FROM warning_thresholds g)
             GROUP BY e.institution_id),
