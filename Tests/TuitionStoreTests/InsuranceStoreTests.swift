@@ -115,6 +115,31 @@ import TuitionWire
         }
     }
 
+    /// One tuition policy at a time: a policy overlapping the enrollment's uncancelled one is refused, one starting when
+    /// it ends renews it (a guardian whose cover ran out may insure the rest of the term).
+    @Test func aTuitionPolicyIsRenewedFromTheDayTheLastOneEnds() async throws {
+        try await TestDatabase.withStore("instuitionrenew") { store in
+            let insured = try await Insured.make(store)
+            let insurance = InsuranceRepository(store: store)
+            func buy(_ start: BusinessDate, _ end: BusinessDate, _ key: String) async throws -> PolicyRecord {
+                try await store.transaction {
+                    try await insurance.buyTuitionPolicy(
+                        NewTuitionPolicy(productId: insured.tuition.id, sumInsuredFen: .yuan(1_000), periodStart: start, periodEnd: end),
+                        enrollment: insured.world.enrollment.id, guardian: insured.world.guardian, key: key, on: $0)
+                }
+            }
+            let today = insured.today
+            _ = try await buy(today, today.addingMonths(1), "premium:renew:1")
+            for (start, end) in [(today.addingDays(10), today.addingMonths(2)), (today, today.addingDays(1))] {
+                #expect(try await rejection { _ = try await buy(start, end, "premium:renew:\(start)") } == .enrollmentAlreadyInsured)
+            }
+            let renewal = try await buy(today.addingMonths(1), today.addingMonths(3), "premium:renew:2")
+            #expect(BusinessDate(shanghaiDateOf: renewal.periodStart) == today.addingMonths(1))
+            #expect(try await premiumTransfers(store).count == 2)
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
+
     @Test func refusesTuitionCoverAbovePaidWrongProductUnpaidAndBackdated() async throws {
         try await TestDatabase.withStore("instuitionrefusals") { store in
             let insured = try await Insured.make(store)

@@ -171,16 +171,20 @@ import TuitionWire
 
     // MARK: Finding 2
 
-    /// A `refund_refused` claim paid in full counts against the enrollment: the institution can no longer refund it.
+    /// A paid `refund_refused` claim counts against the enrollment: the institution refunds only what it left.
     @Test func aPaidClaimCountsAgainstLaterRefunds() async throws {
         try await TestDatabase.withStore("mi_claimrefund") { store in
             let insured = try await Insured.make(store, mode: .escrow, disputed: 0)
-            let claim = try await insured.file(store, claimed: insured.world.enrollment.amountFen)
-            #expect(claim.status == .verified)
+            let paid = insured.world.enrollment.amountFen  // 40 lessons at ¥80
+            let claim = try await insured.file(store, claimed: paid)
+            // The risk-control policy covers 80 %: it repays 32 lessons' worth, and 8 are left to refund.
+            #expect(claim.status == .verified && claim.approvableFen == Money(fen: paid.fen * 8 / 10))
             _ = try await ClaimRepository(store: store).approve(claim.id, insurer: insured.insurer, amount: claim.approvableFen)
             #expect(try await insured.pay(store, claim.id).status == .paid)
             let after = try await Self.enrollment(store, insured.world.enrollment.id)
-            #expect(after.returnedFen == insured.world.enrollment.amountFen && after.unconsumedFen == .zero && after.status == .closed)
+            #expect(after.returnedFen == claim.approvableFen && after.unconsumedFen == Money(fen: paid.fen * 2 / 10))
+            #expect(try await Self.refund(store, insured.world.enrollment, nil).lessons == 8)
+            #expect(try await Self.enrollment(store, insured.world.enrollment.id).status == .closed)
             #expect(try await rejection { _ = try await Self.refund(store, insured.world.enrollment, nil) } == .nothingToRefund)
             #expect(try await rejection { _ = try await Self.refund(store, insured.world.enrollment, 1) } == .nothingToRefund)
             #expect(try await rejection { _ = try await Self.lessons(store, insured.world.enrollment, 1) } == .lessonsExceedRemaining)
@@ -240,8 +244,9 @@ import TuitionWire
             let claims = try await insured.jobClaims(store, marked.id)
             let job = try #require(claims.first)
             #expect(claims.count == 1 && job.status == .referred && job.layer == "risk_policy")
-            // 40 lessons at ¥80, 2 consumed: 304,000 owed; the risk policy covers 80 % of it.
-            #expect(job.approvableFen == Money(fen: 243_200) && job.contestedFen == Money(fen: 16_000))
+            // 40 lessons at ¥80, 2 consumed: 304,000 owed; the risk policy covers 80 % of it, and 80 % of the 16,000 of
+            // disputed lessons a person may add back: ⌊320,000 × 80 %⌋ − 243,200.
+            #expect(job.approvableFen == Money(fen: 243_200) && job.contestedFen == Money(fen: 12_800))
             let closed = try #require(try await ClaimRepository(store: store).claim(early.id, scope: scopeOf(.insurer(insured.insurer))))
             #expect(closed.status == .closed && closed.supersededBy == job.id)
             #expect(closed.decisionReason?.hasPrefix("superseded_by_fast_track") == true)
@@ -281,11 +286,13 @@ import TuitionWire
             #expect(approved.status == .approved && approved.approvedFen == most)
             let paid = try await insured.pay(store, job.id)
             #expect(paid.status == .paid && paid.paidFen == most)
-            // Escrow nothing (reserve mode), reserve nothing: the policy paid 243,200 + the 16,000 of disputed lessons.
+            // Escrow nothing (reserve mode), reserve nothing: the policy paid 243,200 and its 80 % of the 16,000 of disputed
+            // lessons, 12,800.
+            #expect(most == Money(fen: 256_000))
             #expect(try await Self.paidBack(store, insured.world.enrollment.id) == most.fen)
             let after = try #require(try await DefunctRepository(store: store).caseForOperator(marked.id))
             #expect(after.paidRiskPolicyFen == most && after.referredFen == .zero)
-            #expect(after.entitledFen.fen == 304_000 + 16_000)
+            #expect(after.entitledFen.fen == 304_000 + 12_800)
             #expect(try await Self.breaches(store) == [])
         }
     }

@@ -220,7 +220,7 @@ func rejection(for error: any Error) -> Rejection? {
     case ("23514", "defunct_is_final"): return .institutionDefunct
     case ("23514", "blacklisting_is_final"): return .institutionIsBlacklisted
     case ("23505", "institutions_licence_number_key"): return .licenceNumberTaken
-    case ("23505", "policies_one_per_enrollment"): return .enrollmentAlreadyInsured
+    case ("23P01", "policies_one_per_enrollment"): return .enrollmentAlreadyInsured
     case ("23505", "claims_one_open_per_enrollment_policy"): return .claimAlreadyOpen
     case ("23505", "reviews_enrollment_id_key"): return .enrollmentAlreadyReviewed
     case ("22003", _): return .amountTooLarge

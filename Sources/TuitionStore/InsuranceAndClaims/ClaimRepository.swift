@@ -329,13 +329,17 @@ public struct ClaimRepository: Sendable {
     ) async throws {
         let facts = try await ledgerFacts(of: enrollment, on: connection)
         let asOf = claim.reason == .institutionDefunct ? claim.eventTime : now
-        let stillContested = min(claim.contestedFen.fen, contestedValue(of: facts, asOf: asOf).fen)
-        let addedBack = Money(fen: claim.approvedFen > claim.approvableFen ? stillContested : 0)
-        var ceiling = entitlement(of: facts, asOf: asOf).fen + addedBack.fen
+        let addsBack = claim.approvedFen > claim.approvableFen
+        let stillContested = addsBack ? contestedValue(of: facts, asOf: asOf) : .zero
+        let ceiling: Money
         if let riskShare = try await riskShareTerms(of: policy, on: enrollment, on: connection) {
-            ceiling = min(ceiling, riskShare.cap(of: facts, asOf: asOf, addedBack: addedBack).fen)
+            // A risk claim's contested figure is already its share of the lessons' value; the approval bounds the payout
+            // by it, and the share is taken here of the value still contested.
+            ceiling = riskShare.cap(of: facts, asOf: asOf, addedBack: stillContested)
+        } else {
+            ceiling = Money(fen: entitlement(of: facts, asOf: asOf).fen + min(claim.contestedFen.fen, stillContested.fen))
         }
-        guard claim.approvedFen.fen <= ceiling else { throw Rejection.payoutExceedsEntitlement }
+        guard claim.approvedFen <= ceiling else { throw Rejection.payoutExceedsEntitlement }
     }
 
     /// Marks a claim paid by its payout transfer: the policy's remaining sum and the enrollment's returned total go
