@@ -213,7 +213,8 @@ private func buildRouter(
     addRoutes(to: router, services: services)
     LogController(repository: EvidenceLogRepository(store: store), publicKeyPEM: dependencies.logSigner.publicKeyPEM).addRoutes(to: router)
     addMetricsRoutes(
-        to: router, store: store, telemetry: dependencies.telemetry, scrapeToken: configuration.web.metricsToken, health: health)
+        to: router, store: store, telemetry: dependencies.telemetry, scrapeToken: configuration.web.metricsToken, health: health,
+        limiter: limiter)
     let publicBaseURL = configuration.publicBaseURL ?? "http://\(configuration.host):\(configuration.port)"
     PublicController(repository: PublicRepository(store: store), addresses: PublicAddresses(baseURL: publicBaseURL)).addRoutes(to: router)
     DashboardController(pages: DashboardPages(store: store, secureCookie: configuration.web.secureCookies), limiter: limiter).addRoutes(

@@ -127,6 +127,13 @@ final class FailedAuthenticationLimiter: Sendable {
         }
     }
 
+    /// The 429 an address over the limit gets, with the seconds left in its window as `Retry-After`.
+    static func refusal(waiting wait: Duration, _ request: Request, _ context: AppRequestContext) throws -> Response {
+        var response = try Problem.tooManyFailedAuthentications.response(from: request, context: context)
+        response.headers[.retryAfter] = String(max(1, wait.components.seconds + (wait.components.attoseconds > 0 ? 1 : 0)))
+        return response
+    }
+
     func recordFailure(_ address: String) {
         let now = ContinuousClock.now
         windows.withLock { windows in
@@ -156,11 +163,7 @@ struct TokenAuthentication: RouterMiddleware {
         // `/metrics` checks its own scrape token: it is no principal's and must not count as a failed authentication.
         guard let token = request.headers.bearerToken, request.uri.path != "/metrics" else { return try await next(request, context) }
         let address = context.remoteAddress ?? "local"
-        if let wait = limiter.retryAfter(address) {
-            var response = try Problem.tooManyFailedAuthentications.response(from: request, context: context)
-            response.headers[.retryAfter] = String(max(1, wait.components.seconds + (wait.components.attoseconds > 0 ? 1 : 0)))
-            return response
-        }
+        if let wait = limiter.retryAfter(address) { return try FailedAuthenticationLimiter.refusal(waiting: wait, request, context) }
         var context = context
         if token.utf8.count < 200, let holder = try await principals.holder(forToken: token) {
             if holder.institutionStatus == .defunct && request.method != .get && request.method != .head && !request.revokesAToken {

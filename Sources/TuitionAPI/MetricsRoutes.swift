@@ -63,12 +63,21 @@ extension Timer {
 /// `GET /metrics`: the request metrics, then figures read from the database at scrape time (ledger transfers by
 /// kind, open warnings, fast-track progress) in a registry made for this scrape, so a figure that is gone leaves
 /// no stale series behind. It needs `Authorization: Bearer <TUITIONGUARD_METRICS_TOKEN>`; without a configured token
-/// it is not served at all (404), so nothing about the platform is public by accident.
-func addMetricsRoutes(to router: Router<AppRequestContext>, store: Store, telemetry: Telemetry, scrapeToken: String?, health: ServiceHealth)
-{
-    router.get("metrics") { request, _ in
+/// it is not served at all (404), so nothing about the platform is public by accident. A wrong scrape token is a guess
+/// like a wrong bearer token: it counts against the client's address in the API's limiter, which then refuses the
+/// address (429) until its window ends.
+func addMetricsRoutes(
+    to router: Router<AppRequestContext>, store: Store, telemetry: Telemetry, scrapeToken: String?, health: ServiceHealth,
+    limiter: FailedAuthenticationLimiter
+) {
+    router.get("metrics") { request, context in
         guard let scrapeToken else { throw Problem.notFound }
-        guard let offered = request.headers.bearerToken, constantTimeEquals(offered, scrapeToken) else { throw Problem.unauthenticated }
+        let address = context.remoteAddress ?? "local"
+        if let wait = limiter.retryAfter(address) { return try FailedAuthenticationLimiter.refusal(waiting: wait, request, context) }
+        guard let offered = request.headers.bearerToken, constantTimeEquals(offered, scrapeToken) else {
+            limiter.recordFailure(address)
+            throw Problem.unauthenticated
+        }
         let figures = try await OperationsRepository(store: store).figures()
         var buffer = telemetry.registry.emitToBuffer()
         scrapeRegistry(figures).emit(into: &buffer)

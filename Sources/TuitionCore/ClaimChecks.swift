@@ -316,8 +316,9 @@ private func entitlementCheck(_ entitled: Money) -> ClaimCheckResult {
 
 private func amountCheck(_ claimed: Money, entitled: Money, shareCap: Money?) -> ClaimCheckResult {
     if !claimed.isPositive { return result(.amount, .failed, .claimAmountNotPositive) }
+    // The lower bound names the cut: the covered share when it is below the entitlement.
+    if let shareCap, shareCap < entitled, claimed > shareCap { return result(.amount, .adjusted, .claimExceedsCoveredShare) }
     if claimed > entitled { return result(.amount, .adjusted, .claimExceedsEntitlement) }
-    if let shareCap, claimed > shareCap { return result(.amount, .adjusted, .claimExceedsCoveredShare) }
     return result(.amount, .passed, .claimWithinEntitlement)
 }
 

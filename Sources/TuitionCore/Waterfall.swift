@@ -27,12 +27,28 @@ public struct WaterfallEnrollment: Hashable, Sendable {
     public var escrowHeld: Money
     /// What is left of the enrollment's own tuition policy, zero when it has none in force.
     public var tuitionPolicyRemaining: Money
+    /// What the risk-control policy's covered share is a share of: the unconsumed tuition (`unconsumedTuition`), which
+    /// earlier claim payouts do not reduce; `nil` when it equals the entitlement (nothing was paid back before).
+    public var unconsumed: Money?
+    /// What the risk-control policy already paid on this enrollment through earlier claims.
+    public var riskPolicyPaid: Money
 
-    public init(id: Enrollment.ID, entitlement: Money, escrowHeld: Money = .zero, tuitionPolicyRemaining: Money = .zero) {
+    public init(
+        id: Enrollment.ID, entitlement: Money, escrowHeld: Money = .zero, tuitionPolicyRemaining: Money = .zero,
+        unconsumed: Money? = nil, riskPolicyPaid: Money = .zero
+    ) {
         self.id = id
         self.entitlement = entitlement
         self.escrowHeld = escrowHeld
         self.tuitionPolicyRemaining = tuitionPolicyRemaining
+        self.unconsumed = unconsumed
+        self.riskPolicyPaid = riskPolicyPaid
+    }
+
+    /// The most the risk-control policy may still pay this enrollment: its share of the unconsumed tuition less what it
+    /// already paid (`RiskShareTerms.cap`, the rule a guardian's own claim on the policy meets too), never below zero.
+    func riskShareLeft(basisPoints: Int) -> Int64 {
+        max(0, share((unconsumed ?? entitlement).fen, basisPoints: basisPoints) - riskPolicyPaid.fen)
     }
 }
 
@@ -127,7 +143,9 @@ public struct WaterfallTotals: Hashable, Sendable {
 /// 1. **Escrow**: `min(escrowHeld, e)`, per enrollment.
 /// 2. **Reserve**: pool `min(reserveBalance, Σu)`, split pro rata to `u`.
 /// 3. **Risk-control policy** (if any): each enrollment's cap is `c = min(u, ⌊e × share / 10,000⌋)`, the policy
-///    indemnifying at most its share of the unconsumed tuition and never more than the loss other layers left;
+///    indemnifying at most its share of the unconsumed tuition and never more than the loss other layers left; when
+///    claims were paid back on the enrollment before, the share is of the unconsumed tuition those payouts did not
+///    reduce, less what this policy paid of them (`riskShareLeft`);
 ///    pool `min(remaining, Σc)`, split pro rata to `c`.
 /// 4. **Tuition policy**: `min(u, tuitionPolicyRemaining)`, per enrollment.
 /// 5. **Uncovered**: what is left of `u`.
@@ -168,7 +186,7 @@ public func waterfall(_ input: WaterfallInput) -> [WaterfallPayout] {
     var risk = uncovered.map { _ in Int64(0) }
     if let cover = input.riskPolicy {
         let caps = enrollments.indices.map { index in
-            min(uncovered[index], share(enrollments[index].entitlement.fen, basisPoints: cover.coveredShareBasisPoints))
+            min(uncovered[index], enrollments[index].riskShareLeft(basisPoints: cover.coveredShareBasisPoints))
         }
         let pool = min(cover.remaining.fen, caps.reduce(0, +))
         risk = Money(fen: pool).allocated(proportionalTo: caps).map(\.fen)

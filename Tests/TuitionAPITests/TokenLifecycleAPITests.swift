@@ -123,6 +123,19 @@ import TuitionTestSupport
         }
     }
 
+    /// The metrics scrape token is guessed like any other: wrong ones count against the address, and once it is over the
+    /// limit even the right one waits.
+    @Test func wrongMetricsScrapeTokensAreLimitedToo() async throws {
+        try await API.run("metricslimit") { api, _ in
+            for attempt in 0..<20 {
+                #expect(try await api.call(.get, "/metrics", token: "scrape-guess-\(attempt)").status == .unauthorized)
+            }
+            let limited = try await api.call(.get, "/metrics", token: API.metricsToken)
+            #expect(limited.status == .tooManyRequests && limited.code == "too_many_failed_authentications")
+            #expect((1...60).contains(Int(limited.headers[.retryAfter] ?? "") ?? 0))
+        }
+    }
+
     @Test func twoTokensOfOneInstitutionShareItsIdempotencyKeys() async throws {
         try await API.run("idemscope") { api, _ in
             let world = try await World.make(api.store, mode: .reserve)

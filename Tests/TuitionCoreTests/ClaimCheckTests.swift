@@ -327,6 +327,10 @@ struct ClaimCase: Sendable, CustomTestStringConvertible {
         let assessment = Self.assess(claimed: 170_000, share: 6_000, paidByPolicy: 100_000)
         #expect(assessment.entitlement == Money(fen: 170_000))
         #expect(assessment.decision == .approve(Money(fen: 62_000)))
+        // Above the entitlement too, the share is the lower bound and names the cut.
+        let above = Self.assess(claimed: 270_000, share: 6_000, paidByPolicy: 100_000)
+        #expect(above.checks.first { $0.check == .amount }?.code == .claimExceedsCoveredShare)
+        #expect(above.decision == .approve(Money(fen: 62_000)))
     }
 
     @Test func anotherPolicysPayoutDoesNotShrinkTheShareButTheEntitlementStillBounds() {

@@ -42,6 +42,23 @@ import TuitionCore
         #expect(payouts.map(\.uncovered.fen) == [66, 67, 67])
     }
 
+    /// The risk-control policy's share is of the unconsumed tuition, less what the policy already paid on the enrollment
+    /// through a guardian's own claim: claim and fast-track together never take it past its share.
+    @Test func theRiskPolicyPaysWhatItsShareLeavesAfterEarlierClaims() {
+        var paidBefore = Self.enrollment(1, 2_000)
+        paidBefore.unconsumed = Money(fen: 10_000)  // 8,000 went back on claims, 5,000 of them on this policy
+        paidBefore.riskPolicyPaid = Money(fen: 5_000)
+        var otherPolicyPaid = Self.enrollment(2, 6_000)
+        otherPolicyPaid.unconsumed = Money(fen: 10_000)  // 4,000 went back on the guardian's tuition policy
+        let fresh = Self.enrollment(3, 10_000)
+        let payouts = waterfall(
+            WaterfallInput(
+                enrollments: [paidBefore, otherPolicyPaid, fresh], reserveBalance: .zero,
+                riskPolicy: RiskPolicyCover(coveredShareBasisPoints: 6_000, remaining: .yuan(1_000))))
+        // Share 6,000 each: 6,000 − 5,000 = 1,000 left of it; all 6,000 (the entitlement bounds it first); 6,000.
+        #expect(payouts.map(\.riskPolicy.fen) == [1_000, 6_000, 6_000])
+    }
+
     @Test func idsOrderByTheirBytesNotTheirInputOrder() {
         // 0x0a… sorts before 0xa0…, as PostgreSQL sorts uuids and as their lowercase text sorts.
         let low = Enrollment.ID(UUID(uuidString: "0a000000-0000-7000-8000-000000000000")!)

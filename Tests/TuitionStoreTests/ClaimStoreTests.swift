@@ -200,9 +200,10 @@ import TuitionWire
             // The risk-control policy covers 80 %: of the contested lessons, it may add back only what its share leaves.
             #expect(onTuition.contestedFen == contested)
             #expect(onRisk.contestedFen == Money(fen: paid.fen * 8 / 10 - entitled.fen * 8 / 10))
-            // Each approval alone is within reach: the whole payment on one, the disputed lessons on the other.
+            // Each approval alone is within reach: the whole payment on one, its share with the disputed lessons on the other.
             _ = try await claims.approve(onTuition.id, insurer: insured.insurer, amount: paid, reason: "课时未实际提供")
-            _ = try await claims.approve(onRisk.id, insurer: insured.insurer, amount: contested, reason: "课时未实际提供")
+            let riskMost = Money(fen: onRisk.approvableFen.fen + onRisk.contestedFen.fen)
+            _ = try await claims.approve(onRisk.id, insurer: insured.insurer, amount: riskMost, reason: "课时未实际提供")
             #expect(try await Self.pay(store, onTuition.id, insurer: insured.insurer).paidFen == paid)
             #expect(try await rejection { _ = try await Self.pay(store, onRisk.id, insurer: insured.insurer) } == .payoutExceedsEntitlement)
             #expect(try await payouts(store).map(\.0) == [paid.fen])
@@ -264,6 +265,7 @@ import TuitionWire
             let claims = ClaimRepository(store: store)
             let approved = try await Self.file(store, insured, policy: tuitionPolicy.id, claimed: .yuan(100))
             _ = try await claims.approve(approved.id, insurer: insured.insurer, amount: .yuan(100))
+            let undecided = try await Self.file(store, insured, policy: riskPolicy.id, claimed: .yuan(100))
             // Every lesson is given: nothing is owed at the mark, so the fast-track settles (and closes) nothing here.
             for _ in 0..<4 {
                 _ = try await store.transaction {
@@ -276,6 +278,10 @@ import TuitionWire
                 insured.world.institution.id, district: insured.world.district.value, effectiveAt: nil, reason: "跑路")
             try await FastTrackJob(store: store).run(marked.id)
             #expect(try await rejection { _ = try await Self.pay(store, approved.id, insurer: insured.insurer) } == .institutionDefunct)
+            #expect(
+                try await rejection { _ = try await claims.approve(undecided.id, insurer: insured.insurer, amount: .yuan(100)) }
+                    == .institutionDefunct)
+            #expect(try await claims.reject(undecided.id, insurer: insured.insurer, reason: "机构已倒闭，由快速理赔处理").status == .rejected)
             for policy in [tuitionPolicy.id, riskPolicy.id] {
                 #expect(
                     try await rejection { _ = try await Self.file(store, insured, policy: policy, claimed: .yuan(100)) }

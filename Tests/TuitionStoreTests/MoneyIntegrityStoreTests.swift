@@ -254,6 +254,62 @@ import TuitionWire
         }
     }
 
+    /// A referred enrollment with a risk-control and a tuition layer: a person may add the contested lessons back on
+    /// both, the risk policy its 80 % share of them and the tuition policy the rest, and whichever insurer pays first the
+    /// guardian ends with everything it paid back.
+    @Test func bothInsuranceLayersAddBackTheirPartOfTheContestedLessonsInEitherOrder() async throws {
+        try await TestDatabase.withStore("mi_layers") { store in
+            for riskFirst in [true, false] {
+                let insured = try await Insured.make(store)
+                let tuitionProduct = try await InsuranceRepository(store: store).createProduct(
+                    NewInsuranceProduct(kind: .studentTuition, premiumRateBasisPoints: 100), insurer: insured.insurer)
+                let today = BusinessDate(shanghaiDateOf: store.dependencies.now())
+                _ = try await store.transaction {
+                    try await InsuranceRepository(store: store).buyTuitionPolicy(
+                        NewTuitionPolicy(
+                            productId: tuitionProduct.id, sumInsuredFen: .yuan(3_200), periodStart: today, periodEnd: today.addingMonths(3)),
+                        enrollment: insured.world.enrollment.id, guardian: insured.world.guardian, key: "tuition:\(riskFirst)", on: $0)
+                }
+                let marked = try await Self.mark(store, insured.world.institution.id)
+                _ = try await FastTrackJob(store: store).run(marked.id)
+                let claims = try await insured.jobClaims(store, marked.id)
+                let risk = try #require(claims.first { $0.layer == "risk_policy" })
+                let tuition = try #require(claims.first { $0.layer == "tuition_policy" })
+                // 304,000 owed: 243,200 on the risk policy, 60,800 on the tuition policy; 16,000 contested, of which the
+                // risk policy covers ⌊320,000 × 80 %⌋ − 243,200 = 12,800 and the tuition policy 3,200.
+                #expect(risk.approvableFen == Money(fen: 243_200) && risk.contestedFen == Money(fen: 12_800))
+                #expect(tuition.approvableFen == Money(fen: 60_800) && tuition.contestedFen == Money(fen: 3_200))
+                let repository = ClaimRepository(store: store)
+                for claim in riskFirst ? [risk, tuition] : [tuition, risk] {
+                    let most = Money(fen: claim.approvableFen.fen + claim.contestedFen.fen)
+                    _ = try await repository.approve(claim.id, insurer: insured.insurer, amount: most, reason: "核实：两节课未上")
+                    #expect(try await insured.pay(store, claim.id).paidFen == most, "risk first: \(riskFirst)")
+                }
+                #expect(try await Self.paidBack(store, insured.world.enrollment.id) == 320_000, "risk first: \(riskFirst)")
+            }
+            #expect(try await Self.breaches(store) == [])
+        }
+    }
+
+    /// A defunct case's referred claim approved above what its policy has left takes what is left (its guardian can file
+    /// nothing more), rather than being closed with the money unreachable.
+    @Test func aCaseClaimTakesWhatIsLeftOfItsPolicy() async throws {
+        try await TestDatabase.withStore("mi_caseleft") { store in
+            let insured = try await Insured.make(store, sum: .yuan(2_500))
+            let marked = try await Self.mark(store, insured.world.institution.id)
+            _ = try await FastTrackJob(store: store).run(marked.id)
+            let claim = try #require(try await insured.jobClaims(store, marked.id).first)
+            #expect(claim.approvableFen == Money(fen: 243_200) && claim.contestedFen == Money(fen: 12_800))
+            _ = try await ClaimRepository(store: store).approve(
+                claim.id, insurer: insured.insurer, amount: Money(fen: 256_000), reason: "核实")
+            let paid = try await insured.pay(store, claim.id)
+            #expect(paid.status == .paid && paid.paidFen == .yuan(2_500) && paid.approvedFen == .yuan(2_500))
+            let after = try #require(try await DefunctRepository(store: store).caseForOperator(marked.id))
+            #expect(after.paidRiskPolicyFen == .yuan(2_500) && after.referredFen == .zero)
+            #expect(try await Self.breaches(store) == [])
+        }
+    }
+
     // MARK: Finding 5
 
     /// A person may approve a referred claim up to the entitlement including the disputed lessons, with a reason.

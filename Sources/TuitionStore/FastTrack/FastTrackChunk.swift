@@ -149,7 +149,7 @@ extension FastTrackJob {
 
     /// A claim per insurance layer with money in it, against the risk-control or the tuition policy, filed by the platform
     /// for the case: paid (with its transfer) when the settlement was approved, referred otherwise, carrying the contested
-    /// value (on its first layer; on the risk-control policy, as far as its covered share reaches) a person may add back. Earlier open claims on these enrollments were closed just before.
+    /// value a person may add back (the risk-control policy's covered share of it, the tuition policy the rest). Earlier open claims on these enrollments were closed just before.
     /// Each claim's events: filed by the platform, decided (paid claims approved, the others referred), and paid when it was.
     /// `payouts`: the ids of the transfers the chunk wrote, where the paid claims' transfers are found (the whole
     /// table would be read otherwise).
@@ -177,11 +177,10 @@ extension FastTrackJob {
                         END,
                         \(context.effectiveAt), \(now), CASE WHEN approved THEN \(now)::timestamptz END,
                         CASE WHEN approved THEN \(now)::timestamptz END, t.id,
-                        CASE WHEN approved OR (layer.name = 'tuition_policy' AND s.risk_policy_fen > 0) THEN 0
-                             -- The risk-control policy covers its share of the contested lessons too (`RiskShareTerms`).
-                             WHEN layer.name = 'risk_policy' THEN least(s.contested_fen, greatest(0,
-                                 (s.entitlement_fen + s.contested_fen) * ip.covered_share_bp / 10000 - s.risk_policy_fen))
-                             ELSE s.contested_fen END,
+                        -- The risk-control policy may add back its covered share of the contested value, the tuition
+                        -- policy the rest (`SettlementPlan.planned`).
+                        CASE WHEN approved THEN 0 WHEN layer.name = 'risk_policy' THEN s.risk_contested_fen
+                             ELSE s.contested_fen - s.risk_contested_fen END,
                         s.case_id, layer.name
                     FROM defunct_settlements s
                     CROSS JOIN LATERAL (SELECT s.decision = 'approve' AS approved) d
@@ -190,7 +189,6 @@ extension FastTrackJob {
                         ('tuition_policy', s.tuition_policy_id, s.tuition_policy_fen)
                     ) AS layer (name, policy_id, amount)
                     JOIN policies p ON p.id = layer.policy_id
-                    JOIN insurance_products ip ON ip.id = p.product_id
                     LEFT JOIN transfers t ON d.approved AND t.id BETWEEN \(payouts?.low ?? 0) AND \(payouts?.high ?? 0)
                         AND t.idempotency_key = 'defunct:' || s.case_id || ':' || s.enrollment_id || ':' || layer.name
                     WHERE s.case_id = \(id.uuid) AND s.enrollment_id BETWEEN \(ids.low) AND \(ids.high)

@@ -198,7 +198,7 @@ public struct FastTrackJob: Sendable {
     ) async throws {
         let plan = SettlementPlan.query(
             case: id.uuid, institution: institution, effectiveAt: effectiveAt, reserve: reserve, operating: operating,
-            risk: risk.map { ($0.coveredShareBasisPoints, $0.remaining) }, checks: SettlementChecks())
+            risk: risk.map { ($0.id, $0.coveredShareBasisPoints, $0.remaining) }, checks: SettlementChecks())
         try await connection.query(plan, logger: logger)
     }
 

@@ -11,9 +11,9 @@ enum SettlementPlan {
     /// The plan of case `id`; `risk` is the risk-control policy in force at the effective time, if any.
     static func query(
         case id: UUID, institution: UUID, effectiveAt: Date, reserve: Int64, operating: Int64,
-        risk: (coveredShareBasisPoints: Int, remaining: Int64)?, checks: SettlementChecks
+        risk: (id: UUID, coveredShareBasisPoints: Int, remaining: Int64)?, checks: SettlementChecks
     ) -> PostgresQuery {
-        var binds = PostgresBindings(capacity: 12)
+        var binds = PostgresBindings(capacity: 13)
         binds.append(id)
         binds.append(institution)
         binds.append(effectiveAt)
@@ -26,6 +26,7 @@ enum SettlementPlan {
         binds.append(checks.spike)
         binds.append(checks.disputes)
         binds.append(checks.spikeAndDisputes)
+        binds.append(risk?.id)
         return PostgresQuery(unsafeSQL: sql, binds: binds)
     }
 
@@ -42,10 +43,14 @@ enum SettlementPlan {
     private static let spikeChecks = "$10"
     private static let disputeChecks = "$11"
     private static let spikeAndDisputeChecks = "$12"
+    private static let riskPolicy = "$13"
 
     static let sql =
         "WITH "
-        + [consumedLessons, tuitionCover, facts, entitled, reserveSplit, afterReserve, riskSplit, planned, returns, returnSplit]
+        + [
+            consumedLessons, tuitionCover, riskPaid, facts, entitled, reserveSplit, afterReserve, riskSplit, planned, returns,
+            returnSplit,
+        ]
         .joined(separator: ",\n") + "\n" + insertSettlements
 
     /// Per enrollment: lessons recorded in the consumption-spike window before the effective time, disputed ones, and
@@ -71,11 +76,22 @@ enum SettlementPlan {
             ORDER BY enrollment_id, id)
         """
 
-    /// The enrollment's position (the view `enrollment_positions`, the one definition) and its checks.
+    /// What the risk-control policy already paid on each enrollment, through guardians' claims before the mark.
+    private static let riskPaid = """
+        risk_paid AS (
+            SELECT enrollment_id, sum(paid_fen)::bigint AS paid FROM claims
+            WHERE institution_id = \(institution) AND policy_id = \(riskPolicy)::uuid AND status = 'paid'
+            GROUP BY enrollment_id)
+        """
+
+    /// The enrollment's position (the view `enrollment_positions`, the one definition) and its checks. Its unconsumed
+    /// tuition is the entitlement with earlier claim payouts (`returned_fen`) added back: what the risk-control
+    /// policy's covered share is a share of.
     private static let facts = """
         facts AS (
             SELECT p.enrollment_id AS id, p.institution_id, p.guardian_id, p.escrow_held_fen AS escrow_held,
-                p.entitlement_fen AS entitled, p.return_due_fen AS return_due, p.price_per_lesson_fen AS price,
+                p.entitlement_fen AS entitled, p.entitlement_fen + p.returned_fen AS unconsumed, coalesce(rp.paid, 0) AS risk_paid,
+                p.return_due_fen AS return_due, p.price_per_lesson_fen AS price,
                 7 * coalesce(l.recent, 0) > 60 * c.lessons_per_week AS spike,
                 coalesce(l.disputed_lessons, 0) > 0 AS disputed,
                 coalesce(l.disputed_lessons, 0) AS disputed_lessons, coalesce(l.recent_undisputed, 0) AS recent_undisputed,
@@ -84,6 +100,7 @@ enum SettlementPlan {
             JOIN courses c ON c.id = p.course_id
             LEFT JOIN consumed l ON l.enrollment_id = p.enrollment_id
             LEFT JOIN tuition_cover tp ON tp.enrollment_id = p.enrollment_id
+            LEFT JOIN risk_paid rp ON rp.enrollment_id = p.enrollment_id
             WHERE p.institution_id = \(institution))
         """
 
@@ -96,23 +113,34 @@ enum SettlementPlan {
     /// Layer 2: the reserve, pro rata to what escrow left.
     private static let reserveSplit = proRataSplit("reserve_split", pool: reserve, weight: "entitled - escrow_part", over: "entitled")
 
-    /// Each enrollment's claim on the risk-control policy: what the reserve left, at most its covered share.
+    /// Each enrollment's claim on the risk-control policy: what the reserve left, at most what its covered share leaves
+    /// (`WaterfallEnrollment.riskShareLeft`).
     private static let afterReserve = """
         after_reserve AS (
             SELECT e.*, r.part AS reserve_part,
-                least(e.entitled - e.escrow_part - r.part, (e.entitled * \(riskShareBasisPoints)) / 10000) AS risk_cap
+                least(e.entitled - e.escrow_part - r.part,
+                    greatest(0, (e.unconsumed * \(riskShareBasisPoints)) / 10000 - e.risk_paid)) AS risk_cap
             FROM entitled e JOIN reserve_split r ON r.id = e.id)
         """
 
     /// Layer 3: the risk-control policy's remaining sum, pro rata to the claims on it.
     private static let riskSplit = proRataSplit("risk_split", pool: riskRemaining, weight: "risk_cap", over: "after_reserve")
 
-    /// Layer 4: the enrollment's tuition policy, up to what is left.
+    /// Layer 4: the enrollment's tuition policy, up to what is left. And what a person may add back to a referred
+    /// settlement (`contestedValue`: the disputed lessons' value, and the burst's undisputed ones when there is a
+    /// burst), of which the risk-control policy pays its covered share (`RiskShareTerms.cap`), the tuition policy the rest.
     private static let planned = """
         planned AS (
-            SELECT ar.*, rs.part AS risk_part,
-                least(ar.entitled - ar.escrow_part - ar.reserve_part - rs.part, ar.tuition_cover) AS tuition_part
-            FROM after_reserve ar JOIN risk_split rs ON rs.id = ar.id)
+            SELECT x.*, CASE WHEN x.risk_part > 0 THEN least(x.contested,
+                    greatest(0, ((x.unconsumed + x.contested) * \(riskShareBasisPoints)) / 10000 - x.risk_paid - x.risk_part))
+                ELSE 0 END AS risk_contested
+            FROM (
+                SELECT ar.*, rs.part AS risk_part,
+                    least(ar.entitled - ar.escrow_part - ar.reserve_part - rs.part, ar.tuition_cover) AS tuition_part,
+                    CASE WHEN ar.spike OR ar.disputed
+                        THEN ar.price * (ar.disputed_lessons + CASE WHEN ar.spike THEN ar.recent_undisputed ELSE 0 END)
+                        ELSE 0 END AS contested
+                FROM after_reserve ar JOIN risk_split rs ON rs.id = ar.id) x)
         """
 
     /// Payments made at or after the effective time go back in full: first from the escrow held for them.
@@ -143,19 +171,16 @@ enum SettlementPlan {
     private static let insertSettlements = """
         INSERT INTO defunct_settlements (case_id, enrollment_id, institution_id, guardian_id, entitlement_fen, escrow_fen,
             reserve_fen, risk_policy_fen, tuition_policy_fen, uncovered_fen, tuition_policy_id, checks, decision, contested_fen,
-            return_due_fen, return_escrow_fen, return_operating_fen, return_uncovered_fen)
+            risk_contested_fen, return_due_fen, return_escrow_fen, return_operating_fen, return_uncovered_fen)
         SELECT \(caseID), id, institution_id, guardian_id, entitled, escrow_part, reserve_part, risk_part, tuition_part,
             entitled - escrow_part - reserve_part - risk_part - tuition_part,
             CASE WHEN tuition_part > 0 THEN tuition_policy_id END,
             (CASE WHEN spike AND disputed THEN \(spikeAndDisputeChecks) WHEN spike THEN \(spikeChecks)
                   WHEN disputed THEN \(disputeChecks) ELSE \(cleanChecks) END)::jsonb,
-            CASE WHEN spike OR disputed THEN 'refer' ELSE 'approve' END,
-            -- `contestedValue`: the disputed lessons' value, and the burst's undisputed ones when there is a burst.
-            CASE WHEN spike OR disputed THEN price * (disputed_lessons + CASE WHEN spike THEN recent_undisputed ELSE 0 END) ELSE 0 END,
-            0, 0, 0, 0
+            CASE WHEN spike OR disputed THEN 'refer' ELSE 'approve' END, contested, risk_contested, 0, 0, 0, 0
         FROM planned
         UNION ALL
-        SELECT \(caseID), r.id, r.institution_id, r.guardian_id, 0, 0, 0, 0, 0, 0, NULL, '[]'::jsonb, 'approve', 0,
+        SELECT \(caseID), r.id, r.institution_id, r.guardian_id, 0, 0, 0, 0, 0, 0, NULL, '[]'::jsonb, 'approve', 0, 0,
             r.return_due, r.return_escrow, s.part, r.return_due - r.return_escrow - s.part
         FROM returns r JOIN return_split s ON s.id = r.id
         """

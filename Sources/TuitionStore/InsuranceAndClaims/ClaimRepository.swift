@@ -235,6 +235,8 @@ public struct ClaimRepository: Sendable {
                 throw Rejection.approvalExceedsApprovable
             }
             guard amount <= claim.approvableFen || reason != nil else { throw Rejection.additionNeedsReason }
+            // A guardian's own claim at a defunct institution could never be paid (`pay`); it may still be rejected.
+            if claim.defunctCaseId == nil, try await isDefunct(claim.institutionId, on: connection) { throw Rejection.institutionDefunct }
             return try await decide(claim, status: .approved, approved: amount, reason: reason, on: connection)
         }
     }
@@ -295,24 +297,29 @@ public struct ClaimRepository: Sendable {
         guard institutionStatus != .defunct || claim.defunctCaseId != nil else { throw Rejection.institutionDefunct }
         guard let policy = try await fetchPolicy(claim.policyId, lock: true, on: connection) else { throw NotFound() }
         let now = store.dependencies.now()
-        // The policy cannot pay the approval in full any more (the fast-track or other claims used it up): the claim could
-        // never be paid, so it is closed with the reason rather than left approved for ever; a defunct case counts its
-        // layer as uncovered, and the guardian may file again for what is left.
-        if claim.approvedFen > policy.remainingFen {
-            let reason = policy.remainingFen.isPositive ? "policy_remaining_below_approval" : "policy_exhausted"
-            return try await close(claim, reason: reason, at: now, on: connection)
+        var amount = claim.approvedFen
+        // The policy cannot pay the approval in full any more (the fast-track or other claims used it up). A defunct
+        // case's claim takes what is left: its guardian can file nothing more, and the case counts the rest of its layer
+        // as uncovered. Any other claim could never be paid, so it is closed with the reason rather than left approved
+        // for ever; its guardian may file again for what is left.
+        if amount > policy.remainingFen {
+            guard claim.defunctCaseId != nil, policy.remainingFen.isPositive else {
+                let reason = policy.remainingFen.isPositive ? "policy_remaining_below_approval" : "policy_exhausted"
+                return try await close(claim, reason: reason, at: now, on: connection)
+            }
+            amount = policy.remainingFen
         }
-        try await checkEntitlement(covers: claim, of: enrollment, policy: policy, at: now, on: connection)
-        let transfer = PlannedTransfer(kind: .payout, from: .insurerClaims, to: .guardianBank, amount: claim.approvedFen)
+        try await checkEntitlement(covers: claim, paying: amount, of: enrollment, policy: policy, at: now, on: connection)
+        let transfer = PlannedTransfer(kind: .payout, from: .insurerClaims, to: .guardianBank, amount: amount)
         let transferID = try await EnrollmentRepository(store: store).post(
             transfer, key: "claim:\(claim.id)", institution: claim.institutionId, guardian: claim.guardianId, insurer: claim.insurerId,
             enrollment: claim.enrollmentId, at: now, on: connection)
-        let paid = try await markPaid(claim, transfer: transferID, at: now, on: connection)
-        try await countOnCase(claim, paid: claim.approvedFen, on: connection)
+        let paid = try await markPaid(claim, amount: amount, transfer: transferID, at: now, on: connection)
+        try await countOnCase(claim, paid: amount, on: connection)
         try await EvidenceQueue(store: store).enqueue(
             EvidenceEvent(
                 kind: .claimPaid, occurredAt: now, institution: claim.institutionId, enrollment: claim.enrollmentId,
-                amount: claim.approvedFen, reference: "claim:\(claim.id)"),
+                amount: amount, reference: "claim:\(claim.id)"),
             on: connection)
         return paid
     }
@@ -320,41 +327,41 @@ public struct ClaimRepository: Sendable {
     /// The enrollment's position bounds a payout: refunds and other claims' payouts since the approval count, so two
     /// claims on the same enrollment (a tuition and a risk policy, or the fast-track's) never repay it twice. Lessons
     /// count up to now, or up to the defunct time for a defunct institution. An approval above the approvable amount
-    /// adds back the contested lessons a person found not given, as far as they are still contested now: the value
-    /// filed with the claim may already have gone back through another claim's payout. A risk-control policy pays at most
-    /// what its covered share of the enrollment leaves (`RiskShareTerms`), counting what it paid before.
+    /// adds back the contested lessons a person found not given, as far as their value is still owed now
+    /// (`contestedValue` of today's facts: what other claims' payouts already returned is no longer owed; the approval
+    /// itself was bounded by this claim's own contested figure). A risk-control policy pays at most what its covered
+    /// share of the enrollment leaves (`RiskShareTerms`), counting what it paid before.
     private func checkEntitlement(
-        covers claim: ClaimRecord, of enrollment: EnrollmentRecord, policy: PolicyRecord, at now: Date,
+        covers claim: ClaimRecord, paying amount: Money, of enrollment: EnrollmentRecord, policy: PolicyRecord, at now: Date,
         on connection: PostgresConnection
     ) async throws {
         let facts = try await ledgerFacts(of: enrollment, on: connection)
         let asOf = claim.reason == .institutionDefunct ? claim.eventTime : now
-        let addsBack = claim.approvedFen > claim.approvableFen
-        let stillContested = addsBack ? contestedValue(of: facts, asOf: asOf) : .zero
+        let stillContested = amount > claim.approvableFen ? contestedValue(of: facts, asOf: asOf) : .zero
         let ceiling: Money
         if let riskShare = try await riskShareTerms(of: policy, on: enrollment, on: connection) {
-            // A risk claim's contested figure is already its share of the lessons' value; the approval bounds the payout
-            // by it, and the share is taken here of the value still contested.
             ceiling = riskShare.cap(of: facts, asOf: asOf, addedBack: stillContested)
         } else {
-            ceiling = Money(fen: entitlement(of: facts, asOf: asOf).fen + min(claim.contestedFen.fen, stillContested.fen))
+            ceiling = Money(fen: entitlement(of: facts, asOf: asOf).fen + stillContested.fen)
         }
-        guard claim.approvedFen <= ceiling else { throw Rejection.payoutExceedsEntitlement }
+        guard amount <= ceiling else { throw Rejection.payoutExceedsEntitlement }
     }
 
-    /// Marks a claim paid by its payout transfer: the policy's remaining sum and the enrollment's returned total go
-    /// down and up by the approved amount.
+    /// Marks a claim paid by its payout transfer of `amount` (the approval, or what the policy had left of it for a
+    /// defunct case's claim, which then becomes the approval): the policy's remaining sum and the enrollment's returned
+    /// total go down and up by it.
     private func markPaid(
-        _ claim: ClaimRecord, transfer transferID: Int64, at now: Date, on connection: PostgresConnection
+        _ claim: ClaimRecord, amount: Money, transfer transferID: Int64, at now: Date, on connection: PostgresConnection
     ) async throws -> ClaimRecord {
         let paid: ClaimRecord? = try await mappingRejections {
             let rows = try await connection.query(
                 """
                 WITH reduced AS (
-                    UPDATE policies SET remaining_fen = remaining_fen - \(claim.approvedFen.fen) WHERE id = \(claim.policyId.uuid)),
+                    UPDATE policies SET remaining_fen = remaining_fen - \(amount.fen) WHERE id = \(claim.policyId.uuid)),
                 counted AS (
-                    UPDATE enrollments SET returned_fen = returned_fen + \(claim.approvedFen.fen) WHERE id = \(claim.enrollmentId.uuid))
-                UPDATE claims AS cl SET status = 'paid', paid_fen = cl.approved_fen, paid_at = \(now), payout_transfer_id = \(transferID)
+                    UPDATE enrollments SET returned_fen = returned_fen + \(amount.fen) WHERE id = \(claim.enrollmentId.uuid))
+                UPDATE claims AS cl SET status = 'paid', approved_fen = \(amount.fen), paid_fen = \(amount.fen), paid_at = \(now),
+                    payout_transfer_id = \(transferID)
                 WHERE cl.id = \(claim.id.uuid) RETURNING \(unescaped: ClaimRecord.columns)
                 """, logger: logger)
             for try await row in rows { return try ClaimRecord(row: row) }
@@ -400,6 +407,14 @@ public struct ClaimRepository: Sendable {
                 uncovered_fen = uncovered_fen + \(max(0, planned - paid.fen)), entitled_fen = entitled_fen + \(max(0, paid.fen - planned))
             WHERE id = \(caseID.uuid)
             """, logger: logger)
+    }
+
+    /// Whether the institution is marked defunct (it then has a defunct case).
+    private func isDefunct(_ institution: Institution.ID, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query(
+            "SELECT 1 FROM defunct_cases WHERE institution_id = \(institution.uuid)", logger: logger)
+        for try await _ in rows { return true }
+        return false
     }
 
     /// Whether the institution's defunct fast-track is still paying: its plan counts on what is left of the policies,
