@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 import TuitionStore
 
@@ -24,7 +25,8 @@ public struct AppConfiguration: Sendable {
     /// The dashboard's cookies, `/metrics` and the other web-facing settings.
     public var web = WebSettings()
     /// Token lifetime (`TUITIONGUARD_TOKEN_LIFETIME_DAYS`, default 90) and the failed-authentication limit per client
-    /// address and minute (`TUITIONGUARD_AUTH_FAILURES_PER_MINUTE`, default 20).
+    /// address and minute (`TUITIONGUARD_AUTH_FAILURES_PER_MINUTE`, default 20), and the reverse proxies whose
+    /// `X-Forwarded-For` names that address (`TUITIONGUARD_TRUSTED_PROXIES`).
     public var auth = AuthSettings()
     /// How long a request may run before it is cancelled and answered 503/504 (`TUITIONGUARD_REQUEST_DEADLINE_SECONDS`).
     public var requestDeadline: Duration = .seconds(15)
@@ -92,6 +94,14 @@ public struct AppConfiguration: Sendable {
                 throw ConfigurationError.invalid("TUITIONGUARD_AUTH_FAILURES_PER_MINUTE", text)
             }
             configuration.auth.failedAuthenticationLimit = limit
+        }
+        if let text = environment["TUITIONGUARD_TRUSTED_PROXIES"] {
+            let proxies = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            // Addresses as the peer's is written (`SocketAddress.ipAddress`): a name or a range would never match one.
+            guard proxies.allSatisfy({ (try? SocketAddress(ipAddress: $0, port: 0)) != nil }) else {
+                throw ConfigurationError.invalid("TUITIONGUARD_TRUSTED_PROXIES", text)
+            }
+            configuration.auth.trustedProxies = Set(proxies)
         }
         return configuration
     }

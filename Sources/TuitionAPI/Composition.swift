@@ -194,7 +194,8 @@ private func buildRouter(
     let store = dependencies.store
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
     let auth = configuration.auth
-    let limiter = FailedAuthenticationLimiter(limit: auth.failedAuthenticationLimit, window: auth.failedAuthenticationWindow)
+    let limiter = FailedAuthenticationLimiter(
+        limit: auth.failedAuthenticationLimit, window: auth.failedAuthenticationWindow, trustedProxies: auth.trustedProxies)
     router.addMiddleware {
         SecurityHeadersMiddleware()
         RequestMetricsMiddleware(factory: dependencies.telemetry.factory)

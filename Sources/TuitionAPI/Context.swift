@@ -81,14 +81,19 @@ public struct AuthSettings: Sendable {
     public var tokenLifetime: TimeInterval
     public var failedAuthenticationLimit: Int
     public var failedAuthenticationWindow: Duration
+    /// The reverse proxies in front of the service (`TUITIONGUARD_TRUSTED_PROXIES`, IP addresses): a request from one
+    /// of them is counted by the client address its `X-Forwarded-For` names, not by the proxy's own, which every
+    /// client behind it would share.
+    public var trustedProxies: Set<String>
 
     public init(
         tokenLifetime: TimeInterval = PrincipalRepository.defaultLifetime, failedAuthenticationLimit: Int = 20,
-        failedAuthenticationWindow: Duration = .seconds(60)
+        failedAuthenticationWindow: Duration = .seconds(60), trustedProxies: Set<String> = []
     ) {
         self.tokenLifetime = tokenLifetime
         self.failedAuthenticationLimit = failedAuthenticationLimit
         self.failedAuthenticationWindow = failedAuthenticationWindow
+        self.trustedProxies = trustedProxies
     }
 }
 
@@ -103,14 +108,33 @@ final class FailedAuthenticationLimiter: Sendable {
 
     private let limit: Int
     private let window: Duration
+    private let trustedProxies: Set<String>
     private let windows = Mutex<[String: Window]>([:])
     /// More addresses than this in one window and the table starts afresh, so a flood of addresses cannot grow it
     /// without bound.
     private let addressesMax = 10_000
 
-    init(limit: Int, window: Duration) {
+    init(limit: Int, window: Duration, trustedProxies: Set<String> = []) {
         self.limit = limit
         self.window = window
+        self.trustedProxies = trustedProxies
+    }
+
+    /// The address a request's failures count against: the peer's, or, when the peer is a trusted proxy, the client
+    /// `X-Forwarded-For` names.
+    func address(of request: Request, _ context: AppRequestContext) -> String {
+        Self.clientAddress(
+            peer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor], trustedProxies: trustedProxies)
+    }
+
+    /// Each proxy appends the address it received the request from, so the list is read from the right: the first
+    /// entry not itself a trusted proxy is the client. Entries left of it were written by the client and prove nothing.
+    /// A peer that is no trusted proxy is the client, whatever it sends.
+    static func clientAddress(peer: String?, forwardedFor: [String], trustedProxies: Set<String>) -> String {
+        let peer = peer ?? "local"
+        guard trustedProxies.contains(peer) else { return peer }
+        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        return hops.reversed().first { !$0.isEmpty && !trustedProxies.contains($0) } ?? peer
     }
 
     /// How long `address` must wait, or nil when it may authenticate.
@@ -162,7 +186,7 @@ struct TokenAuthentication: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // `/metrics` checks its own scrape token: it is no principal's and must not count as a failed authentication.
         guard let token = request.headers.bearerToken, request.uri.path != "/metrics" else { return try await next(request, context) }
-        let address = context.remoteAddress ?? "local"
+        let address = limiter.address(of: request, context)
         if let wait = limiter.retryAfter(address) { return try FailedAuthenticationLimiter.refusal(waiting: wait, request, context) }
         var context = context
         if token.utf8.count < 200, let holder = try await principals.holder(forToken: token) {
@@ -185,6 +209,10 @@ struct TokenAuthentication: RouterMiddleware {
         guard let first = try await keys.replay(of: claim) else { throw Problem.institutionDefunct }
         return JSON.response(body: first.body, status: HTTPResponse.Status(code: first.status))
     }
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
 }
 
 extension Request {

@@ -74,7 +74,7 @@ struct DashboardController {
     }
 
     func signIn(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let address = context.remoteAddress ?? "local"
+        let address = limiter.address(of: request, context)
         if limiter.retryAfter(address) != nil {
             return html(Pages.render("sign-in", ["title": "监管部门登录", "error": "尝试次数过多，请稍后再试"]), status: .tooManyRequests)
         }

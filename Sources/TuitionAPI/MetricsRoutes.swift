@@ -72,7 +72,7 @@ func addMetricsRoutes(
 ) {
     router.get("metrics") { request, context in
         guard let scrapeToken else { throw Problem.notFound }
-        let address = context.remoteAddress ?? "local"
+        let address = limiter.address(of: request, context)
         if let wait = limiter.retryAfter(address) { return try FailedAuthenticationLimiter.refusal(waiting: wait, request, context) }
         guard let offered = request.headers.bearerToken, constantTimeEquals(offered, scrapeToken) else {
             limiter.recordFailure(address)
