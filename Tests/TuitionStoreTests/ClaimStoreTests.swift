@@ -258,6 +258,7 @@ import TuitionWire
 
     /// From the defunct mark on, only the fast-track claims on the institution's enrollments and only its referred claims
     /// are paid: a guardian's own claim, filed after it or approved before it, would take policy money the plan shared out.
+    /// The case closes the guardians' claims still open when it completes, so none is left open for ever.
     @Test func afterTheMarkNoClaimButTheFastTracksIsFiledOrPaid() async throws {
         try await TestDatabase.withStore("claimdefunct") { store in
             let (insured, tuitionPolicy) = try await Self.insuredWorld(store)
@@ -276,12 +277,20 @@ import TuitionWire
             }
             let marked = try await DefunctRepository(store: store).mark(
                 insured.world.institution.id, district: insured.world.district.value, effectiveAt: nil, reason: "跑路")
-            try await FastTrackJob(store: store).run(marked.id)
-            #expect(try await rejection { _ = try await Self.pay(store, approved.id, insurer: insured.insurer) } == .institutionDefunct)
+            // Before the job runs: the approval is refused, and so is the payment (the case is not complete).
             #expect(
                 try await rejection { _ = try await claims.approve(undecided.id, insurer: insured.insurer, amount: .yuan(100)) }
                     == .institutionDefunct)
-            #expect(try await claims.reject(undecided.id, insurer: insured.insurer, reason: "机构已倒闭，由快速理赔处理").status == .rejected)
+            #expect(try await rejection { _ = try await Self.pay(store, approved.id, insurer: insured.insurer) } == .fastTrackInProgress)
+            try await FastTrackJob(store: store).run(marked.id)
+            for id in [approved.id, undecided.id] {
+                let closed = try #require(try await claims.claim(id, scope: scopeOf(.insurer(insured.insurer))))
+                #expect(closed.status == .closed && closed.decisionReason?.hasPrefix("superseded_by_fast_track") == true)
+            }
+            #expect(try await Self.pay(store, approved.id, insurer: insured.insurer).status == .closed)
+            let queued = try await store.query(
+                "SELECT count(*)::int FROM evidence_queue WHERE convert_from(entry, 'UTF8') LIKE '%:closed\"%'")
+            for try await count in queued.decode(Int.self) { #expect(count == 2) }
             for policy in [tuitionPolicy.id, riskPolicy.id] {
                 #expect(
                     try await rejection { _ = try await Self.file(store, insured, policy: policy, claimed: .yuan(100)) }

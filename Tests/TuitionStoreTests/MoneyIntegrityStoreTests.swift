@@ -304,6 +304,13 @@ import TuitionWire
                 claim.id, insurer: insured.insurer, amount: Money(fen: 256_000), reason: "核实")
             let paid = try await insured.pay(store, claim.id)
             #expect(paid.status == .paid && paid.paidFen == .yuan(2_500) && paid.approvedFen == .yuan(2_500))
+            // The lowered approval is in the log before the payment, as any decision is.
+            let decided = try await store.query(
+                """
+                SELECT count(*)::int FROM evidence_queue
+                WHERE convert_from(entry, 'UTF8') LIKE \("%\"amountFen\":250000,%claim:\(claim.id):approved%")
+                """)
+            for try await count in decided.decode(Int.self) { #expect(count == 1) }
             let after = try #require(try await DefunctRepository(store: store).caseForOperator(marked.id))
             #expect(after.paidRiskPolicyFen == .yuan(2_500) && after.referredFen == .zero)
             #expect(try await Self.breaches(store) == [])

@@ -204,13 +204,35 @@ public struct FastTrackJob: Sendable {
 
     // MARK: Complete
 
-    /// Marks the case completed once nothing is pending; a no-op when it already is.
+    /// Marks the case completed once nothing is pending; a no-op when it already is. In the same statement the
+    /// guardians' own claims still open at the institution are closed, each with its `claim_decided` event: the chunks
+    /// closed those on the enrollments they settled, and one on an enrollment owed nothing at the mark could otherwise
+    /// stay open for ever (nobody may approve or pay it from the mark on).
     func complete(_ id: DefunctCase.ID) async throws {
+        var institution: UUID?
+        for try await found in try await store.query("SELECT institution_id FROM defunct_cases WHERE id = \(id.uuid)").decode(UUID.self) {
+            institution = found
+        }
+        guard let institution else { return }
+        let stamp = EventStamp(now: store.dependencies.now(), institution: institution)
         try await store.query(
             """
-            UPDATE defunct_cases SET status = 'completed', completed_at = \(store.dependencies.now())
-            WHERE id = \(id.uuid) AND status = 'running' AND planned_at IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM defunct_settlements WHERE case_id = \(id.uuid) AND status = 'pending')
+            WITH done AS (
+                UPDATE defunct_cases SET status = 'completed', completed_at = \(stamp.now)
+                WHERE id = \(id.uuid) AND status = 'running' AND planned_at IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM defunct_settlements WHERE case_id = \(id.uuid) AND status = 'pending')
+                RETURNING institution_id),
+            closed AS (
+                UPDATE claims c SET status = 'closed', decided_at = \(stamp.now),
+                    decision_reason = 'superseded_by_fast_track' || coalesce(': ' || c.decision_reason, '')
+                FROM done
+                WHERE c.institution_id = done.institution_id AND c.status NOT IN ('paid', 'rejected', 'closed')
+                  AND c.defunct_case_id IS NULL
+                RETURNING c.id, c.enrollment_id)
+            INSERT INTO evidence_queue (entry, queued_at)
+            SELECT evidence_entry(\(EvidenceKind.claimDecided.rawValue), \(stamp.milliseconds), \(institution), enrollment_id, NULL, NULL,
+                'claim:' || id || ':closed'), \(stamp.now)
+            FROM closed ORDER BY enrollment_id, id
             """)
     }
 }

@@ -288,7 +288,7 @@ public struct ClaimRepository: Sendable {
         // between, and the fast-track's plan either counts this payout or waits for it.
         let (enrollment, institutionStatus) = try await EnrollmentRepository(store: store).lockForMoney(
             seen.enrollmentId, scope: Scope(guardian: seen.guardianId.uuid), on: connection)
-        guard let claim = try await fetch(id, scope: Scope(insurer: insurer.uuid), lock: true, on: connection) else { throw NotFound() }
+        guard var claim = try await fetch(id, scope: Scope(insurer: insurer.uuid), lock: true, on: connection) else { throw NotFound() }
         if claim.status == .paid || claim.status == .closed { return claim }
         guard claim.status == .approved else { throw Rejection.claimNotApproved }
         guard try await !fastTrackRunning(for: claim.institutionId, on: connection) else { throw Rejection.fastTrackInProgress }
@@ -297,18 +297,20 @@ public struct ClaimRepository: Sendable {
         guard institutionStatus != .defunct || claim.defunctCaseId != nil else { throw Rejection.institutionDefunct }
         guard let policy = try await fetchPolicy(claim.policyId, lock: true, on: connection) else { throw NotFound() }
         let now = store.dependencies.now()
-        var amount = claim.approvedFen
         // The policy cannot pay the approval in full any more (the fast-track or other claims used it up). A defunct
-        // case's claim takes what is left: its guardian can file nothing more, and the case counts the rest of its layer
-        // as uncovered. Any other claim could never be paid, so it is closed with the reason rather than left approved
-        // for ever; its guardian may file again for what is left.
-        if amount > policy.remainingFen {
+        // case's claim takes what is left, its approval lowered to that on the record and in the log: its guardian can
+        // file nothing more, and the case counts the rest of its layer as uncovered. Any other claim could never be
+        // paid, so it is closed with the reason rather than left approved for ever; its guardian may file again for
+        // what is left.
+        if claim.approvedFen > policy.remainingFen {
             guard claim.defunctCaseId != nil, policy.remainingFen.isPositive else {
                 let reason = policy.remainingFen.isPositive ? "policy_remaining_below_approval" : "policy_exhausted"
                 return try await close(claim, reason: reason, at: now, on: connection)
             }
-            amount = policy.remainingFen
+            let reason = (claim.decisionReason.map { $0 + "; " } ?? "") + "policy_remaining_below_approval"
+            claim = try await decide(claim, status: .approved, approved: policy.remainingFen, reason: reason, on: connection)
         }
+        let amount = claim.approvedFen
         try await checkEntitlement(covers: claim, paying: amount, of: enrollment, policy: policy, at: now, on: connection)
         let transfer = PlannedTransfer(kind: .payout, from: .insurerClaims, to: .guardianBank, amount: amount)
         let transferID = try await EnrollmentRepository(store: store).post(
@@ -347,9 +349,8 @@ public struct ClaimRepository: Sendable {
         guard amount <= ceiling else { throw Rejection.payoutExceedsEntitlement }
     }
 
-    /// Marks a claim paid by its payout transfer of `amount` (the approval, or what the policy had left of it for a
-    /// defunct case's claim, which then becomes the approval): the policy's remaining sum and the enrollment's returned
-    /// total go down and up by it.
+    /// Marks a claim paid by its payout transfer of `amount`, its approval: the policy's remaining sum and the
+    /// enrollment's returned total go down and up by it.
     private func markPaid(
         _ claim: ClaimRecord, amount: Money, transfer transferID: Int64, at now: Date, on connection: PostgresConnection
     ) async throws -> ClaimRecord {
@@ -360,8 +361,7 @@ public struct ClaimRepository: Sendable {
                     UPDATE policies SET remaining_fen = remaining_fen - \(amount.fen) WHERE id = \(claim.policyId.uuid)),
                 counted AS (
                     UPDATE enrollments SET returned_fen = returned_fen + \(amount.fen) WHERE id = \(claim.enrollmentId.uuid))
-                UPDATE claims AS cl SET status = 'paid', approved_fen = \(amount.fen), paid_fen = \(amount.fen), paid_at = \(now),
-                    payout_transfer_id = \(transferID)
+                UPDATE claims AS cl SET status = 'paid', paid_fen = \(amount.fen), paid_at = \(now), payout_transfer_id = \(transferID)
                 WHERE cl.id = \(claim.id.uuid) RETURNING \(unescaped: ClaimRecord.columns)
                 """, logger: logger)
             for try await row in rows { return try ClaimRecord(row: row) }
