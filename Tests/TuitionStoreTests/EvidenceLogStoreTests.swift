@@ -235,6 +235,26 @@ import TuitionTestSupport
         }
     }
 
+    /// The sequencer builds the next entries on the stored frontier only when it leads to the last signed root: a
+    /// rewritten frontier node stops it, signing nothing and keeping the queued events.
+    @Test func theSequencerRefusesAFrontierThatDoesNotLeadToTheSignedRoot() async throws {
+        try await TestDatabase.withStore("logfrontier") { store in
+            let log = try await logSignedAtThreeAndSix(store, district: "33028")
+            // Size 6's frontier is the nodes over leaves 0–3 and 4–5; the second is rewritten.
+            try await store.transaction { connection in
+                try await connection.query("ALTER TABLE log_nodes DISABLE TRIGGER log_nodes_append_only", logger: store.logger)
+                try await connection.query("UPDATE log_nodes SET hash = sha256(hash) WHERE level = 1 AND index = 2", logger: store.logger)
+                try await connection.query("ALTER TABLE log_nodes ENABLE TRIGGER log_nodes_append_only", logger: store.logger)
+            }
+            _ = try await World.make(store, district: "330289")
+            let waiting = try await queued(store)
+            #expect(waiting > 0)
+            await #expect(throws: LogIntegrityError.self) { try await Sequencer(store: store, signer: signer).sequenceBatch() }
+            #expect(try await queued(store) == waiting)
+            #expect(try await log.latestHead()?.head.size == 6)
+        }
+    }
+
     /// A proof reads its nodes as one array with a NULL where a node is not stored: a deleted node fails the proofs that
     /// need it, whichever element of the array it is, and leaves the others whole.
     @Test func aDeletedNodeFailsOnlyTheProofsThatNeedIt() async throws {
