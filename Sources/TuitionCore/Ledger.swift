@@ -148,16 +148,28 @@ public func decideLessons(
 
 /// A refund of unconsumed lessons at the frozen price; `nil` lessons refunds everything unconsumed. Refunds are the
 /// institution's own money path: a defunct institution refunds nothing (its fast-track does), whatever else its status.
+///
+/// Refunding everything closes the enrollment: every unused lesson is refunded and the guardian gets what is still
+/// owed for them. That is less than their price when an insurer already repaid part of the tuition (a claim payout
+/// returns money, not lessons), and it may be a remainder smaller than one lesson, which no count of lessons could
+/// refund: without this it stayed owed for ever.
 public func decideRefund(_ position: EnrollmentPosition, institution: InstitutionStatus, lessons requested: Int?) -> Result<
     (lessons: Int, transfer: PlannedTransfer), Rejection
 > {
     if let requested, requested <= 0 { return .failure(.lessonsMustBePositive) }
     guard institution != .defunct else { return .failure(.institutionDefunct) }
     guard position.isPaid else { return .failure(.enrollmentNotPaid) }
-    guard position.lessonsRemaining > 0 else { return .failure(.nothingToRefund) }
-    let lessons = requested ?? position.lessonsRemaining
-    guard lessons <= position.lessonsRemaining else { return .failure(.refundExceedsUnconsumed) }
-    let amount = Money(fen: position.pricePerLesson.fen * Int64(lessons))
+    let lessons: Int
+    let amount: Money
+    if let requested {
+        guard position.lessonsRemaining > 0 else { return .failure(.nothingToRefund) }
+        guard requested <= position.lessonsRemaining else { return .failure(.refundExceedsUnconsumed) }
+        (lessons, amount) = (requested, Money(fen: position.pricePerLesson.fen * Int64(requested)))
+    } else {
+        let unused = position.lessonsBought - position.lessonsConsumed - position.lessonsRefunded
+        guard unused > 0, position.outstanding.isPositive else { return .failure(.nothingToRefund) }
+        (lessons, amount) = (unused, Money(fen: min(position.pricePerLesson.fen * Int64(unused), position.outstanding.fen)))
+    }
     return .success((lessons, PlannedTransfer(kind: .refund, from: position.holdingAccount, to: .guardianBank, amount: amount)))
 }
 

@@ -33,8 +33,15 @@ import TuitionCore
         let partly = position(consumed: 5, returned: 12_000)
         #expect(partly.outstanding == Money(fen: 63_000) && partly.lessonsRemaining == 12)
         #expect(decideRefund(partly, institution: .active, lessons: 13).map(\.lessons) == .failure(.refundExceedsUnconsumed))
+        // Refunding everything returns every unused lesson and exactly what is still owed for them: the 3,000 that no
+        // whole lesson pays for included, which a refund by lessons left owed for ever.
         let all = try? decideRefund(partly, institution: .active, lessons: nil).get()
-        #expect(all?.transfer.amount == Money(fen: 60_000))
+        #expect(all?.lessons == 15 && all?.transfer.amount == Money(fen: 63_000))
+        let afterTwelve = position(consumed: 5, refunded: 12, returned: 12_000)
+        #expect(afterTwelve.outstanding == Money(fen: 3_000) && afterTwelve.lessonsRemaining == 0)
+        let remainder = try? decideRefund(afterTwelve, institution: .active, lessons: nil).get()
+        #expect(remainder?.lessons == 3 && remainder?.transfer.amount == Money(fen: 3_000))
+        #expect(decideRefund(afterTwelve, institution: .active, lessons: 1).map(\.lessons) == .failure(.nothingToRefund))
     }
 
     @Test func aDefunctInstitutionClosesEveryMoneyPath() {

@@ -177,13 +177,15 @@ import TuitionWire
             let insured = try await Insured.make(store, mode: .escrow, disputed: 0)
             let paid = insured.world.enrollment.amountFen  // 40 lessons at ¥80
             let claim = try await insured.file(store, claimed: paid)
-            // The risk-control policy covers 80 %: it repays 32 lessons' worth, and 8 are left to refund.
+            // The risk-control policy covers 80 %: it repays 32 lessons' worth; refunding everything returns the 40 unused
+            // lessons and the 20 % still owed for them.
             #expect(claim.status == .verified && claim.approvableFen == Money(fen: paid.fen * 8 / 10))
             _ = try await ClaimRepository(store: store).approve(claim.id, insurer: insured.insurer, amount: claim.approvableFen)
             #expect(try await insured.pay(store, claim.id).status == .paid)
             let after = try await Self.enrollment(store, insured.world.enrollment.id)
             #expect(after.returnedFen == claim.approvableFen && after.unconsumedFen == Money(fen: paid.fen * 2 / 10))
-            #expect(try await Self.refund(store, insured.world.enrollment, nil).lessons == 8)
+            let rest = try await Self.refund(store, insured.world.enrollment, nil)
+            #expect(rest.lessons == 40 && rest.amountFen == Money(fen: paid.fen * 2 / 10))
             #expect(try await Self.enrollment(store, insured.world.enrollment.id).status == .closed)
             #expect(try await rejection { _ = try await Self.refund(store, insured.world.enrollment, nil) } == .nothingToRefund)
             #expect(try await rejection { _ = try await Self.refund(store, insured.world.enrollment, 1) } == .nothingToRefund)
