@@ -91,9 +91,9 @@ import TuitionTestSupport
     static func expectedEvents(_ store: Store, _ id: DefunctCase.ID, institution: Institution.ID, at now: Date) async throws
         -> [[UInt8]]
     {
-        func event(_ kind: EvidenceKind, _ enrollment: UUID, _ amount: Int64, _ reference: String) -> [UInt8] {
+        func event(_ kind: EvidenceKind, _ enrollment: UUID, _ amount: Int64?, _ reference: String) -> [UInt8] {
             EvidenceEvent(
-                kind: kind, occurredAt: now, institution: institution, enrollment: .init(enrollment), amount: Money(fen: amount),
+                kind: kind, occurredAt: now, institution: institution, enrollment: .init(enrollment), amount: amount.map(Money.init(fen:)),
                 reference: reference
             ).canonicalBytes()
         }
@@ -113,12 +113,16 @@ import TuitionTestSupport
             """)
         for try await (claim, enrollment, amount, status) in claims.decode((UUID, UUID, Int64, String).self) {
             let reference = "claim:\(claim.uuidString.lowercased())"
+            // A closing and a referral move nothing and carry no amount.
             if status == "closed" {
-                expected.append(event(.claimDecided, enrollment, amount, reference + ":closed"))
+                expected.append(event(.claimDecided, enrollment, nil, reference + ":closed"))
                 continue
             }
             expected.append(event(.claimFiled, enrollment, amount, reference + ":platform"))
-            expected.append(event(.claimDecided, enrollment, amount, reference + (status == "paid" ? ":approved" : ":referred")))
+            expected.append(
+                status == "paid"
+                    ? event(.claimDecided, enrollment, amount, reference + ":approved")
+                    : event(.claimDecided, enrollment, nil, reference + ":referred"))
             if status == "paid" { expected.append(event(.claimPaid, enrollment, amount, reference)) }
         }
         return expected

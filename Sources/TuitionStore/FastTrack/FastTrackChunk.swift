@@ -196,7 +196,9 @@ extension FastTrackJob {
                     RETURNING id, enrollment_id, claimed_fen, status, layer),
                 queued AS (
                     INSERT INTO evidence_queue (entry, queued_at)
-                    SELECT evidence_entry(e.kind, \(stamp.milliseconds), \(stamp.institution), f.enrollment_id, f.claimed_fen, NULL,
+                    -- An amount where one is claimed, approved or paid; a referral decides none (as `ClaimRepository`).
+                    SELECT evidence_entry(e.kind, \(stamp.milliseconds), \(stamp.institution), f.enrollment_id,
+                        CASE WHEN e.status IS DISTINCT FROM 'referred' THEN f.claimed_fen END, NULL,
                         'claim:' || f.id || coalesce(':' || e.status, '')), \(now)
                     FROM filed f
                     CROSS JOIN LATERAL (VALUES
@@ -226,9 +228,10 @@ extension FastTrackJob {
                   AND institution_id = \(stamp.institution)
                 RETURNING id, enrollment_id, claimed_fen),
             queued AS (
+                -- A closing moves nothing: no amount, as `ClaimRepository.close` writes it.
                 INSERT INTO evidence_queue (entry, queued_at)
                 SELECT evidence_entry(\(EvidenceKind.claimDecided.rawValue), \(stamp.milliseconds), \(stamp.institution),
-                    enrollment_id, claimed_fen, NULL, 'claim:' || id || ':closed'), \(stamp.now)
+                    enrollment_id, NULL, NULL, 'claim:' || id || ':closed'), \(stamp.now)
                 FROM closed ORDER BY enrollment_id, id)
             SELECT id FROM closed
             """, logger: logger)
