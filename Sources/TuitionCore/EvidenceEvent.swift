@@ -9,7 +9,10 @@ public enum EvidenceKind: String, Codable, Sendable, CaseIterable {
     case refund
     case reserveTopUp = "reserve_topup"
     case contractSigned = "contract_signed"
+    /// A policy was issued: its sum insured (what it covers).
     case policyIssued = "policy_issued"
+    /// Its premium moved to the insurer: the money, logged as every other movement is (`policy:<id>`).
+    case premiumPaid = "premium_paid"
     case claimFiled = "claim_filed"
     case claimDecided = "claim_decided"
     case claimPaid = "claim_paid"

@@ -136,6 +136,17 @@ import TuitionWire
             let renewal = try await buy(today.addingMonths(1), today.addingMonths(3), "premium:renew:2")
             #expect(BusinessDate(shanghaiDateOf: renewal.periodStart) == today.addingMonths(1))
             #expect(try await premiumTransfers(store).count == 2)
+            // Each issue logs its cover and the premium that moved, under the policy's reference.
+            let logged = try await store.query(
+                """
+                SELECT convert_from(entry, 'UTF8')::jsonb ->> 'kind', (convert_from(entry, 'UTF8')::jsonb ->> 'amountFen')::bigint
+                FROM evidence_queue WHERE convert_from(entry, 'UTF8')::jsonb ->> 'reference' = \("policy:\(renewal.id)")
+                ORDER BY id
+                """)
+            var events: [(String, Int64)] = []
+            for try await event in logged.decode((String, Int64).self) { events.append(event) }
+            #expect(events.map(\.0) == ["policy_issued", "premium_paid"])
+            #expect(events.map(\.1) == [renewal.sumInsuredFen.fen, renewal.premiumFen.fen])
             #expect(try await InvariantAudit(store: store).breaches() == [])
         }
     }

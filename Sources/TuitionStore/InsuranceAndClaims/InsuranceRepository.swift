@@ -187,10 +187,16 @@ public struct InsuranceRepository: Sendable {
             return nil
         }
         guard let issued else { throw CorruptRow(value: "policy insert returned nothing") }
-        // The public log carries the cover (sum insured), not the guardian; the premium is in the ledger.
-        try await EvidenceQueue(store: store).enqueue(
+        // The public log carries the cover (sum insured) and the premium that moved, not the guardian.
+        let evidence = EvidenceQueue(store: store)
+        try await evidence.enqueue(
             EvidenceEvent(
                 kind: .policyIssued, occurredAt: now, institution: institution, enrollment: enrollment, amount: sumInsured,
+                reference: "policy:\(issued.id)"),
+            on: connection)
+        try await evidence.enqueue(
+            EvidenceEvent(
+                kind: .premiumPaid, occurredAt: now, institution: institution, enrollment: enrollment, amount: amount,
                 reference: "policy:\(issued.id)"),
             on: connection)
         return issued
