@@ -149,7 +149,8 @@ extension FastTrackJob {
 
     /// A claim per insurance layer with money in it, against the risk-control or the tuition policy, filed by the platform
     /// for the case: paid (with its transfer) when the settlement was approved, referred otherwise, carrying the contested
-    /// value a person may add back (the risk-control policy's covered share of it, the tuition policy the rest). Earlier open claims on these enrollments were closed just before.
+    /// value a person may add back (the risk-control policy's covered share of it, the tuition policy the rest). Earlier
+    /// open claims on these enrollments were closed just before.
     /// Each claim's events: filed by the platform, decided (paid claims approved, the others referred), and paid when it was.
     /// `payouts`: the ids of the transfers the chunk wrote, where the paid claims' transfers are found (the whole
     /// table would be read otherwise).
