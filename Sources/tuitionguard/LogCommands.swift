@@ -12,7 +12,30 @@ import TuitionStore
 struct Log: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The evidence log: make its signing key, and verify heads and proofs offline with its public key.",
-        subcommands: [KeyGen.self, Sequence.self, VerifyInclusion.self, VerifyConsistency.self, AuditLog.self, ProofBench.self])
+        subcommands: [
+            KeyGen.self, Sequence.self, VerifyInclusion.self, VerifyConsistency.self, AuditLog.self, Reconcile.self, ProofBench.self,
+        ])
+
+    struct Reconcile: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: """
+                Compare the ledger in DATABASE_URL with its evidence log: every movement, lesson record and policy has \
+                exactly one event with its amount, and every money event names a movement; exit 1 on any difference.
+                """)
+
+        func run() async throws {
+            let configuration = try AppConfiguration.fromEnvironment()
+            let logger = makeLogger("tuitionguard.log.reconcile", level: configuration.logLevel)
+            let breaches = try await withStore(databaseURL: configuration.databaseURL, logger: logger) { store in
+                try await LedgerLogReconciliation(store: store).breaches()
+            }
+            guard breaches.isEmpty else {
+                for breach in breaches { print(breach) }
+                throw ExitCode(1)
+            }
+            print("reconciled: the ledger and the evidence log agree")
+        }
+    }
 
     struct KeyGen: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -76,6 +76,7 @@ import TuitionTestSupport
             let listed = try await api.call(.get, "/v1/institutions?status=active", token: regulator)
             #expect(listed.items.count == 1)
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
 
@@ -212,6 +213,7 @@ import TuitionTestSupport
             // Nothing above moved money.
             #expect(try await api.call(.get, "/v1/enrollments/\(unpaid.id)", token: cast.guardian).int("paidFen") == 0)
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
 
@@ -253,6 +255,7 @@ import TuitionTestSupport
                 #expect((statement.json["transfers"] as? [Any])?.count == 1)
             }
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
 
@@ -285,6 +288,7 @@ import TuitionTestSupport
             let after = try await api.call(.get, "/v1/enrollments/\(enrollment.id)", token: cast.institution)
             #expect(after.int("lessonsConsumed") == 30 && after.int("escrowHeldFen") == 0 && after.string("status") == "closed")
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
 

@@ -64,6 +64,7 @@ import TuitionTestSupport
             #expect(policy.int("remainingFen") == policy.int("sumInsuredFen") - 60_000)
             #expect(try await api.call(.get, claim, token: cast.guardian).string("status") == "paid")
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
 
@@ -125,6 +126,7 @@ import TuitionTestSupport
             #expect(late.status == .conflict && late.code == "claim_not_awaiting_decision")
             #expect(try await payoutCount(api) == 0)
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
 }

@@ -98,6 +98,7 @@ import TuitionTestSupport
             #expect(placed.status == .created && placed.string("status") == "awaiting_payment", "\(placed.body)")
             #expect(try await count(api, "enrollments") == enrollmentsBefore + 2)
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
 
@@ -168,6 +169,7 @@ import TuitionTestSupport
                     == .notFound)
             #expect(try await premiums() == 2)
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
 

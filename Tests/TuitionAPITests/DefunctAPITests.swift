@@ -78,6 +78,7 @@ import TuitionTestSupport
                 .post, "/v1/claims/\(cast.claim)/approval", token: cast.insurer, json: #"{"amountFen":100000}"#)
             #expect(approval.code == "claim_not_awaiting_decision", "\(approval.body)")
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
 
@@ -112,6 +113,7 @@ import TuitionTestSupport
             #expect(afterwards.status == .unauthorized, "\(afterwards.body)")
             _ = try await Self.completed(api, case: marked.string("id"), token: cast.regulator)
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
 

@@ -95,6 +95,7 @@ import TuitionTestSupport
             #expect(insurerSees == 3 && regulatorSees == 3)
             #expect(try await api.call(.get, "/v1/policies/\(bought.string("id"))", token: cast.institution).status == .notFound)
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
 
@@ -226,6 +227,7 @@ import TuitionTestSupport
             #expect(above.status == .unprocessableContent && above.code == "sum_insured_exceeds_cover", "\(above.body)")
             #expect(try await premiumCount(api) == premiums)
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
 }
@@ -259,6 +261,7 @@ extension InsuranceAPITests {
             #expect(Set(replies.map(\.body)).count == 1)
             #expect(try await premiumCount(api) == before + 1)
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
 }

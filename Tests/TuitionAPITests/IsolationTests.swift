@@ -154,6 +154,7 @@ import TuitionTestSupport
                 other.world.enrollment.id, scope: scopeOf(.guardian(other.world.guardian)))
             #expect(after == before)
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
 

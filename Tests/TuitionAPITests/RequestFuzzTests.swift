@@ -173,6 +173,7 @@ enum HostileValue {
             }
             #expect(sent > 500)
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
 

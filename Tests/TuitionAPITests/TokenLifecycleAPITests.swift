@@ -157,6 +157,7 @@ import TuitionTestSupport
                 idempotencyKey: "topup-1")
             #expect(theirs.status == .created && theirs.body != one.body)
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
 

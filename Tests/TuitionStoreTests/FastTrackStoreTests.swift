@@ -343,6 +343,7 @@ import TuitionWire
                 #expect(referred.count <= settled.filter { $0.status == .referred }.count * 2)
             }
             #expect(try await InvariantAudit(store: store).breaches() == [], "seed \(seed)")
+            #expect(try await LedgerLogReconciliation(store: store).breaches() == [], "seed \(seed)")
             let seen = WaterfallTotals(everyPayout)
             print("fast-track layers exercised: \(seen), referred \(referred)")
         }

@@ -52,9 +52,9 @@ import TuitionWire
         try #require(try await EnrollmentRepository(store: store).enrollment(id, scope: scopeOf(.regulator(DistrictCode(district)!))))
     }
 
-    /// The audit's breaches, printed when there are any.
+    /// The audit's breaches and the ledger's disagreements with its evidence log, printed when there are any.
     static func breaches(_ store: Store) async throws -> [String] {
-        let found = try await InvariantAudit(store: store).breaches()
+        let found = try await InvariantAudit(store: store).breaches() + LedgerLogReconciliation(store: store).breaches()
         for breach in found { print("audit breach: \(breach)") }
         return found
     }

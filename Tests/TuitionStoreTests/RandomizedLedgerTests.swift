@@ -245,6 +245,8 @@ import TuitionWire
             }
             let breaches = try await InvariantAudit(store: store).breaches()
             #expect(breaches.isEmpty, "after the concurrent phase: \(breaches)")
+            let unlogged = try await LedgerLogReconciliation(store: store).breaches()
+            #expect(unlogged.isEmpty, "the ledger and the log after the concurrent phase: \(unlogged)")
         }
     }
 }

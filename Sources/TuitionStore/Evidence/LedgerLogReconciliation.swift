@@ -1,0 +1,71 @@
+import PostgresNIO
+
+/// Reconciles the ledger with the evidence log. Every money movement (each transfer but the per-lesson releases, whose
+/// lessons are logged instead), every lesson record and every policy must have exactly one event, logged or still
+/// queued, with the same amount; every money event must name a movement that happened, with that amount.
+///
+/// `InvariantAudit` re-derives the ledger's counters from its transfers, and `log audit` the log from its signed head;
+/// neither sees a transfer written without its event, an event deleted from the queue before it was sequenced, an event
+/// queued for nothing, or an amount rewritten consistently in the ledger after it was logged. This does.
+public struct LedgerLogReconciliation: Sendable {
+    let store: Store
+
+    public init(store: Store) { self.store = store }
+
+    /// One line per disagreement; empty when the ledger and the log tell the same story.
+    public func breaches() async throws -> [String] {
+        var found: [String] = []
+        for try await line in try await store.query(PostgresQuery(unsafeSQL: Self.sql)).decode(String.self) { found.append(line) }
+        return found
+    }
+
+    /// The facts each event stands for, as (kind, reference, amount, lessons), beside the events as logged.
+    static let sql = """
+        WITH events AS (
+            SELECT e ->> 'kind' AS kind, e ->> 'reference' AS reference, (e ->> 'amountFen')::bigint AS amount,
+                (e ->> 'lessons')::int AS lessons
+            FROM (
+                SELECT convert_from(entry, 'UTF8')::jsonb AS e FROM log_entries
+                UNION ALL
+                SELECT convert_from(entry, 'UTF8')::jsonb FROM evidence_queue) x
+            WHERE e ->> 'kind' IN ('payment', 'lessons_consumed', 'refund', 'reserve_topup', 'policy_issued', 'premium_paid',
+                                   'claim_paid', 'funds_returned')),
+        facts AS (
+            SELECT 'payment' AS kind, 'payment:' || t.enrollment_id AS reference, t.amount_fen AS amount, NULL::int AS lessons
+            FROM transfers t WHERE t.kind = 'payment'
+            UNION ALL
+            SELECT 'refund', t.idempotency_key, t.amount_fen, r.lessons
+            FROM transfers t LEFT JOIN refunds r ON 'refund:' || r.id = t.idempotency_key WHERE t.kind = 'refund'
+            UNION ALL
+            SELECT 'reserve_topup', 'transfer:' || t.id, t.amount_fen, NULL FROM transfers t WHERE t.kind = 'reserve_topup'
+            UNION ALL
+            -- A premium is logged under its policy; one that bought no policy under its transfer, where no event is.
+            SELECT 'premium_paid', coalesce('policy:' || p.id, 'transfer:' || t.id), t.amount_fen, NULL
+            FROM transfers t LEFT JOIN policies p ON p.premium_transfer_id = t.id WHERE t.kind = 'premium'
+            UNION ALL
+            -- A payout is a claim's (a guardian's, or a defunct case's insurance layer) or the case's own from the
+            -- institution's accounts, logged under its transfer key.
+            SELECT CASE WHEN c.id IS NULL THEN 'funds_returned' ELSE 'claim_paid' END,
+                coalesce('claim:' || c.id, t.idempotency_key), t.amount_fen, NULL
+            FROM transfers t LEFT JOIN claims c ON c.payout_transfer_id = t.id WHERE t.kind = 'payout'
+            UNION ALL
+            SELECT 'lessons_consumed', 'lesson:' || l.id, l.lessons * e.price_per_lesson_fen, l.lessons
+            FROM lessons l JOIN enrollments e ON e.id = l.enrollment_id
+            UNION ALL
+            SELECT 'policy_issued', 'policy:' || p.id, p.sum_insured_fen, NULL FROM policies p),
+        fact_totals AS (
+            SELECT kind, reference, count(*) AS n, sum(amount) AS amount, sum(lessons) AS lessons FROM facts GROUP BY kind, reference),
+        event_totals AS (
+            SELECT kind, reference, count(*) AS n, sum(amount) AS amount, sum(lessons) AS lessons FROM events GROUP BY kind, reference)
+        SELECT coalesce(f.kind, v.kind) || ' ' || coalesce(f.reference, v.reference, '(no reference)') || ': ' ||
+            CASE WHEN v.n IS NULL THEN coalesce(f.amount::text, '?') || ' fen moved with no event'
+                 WHEN f.n IS NULL THEN v.n || ' event(s) of ' || coalesce(v.amount::text, '?') || ' fen with nothing behind them'
+                 WHEN v.n <> f.n THEN v.n || ' events for ' || f.n || ' movement(s)'
+                 WHEN f.amount IS DISTINCT FROM v.amount THEN 'logged ' || coalesce(v.amount::text, 'no amount') || ' fen, moved ' || f.amount || ' fen'
+                 ELSE 'logged ' || coalesce(v.lessons::text, 'no') || ' lessons, recorded ' || f.lessons END
+        FROM fact_totals f FULL JOIN event_totals v ON v.kind = f.kind AND v.reference = f.reference
+        WHERE f.n IS NULL OR v.n IS NULL OR f.n <> v.n OR f.amount IS DISTINCT FROM v.amount
+           OR (f.lessons IS NOT NULL AND f.lessons IS DISTINCT FROM v.lessons)
+        ORDER BY 1
+        """
+}

@@ -1,0 +1,99 @@
+import EvidenceLog
+import Foundation
+import PostgresNIO
+import Testing
+import TuitionCore
+import TuitionStore
+import TuitionTestSupport
+import TuitionWire
+
+/// The ledger and the evidence log tell the same story: every movement has its one event with its amount, every money
+/// event a movement behind it. The ledger's own audit and the log's own audit each stay clean when only the other
+/// side is rewritten; the reconciliation does not.
+@Suite struct LedgerLogReconciliationTests {
+    typealias Insured = InsuranceStoreTests.Insured
+
+    /// Every kind of movement: a payment, lessons, a refund, a top-up, premiums, a guardian's claim paid, and a defunct
+    /// case paying from escrow and insurance; part of it sequenced into the log, the rest still queued.
+    static func history(_ store: Store) async throws -> Insured {
+        let insured = try await Insured.make(store)  // escrow mode, ¥3,200 paid for 40 lessons
+        let enrollment = insured.world.enrollment.id
+        let institution = insured.world.institution.id
+        let insurance = InsuranceRepository(store: store)
+        let enrollments = EnrollmentRepository(store: store)
+        let tuition = try await store.transaction {
+            try await insurance.buyTuitionPolicy(
+                insured.tuitionPolicy(.yuan(3_200)), enrollment: enrollment, guardian: insured.world.guardian, key: "p:tuition", on: $0)
+        }
+        _ = try await store.transaction {
+            try await insurance.issueRiskPolicy(insured.riskPolicy(.yuan(100_000)), insurer: insured.insurer, key: "p:risk", on: $0)
+        }
+        _ = try await store.transaction {
+            try await enrollments.recordLessons(enrollment, institution: institution, lessons: 3, takenOn: insured.today, on: $0)
+        }
+        try await Sequencer(store: store, signer: LogSigner()).drain()
+        _ = try await store.transaction {
+            try await enrollments.refund(enrollment, institution: institution, lessons: 2, reason: "退课", on: $0)
+        }
+        _ = try await store.transaction {
+            try await enrollments.topUpReserve(institution: institution, amount: .yuan(500), key: "top:1", on: $0)
+        }
+        let claims = ClaimRepository(store: store)
+        let claim = try await store.transaction {
+            try await claims.file(
+                NewClaim(enrollmentId: enrollment, policyId: tuition.id, reason: .refundRefused, claimedFen: .yuan(100)),
+                guardian: insured.world.guardian, on: $0)
+        }
+        _ = try await claims.approve(claim.id, insurer: insured.insurer, amount: .yuan(100))
+        _ = try await store.transaction { try await claims.pay(claim.id, insurer: insured.insurer, on: $0) }
+        let marked = try await DefunctRepository(store: store).mark(
+            institution, district: insured.world.district.value, effectiveAt: nil, reason: "跑路")
+        try await FastTrackJob(store: store).run(marked.id)
+        return insured
+    }
+
+    func reconcile(_ store: Store) async throws -> [String] { try await LedgerLogReconciliation(store: store).breaches() }
+
+    @Test func aWholeHistoryReconcilesAndEachRewriteShows() async throws {
+        try await TestDatabase.withStore("reconcile") { store in
+            let insured = try await Self.history(store)
+            #expect(try await reconcile(store) == [])
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+
+            // An event deleted from the queue before it was sequenced: the ledger alone still audits clean.
+            var refundEvent: Int64?
+            for try await id in try await store.query(
+                "SELECT id FROM evidence_queue WHERE convert_from(entry, 'UTF8')::jsonb ->> 'kind' = 'refund'"
+            ).decode(Int64.self) {
+                refundEvent = id
+            }
+            try await store.query("DELETE FROM evidence_queue WHERE id = \(try #require(refundEvent))")
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+            let missing = try await reconcile(store)
+            #expect(missing.count == 1 && missing.first?.hasPrefix("refund refund:") == true, "\(missing)")
+            #expect(missing.first?.hasSuffix("fen moved with no event") == true)
+
+            // An event queued for a payout that never happened.
+            try await store.query(
+                """
+                INSERT INTO evidence_queue (entry, queued_at)
+                VALUES (evidence_entry('claim_paid', 0, \(insured.world.institution.id.uuid), \(insured.world.enrollment.id.uuid), 999,
+                    NULL, 'claim:' || \(UUID())::text), now())
+                """)
+            #expect(try await reconcile(store).contains { $0.hasSuffix("1 event(s) of 999 fen with nothing behind them") })
+
+            // The payment rewritten in the ledger behind the triggers' back, after it was logged.
+            try await store.transaction { connection in
+                try await connection.query("ALTER TABLE transfers DISABLE TRIGGER transfers_append_only", logger: store.logger)
+                try await connection.query(
+                    "UPDATE transfers SET amount_fen = amount_fen - 100 WHERE kind = 'payment' AND enrollment_id = \(insured.world.enrollment.id.uuid)",
+                    logger: store.logger)
+                try await connection.query("ALTER TABLE transfers ENABLE TRIGGER transfers_append_only", logger: store.logger)
+            }
+            let paid = insured.world.enrollment.amountFen.fen
+            #expect(
+                try await reconcile(store).contains(
+                    "payment payment:\(insured.world.enrollment.id): logged \(paid) fen, moved \(paid - 100) fen"))
+        }
+    }
+}
