@@ -9,10 +9,8 @@ BEGIN
     IF NEW.kind <> 'student_tuition' OR NEW.cancelled_at IS NOT NULL THEN
         RETURN NEW;
     END IF;
-    -- Two policies for one enrollment inserted at once must not both miss each other: the second waits for the first
-    -- on the enrollment's row (a row lock, not an advisory one: a bulk insert of many policies would exhaust the lock
-    -- table; the buying path holds this lock already).
-    PERFORM 1 FROM enrollments WHERE id = NEW.enrollment_id FOR NO KEY UPDATE;
+    -- Two policies for one enrollment inserted at once must not both miss each other: the second waits for the first.
+    PERFORM pg_advisory_xact_lock(7469698, hashtext(NEW.enrollment_id::text));
     IF EXISTS (
         SELECT 1 FROM policies p
         WHERE p.enrollment_id = NEW.enrollment_id AND p.id <> NEW.id AND p.kind = 'student_tuition' AND p.cancelled_at IS NULL

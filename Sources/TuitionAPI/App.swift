@@ -97,11 +97,10 @@ public struct AppConfiguration: Sendable {
         }
         if let text = environment["TUITIONGUARD_TRUSTED_PROXIES"] {
             let proxies = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            // Addresses as the peer's is written (`SocketAddress.ipAddress`): a name or a range would never match one.
-            guard proxies.allSatisfy({ (try? SocketAddress(ipAddress: $0, port: 0)) != nil }) else {
-                throw ConfigurationError.invalid("TUITIONGUARD_TRUSTED_PROXIES", text)
-            }
-            configuration.auth.trustedProxies = Set(proxies)
+            // Addresses only (a name or a range would never match a peer), kept in the form peers are compared in.
+            let normalized = proxies.compactMap(FailedAuthenticationLimiter.normalized)
+            guard normalized.count == proxies.count else { throw ConfigurationError.invalid("TUITIONGUARD_TRUSTED_PROXIES", text) }
+            configuration.auth.trustedProxies = Set(normalized)
         }
         return configuration
     }

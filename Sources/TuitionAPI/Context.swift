@@ -120,21 +120,55 @@ final class FailedAuthenticationLimiter: Sendable {
         self.trustedProxies = trustedProxies
     }
 
-    /// The address a request's failures count against: the peer's, or, when the peer is a trusted proxy, the client
-    /// `X-Forwarded-For` names.
+    /// The key a request's failures count against: the client's address (`clientAddress`), an IPv6 one by its /64,
+    /// the block one subscriber gets, so rotating addresses inside it earns no fresh guesses.
     func address(of request: Request, _ context: AppRequestContext) -> String {
-        Self.clientAddress(
-            peer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor], trustedProxies: trustedProxies)
+        Self.limitKey(
+            Self.clientAddress(
+                peer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor], trustedProxies: trustedProxies))
     }
 
-    /// Each proxy appends the address it received the request from, so the list is read from the right: the first
-    /// entry not itself a trusted proxy is the client. Entries left of it were written by the client and prove nothing.
-    /// A peer that is no trusted proxy is the client, whatever it sends.
+    /// The peer's address, or, when the peer is a trusted proxy, the client `X-Forwarded-For` names. Each proxy appends
+    /// the address it received the request from, so the list is read from the right: the first entry not itself a
+    /// trusted proxy is the client; entries left of it were written by the client and prove nothing. An entry that is
+    /// no IP address (`unknown`, a name) leaves the request counted by the proxy. A peer that is no trusted proxy is the
+    /// client, whatever it sends. Addresses are compared in one form (`normalized`); `trustedProxies` holds that form.
     static func clientAddress(peer: String?, forwardedFor: [String], trustedProxies: Set<String>) -> String {
-        let peer = peer ?? "local"
+        guard let peer = peer.flatMap(normalized) else { return peer ?? "local" }
         guard trustedProxies.contains(peer) else { return peer }
         let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
-        return hops.reversed().first { !$0.isEmpty && !trustedProxies.contains($0) } ?? peer
+        for hop in hops.reversed() where !hop.isEmpty {
+            guard let address = normalized(hop) else { return peer }
+            if !trustedProxies.contains(address) { return address }
+        }
+        return peer
+    }
+
+    /// An address in the one form the limiter compares: brackets and a port dropped (`[2001:db8::1]:443`,
+    /// `203.0.113.9:5555`, as some proxies write them), an IPv4-mapped IPv6 address as IPv4, and the text
+    /// `SocketAddress` prints (lowercase, zeros compressed). Nil when the text is no IP address.
+    static func normalized(_ text: String) -> String? {
+        var candidate = text.trimmingCharacters(in: .whitespaces)
+        if candidate.hasPrefix("["), let close = candidate.firstIndex(of: "]") {
+            candidate = String(candidate[candidate.index(after: candidate.startIndex)..<close])
+        } else if candidate.filter({ $0 == ":" }).count == 1, let host = candidate.split(separator: ":").first {
+            candidate = String(host)
+        }
+        guard let printed = (try? SocketAddress(ipAddress: candidate, port: 0))?.ipAddress else { return nil }
+        return printed.hasPrefix("::ffff:") && printed.contains(".") ? String(printed.dropFirst(7)) : printed
+    }
+
+    /// An IPv6 address by its /64; anything else as it is.
+    static func limitKey(_ address: String) -> String {
+        guard address.contains(":") else { return address }
+        var raw = in6_addr()
+        guard inet_pton(AF_INET6, address, &raw) == 1 else { return address }
+        withUnsafeMutableBytes(of: &raw) { bytes in
+            for index in 8..<16 { bytes[index] = 0 }
+        }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard inet_ntop(AF_INET6, &raw, &buffer, socklen_t(buffer.count)) != nil else { return address }
+        return String(cString: buffer) + "/64"
     }
 
     /// How long `address` must wait, or nil when it may authenticate.

@@ -107,6 +107,11 @@ public struct EnrollmentPosition: Hashable, Sendable {
     public var escrowHeld: Money {
         mode == .escrow ? Money(fen: paid.fen - released.fen - refunded.fen - escrowReturned.fen) : .zero
     }
+    /// Nothing more to take or refund: every lesson bought is consumed or refunded, or nothing is owed any more (claim
+    /// payouts returned the rest). A remainder smaller than one lesson keeps it open: a refund of everything pays it.
+    public var isSettled: Bool {
+        lessonsBought - lessonsConsumed - lessonsRefunded <= 0 || !outstanding.isPositive
+    }
     /// Lessons that may still be taken or refunded: those neither consumed nor refunded, and no more than the money
     /// still outstanding pays for (a claim payout returns money without returning lessons).
     public var lessonsRemaining: Int {

@@ -20,6 +20,14 @@ import Testing
         // Nothing forwarded, or only proxies: the peer.
         ("10.0.0.1", [], "10.0.0.1"),
         ("10.0.0.1", ["10.0.0.2", " "], "10.0.0.1"),
+        // Ports and brackets some proxies write are dropped, so a new source port is not a new client.
+        ("10.0.0.1", ["198.51.100.7:50123"], "198.51.100.7"),
+        ("10.0.0.1", ["[2001:DB8::7]:443"], "2001:db8::7"),
+        // An entry that is no address is counted by the proxy, not by whatever text was sent.
+        ("10.0.0.1", ["unknown"], "10.0.0.1"),
+        ("10.0.0.1", ["198.51.100.7, not-an-address"], "10.0.0.1"),
+        // The peer of a dual-stack listener, IPv4-mapped, is the trusted IPv4 proxy.
+        ("::ffff:10.0.0.1", ["198.51.100.7"], "198.51.100.7"),
     ])
     func theClientIsTheFirstUntrustedHopFromTheRight(peer: String, forwarded: [String], client: String) {
         #expect(FailedAuthenticationLimiter.clientAddress(peer: peer, forwardedFor: forwarded, trustedProxies: Self.proxies) == client)
@@ -31,11 +39,18 @@ import Testing
         #expect(FailedAuthenticationLimiter.clientAddress(peer: nil, forwardedFor: ["198.51.100.7"], trustedProxies: []) == "local")
     }
 
-    @Test func theSettingTakesAddressesOnly() throws {
+    /// An IPv6 client is counted by its /64: rotating addresses inside one subscriber's block earns no fresh guesses.
+    @Test func anIPv6ClientIsCountedByItsSlash64() {
+        #expect(FailedAuthenticationLimiter.limitKey("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64")
+        #expect(FailedAuthenticationLimiter.limitKey("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64")
+        #expect(FailedAuthenticationLimiter.limitKey("198.51.100.7") == "198.51.100.7")
+    }
+
+    @Test func theSettingTakesAddressesOnlyInTheFormPeersAreComparedIn() throws {
         let configured = try AppConfiguration.fromEnvironment([
-            "DATABASE_URL": "postgres://nobody@127.0.0.1:1/unused", "TUITIONGUARD_TRUSTED_PROXIES": "10.0.0.1, ::1",
+            "DATABASE_URL": "postgres://nobody@127.0.0.1:1/unused", "TUITIONGUARD_TRUSTED_PROXIES": "10.0.0.1, ::1, FD00:0:0:0::1",
         ])
-        #expect(configured.auth.trustedProxies == ["10.0.0.1", "::1"])
+        #expect(configured.auth.trustedProxies == ["10.0.0.1", "::1", "fd00::1"])
         #expect(throws: (any Error).self) {
             try AppConfiguration.fromEnvironment([
                 "DATABASE_URL": "postgres://nobody@127.0.0.1:1/unused", "TUITIONGUARD_TRUSTED_PROXIES": "proxy.internal",

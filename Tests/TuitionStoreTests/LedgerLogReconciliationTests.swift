@@ -94,6 +94,21 @@ import TuitionWire
             #expect(
                 try await reconcile(store).contains(
                     "payment payment:\(insured.world.enrollment.id): logged \(paid) fen, moved \(paid - 100) fen"))
+
+            // A refund redirected to another account: amount and event unchanged, the money went elsewhere.
+            try await store.transaction { connection in
+                try await connection.query("ALTER TABLE transfers DISABLE TRIGGER transfers_append_only", logger: store.logger)
+                try await connection.query(
+                    """
+                    UPDATE transfers SET credit_account_id = (SELECT id FROM accounts WHERE kind = 'insurer_claims' LIMIT 1)
+                    WHERE kind = 'refund'
+                    """, logger: store.logger)
+                try await connection.query("ALTER TABLE transfers ENABLE TRIGGER transfers_append_only", logger: store.logger)
+            }
+            #expect(
+                try await reconcile(store).contains {
+                    $0.hasPrefix("refund transfer ") && $0.hasSuffix("not the bank of the enrollment's guardian")
+                })
         }
     }
 }

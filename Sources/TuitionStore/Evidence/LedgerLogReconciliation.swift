@@ -19,11 +19,12 @@ public struct LedgerLogReconciliation: Sendable {
         return found
     }
 
-    /// The facts each event stands for, as (kind, reference, amount, lessons), beside the events as logged.
+    /// The facts each event stands for, as (kind, reference, enrollment, amount, lessons), beside the events as logged;
+    /// and, for the money that leaves to a guardian, whose bank it reached.
     static let sql = """
         WITH events AS (
-            SELECT e ->> 'kind' AS kind, e ->> 'reference' AS reference, (e ->> 'amountFen')::bigint AS amount,
-                (e ->> 'lessons')::int AS lessons
+            SELECT e ->> 'kind' AS kind, e ->> 'reference' AS reference, coalesce(e ->> 'enrollmentId', '') AS enrollment,
+                (e ->> 'amountFen')::bigint AS amount, (e ->> 'lessons')::int AS lessons
             FROM (
                 SELECT convert_from(entry, 'UTF8')::jsonb AS e FROM log_entries
                 UNION ALL
@@ -31,41 +32,53 @@ public struct LedgerLogReconciliation: Sendable {
             WHERE e ->> 'kind' IN ('payment', 'lessons_consumed', 'refund', 'reserve_topup', 'policy_issued', 'premium_paid',
                                    'claim_paid', 'funds_returned')),
         facts AS (
-            SELECT 'payment' AS kind, 'payment:' || t.enrollment_id AS reference, t.amount_fen AS amount, NULL::int AS lessons
+            SELECT 'payment' AS kind, 'payment:' || t.enrollment_id AS reference, coalesce(t.enrollment_id::text, '') AS enrollment,
+                t.amount_fen AS amount, NULL::int AS lessons
             FROM transfers t WHERE t.kind = 'payment'
             UNION ALL
-            SELECT 'refund', t.idempotency_key, t.amount_fen, r.lessons
+            SELECT 'refund', t.idempotency_key, coalesce(t.enrollment_id::text, ''), t.amount_fen, r.lessons
             FROM transfers t LEFT JOIN refunds r ON 'refund:' || r.id = t.idempotency_key WHERE t.kind = 'refund'
             UNION ALL
-            SELECT 'reserve_topup', 'transfer:' || t.id, t.amount_fen, NULL FROM transfers t WHERE t.kind = 'reserve_topup'
+            SELECT 'reserve_topup', 'transfer:' || t.id, '', t.amount_fen, NULL FROM transfers t WHERE t.kind = 'reserve_topup'
             UNION ALL
             -- A premium is logged under its policy; one that bought no policy under its transfer, where no event is.
-            SELECT 'premium_paid', coalesce('policy:' || p.id, 'transfer:' || t.id), t.amount_fen, NULL
+            SELECT 'premium_paid', coalesce('policy:' || p.id, 'transfer:' || t.id), coalesce(p.enrollment_id::text, ''),
+                t.amount_fen, NULL
             FROM transfers t LEFT JOIN policies p ON p.premium_transfer_id = t.id WHERE t.kind = 'premium'
             UNION ALL
             -- A payout is a claim's (a guardian's, or a defunct case's insurance layer) or the case's own from the
             -- institution's accounts, logged under its transfer key.
             SELECT CASE WHEN c.id IS NULL THEN 'funds_returned' ELSE 'claim_paid' END,
-                coalesce('claim:' || c.id, t.idempotency_key), t.amount_fen, NULL
+                coalesce('claim:' || c.id, t.idempotency_key), coalesce(t.enrollment_id::text, ''), t.amount_fen, NULL
             FROM transfers t LEFT JOIN claims c ON c.payout_transfer_id = t.id WHERE t.kind = 'payout'
             UNION ALL
-            SELECT 'lessons_consumed', 'lesson:' || l.id, l.lessons * e.price_per_lesson_fen, l.lessons
+            SELECT 'lessons_consumed', 'lesson:' || l.id, l.enrollment_id::text, l.lessons * e.price_per_lesson_fen, l.lessons
             FROM lessons l JOIN enrollments e ON e.id = l.enrollment_id
             UNION ALL
-            SELECT 'policy_issued', 'policy:' || p.id, p.sum_insured_fen, NULL FROM policies p),
+            SELECT 'policy_issued', 'policy:' || p.id, coalesce(p.enrollment_id::text, ''), p.sum_insured_fen, NULL
+            FROM policies p),
         fact_totals AS (
-            SELECT kind, reference, count(*) AS n, sum(amount) AS amount, sum(lessons) AS lessons FROM facts GROUP BY kind, reference),
+            SELECT kind, reference, enrollment, count(*) AS n, sum(amount) AS amount, sum(lessons) AS lessons
+            FROM facts GROUP BY kind, reference, enrollment),
         event_totals AS (
-            SELECT kind, reference, count(*) AS n, sum(amount) AS amount, sum(lessons) AS lessons FROM events GROUP BY kind, reference)
+            SELECT kind, reference, enrollment, count(*) AS n, sum(amount) AS amount, sum(lessons) AS lessons
+            FROM events GROUP BY kind, reference, enrollment)
         SELECT coalesce(f.kind, v.kind) || ' ' || coalesce(f.reference, v.reference, '(no reference)') || ': ' ||
             CASE WHEN v.n IS NULL THEN coalesce(f.amount::text, '?') || ' fen moved with no event'
                  WHEN f.n IS NULL THEN v.n || ' event(s) of ' || coalesce(v.amount::text, '?') || ' fen with nothing behind them'
                  WHEN v.n <> f.n THEN v.n || ' events for ' || f.n || ' movement(s)'
                  WHEN f.amount IS DISTINCT FROM v.amount THEN 'logged ' || coalesce(v.amount::text, 'no amount') || ' fen, moved ' || f.amount || ' fen'
                  ELSE 'logged ' || coalesce(v.lessons::text, 'no') || ' lessons, recorded ' || f.lessons END
-        FROM fact_totals f FULL JOIN event_totals v ON v.kind = f.kind AND v.reference = f.reference
+        FROM fact_totals f
+        FULL JOIN event_totals v ON v.kind = f.kind AND v.reference = f.reference AND v.enrollment = f.enrollment
         WHERE f.n IS NULL OR v.n IS NULL OR f.n <> v.n OR f.amount IS DISTINCT FROM v.amount
            OR (f.lessons IS NOT NULL AND f.lessons IS DISTINCT FROM v.lessons)
+        UNION ALL
+        -- Money returned on an enrollment reaches its own guardian's bank, whatever the event says.
+        SELECT t.kind || ' transfer ' || t.id || ': credits account ' || t.credit_account_id
+            || ', not the bank of the enrollment''s guardian'
+        FROM transfers t JOIN enrollments e ON e.id = t.enrollment_id JOIN accounts a ON a.id = t.credit_account_id
+        WHERE t.kind IN ('refund', 'payout') AND (a.kind <> 'guardian_bank' OR a.guardian_id IS DISTINCT FROM e.guardian_id)
         ORDER BY 1
         """
 }

@@ -224,7 +224,7 @@ extension FastTrackJob {
             """
             WITH closed AS (
                 UPDATE claims SET status = 'closed', decided_at = \(stamp.now),
-                    decision_reason = 'superseded_by_fast_track' || coalesce(': ' || decision_reason, '')
+                    decision_reason = left('superseded_by_fast_track' || coalesce(': ' || decision_reason, ''), 1000)
                 WHERE enrollment_id = ANY(\(ids.all)) AND status NOT IN ('paid', 'rejected', 'closed') AND defunct_case_id IS NULL
                   AND institution_id = \(stamp.institution)
                 RETURNING id, enrollment_id, claimed_fen),

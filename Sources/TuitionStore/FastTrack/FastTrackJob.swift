@@ -224,7 +224,7 @@ public struct FastTrackJob: Sendable {
                 RETURNING institution_id),
             closed AS (
                 UPDATE claims c SET status = 'closed', decided_at = \(stamp.now),
-                    decision_reason = 'superseded_by_fast_track' || coalesce(': ' || c.decision_reason, '')
+                    decision_reason = left('superseded_by_fast_track' || coalesce(': ' || c.decision_reason, ''), 1000)
                 FROM done
                 WHERE c.institution_id = done.institution_id AND c.status NOT IN ('paid', 'rejected', 'closed')
                   AND c.defunct_case_id IS NULL

@@ -307,7 +307,7 @@ public struct ClaimRepository: Sendable {
                 let reason = policy.remainingFen.isPositive ? "policy_remaining_below_approval" : "policy_exhausted"
                 return try await close(claim, reason: reason, at: now, on: connection)
             }
-            let reason = (claim.decisionReason.map { $0 + "; " } ?? "") + "policy_remaining_below_approval"
+            let reason = withinReasonLimit(prefix: claim.decisionReason.map { $0 + "; " } ?? "", "policy_remaining_below_approval")
             claim = try await decide(claim, status: .approved, approved: policy.remainingFen, reason: reason, on: connection)
         }
         let amount = claim.approvedFen
@@ -407,6 +407,14 @@ public struct ClaimRepository: Sendable {
                 uncovered_fen = uncovered_fen + \(max(0, planned - paid.fen)), entitled_fen = entitled_fen + \(max(0, paid.fen - planned))
             WHERE id = \(caseID.uuid)
             """, logger: logger)
+    }
+
+    /// `prefix` (a person's words) and then the system's `reason`, within the 1,000 characters a decision reason may have
+    /// (`claims.decision_reason`): the person's words are cut, never the reason, so a long approval text cannot make the
+    /// claim unpayable.
+    private func withinReasonLimit(prefix: String, _ reason: String) -> String {
+        let room = max(0, 1_000 - reason.unicodeScalars.count)
+        return String(String.UnicodeScalarView(prefix.unicodeScalars.prefix(room))) + reason
     }
 
     /// Whether the institution is marked defunct (it then has a defunct case).

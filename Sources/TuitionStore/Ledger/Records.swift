@@ -105,7 +105,7 @@ extension EnrollmentRecord {
             courseId: courseId,
             studentId: studentId,
             guardianId: guardianId,
-            status: !position.isPaid ? .awaitingPayment : position.lessonsRemaining == 0 ? .closed : .active,
+            status: !position.isPaid ? .awaitingPayment : position.isSettled ? .closed : .active,
             supervisionMode: position.mode,
             lessonsBought: position.lessonsBought,
             lessonsConsumed: position.lessonsConsumed,
