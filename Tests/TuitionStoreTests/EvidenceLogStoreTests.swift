@@ -252,6 +252,25 @@ import TuitionTestSupport
             await #expect(throws: LogIntegrityError.self) { try await Sequencer(store: store, signer: signer).sequenceBatch() }
             #expect(try await queued(store) == waiting)
             #expect(try await log.latestHead()?.head.size == 6)
+
+        }
+    }
+
+    /// The head the sequencer builds on must carry the log's own signature: one whose fields were rewritten (here only
+    /// its time, so its root still matches the stored nodes) stops it too, or the next head would vouch for the rewrite.
+    @Test func theSequencerBuildsOnlyOnAHeadTheLogSigned() async throws {
+        try await TestDatabase.withStore("logheadsig") { store in
+            let log = try await logSignedAtThreeAndSix(store, district: "33029")
+            try await store.transaction { connection in
+                try await connection.query("ALTER TABLE tree_heads DISABLE TRIGGER tree_heads_append_only", logger: store.logger)
+                try await connection.query("UPDATE tree_heads SET timestamp_ms = timestamp_ms + 1 WHERE size = 6", logger: store.logger)
+                try await connection.query("ALTER TABLE tree_heads ENABLE TRIGGER tree_heads_append_only", logger: store.logger)
+            }
+            _ = try await World.make(store, district: "330299")
+            let waiting = try await queued(store)
+            await #expect(throws: LogIntegrityError.self) { try await Sequencer(store: store, signer: signer).sequenceBatch() }
+            #expect(try await queued(store) == waiting)
+            #expect(try await log.latestHead()?.head.size == 6)
         }
     }
 

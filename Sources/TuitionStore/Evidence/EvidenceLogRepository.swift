@@ -305,13 +305,17 @@ public struct Sequencer: Sendable {
         try await store.transaction { connection in
             // One sequencer at a time, however many service instances run.
             try await connection.run("SELECT pg_advisory_xact_lock(7469697)", logger: store.logger)
-            var latest: (size: Int64, root: Data)?
-            for try await head in try await connection.query(
-                "SELECT size, root_hash FROM tree_heads ORDER BY size DESC LIMIT 1", logger: store.logger
-            ).decode((Int64, Data).self) {
-                latest = head
+            var latest: SignedTreeHead?
+            for try await (size, root, timestamp, signature) in try await connection.query(
+                "SELECT size, root_hash, timestamp_ms, signature FROM tree_heads ORDER BY size DESC LIMIT 1", logger: store.logger
+            ).decode((Int64, Data, Int64, Data).self) {
+                latest = SignedTreeHead(
+                    head: TreeHead(size: size, rootHash: try LogHash(bytes: root), timestampMilliseconds: timestamp),
+                    signature: [UInt8](signature))
             }
-            let size = latest?.size ?? 0
+            // The head built on must be one this log signed: a root rewritten to match rewritten nodes is not.
+            if let latest, !signer.verifier.verify(latest) { throw LogIntegrityError(size: latest.head.size) }
+            let size = latest?.head.size ?? 0
             let batch = try await takeBatch(on: connection)
             // Nothing new: sign nothing, except the empty tree's head when the log has no head at all.
             if batch.isEmpty && latest != nil { return 0 }
@@ -319,7 +323,7 @@ public struct Sequencer: Sendable {
             var range = try CompactRange(size: size, nodes: try await reader.nodes(CompactRange.nodeIDs(size: size)))
             // The stored frontier must lead to the root last signed: a node rewritten behind the triggers' back would
             // otherwise be built on, and the next head signed over a tree that never held the logged entries.
-            if let latest, latest.size > 0, Data(range.root.bytes) != latest.root { throw LogIntegrityError(size: latest.size) }
+            if let latest, latest.head.size > 0, range.root != latest.head.rootHash { throw LogIntegrityError(size: latest.head.size) }
             let leaves = batch.map { MerkleHasher.leafHash($0.entry) }
             let newNodes = range.append(leafHashes: leaves)
             let now = store.dependencies.now()
