@@ -9,13 +9,21 @@ import TuitionTestSupport
 @Suite struct EvidenceLogStoreTests {
     let signer = LogSigner()
 
+    /// Runs `statement` as someone with the database's owner rights would: with `table`'s append-only trigger
+    /// (`<table>_append_only`) off for it, and on again in the same transaction.
+    func bypassingAppendOnly(_ store: Store, table: String, _ statement: String) async throws {
+        try await store.transaction { connection in
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "ALTER TABLE \(table) DISABLE TRIGGER \(table)_append_only"), logger: store.logger)
+            try await connection.query(PostgresQuery(unsafeSQL: statement), logger: store.logger)
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "ALTER TABLE \(table) ENABLE TRIGGER \(table)_append_only"), logger: store.logger)
+        }
+    }
+
     /// Someone with the database's owner rights bypasses the trigger and rewrites the stored leaf hash of entry 2.
     func rewriteLeafTwo(_ store: Store) async throws {
-        try await store.transaction { connection in
-            try await connection.query("ALTER TABLE log_nodes DISABLE TRIGGER log_nodes_append_only", logger: store.logger)
-            try await connection.query("UPDATE log_nodes SET hash = sha256(hash) WHERE level = 0 AND index = 2", logger: store.logger)
-            try await connection.query("ALTER TABLE log_nodes ENABLE TRIGGER log_nodes_append_only", logger: store.logger)
-        }
+        try await bypassingAppendOnly(store, table: "log_nodes", "UPDATE log_nodes SET hash = sha256(hash) WHERE level = 0 AND index = 2")
     }
 
     /// Six entries (three worlds, two events each) under heads signed at sizes 3 and 6.
@@ -241,18 +249,14 @@ import TuitionTestSupport
         try await TestDatabase.withStore("logfrontier") { store in
             let log = try await logSignedAtThreeAndSix(store, district: "33028")
             // Size 6's frontier is the nodes over leaves 0–3 and 4–5; the second is rewritten.
-            try await store.transaction { connection in
-                try await connection.query("ALTER TABLE log_nodes DISABLE TRIGGER log_nodes_append_only", logger: store.logger)
-                try await connection.query("UPDATE log_nodes SET hash = sha256(hash) WHERE level = 1 AND index = 2", logger: store.logger)
-                try await connection.query("ALTER TABLE log_nodes ENABLE TRIGGER log_nodes_append_only", logger: store.logger)
-            }
+            try await bypassingAppendOnly(
+                store, table: "log_nodes", "UPDATE log_nodes SET hash = sha256(hash) WHERE level = 1 AND index = 2")
             _ = try await World.make(store, district: "330289")
             let waiting = try await queued(store)
             #expect(waiting > 0)
             await #expect(throws: LogIntegrityError.self) { try await Sequencer(store: store, signer: signer).sequenceBatch() }
             #expect(try await queued(store) == waiting)
             #expect(try await log.latestHead()?.head.size == 6)
-
         }
     }
 
@@ -261,11 +265,8 @@ import TuitionTestSupport
     @Test func theSequencerBuildsOnlyOnAHeadTheLogSigned() async throws {
         try await TestDatabase.withStore("logheadsig") { store in
             let log = try await logSignedAtThreeAndSix(store, district: "33029")
-            try await store.transaction { connection in
-                try await connection.query("ALTER TABLE tree_heads DISABLE TRIGGER tree_heads_append_only", logger: store.logger)
-                try await connection.query("UPDATE tree_heads SET timestamp_ms = timestamp_ms + 1 WHERE size = 6", logger: store.logger)
-                try await connection.query("ALTER TABLE tree_heads ENABLE TRIGGER tree_heads_append_only", logger: store.logger)
-            }
+            try await bypassingAppendOnly(
+                store, table: "tree_heads", "UPDATE tree_heads SET timestamp_ms = timestamp_ms + 1 WHERE size = 6")
             _ = try await World.make(store, district: "330299")
             let waiting = try await queued(store)
             await #expect(throws: LogIntegrityError.self) { try await Sequencer(store: store, signer: signer).sequenceBatch() }
@@ -279,11 +280,7 @@ import TuitionTestSupport
     @Test func aDeletedNodeFailsOnlyTheProofsThatNeedIt() async throws {
         try await TestDatabase.withStore("logdeleted") { store in
             let log = try await logSignedAtThreeAndSix(store, district: "33027")
-            try await store.transaction { connection in
-                try await connection.query("ALTER TABLE log_nodes DISABLE TRIGGER log_nodes_append_only", logger: store.logger)
-                try await connection.query("DELETE FROM log_nodes WHERE level = 0 AND index = 2", logger: store.logger)
-                try await connection.query("ALTER TABLE log_nodes ENABLE TRIGGER log_nodes_append_only", logger: store.logger)
-            }
+            try await bypassingAppendOnly(store, table: "log_nodes", "DELETE FROM log_nodes WHERE level = 0 AND index = 2")
             // Leaf 2 is the proven leaf of the first, a sibling in the second, part of the consistency proof in the third.
             await #expect(throws: LogIntegrityError.self) { _ = try await log.inclusionProof(index: 2, size: 6) }
             await #expect(throws: EvidenceLogError.self) { _ = try await log.inclusionProof(index: 3, size: 6) }
