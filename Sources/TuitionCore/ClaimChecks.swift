@@ -106,6 +106,22 @@ public struct RiskShareTerms: Hashable, Sendable {
     }
 }
 
+/// Who pays a guardian's approved claim (DESIGN §2, "payout on a claim: escrow / reserve / insurer → outside, one
+/// transfer per layer"): the supervised account first, with what it holds for the enrollment — the guardian's own
+/// prepaid tuition, still there when an institution refuses a refund — and the insurer the rest. Were the insurer to
+/// pay while the escrow kept the guardian's money, the escrow would hold more than the enrollment is still owed, and
+/// nobody's money would stay there for ever. A defunct case's claims are insurance layers of its waterfall, whose
+/// escrow layer the fast-track itself paid: they are paid with no escrow held (`escrowHeld: .zero`).
+public struct ClaimPayoutLayers: Hashable, Sendable {
+    public var escrow: Money
+    public var insurer: Money
+
+    public init(paying amount: Money, escrowHeld: Money) {
+        escrow = Money(fen: max(0, min(amount.fen, escrowHeld.fen)))
+        insurer = Money(fen: amount.fen - escrow.fen)
+    }
+}
+
 /// The look-back window for draining: the 30 days before the event, `[eventTime − 30 days, eventTime)`.
 public let consumptionSpikeWindow: TimeInterval = 30 * 86_400
 

@@ -59,13 +59,15 @@ public struct ClaimRecord: Codable, Sendable, Hashable {
     public var layer: String?
     /// A closed claim's successor: the fast-track's claim on the same policy that settles the enrollment.
     public var supersededBy: Claim.ID?
+    /// The part of `paidFen` the escrow held for the enrollment paid (the first layer); the insurer paid the rest.
+    public var paidFromEscrowFen: Money
 
     public init(
         id: Claim.ID, number: String, guardianId: Guardian.ID, enrollmentId: Enrollment.ID, institutionId: Institution.ID,
         policyId: Policy.ID, insurerId: Insurer.ID, reason: ClaimReason, claimedFen: Money, entitlementFen: Money, approvableFen: Money,
         approvedFen: Money, paidFen: Money, status: ClaimStatus, checks: [ClaimCheckRecord], decisionReason: String? = nil, eventTime: Date,
         createdAt: Date, decidedAt: Date? = nil, paidAt: Date? = nil, contestedFen: Money, defunctCaseId: DefunctCase.ID? = nil,
-        layer: String? = nil, supersededBy: Claim.ID? = nil
+        layer: String? = nil, supersededBy: Claim.ID? = nil, paidFromEscrowFen: Money = .zero
     ) {
         self.id = id
         self.number = number
@@ -91,6 +93,7 @@ public struct ClaimRecord: Codable, Sendable, Hashable {
         self.defunctCaseId = defunctCaseId
         self.layer = layer
         self.supersededBy = supersededBy
+        self.paidFromEscrowFen = paidFromEscrowFen
     }
 }
 

@@ -60,8 +60,11 @@ import TuitionTestSupport
             let again = try await api.call(.post, "\(claim)/payment", token: cast.insurer, idempotencyKey: "p2")
             #expect(again.status == .ok && again.string("status") == "paid")
             #expect(try await payoutCount(api) == before + 1)
+            // An escrow-mode enrollment: the supervised account held the guardian's money and paid it all, so the
+            // policy's sum insured is untouched.
+            #expect(paid.int("paidFromEscrowFen") == 60_000)
             let policy = try await api.call(.get, "/v1/policies/\(cast.policy)", token: cast.guardian)
-            #expect(policy.int("remainingFen") == policy.int("sumInsuredFen") - 60_000)
+            #expect(policy.int("remainingFen") == policy.int("sumInsuredFen"))
             #expect(try await api.call(.get, claim, token: cast.guardian).string("status") == "paid")
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])

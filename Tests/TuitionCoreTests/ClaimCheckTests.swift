@@ -375,3 +375,19 @@ struct ClaimCase: Sendable, CustomTestStringConvertible {
         #expect(entitlement(of: fixture.facts, asOf: F.defunct) == Money(fen: 200_000))
     }
 }
+
+@Suite struct ClaimPayoutLayerTests {
+    /// The escrow pays first, up to what it holds; the insurer the rest; the layers always add up to the payout.
+    @Test(
+        arguments: [
+            (approved: 100_000, held: 240_000, escrow: 100_000, insurer: 0),
+            (approved: 80_000, held: 60_000, escrow: 60_000, insurer: 20_000),
+            (approved: 50_000, held: 0, escrow: 0, insurer: 50_000),
+            (approved: 50_000, held: -1, escrow: 0, insurer: 50_000),
+        ] as [(approved: Int64, held: Int64, escrow: Int64, insurer: Int64)])
+    func theEscrowPaysFirstAndTheInsurerTheRest(_ row: (approved: Int64, held: Int64, escrow: Int64, insurer: Int64)) {
+        let layers = ClaimPayoutLayers(paying: Money(fen: row.approved), escrowHeld: Money(fen: row.held))
+        #expect(layers.escrow == Money(fen: row.escrow) && layers.insurer == Money(fen: row.insurer))
+        #expect(layers.escrow.fen + layers.insurer.fen == row.approved)
+    }
+}

@@ -9,9 +9,10 @@ import TuitionWire
 @Suite struct ClaimStoreTests {
     typealias Insured = InsuranceStoreTests.Insured
 
-    /// A paid world whose guardian holds a tuition policy for the whole of what it paid.
-    static func insuredWorld(_ store: Store) async throws -> (Insured, PolicyRecord) {
-        let insured = try await Insured.make(store)
+    /// A paid world whose guardian holds a tuition policy for the whole of what it paid. In reserve mode no escrow holds
+    /// the guardian's money, so the insurer pays claims alone.
+    static func insuredWorld(_ store: Store, mode: SupervisionMode = .reserve) async throws -> (Insured, PolicyRecord) {
+        let insured = try await Insured.make(store, mode: mode)
         let policy = try await store.transaction {
             try await InsuranceRepository(store: store).buyTuitionPolicy(
                 insured.tuitionPolicy(insured.world.enrollment.amountFen), enrollment: insured.world.enrollment.id,
@@ -156,6 +157,58 @@ import TuitionWire
             // A paid claim is closed: a new claim on the same enrollment and policy may be filed.
             #expect(try await Self.file(store, insured, policy: policy.id, claimed: .yuan(10)).status == .verified)
             #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
+
+    /// In escrow mode the supervised account still holds what a guardian whose refund was refused is owed: a claim is
+    /// paid from it first, and the insurer pays only what it does not hold, so the escrow never keeps more than the
+    /// enrollment is owed (before, the insurer paid it all and the escrow kept the guardian's money for ever).
+    @Test func aClaimIsPaidFromTheEscrowHeldForTheEnrollmentFirst() async throws {
+        try await TestDatabase.withStore("claimescrow") { store in
+            let (insured, policy) = try await Self.insuredWorld(store, mode: .escrow)
+            let enrollments = EnrollmentRepository(store: store)
+            _ = try await store.transaction {
+                try await enrollments.recordLessons(
+                    insured.world.enrollment.id, institution: insured.world.institution.id, lessons: 10, takenOn: insured.today, on: $0)
+            }
+            // ¥3,200 paid, 10 lessons of ¥80 given: ¥2,400 owed, all of it in escrow.
+            let claim = try await Self.file(store, insured, policy: policy.id, claimed: .yuan(1_000))
+            _ = try await ClaimRepository(store: store).approve(claim.id, insurer: insured.insurer, amount: .yuan(1_000))
+            let paid = try await Self.pay(store, claim.id, insurer: insured.insurer)
+            #expect(paid.status == .paid && paid.paidFen == .yuan(1_000) && paid.paidFromEscrowFen == .yuan(1_000))
+            #expect(
+                try await payouts(store).map { "\($0.0) \($0.1) \($0.2) \($0.3)" } == [
+                    "100000 escrow guardian_bank claim:\(claim.id):escrow"
+                ])
+            let scope = Scope(Principal(id: UUID(), entity: .insurer(insured.insurer)))
+            #expect(try await InsuranceRepository(store: store).policy(policy.id, scope: scope)?.remainingFen == policy.sumInsuredFen)
+            let position = try #require(
+                try await enrollments.enrollment(insured.world.enrollment.id, scope: Scope(.institution(insured.world.institution.id)))
+            ).position
+            #expect(position.escrowHeld == .yuan(1_400) && position.outstanding == .yuan(1_400))
+
+            // A refund of everything returns the rest from escrow and leaves it empty: nothing is left behind.
+            _ = try await store.transaction {
+                try await enrollments.refund(
+                    insured.world.enrollment.id, institution: insured.world.institution.id, lessons: nil, reason: "家长要求退费", on: $0)
+            }
+            let closed = try #require(
+                try await enrollments.enrollment(insured.world.enrollment.id, scope: Scope(.institution(insured.world.institution.id)))
+            ).position
+            #expect(closed.escrowHeld == .zero && closed.outstanding == .zero)
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: store).breaches() == [])
+        }
+    }
+
+    /// The database refuses an escrow that would keep more than its enrollment is owed, whatever path writes it.
+    @Test func theDatabaseRefusesEscrowAboveWhatTheEnrollmentIsOwed() async throws {
+        try await TestDatabase.withStore("claimescrowcheck") { store in
+            let (insured, _) = try await Self.insuredWorld(store, mode: .escrow)
+            await #expect(throws: PSQLError.self) {
+                try await store.query(
+                    "UPDATE enrollments SET returned_fen = returned_fen + 100 WHERE id = \(insured.world.enrollment.id.uuid)")
+            }
         }
     }
 

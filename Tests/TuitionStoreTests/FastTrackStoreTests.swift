@@ -232,7 +232,7 @@ import TuitionWire
         guard let policy else { return .zero }
         let rows = try await store.query(
             """
-            SELECT coalesce(sum(paid_fen), 0)::bigint FROM claims
+            SELECT coalesce(sum(insurer_paid_fen), 0)::bigint FROM claims
             WHERE policy_id = \(policy.uuid) AND enrollment_id = \(enrollment.uuid) AND status = 'paid'
             """)
         for try await sum in rows.decode(Int64.self) { return Money(fen: sum) }

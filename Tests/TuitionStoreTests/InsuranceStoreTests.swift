@@ -15,8 +15,8 @@ import TuitionWire
         let tuition: InsuranceProductRecord
         let today: BusinessDate
 
-        static func make(_ store: Store, district: String = "330203") async throws -> Insured {
-            let world = try await World.make(store, district: district, pricePerLessonFen: 8_000, lessons: 40)
+        static func make(_ store: Store, district: String = "330203", mode: SupervisionMode = .escrow) async throws -> Insured {
+            let world = try await World.make(store, district: district, mode: mode, pricePerLessonFen: 8_000, lessons: 40)
             _ = try await store.transaction {
                 try await EnrollmentRepository(store: store).pay(
                     world.enrollment.id, guardian: world.guardian, amount: world.enrollment.amountFen, on: $0)

@@ -46,11 +46,16 @@ public struct LedgerLogReconciliation: Sendable {
                 t.amount_fen, NULL
             FROM transfers t LEFT JOIN policies p ON p.premium_transfer_id = t.id WHERE t.kind = 'premium'
             UNION ALL
-            -- A payout is a claim's (a guardian's, or a defunct case's insurance layer) or the case's own from the
-            -- institution's accounts, logged under its transfer key.
+            -- A payout is a claim's insurer layer (a guardian's claim, or a defunct case's insurance layer), logged as
+            -- the claim paid, or one from the institution's accounts (a case's, or a guardian's claim's escrow layer),
+            -- logged under its transfer key.
             SELECT CASE WHEN c.id IS NULL THEN 'funds_returned' ELSE 'claim_paid' END,
                 coalesce('claim:' || c.id, t.idempotency_key), coalesce(t.enrollment_id::text, ''), t.amount_fen, NULL
             FROM transfers t LEFT JOIN claims c ON c.payout_transfer_id = t.id WHERE t.kind = 'payout'
+            UNION ALL
+            -- A claim the escrow paid in full is logged paid with no insurer money.
+            SELECT 'claim_paid', 'claim:' || c.id, c.enrollment_id::text, NULL, NULL
+            FROM claims c WHERE c.status = 'paid' AND c.payout_transfer_id IS NULL
             UNION ALL
             SELECT 'lessons_consumed', 'lesson:' || l.id, l.enrollment_id::text, l.lessons * e.price_per_lesson_fen, l.lessons
             FROM lessons l JOIN enrollments e ON e.id = l.enrollment_id

@@ -79,7 +79,7 @@ enum SettlementPlan {
     /// What the risk-control policy already paid on each enrollment, through guardians' claims before the mark.
     private static let riskPaid = """
         risk_paid AS (
-            SELECT enrollment_id, sum(paid_fen)::bigint AS paid FROM claims
+            SELECT enrollment_id, sum(insurer_paid_fen)::bigint AS paid FROM claims
             WHERE institution_id = \(institution) AND policy_id = \(riskPolicy)::uuid AND status = 'paid'
             GROUP BY enrollment_id)
         """

@@ -17,7 +17,7 @@ extension ClaimRecord {
         cl.id, cl.number, cl.guardian_id, cl.enrollment_id, cl.institution_id, cl.policy_id, cl.insurer_id, cl.reason,
         cl.claimed_fen, cl.entitlement_fen, cl.approvable_fen, cl.approved_fen, cl.paid_fen, cl.status, cl.checks::text,
         cl.decision_reason, cl.event_time, cl.created_at, cl.decided_at, cl.paid_at, cl.contested_fen, cl.defunct_case_id,
-        cl.layer, cl.superseded_by
+        cl.layer, cl.superseded_by, cl.escrow_paid_fen
         """
 
     init(row: PostgresRow) throws {
@@ -47,7 +47,8 @@ extension ClaimRecord {
             contestedFen: Money(fen: cell(20)),
             defunctCaseId: cell(21, UUID?.self).map(DefunctCase.ID.init),
             layer: cell(22, String?.self),
-            supersededBy: cell(23, UUID?.self).map(Claim.ID.init))
+            supersededBy: cell(23, UUID?.self).map(Claim.ID.init),
+            paidFromEscrowFen: Money(fen: cell(24)))
     }
 }
 
@@ -190,7 +191,7 @@ public struct ClaimRepository: Sendable {
         let rows = try await connection.query(
             """
             SELECT ip.covered_share_bp,
-                (SELECT coalesce(sum(cl.paid_fen), 0)::bigint FROM claims cl
+                (SELECT coalesce(sum(cl.insurer_paid_fen), 0)::bigint FROM claims cl
                  WHERE cl.guardian_id = \(enrollment.guardianId.uuid) AND cl.enrollment_id = \(enrollment.id.uuid)
                    AND cl.policy_id = p.id AND cl.status = 'paid')
             FROM policies p JOIN insurance_products ip ON ip.id = p.product_id
@@ -277,9 +278,10 @@ public struct ClaimRepository: Sendable {
 
     // MARK: Paying
 
-    /// The insurer pays an approved claim, in the caller's transaction: one payout transfer (insurer claims account →
-    /// guardian's bank, key `claim:<id>`) for the approved amount, and the policy's remaining sum reduced by it.
-    /// Paying a paid claim returns it and moves nothing.
+    /// The insurer pays an approved claim, in the caller's transaction, by layer (`ClaimPayoutLayers`): what the escrow
+    /// holds for the enrollment first (escrow → guardian's bank, key `claim:<id>:escrow`), then the insurer the rest
+    /// (insurer claims account → guardian's bank, key `claim:<id>`); the policy's remaining sum goes down by the
+    /// insurer's part. Paying a paid claim returns it and moves nothing.
     public func pay(_ id: Claim.ID, insurer: Insurer.ID, on transaction: StoreTransaction) async throws -> ClaimRecord {
         let connection = transaction.connection
         guard let seen = try await fetch(id, scope: Scope(insurer: insurer.uuid), on: connection) else { throw NotFound() }
@@ -297,12 +299,14 @@ public struct ClaimRepository: Sendable {
         guard institutionStatus != .defunct || claim.defunctCaseId != nil else { throw Rejection.institutionDefunct }
         guard let policy = try await fetchPolicy(claim.policyId, lock: true, on: connection) else { throw NotFound() }
         let now = store.dependencies.now()
+        // A case's claims are the insurance layers of its waterfall: the fast-track paid its escrow layer.
+        let escrowHeld = claim.defunctCaseId == nil ? enrollment.position.escrowHeld : .zero
         // The policy cannot pay the approval in full any more (the fast-track or other claims used it up). A defunct
         // case's claim takes what is left, its approval lowered to that on the record and in the log: its guardian can
         // file nothing more, and the case counts the rest of its layer as uncovered. Any other claim could never be
         // paid, so it is closed with the reason rather than left approved for ever; its guardian may file again for
         // what is left.
-        if claim.approvedFen > policy.remainingFen {
+        if ClaimPayoutLayers(paying: claim.approvedFen, escrowHeld: escrowHeld).insurer > policy.remainingFen {
             guard claim.defunctCaseId != nil, policy.remainingFen.isPositive else {
                 let reason = policy.remainingFen.isPositive ? "policy_remaining_below_approval" : "policy_exhausted"
                 return try await close(claim, reason: reason, at: now, on: connection)
@@ -312,18 +316,52 @@ public struct ClaimRepository: Sendable {
         }
         let amount = claim.approvedFen
         try await checkEntitlement(covers: claim, paying: amount, of: enrollment, policy: policy, at: now, on: connection)
-        let transfer = PlannedTransfer(kind: .payout, from: .insurerClaims, to: .guardianBank, amount: amount)
-        let transferID = try await EnrollmentRepository(store: store).post(
-            transfer, key: "claim:\(claim.id)", institution: claim.institutionId, guardian: claim.guardianId, insurer: claim.insurerId,
-            enrollment: claim.enrollmentId, at: now, on: connection)
-        let paid = try await markPaid(claim, amount: amount, transfer: transferID, at: now, on: connection)
+        let layers = ClaimPayoutLayers(paying: amount, escrowHeld: escrowHeld)
+        let transfers = ClaimPayoutTransfers(
+            escrow: try await postPayout(layers.escrow, from: .escrow, key: "claim:\(claim.id):escrow", of: claim, at: now, on: connection),
+            insurer: try await postPayout(
+                layers.insurer, from: .insurerClaims, key: "claim:\(claim.id)", of: claim, at: now, on: connection))
+        let paid = try await markPaid(claim, layers: layers, transfers: transfers, at: now, on: connection)
         try await countOnCase(claim, paid: amount, on: connection)
-        try await EvidenceQueue(store: store).enqueue(
+        try await enqueuePaidEvents(claim, layers: layers, at: now, on: connection)
+        return paid
+    }
+
+    /// The transfers of a claim's payout layers: none for a layer that paid nothing.
+    private struct ClaimPayoutTransfers {
+        var escrow: Int64?
+        var insurer: Int64?
+    }
+
+    /// One payout layer's transfer to the guardian's bank; nothing for a layer that pays nothing.
+    private func postPayout(
+        _ amount: Money, from account: AccountKind, key: String, of claim: ClaimRecord, at now: Date,
+        on connection: PostgresConnection
+    ) async throws -> Int64? {
+        guard amount.isPositive else { return nil }
+        return try await EnrollmentRepository(store: store).post(
+            PlannedTransfer(kind: .payout, from: account, to: .guardianBank, amount: amount), key: key, institution: claim.institutionId,
+            guardian: claim.guardianId, insurer: claim.insurerId, enrollment: claim.enrollmentId, at: now, on: connection)
+    }
+
+    /// The escrow's layer is told as money returned from the institution's account, under its transfer key, as the
+    /// fast-track tells its escrow layer; `claim_paid` carries the insurer's part (no amount when the escrow paid it all).
+    private func enqueuePaidEvents(_ claim: ClaimRecord, layers: ClaimPayoutLayers, at now: Date, on connection: PostgresConnection)
+        async throws
+    {
+        let queue = EvidenceQueue(store: store)
+        if layers.escrow.isPositive {
+            try await queue.enqueue(
+                EvidenceEvent(
+                    kind: .fundsReturned, occurredAt: now, institution: claim.institutionId, enrollment: claim.enrollmentId,
+                    amount: layers.escrow, reference: "claim:\(claim.id):escrow"),
+                on: connection)
+        }
+        try await queue.enqueue(
             EvidenceEvent(
                 kind: .claimPaid, occurredAt: now, institution: claim.institutionId, enrollment: claim.enrollmentId,
-                amount: amount, reference: "claim:\(claim.id)"),
+                amount: layers.insurer.isPositive ? layers.insurer : nil, reference: "claim:\(claim.id)"),
             on: connection)
-        return paid
     }
 
     /// The enrollment's position bounds a payout: refunds and other claims' payouts since the approval count, so two
@@ -349,19 +387,23 @@ public struct ClaimRepository: Sendable {
         guard amount <= ceiling else { throw Rejection.payoutExceedsEntitlement }
     }
 
-    /// Marks a claim paid by its payout transfer of `amount`, its approval: the policy's remaining sum and the
-    /// enrollment's returned total go down and up by it.
+    /// Marks a claim paid by its layers' transfers, its approval in full: the policy's remaining sum goes down by the
+    /// insurer's part, the enrollment's returned total up by the whole and its escrow-returned total by the escrow's part.
     private func markPaid(
-        _ claim: ClaimRecord, amount: Money, transfer transferID: Int64, at now: Date, on connection: PostgresConnection
+        _ claim: ClaimRecord, layers: ClaimPayoutLayers, transfers: ClaimPayoutTransfers, at now: Date, on connection: PostgresConnection
     ) async throws -> ClaimRecord {
+        let amount = try layers.escrow.plus(layers.insurer)
         let paid: ClaimRecord? = try await mappingRejections {
             let rows = try await connection.query(
                 """
                 WITH reduced AS (
-                    UPDATE policies SET remaining_fen = remaining_fen - \(amount.fen) WHERE id = \(claim.policyId.uuid)),
+                    UPDATE policies SET remaining_fen = remaining_fen - \(layers.insurer.fen) WHERE id = \(claim.policyId.uuid)),
                 counted AS (
-                    UPDATE enrollments SET returned_fen = returned_fen + \(amount.fen) WHERE id = \(claim.enrollmentId.uuid))
-                UPDATE claims AS cl SET status = 'paid', paid_fen = \(amount.fen), paid_at = \(now), payout_transfer_id = \(transferID)
+                    UPDATE enrollments SET returned_fen = returned_fen + \(amount.fen),
+                        escrow_returned_fen = escrow_returned_fen + \(layers.escrow.fen)
+                    WHERE id = \(claim.enrollmentId.uuid))
+                UPDATE claims AS cl SET status = 'paid', paid_fen = \(amount.fen), escrow_paid_fen = \(layers.escrow.fen),
+                    paid_at = \(now), payout_transfer_id = \(transfers.insurer), escrow_transfer_id = \(transfers.escrow)
                 WHERE cl.id = \(claim.id.uuid) RETURNING \(unescaped: ClaimRecord.columns)
                 """, logger: logger)
             for try await row in rows { return try ClaimRecord(row: row) }
