@@ -225,7 +225,9 @@ private struct QualifyingPropertiesShape {
 enum Shape {
     static func isDS(_ node: xmlNodePtr, _ name: String) -> Bool { XMLTree.isElement(node, name, in: XMLDSig.namespace) }
 
-    /// The element children, refusing any other child than elements and whitespace-only text.
+    /// The element children, refusing any other child, whitespace included: the signer writes none between a
+    /// Signature's elements, and no digest covers the Signature itself (nor KeyInfo or the unsigned properties), so
+    /// text there, even a line break, would be a change to the document nobody's signature notices.
     static func children(_ node: xmlNodePtr, _ what: String) throws(SignatureFailure) -> [xmlNodePtr] {
         var elements: [xmlNodePtr] = []
         var cursor = node.pointee.children
@@ -233,8 +235,9 @@ enum Shape {
             switch child.pointee.type {
             case XML_ELEMENT_NODE: elements.append(child)
             case XML_TEXT_NODE:
-                if !XMLTree.isWhitespace(child) { throw .signatureIsNotInProfile("\(what) holds text") }
-            default: throw .signatureIsNotInProfile("\(what) holds a node that is neither an element nor whitespace")
+                throw .signatureIsNotInProfile(
+                    XMLTree.isWhitespace(child) ? "\(what) holds whitespace between elements" : "\(what) holds text")
+            default: throw .signatureIsNotInProfile("\(what) holds a node that is not an element")
             }
             cursor = child.pointee.next
         }

@@ -8,6 +8,9 @@ public enum XMLParseError: Error, Sendable, Hashable, CustomStringConvertible {
     case documentIsNotUTF8(byteOffset: Int)
     /// The document holds a NUL byte: libxml2 would stop reading there and ignore what follows.
     case documentHasNulByte(byteOffset: Int)
+    /// The XML declaration names another version than 1.0 or another encoding than UTF-8. The bytes are read as UTF-8
+    /// whatever it says, so every other reader (xmlsec1, a browser) would read another document.
+    case documentDeclarationNotAccepted(String)
     /// The document has a DOCTYPE. DTDs are refused outright: they carry external entities (XXE) and
     /// entity-expansion bombs, and signed contracts never need one.
     case documentHasDoctype
@@ -25,6 +28,8 @@ public enum XMLParseError: Error, Sendable, Hashable, CustomStringConvertible {
             "document of \(byteCount) bytes exceeds the limit of \(maxBytes) bytes"
         case .documentIsNotUTF8(let byteOffset): "document is not valid UTF-8 (byte offset \(byteOffset))"
         case .documentHasNulByte(let byteOffset): "document holds a NUL byte (byte offset \(byteOffset))"
+        case .documentDeclarationNotAccepted(let declared):
+            "document declares \(declared); only XML 1.0 in UTF-8 is accepted"
         case .documentHasDoctype: "document has a DOCTYPE; DTDs and entities are refused"
         case .documentIsNotWellFormed(let diagnostic): "document is not well-formed XML: \(diagnostic)"
         case .documentExceedsAttributeLimit(let line, let maxAttributes):
@@ -88,7 +93,41 @@ public final class XMLDocument {
         if let offset = bytes.firstIndex(of: 0) {
             throw XMLParseError.documentHasNulByte(byteOffset: offset)
         }
+        try checkDeclaration(bytes)
         try checkMarkupCounts(bytes)
+    }
+
+    /// The XML declaration, when there is one (after an optional byte-order mark), must say version 1.0 and, if it
+    /// names an encoding, UTF-8: the parser is told the bytes are UTF-8 and ignores what the declaration says.
+    private static func checkDeclaration(_ bytes: [UInt8]) throws {
+        let start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        let opening = Array("<?xml".utf8)
+        guard bytes[start...].starts(with: opening), bytes.count > start + opening.count,
+            [0x20, 0x09, 0x0A, 0x0D].contains(bytes[start + opening.count])
+        else { return }
+        let rest = bytes[(start + opening.count)...].prefix(256)
+        guard let end = rest.firstIndex(of: UInt8(ascii: "?")) else { return }  // not well-formed: libxml2 says so
+        let declaration = String(decoding: rest[..<end], as: UTF8.self)
+        let version = pseudoAttribute("version", in: declaration)
+        let encoding = pseudoAttribute("encoding", in: declaration)
+        guard version == "1.0", encoding.map({ $0.uppercased() == "UTF-8" }) ?? true else {
+            throw XMLParseError.documentDeclarationNotAccepted(
+                "version \(version ?? "?")" + (encoding.map { ", encoding \($0)" } ?? ""))
+        }
+    }
+
+    /// The value of `name="…"` or `name='…'` in an XML declaration's text (the pseudo-attributes are ASCII).
+    private static func pseudoAttribute(_ name: String, in declaration: String) -> String? {
+        var rest = Substring(declaration)
+        while let found = rest.range(of: name) {
+            let before = rest[..<found.lowerBound].last
+            rest = rest[found.upperBound...].drop { $0.isWhitespace }
+            guard before.map(\.isWhitespace) ?? true, rest.first == "=" else { continue }
+            rest = rest.dropFirst().drop { $0.isWhitespace }
+            guard let quote = rest.first, quote == "\"" || quote == "'" else { return nil }
+            return String(rest.dropFirst().prefix { $0 != quote })
+        }
+        return nil
     }
 
     /// Refuses, before libxml2 reads them, documents with more than `maxAttributesPerElement` attributes and namespace

@@ -78,7 +78,8 @@ extension XMLParseError: APIFailureConvertible {
     var failure: APIFailure {
         switch self {
         case .documentExceedsSizeLimit: .bodyTooLarge
-        case .documentIsNotUTF8, .documentHasNulByte, .documentHasDoctype, .documentIsNotWellFormed: .documentNotAccepted
+        case .documentIsNotUTF8, .documentHasNulByte, .documentDeclarationNotAccepted, .documentHasDoctype, .documentIsNotWellFormed:
+            .documentNotAccepted
         case .documentExceedsAttributeLimit, .documentExceedsElementLimit: .documentTooComplex
         }
     }

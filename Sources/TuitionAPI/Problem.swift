@@ -329,6 +329,12 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as DecodingError: return .malformedBody(describe(error))
         case let error as HTTPError: return problem(for: error, logger: logger)
         default:
+            if let refusal = TuitionStore.rejection(for: error) {
+                // A statement outside `mappingRejections` was refused: its transaction wrote nothing, and the input
+                // should have been refused before it reached the database (logged so that the check is added).
+                logger.error("database refusal reached the edge", metadata: ["error": "\(String(reflecting: error))"])
+                return Problem(refusal)
+            }
             logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             return Problem(APIFailure.internalError)
         }

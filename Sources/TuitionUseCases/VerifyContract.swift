@@ -16,13 +16,20 @@ extension Contracts {
         let match = try await rows.contract(carryingAnyOf: report.signatures.filter(\.isValid).compactMap(\.signatureValue64))
         let known = try await CertificateRepository(store: store).certificates(
             serials: report.signatures.compactMap { $0.signerCertificate?.serialNumber })
+        // The institution's signature alone verifies, but the contract of record was countersigned: this copy had the
+        // guardian's signature cut off, and is not that contract.
+        let countersignatureRemoved = report.isValid && !report.isFullySigned && match?.status == .signed
         return ContractVerification(
-            valid: report.isValid, fullySigned: report.isFullySigned, firstFailure: report.firstFailure?.description,
+            valid: report.isValid && !countersignatureRemoved, fullySigned: report.isFullySigned,
+            firstFailure: countersignatureRemoved ? Self.countersignatureRemoved : report.firstFailure?.description,
             documentSha256: try sha256Hex(bytes), contractId: match?.id, contractStatus: match?.status,
             signatures: report.signatures.map {
                 Self.signature($0, revokedAt: $0.signerCertificate.flatMap { known[$0.serialNumber]?.revokedAt })
             })
     }
+
+    static let countersignatureRemoved =
+        "countersignature removed: the contract of record is countersigned by the guardian, this copy is not"
 
     static func signature(_ signature: SignatureReport, revokedAt: Date?) -> ContractVerification.Signature {
         ContractVerification.Signature(

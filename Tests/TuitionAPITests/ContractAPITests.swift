@@ -131,6 +131,11 @@ import TuitionTestSupport
             #expect(
                 try await api.call(.put, "/v1/district", token: cast.regulator, json: #"{"approvingAuthority":""}"#).code
                     == "approving_authority_invalid")
+            // 100 characters of two code points each: over the limit as the database counts it (this was a 500).
+            let combining = String(repeating: "e\u{301}", count: 100)
+            #expect(
+                try await api.call(.put, "/v1/district", token: cast.regulator, json: #"{"approvingAuthority":"\#(combining)"}"#).code
+                    == "approving_authority_invalid")
             #expect(
                 try await api.call(.put, "/v1/district", token: cast.institution, json: #"{"approvingAuthority":"x"}"#).status == .forbidden
             )
@@ -152,6 +157,16 @@ import TuitionTestSupport
                     reply.json["valid"] as? Bool == false || reply.status == .unprocessableContent, "\(tampered.name): \(reply.body)")
                 #expect(reply.json["fullySigned"] as? Bool != true, "\(tampered.name)")
             }
+            // The institution's signature alone verifies once the countersignature is cut off, but this contract was
+            // countersigned: the copy is not the contract of record.
+            let objectStart = try #require(document.range(of: "<ds:Object><ds:Signature"))
+            let objectEnd = try #require(document.range(of: "</ds:Object></ds:Signature></tg:contract>"))
+            let stripped =
+                String(document[..<objectStart.lowerBound]) + "</ds:Signature></tg:contract>"
+                + String(document[objectEnd.upperBound...])
+            let cut = try await api.call(.post, "/v1/contract-verifications", json: stripped)
+            #expect(cut.json["valid"] as? Bool == false && cut.json["fullySigned"] as? Bool == false, "\(cut.body)")
+            #expect(cut.string("contractId") == id && cut.string("firstFailure").hasPrefix("countersignature removed"))
 
             // Blacklisted after signing: the contract stays valid, by its timestamps, and the page says the certificate
             // was revoked, with Beijing times to the millisecond and the algorithm by name.

@@ -48,6 +48,22 @@ public enum TamperingCorpus {
             "a second Object in the countersignature",
             text.replacingLast(countersignatureEnd, with: "<ds:Object>" + secondContract + "</ds:Object>" + countersignatureEnd),
             xmlsec1Accepts: true)
+        // Whitespace no digest covers: between the countersignature's elements, inside its KeyInfo, and between the
+        // institution signature's elements (its own digest leaves its whole element out).
+        add(
+            "a line break after the countersignature's value",
+            text.replacingNth("</ds:SignatureValue>", 2, with: "</ds:SignatureValue>\n  "), xmlsec1Accepts: true)
+        add(
+            "a tab inside the countersignature's KeyInfo", text.replacingNth("<ds:KeyInfo>", 2, with: "<ds:KeyInfo>\t"),
+            xmlsec1Accepts: true)
+        add(
+            "a line break between the institution signature's elements",
+            text.replacingNth("</ds:SignedInfo>", 1, with: "</ds:SignedInfo>\n"), xmlsec1Accepts: false)
+        // The bytes stay UTF-8 and canonicalize the same, but every other reader decodes them by the declaration.
+        add(
+            "an encoding declaration naming another encoding",
+            text.replacingNth(#"encoding="UTF-8""#, 1, with: #"encoding="ISO-8859-1""#), xmlsec1Accepts: false)
+        add("an XML declaration of version 1.1", text.replacingNth(#"version="1.0""#, 1, with: #"version="1.1""#))
         add("a changed countersignature timestamp", text.changingBase64(afterNth: "<xades:EncapsulatedTimeStamp>", 2), xmlsec1Accepts: true)
         add(
             "a changed licence number in the signed content", text.replacingNth("</tg:licenceNumber>", 1, with: "0</tg:licenceNumber>"),

@@ -210,8 +210,9 @@ extension PSQLError {
     var constraint: String? { serverInfo?[.constraintName] }
 }
 
-/// Turns the database's refusal of a row into the business rejection it stands for.
-func rejection(for error: any Error) -> Rejection? {
+/// Turns the database's refusal of a row into the business rejection it stands for. Public so that the API's last
+/// resort maps a refusal by a statement no repository wrapped in `mappingRejections` the same way.
+public func rejection(for error: any Error) -> Rejection? {
     guard let error = error as? PSQLError else { return nil }
     switch (error.sqlState, error.constraint) {
     case ("23514", "restricted_account_not_negative"): return .accountWouldGoNegative
@@ -224,8 +225,9 @@ func rejection(for error: any Error) -> Rejection? {
     case ("23505", "claims_one_open_per_enrollment_policy"): return .claimAlreadyOpen
     case ("23505", "reviews_enrollment_id_key"): return .enrollmentAlreadyReviewed
     case ("22003", _): return .amountTooLarge
-    // Any other refusal by a constraint is bad input that slipped past validation: 422, never 500.
-    case ("23514", _), ("22001", _), ("23502", _): return .valueOutOfRange
+    // Any other refusal by a constraint, or a value PostgreSQL cannot read as its type, is bad input that slipped
+    // past validation: 422, never 500.
+    case ("23514", _), ("22001", _), ("23502", _), ("22007", _), ("22008", _), ("22P02", _): return .valueOutOfRange
     default: return nil
     }
 }

@@ -342,10 +342,10 @@ public struct DashboardRepository: Sendable {
         var afterID = uuidFloor
         if let cursor {
             let parts = cursor.split(separator: ".", maxSplits: 1)
-            guard parts.count == 2, BusinessDate(String(parts[0])) != nil, let id = UUID(uuidString: String(parts[1])) else {
+            guard parts.count == 2, let date = BusinessDate(String(parts[0])), let id = UUID(uuidString: String(parts[1])) else {
                 throw DashboardQueryError.badCursor
             }
-            (afterDeadline, afterID) = (String(parts[0]), id)
+            (afterDeadline, afterID) = (date.description, id)
         }
         let rows = try await store.query(
             """

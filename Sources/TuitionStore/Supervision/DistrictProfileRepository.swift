@@ -23,7 +23,8 @@ public struct DistrictProfileRepository: Sendable {
     /// Refuses an empty, over-long or control-character name as `approvingAuthorityInvalid`.
     public func setApprovingAuthority(_ name: String, district code: DistrictCode) async throws -> DistrictProfile {
         let trimmed = name.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty, trimmed.count <= Self.approvingAuthorityMaxCharacters,
+        // Counted as PostgreSQL counts (code points): a name of combining marks is short in characters, long in these.
+        guard !trimmed.isEmpty, trimmed.unicodeScalars.count <= Self.approvingAuthorityMaxCharacters,
             !trimmed.unicodeScalars.contains(where: {
                 $0.properties.generalCategory == .control || $0.properties.generalCategory == .format
             })
