@@ -225,9 +225,13 @@ import TuitionWire
             _ = try await claims.approve(onTuition.id, insurer: insured.insurer, amount: owed)
             _ = try await claims.approve(onRisk.id, insurer: insured.insurer, amount: onRisk.approvableFen)
             #expect(try await Self.pay(store, onTuition.id, insurer: insured.insurer).paidFen == owed)
-            #expect(try await rejection { _ = try await Self.pay(store, onRisk.id, insurer: insured.insurer) } == .payoutExceedsEntitlement)
+            // Nothing is owed any more: the risk claim can never be paid, so it is closed with the reason rather than
+            // left approved for ever (where it would block filing on that policy again).
+            let closed = try await Self.pay(store, onRisk.id, insurer: insured.insurer)
+            #expect(closed.status == .closed && closed.paidFen == .zero && closed.decisionReason == "entitlement_below_approval")
             #expect(try await payouts(store).count == 1)
             #expect(try await InvariantAudit(store: store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: store).breaches() == [])
         }
     }
 
@@ -258,7 +262,7 @@ import TuitionWire
             let riskMost = Money(fen: onRisk.approvableFen.fen + onRisk.contestedFen.fen)
             _ = try await claims.approve(onRisk.id, insurer: insured.insurer, amount: riskMost, reason: "课时未实际提供")
             #expect(try await Self.pay(store, onTuition.id, insurer: insured.insurer).paidFen == paid)
-            #expect(try await rejection { _ = try await Self.pay(store, onRisk.id, insurer: insured.insurer) } == .payoutExceedsEntitlement)
+            #expect(try await Self.pay(store, onRisk.id, insurer: insured.insurer).status == .closed)
             #expect(try await payouts(store).map(\.0) == [paid.fen])
             #expect(try await InvariantAudit(store: store).breaches() == [])
         }
@@ -289,8 +293,11 @@ import TuitionWire
                 try await EnrollmentRepository(store: store).recordLessons(
                     insured.world.enrollment.id, institution: insured.world.institution.id, lessons: 5, takenOn: insured.today, on: $0)
             }
-            #expect(try await rejection { _ = try await Self.pay(store, second.id, insurer: insured.insurer) } == .payoutExceedsEntitlement)
+            #expect(try await Self.pay(store, second.id, insurer: insured.insurer).status == .closed)
             #expect(try await payouts(store).map(\.0) == [Money.yuan(1_000).fen])
+            // Closed, the claim no longer blocks the policy: the guardian files again, for what the share leaves now.
+            let third = try await Self.file(store, insured, policy: riskPolicy.id, claimed: .yuan(1_800))
+            #expect(third.status == .verified && third.approvableFen == .yuan(1_240))
             #expect(try await InvariantAudit(store: store).breaches() == [])
         }
     }

@@ -122,9 +122,13 @@ public struct FastTrackJob: Sendable {
             guard let (institution, effectiveAt, planned) = found else { throw NotFound() }
             if planned { return }
             // A money movement that read the institution as operating just before the mark may still be in flight;
-            // it holds its enrollment's lock, so taking every enrollment's lock waits it out.
+            // it holds its enrollment's lock, so taking every enrollment's lock waits it out. In id order, as a class
+            // session and a chunk take theirs, so the plan never deadlocks with one whatever plan PostgreSQL picks.
             try await connection.run(
-                "SELECT count(*) FROM (SELECT 1 FROM enrollments WHERE institution_id = \(institution) FOR UPDATE) AS waited",
+                """
+                SELECT count(*) FROM (SELECT 1 FROM enrollments WHERE institution_id = \(institution) ORDER BY id FOR UPDATE)
+                    AS waited
+                """,
                 logger: logger)
             // The lessons recorded from the effective time on are final now (no lesson can be recorded after the mark):
             // counted once, they never count against the guardian. (The mark itself does not touch enrollments: a money

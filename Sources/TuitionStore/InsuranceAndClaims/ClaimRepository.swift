@@ -315,7 +315,13 @@ public struct ClaimRepository: Sendable {
             claim = try await decide(claim, status: .approved, approved: policy.remainingFen, reason: reason, on: connection)
         }
         let amount = claim.approvedFen
-        try await checkEntitlement(covers: claim, paying: amount, of: enrollment, policy: policy, at: now, on: connection)
+        // Refunds, lessons or another claim's payout since the approval may leave less owed than it grants. A guardian's
+        // claim is then closed with the reason (it could never be paid, and an approved claim would block filing again on
+        // this policy for what is still owed); a case's claim is refused, its figures left for a person to look at.
+        guard try await withinCeiling(claim, paying: amount, of: enrollment, policy: policy, at: now, on: connection) else {
+            guard claim.defunctCaseId == nil else { throw Rejection.payoutExceedsEntitlement }
+            return try await close(claim, reason: "entitlement_below_approval", at: now, on: connection)
+        }
         let layers = ClaimPayoutLayers(paying: amount, escrowHeld: escrowHeld)
         let transfers = ClaimPayoutTransfers(
             escrow: try await postPayout(layers.escrow, from: .escrow, key: "claim:\(claim.id):escrow", of: claim, at: now, on: connection),
@@ -371,10 +377,10 @@ public struct ClaimRepository: Sendable {
     /// (`contestedValue` of today's facts: what other claims' payouts already returned is no longer owed; the approval
     /// itself was bounded by this claim's own contested figure). A risk-control policy pays at most what its covered
     /// share of the enrollment leaves (`RiskShareTerms`), counting what it paid before.
-    private func checkEntitlement(
-        covers claim: ClaimRecord, paying amount: Money, of enrollment: EnrollmentRecord, policy: PolicyRecord, at now: Date,
+    private func withinCeiling(
+        _ claim: ClaimRecord, paying amount: Money, of enrollment: EnrollmentRecord, policy: PolicyRecord, at now: Date,
         on connection: PostgresConnection
-    ) async throws {
+    ) async throws -> Bool {
         let facts = try await ledgerFacts(of: enrollment, on: connection)
         let asOf = claim.reason == .institutionDefunct ? claim.eventTime : now
         let stillContested = amount > claim.approvableFen ? contestedValue(of: facts, asOf: asOf) : .zero
@@ -384,7 +390,7 @@ public struct ClaimRepository: Sendable {
         } else {
             ceiling = Money(fen: entitlement(of: facts, asOf: asOf).fen + stillContested.fen)
         }
-        guard amount <= ceiling else { throw Rejection.payoutExceedsEntitlement }
+        return amount <= ceiling
     }
 
     /// Marks a claim paid by its layers' transfers, its approval in full: the policy's remaining sum goes down by the
