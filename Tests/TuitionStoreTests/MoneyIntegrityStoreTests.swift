@@ -293,6 +293,30 @@ import TuitionWire
         }
     }
 
+    /// A rejected referral leaves its layer uncovered, in the case's figures and in the enrollment's settlement alike.
+    @Test func aRejectedReferralIsUncoveredOnTheSettlementToo() async throws {
+        try await TestDatabase.withStore("mi_rejectref") { store in
+            let insured = try await Insured.make(store)
+            let marked = try await Self.mark(store, insured.world.institution.id)
+            _ = try await FastTrackJob(store: store).run(marked.id)
+            let job = try #require(try await insured.jobClaims(store, marked.id).first)
+            let planned = try #require(try await Self.settlement(store, marked.id))
+            #expect(planned.riskPolicyFen == job.claimedFen && planned.status == .referred)
+            _ = try await ClaimRepository(store: store).reject(job.id, insurer: insured.insurer, reason: "课时记录存疑")
+            let after = try #require(try await Self.settlement(store, marked.id))
+            #expect(after.riskPolicyFen == .zero && after.uncoveredFen.fen == planned.uncoveredFen.fen + job.claimedFen.fen)
+            let figures = try #require(try await DefunctRepository(store: store).caseForOperator(marked.id))
+            #expect(figures.uncoveredFen == after.uncoveredFen && figures.referredFen == .zero)
+            #expect(try await Self.breaches(store) == [])
+        }
+    }
+
+    /// The one settlement of a case with one enrollment, as its district's bureau reads it.
+    static func settlement(_ store: Store, _ id: DefunctCase.ID) async throws -> SettlementRecord? {
+        try await DefunctRepository(store: store).settlements(
+            of: id, scope: Scope(.regulator(DistrictCode(district)!)), status: nil, page: PageRequest())?.items.first
+    }
+
     /// A defunct case's referred claim approved above what its policy has left takes what is left (its guardian can file
     /// nothing more), rather than being closed with the money unreachable.
     @Test func aCaseClaimTakesWhatIsLeftOfItsPolicy() async throws {
@@ -358,6 +382,9 @@ import TuitionWire
             let after = try #require(try await DefunctRepository(store: store).caseForOperator(marked.id))
             #expect(after.paidRiskPolicyFen == most && after.referredFen == .zero)
             #expect(after.entitledFen.fen == 304_000 + 12_800)
+            // The enrollment's settlement follows the decision, as the case's figures do: its layer is what was paid.
+            let settlement = try #require(try await Self.settlement(store, marked.id))
+            #expect(settlement.riskPolicyFen == most && settlement.entitlementFen.fen == 304_000 + 12_800)
             #expect(try await Self.breaches(store) == [])
         }
     }

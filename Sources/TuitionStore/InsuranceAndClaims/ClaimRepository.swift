@@ -438,8 +438,9 @@ public struct ClaimRepository: Sendable {
         return closed
     }
 
-    /// A fast-track claim referred to a person is decided later: its case's figures follow. The layer's planned amount
-    /// leaves the referred figure; what is paid joins the layer's paid figure, what is not the uncovered one, and what a
+    /// A fast-track claim referred to a person is decided later: its case's figures follow, and so does its enrollment's
+    /// settlement (the uncovered loss per enrollment). The layer's planned amount leaves the referred figure; what is
+    /// paid joins the layer's paid figure (the settlement's layer becomes it), what is not the uncovered one, and what a
     /// person added back (disputed lessons found not given) the entitled one.
     private func countOnCase(_ claim: ClaimRecord, paid: Money, on connection: PostgresConnection) async throws {
         guard let caseID = claim.defunctCaseId, claim.layer != nil, claim.status == .referred || claim.status == .approved else {
@@ -454,6 +455,15 @@ public struct ClaimRepository: Sendable {
                 paid_risk_policy_fen = paid_risk_policy_fen + \(risk), paid_tuition_policy_fen = paid_tuition_policy_fen + \(tuition),
                 uncovered_fen = uncovered_fen + \(max(0, planned - paid.fen)), entitled_fen = entitled_fen + \(max(0, paid.fen - planned))
             WHERE id = \(caseID.uuid)
+            """, logger: logger)
+        try await connection.query(
+            """
+            UPDATE defunct_settlements SET
+                risk_policy_fen = CASE WHEN \(claim.layer) = 'risk_policy' THEN \(paid.fen) ELSE risk_policy_fen END,
+                tuition_policy_fen = CASE WHEN \(claim.layer) = 'tuition_policy' THEN \(paid.fen) ELSE tuition_policy_fen END,
+                uncovered_fen = uncovered_fen + \(max(0, planned - paid.fen)),
+                entitlement_fen = entitlement_fen + \(max(0, paid.fen - planned))
+            WHERE case_id = \(caseID.uuid) AND enrollment_id = \(claim.enrollmentId.uuid)
             """, logger: logger)
     }
 
