@@ -105,7 +105,8 @@ public final class XMLDocument {
         guard bytes[start...].starts(with: opening), bytes.count > start + opening.count,
             [0x20, 0x09, 0x0A, 0x0D].contains(bytes[start + opening.count])
         else { return }
-        let rest = bytes[(start + opening.count)...].prefix(256)
+        // The declaration ends at the first `?` (none may appear inside it), however much whitespace comes before.
+        let rest = bytes[(start + opening.count)...]
         guard let end = rest.firstIndex(of: UInt8(ascii: "?")) else { return }  // not well-formed: libxml2 says so
         let declaration = String(decoding: rest[..<end], as: UTF8.self)
         let version = pseudoAttribute("version", in: declaration)

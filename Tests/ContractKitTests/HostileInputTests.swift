@@ -34,7 +34,29 @@ import Testing
         ("a NUL byte", Array("<a>".utf8) + [0] + Array("</a>".utf8), .documentHasNulByte(byteOffset: 3)),
         ("an undeclared namespace prefix", Array("<ds:Signature/>".utf8), nil),
         ("an undeclared entity", Array("<a>&xxe;</a>".utf8), nil),
+        // The bytes are read as UTF-8 whatever the declaration says: one naming anything else is refused, however much
+        // whitespace pushes its encoding back.
+        (
+            "a declared encoding other than UTF-8", Array(#"<?xml version="1.0" encoding="GBK"?><a/>"#.utf8),
+            .documentDeclarationNotAccepted("version 1.0, encoding GBK")
+        ),
+        (
+            "a declared encoding far into the declaration",
+            Array(("<?xml version='1.0'" + String(repeating: " ", count: 300) + "encoding='ISO-8859-1'?><a/>").utf8),
+            .documentDeclarationNotAccepted("version 1.0, encoding ISO-8859-1")
+        ),
+        ("XML 1.1", Array(#"<?xml version="1.1"?><a/>"#.utf8), .documentDeclarationNotAccepted("version 1.1")),
     ]
+
+    /// Declarations that say what the parser does are fine, in either quotes and any case of UTF-8.
+    @Test func aDeclarationOfXML10InUTF8IsAccepted() throws {
+        for declaration in [
+            #"<?xml version="1.0" encoding="UTF-8"?>"#, "<?xml version='1.0' encoding='utf-8' standalone='yes'?>",
+            #"<?xml version = "1.0"?>"#, "",
+        ] {
+            _ = try XMLDocument.parse(Array((declaration + "<a/>").utf8))
+        }
+    }
 
     static let billionLaughs: [UInt8] = {
         var text = "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n<!ENTITY lol \"lol\">\n"

@@ -201,13 +201,25 @@ import TuitionWire
         }
     }
 
-    /// The database refuses an escrow that would keep more than its enrollment is owed, whatever path writes it.
+    /// The database refuses an escrow that would keep more than its enrollment is owed, whatever path writes it. An
+    /// excess an insurer's payout left before sql/0036 is recorded as allowed (sql/0037): that enrollment stays
+    /// writable, and its excess can never grow.
     @Test func theDatabaseRefusesEscrowAboveWhatTheEnrollmentIsOwed() async throws {
         try await TestDatabase.withStore("claimescrowcheck") { store in
             let (insured, _) = try await Self.insuredWorld(store, mode: .escrow)
+            let id = insured.world.enrollment.id
             await #expect(throws: PSQLError.self) {
-                try await store.query(
-                    "UPDATE enrollments SET returned_fen = returned_fen + 100 WHERE id = \(insured.world.enrollment.id.uuid)")
+                try await store.query("UPDATE enrollments SET returned_fen = returned_fen + 100 WHERE id = \(id.uuid)")
+            }
+            // As 0037 records a payout made before 0036: the escrow keeps ¥1 more than owed.
+            try await store.query(
+                "UPDATE enrollments SET returned_fen = returned_fen + 100, escrow_excess_allowed_fen = 100 WHERE id = \(id.uuid)")
+            _ = try await store.transaction {
+                try await EnrollmentRepository(store: store).recordLessons(
+                    id, institution: insured.world.institution.id, lessons: 2, takenOn: insured.today, on: $0)
+            }
+            await #expect(throws: PSQLError.self) {
+                try await store.query("UPDATE enrollments SET returned_fen = returned_fen + 1 WHERE id = \(id.uuid)")
             }
         }
     }

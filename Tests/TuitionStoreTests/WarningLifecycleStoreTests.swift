@@ -255,4 +255,28 @@ import TuitionWire
             #expect(openings > 0 && openings < 12, "some are held off, some reopen")
         }
     }
+
+    /// A defunct institution's rules are no longer evaluated, but its warnings stay on the record: one left unresolved
+    /// past its deadline escalates as any other (it stayed open for ever). Its grade is D from the mark on.
+    @Test func aDefunctInstitutionsWarningEscalatesAndItIsGradedD() async throws {
+        let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+        try await TestDatabase.withStore("wldefunct", clock: TestClock(now)) { store in
+            let world = try await World.make(store)
+            let district = world.district
+            let today = BusinessDate(shanghaiDateOf: now)
+            try await Self.write(
+                store, Earlier(institution: world.institution.id, status: .open, deadline: today.addingDays(-1)),
+                district: district.value, now: now)
+            _ = try await DefunctRepository(store: store).mark(
+                world.institution.id, district: district.value, effectiveAt: nil, reason: "负责人失联")
+            let supervision = SupervisionRepository(store: store)
+            #expect(try await supervision.credit(world.institution.id, scope: scopeOf(.regulator(district)))?.grade == .d)
+            let outcome = try await WarningRepository(store: store).evaluate(.district(district))
+            #expect(outcome.escalated == 1)
+            let page = try await WarningRepository(store: store).warnings(
+                scope: scopeOf(.regulator(district)), status: nil, rule: .licenceExpiring, institution: world.institution.id,
+                page: PageRequest(limit: 10))
+            #expect(page.items.map(\.status) == [.escalated])
+        }
+    }
 }

@@ -115,6 +115,8 @@ public struct DefunctRepository: Sendable {
             for try await row in inserted { marked = try DefunctCaseRecord(row: row) }
             guard let marked else { throw CorruptRow(value: "defunct case insert returned nothing") }
             try await CertificateRepository(store: store).revokeInstitution(institution, reason: "defunct: " + reason, on: connection)
+            // Defunct is graded D, on the public page at once (warning evaluations no longer regrade it).
+            try await SupervisionRepository(store: store).recomputeCredit(institutions: [institution.uuid], on: connection)
             try await EvidenceQueue(store: store).enqueue(
                 EvidenceEvent(
                     kind: .institutionDefunct, occurredAt: now, institution: institution,

@@ -58,19 +58,21 @@ public struct InvariantAudit: Sendable {
             """
         ),
         (
-            "escrow held for an enrollment never exceeds its unconsumed tuition",
+            "escrow held for an enrollment never exceeds its unconsumed tuition, what was paid back on it counted like a refund",
             """
             SELECT 'enrollment ' || e.id || ': escrow held ' || held || ' > unconsumed ' || unconsumed
+                || CASE WHEN e.escrow_excess_allowed_fen > 0 THEN ' + ' || e.escrow_excess_allowed_fen || ' left by payouts before sql/0036' ELSE '' END
             FROM enrollments e
             CROSS JOIN LATERAL (
                 SELECT coalesce(sum(CASE WHEN c.kind = 'escrow' THEN t.amount_fen ELSE 0 END)
                               - sum(CASE WHEN d.kind = 'escrow' THEN t.amount_fen ELSE 0 END), 0) AS held,
                        coalesce(sum(t.amount_fen) FILTER (WHERE t.kind = 'payment'), 0)
                          - coalesce(sum(t.amount_fen) FILTER (WHERE t.kind = 'refund'), 0)
+                         - coalesce(sum(t.amount_fen) FILTER (WHERE t.kind = 'payout'), 0)
                          - (SELECT coalesce(sum(value_fen), 0) FROM lessons WHERE enrollment_id = e.id) AS unconsumed
                 FROM transfers t JOIN accounts d ON d.id = t.debit_account_id JOIN accounts c ON c.id = t.credit_account_id
                 WHERE t.enrollment_id = e.id) x
-            WHERE held > unconsumed
+            WHERE held > greatest(0, unconsumed) + e.escrow_excess_allowed_fen
             """
         ),
         (

@@ -95,7 +95,7 @@ public struct WarningRepository: Sendable {
         }
         let evaluated = gathered.map(\.figures.institution.uuid)
         let counts = try await write(findings, evaluated: evaluated, now: now, on: connection)
-        let escalated = try await escalate(evaluated, now: now, today: today, on: connection)
+        let escalated = try await escalate(district: district, institutions: institutions, now: now, today: today, on: connection)
         let statusChanges = try await moveStatuses(evaluated, on: connection)
         // Warnings feed the credit grade: regrade what was evaluated, in the same transaction, from the figures gathered.
         try await SupervisionRepository(store: store).recomputeCredit(
@@ -190,11 +190,18 @@ public struct WarningRepository: Sendable {
 
     /// Escalates the warnings of `evaluated` that escalate today (`warning_escalates`, sql/0021, mirrored by the core's
     /// `warningEscalates`: open and past the deadline); returns how many.
-    func escalate(_ evaluated: [UUID], now: Date, today: BusinessDate, on connection: PostgresConnection) async throws -> Int {
+    /// Escalates every warning of the evaluation's scope left unresolved past its deadline, those of institutions the
+    /// rules no longer watch (defunct, blacklisted) included: their warnings stay on the record and are escalated by
+    /// their deadlines as any other.
+    func escalate(district: String?, institutions: [UUID]?, now: Date, today: BusinessDate, on connection: PostgresConnection)
+        async throws -> Int
+    {
         let escalated = try await connection.query(
             """
-            UPDATE warnings SET status = 'escalated', escalated_at = \(now)
-            WHERE institution_id = ANY(\(evaluated)::uuid[]) AND warning_escalates(status, deadline, \(today.description)::date)
+            UPDATE warnings w SET status = 'escalated', escalated_at = \(now)
+            WHERE (\(district)::text IS NULL OR w.district_code = \(district))
+              AND (\(institutions)::uuid[] IS NULL OR w.institution_id = ANY(\(institutions)::uuid[]))
+              AND warning_escalates(w.status, w.deadline, \(today.description)::date)
             RETURNING 1
             """, logger: logger)
         var count = 0
