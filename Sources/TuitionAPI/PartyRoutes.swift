@@ -48,6 +48,7 @@ struct InstitutionController {
         v1.post("institutions", use: register)
         v1.get("institutions", use: list)
         v1.get("institutions/:id", use: show)
+        v1.patch("institutions/:id", use: change)
         v1.post("institutions/:id/tokens", use: issueToken)
         v1.get("institutions/:id/statement", use: statement)
         v1.get("institutions/:id/transfers", use: transfers)
@@ -68,6 +69,18 @@ struct InstitutionController {
 
     func show(_ request: Request, context: AppRequestContext) async throws -> Response {
         try JSON.response(try await services.parties.institution(try context.parameters.id("id"), scope: try context.scope).orNotFound())
+    }
+
+    /// The regulator renews an institution's licence or sets its reserve ratio; its warnings are evaluated again at
+    /// once, so a licence warning the renewal cured resolves now rather than at the next scheduled evaluation.
+    func change(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let district = try context.regulatorDistrict()
+        let id: Institution.ID = try context.parameters.id("id")
+        let (body, _) = try await request.decodeJSON(InstitutionChanges.self, context: context)
+        guard !body.isEmpty else { throw Problem.malformedBody("nothing to change: give licenceValidUntil or reserveRatioBasisPoints") }
+        _ = try await services.parties.changeInstitution(id, district: district, changes: body)
+        _ = try await services.warnings.evaluate(.institution(id))
+        return try JSON.response(try await services.parties.institution(id, scope: try context.scope).orNotFound())
     }
 
     /// The regulator issues an institution's API token; it is shown once.

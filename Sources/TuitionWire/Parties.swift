@@ -1,6 +1,20 @@
 import Foundation
 import TuitionCore
 
+/// What a regulator may change of a registered institution: its licence's validity (a renewal) and, in reserve mode, its
+/// reserve ratio. At least one; the supervision mode stays what it was registered with (each enrollment froze it).
+public struct InstitutionChanges: Codable, Sendable {
+    public var licenceValidUntil: BusinessDate?
+    public var reserveRatioBasisPoints: Int?
+
+    public init(licenceValidUntil: BusinessDate? = nil, reserveRatioBasisPoints: Int? = nil) {
+        self.licenceValidUntil = licenceValidUntil
+        self.reserveRatioBasisPoints = reserveRatioBasisPoints
+    }
+
+    public var isEmpty: Bool { licenceValidUntil == nil && reserveRatioBasisPoints == nil }
+}
+
 public struct NewInstitution: Codable, Sendable {
     public var licenceNumber: String
     public var name: String

@@ -31,6 +31,7 @@ import TuitionTestSupport
             return
                 #"{"licenceNumber":"LEAK-\#(UUID())","name":"新机构","supervisionMode":"escrow","address":"宁波","creditCode":"52330203MJ0000000X","licenceValidUntil":"2030-01-01"}"#
         case "POST /v1/institutions/{id}/reserve-topups": return #"{"amountFen":100}"#
+        case "PATCH /v1/institutions/{id}": return #"{"licenceValidUntil":"2031-01-01"}"#
         case "POST /v1/students": return #"{"name":"新学生"}"#
         case "POST /v1/courses": return #"{"title":"新课程","category":"academic","pricePerLessonFen":100,"lessonMinutes":45}"#
         case "POST /v1/enrollments":

@@ -105,6 +105,48 @@ import TuitionTestSupport
         }
     }
 
+    /// A licence near its end warns; the regulator's renewal resolves the warning in the same request. The reserve
+    /// ratio is the regulator's to set in reserve mode only, and a final record changes no more.
+    @Test func theRegulatorRenewsALicenceAndSetsTheReserveRatio() async throws {
+        try await API.run("institutionchange") { api, _ in
+            let world = try await World.make(api.store, mode: .escrow)
+            let regulator = try await api.token(for: .regulator(world.district))
+            let school = try await api.token(for: .institution(world.institution.id))
+            let path = "/v1/institutions/\(world.institution.id)"
+            let today = BusinessDate(shanghaiDateOf: Date())
+
+            let soon = try await api.call(.patch, path, token: regulator, json: #"{"licenceValidUntil":"\#(today.addingDays(5))"}"#)
+            #expect(soon.status == .ok && soon.string("licenceValidUntil") == today.addingDays(5).description, "\(soon.body)")
+            #expect(soon.string("status") == "warned")
+            let warned = try await api.call(.get, "/v1/warnings?rule=licence_expiring&status=open", token: regulator)
+            #expect(warned.items.count == 1)
+
+            let renewed = try await api.call(.patch, path, token: regulator, json: #"{"licenceValidUntil":"\#(today.addingMonths(36))"}"#)
+            #expect(renewed.status == .ok && renewed.string("status") == "active", "\(renewed.body)")
+            #expect(try await api.call(.get, "/v1/warnings?rule=licence_expiring&status=open", token: regulator).items.isEmpty)
+
+            #expect(try await api.call(.patch, path, token: regulator, json: #"{"reserveRatioBasisPoints":1000}"#).code == "reserve_ratio_invalid")
+            #expect(try await api.call(.patch, path, token: regulator, json: "{}").status == .badRequest)
+            #expect(try await api.call(.patch, path, token: regulator, json: #"{"supervisionMode":"reserve"}"#).status == .badRequest)
+            #expect(try await api.call(.patch, path, token: school, json: #"{"reserveRatioBasisPoints":0}"#).status == .forbidden)
+            try await PartyRepository(store: api.store).ensureDistrict(DistrictCode("330299")!)
+            let elsewhere = try await api.token(for: .regulator(DistrictCode("330299")!))
+            #expect(try await api.call(.patch, path, token: elsewhere, json: #"{"reserveRatioBasisPoints":0}"#).status == .notFound)
+
+            let registered = try await api.call(
+                .post, "/v1/institutions", token: regulator,
+                json: #"{"licenceNumber":"教民RATIO01","name":"启明培训学校","supervisionMode":"reserve","reserveRatioBasisPoints":2000,"address":"宁波市海曙区","creditCode":"52330203MJ0000000X","licenceValidUntil":"\#(today.addingMonths(24))"}"#)
+            let reservePath = "/v1/institutions/\(registered.string("id"))"
+            let ratio = try await api.call(.patch, reservePath, token: regulator, json: #"{"reserveRatioBasisPoints":3000}"#)
+            #expect(ratio.status == .ok && ratio.int("reserveRatioBasisPoints") == 3_000, "\(ratio.body)")
+            _ = try await api.call(
+                .post, "\(reservePath)/blacklisting", token: regulator, json: #"{"note":"卷款风险"}"#)
+            #expect(
+                try await api.call(.patch, reservePath, token: regulator, json: #"{"reserveRatioBasisPoints":2000}"#).code
+                    == "institution_is_blacklisted")
+        }
+    }
+
     /// The payment's evaluation runs inline; the top-up right after it falls in the trigger's one-second gap, so its
     /// evaluation follows within about a second (`WarningTrigger`).
     @Test func aReserveTopUpClearsTheWarningWithinASecond() async throws {

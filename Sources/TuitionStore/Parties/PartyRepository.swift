@@ -77,6 +77,39 @@ public struct PartyRepository: Sendable {
         }
     }
 
+    /// The regulator of the institution's district renews its licence or sets its reserve ratio (reserve mode only,
+    /// `reserveRatioInvalid` otherwise). A defunct or blacklisted institution's record is final.
+    public func changeInstitution(_ id: Institution.ID, district: DistrictCode, changes: InstitutionChanges) async throws
+        -> InstitutionRecord
+    {
+        try await store.transaction { connection in
+            let rows = try await connection.query(
+                """
+                SELECT status, supervision_mode FROM institutions
+                WHERE id = \(id.uuid) AND district_code = \(district.value) FOR UPDATE
+                """, logger: store.logger)
+            var found: (String, String)?
+            for try await row in rows.decode((String, String).self) { found = row }
+            guard let (status, mode) = found else { throw NotFound() }
+            switch try decodeEnum(status) as InstitutionStatus {
+            case .defunct: throw Rejection.institutionDefunct
+            case .blacklisted: throw Rejection.institutionIsBlacklisted
+            default: break
+            }
+            if let ratio = changes.reserveRatioBasisPoints, let rejection = checkReserveRatio(mode: try decodeEnum(mode), basisPoints: ratio) {
+                throw rejection
+            }
+            try await connection.query(
+                """
+                UPDATE institutions SET licence_valid_until = coalesce(\(changes.licenceValidUntil?.description)::date, licence_valid_until),
+                    reserve_ratio_bp = coalesce(\(changes.reserveRatioBasisPoints)::int, reserve_ratio_bp)
+                WHERE id = \(id.uuid)
+                """, logger: store.logger)
+            guard let changed = try await fetchInstitution(id, on: connection) else { throw NotFound() }
+            return changed
+        }
+    }
+
     public func institution(_ id: Institution.ID, scope: Scope) async throws -> InstitutionRecord? {
         try await store.client.withConnection { connection in
             try await fetchInstitution(id, scope: scope, on: connection)
