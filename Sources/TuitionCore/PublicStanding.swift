@@ -20,7 +20,8 @@ public enum LicenceValidity: String, Sendable, Codable, CaseIterable {
     /// No end date was recorded.
     case unknown
 
-    /// The notice period the public page flags, the same 30 days the warning rules use by default.
+    /// The notice period the public page flags, the same 30 days the warning rules use by default, counted the same way
+    /// (`licenceExpiring`: 30 days left is within it).
     public static let noticeDays = 30
 
     public init(validUntil: BusinessDate?, today: BusinessDate) {
@@ -30,7 +31,7 @@ public enum LicenceValidity: String, Sendable, Codable, CaseIterable {
         }
         if validUntil < today {
             self = .expired
-        } else if validUntil < today.addingDays(Self.noticeDays) {
+        } else if validUntil <= today.addingDays(Self.noticeDays) {
             self = .expiringSoon
         } else {
             self = .valid

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TuitionCore
 
@@ -5,11 +6,22 @@ import TuitionCore
     static let today = BusinessDate("2026-11-23")!
 
     @Test(arguments: [
-        ("2026-11-22", LicenceValidity.expired), ("2026-11-23", .expiringSoon), ("2026-12-22", .expiringSoon),
-        ("2026-12-23", .valid), ("2028-01-01", .valid),
+        ("2026-11-22", LicenceValidity.expired), ("2026-11-23", .expiringSoon), ("2026-12-23", .expiringSoon),
+        ("2026-12-24", .valid), ("2028-01-01", .valid),
     ])
     func licenceValidityCountsThirtyDaysOfNotice(validUntil: String, expected: LicenceValidity) {
         #expect(LicenceValidity(validUntil: BusinessDate(validUntil)!, today: Self.today) == expected)
+    }
+
+    /// The public page says "expiring soon" exactly when the licence warning (default notice days) is open.
+    @Test func thePublicPageAgreesWithTheLicenceWarning() {
+        for daysLeft in -3...40 {
+            let until = Self.today.addingDays(daysLeft)
+            let figures = InstitutionFigures(institution: Institution.ID(UUID()), mode: .escrow, licenceValidUntil: until)
+            let warned = licenceExpiring(figures, thresholds: WarningThresholds(), today: Self.today) != nil
+            let flagged = LicenceValidity(validUntil: until, today: Self.today) != .valid
+            #expect(warned == flagged, "\(daysLeft) days left")
+        }
     }
 
     @Test func aLicenceWithoutEndDateIsUnknown() {
