@@ -273,13 +273,14 @@ public func licenceExpiring(_ figures: InstitutionFigures, thresholds: WarningTh
 
 /// The latest risk-control policy ends within the notice period (notice) or ended within the last notice period
 /// (serious). Longer after it ended the reserve rule speaks for reserve-mode institutions, and an escrow-mode
-/// institution that let its policy go is not warned forever.
+/// institution that let its policy go is not warned forever. A policy's end is exclusive (00:00 Shanghai of that day,
+/// `policy_in_force`): on its end date it covers nothing any more, so that day counts as ended.
 public func riskPolicyExpiring(_ figures: InstitutionFigures, thresholds: WarningThresholds, today: BusinessDate) -> WarningFinding? {
     guard let ends = figures.riskPolicyEnds else { return nil }
     let daysLeft = ends.daysSinceEpoch - today.daysSinceEpoch
     guard daysLeft <= thresholds.expiryNoticeDays, daysLeft >= -thresholds.expiryNoticeDays else { return nil }
     return WarningFinding(
-        rule: .riskPolicyExpiring, severity: daysLeft < 0 ? .serious : .notice,
+        rule: .riskPolicyExpiring, severity: daysLeft <= 0 ? .serious : .notice,
         figures: ["policy_ends": .date(ends), "days_left": .number(Int64(daysLeft))])
 }
 

@@ -220,6 +220,11 @@ import TuitionCore
                 == .serious)
         // Long after it ended, the reserve rule speaks instead.
         #expect(riskPolicyExpiring(figures { $0.riskPolicyEnds = today.addingDays(-31) }, thresholds: defaults, today: today) == nil)
+        // The end is exclusive: on its end date the policy covers nothing, so it has ended; the day before, it has not.
+        #expect(riskPolicyExpiring(figures { $0.riskPolicyEnds = today }, thresholds: defaults, today: today)?.severity == .serious)
+        #expect(
+            riskPolicyExpiring(figures { $0.riskPolicyEnds = today.addingDays(1) }, thresholds: defaults, today: today)?.severity
+                == .notice)
     }
 
     // MARK: Deadlines and thresholds
