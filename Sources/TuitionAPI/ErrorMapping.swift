@@ -52,6 +52,12 @@ extension CertificateAuthorityNotInitialised: APIFailureConvertible {
     var failure: APIFailure { .caNotInitialised }
 }
 
+/// A signing certificate neither issued nor read because another transaction was replacing it at that moment: nothing
+/// was written, and the same request again finds the new one.
+extension CertificateStorageFailed: APIFailureConvertible {
+    var failure: APIFailure { .serviceUnavailable }
+}
+
 extension ContractRenderError: APIFailureConvertible {
     /// A template that is unusable or renders a document its own schema refuses is the server's fault.
     var failure: APIFailure {

@@ -25,8 +25,11 @@ struct LogController {
         log.get("proofs/consistency", use: consistencyProof)
     }
 
+    /// The latest signed head, or with `size` the head signed at that size (heads are signed at each batch's end; a
+    /// size no head was signed at is 404), so a client can fetch the older head a consistency proof starts from.
     func head(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try JSON.response(try await repository.latestHead().orNotFound())
+        guard request.uri.queryParameters["size"] != nil else { return try JSON.response(try await repository.latestHead().orNotFound()) }
+        return try JSON.response(try await repository.head(size: try request.integer("size")).orNotFound())
     }
 
     func publicKey(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -48,7 +51,8 @@ struct LogController {
     }
 
     func entry(_ request: Request, context: AppRequestContext) async throws -> Response {
-        guard let text = context.parameters.get("index"), let index = Int64(text), index >= 0,
+        guard let text = context.parameters.get("index"), text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+            let index = Int64(text),
             let entry = try await repository.entries(from: index, count: 1).first, entry.index == index
         else { throw Problem.notFound }
         return try JSON.response(entry)
@@ -56,7 +60,7 @@ struct LogController {
 
     func inclusionProof(_ request: Request, context: AppRequestContext) async throws -> Response {
         let index = try request.integer("index")
-        let size = try request.uri.queryParameters["size"] == nil ? nil : request.integer("size")
+        let size = try request.uri.queryParameters["size"] == nil ? nil : request.integer("size", range: 1...Int64.max)
         return JSON.response(body: ProofJSON.body(try await repository.inclusionProof(index: index, size: size)))
     }
 
@@ -187,7 +191,10 @@ extension Request {
             guard let fallback else { throw Problem.invalidParameter("\(name) is required") }
             return fallback
         }
-        guard let value = Int64(String(text)), range.contains(value) else {
+        // Digits only: `Int64` alone also takes a sign (`+5`).
+        guard text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), let value = Int64(String(text)),
+            range.contains(value)
+        else {
             throw Problem.invalidParameter("\(name) must be an integer in \(range.lowerBound)…\(range.upperBound)")
         }
         return value

@@ -16,12 +16,12 @@ extension Contracts {
         let match = try await rows.contract(carryingAnyOf: report.signatures.filter(\.isValid).compactMap(\.signatureValue64))
         let known = try await CertificateRepository(store: store).certificates(
             serials: report.signatures.compactMap { $0.signerCertificate?.serialNumber })
-        // The institution's signature alone verifies, but the contract of record was countersigned: this copy had the
-        // guardian's signature cut off, and is not that contract.
-        let countersignatureRemoved = report.isValid && !report.isFullySigned && match?.status == .signed
+        // Signatures that verify do not make a contract the record disowns: a countersigned contract's copy with the
+        // guardian's signature cut off, or a contract void (replaced by a later one before it was countersigned).
+        let disowned = report.isValid ? Self.disowned(fullySigned: report.isFullySigned, status: match?.status) : nil
         return ContractVerification(
-            valid: report.isValid && !countersignatureRemoved, fullySigned: report.isFullySigned,
-            firstFailure: countersignatureRemoved ? Self.countersignatureRemoved : report.firstFailure?.description,
+            valid: report.isValid && disowned == nil, fullySigned: report.isFullySigned,
+            firstFailure: disowned ?? report.firstFailure?.description,
             documentSha256: try sha256Hex(bytes), contractId: match?.id, contractStatus: match?.status,
             signatures: report.signatures.map {
                 Self.signature($0, revokedAt: $0.signerCertificate.flatMap { known[$0.serialNumber]?.revokedAt })
@@ -30,6 +30,16 @@ extension Contracts {
 
     static let countersignatureRemoved =
         "countersignature removed: the contract of record is countersigned by the guardian, this copy is not"
+    static let contractVoid = "contract void: replaced by a later contract for its enrollment before it was countersigned"
+
+    /// Why a copy whose signatures verify is still not a valid contract of record, or nil when it is one.
+    static func disowned(fullySigned: Bool, status: ContractStatus?) -> String? {
+        switch status {
+        case .void?: contractVoid
+        case .signed? where !fullySigned: countersignatureRemoved
+        default: nil
+        }
+    }
 
     static func signature(_ signature: SignatureReport, revokedAt: Date?) -> ContractVerification.Signature {
         ContractVerification.Signature(

@@ -69,6 +69,26 @@ import TuitionTestSupport
         }
     }
 
+    /// An institution-signed contract verifies as it is; once a later contract replaced it (void), the same document
+    /// is no contract of record any more, however well its signature verifies.
+    @Test func aVoidContractDoesNotVerifyAsValid() async throws {
+        try await API.run("contractvoid") { api, _ in
+            let cast = try await Cast.make(api)
+            let enrollment = try await cast.world.anotherEnrollment(api.store, lessons: 5, signed: false)
+            let first = try await api.call(.post, "/v1/enrollments/\(enrollment.id)/contract", token: cast.institution).string("id")
+            #expect(try await api.call(.post, "/v1/contracts/\(first)/institution-signature", token: cast.institution).status == .ok)
+            let document = try await api.call(.get, "/v1/contracts/\(first)/document", token: cast.regulator).body
+            let live = try await api.call(.post, "/v1/contract-verifications", json: document)
+            #expect(live.json["valid"] as? Bool == true && live.string("contractStatus") == "institution_signed", "\(live.body)")
+
+            let second = try await api.call(.post, "/v1/enrollments/\(enrollment.id)/contract", token: cast.institution)
+            #expect(second.status == .created && second.string("id") != first)
+            let void = try await api.call(.post, "/v1/contract-verifications", json: document)
+            #expect(void.json["valid"] as? Bool == false && void.string("contractStatus") == "void", "\(void.body)")
+            #expect(void.string("firstFailure").hasPrefix("contract void"))
+        }
+    }
+
     @Test func hostileUploadsAndMissingFieldsGetClearProblems() async throws {
         try await API.run("contractbad") { api, _ in
             let cast = try await Cast.make(api)

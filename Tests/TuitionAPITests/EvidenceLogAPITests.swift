@@ -57,6 +57,17 @@ import TuitionTestSupport
             #expect(try await api.call(.get, "/v1/log/proofs/consistency?from=9223372036854775807&to=2").code == "invalid_parameter")
             #expect(try await api.call(.get, "/v1/log/proofs/consistency?from=0&to=2").code == "invalid_parameter")
             #expect(try await api.call(.get, "/v1/log/entries/99999").status == .notFound)
+            #expect(try await api.call(.get, "/v1/log/entries/+1").status == .notFound)
+            #expect(try await api.call(.get, "/v1/log/proofs/inclusion?index=0&size=0").code == "invalid_parameter")
+            #expect(try await api.call(.get, "/v1/log/proofs/inclusion?index=+0").code == "invalid_parameter")
+
+            // The older head is served again by its size, signed as it was; a size no head was signed at is not found;
+            // timestamps do not go back as the tree grows.
+            let again = try decode(SignedTreeHead.self, try await api.call(.get, "/v1/log/head?size=\(older.head.size)"))
+            #expect(again == older && verifier.verify(again))
+            #expect(try await api.call(.get, "/v1/log/head?size=\(head.head.size + 1000)").status == .notFound)
+            #expect(try await api.call(.get, "/v1/log/head?size=x").code == "invalid_parameter")
+            #expect(head.head.timestampMilliseconds >= older.head.timestampMilliseconds)
         }
     }
 

@@ -149,6 +149,25 @@ import TuitionTestSupport
         }
     }
 
+    /// A sequencer whose clock is behind the last head's (another instance's, or a clock stepped back) signs the larger
+    /// head with the last head's time, not an earlier one.
+    @Test func headTimestampsNeverGoBackAsTheTreeGrows() async throws {
+        let clock = TestClock()
+        try await TestDatabase.withStore("logtime", clock: clock) { store in
+            _ = try await World.make(store, district: "330211")
+            let sequencer = Sequencer(store: store, signer: signer, batchSize: 1)
+            clock.advance(by: 3_600)
+            #expect(try await sequencer.sequenceBatch() == 1)
+            let first = try #require(try await EvidenceLogRepository(store: store).latestHead())
+            clock.advance(by: -3_600)
+            #expect(try await sequencer.sequenceBatch() == 1)
+            let second = try #require(try await EvidenceLogRepository(store: store).latestHead())
+            #expect(second.head.size > first.head.size)
+            #expect(second.head.timestampMilliseconds == first.head.timestampMilliseconds)
+            #expect(signer.verifier.verify(second))
+        }
+    }
+
     @Test func theDatabaseRefusesRewritingTheLog() async throws {
         try await TestDatabase.withStore("logappendonly") { store in
             _ = try await World.make(store)
