@@ -193,6 +193,14 @@ public func refusal(of institution: InstitutionStatus) -> Rejection? {
     return institution.isOperating ? nil : .institutionNotOperating
 }
 
+/// Why an institution takes no new order (a placed order, a proposal, an acceptance): its money paths are closed
+/// (`refusal(of:)`), or its licence is not in force today, as the public page says (`LicenceValidity`): the catalog no
+/// longer lists an institution whose licence has expired, so no order may reach it either.
+public func newOrderRefusal(_ institution: InstitutionStatus, licenceValidUntil: BusinessDate?, today: BusinessDate) -> Rejection? {
+    if let closed = refusal(of: institution) { return closed }
+    return LicenceValidity(validUntil: licenceValidUntil, today: today).isInForce ? nil : .institutionNotOperating
+}
+
 /// The reserve a reserve-mode institution must hold: `ratio` of its unconsumed tuition, rounded up to the fen.
 public func reserveRequirement(unconsumed: Money, ratioBasisPoints: Int) -> Money {
     guard unconsumed.isPositive, ratioBasisPoints > 0 else { return .zero }

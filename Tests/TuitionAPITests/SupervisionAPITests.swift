@@ -125,6 +125,17 @@ import TuitionTestSupport
             #expect(renewed.status == .ok && renewed.string("status") == "active", "\(renewed.body)")
             #expect(try await api.call(.get, "/v1/warnings?rule=licence_expiring&status=open", token: regulator).items.isEmpty)
 
+            // A licence no longer in force takes no new order, as the catalog no longer lists the institution.
+            let parent = try await api.token(for: .guardian(world.guardian))
+            let order = """
+                {"studentId":"\(world.student.id)","courseId":"\(world.course.id)","lessons":5,
+                 "termStart":"\(today)","termEnd":"\(today.addingMonths(1))"}
+                """
+            _ = try await api.call(.patch, path, token: regulator, json: #"{"licenceValidUntil":"\#(today.addingDays(-1))"}"#)
+            #expect(try await api.call(.post, "/v1/enrollments", token: parent, json: order).code == "institution_not_operating")
+            _ = try await api.call(.patch, path, token: regulator, json: #"{"licenceValidUntil":"\#(today.addingMonths(36))"}"#)
+            #expect(try await api.call(.post, "/v1/enrollments", token: parent, json: order).status == .created)
+
             #expect(try await api.call(.patch, path, token: regulator, json: #"{"reserveRatioBasisPoints":1000}"#).code == "reserve_ratio_invalid")
             #expect(try await api.call(.patch, path, token: regulator, json: "{}").status == .badRequest)
             #expect(try await api.call(.patch, path, token: regulator, json: #"{"supervisionMode":"reserve"}"#).status == .badRequest)

@@ -33,12 +33,15 @@ extension EnrollmentProposalRecord {
 /// student and nothing about the guardian but the reference it was given; no contract can be generated for it, and
 /// nothing about it counts as an order. Proposing to any reference answers alike, so it reveals no one's existence.
 extension EnrollmentRepository {
+    /// Today in Asia/Shanghai, the business date licences are judged on.
+    private var today: BusinessDate { BusinessDate(shanghaiDateOf: store.dependencies.now()) }
+
     /// The institution proposes an order for one of its courses to the guardian behind `guardianId`; the prepayment
     /// rule is checked now and again when the guardian accepts.
     public func propose(_ new: NewEnrollmentProposal, institution: Institution.ID) async throws -> EnrollmentProposalRecord {
         try await store.transaction { connection in
             let terms = try await orderTerms(course: new.courseId, institution: institution, on: connection)
-            if let closed = refusal(of: terms.status) { throw closed }
+            if let closed = newOrderRefusal(terms.status, licenceValidUntil: terms.licenceValidUntil, today: today) { throw closed }
             let order = ChargeOrder(lessons: new.lessons, pricePerLesson: terms.price, termStart: new.termStart, termEnd: new.termEnd)
             let amount = try checkCharge(order, caps: terms.caps).get()
             let rows = try await connection.query(
@@ -140,24 +143,25 @@ extension EnrollmentRepository {
         throw NotFound()
     }
 
-    /// The institution's status, the course's price and the district's caps, the institution held for share so a
+    /// The institution's status and licence, the course's price and the district's caps, the institution held for share so a
     /// sanction cannot slip in before the commit. `institution`, when given, must own the course.
     private func orderTerms(course: Course.ID, institution: Institution.ID?, on connection: PostgresConnection) async throws -> (
-        institution: Institution.ID, status: InstitutionStatus, mode: SupervisionMode, price: Money, caps: ChargeCaps
+        institution: Institution.ID, status: InstitutionStatus, licenceValidUntil: BusinessDate?, mode: SupervisionMode, price: Money,
+        caps: ChargeCaps
     ) {
         let rows = try await connection.query(
             """
-            SELECT i.id, i.status, i.supervision_mode, c.price_per_lesson_fen,
+            SELECT i.id, i.status, i.licence_valid_until::text, i.supervision_mode, c.price_per_lesson_fen,
                 d.charge_lessons_max, d.charge_term_months_max, d.charge_amount_max_fen
             FROM courses c JOIN institutions i ON i.id = c.institution_id JOIN districts d ON d.code = i.district_code
             WHERE c.id = \(course.uuid) AND (\(institution?.uuid)::uuid IS NULL OR c.institution_id = \(institution?.uuid))
             FOR SHARE OF i
             """, logger: logger)
-        for try await (id, status, mode, price, lessonsMax, monthsMax, amountMax) in rows.decode(
-            (UUID, String, String, Int64, Int, Int, Int64).self)
+        for try await (id, status, licence, mode, price, lessonsMax, monthsMax, amountMax) in rows.decode(
+            (UUID, String, String?, String, Int64, Int, Int, Int64).self)
         {
             return (
-                .init(id), try decodeEnum(status), try decodeEnum(mode), Money(fen: price),
+                .init(id), try decodeEnum(status), licence.flatMap(BusinessDate.init), try decodeEnum(mode), Money(fen: price),
                 ChargeCaps(lessonsMax: lessonsMax, termMonthsMax: monthsMax, amountMax: Money(fen: amountMax))
             )
         }
@@ -171,7 +175,7 @@ extension EnrollmentRepository {
         termStart: BusinessDate, termEnd: BusinessDate, frozenPrice: Money?, on connection: PostgresConnection
     ) async throws -> EnrollmentRecord {
         let terms = try await orderTerms(course: course, institution: institution, on: connection)
-        if let closed = refusal(of: terms.status) { throw closed }
+        if let closed = newOrderRefusal(terms.status, licenceValidUntil: terms.licenceValidUntil, today: today) { throw closed }
         let price = frozenPrice ?? terms.price
         let amount = try checkCharge(
             ChargeOrder(lessons: lessons, pricePerLesson: price, termStart: termStart, termEnd: termEnd), caps: terms.caps
