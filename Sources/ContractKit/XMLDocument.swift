@@ -105,9 +105,12 @@ public final class XMLDocument {
         guard bytes[start...].starts(with: opening), bytes.count > start + opening.count,
             [0x20, 0x09, 0x0A, 0x0D].contains(bytes[start + opening.count])
         else { return }
-        // The declaration ends at the first `?` (none may appear inside it), however much whitespace comes before.
-        let rest = bytes[(start + opening.count)...]
-        guard let end = rest.firstIndex(of: UInt8(ascii: "?")) else { return }  // not well-formed: libxml2 says so
+        // The declaration ends at the first `?` (none may appear inside it). XML allows any whitespace in it, which
+        // could push the encoding past a short look; a declaration longer than any real one is refused outright.
+        let rest = bytes[(start + opening.count)...].prefix(Self.maxDeclarationBytes)
+        guard let end = rest.firstIndex(of: UInt8(ascii: "?")) else {
+            throw XMLParseError.documentDeclarationNotAccepted("an XML declaration longer than \(Self.maxDeclarationBytes) bytes")
+        }
         let declaration = String(decoding: rest[..<end], as: UTF8.self)
         let version = pseudoAttribute("version", in: declaration)
         let encoding = pseudoAttribute("encoding", in: declaration)
@@ -116,6 +119,8 @@ public final class XMLDocument {
                 "version \(version ?? "?")" + (encoding.map { ", encoding \($0)" } ?? ""))
         }
     }
+
+    static let maxDeclarationBytes = 1_024
 
     /// The value of `name="…"` or `name='…'` in an XML declaration's text (the pseudo-attributes are ASCII).
     private static func pseudoAttribute(_ name: String, in declaration: String) -> String? {

@@ -72,14 +72,15 @@ struct InstitutionController {
     }
 
     /// The regulator renews an institution's licence or sets its reserve ratio; its warnings are evaluated again at
-    /// once, so a licence warning the renewal cured resolves now rather than at the next scheduled evaluation.
+    /// once (inline, bounded, as after a payment: `WarningTrigger`), so a licence warning the renewal cured resolves
+    /// now rather than at the next scheduled evaluation.
     func change(_ request: Request, context: AppRequestContext) async throws -> Response {
         let district = try context.regulatorDistrict()
         let id: Institution.ID = try context.parameters.id("id")
         let (body, _) = try await request.decodeJSON(InstitutionChanges.self, context: context)
         guard !body.isEmpty else { throw Problem.malformedBody("nothing to change: give licenceValidUntil or reserveRatioBasisPoints") }
         _ = try await services.parties.changeInstitution(id, district: district, changes: body)
-        _ = try await services.warnings.evaluate(.institution(id))
+        await services.warningTrigger.changed(id)
         return try JSON.response(try await services.parties.institution(id, scope: try context.scope).orNotFound())
     }
 

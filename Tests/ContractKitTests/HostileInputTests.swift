@@ -46,6 +46,11 @@ import Testing
             .documentDeclarationNotAccepted("version 1.0, encoding ISO-8859-1")
         ),
         ("XML 1.1", Array(#"<?xml version="1.1"?><a/>"#.utf8), .documentDeclarationNotAccepted("version 1.1")),
+        (
+            "a declaration longer than any real one",
+            Array(("<?xml " + String(repeating: "version ", count: 8_000) + "?><a/>").utf8),
+            .documentDeclarationNotAccepted("an XML declaration longer than 1024 bytes")
+        ),
     ]
 
     /// Declarations that say what the parser does are fine, in either quotes and any case of UTF-8.

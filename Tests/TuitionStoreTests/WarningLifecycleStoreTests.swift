@@ -271,6 +271,11 @@ import TuitionWire
                 world.institution.id, district: district.value, effectiveAt: nil, reason: "负责人失联")
             let supervision = SupervisionRepository(store: store)
             #expect(try await supervision.credit(world.institution.id, scope: scopeOf(.regulator(district)))?.grade == .d)
+            // Final, as the status it comes from: an evaluation that read the institution as operating before the mark
+            // committed leaves it alone (sql/0038).
+            for try await final in try await store.query(
+                "SELECT final FROM credit_grades WHERE institution_id = \(world.institution.id.uuid)"
+            ).decode(Bool.self) { #expect(final) }
             let outcome = try await WarningRepository(store: store).evaluate(.district(district))
             #expect(outcome.escalated == 1)
             let page = try await WarningRepository(store: store).warnings(

@@ -23,16 +23,27 @@ public final class CommitTracker: Sendable {
 
     private static let open: UInt8 = 0
     private static let committing: UInt8 = 1
-    private static let answered: UInt8 = 2
+    /// Answered while no COMMIT had begun: none can begin any more, so every later answer may say so too.
+    private static let answeredNothingWritten: UInt8 = 2
+    /// Answered while a COMMIT may have begun.
+    private static let answeredOutcomeUnknown: UInt8 = 3
 
     private let state = Atomic<UInt8>(CommitTracker.open)
 
     public init() {}
 
-    /// Claims the request's answer: after it no transaction of the request begins a COMMIT. A second answer (one made
-    /// by work that outlived the first, whose response nobody reads) says `outcomeUnknown`.
+    /// Claims the request's answer: after it no transaction of the request begins a COMMIT. The deadline and the
+    /// request's own failure may both answer, in either order (a database that fails just as the deadline passes):
+    /// each says what the first found, so an answer after one made with nothing written still says nothing was written
+    /// (it said "outcome unknown", a 504, though no COMMIT could have begun).
     public func answer() -> Answer {
-        state.exchange(Self.answered, ordering: .acquiringAndReleasing) == Self.open ? .nothingWritten : .outcomeUnknown
+        var current = state.load(ordering: .acquiring)
+        while true {
+            let next = current == Self.open || current == Self.answeredNothingWritten ? Self.answeredNothingWritten : Self.answeredOutcomeUnknown
+            let (exchanged, original) = state.compareExchange(expected: current, desired: next, ordering: .acquiringAndReleasing)
+            if exchanged { return next == Self.answeredNothingWritten ? .nothingWritten : .outcomeUnknown }
+            current = original
+        }
     }
 
     /// Called immediately before a transaction sends COMMIT. Throws `AnsweredBeforeCommit` when the request was already
@@ -41,7 +52,7 @@ public final class CommitTracker: Sendable {
     func claimCommit() throws -> Bool {
         let (claimed, original) = state.compareExchange(
             expected: Self.open, desired: Self.committing, ordering: .acquiringAndReleasing)
-        if original == Self.answered { throw AnsweredBeforeCommit() }
+        if original == Self.answeredNothingWritten || original == Self.answeredOutcomeUnknown { throw AnsweredBeforeCommit() }
         return claimed
     }
 

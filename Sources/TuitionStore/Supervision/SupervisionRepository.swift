@@ -154,14 +154,18 @@ public struct SupervisionRepository: Sendable {
         encoder.outputFormatting = .sortedKeys
         let scores = inputs.map { creditScore($0.inputs) }
         let components = try scores.map { String(decoding: try encoder.encode($0.components), as: UTF8.self) }
+        // A grade of a final status (defunct, blacklisted: D) is final too; one computed from a status read before that
+        // status committed does not replace it (sql/0038).
+        let final = inputs.map { [.defunct, .blacklisted].contains($0.inputs.status) }
         try await connection.query(
             """
-            INSERT INTO credit_grades (institution_id, grade, points, components, computed_at)
-            SELECT g.id, g.grade, g.points, g.components::jsonb, \(now)
+            INSERT INTO credit_grades (institution_id, grade, points, components, computed_at, final)
+            SELECT g.id, g.grade, g.points, g.components::jsonb, \(now), g.final
             FROM unnest(\(inputs.map { $0.institution })::uuid[], \(scores.map(\.grade.rawValue))::text[], \(scores.map(\.points))::int[],
-                \(components)::text[]) AS g(id, grade, points, components)
+                \(components)::text[], \(final)::boolean[]) AS g(id, grade, points, components, final)
             ON CONFLICT (institution_id) DO UPDATE SET grade = EXCLUDED.grade, points = EXCLUDED.points,
-                components = EXCLUDED.components, computed_at = EXCLUDED.computed_at
+                components = EXCLUDED.components, computed_at = EXCLUDED.computed_at, final = EXCLUDED.final
+            WHERE NOT credit_grades.final
             """, logger: logger)
         return inputs.count
     }

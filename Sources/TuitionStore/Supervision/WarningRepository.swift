@@ -188,11 +188,10 @@ public struct WarningRepository: Sendable {
         return counts
     }
 
-    /// Escalates the warnings of `evaluated` that escalate today (`warning_escalates`, sql/0021, mirrored by the core's
-    /// `warningEscalates`: open and past the deadline); returns how many.
-    /// Escalates every warning of the evaluation's scope left unresolved past its deadline, those of institutions the
-    /// rules no longer watch (defunct, blacklisted) included: their warnings stay on the record and are escalated by
-    /// their deadlines as any other.
+    /// Escalates every warning of the evaluation's scope that escalates today (`warning_escalates`, sql/0021, mirrored
+    /// by the core's `warningEscalates`: open and past the deadline), those of institutions the rules no longer watch
+    /// (defunct, blacklisted) included: their warnings stay on the record and escalate by their deadlines as any other.
+    /// Returns how many.
     func escalate(district: String?, institutions: [UUID]?, now: Date, today: BusinessDate, on connection: PostgresConnection)
         async throws -> Int
     {
