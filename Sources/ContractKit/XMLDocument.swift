@@ -109,6 +109,8 @@ public final class XMLDocument {
         // could push the encoding past a short look; a declaration longer than any real one is refused outright.
         let rest = bytes[(start + opening.count)...].prefix(Self.maxDeclarationBytes)
         guard let end = rest.firstIndex(of: UInt8(ascii: "?")) else {
+            // A short document whose declaration never ends is not well-formed: libxml2 says so, with the position.
+            guard rest.count == Self.maxDeclarationBytes else { return }
             throw XMLParseError.documentDeclarationNotAccepted("an XML declaration longer than \(Self.maxDeclarationBytes) bytes")
         }
         let declaration = String(decoding: rest[..<end], as: UTF8.self)

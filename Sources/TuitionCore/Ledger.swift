@@ -194,11 +194,12 @@ public func refusal(of institution: InstitutionStatus) -> Rejection? {
 }
 
 /// Why an institution takes no new order (a placed order, a proposal, an acceptance): its money paths are closed
-/// (`refusal(of:)`), or its licence is not in force today, as the public page says (`LicenceValidity`): the catalog no
-/// longer lists an institution whose licence has expired, so no order may reach it either.
+/// (`refusal(of:)`), or its licence has expired, as the public page says (`LicenceValidity`): the catalog no longer
+/// lists such an institution, so no order may reach it either. A licence with no end date recorded (registrations
+/// before the date was required) is the regulator's gap, not the institution's: the catalog lists it, and so it sells.
 public func newOrderRefusal(_ institution: InstitutionStatus, licenceValidUntil: BusinessDate?, today: BusinessDate) -> Rejection? {
     if let closed = refusal(of: institution) { return closed }
-    return LicenceValidity(validUntil: licenceValidUntil, today: today).isInForce ? nil : .institutionNotOperating
+    return LicenceValidity(validUntil: licenceValidUntil, today: today) == .expired ? .institutionNotOperating : nil
 }
 
 /// The reserve a reserve-mode institution must hold: `ratio` of its unconsumed tuition, rounded up to the fen.

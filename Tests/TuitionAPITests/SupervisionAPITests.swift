@@ -139,6 +139,9 @@ import TuitionTestSupport
             #expect(try await api.call(.post, "/v1/enrollments", token: parent, json: order).code == "institution_not_operating")
             _ = try await api.call(.patch, path, token: regulator, json: #"{"licenceValidUntil":"\#(today.addingMonths(36))"}"#)
             #expect(try await api.call(.post, "/v1/enrollments", token: parent, json: order).status == .created)
+            // No end date recorded (registrations before it was required): listed in the catalog, and it sells.
+            try await api.store.query("UPDATE institutions SET licence_valid_until = NULL WHERE id = \(world.institution.id.uuid)")
+            #expect(try await api.call(.post, "/v1/enrollments", token: parent, json: order).status == .created)
 
             #expect(try await api.call(.patch, path, token: regulator, json: #"{"reserveRatioBasisPoints":1000}"#).code == "reserve_ratio_invalid")
             #expect(try await api.call(.patch, path, token: regulator, json: "{}").status == .badRequest)

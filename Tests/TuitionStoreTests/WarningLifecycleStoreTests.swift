@@ -276,6 +276,15 @@ import TuitionWire
             for try await final in try await store.query(
                 "SELECT final FROM credit_grades WHERE institution_id = \(world.institution.id.uuid)"
             ).decode(Bool.self) { #expect(final) }
+            // A final grade gives way to another final one: a blacklisted institution later marked defunct is graded D
+            // as defunct, not left "blacklisted".
+            let other = try await World.make(store, district: "330213")
+            _ = try await supervision.sanction(
+                other.institution.id, action: .blacklist, note: "卷款风险", district: other.district)
+            _ = try await DefunctRepository(store: store).mark(
+                other.institution.id, district: other.district.value, effectiveAt: nil, reason: "负责人失联")
+            let regraded = try await supervision.credit(other.institution.id, scope: scopeOf(.regulator(other.district)))
+            #expect(regraded?.grade == .d && regraded?.components.contains { $0.detail == "defunct: graded D" } == true)
             let outcome = try await WarningRepository(store: store).evaluate(.district(district))
             #expect(outcome.escalated == 1)
             let page = try await WarningRepository(store: store).warnings(

@@ -225,12 +225,16 @@ import TuitionWire
                     key: "premium:overdue", on: $0)
             }
             let claims = ClaimRepository(store: store)
+            // The clock stands still: filed at the payment's own instant, the claim's "paid before the event" check could
+            // go either way as PostgreSQL rounds the stored payment time to the microsecond.
+            clock.advance(by: 60)
             let claim = try await store.transaction {
                 try await claims.file(
                     NewClaim(
                         enrollmentId: insured.world.enrollment.id, policyId: policy.id, reason: .refundRefused, claimedFen: .yuan(1_000)),
                     guardian: insured.world.guardian, on: $0)
             }
+            try #require(claim.status == .verified, "filed \(claim.status): \(claim.checks)")
             _ = try await claims.approve(claim.id, insurer: insured.insurer, amount: .yuan(1_000))
             _ = try await store.transaction { try await claims.pay(claim.id, insurer: insured.insurer, on: $0) }
             clock.advance(by: 100 * Self.day)

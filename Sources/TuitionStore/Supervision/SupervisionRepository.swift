@@ -155,7 +155,7 @@ public struct SupervisionRepository: Sendable {
         let scores = inputs.map { creditScore($0.inputs) }
         let components = try scores.map { String(decoding: try encoder.encode($0.components), as: UTF8.self) }
         // A grade of a final status (defunct, blacklisted: D) is final too; one computed from a status read before that
-        // status committed does not replace it (sql/0038).
+        // status committed does not replace it, another final one does (a blacklisted institution marked defunct).
         let final = inputs.map { [.defunct, .blacklisted].contains($0.inputs.status) }
         try await connection.query(
             """
@@ -165,7 +165,7 @@ public struct SupervisionRepository: Sendable {
                 \(components)::text[], \(final)::boolean[]) AS g(id, grade, points, components, final)
             ON CONFLICT (institution_id) DO UPDATE SET grade = EXCLUDED.grade, points = EXCLUDED.points,
                 components = EXCLUDED.components, computed_at = EXCLUDED.computed_at, final = EXCLUDED.final
-            WHERE NOT credit_grades.final
+            WHERE NOT credit_grades.final OR EXCLUDED.final
             """, logger: logger)
         return inputs.count
     }
