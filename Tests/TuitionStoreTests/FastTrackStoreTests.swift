@@ -204,9 +204,12 @@ import TuitionWire
                 expectation.paidBefore[id] = facts.claimPayouts
                 guard let assessment = assessSettlement(facts, effectiveAt: scenario.effectiveAt) else { continue }
                 expectation.assessments[id] = assessment
+                // What the escrow holds: paid, less what it released, refunded and paid back on claims before the mark
+                // (a guardian's claim is paid from the escrow first).
                 let escrowHeld =
                     enrollment.supervisionMode == .escrow
-                    ? enrollment.paidFen.fen - enrollment.releasedFen.fen - enrollment.refundedFen.fen : 0
+                    ? enrollment.paidFen.fen - enrollment.releasedFen.fen - enrollment.refundedFen.fen
+                        - enrollment.position.escrowReturned.fen : 0
                 let tuition = policies.first { $0.insured == .enrollment(id, guardian: enrollment.guardianId) }
                 inputs.append(
                     WaterfallEnrollment(
