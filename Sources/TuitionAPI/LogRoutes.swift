@@ -1,6 +1,7 @@
 import EvidenceLog
 import Foundation
 import Hummingbird
+import TuitionCore
 import TuitionStore
 
 struct LogEntriesPage: Encodable, Sendable {
@@ -51,7 +52,7 @@ struct LogController {
     }
 
     func entry(_ request: Request, context: AppRequestContext) async throws -> Response {
-        guard let text = context.parameters.get("index"), text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+        guard let text = context.parameters.get("index"), text.isASCIIDigits,
             let index = Int64(text),
             let entry = try await repository.entries(from: index, count: 1).first, entry.index == index
         else { throw Problem.notFound }
@@ -191,8 +192,7 @@ extension Request {
             guard let fallback else { throw Problem.invalidParameter("\(name) is required") }
             return fallback
         }
-        // Digits only: `Int64` alone also takes a sign (`+5`).
-        guard text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), let value = Int64(String(text)),
+        guard text.isASCIIDigits, let value = Int64(String(text)),
             range.contains(value)
         else {
             throw Problem.invalidParameter("\(name) must be an integer in \(range.lowerBound)…\(range.upperBound)")

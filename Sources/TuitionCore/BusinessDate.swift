@@ -22,12 +22,11 @@ public struct BusinessDate: Hashable, Comparable, Sendable, Codable, CustomStrin
         self.day = day
     }
 
-    /// Parses `YYYY-MM-DD`, ASCII digits only: `Int` alone would also take `+001` or `-01`, which PostgreSQL reads
-    /// as something else or refuses.
+    /// Parses `YYYY-MM-DD`, ASCII digits only (`isASCIIDigits`): `+001` is no year.
     public init?(_ text: String) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-            parts.allSatisfy({ $0.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) } }),
+            parts.allSatisfy(\.isASCIIDigits),
             let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2])
         else { return nil }
         self.init(year: year, month: month, day: day)

@@ -53,3 +53,11 @@ public func validOptionalLine(_ text: String?, maxScalars: Int) throws(Rejection
     guard TextRule.singleLine.forbiddenScalar(in: trimmed) == nil else { throw .textHasForbiddenCharacters }
     return trimmed
 }
+
+extension StringProtocol {
+    /// Only the ASCII digits 0–9 (and not empty): what a date part, an index or a size from outside may be. `Int` and
+    /// `Int64` alone also take a sign (`+5`, `-0`), which the database or a cursor reads otherwise.
+    public var isASCIIDigits: Bool {
+        !isEmpty && utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+}
