@@ -296,7 +296,7 @@ extension Request {
     /// `limit` from the query string: 1–200, 50 when absent.
     func pageLimit() throws -> Int {
         guard let text = uri.queryParameters["limit"] else { return 50 }
-        guard let value = Int(text), (1...200).contains(value) else { throw Problem.invalidParameter("limit must be 1–200") }
+        guard text.isASCIIDigits, let value = Int(text), (1...200).contains(value) else { throw Problem.invalidParameter("limit must be 1–200") }
         return value
     }
 }

@@ -103,7 +103,7 @@ struct InstitutionController {
 
     func transfers(_ request: Request, context: AppRequestContext) async throws -> Response {
         let after = try request.uri.queryParameters["cursor"].map { text in
-            guard let id = Int64(String(text)), id >= 0 else { throw Problem.invalidParameter("cursor is not one we gave out") }
+            guard text.isASCIIDigits, let id = Int64(String(text)) else { throw Problem.invalidParameter("cursor is not one we gave out") }
             return id
         }
         let page = try await services.statements.institutionTransfers(

@@ -133,7 +133,7 @@ extension Request {
 
     private func money(_ text: Substring?, name: String) throws -> Money? {
         try text.map { text in
-            guard let fen = Int64(text), fen >= 0 else { throw Problem.invalidParameter("\(name) must be a whole number of fen") }
+            guard text.isASCIIDigits, let fen = Int64(text) else { throw Problem.invalidParameter("\(name) must be a whole number of fen") }
             return Money(fen: fen)
         }
     }

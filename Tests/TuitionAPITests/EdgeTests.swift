@@ -131,6 +131,14 @@ import TuitionWire
                     #expect(reply.status == .badRequest && reply.code == "invalid_parameter", "\(target): \(reply.body)")
                 }
             }
+            // Numbers in the query are digits only: a sign is no page size, cursor or amount (`Int` alone took `+5`).
+            for target in [
+                "/v1/institutions?limit=%2B5", "/v1/institutions/\(cast.world.institution.id)/transfers?cursor=%2B1",
+                "/v1/public/courses?maxPriceFen=%2B100", "/v1/public/courses?minPriceFen=-0",
+            ] {
+                let reply = try await api.call(.get, target, token: cast.regulator)
+                #expect(reply.status == .badRequest && reply.code == "invalid_parameter", "\(target): \(reply.body)")
+            }
             for path in ["/v1/public/institutions/%00abc", "/public/institutions/a%E2%80%AEb", "/v1/institutions/%00"] {
                 let reply = try await api.call(.get, path, token: cast.regulator)
                 #expect(reply.status == .notFound && reply.code == "not_found", "\(path): \(reply.body)")
