@@ -33,14 +33,18 @@ public struct EnrollmentLedgerFacts: Hashable, Sendable {
     public var paidAt: Date?
     /// Everything ever refunded to the guardian on this enrollment, whenever it happened.
     public var refunded: Money
-    /// Everything already paid to the guardian on this enrollment's claims, across all layers and policies.
+    /// Everything already paid back to the guardian on this enrollment's claims and settlements out of what it was owed,
+    /// across all layers and policies (the enrollment's `returned_fen`).
     public var claimPayouts: Money
+    /// What claims paid on top, for contested lessons a person found not given (`ClaimPayoutLayers.addedBack`): their
+    /// value was consumed, so it never reduced what the enrollment is owed, but no lesson is added back twice.
+    public var addedBack: Money
     public var lessons: [LessonEntry]
 
     public init(
         enrollment: Enrollment.ID, institution: Institution.ID, guardian: Guardian.ID, pricePerLesson: Money, lessonsBought: Int,
         lessonsPerWeek: Int, paid: Money, paidAt: Date?, refunded: Money = .zero, claimPayouts: Money = .zero,
-        lessons: [LessonEntry] = []
+        addedBack: Money = .zero, lessons: [LessonEntry] = []
     ) {
         self.enrollment = enrollment
         self.institution = institution
@@ -52,6 +56,7 @@ public struct EnrollmentLedgerFacts: Hashable, Sendable {
         self.paidAt = paidAt
         self.refunded = refunded
         self.claimPayouts = claimPayouts
+        self.addedBack = addedBack
         self.lessons = lessons
     }
 }
@@ -90,10 +95,12 @@ public struct RiskShareTerms: Hashable, Sendable {
         self.paidOnEnrollment = paidOnEnrollment
     }
 
-    /// The most a payout on this policy may be: ⌊(unconsumed + addedBack) × share / 10,000⌋ − already paid, and never more
-    /// than the entitlement plus `addedBack` (contested lessons a person found not given), never below zero.
+    /// The most a payout on this policy may be: ⌊(unconsumed + added back before + addedBack) × share / 10,000⌋ − already
+    /// paid, and never more than the entitlement plus `addedBack` (contested lessons a person found not given), never
+    /// below zero. What earlier claims added back (`facts.addedBack`, by any policy) stays in the base the share is of, as
+    /// what this policy paid of it stays in what it already paid.
     public func cap(of facts: EnrollmentLedgerFacts, asOf eventTime: Date, addedBack: Money = .zero) -> Money {
-        let base = unconsumedTuition(of: facts, asOf: eventTime).fen + addedBack.fen
+        let base = unconsumedTuition(of: facts, asOf: eventTime).fen + facts.addedBack.fen + addedBack.fen
         let share = Int64(10_000).dividingFullWidth(base.multipliedFullWidth(by: Int64(coveredShareBasisPoints))).quotient
         let left = share - paidOnEnrollment.fen
         return Money(fen: max(0, min(left, entitlement(of: facts, asOf: eventTime).fen + addedBack.fen)))
@@ -112,14 +119,24 @@ public struct RiskShareTerms: Hashable, Sendable {
 /// pay while the escrow kept the guardian's money, the escrow would hold more than the enrollment is still owed, and
 /// nobody's money would stay there for ever. A defunct case's claims are insurance layers of its waterfall, whose
 /// escrow layer the fast-track itself paid: they are paid with no escrow held (`escrowHeld: .zero`).
+///
+/// What an approval grants above the approvable amount is added back: the value of contested lessons a person found not
+/// given. Those lessons were consumed and their value released to the institution, so the escrow holds nothing for them
+/// and what the enrollment is still owed does not go down by it (the guardian keeps the lessons left); the insurer pays it.
 public struct ClaimPayoutLayers: Hashable, Sendable {
     public var escrow: Money
     public var insurer: Money
+    /// The part of the payout above `approvable`, paid by the insurer within `insurer`.
+    public var addedBack: Money
 
-    public init(paying amount: Money, escrowHeld: Money) {
-        escrow = Money(fen: max(0, min(amount.fen, escrowHeld.fen)))
+    public init(paying amount: Money, approvable: Money, escrowHeld: Money) {
+        addedBack = Money(fen: max(0, amount.fen - approvable.fen))
+        escrow = Money(fen: max(0, min(amount.fen - addedBack.fen, escrowHeld.fen)))
         insurer = Money(fen: amount.fen - escrow.fen)
     }
+
+    /// What the payout returns of what the enrollment was owed: everything but the add-back.
+    public var owedPart: Money { Money(fen: escrow.fen + insurer.fen - addedBack.fen) }
 }
 
 /// The look-back window for draining: the 30 days before the event, `[eventTime − 30 days, eventTime)`.
@@ -353,7 +370,8 @@ private func disputesCheck(_ facts: EnrollmentLedgerFacts, before eventTime: Dat
 /// The value a person may add back to a referred claim: lessons recorded before the event that the guardian disputed,
 /// and, when the 30 days before it show a burst, every lesson recorded in that window. The entitlement counts these
 /// as consumed (the ledger released their value); a person who finds them not given may return them too. Being part
-/// of what was consumed, the entitlement plus this never exceeds paid − refunded − already paid back.
+/// of what was consumed, the entitlement plus this never exceeds paid − refunded − already paid back; what earlier claims
+/// added back (`facts.addedBack`) is contested no longer.
 public func contestedValue(of facts: EnrollmentLedgerFacts, asOf eventTime: Date) -> Money {
     let windowStart = eventTime - consumptionSpikeWindow
     let before = facts.lessons.filter { $0.recordedAt < eventTime }
@@ -364,7 +382,7 @@ public func contestedValue(of facts: EnrollmentLedgerFacts, asOf eventTime: Date
     }
     guard facts.paidAt.map({ $0 < eventTime }) == true else { return .zero }
     let owedWithContested =
-        facts.paid.fen - facts.refunded.fen - facts.claimPayouts.fen
+        facts.paid.fen - facts.refunded.fen - facts.claimPayouts.fen - facts.addedBack.fen
         - facts.pricePerLesson.fen * Int64(before.reduce(0) { $0 + $1.lessons } - lessons)
     let contested = min(facts.pricePerLesson.fen * Int64(lessons), owedWithContested - entitlement(of: facts, asOf: eventTime).fen)
     return Money(fen: max(0, contested))

@@ -28,7 +28,8 @@ public struct WaterfallEnrollment: Hashable, Sendable {
     /// What is left of the enrollment's own tuition policy, zero when it has none in force.
     public var tuitionPolicyRemaining: Money
     /// What the risk-control policy's covered share is a share of: the unconsumed tuition (`unconsumedTuition`), which
-    /// earlier claim payouts do not reduce; `nil` when it equals the entitlement (nothing was paid back before).
+    /// earlier claim payouts do not reduce, plus what earlier claims added back (`RiskShareTerms.cap`); `nil` when it
+    /// equals the entitlement (nothing was paid back before).
     public var unconsumed: Money?
     /// What the risk-control policy already paid on this enrollment through earlier claims.
     public var riskPolicyPaid: Money

@@ -61,13 +61,16 @@ public struct ClaimRecord: Codable, Sendable, Hashable {
     public var supersededBy: Claim.ID?
     /// The part of `paidFen` the escrow held for the enrollment paid (the first layer); the insurer paid the rest.
     public var paidFromEscrowFen: Money
+    /// The part of `paidFen` above `approvableFen`: contested lessons a person found not given, paid by the insurer. It
+    /// does not reduce what the enrollment is still owed.
+    public var addedBackFen: Money
 
     public init(
         id: Claim.ID, number: String, guardianId: Guardian.ID, enrollmentId: Enrollment.ID, institutionId: Institution.ID,
         policyId: Policy.ID, insurerId: Insurer.ID, reason: ClaimReason, claimedFen: Money, entitlementFen: Money, approvableFen: Money,
         approvedFen: Money, paidFen: Money, status: ClaimStatus, checks: [ClaimCheckRecord], decisionReason: String? = nil, eventTime: Date,
         createdAt: Date, decidedAt: Date? = nil, paidAt: Date? = nil, contestedFen: Money, defunctCaseId: DefunctCase.ID? = nil,
-        layer: String? = nil, supersededBy: Claim.ID? = nil, paidFromEscrowFen: Money = .zero
+        layer: String? = nil, supersededBy: Claim.ID? = nil, paidFromEscrowFen: Money = .zero, addedBackFen: Money = .zero
     ) {
         self.id = id
         self.number = number
@@ -94,6 +97,7 @@ public struct ClaimRecord: Codable, Sendable, Hashable {
         self.layer = layer
         self.supersededBy = supersededBy
         self.paidFromEscrowFen = paidFromEscrowFen
+        self.addedBackFen = addedBackFen
     }
 }
 

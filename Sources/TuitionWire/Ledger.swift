@@ -112,7 +112,7 @@ public struct EnrollmentRecord: Codable, Sendable, Hashable {
     public var paidFen: Money
     public var releasedFen: Money
     public var refundedFen: Money
-    /// Paid back on claims and defunct settlements, every layer.
+    /// Paid back on claims and defunct settlements out of what was owed, every layer (claims' add-backs not counted).
     public var returnedFen: Money
     /// Paid − consumed (before the defunct effective time, if any) − refunded − returned: the enrollment's position.
     public var unconsumedFen: Money

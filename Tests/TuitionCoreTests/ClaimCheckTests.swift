@@ -377,17 +377,49 @@ struct ClaimCase: Sendable, CustomTestStringConvertible {
 }
 
 @Suite struct ClaimPayoutLayerTests {
-    /// The escrow pays first, up to what it holds; the insurer the rest; the layers always add up to the payout.
+    /// The escrow pays first, up to what it holds, but never an add-back (contested lessons found not given: their
+    /// value was released, the escrow holds nothing for them); the insurer the rest; the layers always add up to the
+    /// payout, and what it returns of what was owed is the payout less the add-back.
     @Test(
         arguments: [
-            (approved: 100_000, held: 240_000, escrow: 100_000, insurer: 0),
-            (approved: 80_000, held: 60_000, escrow: 60_000, insurer: 20_000),
-            (approved: 50_000, held: 0, escrow: 0, insurer: 50_000),
-            (approved: 50_000, held: -1, escrow: 0, insurer: 50_000),
-        ] as [(approved: Int64, held: Int64, escrow: Int64, insurer: Int64)])
-    func theEscrowPaysFirstAndTheInsurerTheRest(_ row: (approved: Int64, held: Int64, escrow: Int64, insurer: Int64)) {
-        let layers = ClaimPayoutLayers(paying: Money(fen: row.approved), escrowHeld: Money(fen: row.held))
+            (approved: 100_000, approvable: 100_000, held: 240_000, escrow: 100_000, insurer: 0, addedBack: 0),
+            (approved: 80_000, approvable: 80_000, held: 60_000, escrow: 60_000, insurer: 20_000, addedBack: 0),
+            (approved: 50_000, approvable: 50_000, held: 0, escrow: 0, insurer: 50_000, addedBack: 0),
+            (approved: 50_000, approvable: 50_000, held: -1, escrow: 0, insurer: 50_000, addedBack: 0),
+            (approved: 30_000, approvable: 10_000, held: 50_000, escrow: 10_000, insurer: 20_000, addedBack: 20_000),
+            (approved: 70_000, approvable: 50_000, held: 30_000, escrow: 30_000, insurer: 40_000, addedBack: 20_000),
+            (approved: 20_000, approvable: 0, held: 50_000, escrow: 0, insurer: 20_000, addedBack: 20_000),
+        ] as [(approved: Int64, approvable: Int64, held: Int64, escrow: Int64, insurer: Int64, addedBack: Int64)])
+    func theEscrowPaysFirstAndTheInsurerTheRest(
+        _ row: (approved: Int64, approvable: Int64, held: Int64, escrow: Int64, insurer: Int64, addedBack: Int64)
+    ) {
+        let layers = ClaimPayoutLayers(
+            paying: Money(fen: row.approved), approvable: Money(fen: row.approvable), escrowHeld: Money(fen: row.held))
         #expect(layers.escrow == Money(fen: row.escrow) && layers.insurer == Money(fen: row.insurer))
+        #expect(layers.addedBack == Money(fen: row.addedBack))
         #expect(layers.escrow.fen + layers.insurer.fen == row.approved)
+        #expect(layers.owedPart.fen == row.approved - row.addedBack)
+    }
+
+    /// What earlier claims added back is contested no longer: two lessons disputed and repaid once cannot be repaid again.
+    @Test func anAddBackIsContestedOnlyOnce() {
+        let day = Date(timeIntervalSince1970: 1_780_000_000)
+        let eventTime = day.addingTimeInterval(40 * 86_400)
+        var facts = EnrollmentLedgerFacts(
+            enrollment: ClaimFixture.enrollment, institution: ClaimFixture.institution, guardian: ClaimFixture.guardian,
+            pricePerLesson: Money(fen: 10_000), lessonsBought: 10, lessonsPerWeek: 2, paid: Money(fen: 100_000),
+            paidAt: day.addingTimeInterval(-86_400),
+            lessons: [
+                LessonEntry(lessons: 3, recordedAt: day, status: .confirmed),
+                LessonEntry(lessons: 2, recordedAt: day, status: .disputed),
+            ])
+        #expect(contestedValue(of: facts, asOf: eventTime) == Money(fen: 20_000))
+        // A claim returned 10,000 of what was owed and added back 15,000 of the two disputed lessons.
+        facts.claimPayouts = Money(fen: 10_000)
+        facts.addedBack = Money(fen: 15_000)
+        #expect(entitlement(of: facts, asOf: eventTime) == Money(fen: 40_000))
+        #expect(contestedValue(of: facts, asOf: eventTime) == Money(fen: 5_000))
+        facts.addedBack = Money(fen: 20_000)
+        #expect(contestedValue(of: facts, asOf: eventTime) == .zero)
     }
 }

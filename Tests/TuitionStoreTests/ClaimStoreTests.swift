@@ -37,6 +37,19 @@ import TuitionWire
         }
     }
 
+    /// Five lessons recorded on the insured enrollment, the guardian disputing the last two.
+    static func giveThreeLessonsAndTwoDisputed(_ store: Store, _ insured: Insured) async throws {
+        let enrollments = EnrollmentRepository(store: store)
+        let (id, institution) = (insured.world.enrollment.id, insured.world.institution.id)
+        _ = try await store.transaction {
+            try await enrollments.recordLessons(id, institution: institution, lessons: 3, takenOn: insured.today, on: $0)
+        }
+        let disputed = try await store.transaction {
+            try await enrollments.recordLessons(id, institution: institution, lessons: 2, takenOn: insured.today, on: $0)
+        }
+        _ = try await enrollments.answerLesson(disputed.id, guardian: insured.world.guardian, dispute: "没有上课")
+    }
+
     static func pay(_ store: Store, _ claim: Claim.ID, insurer: Insurer.ID) async throws -> ClaimRecord {
         try await store.transaction { try await ClaimRepository(store: store).pay(claim, insurer: insurer, on: $0) }
     }
@@ -276,6 +289,71 @@ import TuitionWire
             #expect(try await Self.pay(store, onTuition.id, insurer: insured.insurer).paidFen == paid)
             #expect(try await Self.pay(store, onRisk.id, insurer: insured.insurer).status == .closed)
             #expect(try await payouts(store).map(\.0) == [paid.fen])
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
+
+    /// An approval above the approvable amount adds back contested lessons a person found not given. Their value was
+    /// released to the institution, so the insurer pays it, not the escrow, and the guardian keeps every lesson still
+    /// owed: the add-back neither shortens the enrollment nor can be claimed again.
+    @Test func anAddBackIsPaidByTheInsurerAndLeavesTheLessonsStillOwed() async throws {
+        try await TestDatabase.withStore("claimaddbackescrow") { store in
+            let (insured, policy) = try await Self.insuredWorld(store, mode: .escrow)
+            let enrollments = EnrollmentRepository(store: store)
+            let id = insured.world.enrollment.id
+            let institution = insured.world.institution.id
+            let price = insured.world.enrollment.pricePerLessonFen.fen
+            try await Self.giveThreeLessonsAndTwoDisputed(store, insured)
+            // One lesson's worth claimed; the two disputed lessons found not given and added back.
+            let claims = ClaimRepository(store: store)
+            let claim = try await Self.file(store, insured, policy: policy.id, claimed: Money(fen: price))
+            #expect(claim.status == .referred && claim.approvableFen.fen == price && claim.contestedFen.fen == 2 * price)
+            _ = try await claims.approve(claim.id, insurer: insured.insurer, amount: Money(fen: 3 * price), reason: "课时未实际提供")
+            let paid = try await Self.pay(store, claim.id, insurer: insured.insurer)
+            #expect(paid.paidFen.fen == 3 * price && paid.paidFromEscrowFen.fen == price && paid.addedBackFen.fen == 2 * price)
+            #expect(
+                try await payouts(store).map { "\($0.0) \($0.1) \($0.3)" } == [
+                    "\(price) escrow claim:\(claim.id):escrow", "\(2 * price) insurer_claims claim:\(claim.id)",
+                ])
+            let scope = Scope(Principal(id: UUID(), entity: .insurer(insured.insurer)))
+            let policyAfter = try #require(try await InsuranceRepository(store: store).policy(policy.id, scope: scope))
+            #expect(policyAfter.remainingFen.fen == policy.sumInsuredFen.fen - 2 * price)
+            // Bought 40, given 5 (two of them disputed), one returned: 34 lessons still owed, all of them in escrow.
+            let owed = insured.world.enrollment.amountFen.fen - 6 * price
+            let position = try #require(try await enrollments.enrollment(id, scope: Scope(.institution(institution)))).position
+            #expect(position.outstanding.fen == owed && position.escrowHeld.fen == owed && position.returned.fen == price)
+            // The disputed lessons are contested no longer: another claim may not add them back again.
+            let again = try await Self.file(store, insured, policy: policy.id, claimed: Money(fen: price))
+            #expect(again.status == .referred && again.contestedFen == .zero)
+            _ = try await claims.reject(again.id, insurer: insured.insurer, reason: "已赔付")
+            let refund = try await store.transaction {
+                try await enrollments.refund(id, institution: institution, lessons: nil, reason: "家长要求退费", on: $0)
+            }
+            #expect(refund.amountFen.fen == owed)
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+            #expect(try await LedgerLogReconciliation(store: store).breaches() == [])
+        }
+    }
+
+    /// An add-back above what is still owed never drives the enrollment's unconsumed tuition below zero: the
+    /// entitlement's part returns what was owed, the add-back is paid on top.
+    @Test func anAddBackAboveWhatIsOwedLeavesNothingNegative() async throws {
+        try await TestDatabase.withStore("claimaddbackowed") { store in
+            let (insured, policy) = try await Self.insuredWorld(store)
+            let enrollments = EnrollmentRepository(store: store)
+            let id = insured.world.enrollment.id
+            let institution = insured.world.institution.id
+            let price = insured.world.enrollment.pricePerLessonFen.fen
+            try await Self.giveThreeLessonsAndTwoDisputed(store, insured)
+            let owed = insured.world.enrollment.amountFen.fen - 5 * price
+            let claims = ClaimRepository(store: store)
+            let claim = try await Self.file(store, insured, policy: policy.id, claimed: Money(fen: owed + 2 * price))
+            #expect(claim.approvableFen.fen == owed && claim.contestedFen.fen == 2 * price)
+            _ = try await claims.approve(claim.id, insurer: insured.insurer, amount: Money(fen: owed + 2 * price), reason: "课时未实际提供")
+            let paid = try await Self.pay(store, claim.id, insurer: insured.insurer)
+            #expect(paid.status == .paid && paid.addedBackFen.fen == 2 * price)
+            let position = try #require(try await enrollments.enrollment(id, scope: Scope(.institution(institution)))).position
+            #expect(position.outstanding == .zero && position.returned.fen == owed)
             #expect(try await InvariantAudit(store: store).breaches() == [])
         }
     }

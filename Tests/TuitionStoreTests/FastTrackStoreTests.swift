@@ -215,7 +215,7 @@ import TuitionWire
                     WaterfallEnrollment(
                         id: id, entitlement: assessment.entitlement, escrowHeld: Money(fen: escrowHeld),
                         tuitionPolicyRemaining: tuitionPolicyCover(tuition, at: scenario.effectiveAt),
-                        unconsumed: unconsumedTuition(of: facts, asOf: scenario.effectiveAt),
+                        unconsumed: Money(fen: unconsumedTuition(of: facts, asOf: scenario.effectiveAt).fen + facts.addedBack.fen),
                         riskPolicyPaid: try await paid(store, on: risk?.id, for: id)))
             }
         }

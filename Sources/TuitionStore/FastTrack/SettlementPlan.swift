@@ -48,7 +48,7 @@ enum SettlementPlan {
     static let sql =
         "WITH "
         + [
-            consumedLessons, tuitionCover, riskPaid, facts, entitled, reserveSplit, afterReserve, riskSplit, planned, returns,
+            consumedLessons, tuitionCover, riskPaid, addedBack, facts, entitled, reserveSplit, afterReserve, riskSplit, planned, returns,
             returnSplit,
         ]
         .joined(separator: ",\n") + "\n" + insertSettlements
@@ -84,23 +84,34 @@ enum SettlementPlan {
             GROUP BY enrollment_id)
         """
 
+    /// What guardians' claims added back on each enrollment before the mark: contested lessons a person found not given
+    /// (sql/0039), contested no longer.
+    private static let addedBack = """
+        added_back AS (
+            SELECT enrollment_id, sum(added_back_fen)::bigint AS fen FROM claims
+            WHERE institution_id = \(institution) AND status = 'paid' AND added_back_fen > 0
+            GROUP BY enrollment_id)
+        """
+
     /// The enrollment's position (the view `enrollment_positions`, the one definition) and its checks. Its unconsumed
-    /// tuition is the entitlement with earlier claim payouts (`returned_fen`) added back: what the risk-control
-    /// policy's covered share is a share of.
+    /// tuition is the entitlement with earlier claim payouts (`returned_fen`) and add-backs counted back in: what the
+    /// risk-control policy's covered share is a share of (`RiskShareTerms.cap`).
     private static let facts = """
         facts AS (
             SELECT p.enrollment_id AS id, p.institution_id, p.guardian_id, p.escrow_held_fen AS escrow_held,
-                p.entitlement_fen AS entitled, p.entitlement_fen + p.returned_fen AS unconsumed, coalesce(rp.paid, 0) AS risk_paid,
+                p.entitlement_fen AS entitled, p.entitlement_fen + p.returned_fen + coalesce(ab.fen, 0) AS unconsumed,
+                coalesce(rp.paid, 0) AS risk_paid,
                 p.return_due_fen AS return_due, p.price_per_lesson_fen AS price,
                 7 * coalesce(l.recent, 0) > 60 * c.lessons_per_week AS spike,
                 coalesce(l.disputed_lessons, 0) > 0 AS disputed,
                 coalesce(l.disputed_lessons, 0) AS disputed_lessons, coalesce(l.recent_undisputed, 0) AS recent_undisputed,
-                tp.id AS tuition_policy_id, coalesce(tp.remaining_fen, 0) AS tuition_cover
+                tp.id AS tuition_policy_id, coalesce(tp.remaining_fen, 0) AS tuition_cover, coalesce(ab.fen, 0) AS added_back
             FROM enrollment_positions p
             JOIN courses c ON c.id = p.course_id
             LEFT JOIN consumed l ON l.enrollment_id = p.enrollment_id
             LEFT JOIN tuition_cover tp ON tp.enrollment_id = p.enrollment_id
             LEFT JOIN risk_paid rp ON rp.enrollment_id = p.enrollment_id
+            LEFT JOIN added_back ab ON ab.enrollment_id = p.enrollment_id
             WHERE p.institution_id = \(institution))
         """
 
@@ -128,7 +139,7 @@ enum SettlementPlan {
 
     /// Layer 4: the enrollment's tuition policy, up to what is left. And what a person may add back to a referred
     /// settlement (`contestedValue`: the disputed lessons' value, and the burst's undisputed ones when there is a
-    /// burst), of which the risk-control policy pays its covered share (`RiskShareTerms.cap`), the tuition policy the rest.
+    /// burst, less what earlier claims added back), of which the risk-control policy pays its covered share (`RiskShareTerms.cap`), the tuition policy the rest.
     private static let planned = """
         planned AS (
             SELECT x.*, CASE WHEN x.risk_part > 0 THEN least(x.contested,
@@ -138,7 +149,8 @@ enum SettlementPlan {
                 SELECT ar.*, rs.part AS risk_part,
                     least(ar.entitled - ar.escrow_part - ar.reserve_part - rs.part, ar.tuition_cover) AS tuition_part,
                     CASE WHEN ar.spike OR ar.disputed
-                        THEN ar.price * (ar.disputed_lessons + CASE WHEN ar.spike THEN ar.recent_undisputed ELSE 0 END)
+                        THEN greatest(0, ar.price * (ar.disputed_lessons + CASE WHEN ar.spike THEN ar.recent_undisputed ELSE 0 END)
+                            - ar.added_back)
                         ELSE 0 END AS contested
                 FROM after_reserve ar JOIN risk_split rs ON rs.id = ar.id) x)
         """

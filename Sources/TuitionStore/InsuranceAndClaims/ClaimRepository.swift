@@ -17,7 +17,7 @@ extension ClaimRecord {
         cl.id, cl.number, cl.guardian_id, cl.enrollment_id, cl.institution_id, cl.policy_id, cl.insurer_id, cl.reason,
         cl.claimed_fen, cl.entitlement_fen, cl.approvable_fen, cl.approved_fen, cl.paid_fen, cl.status, cl.checks::text,
         cl.decision_reason, cl.event_time, cl.created_at, cl.decided_at, cl.paid_at, cl.contested_fen, cl.defunct_case_id,
-        cl.layer, cl.superseded_by, cl.escrow_paid_fen
+        cl.layer, cl.superseded_by, cl.escrow_paid_fen, cl.added_back_fen
         """
 
     init(row: PostgresRow) throws {
@@ -48,7 +48,8 @@ extension ClaimRecord {
             defunctCaseId: cell(21, UUID?.self).map(DefunctCase.ID.init),
             layer: cell(22, String?.self),
             supersededBy: cell(23, UUID?.self).map(Claim.ID.init),
-            paidFromEscrowFen: Money(fen: cell(24)))
+            paidFromEscrowFen: Money(fen: cell(24)),
+            addedBackFen: Money(fen: cell(25)))
     }
 }
 
@@ -164,11 +165,14 @@ public struct ClaimRepository: Sendable {
     func ledgerFacts(of enrollment: EnrollmentRecord, on connection: PostgresConnection) async throws -> EnrollmentLedgerFacts {
         let rows = try await connection.query(
             """
-            SELECT c.lessons_per_week FROM courses c WHERE c.id = \(enrollment.courseId.uuid)
+            SELECT c.lessons_per_week,
+                (SELECT coalesce(sum(cl.added_back_fen), 0)::bigint FROM claims cl
+                 WHERE cl.enrollment_id = \(enrollment.id.uuid) AND cl.status = 'paid')
+            FROM courses c WHERE c.id = \(enrollment.courseId.uuid)
             """, logger: logger)
-        var found: Int?
-        for try await row in rows.decode(Int.self) { found = row }
-        guard let lessonsPerWeek = found else { throw CorruptRow(value: "enrollment \(enrollment.id) has no course") }
+        var found: (Int, Int64)?
+        for try await row in rows.decode((Int, Int64).self) { found = row }
+        guard let (lessonsPerWeek, addedBack) = found else { throw CorruptRow(value: "enrollment \(enrollment.id) has no course") }
         var lessons: [LessonEntry] = []
         for try await (count, recordedAt, status) in try await connection.query(
             "SELECT lessons, recorded_at, status FROM lessons WHERE enrollment_id = \(enrollment.id.uuid) ORDER BY id", logger: logger
@@ -179,7 +183,7 @@ public struct ClaimRepository: Sendable {
             enrollment: enrollment.id, institution: enrollment.institutionId, guardian: enrollment.guardianId,
             pricePerLesson: enrollment.pricePerLessonFen, lessonsBought: enrollment.lessonsBought, lessonsPerWeek: lessonsPerWeek,
             paid: enrollment.paidFen, paidAt: enrollment.paidAt, refunded: enrollment.refundedFen, claimPayouts: enrollment.returnedFen,
-            lessons: lessons)
+            addedBack: Money(fen: addedBack), lessons: lessons)
     }
 
     /// For a risk-control policy, its product's covered share and what the policy has paid on the enrollment so far, by
@@ -306,7 +310,9 @@ public struct ClaimRepository: Sendable {
         // file nothing more, and the case counts the rest of its layer as uncovered. Any other claim could never be
         // paid, so it is closed with the reason rather than left approved for ever; its guardian may file again for
         // what is left.
-        if ClaimPayoutLayers(paying: claim.approvedFen, escrowHeld: escrowHeld).insurer > policy.remainingFen {
+        if ClaimPayoutLayers(paying: claim.approvedFen, approvable: claim.approvableFen, escrowHeld: escrowHeld).insurer
+            > policy.remainingFen
+        {
             guard claim.defunctCaseId != nil, policy.remainingFen.isPositive else {
                 let reason = policy.remainingFen.isPositive ? "policy_remaining_below_approval" : "policy_exhausted"
                 return try await close(claim, reason: reason, at: now, on: connection)
@@ -318,11 +324,11 @@ public struct ClaimRepository: Sendable {
         // Refunds, lessons or another claim's payout since the approval may leave less owed than it grants. A guardian's
         // claim is then closed with the reason (it could never be paid, and an approved claim would block filing again on
         // this policy for what is still owed); a case's claim is refused, its figures left for a person to look at.
-        guard try await withinCeiling(claim, paying: amount, of: enrollment, policy: policy, at: now, on: connection) else {
+        let layers = ClaimPayoutLayers(paying: amount, approvable: claim.approvableFen, escrowHeld: escrowHeld)
+        guard try await withinCeiling(claim, paying: layers, of: enrollment, policy: policy, at: now, on: connection) else {
             guard claim.defunctCaseId == nil else { throw Rejection.payoutExceedsEntitlement }
             return try await close(claim, reason: "entitlement_below_approval", at: now, on: connection)
         }
-        let layers = ClaimPayoutLayers(paying: amount, escrowHeld: escrowHeld)
         let transfers = ClaimPayoutTransfers(
             escrow: try await postPayout(layers.escrow, from: .escrow, key: "claim:\(claim.id):escrow", of: claim, at: now, on: connection),
             insurer: try await postPayout(
@@ -370,31 +376,28 @@ public struct ClaimRepository: Sendable {
             on: connection)
     }
 
-    /// The enrollment's position bounds a payout: refunds and other claims' payouts since the approval count, so two
-    /// claims on the same enrollment (a tuition and a risk policy, or the fast-track's) never repay it twice. Lessons
-    /// count up to now, or up to the defunct time for a defunct institution. An approval above the approvable amount
-    /// adds back the contested lessons a person found not given, as far as their value is still owed now
-    /// (`contestedValue` of today's facts: what other claims' payouts already returned is no longer owed; the approval
-    /// itself was bounded by this claim's own contested figure). A risk-control policy pays at most what its covered
-    /// share of the enrollment leaves (`RiskShareTerms`), counting what it paid before.
+    /// The enrollment's position bounds a payout, part by part: what it returns of what was owed is at most what is
+    /// owed now (refunds and other claims' payouts since the approval count, so two claims on the same enrollment — a
+    /// tuition and a risk policy, or the fast-track's — never repay it twice), and what it adds back at most the value of
+    /// the contested lessons still contested now (`contestedValue` of today's facts: what earlier claims added back is
+    /// no longer). Lessons count up to now, or up to the defunct time for a defunct institution. A risk-control policy
+    /// pays at most what its covered share of the enrollment leaves (`RiskShareTerms`), counting what it paid before.
     private func withinCeiling(
-        _ claim: ClaimRecord, paying amount: Money, of enrollment: EnrollmentRecord, policy: PolicyRecord, at now: Date,
+        _ claim: ClaimRecord, paying layers: ClaimPayoutLayers, of enrollment: EnrollmentRecord, policy: PolicyRecord, at now: Date,
         on connection: PostgresConnection
     ) async throws -> Bool {
         let facts = try await ledgerFacts(of: enrollment, on: connection)
         let asOf = claim.reason == .institutionDefunct ? claim.eventTime : now
-        let stillContested = amount > claim.approvableFen ? contestedValue(of: facts, asOf: asOf) : .zero
-        let ceiling: Money
-        if let riskShare = try await riskShareTerms(of: policy, on: enrollment, on: connection) {
-            ceiling = riskShare.cap(of: facts, asOf: asOf, addedBack: stillContested)
-        } else {
-            ceiling = Money(fen: entitlement(of: facts, asOf: asOf).fen + stillContested.fen)
-        }
-        return amount <= ceiling
+        let stillContested = layers.addedBack.isPositive ? contestedValue(of: facts, asOf: asOf) : .zero
+        guard layers.owedPart <= entitlement(of: facts, asOf: asOf), layers.addedBack <= stillContested else { return false }
+        guard let riskShare = try await riskShareTerms(of: policy, on: enrollment, on: connection) else { return true }
+        // The policy's covered share of the contested lessons found not given, as the claim's contested figure took it.
+        return try layers.escrow.plus(layers.insurer) <= riskShare.cap(of: facts, asOf: asOf, addedBack: stillContested)
     }
 
     /// Marks a claim paid by its layers' transfers, its approval in full: the policy's remaining sum goes down by the
-    /// insurer's part, the enrollment's returned total up by the whole and its escrow-returned total by the escrow's part.
+    /// insurer's part, the enrollment's returned total up by what the payout returns of what was owed (not the add-back)
+    /// and its escrow-returned total by the escrow's part; the claim records its add-back.
     private func markPaid(
         _ claim: ClaimRecord, layers: ClaimPayoutLayers, transfers: ClaimPayoutTransfers, at now: Date, on connection: PostgresConnection
     ) async throws -> ClaimRecord {
@@ -405,10 +408,11 @@ public struct ClaimRepository: Sendable {
                 WITH reduced AS (
                     UPDATE policies SET remaining_fen = remaining_fen - \(layers.insurer.fen) WHERE id = \(claim.policyId.uuid)),
                 counted AS (
-                    UPDATE enrollments SET returned_fen = returned_fen + \(amount.fen),
+                    UPDATE enrollments SET returned_fen = returned_fen + \(layers.owedPart.fen),
                         escrow_returned_fen = escrow_returned_fen + \(layers.escrow.fen)
                     WHERE id = \(claim.enrollmentId.uuid))
                 UPDATE claims AS cl SET status = 'paid', paid_fen = \(amount.fen), escrow_paid_fen = \(layers.escrow.fen),
+                    added_back_fen = \(layers.addedBack.fen),
                     paid_at = \(now), payout_transfer_id = \(transfers.insurer), escrow_transfer_id = \(transfers.escrow)
                 WHERE cl.id = \(claim.id.uuid) RETURNING \(unescaped: ClaimRecord.columns)
                 """, logger: logger)

@@ -51,8 +51,11 @@ public struct InvariantAudit: Sendable {
                 FROM transfers t JOIN accounts d ON d.id = t.debit_account_id WHERE t.enrollment_id = e.id) t ON true
             LEFT JOIN LATERAL (SELECT coalesce(sum(lessons), 0) AS lessons FROM lessons WHERE enrollment_id = e.id) l ON true
             LEFT JOIN LATERAL (SELECT coalesce(sum(lessons), 0) AS lessons FROM refunds WHERE enrollment_id = e.id) r ON true
+            -- Claims' add-backs are paid out but return nothing the enrollment was owed (sql/0039).
+            LEFT JOIN LATERAL (
+                SELECT coalesce(sum(added_back_fen), 0) AS fen FROM claims WHERE enrollment_id = e.id AND status = 'paid') ab ON true
             WHERE t.paid <> e.paid_fen OR t.released <> e.released_fen OR t.refunded <> e.refunded_fen
-               OR t.returned <> e.returned_fen OR t.escrow_returned <> e.escrow_returned_fen
+               OR t.returned - ab.fen <> e.returned_fen OR t.escrow_returned <> e.escrow_returned_fen
                OR t.paid_at IS DISTINCT FROM e.paid_at
                OR l.lessons <> e.lessons_consumed OR r.lessons <> e.lessons_refunded
             """
@@ -69,6 +72,7 @@ public struct InvariantAudit: Sendable {
                        coalesce(sum(t.amount_fen) FILTER (WHERE t.kind = 'payment'), 0)
                          - coalesce(sum(t.amount_fen) FILTER (WHERE t.kind = 'refund'), 0)
                          - coalesce(sum(t.amount_fen) FILTER (WHERE t.kind = 'payout'), 0)
+                         + (SELECT coalesce(sum(added_back_fen), 0) FROM claims WHERE enrollment_id = e.id AND status = 'paid')
                          - (SELECT coalesce(sum(value_fen), 0) FROM lessons WHERE enrollment_id = e.id) AS unconsumed
                 FROM transfers t JOIN accounts d ON d.id = t.debit_account_id JOIN accounts c ON c.id = t.credit_account_id
                 WHERE t.enrollment_id = e.id) x
