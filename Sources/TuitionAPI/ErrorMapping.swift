@@ -22,6 +22,10 @@ extension KeyedRequestRefusal: APIFailureConvertible {
     }
 }
 
+extension TokenNoLongerLive: APIFailureConvertible {
+    var failure: APIFailure { .unauthenticated }
+}
+
 extension LogQueryError: APIFailureConvertible {
     var failure: APIFailure {
         switch self {

@@ -32,13 +32,14 @@ struct TokenController {
         v1.post("tokens/:id/rotation", use: rotate)
     }
 
-    /// The caller's own token, and for a regulator every token of its district (never the tokens themselves).
+    /// Every token of the caller's own entity, and for a regulator every token of its district (never the tokens
+    /// themselves).
     func tokens(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.principal()
         return try JSON.response(PageBody(try await services.principals.tokens(visibleTo: principal, page: try request.pageRequest())))
     }
 
-    /// The holder revokes its own token; the regulator any token of its district. Anyone else's is 404.
+    /// A holder revokes any token of its own entity; the regulator any token of its district. Anyone else's is 404.
     func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.principal()
         _ = try await services.principals.revoke(try context.parameters.principalID(), by: principal).orNotFound()

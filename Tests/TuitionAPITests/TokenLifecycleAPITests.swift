@@ -209,6 +209,47 @@ import TuitionTestSupport
         }
     }
 
+    /// A stolen token is revoked with another token of the same entity (before, only the token itself or a district's
+    /// regulator could, and insurers and guardians have no district); a defunct or blacklisted institution gets no new
+    /// token by rotation either; and a token ended by another process while its holder is still cached mints nothing.
+    @Test func anEntityRevokesItsOwnTokensAndNoTokenComesOfAClosedInstitutionOrAnEndedToken() async throws {
+        try await API.run("tokenentity") { api, _ in
+            let cast = try await Cast.make(api)
+            func me(_ token: String) async throws -> Reply { try await api.call(.get, "/v1/me", token: token) }
+            let stolenID = try await me(cast.insurer).string("principalId")
+            let insurerID = try await me(cast.insurer).string("entityId")
+            let second = try await api.token(for: .insurer(.init(try #require(UUID(uuidString: insurerID)))))
+            let listed = try await api.call(.get, "/v1/tokens", token: second)
+            #expect(listed.status == .ok && listed.body.contains(stolenID), "\(listed.body)")
+            #expect(try await api.call(.delete, "/v1/tokens/\(stolenID)", token: second).status == .noContent)
+            #expect(try await me(cast.insurer).status == .unauthorized)
+            // Another insurer's token is still not found.
+            let otherInsurer = try await PartyRepository(store: api.store).createInsurer(name: "平安财险宁波分公司")
+            let other = try await api.token(for: .insurer(otherInsurer))
+            let secondID = try await me(second).string("principalId")
+            #expect(try await api.call(.delete, "/v1/tokens/\(secondID)", token: other).status == .notFound)
+            #expect(try await me(second).status == .ok)
+
+            // The regulator cannot renew a defunct institution's access by rotating its token.
+            let institutionID = cast.institutionPrincipal.uuidString.lowercased()
+            _ = try await DefunctRepository(store: api.store).mark(
+                cast.world.institution.id, district: cast.world.district.value, effectiveAt: nil, reason: "停业")
+            let rotated = try await api.call(.post, "/v1/tokens/\(institutionID)/rotation", token: cast.regulator)
+            #expect(rotated.status == .conflict && rotated.code == "institution_defunct", "\(rotated.body)")
+            #expect(try await me(cast.institution).status == .ok)
+
+            // Revoked by another process a moment ago, the regulator's token is still cached here: it mints nothing.
+            let regulatorID = try await me(cast.regulator).string("principalId")
+            let world = try await World.make(api.store, district: cast.world.district.value)
+            try await api.store.query("UPDATE principals SET revoked_at = now() WHERE id = \(try #require(UUID(uuidString: regulatorID)))")
+            let issued = try await api.call(.post, "/v1/institutions/\(world.institution.id)/tokens", token: cast.regulator)
+            #expect(issued.status == .unauthorized && issued.code == "unauthenticated", "\(issued.body)")
+            let count = try await api.store.query(
+                "SELECT count(*)::int FROM principals WHERE institution_id = \(world.institution.id.uuid)")
+            for try await n in count.decode(Int.self) { #expect(n == 0) }
+        }
+    }
+
     @Test func theCacheForgetsEveryHolderWhenAuthorityChangesAndNeverOutlivesAToken() async throws {
         let clock = TestClock()
         try await API.run("tokencacheforget", clock: clock) { api, _ in

@@ -37,6 +37,27 @@ public struct TokenHolder: Sendable, Hashable {
     public let institutionStatus: InstitutionStatus?
 }
 
+/// A request that changes tokens came with a token that is no longer live (revoked, expired, or its institution
+/// blacklisted), though a holder cache still knew it.
+public struct TokenNoLongerLive: Error, Sendable {}
+
+/// The entity whose tokens a principal manages, one column per kind (nil for the others, which then match nothing).
+private struct TokenOwner {
+    var district: String?
+    var institution: UUID?
+    var guardian: UUID?
+    var insurer: UUID?
+
+    init(_ principal: Principal) {
+        switch principal.entity {
+        case .regulator(let code): district = code.value
+        case .institution(let id): institution = id.uuid
+        case .guardian(let id): guardian = id.uuid
+        case .insurer(let id): insurer = id.uuid
+        }
+    }
+}
+
 /// Bearer tokens: random, shown once, stored only as their SHA-256. A token lives `lifetime` (90 days unless
 /// configured), until revoked by its holder or the regulator, or until its institution is blacklisted.
 public struct PrincipalRepository: Sendable {
@@ -128,24 +149,65 @@ public struct PrincipalRepository: Sendable {
         return nil
     }
 
-    /// Who may manage a token: its holder, or the regulator of the district it belongs to (a regulator's token of that
-    /// district, or a token of an institution registered there).
+    /// Who may manage a token: a holder of a token of the same entity (any token of the same institution, guardian or
+    /// insurer: one lost or stolen is revoked with another), or the regulator of the district it belongs to (a
+    /// regulator's token of that district, or a token of an institution registered there).
     func manageable(_ id: UUID, by principal: Principal, on connection: PostgresConnection) async throws -> TokenRecord? {
-        let district: String? = if case .regulator(let code) = principal.entity { code.value } else { nil }
+        let owner = TokenOwner(principal)
         let rows = try await connection.query(
             """
             SELECT \(unescaped: TokenRecord.columns) FROM principals p LEFT JOIN institutions i ON i.id = p.institution_id
-            WHERE p.id = \(id) AND (p.id = \(principal.id) OR p.district_code = \(district) OR i.district_code = \(district))
+            WHERE p.id = \(id) AND (p.id = \(principal.id) OR p.institution_id = \(owner.institution)
+                OR p.guardian_id = \(owner.guardian) OR p.insurer_id = \(owner.insurer)
+                OR p.district_code = \(owner.district) OR i.district_code = \(owner.district))
             FOR UPDATE OF p
             """, logger: store.logger)
         for try await row in rows { return try TokenRecord(row: row) }
         return nil
     }
 
-    /// Revokes a token its holder or its district's regulator names; nil when `principal` may not see it.
-    /// Revoking a revoked token changes nothing.
+    /// The caller of a request that changes tokens, checked live inside its transaction: the holder cache may still
+    /// hold, for a few seconds, a token another instance of the service revoked, and no new token comes of such a one.
+    private func requireLive(_ caller: Principal, on connection: PostgresConnection) async throws {
+        let rows = try await connection.query(
+            """
+            SELECT 1 FROM principals p LEFT JOIN institutions i ON i.id = p.institution_id
+            WHERE p.id = \(caller.id) AND p.revoked_at IS NULL AND p.expires_at > \(store.dependencies.now())
+              AND i.status IS DISTINCT FROM 'blacklisted'
+            FOR SHARE OF p
+            """, logger: store.logger)
+        for try await _ in rows { return }
+        throw TokenNoLongerLive()
+    }
+
+    /// A blacklisted institution gets no new token (blacklisting revoked all of them), nor does a defunct one, which
+    /// writes nothing more (and may have been blacklisted before its mark: the status no longer says). The institution's
+    /// row is held until the transaction ends, so neither can happen in between.
+    private func refuseClosedInstitution(_ entity: PrincipalEntity, on connection: PostgresConnection) async throws {
+        guard case .institution(let id) = entity else { return }
+        let rows = try await connection.query(
+            "SELECT status FROM institutions WHERE id = \(id.uuid) FOR SHARE", logger: store.logger)
+        for try await status in rows.decode(String.self) {
+            if status == InstitutionStatus.blacklisted.rawValue { throw Rejection.institutionIsBlacklisted }
+            if status == InstitutionStatus.defunct.rawValue { throw Rejection.institutionDefunct }
+        }
+    }
+
+    /// A new token for `entity` (an institution's, issued by its regulator), once the caller's own token is found live
+    /// and the institution neither blacklisted nor defunct.
+    public func issue(for entity: PrincipalEntity, label: String, by caller: Principal) async throws -> IssuedToken {
+        try await store.transaction { connection in
+            try await requireLive(caller, on: connection)
+            try await refuseClosedInstitution(entity, on: connection)
+            return try await issue(for: entity, label: label, on: connection)
+        }
+    }
+
+    /// Revokes a token its holder, another holder of the same entity or its district's regulator names; nil when
+    /// `principal` may not see it. Revoking a revoked token changes nothing.
     public func revoke(_ id: UUID, by principal: Principal) async throws -> TokenRecord? {
         try await store.transactionChangingAuthority { connection in
+            try await requireLive(principal, on: connection)
             guard var token = try await manageable(id, by: principal, on: connection) else { return nil }
             if token.revokedAt == nil {
                 let now = store.dependencies.now()
@@ -157,25 +219,29 @@ public struct PrincipalRepository: Sendable {
     }
 
     /// Replaces a live token with a new one for the same entity, in one transaction: the old token stops working the
-    /// moment the new one exists. Nil when `principal` may not see it or it is no longer live.
+    /// moment the new one exists. Nil when `principal` may not see it or it is no longer live; refused, as issuing
+    /// is, for a blacklisted or defunct institution.
     public func rotate(_ id: UUID, by principal: Principal) async throws -> IssuedToken? {
         try await store.transactionChangingAuthority { connection in
+            try await requireLive(principal, on: connection)
             let now = store.dependencies.now()
             guard let old = try await manageable(id, by: principal, on: connection), old.revokedAt == nil, old.expiresAt > now,
                 let entity = PrincipalEntity(role: old.role, entityId: old.entityId)
             else { return nil }
+            try await refuseClosedInstitution(entity, on: connection)
             try await connection.query("UPDATE principals SET revoked_at = \(now) WHERE id = \(id)", logger: store.logger)
             return try await issue(for: entity, label: "rotated from \(id.uuidString.lowercased())", on: connection)
         }
     }
 
-    /// The tokens `principal` may manage: its own, and for a regulator every token of its district.
+    /// The tokens `principal` may manage (`manageable`): its entity's, and for a regulator every token of its district.
     public func tokens(visibleTo principal: Principal, page: PageRequest) async throws -> Page<TokenRecord> {
-        let district: String? = if case .regulator(let code) = principal.entity { code.value } else { nil }
+        let owner = TokenOwner(principal)
         let rows = try await store.query(
             """
             SELECT \(unescaped: TokenRecord.columns) FROM principals p LEFT JOIN institutions i ON i.id = p.institution_id
-            WHERE (p.id = \(principal.id) OR p.district_code = \(district) OR i.district_code = \(district))
+            WHERE (p.id = \(principal.id) OR p.institution_id = \(owner.institution) OR p.guardian_id = \(owner.guardian)
+                OR p.insurer_id = \(owner.insurer) OR p.district_code = \(owner.district) OR i.district_code = \(owner.district))
               AND p.id > \(page.afterOrFloor)
             ORDER BY p.id LIMIT \(page.limit + 1)
             """)
