@@ -119,6 +119,7 @@ let package = Package(
             dependencies: [
                 "TuitionCore", "TuitionWire", "TuitionStore", "TuitionUseCases", "TuitionAPI", "TuitionTestSupport", "EvidenceLog",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
             ]
         ),
         .testTarget(name: "QRImageTests", dependencies: ["QRImage", "TuitionTestSupport"]),

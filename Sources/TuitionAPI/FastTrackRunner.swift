@@ -9,22 +9,29 @@ import TuitionStore
 /// crash, an error or a shutdown mid-way), which pays nothing twice.
 ///
 /// A case runs at most once at a time in this process: the sweep skips a case already running here (the run its mark
-/// started fills the background pool with its chunk workers; a second run beside it would only wait on it). A case
-/// that fails (a plan error, a statement timeout, a full disk) is logged as an error, counted in
-/// `tuitionguard_fast_track_case_failures_total`, and run again only after a back-off of its own, doubling per
-/// consecutive failure; a sweep in which a case failed throws, so the supervised service counts a restart and backs off.
+/// started fills the background pool with its chunk workers; a second run beside it would only wait on it). Every run
+/// has a deadline, the one its mark started too: a run stuck on a query the database will never answer is abandoned
+/// (its connection closed, `AbandonedConnection`) and the case left to the next sweep, which would otherwise skip it
+/// for ever. A case that fails (a plan error, a statement timeout, a full disk, an overrun deadline) is logged as an
+/// error, counted in `tuitionguard_fast_track_case_failures_total`, and run again only after a back-off of its own,
+/// doubling per consecutive failure; one the database's absence interrupted (a lost connection, a restart) is logged
+/// and left to the next sweep with no back-off of its own. A sweep in which a case failed throws, so the supervised
+/// service counts a restart and backs off.
 struct FastTrackRunner: Sendable {
     let unfinishedCases: @Sendable () async throws -> [DefunctCase.ID]
     let runCase: @Sendable (DefunctCase.ID) async throws -> Void
     let background: BackgroundTasks
     let cases: FastTrackCaseStates
     let caseBackoff: Backoff
+    let caseDeadline: Duration
     let now: @Sendable () -> ContinuousClock.Instant
     let failures: Counter
     let logger: Logger
 
     /// Every 10 s sweep tries a failing case again at first, then every 20 s, 40 s … at most every 10 minutes.
     static let defaultCaseBackoff = Backoff(first: .seconds(10), maximum: .seconds(600))
+    /// As long as the sweep's batch deadline: a province-sized case is planned and paid well within it.
+    static let defaultCaseDeadline: Duration = .seconds(600)
 
     init(store: Store, background: BackgroundTasks, logger: Logger, factory: any MetricsFactory) {
         let job = FastTrackJob(store: store)
@@ -45,7 +52,7 @@ struct FastTrackRunner: Sendable {
     /// The runner over `unfinishedCases` and `runCase` as given (tests pass their own).
     init(
         background: BackgroundTasks, logger: Logger, factory: any MetricsFactory, caseBackoff: Backoff = defaultCaseBackoff,
-        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
+        caseDeadline: Duration = defaultCaseDeadline, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
         unfinishedCases: @escaping @Sendable () async throws -> [DefunctCase.ID],
         runCase: @escaping @Sendable (DefunctCase.ID) async throws -> Void
     ) {
@@ -54,6 +61,7 @@ struct FastTrackRunner: Sendable {
         self.background = background
         self.cases = FastTrackCaseStates()
         self.caseBackoff = caseBackoff
+        self.caseDeadline = caseDeadline
         self.now = now
         self.failures = Counter(label: "tuitionguard_fast_track_case_failures_total", factory: factory)
         self.logger = logger
@@ -79,13 +87,21 @@ struct FastTrackRunner: Sendable {
     /// start resumes it.
     private func runBegun(_ id: DefunctCase.ID) async -> Bool {
         do {
-            try await runCase(id)
+            let runCase = runCase
+            try await withDeadline(caseDeadline) { try await runCase(id) }
             cases.end(id)
             return true
         } catch {
             if Task.isCancelled {
                 cases.end(id)
                 return true
+            }
+            if DatabaseAvailability.isTransient(error), !(error is DeadlineExceeded) {
+                cases.end(id)
+                logger.warning(
+                    "fast-track case interrupted by the database; the next sweep resumes it",
+                    metadata: ["case": "\(id)", "error": "\(String(reflecting: error))"])
+                return false
             }
             let (consecutive, retryAfter) = cases.endFailed(id, at: now(), backoff: caseBackoff)
             failures.increment()

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import Testing
 import TuitionCore
+import _ConnectionPoolModule
 
 @testable import TuitionAPI
 
@@ -103,5 +104,51 @@ private func newCase() -> DefunctCase.ID { DefunctCase.ID(UUID()) }
         await #expect(throws: FastTrackCasesFailed.self) { try await sweep.runBatch() }
         #expect(runs.count(failing) == 3)
         #expect(failuresCounted() == "tuitionguard_fast_track_case_failures_total 3")
+    }
+
+    /// A run its mark started that hangs (a query the database will never answer ignores cancellation) is abandoned at
+    /// its deadline like any other: the case is not left running in this process for ever, skipped by every sweep.
+    @Test func aMarkedCaseThatHangsIsAbandonedAtItsDeadlineAndTheSweepTakesItUp() async throws {
+        let background = BackgroundTasks(logger: Logger(label: "fast-track"))
+        let marked = newCase()
+        let runs = CaseRuns()
+        let clock = ManualClock()
+        let runner = FastTrackRunner(
+            background: background, logger: Logger(label: "fast-track"), factory: Telemetry().factory,
+            caseBackoff: Backoff(first: .seconds(10), maximum: .seconds(40)), caseDeadline: .milliseconds(200), now: clock.now,
+            unfinishedCases: { [marked] },
+            runCase: { id in
+                runs.record(id)
+                if runs.count(id) == 1 { await withUnsafeContinuation { (_: UnsafeContinuation<Void, Never>) in } }
+            })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await background.run() }
+            runner.start(marked)
+            await background.settled()
+            #expect(runs.count(marked) == 1)
+            clock.advance(by: .seconds(10))
+            try await runner.sweep()
+            #expect(runs.count(marked) == 2, "the sweep skipped a case whose run hung")
+            group.cancelAll()
+        }
+    }
+
+    /// A case the database's absence interrupted is resumed by the next sweep, not backed off as if it were at fault.
+    @Test func aCaseInterruptedByTheDatabaseIsNotBackedOff() async throws {
+        let interrupted = newCase()
+        let runs = CaseRuns()
+        let telemetry = Telemetry()
+        let runner = FastTrackRunner(
+            background: BackgroundTasks(logger: Logger(label: "fast-track")), logger: Logger(label: "fast-track"),
+            factory: telemetry.factory, unfinishedCases: { [interrupted] },
+            runCase: { id in
+                runs.record(id)
+                if runs.count(id) == 1 { throw ConnectionPoolError.requestCancelled }
+            })
+        await #expect(throws: FastTrackCasesFailed.self) { try await runner.sweep() }
+        try await runner.sweep()
+        #expect(runs.count(interrupted) == 2)
+        let metrics = String(decoding: telemetry.registry.emitToBuffer(), as: UTF8.self)
+        #expect(!metrics.contains("tuitionguard_fast_track_case_failures_total 1"))
     }
 }
