@@ -151,6 +151,36 @@ import TuitionWire
         }
     }
 
+    /// Cover of an enrollment owed nothing could never pay: no tuition policy can be bought once every lesson is given
+    /// or refunded; one bought while something is owed may still insure what was paid.
+    @Test func anEnrollmentOwedNothingIsInsuredByNoPolicy() async throws {
+        try await TestDatabase.withStore("instuitionowed") { store in
+            let insured = try await Insured.make(store)
+            let world = insured.world
+            let enrollments = EnrollmentRepository(store: store)
+            func buy(_ sum: Money) async throws -> Rejection? {
+                try await rejection {
+                    _ = try await store.transaction {
+                        try await InsuranceRepository(store: store).buyTuitionPolicy(
+                            insured.tuitionPolicy(sum), enrollment: world.enrollment.id, guardian: world.guardian,
+                            key: "premium:\(UUID())", on: $0)
+                    }
+                }
+            }
+            _ = try await store.transaction {
+                try await enrollments.recordLessons(
+                    world.enrollment.id, institution: world.institution.id, lessons: 10, takenOn: insured.today, on: $0)
+            }
+            _ = try await store.transaction {
+                try await enrollments.refund(world.enrollment.id, institution: world.institution.id, lessons: nil, reason: "退费", on: $0)
+            }
+            #expect(try await buy(Money(fen: 100)) == .sumInsuredExceedsCover)
+            let premiums = try await store.query("SELECT count(*)::int FROM transfers WHERE kind = 'premium'")
+            for try await count in premiums.decode(Int.self) { #expect(count == 0) }
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
+
     @Test func refusesTuitionCoverAbovePaidWrongProductUnpaidAndBackdated() async throws {
         try await TestDatabase.withStore("instuitionrefusals") { store in
             let insured = try await Insured.make(store)

@@ -123,7 +123,9 @@ public struct InsuranceRepository: Sendable {
     // MARK: Issuing
 
     /// The guardian buys a tuition policy for one of its paid enrollments; the premium leaves its bank.
-    /// The sum insured may not exceed what was paid for the enrollment. `key` makes the premium idempotent.
+    /// The sum insured may not exceed what was paid for the enrollment, and an enrollment owed nothing any more (every
+    /// lesson given or refunded) is insured by no policy: no claim on it could ever be paid, and its premium would be
+    /// charged for nothing. `key` makes the premium idempotent.
     public func buyTuitionPolicy(
         _ new: NewTuitionPolicy, enrollment id: Enrollment.ID, guardian: Guardian.ID, key: String, on transaction: StoreTransaction
     ) async throws -> PolicyRecord {
@@ -135,6 +137,7 @@ public struct InsuranceRepository: Sendable {
         guard let product = try await fetchProduct(new.productId, on: connection) else { throw NotFound() }
         if let closed = refusal(of: status) { throw closed }
         guard enrollment.position.isPaid else { throw Rejection.enrollmentNotPaid }
+        guard enrollment.position.outstanding.isPositive else { throw Rejection.sumInsuredExceedsCover }
         return try await issue(
             product: product.product, insured: .enrollment(id, guardian: guardian), institution: enrollment.institutionId,
             sumInsured: new.sumInsuredFen, periodStart: new.periodStart, periodEnd: new.periodEnd, tuitionPaid: enrollment.paidFen,
