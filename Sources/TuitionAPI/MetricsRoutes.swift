@@ -61,8 +61,11 @@ extension Timer {
 }
 
 /// `GET /metrics`: the request metrics, then figures read from the database at scrape time (ledger transfers by
-/// kind, open warnings, fast-track progress) in a registry made for this scrape, so a figure that is gone leaves
-/// no stale series behind. It needs `Authorization: Bearer <TUITIONGUARD_METRICS_TOKEN>`; without a configured token
+/// kind, open warnings, fast-track progress, the evidence log's lag) in a registry made for this scrape, so a figure
+/// that is gone leaves no stale series behind, then the background services' health. The database figures are read
+/// within `databaseFiguresDeadline`; when the database cannot give them (it is down, or slow), the scrape still answers
+/// with everything the process knows itself — exactly when an operator needs the restart counters and how long each
+/// background service has gone without a success — and `tuitionguard_database_figures_up` says 0. It needs `Authorization: Bearer <TUITIONGUARD_METRICS_TOKEN>`; without a configured token
 /// it is not served at all (404), so nothing about the platform is public by accident. A wrong scrape token is a guess
 /// like a wrong bearer token: it counts against the client's address in the API's limiter, which then refuses the
 /// address (429) until its window ends.
@@ -78,10 +81,15 @@ func addMetricsRoutes(
             limiter.recordFailure(address)
             throw Problem.unauthenticated
         }
-        let figures = try await OperationsRepository(store: store).figures()
+        let database = try? await withDeadline(databaseFiguresDeadline) {
+            (try await OperationsRepository(store: store).figures(), try await LogLagRepository(store: store).lag())
+        }
         var buffer = telemetry.registry.emitToBuffer()
-        scrapeRegistry(figures).emit(into: &buffer)
-        livenessRegistry(lag: try await LogLagRepository(store: store).lag(), health: health).emit(into: &buffer)
+        if let (figures, lag) = database {
+            scrapeRegistry(figures).emit(into: &buffer)
+            lagRegistry(lag).emit(into: &buffer)
+        }
+        healthRegistry(health, databaseFiguresUp: database != nil).emit(into: &buffer)
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
@@ -90,22 +98,19 @@ func addMetricsRoutes(
 
 func scrapeRegistry(_ figures: OperationsFigures) -> PrometheusCollectorRegistry {
     let registry = PrometheusCollectorRegistry()
-    func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(namespace: "tuitionguard", metricName: metric, unitName: unit, helpText: help)
-    }
-    let transfers = name("ledger_transfers", unit: "total", "Ledger transfers by kind, counted from the append-only transfers table")
+    let transfers = metricName("ledger_transfers", unit: "total", "Ledger transfers by kind, counted from the append-only transfers table")
     // Counts only: money totals belong to the regulator's dashboard, behind its sign-in, not to a scrape.
     for kind in figures.transfers {
         // The table only grows, so these are counters; a fresh registry starts them at zero and adds the count.
         registry.makeCounter(descriptor: transfers, labels: [("kind", kind.kind)]).increment(by: kind.count)
     }
-    let warnings = name("open_warnings", "Open warnings by district and severity")
+    let warnings = metricName("open_warnings", "Open warnings by district and severity")
     for row in figures.openWarnings {
         registry.makeGauge(descriptor: warnings, labels: [("district", row.district), ("severity", row.severity)]).set(Int64(row.count))
     }
-    let total = name("fast_track_enrollments", "Enrollments of a defunct case's fast-track")
-    let done = name("fast_track_enrollments_done", "Enrollments the fast-track has settled")
-    let uncovered = name("fast_track_uncovered_fen", "Unconsumed tuition the waterfall could not cover, in fen")
+    let total = metricName("fast_track_enrollments", "Enrollments of a defunct case's fast-track")
+    let done = metricName("fast_track_enrollments_done", "Enrollments the fast-track has settled")
+    let uncovered = metricName("fast_track_uncovered_fen", "Unconsumed tuition the waterfall could not cover, in fen")
     for row in figures.fastTrack {
         // /metrics is public: the licence number (public anyway, one case per institution) names the case, not its id.
         let labels = [("district", row.district), ("licence", row.licenceNumber), ("status", row.status)]
@@ -116,23 +121,42 @@ func scrapeRegistry(_ figures: OperationsFigures) -> PrometheusCollectorRegistry
     return registry
 }
 
-/// Issue #13: how far the evidence log is behind, and how often each background service was restarted.
-func livenessRegistry(lag: LogLag, health: ServiceHealth) -> PrometheusCollectorRegistry {
+/// How long a scrape waits for the database's figures before answering without them.
+let databaseFiguresDeadline: Duration = .seconds(3)
+
+private func metricName(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
+    MetricNameDescriptor(namespace: "tuitionguard", metricName: metric, unitName: unit, helpText: help)
+}
+
+/// Issue #13: how far the evidence log is behind.
+func lagRegistry(_ lag: LogLag) -> PrometheusCollectorRegistry {
     let registry = PrometheusCollectorRegistry()
-    func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(namespace: "tuitionguard", metricName: metric, unitName: unit, helpText: help)
-    }
-    let depth = name(
+    let depth = metricName(
         "evidence_queue_depth", "Evidence events queued and not yet logged, counted up to \(LogLagRepository.depthCountLimit)")
     registry.makeGauge(descriptor: depth).set(lag.queueDepth)
-    registry.makeGauge(descriptor: name("evidence_queue_head_age", unit: "seconds", "How long the oldest queued event has waited"))
+    registry.makeGauge(descriptor: metricName("evidence_queue_head_age", unit: "seconds", "How long the oldest queued event has waited"))
         .set(lag.oldestQueuedAgeSeconds)
     if let age = lag.headAgeSeconds {
-        registry.makeGauge(descriptor: name("log_tree_head_age", unit: "seconds", "Age of the newest signed tree head")).set(age)
+        registry.makeGauge(descriptor: metricName("log_tree_head_age", unit: "seconds", "Age of the newest signed tree head")).set(age)
     }
-    let restarts = name("background_restarts", unit: "total", "Restarts of a supervised background service after a failed or stuck batch")
+    return registry
+}
+
+/// What the process knows of its background services without the database: how often each was restarted and how long
+/// it has gone without a successful batch (an alert's figure: it grows while a service is stuck or failing), and
+/// whether this scrape could read the database's figures.
+func healthRegistry(_ health: ServiceHealth, databaseFiguresUp: Bool, now: ContinuousClock.Instant = .now) -> PrometheusCollectorRegistry {
+    let registry = PrometheusCollectorRegistry()
+    registry.makeGauge(descriptor: metricName("database_figures_up", "1 when this scrape read the database's figures, 0 when it could not"))
+        .set(Int64(databaseFiguresUp ? 1 : 0))
+    let sinceSuccess = metricName(
+        "background_since_last_success", unit: "seconds", "Time since a supervised background service last finished a batch")
+    let restarts = metricName(
+        "background_restarts", unit: "total", "Restarts of a supervised background service after a failed or stuck batch")
     for (service, record) in health.snapshot {
         registry.makeCounter(descriptor: restarts, labels: [("service", service)]).increment(by: Int64(record.restarts))
+        registry.makeGauge(descriptor: sinceSuccess, labels: [("service", service)])
+            .set((now - record.lastSuccess).components.seconds)
     }
     return registry
 }

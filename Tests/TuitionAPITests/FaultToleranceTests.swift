@@ -453,4 +453,21 @@ private func problemCode(_ response: TestResponse) -> String? {
             }
         }
     }
+
+    /// A scrape while the database is away still answers with what the process knows itself (restart counters, request
+    /// metrics), saying it could not read the database's figures: an operator is not blind when it matters most.
+    @Test func metricsAnswerWithoutTheDatabaseAndSaySo() async throws {
+        try await withTimedClient(DatabaseTimeouts(), url: "postgres://postgres@127.0.0.1:1/none") { store in
+            let app = API.application(store) { configuration, _ in configuration.web = WebSettings(metricsToken: API.metricsToken) }
+            try await app.test(.router) { client in
+                var headers = HTTPFields()
+                headers[.authorization] = "Bearer \(API.metricsToken)"
+                let metrics = try await client.executeRequest(uri: "/metrics", method: .get, headers: headers, body: nil)
+                #expect(metrics.status == .ok)
+                let text = String(buffer: metrics.body)
+                #expect(text.contains("tuitionguard_database_figures_up 0"), "\(text)")
+                #expect(!text.contains("tuitionguard_ledger_transfers_total"))
+            }
+        }
+    }
 }

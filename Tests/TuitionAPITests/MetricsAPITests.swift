@@ -32,6 +32,7 @@ import TuitionTestSupport
             let text = try await api.call(.get, "/metrics", token: API.metricsToken).body
             // KnownDistrict: two payments (¥3,200 + ¥5,000), one release (10 × ¥80), one reserve top-up, two premiums.
             #expect(text.contains("# TYPE tuitionguard_ledger_transfers_total counter"))
+            #expect(text.contains("tuitionguard_database_figures_up 1"))
             #expect(text.contains(#"tuitionguard_ledger_transfers_total{kind="payment"} 2"#), "\(text)")
             #expect(!text.contains("transferred_fen"), "no money totals in a scrape")
             #expect(text.contains(#"tuitionguard_ledger_transfers_total{kind="release"} 1"#))
