@@ -14,8 +14,9 @@ import TuitionStore
 /// (its connection closed, `AbandonedConnection`) and the case left to the next sweep, which would otherwise skip it
 /// for ever. A case that fails (a plan error, a statement timeout, a full disk, an overrun deadline) is logged as an
 /// error, counted in `tuitionguard_fast_track_case_failures_total`, and run again only after a back-off of its own,
-/// doubling per consecutive failure; one the database's absence interrupted (a lost connection, a restart) is logged
-/// and left to the next sweep with no back-off of its own. A sweep in which a case failed throws, so the supervised
+/// doubling per consecutive failure; one the database's absence interrupted (a lost connection, a restart:
+/// `DatabaseAvailability.wasAway`, not a timeout or a deadlock) is logged and left to the next sweep with no back-off
+/// of its own. A sweep in which a case failed throws, so the supervised
 /// service counts a restart and backs off.
 struct FastTrackRunner: Sendable {
     let unfinishedCases: @Sendable () async throws -> [DefunctCase.ID]
@@ -96,7 +97,7 @@ struct FastTrackRunner: Sendable {
                 cases.end(id)
                 return true
             }
-            if DatabaseAvailability.isTransient(error), !(error is DeadlineExceeded) {
+            if DatabaseAvailability.wasAway(error) {
                 cases.end(id)
                 logger.warning(
                     "fast-track case interrupted by the database; the next sweep resumes it",

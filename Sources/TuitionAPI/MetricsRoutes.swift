@@ -81,8 +81,14 @@ func addMetricsRoutes(
             limiter.recordFailure(address)
             throw Problem.unauthenticated
         }
-        let database = try? await withDeadline(databaseFiguresDeadline) {
-            (try await OperationsRepository(store: store).figures(), try await LogLagRepository(store: store).lag())
+        let database: (OperationsFigures, LogLag)?
+        do {
+            database = try await withDeadline(databaseFiguresDeadline) {
+                (try await OperationsRepository(store: store).figures(), try await LogLagRepository(store: store).lag())
+            }
+        } catch {
+            store.logger.warning("metrics scrape without the database's figures", metadata: ["cause": "\(String(reflecting: error))"])
+            database = nil
         }
         var buffer = telemetry.registry.emitToBuffer()
         if let (figures, lag) = database {
@@ -150,7 +156,7 @@ func healthRegistry(_ health: ServiceHealth, databaseFiguresUp: Bool, now: Conti
     registry.makeGauge(descriptor: metricName("database_figures_up", "1 when this scrape read the database's figures, 0 when it could not"))
         .set(Int64(databaseFiguresUp ? 1 : 0))
     let sinceSuccess = metricName(
-        "background_since_last_success", unit: "seconds", "Time since a supervised background service last finished a batch")
+        "background_since_last_success", unit: "seconds", "Time since a supervised background service last finished a batch (or started, if it never has)")
     let restarts = metricName(
         "background_restarts", unit: "total", "Restarts of a supervised background service after a failed or stuck batch")
     for (service, record) in health.snapshot {

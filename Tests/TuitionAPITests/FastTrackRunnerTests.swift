@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import Testing
 import TuitionCore
+import TuitionStore
 import _ConnectionPoolModule
 
 @testable import TuitionAPI
@@ -143,11 +144,13 @@ private func newCase() -> DefunctCase.ID { DefunctCase.ID(UUID()) }
             factory: telemetry.factory, unfinishedCases: { [interrupted] },
             runCase: { id in
                 runs.record(id)
-                if runs.count(id) == 1 { throw ConnectionPoolError.requestCancelled }
+                if runs.count(id) == 1 { throw ConnectionPoolError.connectionCreationCircuitBreakerTripped }
             })
         await #expect(throws: FastTrackCasesFailed.self) { try await runner.sweep() }
         try await runner.sweep()
         #expect(runs.count(interrupted) == 2)
+        // A deadline, a cancellation or a timeout is no absence of the database: such a case keeps its back-off.
+        #expect(!DatabaseAvailability.wasAway(DeadlineExceeded(limit: .seconds(1))) && !DatabaseAvailability.wasAway(CancellationError()))
         let metrics = String(decoding: telemetry.registry.emitToBuffer(), as: UTF8.self)
         #expect(!metrics.contains("tuitionguard_fast_track_case_failures_total 1"))
     }

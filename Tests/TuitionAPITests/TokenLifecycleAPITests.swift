@@ -221,12 +221,15 @@ import TuitionTestSupport
             let second = try await api.token(for: .insurer(.init(try #require(UUID(uuidString: insurerID)))))
             let listed = try await api.call(.get, "/v1/tokens", token: second)
             #expect(listed.status == .ok && listed.body.contains(stolenID), "\(listed.body)")
+            // Revoked, not taken over: a thief's token could otherwise rotate its entity's other tokens into its own hands.
+            let secondID = try await me(second).string("principalId")
+            #expect(try await api.call(.post, "/v1/tokens/\(secondID)/rotation", token: cast.insurer).status == .notFound)
+            #expect(try await me(second).status == .ok)
             #expect(try await api.call(.delete, "/v1/tokens/\(stolenID)", token: second).status == .noContent)
             #expect(try await me(cast.insurer).status == .unauthorized)
             // Another insurer's token is still not found.
             let otherInsurer = try await PartyRepository(store: api.store).createInsurer(name: "平安财险宁波分公司")
             let other = try await api.token(for: .insurer(otherInsurer))
-            let secondID = try await me(second).string("principalId")
             #expect(try await api.call(.delete, "/v1/tokens/\(secondID)", token: other).status == .notFound)
             #expect(try await me(second).status == .ok)
 

@@ -100,6 +100,28 @@ public enum DatabaseAvailability {
         }
     }
 
+    /// The narrower case of a database that was away, not merely slow or contended: a connection lost, refused or
+    /// never made (class 08, the pool's circuit breaker), a server shutting down or recovering from a crash (57P0x), a
+    /// failover's demoted member (25006). A timeout, a lock wait, a deadlock or a cancellation is not: work that meets
+    /// one again and again is at fault itself.
+    public static func wasAway(_ error: any Error) -> Bool {
+        switch error {
+        case let error as ConnectionPoolError:
+            return error == .connectionCreationCircuitBreakerTripped || error == .poolShutdown
+        case let error as PSQLError:
+            switch error.code {
+            case .connectionError, .serverClosedConnection, .poolClosed, .uncleanShutdown:
+                return true
+            case .server:
+                return error.sqlState.map { $0.hasPrefix("08") || ["57P01", "57P02", "57P03", "25006"].contains($0) } ?? false
+            default:
+                return false
+            }
+        default:
+            return false
+        }
+    }
+
     /// Connection failures (class 08), shutdown and crash recovery (57P0x), timeouts and cancellations (57014, 55P03,
     /// 25P03), serialization failures and deadlocks (40001, 40P01), too many connections (53300), and a write that
     /// reached a member demoted to replica by a failover (25006) before the proxy cut its connection.

@@ -153,7 +153,21 @@ public struct PrincipalRepository: Sendable {
     /// insurer: one lost or stolen is revoked with another), or the regulator of the district it belongs to (a
     /// regulator's token of that district, or a token of an institution registered there).
     func manageable(_ id: UUID, by principal: Principal, on connection: PostgresConnection) async throws -> TokenRecord? {
-        let owner = TokenOwner(principal)
+        try await manageable(id, by: principal, owner: TokenOwner(principal), on: connection)
+    }
+
+    /// `manageable` for a rotation, which hands the new token to the caller: only the token's own holder or its
+    /// district's regulator may rotate it. Another holder of the same entity may revoke it, never take it over — a
+    /// stolen token rotating its entity's other tokens would leave their holders with none.
+    func rotatable(_ id: UUID, by principal: Principal, on connection: PostgresConnection) async throws -> TokenRecord? {
+        var owner = TokenOwner(principal)
+        (owner.institution, owner.guardian, owner.insurer) = (nil, nil, nil)
+        return try await manageable(id, by: principal, owner: owner, on: connection)
+    }
+
+    private func manageable(_ id: UUID, by principal: Principal, owner: TokenOwner, on connection: PostgresConnection) async throws
+        -> TokenRecord?
+    {
         let rows = try await connection.query(
             """
             SELECT \(unescaped: TokenRecord.columns) FROM principals p LEFT JOIN institutions i ON i.id = p.institution_id
@@ -219,13 +233,13 @@ public struct PrincipalRepository: Sendable {
     }
 
     /// Replaces a live token with a new one for the same entity, in one transaction: the old token stops working the
-    /// moment the new one exists. Nil when `principal` may not see it or it is no longer live; refused, as issuing
-    /// is, for a blacklisted or defunct institution.
+    /// moment the new one exists. Nil when `principal` may not rotate it (`rotatable`) or it is no longer live;
+    /// refused, as issuing is, for a blacklisted or defunct institution.
     public func rotate(_ id: UUID, by principal: Principal) async throws -> IssuedToken? {
         try await store.transactionChangingAuthority { connection in
             try await requireLive(principal, on: connection)
             let now = store.dependencies.now()
-            guard let old = try await manageable(id, by: principal, on: connection), old.revokedAt == nil, old.expiresAt > now,
+            guard let old = try await rotatable(id, by: principal, on: connection), old.revokedAt == nil, old.expiresAt > now,
                 let entity = PrincipalEntity(role: old.role, entityId: old.entityId)
             else { return nil }
             try await refuseClosedInstitution(entity, on: connection)
