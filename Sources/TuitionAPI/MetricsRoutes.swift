@@ -156,7 +156,8 @@ func healthRegistry(_ health: ServiceHealth, databaseFiguresUp: Bool, now: Conti
     registry.makeGauge(descriptor: metricName("database_figures_up", "1 when this scrape read the database's figures, 0 when it could not"))
         .set(Int64(databaseFiguresUp ? 1 : 0))
     let sinceSuccess = metricName(
-        "background_since_last_success", unit: "seconds", "Time since a supervised background service last finished a batch (or started, if it never has)")
+        "background_since_last_success", unit: "seconds",
+        "Time since a supervised background service last finished a batch (or started, if it never has)")
     let restarts = metricName(
         "background_restarts", unit: "total", "Restarts of a supervised background service after a failed or stuck batch")
     for (service, record) in health.snapshot {
