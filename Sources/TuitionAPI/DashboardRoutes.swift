@@ -158,12 +158,13 @@ extension Request {
         return try option(name, as: type)
     }
 
-    /// This request's path and query with `cursor` set to `next`: the next page keeps the filters.
+    /// This request's path and query with `cursor` set to `next`: the next page keeps the filters. The path begins with
+    /// exactly one slash: the router also matches `//dashboard/…`, and a link starting `//` would leave the site.
     func nextPage(_ next: String?) -> String? {
         guard let next else { return nil }
         var parts = uri.queryParameters.filter { $0.key != "cursor" }.map { "\($0.key)=\(PublicAddresses.escaped(String($0.value)))" }
         parts.append("cursor=\(PublicAddresses.escaped(next))")
-        return uri.path + "?" + parts.sorted().joined(separator: "&")
+        return "/" + uri.path.drop { $0 == "/" } + "?" + parts.sorted().joined(separator: "&")
     }
 }
 

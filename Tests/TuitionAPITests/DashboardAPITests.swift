@@ -199,6 +199,9 @@ func knownDistrictFigures(_ district: KnownDistrict) -> [String: String] {
                 if let next { #expect(next.contains("limit=2")) }
             }
             #expect(seen.count == 5 && Set(seen).count == 5)
+            // A path given with two slashes (the router matches it) never makes a link that leaves the site.
+            let doubled = try await api.call(.get, "//dashboard/institutions?limit=2", token: regulator).body
+            #expect(doubled.contains(#"href="/dashboard/institutions?"#) && !doubled.contains(#"href="//"#), "\(doubled)")
 
             for bad in [
                 "/dashboard/institutions?status=gone", "/dashboard/warnings?due=soon", "/dashboard/warnings?cursor=x",
