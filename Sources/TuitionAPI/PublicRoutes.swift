@@ -142,9 +142,8 @@ extension Request {
 func html(_ text: String, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) -> Response {
     var headers = extra
     headers[.contentType] = "text/html; charset=utf-8"
-    // Pages carry no scripts of their own: nothing else may run on them.
-    headers[.contentSecurityPolicy] =
-        "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    // Pages carry no scripts of their own: nothing else may run on them. One policy for every page (it has `base-uri`).
+    headers[.contentSecurityPolicy] = SecurityHeadersMiddleware<AppRequestContext>.contentSecurityPolicy
     headers[.xContentTypeOptions] = "nosniff"
     return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
 }

@@ -304,6 +304,7 @@ import TuitionWire
                 let reply = try await api.raw(.get, path, headers: auth)
                 #expect(reply.headers[.contentType]?.hasPrefix("text/html") == true, "\(path)")
                 #expect(reply.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") == true, "\(path)")
+                #expect(reply.headers[.contentSecurityPolicy]?.contains("base-uri 'none'") == true, "\(path)")
                 #expect(reply.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff", "\(path)")
                 #expect(reply.headers[HTTPField.Name("X-Frame-Options")!] == "DENY", "\(path)")
                 #expect(reply.headers[HTTPField.Name("Referrer-Policy")!] == "same-origin", "\(path)")
