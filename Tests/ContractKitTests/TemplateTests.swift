@@ -151,6 +151,18 @@ func expectGolden(_ bytes: [UInt8], _ name: String) throws {
     }
 }
 
+@Suite struct HTMLEscapeTests {
+    /// Every markup character is escaped, also when a combining mark follows it (one grapheme, unequal to the bare
+    /// character): a contract field `x"\u{301} onmouseover=…` must not end an attribute.
+    @Test func markupCharactersAreEscapedWhateverFollowsThem() {
+        #expect(ContractHTML.escape("a&b<c>d\"e'f") == "a&amp;b&lt;c&gt;d&quot;e&#39;f")
+        let escaped = ContractHTML.escape("x\"\u{301} onmouseover=alert(1) y='\u{301}<\u{301}")
+        #expect(!escaped.unicodeScalars.contains { "\"'<>".unicodeScalars.contains($0) }, "\(escaped)")
+        #expect(escaped.hasPrefix("x&quot;\u{301}"))
+        #expect(ContractHTML.escape("学生张三") == "学生张三")
+    }
+}
+
 @Suite struct UncheckedSigningTests {
     /// Signing without the in-memory self-check yields the same verifiable document; the caller's full
     /// verification is then the check right after signing.
