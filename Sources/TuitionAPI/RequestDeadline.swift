@@ -28,7 +28,10 @@ struct RequestDeadlineResponder<Inner: HTTPResponder>: HTTPResponder where Inner
                 metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "answer": "\(problem.code)"])
             Counter(label: "tuitionguard_http_deadline_exceeded_total", dimensions: [("code", problem.code)], factory: factory)
                 .increment()
-            return problem.httpResponse()
+            // Answered outside the router, so its middleware never sees this response: the same headers as every other.
+            var response = problem.httpResponse()
+            SecurityHeadersMiddleware<AppRequestContext>.secure(&response.headers)
+            return response
         }
     }
 }

@@ -190,6 +190,7 @@ private func problemCode(_ response: TestResponse) -> String? {
                 #expect(response.status == .serviceUnavailable)
                 #expect(problemCode(response) == "service_unavailable")
                 #expect(response.headers[.retryAfter] == "1")
+                #expect(response.headers[.cacheControl] == "no-store" && response.headers[.xContentTypeOptions] == "nosniff")
             }
         }
     }
