@@ -343,6 +343,36 @@ import TuitionWire
         }
     }
 
+    /// Two referred case claims share the risk-control policy, which holds their planned amounts and 1,000 fen more. A
+    /// person adding back the first one's disputed lessons takes only that 1,000: the second guardian's planned share
+    /// stays set aside, and both claims are then paid (before, the first took 12,800 and the second was cut to 39,400).
+    @Test func anAddBackNeverTakesAnotherReferralsPlannedShare() async throws {
+        try await TestDatabase.withStore("mi_reserved") { store in
+            let insured = try await Insured.make(store, sum: Money(fen: 243_200 + 51_200 + 1_000))
+            let second = try await insured.world.anotherEnrollment(store, lessons: 10)
+            try await Self.pay(store, second, guardian: insured.world.guardian)
+            let lesson = try await Self.lessons(store, second, 2)
+            _ = try await EnrollmentRepository(store: store).answerLesson(lesson.id, guardian: insured.world.guardian, dispute: "没有上课")
+            let marked = try await Self.mark(store, insured.world.institution.id)
+            _ = try await FastTrackJob(store: store).run(marked.id)
+            let claims = try await insured.jobClaims(store, marked.id)
+            let first = try #require(claims.first { $0.enrollmentId == insured.world.enrollment.id })
+            let other = try #require(claims.first { $0.enrollmentId == second.id })
+            #expect(first.status == .referred && first.approvableFen == Money(fen: 243_200) && first.contestedFen == Money(fen: 12_800))
+            #expect(other.status == .referred && other.approvableFen == Money(fen: 51_200))
+            let repository = ClaimRepository(store: store)
+            _ = try await repository.approve(first.id, insurer: insured.insurer, amount: Money(fen: 256_000), reason: "核实：两节课未上")
+            let paidFirst = try await insured.pay(store, first.id)
+            #expect(paidFirst.status == .paid && paidFirst.paidFen == Money(fen: 244_200) && paidFirst.approvedFen == Money(fen: 244_200))
+            _ = try await repository.approve(other.id, insurer: insured.insurer, amount: other.approvableFen)
+            let paidOther = try await insured.pay(store, other.id)
+            #expect(paidOther.status == .paid && paidOther.paidFen == Money(fen: 51_200))
+            let remaining = try await store.query("SELECT remaining_fen FROM policies WHERE id = \(insured.riskPolicy.id.uuid)")
+            for try await fen in remaining.decode(Int64.self) { #expect(fen == 0) }
+            #expect(try await Self.breaches(store) == [])
+        }
+    }
+
     // MARK: Finding 5
 
     /// A person may approve a referred claim up to the entitlement including the disputed lessons, with a reason.

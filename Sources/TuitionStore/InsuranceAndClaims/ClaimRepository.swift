@@ -302,6 +302,7 @@ public struct ClaimRepository: Sendable {
         // approved before the mark, would take policy money the plan shared out to other guardians.
         guard institutionStatus != .defunct || claim.defunctCaseId != nil else { throw Rejection.institutionDefunct }
         guard let policy = try await fetchPolicy(claim.policyId, lock: true, on: connection) else { throw NotFound() }
+        let available = try await available(on: policy, besides: claim, on: connection)
         let now = store.dependencies.now()
         // A case's claims are the insurance layers of its waterfall: the fast-track paid its escrow layer.
         let escrowHeld = claim.defunctCaseId == nil ? enrollment.position.escrowHeld : .zero
@@ -310,15 +311,13 @@ public struct ClaimRepository: Sendable {
         // file nothing more, and the case counts the rest of its layer as uncovered. Any other claim could never be
         // paid, so it is closed with the reason rather than left approved for ever; its guardian may file again for
         // what is left.
-        if ClaimPayoutLayers(paying: claim.approvedFen, approvable: claim.approvableFen, escrowHeld: escrowHeld).insurer
-            > policy.remainingFen
-        {
-            guard claim.defunctCaseId != nil, policy.remainingFen.isPositive else {
-                let reason = policy.remainingFen.isPositive ? "policy_remaining_below_approval" : "policy_exhausted"
+        if ClaimPayoutLayers(paying: claim.approvedFen, approvable: claim.approvableFen, escrowHeld: escrowHeld).insurer > available {
+            guard claim.defunctCaseId != nil, available.isPositive else {
+                let reason = available.isPositive ? "policy_remaining_below_approval" : "policy_exhausted"
                 return try await close(claim, reason: reason, at: now, on: connection)
             }
             let reason = withinReasonLimit(prefix: claim.decisionReason.map { $0 + "; " } ?? "", "policy_remaining_below_approval")
-            claim = try await decide(claim, status: .approved, approved: policy.remainingFen, reason: reason, on: connection)
+            claim = try await decide(claim, status: .approved, approved: available, reason: reason, on: connection)
         }
         let amount = claim.approvedFen
         // Refunds, lessons or another claim's payout since the approval may leave less owed than it grants. A guardian's
@@ -337,6 +336,21 @@ public struct ClaimRepository: Sendable {
         try await countOnCase(claim, paid: amount, on: connection)
         try await enqueuePaidEvents(claim, layers: layers, at: now, on: connection)
         return paid
+    }
+
+    /// What the policy can pay this claim: its remaining sum less the planned amounts of the other defunct cases' claims
+    /// on it still awaiting a decision or payment. The fast-track shared the policy out among its referred claims too; a
+    /// person adding back contested lessons on one of them must not take what the plan set aside for another guardian.
+    private func available(on policy: PolicyRecord, besides claim: ClaimRecord, on connection: PostgresConnection) async throws -> Money {
+        let rows = try await connection.query(
+            """
+            SELECT coalesce(sum(claimed_fen), 0)::bigint FROM claims
+            WHERE policy_id = \(policy.id.uuid) AND defunct_case_id IS NOT NULL AND id <> \(claim.id.uuid)
+              AND status IN ('referred', 'verified', 'approved')
+            """, logger: logger)
+        var reserved: Int64 = 0
+        for try await sum in rows.decode(Int64.self) { reserved = sum }
+        return Money(fen: max(0, policy.remainingFen.fen - reserved))
     }
 
     /// The transfers of a claim's payout layers: none for a layer that paid nothing.
