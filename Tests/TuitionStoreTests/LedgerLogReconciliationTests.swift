@@ -111,4 +111,90 @@ import TuitionWire
                 })
         }
     }
+
+    private struct RolledBack: Error {}
+
+    /// What the audit and the reconciliation report while `tampering` is in place, in a transaction rolled back
+    /// afterwards (the append-only trigger on transfers off inside it, as an insider with the owner's rights would have).
+    private func reported(_ store: Store, _ tampering: String) async throws -> [String] {
+        var found: [String] = []
+        do {
+            try await store.transaction { transaction in
+                try await transaction.query("ALTER TABLE transfers DISABLE TRIGGER transfers_append_only", logger: store.logger)
+                try await transaction.query(PostgresQuery(unsafeSQL: tampering), logger: store.logger)
+                found = try await InvariantAudit(store: store).breaches(on: transaction)
+                found += try await LedgerLogReconciliation(store: store).breaches(on: transaction)
+                throw RolledBack()
+            }
+        } catch is RolledBack {
+        } catch {
+            Issue.record("\(tampering.prefix(60)): \(String(reflecting: error))")
+        }
+        return found
+    }
+
+    /// Rewrites an insider with write access could make to hide money, each of which the audit or the reconciliation
+    /// reports: a release out of escrow tied to no enrollment, a lesson's value lowered, a policy's remaining sum or a
+    /// claim's paid amount changed, an enrollment's lessons and price reshuffled to the same amount.
+    @Test func insiderRewritesOfTheLedgerAreReported() async throws {
+        try await TestDatabase.withStore("reconcile_insider") { store in
+            // A paid enrollment with lessons and a paid claim on a tuition policy, and a second one paid with none yet.
+            let insured = try await Insured.make(store)
+            let enrollments = EnrollmentRepository(store: store)
+            let first = insured.world.enrollment.id
+            let tuition = try await store.transaction {
+                try await InsuranceRepository(store: store).buyTuitionPolicy(
+                    insured.tuitionPolicy(.yuan(3_200)), enrollment: first, guardian: insured.world.guardian, key: "p:tuition", on: $0)
+            }
+            _ = try await store.transaction {
+                try await enrollments.recordLessons(first, institution: insured.world.institution.id, lessons: 3, takenOn: insured.today, on: $0)
+            }
+            let claims = ClaimRepository(store: store)
+            let claim = try await store.transaction {
+                try await claims.file(
+                    NewClaim(enrollmentId: first, policyId: tuition.id, reason: .refundRefused, claimedFen: .yuan(100)),
+                    guardian: insured.world.guardian, on: $0)
+            }
+            _ = try await claims.approve(claim.id, insurer: insured.insurer, amount: .yuan(100))
+            _ = try await store.transaction { try await claims.pay(claim.id, insurer: insured.insurer, on: $0) }
+            let second = try await insured.world.anotherEnrollment(store, lessons: 10)
+            _ = try await store.transaction {
+                try await enrollments.pay(second.id, guardian: insured.world.guardian, amount: second.amountFen, on: $0)
+            }
+            #expect(try await reconcile(store) == [])
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+            let institution = insured.world.institution.id.uuid
+            let cases: [(tampering: String, expected: String)] = [
+                (
+                    """
+                    INSERT INTO transfers (idempotency_key, kind, debit_account_id, credit_account_id, amount_fen, institution_id, created_at)
+                    SELECT 'insider', 'release', d.id, c.id, 100, '\(institution)', now()
+                    FROM accounts d, accounts c
+                    WHERE d.institution_id = '\(institution)' AND d.kind = 'escrow' AND c.institution_id = '\(institution)' AND c.kind = 'operating'
+                    """,
+                    "each transfer moves money between the accounts its kind allows"
+                ),
+                ("UPDATE lessons SET value_fen = value_fen - 1", "each lesson record is worth its lessons"),
+                ("UPDATE policies SET remaining_fen = remaining_fen - 100", "what is left of each policy is its sum insured"),
+                (
+                    """
+                    UPDATE claims SET claimed_fen = claimed_fen + 100, approvable_fen = approvable_fen + 100, approved_fen = approved_fen + 100,
+                        paid_fen = paid_fen + 100, escrow_paid_fen = escrow_paid_fen + 100
+                    WHERE status = 'paid'
+                    """,
+                    "each paid claim moved exactly what it paid"
+                ),
+                (
+                    "UPDATE enrollments SET lessons_bought = 5, price_per_lesson_fen = price_per_lesson_fen * 2 WHERE id = '\(second.id.uuid)'",
+                    "payment payment:\(second.id): logged 10 lessons, recorded 5"
+                ),
+            ]
+            for (tampering, expected) in cases {
+                let found = try await reported(store, tampering)
+                #expect(found.contains { $0.hasPrefix(expected) }, "\(tampering.prefix(60)): \(found)")
+            }
+            #expect(try await reconcile(store) == [])
+            #expect(try await InvariantAudit(store: store).breaches() == [])
+        }
+    }
 }

@@ -13,9 +13,14 @@ public struct LedgerLogReconciliation: Sendable {
     public init(store: Store) { self.store = store }
 
     /// One line per disagreement; empty when the ledger and the log tell the same story.
-    public func breaches() async throws -> [String] {
+    public func breaches(on transaction: StoreTransaction? = nil) async throws -> [String] {
+        let query = PostgresQuery(unsafeSQL: Self.sql)
+        let rows =
+            if let connection = transaction?.connection { try await connection.query(query, logger: store.logger) } else {
+                try await store.query(query)
+            }
         var found: [String] = []
-        for try await line in try await store.query(PostgresQuery(unsafeSQL: Self.sql)).decode(String.self) { found.append(line) }
+        for try await line in rows.decode(String.self) { found.append(line) }
         return found
     }
 
@@ -32,9 +37,11 @@ public struct LedgerLogReconciliation: Sendable {
             WHERE e ->> 'kind' IN ('payment', 'lessons_consumed', 'refund', 'reserve_topup', 'policy_issued', 'premium_paid',
                                    'claim_paid', 'funds_returned')),
         facts AS (
+            -- A payment is logged with the lessons it bought: an enrollment's lessons and price reshuffled to the same
+            -- amount after the fact would release its tuition at another rate.
             SELECT 'payment' AS kind, 'payment:' || t.enrollment_id AS reference, coalesce(t.enrollment_id::text, '') AS enrollment,
-                t.amount_fen AS amount, NULL::int AS lessons
-            FROM transfers t WHERE t.kind = 'payment'
+                t.amount_fen AS amount, e.lessons_bought AS lessons
+            FROM transfers t LEFT JOIN enrollments e ON e.id = t.enrollment_id WHERE t.kind = 'payment'
             UNION ALL
             SELECT 'refund', t.idempotency_key, coalesce(t.enrollment_id::text, ''), t.amount_fen, r.lessons
             FROM transfers t LEFT JOIN refunds r ON 'refund:' || r.id = t.idempotency_key WHERE t.kind = 'refund'

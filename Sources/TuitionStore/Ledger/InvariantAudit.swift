@@ -10,12 +10,28 @@ public struct InvariantAudit: Sendable {
     /// Each check is a query returning one row per breach, described in words.
     static let checks: [(name: String, sql: String)] = [
         (
-            "the sum of all account balances is zero",
+            "each transfer moves money between the accounts its kind allows, of its own enrollment's parties",
             """
-            SELECT 'sum of balances is ' || sum(balance) FROM (
-                SELECT sum(amount_fen) AS balance FROM transfers
-                UNION ALL SELECT -sum(amount_fen) FROM transfers) b
-            HAVING coalesce(sum(balance), 0) <> 0
+            SELECT t.kind || ' transfer ' || t.id || ' (' || t.idempotency_key || '): ' || d.kind || ' -> ' || c.kind
+                || ' does not fit its kind, enrollment or institution'
+            FROM transfers t
+            JOIN accounts d ON d.id = t.debit_account_id
+            JOIN accounts c ON c.id = t.credit_account_id
+            LEFT JOIN enrollments e ON e.id = t.enrollment_id
+            WHERE (CASE t.kind
+                WHEN 'payment' THEN d.kind = 'guardian_bank' AND d.guardian_id = e.guardian_id
+                    AND c.kind IN ('escrow', 'operating') AND c.institution_id = e.institution_id
+                WHEN 'release' THEN d.kind = 'escrow' AND c.kind = 'operating'
+                    AND d.institution_id = e.institution_id AND c.institution_id = e.institution_id
+                WHEN 'refund' THEN d.kind IN ('escrow', 'operating') AND d.institution_id = e.institution_id
+                    AND c.kind = 'guardian_bank' AND c.guardian_id = e.guardian_id
+                WHEN 'payout' THEN c.kind = 'guardian_bank' AND c.guardian_id = e.guardian_id
+                    AND (d.kind = 'insurer_claims' OR (d.kind IN ('escrow', 'reserve', 'operating') AND d.institution_id = e.institution_id))
+                WHEN 'reserve_topup' THEN t.enrollment_id IS NULL AND d.kind = 'institution_bank' AND c.kind = 'reserve'
+                    AND d.institution_id = c.institution_id
+                WHEN 'premium' THEN c.kind = 'insurer_claims' AND d.kind IN ('institution_bank', 'guardian_bank')
+                ELSE false END
+                AND (t.enrollment_id IS NULL OR t.institution_id IS NOT DISTINCT FROM e.institution_id)) IS NOT TRUE
             """
         ),
         (
@@ -143,6 +159,45 @@ public struct InvariantAudit: Sendable {
             """
             SELECT 'policy ' || number || ': remaining ' || remaining_fen || ' of ' || sum_insured_fen
             FROM policies WHERE remaining_fen < 0 OR remaining_fen > sum_insured_fen
+            """
+        ),
+        (
+            "each paid claim moved exactly what it paid: the escrow's part from the enrollment's escrow, the rest from its insurer",
+            """
+            SELECT 'claim ' || cl.id || ' (' || cl.status || '): paid ' || cl.paid_fen || ', escrow ' || cl.escrow_paid_fen
+                || ', but transfers ' || coalesce(it.amount_fen, 0) || ' from ' || coalesce(id.kind, 'nothing') || ' + '
+                || coalesce(et.amount_fen, 0) || ' from ' || coalesce(ed.kind, 'nothing')
+            FROM claims cl
+            LEFT JOIN transfers it ON it.id = cl.payout_transfer_id
+            LEFT JOIN accounts id ON id.id = it.debit_account_id
+            LEFT JOIN transfers et ON et.id = cl.escrow_transfer_id
+            LEFT JOIN accounts ed ON ed.id = et.debit_account_id
+            WHERE (cl.status = 'paid' OR it.id IS NOT NULL OR et.id IS NOT NULL) AND (
+                cl.status <> 'paid'
+                OR coalesce(it.amount_fen, 0) <> cl.paid_fen - cl.escrow_paid_fen OR coalesce(et.amount_fen, 0) <> cl.escrow_paid_fen
+                OR (it.id IS NOT NULL AND (it.kind <> 'payout' OR id.kind <> 'insurer_claims' OR id.insurer_id <> cl.insurer_id
+                    OR it.enrollment_id IS DISTINCT FROM cl.enrollment_id))
+                OR (et.id IS NOT NULL AND (et.kind <> 'payout' OR ed.kind <> 'escrow' OR et.enrollment_id IS DISTINCT FROM cl.enrollment_id)))
+            """
+        ),
+        (
+            "what is left of each policy is its sum insured less what its insurer paid on its claims",
+            """
+            SELECT 'policy ' || p.number || ': remaining ' || p.remaining_fen || ' but sum insured ' || p.sum_insured_fen
+                || ' less paid ' || x.paid
+            FROM policies p
+            CROSS JOIN LATERAL (
+                SELECT coalesce(sum(cl.paid_fen - cl.escrow_paid_fen), 0) AS paid FROM claims cl
+                WHERE cl.policy_id = p.id AND cl.status = 'paid') x
+            WHERE p.remaining_fen <> p.sum_insured_fen - x.paid
+            """
+        ),
+        (
+            "each lesson record is worth its lessons at the enrollment's frozen price",
+            """
+            SELECT 'lesson ' || l.id || ': value ' || l.value_fen || ' for ' || l.lessons || ' at ' || e.price_per_lesson_fen
+            FROM lessons l JOIN enrollments e ON e.id = l.enrollment_id
+            WHERE l.value_fen <> l.lessons::bigint * e.price_per_lesson_fen
             """
         ),
         (
