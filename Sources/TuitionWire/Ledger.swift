@@ -123,6 +123,9 @@ public struct EnrollmentRecord: Codable, Sendable, Hashable {
     /// Lessons recorded at or after the defunct effective time: they do not count against the guardian.
     public var lessonsAfterDefunct: Int
     public var defunctEffectiveAt: Date?
+    /// Lessons that may still be recorded or refunded (`EnrollmentPosition.lessonsRemaining`): neither consumed nor
+    /// refunded, and no more than what is still owed pays for.
+    public var lessonsRemaining: Int
 
     public init(
         id: Enrollment.ID, institutionId: Institution.ID, courseId: Course.ID, studentId: Student.ID, guardianId: Guardian.ID,
@@ -156,6 +159,8 @@ public struct EnrollmentRecord: Codable, Sendable, Hashable {
         self.escrowReturnedFen = escrowReturnedFen
         self.lessonsAfterDefunct = lessonsAfterDefunct
         self.defunctEffectiveAt = defunctEffectiveAt
+        lessonsRemaining = 0
+        lessonsRemaining = position.lessonsRemaining
     }
 
     public var position: EnrollmentPosition {

@@ -320,8 +320,11 @@ import TuitionWire
             #expect(policyAfter.remainingFen.fen == policy.sumInsuredFen.fen - 2 * price)
             // Bought 40, given 5 (two of them disputed), one returned: 34 lessons still owed, all of them in escrow.
             let owed = insured.world.enrollment.amountFen.fen - 6 * price
-            let position = try #require(try await enrollments.enrollment(id, scope: Scope(.institution(institution)))).position
+            let record = try #require(try await enrollments.enrollment(id, scope: Scope(.institution(institution))))
+            let position = record.position
             #expect(position.outstanding.fen == owed && position.escrowHeld.fen == owed && position.returned.fen == price)
+            // 35 lessons neither given nor refunded, but what is owed pays for 34: the record says 34 remain.
+            #expect(record.lessonsBought - record.lessonsConsumed - record.lessonsRefunded == 35 && record.lessonsRemaining == 34)
             // The disputed lessons are contested no longer: another claim may not add them back again.
             let again = try await Self.file(store, insured, policy: policy.id, claimed: Money(fen: price))
             #expect(again.status == .referred && again.contestedFen == .zero)
