@@ -131,4 +131,37 @@ import TuitionWire
             #expect(read.paidFen == .zero)
         }
     }
+
+    /// A revocation in flight when a keyed write starts is waited out, and then seen: once its revocation is answered, the
+    /// token has moved no money (before, the write's snapshot still found the token live and it paid after the revocation
+    /// committed).
+    @Test func aWriteRacingItsTokensRevocationWaitsAndMovesNothing() async throws {
+        try await TestDatabase.withStore("keyedrevoking") { store in
+            let world = try await World.make(store, mode: .escrow, pricePerLessonFen: 8_000, lessons: 40)
+            let principal = try await PrincipalRepository(store: store).create(for: .guardian(world.guardian)).principal
+            let revoking = Task {
+                try await store.transaction { transaction in
+                    try await transaction.query("SELECT 1 FROM principals WHERE id = \(principal.id) FOR UPDATE", logger: store.logger)
+                    try await transaction.query("UPDATE principals SET revoked_at = now() WHERE id = \(principal.id)", logger: store.logger)
+                    try await Task.sleep(for: .milliseconds(600))
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            let claim = KeyClaim(
+                owner: principal.entity.idempotencyOwner, principal: principal.id, key: "pay-revoking", digest: Data([1]), status: 201)
+            let outcome = try await store.transaction {
+                try await EnrollmentRepository(store: store).pay(
+                    world.enrollment.id, guardian: world.guardian, amount: world.enrollment.amountFen, claim: claim, encode: Self.encode,
+                    on: $0)
+            }
+            try await revoking.value
+            guard case .answered(.tokenNoLongerLive) = outcome else {
+                Issue.record("the token paid after its revocation committed")
+                return
+            }
+            let read = try #require(
+                try await EnrollmentRepository(store: store).enrollment(world.enrollment.id, scope: scopeOf(.guardian(world.guardian))))
+            #expect(read.paidFen == .zero)
+        }
+    }
 }

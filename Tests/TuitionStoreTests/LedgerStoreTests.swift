@@ -129,6 +129,25 @@ import TuitionTestSupport
         }
     }
 
+    /// An order taken while its district's bureau lowers the caps waits for the change and is held to it: the bureau's
+    /// answer and the order never disagree (before, the order read the old caps and was created above the new ones).
+    @Test func anOrderRacingALoweredCapIsHeldToIt() async throws {
+        try await TestDatabase.withStore("capsrace") { store in
+            let world = try await World.make(store, lessons: 10)
+            let lowering = Task {
+                try await store.transaction { transaction in
+                    try await transaction.query(
+                        "UPDATE districts SET charge_lessons_max = 5 WHERE code = \(world.district.value)", logger: store.logger)
+                    try await Task.sleep(for: .milliseconds(600))
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            let refused = try await rejection { _ = try await world.anotherEnrollment(store, lessons: 8) }
+            try await lowering.value
+            #expect(refused == .chargeCoversTooManyLessons)
+        }
+    }
+
     @Test func theDatabaseRefusesBrokenRowsEvenIfTheApplicationWouldWriteThem() async throws {
         try await TestDatabase.withStore("constraints") { store in
             let world = try await World.make(store, lessons: 10)

@@ -143,8 +143,8 @@ extension EnrollmentRepository {
         throw NotFound()
     }
 
-    /// The institution's status and licence, the course's price and the district's caps, the institution held for share so a
-    /// sanction cannot slip in before the commit. `institution`, when given, must own the course.
+    /// The institution's status and licence, the course's price and the district's caps, the institution and the district
+    /// held for share so neither a sanction nor a lowered cap can slip in before the commit. `institution`, when given, must own the course.
     private func orderTerms(course: Course.ID, institution: Institution.ID?, on connection: PostgresConnection) async throws -> (
         institution: Institution.ID, status: InstitutionStatus, licenceValidUntil: BusinessDate?, mode: SupervisionMode, price: Money,
         caps: ChargeCaps
@@ -155,7 +155,7 @@ extension EnrollmentRepository {
                 d.charge_lessons_max, d.charge_term_months_max, d.charge_amount_max_fen
             FROM courses c JOIN institutions i ON i.id = c.institution_id JOIN districts d ON d.code = i.district_code
             WHERE c.id = \(course.uuid) AND (\(institution?.uuid)::uuid IS NULL OR c.institution_id = \(institution?.uuid))
-            FOR SHARE OF i
+            FOR SHARE OF i, d
             """, logger: logger)
         for try await (id, status, licence, mode, price, lessonsMax, monthsMax, amountMax) in rows.decode(
             (UUID, String, String?, String, Int64, Int, Int, Int64).self)

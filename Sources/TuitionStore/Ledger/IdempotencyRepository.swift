@@ -100,11 +100,13 @@ struct ClaimKeyStatement: PostgresPreparedStatement {
         SELECT \(outcome)
         """
     /// The claim as common table expressions (`holder`, `claimed`), binds $1–$5; a money write's first statement
-    /// starts with them too (`ClaimKeyAndLockStatement`).
+    /// starts with them too (`ClaimKeyAndLockStatement`). The token's row is held for share: a revocation in flight is
+    /// waited out and then seen, so a token whose revocation was answered moves no money.
     static let claim = """
         holder AS (
             SELECT i.status FROM principals p LEFT JOIN institutions i ON i.id = p.institution_id
-            WHERE p.id = $1 AND p.revoked_at IS NULL AND p.expires_at > $4),
+            WHERE p.id = $1 AND p.revoked_at IS NULL AND p.expires_at > $4
+            FOR SHARE OF p),
         claimed AS (
             INSERT INTO idempotent_requests (owner, principal_id, key, request_sha256, status_code, response_body, created_at)
             SELECT $5, $1, $2, $3, 0, ''::bytea, $4 FROM holder
