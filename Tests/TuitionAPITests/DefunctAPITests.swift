@@ -31,7 +31,15 @@ import TuitionTestSupport
             #expect(own.status == .ok)
             let settlements = try await api.call(.get, "/v1/defunct-cases/\(id)/settlements", token: cast.guardian)
             #expect(settlements.items.count == 1 && settlements.items.first?["status"] as? String == "paid")
-            #expect(try await api.call(.get, "/v1/defunct-cases/\(id)", token: cast.guardian).status == .notFound)
+            // The guardian finds the case it has a part in, by id and in its list; a guardian with no enrollment there
+            // does not.
+            #expect(try await api.call(.get, "/v1/defunct-cases/\(id)", token: cast.guardian).string("id") == id)
+            let listed = try await api.call(.get, "/v1/defunct-cases", token: cast.guardian)
+            #expect(listed.items.contains { $0["id"] as? String == id }, "\(listed.body)")
+            let stranger = try await api.call(.post, "/v1/guardians", json: #"{"name":"路人"}"#).string("token")
+            #expect(try await api.call(.get, "/v1/defunct-cases/\(id)", token: stranger).status == .notFound)
+            #expect(try await api.call(.get, "/v1/defunct-cases", token: stranger).items.isEmpty)
+            #expect(try await api.call(.get, "/v1/defunct-cases/\(id)/settlements", token: stranger).status == .notFound)
             #expect(
                 try await api.call(.get, "/v1/defunct-cases/\(id)/settlements?status=late", token: cast.regulator).status == .badRequest)
 

@@ -126,12 +126,14 @@ public struct DefunctRepository: Sendable {
         }
     }
 
-    /// Who sees a case: the regulator of its district and the institution itself.
+    /// Who sees a case: the regulator of its district, the institution itself, and a guardian with an enrollment at the
+    /// institution (a parent learns where the repayment stands, and the case id its settlements are read under).
     public func defunctCase(_ id: DefunctCase.ID, scope: Scope) async throws -> DefunctCaseRecord? {
         let rows = try await store.query(
             """
             SELECT \(unescaped: DefunctCaseRecord.columns) FROM defunct_cases dc
-            WHERE dc.id = \(id.uuid) AND (dc.district_code = \(scope.district) OR dc.institution_id = \(scope.institution))
+            WHERE dc.id = \(id.uuid) AND (dc.district_code = \(scope.district) OR dc.institution_id = \(scope.institution)
+                OR dc.institution_id IN (SELECT e.institution_id FROM enrollments e WHERE e.guardian_id = \(scope.guardian)))
             """)
         for try await row in rows { return try DefunctCaseRecord(row: row) }
         return nil
@@ -142,7 +144,9 @@ public struct DefunctRepository: Sendable {
         let rows = try await store.query(
             """
             SELECT \(unescaped: DefunctCaseRecord.columns) FROM defunct_cases dc
-            WHERE (dc.district_code = \(scope.district) OR dc.institution_id = \(scope.institution)) AND dc.id > \(page.afterOrFloor)
+            WHERE (dc.district_code = \(scope.district) OR dc.institution_id = \(scope.institution)
+                OR dc.institution_id IN (SELECT e.institution_id FROM enrollments e WHERE e.guardian_id = \(scope.guardian)))
+              AND dc.id > \(page.afterOrFloor)
             ORDER BY dc.id LIMIT \(page.limit + 1)
             """)
         var items: [DefunctCaseRecord] = []
@@ -150,8 +154,8 @@ public struct DefunctRepository: Sendable {
         return page.page(items) { $0.id.uuid }
     }
 
-    /// A case's settlements: the regulator and the institution see all of them, a guardian only its own.
-    /// `nil` when the case is not visible at all.
+    /// A case's settlements: the regulator and the institution see all of them, a guardian with an enrollment at the
+    /// institution only its own. `nil` when the case is not visible at all.
     public func settlements(of id: DefunctCase.ID, scope: Scope, status: SettlementStatus?, page: PageRequest) async throws
         -> Page<SettlementRecord>?
     {
@@ -159,7 +163,7 @@ public struct DefunctRepository: Sendable {
             """
             SELECT 1 FROM defunct_cases dc WHERE dc.id = \(id.uuid) AND (dc.district_code = \(scope.district)
                 OR dc.institution_id = \(scope.institution)
-                OR EXISTS (SELECT 1 FROM defunct_settlements s WHERE s.case_id = dc.id AND s.guardian_id = \(scope.guardian)))
+                OR dc.institution_id IN (SELECT e.institution_id FROM enrollments e WHERE e.guardian_id = \(scope.guardian)))
             """)
         var found = false
         for try await _ in visible { found = true }
