@@ -89,7 +89,13 @@ import TuitionTestSupport
 
             let guardianSees = Set(
                 try await api.call(.get, "/v1/policies", token: cast.guardian).items.compactMap { $0["id"] as? String })
-            #expect(guardianSees == [cast.policy.description, bought.string("id")])
+            // Its tuition policies, and the risk-control policy insuring its institution (which it may claim on); a
+            // guardian with no enrollment there sees neither.
+            #expect(guardianSees == [cast.policy.description, bought.string("id"), riskID])
+            #expect(try await api.call(.get, "/v1/policies/\(riskID)", token: cast.guardian).status == .ok)
+            let stranger = try await api.call(.post, "/v1/guardians", json: #"{"name":"路人"}"#).string("token")
+            #expect(try await api.call(.get, "/v1/policies", token: stranger).items.isEmpty)
+            #expect(try await api.call(.get, "/v1/policies/\(riskID)", token: stranger).status == .notFound)
             let insurerSees = try await api.call(.get, "/v1/policies", token: cast.insurer).items.count
             let regulatorSees = try await api.call(.get, "/v1/policies", token: cast.regulator).items.count
             #expect(insurerSees == 3 && regulatorSees == 3)

@@ -208,15 +208,18 @@ public struct InsuranceRepository: Sendable {
     // MARK: Reading
 
     /// Who sees a policy: its insurer; the institution it insures (risk-control policies only: a guardian's tuition
-    /// policy is not the institution's business); the guardian of the insured enrollment; the regulator of the
-    /// district of the policy's institution.
+    /// policy is not the institution's business); the guardian of the insured enrollment, and of any enrollment at an
+    /// institution a risk-control policy insures (its guardians are the policy's beneficiaries, and file claims on it by
+    /// its id); the regulator of the district of the policy's institution.
     public func policy(_ id: Policy.ID, scope: Scope) async throws -> PolicyRecord? {
         let rows = try await store.query(
             """
             SELECT \(unescaped: PolicyRecord.columns) FROM policies p JOIN institutions i ON i.id = p.institution_id
             WHERE p.id = \(id.uuid) AND (p.insurer_id = \(scope.insurer)
                 OR (p.kind = 'institution_risk' AND p.institution_id = \(scope.institution))
-                OR p.guardian_id = \(scope.guardian) OR i.district_code = \(scope.district))
+                OR p.guardian_id = \(scope.guardian) OR i.district_code = \(scope.district)
+                OR (p.kind = 'institution_risk'
+                    AND p.institution_id IN (SELECT e.institution_id FROM enrollments e WHERE e.guardian_id = \(scope.guardian))))
             """)
         let now = store.dependencies.now()
         for try await row in rows { return try PolicyRecord(row: row, now: now) }
@@ -229,7 +232,9 @@ public struct InsuranceRepository: Sendable {
             SELECT \(unescaped: PolicyRecord.columns) FROM policies p JOIN institutions i ON i.id = p.institution_id
             WHERE (p.insurer_id = \(scope.insurer)
                 OR (p.kind = 'institution_risk' AND p.institution_id = \(scope.institution))
-                OR p.guardian_id = \(scope.guardian) OR i.district_code = \(scope.district))
+                OR p.guardian_id = \(scope.guardian) OR i.district_code = \(scope.district)
+                OR (p.kind = 'institution_risk'
+                    AND p.institution_id IN (SELECT e.institution_id FROM enrollments e WHERE e.guardian_id = \(scope.guardian))))
               AND p.id > \(page.afterOrFloor)
             ORDER BY p.id LIMIT \(page.limit + 1)
             """)
