@@ -9,15 +9,19 @@ protocol BackgroundWork: Sendable {
     func runBatch() async throws -> Bool
 }
 
-/// Exponential back-off between restarts after failures: `first`, doubled per consecutive failure, at most `maximum`.
+/// Exponential back-off between restarts after failures: `first`, doubled per consecutive failure, at most `maximum`;
+/// at most `whileDatabaseAway` when the failure was the database being away (`DatabaseAvailability.wasAway`), so that
+/// work resumes within a second of its return rather than up to `maximum` later. Trying again costs one refused
+/// connection; the back-off is for failures that are the work's own.
 struct Backoff: Sendable {
     var first: Duration = .milliseconds(250)
     var maximum: Duration = .seconds(15)
+    var whileDatabaseAway: Duration = .seconds(1)
 
-    func delay(afterFailures failures: Int) -> Duration {
+    func delay(afterFailures failures: Int, databaseAway: Bool = false) -> Duration {
         var delay = first
         for _ in 1..<max(failures, 1) where delay < maximum { delay *= 2 }
-        return min(delay, maximum)
+        return min(delay, databaseAway ? whileDatabaseAway : maximum)
     }
 }
 
@@ -51,7 +55,7 @@ struct SupervisedService<Work: BackgroundWork>: Service {
             } catch {
                 if Task.isShuttingDownGracefully || Task.isCancelled { break }
                 failures += 1
-                pause = backoff.delay(afterFailures: failures)
+                pause = backoff.delay(afterFailures: failures, databaseAway: DatabaseAvailability.wasAway(error))
                 health.restarted(name)
                 logger.error(
                     "background batch failed; restarting after back-off",

@@ -7,6 +7,7 @@ import Metrics
 import PostgresNIO
 import Synchronization
 import Testing
+import _ConnectionPoolModule
 import TuitionCore
 import TuitionStore
 import TuitionTestSupport
@@ -408,9 +409,48 @@ private func problemCode(_ response: TestResponse) -> String? {
     @Test func backoffDoublesUpToItsMaximum() {
         let backoff = Backoff(first: .milliseconds(250), maximum: .seconds(2))
         #expect(
-            (1...6).map(backoff.delay(afterFailures:)) == [
+            (1...6).map { backoff.delay(afterFailures: $0) } == [
                 .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(2), .seconds(2),
             ])
+        // While the database is away, at most a second between tries, however many failed.
+        #expect(
+            (1...6).map { backoff.delay(afterFailures: $0, databaseAway: true) } == [
+                .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(1), .seconds(1), .seconds(1),
+            ])
+    }
+
+    /// Work that failed because the database was away runs again within the short back-off once it is back, not after
+    /// the long one its failures would otherwise have earned (after a long outage the sequencer waited up to 15 s, and
+    /// `/ready` said not ready all that time).
+    @Test func workFailingBecauseTheDatabaseIsAwayIsRetriedPromptly() async throws {
+        final class Runs: Sendable {
+            let count = Mutex(0)
+        }
+        struct AwayFiveTimes: BackgroundWork {
+            let runs = Runs()
+            let succeeded: AsyncStream<Void>.Continuation
+            func runBatch() async throws -> Bool {
+                let run = runs.count.withLock { runs in
+                    runs += 1
+                    return runs
+                }
+                if run <= 5 { throw ConnectionPoolError.connectionCreationCircuitBreakerTripped }
+                succeeded.yield()
+                return false
+            }
+        }
+        let (stream, continuation) = AsyncStream<Void>.makeStream()
+        let service = SupervisedService(
+            name: "away", work: AwayFiveTimes(succeeded: continuation), interval: .seconds(60), batchDeadline: .seconds(5),
+            backoff: Backoff(first: .milliseconds(20), maximum: .seconds(60), whileDatabaseAway: .milliseconds(50)),
+            health: ServiceHealth(), logger: TestDatabase.logger)
+        let running = Task { try await service.run() }
+        let started = ContinuousClock.now
+        try await withDeadline(.seconds(10)) { for await _ in stream { break } }
+        // 20 + 40 + 50 + 50 + 50 ms of back-off; the long one would have been 20 + 40 + 80 + 160 + 320 ms.
+        #expect(ContinuousClock.now - started < .milliseconds(500))
+        running.cancel()
+        try await running.value
     }
 
     /// The evidence queue is shared by every instance: a backlog (a province's fast-track) must not take them all out of
