@@ -22,18 +22,25 @@ public struct Dependencies: Sendable {
 
 /// The PostgreSQL side of TuitionGuard: one connection pool and the repositories built on it.
 public struct Store: Sendable {
-    /// Within the package only (tests, the CLI's migrations); the layers above reach the database through the store.
-    package let client: PostgresClient
+    let pool: RenewablePool
     public let logger: Logger
     public let dependencies: Dependencies
     /// Shared by every `Store` of one process that can revoke or authenticate (see `TokenHolderCache`).
     public let tokenHolders: TokenHolderCache
 
-    /// A store on an existing pool, within the package (tests); `Store.connect` makes the pool.
+    /// Within the package only (tests, the CLI's migrations); the layers above reach the database through the store.
+    package var client: PostgresClient { pool.client }
+
+    /// A store on an existing pool the caller runs, within the package (tests); `Store.connect` makes a pool of its own.
     package init(
         client: PostgresClient, logger: Logger, dependencies: Dependencies = .live, tokenHolders: TokenHolderCache = TokenHolderCache()
     ) {
-        self.client = client
+        self.init(pool: RenewablePool(client: client, renewal: nil, logger: logger), logger: logger, dependencies: dependencies,
+                  tokenHolders: tokenHolders)
+    }
+
+    init(pool: RenewablePool, logger: Logger, dependencies: Dependencies, tokenHolders: TokenHolderCache) {
+        self.pool = pool
         self.logger = logger
         self.dependencies = dependencies
         self.tokenHolders = tokenHolders

@@ -60,16 +60,17 @@ extension Store {
         _ configuration: DatabaseConfiguration, logger: Logger, dependencies: Dependencies = .live,
         tokenHolders: TokenHolderCache = TokenHolderCache()
     ) -> Store {
-        Store(
-            client: PostgresClient(configuration: configuration.postgres, backgroundLogger: logger), logger: logger,
-            dependencies: dependencies, tokenHolders: tokenHolders)
+        let pool = RenewablePool(
+            client: PostgresClient(configuration: configuration.postgres, backgroundLogger: logger),
+            renewal: RenewablePool.Renewal(configuration: configuration.postgres), logger: logger)
+        return Store(pool: pool, logger: logger, dependencies: dependencies, tokenHolders: tokenHolders)
     }
 }
 
 extension Store {
-    /// Runs the store's connection pool until the task is cancelled: the composition root runs it as a service,
-    /// started before anything that uses the store.
-    public func run() async { await client.run() }
+    /// Runs the store's connection pool (and any pool that replaces it after an outage) until the task is cancelled:
+    /// the composition root runs it as a service, started before anything that uses the store.
+    public func run() async { await pool.run() }
 }
 
 extension EnrollmentRepository {
