@@ -44,7 +44,6 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // Issue #13: the pool's circuit-breaker error is a 503, not a 500.
                 .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

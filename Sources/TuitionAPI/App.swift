@@ -125,11 +125,12 @@ public enum ConfigurationError: Error, CustomStringConvertible {
     }
 }
 
-/// A store's connection pool as a service of the application's group.
+/// A store's connection pool as a service of the application's group, ended by a graceful shutdown as
+/// `PostgresClient.run` is (the group shuts it down last: it is first in the list).
 struct StoreService: Service {
     let store: Store
 
-    func run() async throws { await store.run() }
+    func run() async throws { await cancelWhenGracefulShutdown { await store.run() } }
 }
 
 extension ApplicationProtocol {

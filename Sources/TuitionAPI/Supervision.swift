@@ -10,9 +10,9 @@ protocol BackgroundWork: Sendable {
 }
 
 /// Exponential back-off between restarts after failures: `first`, doubled per consecutive failure, at most `maximum`;
-/// at most `whileDatabaseAway` when the failure was the database being away (`DatabaseAvailability.wasAway`), so that
-/// work resumes within a second of its return rather than up to `maximum` later. Trying again costs one refused
-/// connection; the back-off is for failures that are the work's own.
+/// at most `whileDatabaseAway` when the database could not be reached at all (`DatabaseAvailability.wasUnreachable`), so
+/// that work resumes within a second of its return rather than up to `maximum` later. Trying again costs one refused
+/// connection; the back-off is for failures the work may cause itself.
 struct Backoff: Sendable {
     var first: Duration = .milliseconds(250)
     var maximum: Duration = .seconds(15)
@@ -55,7 +55,7 @@ struct SupervisedService<Work: BackgroundWork>: Service {
             } catch {
                 if Task.isShuttingDownGracefully || Task.isCancelled { break }
                 failures += 1
-                pause = backoff.delay(afterFailures: failures, databaseAway: DatabaseAvailability.wasAway(error))
+                pause = backoff.delay(afterFailures: failures, databaseAway: DatabaseAvailability.wasUnreachable(error))
                 health.restarted(name)
                 logger.error(
                     "background batch failed; restarting after back-off",

@@ -306,7 +306,19 @@ import TuitionWire
             }
             #expect(try await seen(.insurer(mine.insurer)) == [risk.id, tuition.id])
             #expect(try await seen(.institution(mine.world.institution.id)) == [risk.id])
-            #expect(try await seen(.guardian(mine.world.guardian)) == [tuition.id])
+            // The guardian: its tuition policy, and the risk-control policy of the institution its paid enrollment is at.
+            // Anyone may place an order; until it is paid it shows its guardian none of the institution's policies.
+            #expect(try await seen(.guardian(mine.world.guardian)) == [tuition.id, risk.id])
+            let parties = PartyRepository(store: store)
+            let orderer = try await parties.createGuardian(name: "李四", phone: "13900000000")
+            let child = try await parties.createStudent(
+                NewStudent(name: "李小红", relationship: "父女", school: "海曙中心小学", grade: "二年级"), guardian: orderer)
+            _ = try await EnrollmentRepository(store: store).create(
+                NewEnrollment(
+                    studentId: child.id, courseId: mine.world.course.id, lessons: 10, termStart: mine.today,
+                    termEnd: mine.today.addingMonths(2)),
+                institution: mine.world.institution.id, guardian: orderer)
+            #expect(try await seen(.guardian(orderer)).isEmpty)
             #expect(try await seen(.regulator(mine.world.district)) == [risk.id, tuition.id])
             #expect(try await seen(.regulator(theirs.world.district)) == [otherRisk.id, otherTuition.id])
             for entity: PrincipalEntity in [

@@ -164,4 +164,27 @@ import TuitionWire
             #expect(read.paidFen == .zero)
         }
     }
+
+    /// A money write holds its token's row (the key claim) before its institution (the money lock); blacklisting, which
+    /// revokes the tokens, takes them in the same order, so the two wait for each other instead of deadlocking. The write
+    /// here is its locks alone, in its order, with the blacklisting in between.
+    @Test func blacklistingWhileAMoneyWriteHoldsItsTokenDoesNotDeadlock() async throws {
+        try await TestDatabase.withStore("keyedblacklist") { store in
+            let world = try await World.make(store, mode: .escrow, pricePerLessonFen: 8_000, lessons: 40)
+            let principal = try await PrincipalRepository(store: store).create(for: .institution(world.institution.id)).principal
+            let writing = Task {
+                try await store.transaction { transaction in
+                    try await transaction.query("SELECT 1 FROM principals WHERE id = \(principal.id) FOR SHARE", logger: store.logger)
+                    try await Task.sleep(for: .milliseconds(500))
+                    try await transaction.query(
+                        "SELECT 1 FROM institutions WHERE id = \(world.institution.id.uuid) FOR SHARE", logger: store.logger)
+                }
+            }
+            try await Task.sleep(for: .milliseconds(150))
+            let sanction = try await SupervisionRepository(store: store).sanction(
+                world.institution.id, action: .blacklist, note: "严重违规", district: world.district)
+            try await writing.value
+            #expect(sanction.status == .blacklisted)
+        }
+    }
 }

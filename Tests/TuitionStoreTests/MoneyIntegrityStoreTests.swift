@@ -373,6 +373,30 @@ import TuitionWire
         }
     }
 
+    /// What is set aside for another referral is its approval once approved lower than planned: a person found the
+    /// other guardian's lessons given after all, and the first guardian's add-back may use what that freed.
+    @Test func anAddBackMayUseWhatAnotherReferralsLowerApprovalFreed() async throws {
+        try await TestDatabase.withStore("mi_freed") { store in
+            let insured = try await Insured.make(store, sum: Money(fen: 243_200 + 51_200 + 1_000))
+            let second = try await insured.world.anotherEnrollment(store, lessons: 10)
+            try await Self.pay(store, second, guardian: insured.world.guardian)
+            let lesson = try await Self.lessons(store, second, 2)
+            _ = try await EnrollmentRepository(store: store).answerLesson(lesson.id, guardian: insured.world.guardian, dispute: "没有上课")
+            let marked = try await Self.mark(store, insured.world.institution.id)
+            _ = try await FastTrackJob(store: store).run(marked.id)
+            let claims = try await insured.jobClaims(store, marked.id)
+            let first = try #require(claims.first { $0.enrollmentId == insured.world.enrollment.id })
+            let other = try #require(claims.first { $0.enrollmentId == second.id })
+            let repository = ClaimRepository(store: store)
+            _ = try await repository.approve(other.id, insurer: insured.insurer, amount: Money(fen: 41_200))
+            _ = try await repository.approve(first.id, insurer: insured.insurer, amount: Money(fen: 256_000), reason: "核实：两节课未上")
+            let paidFirst = try await insured.pay(store, first.id)
+            #expect(paidFirst.status == .paid && paidFirst.paidFen == Money(fen: 254_200))
+            #expect(try await insured.pay(store, other.id).paidFen == Money(fen: 41_200))
+            #expect(try await Self.breaches(store) == [])
+        }
+    }
+
     // MARK: Finding 5
 
     /// A person may approve a referred claim up to the entitlement including the disputed lessons, with a reason.

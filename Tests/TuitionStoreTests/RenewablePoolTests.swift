@@ -25,7 +25,7 @@ import TuitionTestSupport
     /// runs to its end once cancelled (the old pool was shut down, not left running).
     @Test func aRefusingPoolIsReplacedAndTheOldOneShutDown() async throws {
         let configuration = try Self.configuration
-        let refusals = Refusals(1)
+        let refusals = Refusals(2)  // refused, the database answers, refused still: renewed
         var renewal = RenewablePool.Renewal(configuration: configuration, interval: .milliseconds(20))
         renewal.poolRefuses = { _ in refusals.next() }
         let first = PostgresClient(configuration: configuration, backgroundLogger: TestDatabase.logger)
@@ -56,7 +56,7 @@ import TuitionTestSupport
         #expect(await RenewablePool.answers(closed) == false)
         let client = PostgresClient(configuration: configuration, backgroundLogger: TestDatabase.logger)
         let running = Task { await client.run() }
-        #expect(await RenewablePool.tripped(client) == false)
+        #expect(await RenewablePool.refuses(client) == false)
         running.cancel()
         await running.value
     }

@@ -100,6 +100,25 @@ public enum DatabaseAvailability {
         }
     }
 
+    /// The narrowest case: the database could not be reached at all (a connection refused or not made, the pool's
+    /// circuit breaker, a server still starting or recovering, 57P03). Trying again soon costs a refused connection.
+    /// A dropped connection or a server shutting down (57P01, 57P02) is not among them: work can cause those itself (a
+    /// backend killed for its memory takes the whole cluster through crash recovery), and must back off.
+    public static func wasUnreachable(_ error: any Error) -> Bool {
+        switch error {
+        case let error as ConnectionPoolError:
+            return error == .connectionCreationCircuitBreakerTripped
+        case let error as PSQLError:
+            switch error.code {
+            case .connectionError: return true
+            case .server: return error.sqlState.map { ["57P03", "08001", "08004"].contains($0) } ?? false
+            default: return false
+            }
+        default:
+            return false
+        }
+    }
+
     /// The narrower case of a database that was away, not merely slow or contended: a connection lost, refused or
     /// never made (class 08, the pool's circuit breaker), a server shutting down or recovering from a crash (57P0x), a
     /// failover's demoted member (25006). A timeout, a lock wait, a deadlock or a cancellation is not: work that meets

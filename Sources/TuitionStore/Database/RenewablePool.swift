@@ -1,6 +1,5 @@
 import Logging
 import PostgresNIO
-import ServiceLifecycle
 import Synchronization
 import _ConnectionPoolModule
 
@@ -9,16 +8,20 @@ import _ConnectionPoolModule
 /// PostgresNIO's pool spaces its connection attempts further apart each time one fails (100 ms × 1.25ⁿ, at most a
 /// minute; not configurable in 1.33), and after a minute of failures it refuses every request at once
 /// (`connectionCreationCircuitBreakerTripped`) until an attempt succeeds. After a five-minute outage its next attempt
-/// can be a minute away: the database is back and the service still answers 503. A watchdog asks the pool once a
-/// second; when it refuses and a connection of the watchdog's own gets through, a new pool (whose first attempt is
-/// immediate) takes over and the old one, which holds no connection while it refuses, is shut down.
+/// can be a minute away: the database is back and the service still answers 503. A watchdog asks the pool for a
+/// connection once a second (a lease, no query: a healthy pool hands over an idle one); when the pool refuses and a
+/// connection of the watchdog's own gets through, a new pool (whose first attempt is immediate) takes over. The old
+/// one, which held no connection while it refused, keeps running for `grace` in case its own retry got through
+/// meanwhile and work is on it, and is then shut down.
 final class RenewablePool: Sendable {
     /// How the watchdog finds the pool refusing while the database answers; nil for a pool that is never renewed (tests
     /// that run their own client).
     struct Renewal: Sendable {
         var configuration: PostgresClient.Configuration
         var interval: Duration = .seconds(1)
-        var poolRefuses: @Sendable (PostgresClient) async -> Bool = RenewablePool.tripped
+        /// Longer than any request's deadline, so no work that found the old pool working again is cut off.
+        var grace: Duration = .seconds(30)
+        var poolRefuses: @Sendable (PostgresClient) async -> Bool = RenewablePool.refuses
         var databaseAnswers: @Sendable (PostgresClient.Configuration) async -> Bool = RenewablePool.answers
     }
 
@@ -34,40 +37,42 @@ final class RenewablePool: Sendable {
 
     var client: PostgresClient { current.withLock { $0 } }
 
-    /// Runs the pool, and each pool that replaces it, until cancelled or a graceful shutdown begins (as
-    /// `PostgresClient.run` itself does).
+    /// Runs the pool, and each pool that replaces it, until cancelled. (A graceful shutdown ends it through the
+    /// caller: `PostgresClient.run` ends on one by itself, this loop does not know of it.)
     func run() async {
-        await cancelWhenGracefulShutdown { await self.runRenewing() }
-    }
-
-    private func runRenewing() async {
         await withDiscardingTaskGroup { group in
             var client = self.client
-            while !Task.isCancelled {
-                let (stopped, stop) = AsyncStream<Void>.makeStream()
-                group.addTask { [client] in await Self.run(client, until: stopped) }
-                guard let renewed = await replacement(for: client) else {
-                    stop.finish()
-                    return
-                }
+            var retire = Self.start(client, in: &group)
+            while let renewed = await replacement(for: client) {
+                let retireRenewed = Self.start(renewed, in: &group)
                 current.withLock { $0 = renewed }
-                stop.finish()
-                client = renewed
+                let grace = renewal?.grace ?? .zero
+                group.addTask { [retire] in
+                    try? await Task.sleep(for: grace)
+                    retire.finish()
+                }
+                (client, retire) = (renewed, retireRenewed)
             }
         }
     }
 
-    /// Runs `client` until `stopped` ends or the task is cancelled; either way the pool is shut down.
-    private static func run(_ client: PostgresClient, until stopped: AsyncStream<Void>) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            group.addTask { for await _ in stopped {} }
-            await group.next()
-            group.cancelAll()
+    /// Runs `client` in `group` until the returned continuation is finished or the group is cancelled; either way the
+    /// pool is shut down.
+    private static func start(_ client: PostgresClient, in group: inout DiscardingTaskGroup) -> AsyncStream<Void>.Continuation {
+        let (retired, retire) = AsyncStream<Void>.makeStream()
+        group.addTask {
+            await withTaskGroup(of: Void.self) { running in
+                running.addTask { await client.run() }
+                running.addTask { for await _ in retired {} }
+                await running.next()
+                running.cancelAll()
+            }
         }
+        return retire
     }
 
-    /// A new pool once `client` refuses while the database answers; nil when cancelled (or never, without `renewal`).
+    /// A new pool once `client` refuses while the database answers, and still refuses after that; nil when cancelled
+    /// (at once without `renewal`).
     private func replacement(for client: PostgresClient) async -> PostgresClient? {
         guard let renewal else {
             while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
@@ -75,18 +80,19 @@ final class RenewablePool: Sendable {
         }
         while true {
             do { try await Task.sleep(for: renewal.interval) } catch { return nil }
-            guard await renewal.poolRefuses(client), await renewal.databaseAnswers(renewal.configuration) else { continue }
+            guard await renewal.poolRefuses(client), await renewal.databaseAnswers(renewal.configuration),
+                await renewal.poolRefuses(client)
+            else { continue }
             logger.warning("the database answers while the connection pool still refuses after an outage: a new pool takes over")
             return PostgresClient(configuration: renewal.configuration, backgroundLogger: logger)
         }
     }
 
     /// The pool refuses every request at once: its circuit breaker tripped after a minute of failed connection attempts.
-    @Sendable static func tripped(_ client: PostgresClient) async -> Bool {
+    /// A lease and nothing more, so a probe never holds a connection on a database that does not answer.
+    @Sendable static func refuses(_ client: PostgresClient) async -> Bool {
         do {
-            try await withDeadline(.seconds(2)) {
-                for try await _ in try await client.query("SELECT 1", logger: Logger(label: "tuitionguard.pool-watchdog")) {}
-            }
+            try await withDeadline(.seconds(2)) { try await client.withConnection { _ in } }
             return false
         } catch let error as ConnectionPoolError {
             return error == .connectionCreationCircuitBreakerTripped
@@ -95,15 +101,17 @@ final class RenewablePool: Sendable {
         }
     }
 
-    /// A connection of its own to the pool's database is made and closed within two seconds.
+    /// A connection of its own to the pool's database is made and closed within two seconds. The store connects without
+    /// TLS (`postgresConfiguration(url:)`), and so does this.
     @Sendable static func answers(_ configuration: PostgresClient.Configuration) async -> Bool {
         guard let host = configuration.host else { return false }
-        let target = PostgresConnection.Configuration(
+        var target = PostgresConnection.Configuration(
             host: host, port: configuration.port ?? 5432, username: configuration.username, password: configuration.password,
             database: configuration.database, tls: .disable)
+        target.options.connectTimeout = .seconds(2)
         let logger = Logger(label: "tuitionguard.pool-watchdog")
         do {
-            try await withDeadline(.seconds(2)) {
+            try await withDeadline(.seconds(2)) { [target] in
                 let connection = try await PostgresConnection.connect(configuration: target, id: 0, logger: logger)
                 try await connection.close()
             }

@@ -126,16 +126,17 @@ public struct DefunctRepository: Sendable {
         }
     }
 
-    /// Who sees a case: the regulator of its district, the institution itself, and a guardian with an enrollment at the
-    /// institution (a parent learns where the repayment stands, and the case id its settlements are read under).
+    /// Who sees a case: the regulator of its district, the institution itself, and a guardian with a paid enrollment at
+    /// the institution (a parent learns where the repayment stands, and the case id its settlements are read under);
+    /// a guardian is not shown why a case is blocked, which names the database's refusal and may name others' enrollments.
     public func defunctCase(_ id: DefunctCase.ID, scope: Scope) async throws -> DefunctCaseRecord? {
         let rows = try await store.query(
             """
             SELECT \(unescaped: DefunctCaseRecord.columns) FROM defunct_cases dc
             WHERE dc.id = \(id.uuid) AND (dc.district_code = \(scope.district) OR dc.institution_id = \(scope.institution)
-                OR dc.institution_id IN (SELECT e.institution_id FROM enrollments e WHERE e.guardian_id = \(scope.guardian)))
+                OR dc.institution_id IN (SELECT e.institution_id FROM enrollments e WHERE e.guardian_id = \(scope.guardian) AND e.paid_fen > 0))
             """)
-        for try await row in rows { return try DefunctCaseRecord(row: row) }
+        for try await row in rows { return try DefunctCaseRecord(row: row).seen(by: scope) }
         return nil
     }
 
@@ -145,12 +146,12 @@ public struct DefunctRepository: Sendable {
             """
             SELECT \(unescaped: DefunctCaseRecord.columns) FROM defunct_cases dc
             WHERE (dc.district_code = \(scope.district) OR dc.institution_id = \(scope.institution)
-                OR dc.institution_id IN (SELECT e.institution_id FROM enrollments e WHERE e.guardian_id = \(scope.guardian)))
+                OR dc.institution_id IN (SELECT e.institution_id FROM enrollments e WHERE e.guardian_id = \(scope.guardian) AND e.paid_fen > 0))
               AND dc.id > \(page.afterOrFloor)
             ORDER BY dc.id LIMIT \(page.limit + 1)
             """)
         var items: [DefunctCaseRecord] = []
-        for try await row in rows { items.append(try DefunctCaseRecord(row: row)) }
+        for try await row in rows { items.append(try DefunctCaseRecord(row: row).seen(by: scope)) }
         return page.page(items) { $0.id.uuid }
     }
 
@@ -163,7 +164,7 @@ public struct DefunctRepository: Sendable {
             """
             SELECT 1 FROM defunct_cases dc WHERE dc.id = \(id.uuid) AND (dc.district_code = \(scope.district)
                 OR dc.institution_id = \(scope.institution)
-                OR dc.institution_id IN (SELECT e.institution_id FROM enrollments e WHERE e.guardian_id = \(scope.guardian)))
+                OR dc.institution_id IN (SELECT e.institution_id FROM enrollments e WHERE e.guardian_id = \(scope.guardian) AND e.paid_fen > 0))
             """)
         var found = false
         for try await _ in visible { found = true }
@@ -209,5 +210,16 @@ func decodeChecks(_ json: String) throws -> [ClaimCheckRecord] {
         return try JSONDecoder().decode([ClaimCheckRecord].self, from: Data(json.utf8))
     } catch {
         throw CorruptRow(value: json)
+    }
+}
+
+extension DefunctCaseRecord {
+    /// The case as `scope` may read it: a guardian is not told why it is blocked (the database's refusal, which may
+    /// name other guardians' enrollments).
+    func seen(by scope: Scope) -> DefunctCaseRecord {
+        guard scope.guardian != nil else { return self }
+        var record = self
+        record.blockedReason = nil
+        return record
     }
 }

@@ -339,12 +339,13 @@ public struct ClaimRepository: Sendable {
     }
 
     /// What the policy can pay this claim: its remaining sum less the planned amounts of the other defunct cases' claims
-    /// on it still awaiting a decision or payment. The fast-track shared the policy out among its referred claims too; a
+    /// on it still awaiting a decision or payment (an approved one's approval, when lower). The fast-track shared the policy out among its referred claims too; a
     /// person adding back contested lessons on one of them must not take what the plan set aside for another guardian.
     private func available(on policy: PolicyRecord, besides claim: ClaimRecord, on connection: PostgresConnection) async throws -> Money {
         let rows = try await connection.query(
             """
-            SELECT coalesce(sum(claimed_fen), 0)::bigint FROM claims
+            SELECT coalesce(sum(CASE WHEN status = 'approved' THEN least(claimed_fen, approved_fen) ELSE claimed_fen END), 0)::bigint
+            FROM claims
             WHERE policy_id = \(policy.id.uuid) AND defunct_case_id IS NOT NULL AND id <> \(claim.id.uuid)
               AND status IN ('referred', 'verified', 'approved')
             """, logger: logger)

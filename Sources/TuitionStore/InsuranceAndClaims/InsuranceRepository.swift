@@ -208,9 +208,9 @@ public struct InsuranceRepository: Sendable {
     // MARK: Reading
 
     /// Who sees a policy: its insurer; the institution it insures (risk-control policies only: a guardian's tuition
-    /// policy is not the institution's business); the guardian of the insured enrollment, and of any enrollment at an
-    /// institution a risk-control policy insures (its guardians are the policy's beneficiaries, and file claims on it by
-    /// its id); the regulator of the district of the policy's institution.
+    /// policy is not the institution's business); the guardian of the insured enrollment, and of any paid enrollment at
+    /// an institution a risk-control policy insures (its guardians are the policy's beneficiaries, and file claims on it
+    /// by its id; an order not paid yet is not enough); the regulator of the district of the policy's institution.
     public func policy(_ id: Policy.ID, scope: Scope) async throws -> PolicyRecord? {
         let rows = try await store.query(
             """
@@ -219,7 +219,8 @@ public struct InsuranceRepository: Sendable {
                 OR (p.kind = 'institution_risk' AND p.institution_id = \(scope.institution))
                 OR p.guardian_id = \(scope.guardian) OR i.district_code = \(scope.district)
                 OR (p.kind = 'institution_risk'
-                    AND p.institution_id IN (SELECT e.institution_id FROM enrollments e WHERE e.guardian_id = \(scope.guardian))))
+                    AND p.institution_id IN (
+                        SELECT e.institution_id FROM enrollments e WHERE e.guardian_id = \(scope.guardian) AND e.paid_fen > 0)))
             """)
         let now = store.dependencies.now()
         for try await row in rows { return try PolicyRecord(row: row, now: now) }
@@ -234,7 +235,8 @@ public struct InsuranceRepository: Sendable {
                 OR (p.kind = 'institution_risk' AND p.institution_id = \(scope.institution))
                 OR p.guardian_id = \(scope.guardian) OR i.district_code = \(scope.district)
                 OR (p.kind = 'institution_risk'
-                    AND p.institution_id IN (SELECT e.institution_id FROM enrollments e WHERE e.guardian_id = \(scope.guardian))))
+                    AND p.institution_id IN (
+                        SELECT e.institution_id FROM enrollments e WHERE e.guardian_id = \(scope.guardian) AND e.paid_fen > 0)))
               AND p.id > \(page.afterOrFloor)
             ORDER BY p.id LIMIT \(page.limit + 1)
             """)

@@ -20,6 +20,17 @@ public struct SupervisionRepository: Sendable {
         -> SanctionRecord
     {
         try await store.transactionChangingAuthority { connection in
+            // Blacklisting revokes the institution's tokens. A money write holds its token's row before the institution
+            // (the key claim, then the money lock): the tokens are taken first here too, or the two would deadlock.
+            if action == .blacklist {
+                try await connection.run(
+                    """
+                    SELECT count(*) FROM (
+                        SELECT 1 FROM principals p JOIN institutions i ON i.id = p.institution_id
+                        WHERE p.institution_id = \(id.uuid) AND i.district_code = \(district.value) AND p.revoked_at IS NULL
+                        ORDER BY p.id FOR UPDATE OF p) AS held
+                    """, logger: logger)
+            }
             let rows = try await connection.query(
                 "SELECT status FROM institutions WHERE id = \(id.uuid) AND district_code = \(district.value) FOR UPDATE",
                 logger: logger)
