@@ -23,6 +23,11 @@ struct Backoff: Sendable {
         for _ in 1..<max(failures, 1) where delay < maximum { delay *= 2 }
         return min(delay, databaseAway ? whileDatabaseAway : maximum)
     }
+
+    /// The delay after `failures` consecutive failures, the last of them `error`.
+    func delay(afterFailures failures: Int, lastError error: any Error) -> Duration {
+        delay(afterFailures: failures, databaseAway: DatabaseAvailability.wasUnreachable(error))
+    }
 }
 
 /// Runs a `BackgroundWork` beside the HTTP server: a batch, then the next at once if more is waiting, else after
@@ -55,7 +60,7 @@ struct SupervisedService<Work: BackgroundWork>: Service {
             } catch {
                 if Task.isShuttingDownGracefully || Task.isCancelled { break }
                 failures += 1
-                pause = backoff.delay(afterFailures: failures, databaseAway: DatabaseAvailability.wasUnreachable(error))
+                pause = backoff.delay(afterFailures: failures, lastError: error)
                 health.restarted(name)
                 logger.error(
                     "background batch failed; restarting after back-off",

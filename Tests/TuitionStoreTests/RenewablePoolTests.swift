@@ -31,7 +31,7 @@ import TuitionTestSupport
         let first = PostgresClient(configuration: configuration, backgroundLogger: TestDatabase.logger)
         let pool = RenewablePool(client: first, renewal: renewal, logger: TestDatabase.logger)
         let running = Task { await pool.run() }
-        try await withDeadline(.seconds(10)) {
+        try await withDeadline(.seconds(120)) {
             while pool.client === first { try await Task.sleep(for: .milliseconds(10)) }
         }
         for try await value in try await pool.client.query("SELECT 41 + 1", logger: TestDatabase.logger).decode(Int.self) {
@@ -42,7 +42,7 @@ import TuitionTestSupport
         try await Task.sleep(for: .milliseconds(200))
         #expect(pool.client === second)
         running.cancel()
-        try await withDeadline(.seconds(10)) { await running.value }
+        try await withDeadline(.seconds(120)) { await running.value }
     }
 
     /// The probes: a running pool with its database up does not refuse; the database answers a connection of the
