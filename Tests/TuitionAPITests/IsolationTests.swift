@@ -176,8 +176,9 @@ import TuitionTestSupport
                 "/v1/policies/{id}": [cast.regulator, cast.guardian, cast.insurer],
                 // Institutions read the claims on their enrollments; they do not decide them.
                 "/v1/claims/{id}": [cast.regulator, cast.institution, cast.guardian, cast.insurer],
-                // The cast's defunct case is another institution's, where the guardian had paid for a course.
-                "/v1/defunct-cases/{id}": [cast.regulator],
+                // The cast's defunct case is another institution's, where the guardian had paid for a course: the
+                // guardian follows the case its own settlement is in.
+                "/v1/defunct-cases/{id}": [cast.regulator, cast.guardian],
                 "/v1/defunct-cases/{id}/settlements": [cast.regulator, cast.guardian],
                 // Supervision: the grade and ratings are the regulator's and the institution's; the review and the complaint
                 // belong to the guardian, the institution and the regulator.

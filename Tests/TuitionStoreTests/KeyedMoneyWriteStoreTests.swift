@@ -139,14 +139,16 @@ import TuitionWire
         try await TestDatabase.withStore("keyedrevoking") { store in
             let world = try await World.make(store, mode: .escrow, pricePerLessonFen: 8_000, lessons: 40)
             let principal = try await PrincipalRepository(store: store).create(for: .guardian(world.guardian)).principal
+            let (held, holding) = AsyncStream<Void>.makeStream()
             let revoking = Task {
                 try await store.transaction { transaction in
                     try await transaction.query("SELECT 1 FROM principals WHERE id = \(principal.id) FOR UPDATE", logger: store.logger)
                     try await transaction.query("UPDATE principals SET revoked_at = now() WHERE id = \(principal.id)", logger: store.logger)
+                    holding.yield()
                     try await Task.sleep(for: .milliseconds(600))
                 }
             }
-            try await Task.sleep(for: .milliseconds(200))
+            for await _ in held { break }
             let claim = KeyClaim(
                 owner: principal.entity.idempotencyOwner, principal: principal.id, key: "pay-revoking", digest: Data([1]), status: 201)
             let outcome = try await store.transaction {
@@ -172,15 +174,17 @@ import TuitionWire
         try await TestDatabase.withStore("keyedblacklist") { store in
             let world = try await World.make(store, mode: .escrow, pricePerLessonFen: 8_000, lessons: 40)
             let principal = try await PrincipalRepository(store: store).create(for: .institution(world.institution.id)).principal
+            let (held, holding) = AsyncStream<Void>.makeStream()
             let writing = Task {
                 try await store.transaction { transaction in
                     try await transaction.query("SELECT 1 FROM principals WHERE id = \(principal.id) FOR SHARE", logger: store.logger)
+                    holding.yield()
                     try await Task.sleep(for: .milliseconds(500))
                     try await transaction.query(
                         "SELECT 1 FROM institutions WHERE id = \(world.institution.id.uuid) FOR SHARE", logger: store.logger)
                 }
             }
-            try await Task.sleep(for: .milliseconds(150))
+            for await _ in held { break }
             let sanction = try await SupervisionRepository(store: store).sanction(
                 world.institution.id, action: .blacklist, note: "严重违规", district: world.district)
             try await writing.value

@@ -134,14 +134,16 @@ import TuitionTestSupport
     @Test func anOrderRacingALoweredCapIsHeldToIt() async throws {
         try await TestDatabase.withStore("capsrace") { store in
             let world = try await World.make(store, lessons: 10)
+            let (held, holding) = AsyncStream<Void>.makeStream()
             let lowering = Task {
                 try await store.transaction { transaction in
                     try await transaction.query(
                         "UPDATE districts SET charge_lessons_max = 5 WHERE code = \(world.district.value)", logger: store.logger)
+                    holding.yield()
                     try await Task.sleep(for: .milliseconds(600))
                 }
             }
-            try await Task.sleep(for: .milliseconds(200))
+            for await _ in held { break }
             let refused = try await rejection { _ = try await world.anotherEnrollment(store, lessons: 8) }
             try await lowering.value
             #expect(refused == .chargeCoversTooManyLessons)

@@ -49,14 +49,15 @@ import TuitionTestSupport
     /// watchdog's own, and nothing answers on a port where no server listens.
     @Test func theWatchdogsProbes() async throws {
         let configuration = try Self.configuration
-        #expect(await RenewablePool.answers(configuration))
+        // Generous limits: the suite's CPU-bound tests can hold every thread of the cooperative pool for a minute.
+        #expect(await RenewablePool.answers(configuration, within: .seconds(120)))
         let closed = PostgresClient.Configuration(
             host: "127.0.0.1", port: 1, username: configuration.username, password: nil, database: configuration.database,
             tls: .disable)
-        #expect(await RenewablePool.answers(closed) == false)
+        #expect(await RenewablePool.answers(closed, within: .seconds(120)) == false)
         let client = PostgresClient(configuration: configuration, backgroundLogger: TestDatabase.logger)
         let running = Task { await client.run() }
-        #expect(await RenewablePool.refuses(client) == false)
+        #expect(await RenewablePool.refuses(client, within: .seconds(120)) == false)
         running.cancel()
         await running.value
     }

@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import PostgresNIO
 import Synchronization
 import _ConnectionPoolModule
@@ -21,8 +22,8 @@ final class RenewablePool: Sendable {
         var interval: Duration = .seconds(1)
         /// Longer than any request's deadline, so no work that found the old pool working again is cut off.
         var grace: Duration = .seconds(30)
-        var poolRefuses: @Sendable (PostgresClient) async -> Bool = RenewablePool.refuses
-        var databaseAnswers: @Sendable (PostgresClient.Configuration) async -> Bool = RenewablePool.answers
+        var poolRefuses: @Sendable (PostgresClient) async -> Bool = { await RenewablePool.refuses($0) }
+        var databaseAnswers: @Sendable (PostgresClient.Configuration) async -> Bool = { await RenewablePool.answers($0) }
     }
 
     private let current: Mutex<PostgresClient>
@@ -90,9 +91,9 @@ final class RenewablePool: Sendable {
 
     /// The pool refuses every request at once: its circuit breaker tripped after a minute of failed connection attempts.
     /// A lease and nothing more, so a probe never holds a connection on a database that does not answer.
-    @Sendable static func refuses(_ client: PostgresClient) async -> Bool {
+    static func refuses(_ client: PostgresClient, within limit: Duration = .seconds(2)) async -> Bool {
         do {
-            try await withDeadline(.seconds(2)) { try await client.withConnection { _ in } }
+            try await withDeadline(limit) { try await client.withConnection { _ in } }
             return false
         } catch let error as ConnectionPoolError {
             return error == .connectionCreationCircuitBreakerTripped
@@ -101,17 +102,18 @@ final class RenewablePool: Sendable {
         }
     }
 
-    /// A connection of its own to the pool's database is made and closed within two seconds. The store connects without
+    /// A connection of its own to the pool's database is made and closed within `limit`. The store connects without
     /// TLS (`postgresConfiguration(url:)`), and so does this.
-    @Sendable static func answers(_ configuration: PostgresClient.Configuration) async -> Bool {
+    static func answers(_ configuration: PostgresClient.Configuration, within limit: Duration = .seconds(2)) async -> Bool {
         guard let host = configuration.host else { return false }
         var target = PostgresConnection.Configuration(
             host: host, port: configuration.port ?? 5432, username: configuration.username, password: configuration.password,
             database: configuration.database, tls: .disable)
-        target.options.connectTimeout = .seconds(2)
+        let (seconds, attoseconds) = limit.components
+        target.options.connectTimeout = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         let logger = Logger(label: "tuitionguard.pool-watchdog")
         do {
-            try await withDeadline(.seconds(2)) { [target] in
+            try await withDeadline(limit) { [target] in
                 let connection = try await PostgresConnection.connect(configuration: target, id: 0, logger: logger)
                 try await connection.close()
             }
