@@ -263,6 +263,9 @@ extension Request {
         guard let key = headers[HTTPField.Name("Idempotency-Key")!], !key.isEmpty, key.utf8.count <= 200 else { return nil }
         return key
     }
+
+    /// Whether the request names an Idempotency-Key at all, valid or not (where one is optional, an invalid one is 400).
+    var namesIdempotencyKey: Bool { headers[HTTPField.Name("Idempotency-Key")!] != nil }
 }
 
 extension Parameters {

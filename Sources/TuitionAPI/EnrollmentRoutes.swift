@@ -22,10 +22,18 @@ struct EnrollmentController {
         v1.post("enrollment-proposals/:id/rejection", use: reject)
     }
 
+    /// An Idempotency-Key is optional here (no money moves); with one, a retry returns the first order.
     func place(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let guardian = try context.guardian()
-        let (body, _) = try await request.decodeJSON(NewEnrollment.self, context: context)
-        return try JSON.response(try await services.enrollments.place(body, guardian: guardian), status: .created)
+        let principal = try context.principal(.guardian)
+        let guardian = try principal.guardian()
+        let (body, raw) = try await request.decodeJSON(NewEnrollment.self, context: context)
+        guard request.namesIdempotencyKey else {
+            return try JSON.response(try await services.enrollments.place(body, guardian: guardian), status: .created)
+        }
+        let keyed = try services.idempotent.keyed(request, body: raw, principal: principal)
+        return try await services.idempotent.respond {
+            try await services.money.placeOrder(body, guardian: guardian, request: keyed, encode: JSON.body)
+        }
     }
 
     func list(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -104,6 +104,14 @@ public struct MoneyMovements: Sendable {
         try await keyed.run(request, encode: encode) { try await claims.file(new, guardian: guardian, on: $0) }.response
     }
 
+    /// The guardian places an order under an Idempotency-Key: moving no money it needs none, but a phone app that
+    /// retries after a lost answer gets its first order back rather than a second one to pay.
+    public func placeOrder(_ new: NewEnrollment, guardian: Guardian.ID, request: KeyedRequest, encode: (EnrollmentRecord) throws -> Data)
+        async throws -> StoredResponse
+    {
+        try await keyed.run(request, encode: encode) { try await enrollments.place(new, guardian: guardian, on: $0) }.response
+    }
+
     /// The insurer pays an approved claim to the guardian.
     public func payClaim(_ id: Claim.ID, insurer: Insurer.ID, request: KeyedRequest, encode: (ClaimRecord) throws -> Data) async throws
         -> StoredResponse

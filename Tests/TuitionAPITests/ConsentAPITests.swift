@@ -97,6 +97,15 @@ import TuitionTestSupport
                 .post, "/v1/enrollments", token: cast.guardian, json: order(student: world.student.id.description))
             #expect(placed.status == .created && placed.string("status") == "awaiting_payment", "\(placed.body)")
             #expect(try await count(api, "enrollments") == enrollmentsBefore + 2)
+            // With an Idempotency-Key a retried order is the first one; the key with another body is refused.
+            let body = order(student: world.student.id.description)
+            let keyed = try await api.call(.post, "/v1/enrollments", token: cast.guardian, json: body, idempotencyKey: "order-1")
+            let retried = try await api.call(.post, "/v1/enrollments", token: cast.guardian, json: body, idempotencyKey: "order-1")
+            #expect(keyed.status == .created && retried.status == .created && retried.body == keyed.body)
+            #expect(try await count(api, "enrollments") == enrollmentsBefore + 3)
+            let other = body.replacingOccurrences(of: "\"lessons\":", with: "\"lessons\": ")
+            let reused = try await api.call(.post, "/v1/enrollments", token: cast.guardian, json: other, idempotencyKey: "order-1")
+            #expect(reused.status == .conflict && reused.code == "idempotency_key_reused", "\(reused.body)")
             #expect(try await InvariantAudit(store: api.store).breaches() == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }

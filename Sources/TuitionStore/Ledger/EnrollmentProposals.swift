@@ -114,12 +114,16 @@ extension EnrollmentRepository {
     /// The guardian places an order itself, for one of its students, from a course it found in the catalog: its
     /// own order needs no further consent.
     public func place(_ new: NewEnrollment, guardian: Guardian.ID) async throws -> EnrollmentRecord {
-        try await store.transaction { connection in
-            try await requireOwnStudent(new.studentId, guardian: guardian, on: connection)
-            return try await insertEnrollment(
-                id: .init(store.dependencies.newID()), course: new.courseId, institution: nil, student: new.studentId, guardian: guardian,
-                lessons: new.lessons, termStart: new.termStart, termEnd: new.termEnd, frozenPrice: nil, on: connection)
-        }
+        try await store.transaction { (transaction: StoreTransaction) in try await place(new, guardian: guardian, on: transaction) }
+    }
+
+    /// As `place(_:guardian:)`, in the caller's transaction (a keyed request's).
+    public func place(_ new: NewEnrollment, guardian: Guardian.ID, on transaction: StoreTransaction) async throws -> EnrollmentRecord {
+        let connection = transaction.connection
+        try await requireOwnStudent(new.studentId, guardian: guardian, on: connection)
+        return try await insertEnrollment(
+            id: .init(store.dependencies.newID()), course: new.courseId, institution: nil, student: new.studentId, guardian: guardian,
+            lessons: new.lessons, termStart: new.termStart, termEnd: new.termEnd, frozenPrice: nil, on: connection)
     }
 
     /// Whether an institution's id names a proposal of its own that no guardian has accepted (the contract route
