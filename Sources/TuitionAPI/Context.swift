@@ -224,7 +224,7 @@ struct TokenAuthentication: RouterMiddleware {
         if let wait = limiter.retryAfter(address) { return try FailedAuthenticationLimiter.refusal(waiting: wait, request, context) }
         var context = context
         if token.utf8.count < 200, let holder = try await principals.holder(forToken: token) {
-            if holder.institutionStatus == .defunct && request.method != .get && request.method != .head && !request.revokesAToken {
+            if holder.institutionStatus == .defunct && request.mayWrite && !request.revokesAToken {
                 return try await replayOrRefuse(request, principal: holder.principal)
             }
             context.identity = holder.principal
@@ -254,6 +254,9 @@ extension Request {
     /// its guardians' data; a leaked one must not wait for the regulator). The route checks whose token it is.
     var revokesAToken: Bool { method == .delete && uri.path.hasPrefix("/v1/tokens/") }
 
+    /// A method some route writes with; any other (TRACE, OPTIONS…) is left to the router, which answers 405.
+    var mayWrite: Bool { [.post, .put, .patch, .delete].contains(method) }
+
     /// The key of the transfer a keyed request moves money with: the kind, the entity the key belongs to, the key.
     func transferKey(_ kind: String, principal: Principal) -> String {
         "\(kind):\(principal.entity.idempotencyOwner):\(idempotencyKey ?? "")"
@@ -277,11 +280,16 @@ extension Parameters {
 }
 
 extension Request {
+    /// The `cursor` query parameter; empty is absent (the first page), on every paged route alike.
+    var cursor: Substring? {
+        guard let text = uri.queryParameters["cursor"], !text.isEmpty else { return nil }
+        return text
+    }
+
     /// `cursor` and `limit` from the query string.
     func pageRequest() throws -> PageRequest {
-        let query = uri.queryParameters
         var after: UUID?
-        if let cursor = query["cursor"], !cursor.isEmpty {
+        if let cursor {
             guard let id = UUID(uuidString: String(cursor)) else { throw Problem.invalidParameter("cursor is not one we gave out") }
             after = id
         }

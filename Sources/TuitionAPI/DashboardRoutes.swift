@@ -130,7 +130,7 @@ struct DashboardController {
             rule: try request.choice("rule", from: Labels.rules.map(\.0)), due: try request.emptyMeansNone("due", as: DeadlineBucket.self),
             licenceNumber: query["licence"].flatMap { $0.isEmpty ? nil : String($0) })
         let page = try await pages.dashboard.warnings(
-            district: district, filter: filter, after: query["cursor"].map(String.init), limit: try request.pageLimit())
+            district: district, filter: filter, after: request.cursor.map(String.init), limit: try request.pageLimit())
         return html(Pages.render("list", warningList(page, filter: filter, request: request)))
     }
 

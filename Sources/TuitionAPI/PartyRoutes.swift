@@ -100,7 +100,7 @@ struct InstitutionController {
     }
 
     func transfers(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let after = try request.uri.queryParameters["cursor"].map { text in
+        let after = try request.cursor.map { text in
             guard text.isASCIIDigits, let id = Int64(String(text)) else { throw Problem.invalidParameter("cursor is not one we gave out") }
             return id
         }

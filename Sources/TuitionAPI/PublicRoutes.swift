@@ -81,7 +81,7 @@ struct PublicController {
     }
 
     func catalog(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let cursor = try request.uri.queryParameters["cursor"].map { text in
+        let cursor = try request.cursor.map { text in
             guard let cursor = CatalogCursor(String(text)) else { throw Problem.invalidParameter("cursor is not one we gave out") }
             return cursor
         }

@@ -177,6 +177,18 @@ import TuitionWire
                 let reply = try await api.raw(HTTPRequest.Method(other)!, path)
                 #expect(reply.status == .methodNotAllowed, "\(other) \(route.path): \(reply.status)")
             }
+            // An empty cursor is the first page on every paged route, whatever its cursor's form.
+            for path in ["/v1/public/courses?cursor=", "/v1/institutions/\(cast.world.institution.id)/transfers?cursor=", "/v1/claims?cursor="] {
+                let reply = try await api.call(.get, path, token: cast.regulator)
+                #expect(reply.status == .ok, "\(path): \(reply.body)")
+            }
+            // A defunct institution's token writes nothing (409), but a method no route takes is still 405.
+            _ = try await DefunctRepository(store: api.store).mark(
+                cast.world.institution.id, district: cast.world.district.value, effectiveAt: nil, reason: "停业")
+            let trace = try await api.raw(HTTPRequest.Method("TRACE")!, "/v1/me", headers: [.authorization: "Bearer \(cast.institution)"])
+            #expect(trace.status == .methodNotAllowed)
+            let write = try await api.raw(.post, "/v1/courses", headers: [.authorization: "Bearer \(cast.institution)"])
+            #expect(write.status == .conflict && write.text.contains("institution_defunct"))
         }
     }
 

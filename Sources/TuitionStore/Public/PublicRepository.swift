@@ -40,7 +40,9 @@ public struct CatalogCursor: Sendable, Hashable, CustomStringConvertible {
     /// Parses `"<price>.<uuid>"`, the form `description` writes.
     public init?(_ text: String) {
         let parts = text.split(separator: ".", maxSplits: 1)
-        guard parts.count == 2, let price = Int64(parts[0]), price >= 0, let id = UUID(uuidString: String(parts[1])) else { return nil }
+        guard parts.count == 2, (1...18).contains(parts[0].count), parts[0].isASCIIDigits, let price = Int64(parts[0]),
+            let id = UUID(uuidString: String(parts[1]))
+        else { return nil }
         self.init(pricePerLessonFen: price, course: id)
     }
 
