@@ -237,7 +237,10 @@ struct TokenAuthentication: RouterMiddleware {
     /// A defunct institution's write: the first answer when it is the replay of a keyed request that ran before the
     /// mark (same key, method, path and body), `institution_defunct` otherwise.
     func replayOrRefuse(_ request: Request, principal: Principal) async throws -> Response {
-        guard request.idempotencyKey != nil else { throw Problem.institutionDefunct }
+        // A money route without its key is a malformed request before it is a closed path (as for everyone).
+        guard request.idempotencyKey != nil else {
+            throw request.isInstitutionMoneyWrite ? Problem.idempotencyKeyRequired : Problem.institutionDefunct
+        }
         let body = try await request.collectBody(upTo: RequestBodyLimit.jsonBytes)
         let claim = try IdempotentRequests().keyed(request, body: body, principal: principal)
         guard let first = try await keys.replay(of: claim) else { throw Problem.institutionDefunct }
@@ -253,6 +256,19 @@ extension Request {
     /// `DELETE /v1/tokens/{id}`: a holder may always end its own access (a defunct institution's token still reads
     /// its guardians' data; a leaked one must not wait for the regulator). The route checks whose token it is.
     var revokesAToken: Bool { method == .delete && uri.path.hasPrefix("/v1/tokens/") }
+
+    /// One of the routes an institution moves money with, each of which needs an Idempotency-Key.
+    var isInstitutionMoneyWrite: Bool {
+        let parts = uri.path.split(separator: "/")
+        guard method == .post, parts.first == "v1" else { return false }
+        switch (parts.count, parts.dropFirst().first, parts.last) {
+        case (2, "class-sessions", _), (4, "institutions", "reserve-topups"), (4, "enrollments", "lessons"),
+            (4, "enrollments", "refunds"), (4, "policy-proposals", "acceptance"):
+            return true
+        default:
+            return false
+        }
+    }
 
     /// A method some route writes with; any other (TRACE, OPTIONS…) is left to the router, which answers 405.
     var mayWrite: Bool { [.post, .put, .patch, .delete].contains(method) }

@@ -189,6 +189,10 @@ import TuitionWire
             #expect(trace.status == .methodNotAllowed)
             let write = try await api.raw(.post, "/v1/courses", headers: [.authorization: "Bearer \(cast.institution)"])
             #expect(write.status == .conflict && write.text.contains("institution_defunct"))
+            // A money route without its Idempotency-Key is malformed first, for a defunct institution as for anyone.
+            let keyless = try await api.call(
+                .post, "/v1/enrollments/\(cast.world.enrollment.id)/lessons", token: cast.institution, json: #"{"lessons":1}"#)
+            #expect(keyless.status == .badRequest && keyless.code == "idempotency_key_required", "\(keyless.body)")
         }
     }
 
