@@ -193,6 +193,7 @@ private func buildRouter(
 ) -> Router<AppRequestContext> {
     let store = dependencies.store
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
+    let routes = RouteTable()
     let auth = configuration.auth
     let limiter = FailedAuthenticationLimiter(
         limit: auth.failedAuthenticationLimit, window: auth.failedAuthenticationWindow, trustedProxies: auth.trustedProxies)
@@ -201,7 +202,7 @@ private func buildRouter(
         RequestMetricsMiddleware(factory: dependencies.telemetry.factory)
         ProblemMiddleware()
         InputBoundsMiddleware(maxBodyBytes: RequestBodyLimit.jsonBytes)
-        TokenAuthentication(principals: services.principals, keys: IdempotencyRepository(store: store), limiter: limiter)
+        TokenAuthentication(principals: services.principals, keys: IdempotencyRepository(store: store), limiter: limiter, routes: routes)
     }
     router.get("health") { _, _ in try JSON.response(["status": "ok"]) }
     addReadinessRoute(to: router, store: store, health: health, policy: configuration.readiness)
@@ -222,6 +223,7 @@ private func buildRouter(
         to: router, allowedOrigins: Set([WebSettings.origin(of: publicBaseURL)].compactMap { $0 }))
     ContractController(store: store, setup: dependencies.contracts).addRoutes(to: router.group("v1"))
     // Last: it then wraps only the not-found responder (Hummingbird applies middleware to the routes added after it).
-    router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes.map { ($0.path.description, $0.method) }))
+    routes.fill(router.routes.map { ($0.path.description, $0.method) })
+    router.add(middleware: MethodNotAllowedMiddleware(table: routes))
     return router
 }

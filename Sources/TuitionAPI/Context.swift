@@ -216,6 +216,8 @@ struct TokenAuthentication: RouterMiddleware {
     let principals: PrincipalRepository
     let keys: IdempotencyRepository
     let limiter: FailedAuthenticationLimiter
+    /// Only a write some route takes is refused for a defunct institution; any other gets the router's 404 or 405.
+    let routes: RouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // `/metrics` checks its own scrape token: it is no principal's and must not count as a failed authentication.
@@ -224,7 +226,9 @@ struct TokenAuthentication: RouterMiddleware {
         if let wait = limiter.retryAfter(address) { return try FailedAuthenticationLimiter.refusal(waiting: wait, request, context) }
         var context = context
         if token.utf8.count < 200, let holder = try await principals.holder(forToken: token) {
-            if holder.institutionStatus == .defunct && request.mayWrite && !request.revokesAToken {
+            if holder.institutionStatus == .defunct && request.mayWrite && !request.revokesAToken
+                && routes.methods(for: request.uri.path).contains(request.method)
+            {
                 return try await replayOrRefuse(request, principal: holder.principal)
             }
             context.identity = holder.principal

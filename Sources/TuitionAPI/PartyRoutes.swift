@@ -101,7 +101,9 @@ struct InstitutionController {
 
     func transfers(_ request: Request, context: AppRequestContext) async throws -> Response {
         let after = try request.cursor.map { text in
-            guard text.isASCIIDigits, let id = Int64(String(text)) else { throw Problem.invalidParameter("cursor is not one we gave out") }
+            guard text.count <= 18, text.isASCIIDigits, let id = Int64(String(text)) else {
+                throw Problem.invalidParameter("cursor is not one we gave out")
+            }
             return id
         }
         let page = try await services.statements.institutionTransfers(

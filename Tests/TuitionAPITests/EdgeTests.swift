@@ -187,6 +187,8 @@ import TuitionWire
                 cast.world.institution.id, district: cast.world.district.value, effectiveAt: nil, reason: "停业")
             let trace = try await api.raw(HTTPRequest.Method("TRACE")!, "/v1/me", headers: [.authorization: "Bearer \(cast.institution)"])
             #expect(trace.status == .methodNotAllowed)
+            let putMe = try await api.raw(.put, "/v1/me", headers: [.authorization: "Bearer \(cast.institution)"])
+            #expect(putMe.status == .methodNotAllowed)
             let write = try await api.raw(.post, "/v1/courses", headers: [.authorization: "Bearer \(cast.institution)"])
             #expect(write.status == .conflict && write.text.contains("institution_defunct"))
             // A money route without its Idempotency-Key is malformed first, for a defunct institution as for anyone.
