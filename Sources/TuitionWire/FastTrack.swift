@@ -30,13 +30,19 @@ public struct DefunctCaseRecord: Codable, Sendable, Hashable {
     public var returnDueFen: Money
     public var paidReturnFen: Money
     public var returnUncoveredFen: Money
+    /// The plan's inputs, read when it was made (absent until then): the institution's reserve and operating balances
+    /// it shared out, and the risk-control policy it drew on (absent when none was in force with something left).
+    public var plannedReserveFen: Money?
+    public var plannedOperatingFen: Money?
+    public var riskPolicyId: Policy.ID?
 
     public init(
         id: DefunctCase.ID, institutionId: Institution.ID, districtCode: String, effectiveAt: Date, reason: String, markedAt: Date,
         status: DefunctCaseStatus, plannedAt: Date? = nil, enrollmentsTotal: Int, enrollmentsDone: Int, entitledFen: Money,
         paidEscrowFen: Money, paidReserveFen: Money, paidRiskPolicyFen: Money, paidTuitionPolicyFen: Money, referredCount: Int,
         referredFen: Money, uncoveredFen: Money, completedAt: Date? = nil, blockedReason: String? = nil, blockedAt: Date? = nil,
-        returnDueFen: Money, paidReturnFen: Money, returnUncoveredFen: Money
+        returnDueFen: Money, paidReturnFen: Money, returnUncoveredFen: Money, plannedReserveFen: Money? = nil,
+        plannedOperatingFen: Money? = nil, riskPolicyId: Policy.ID? = nil
     ) {
         self.id = id
         self.institutionId = institutionId
@@ -62,6 +68,9 @@ public struct DefunctCaseRecord: Codable, Sendable, Hashable {
         self.returnDueFen = returnDueFen
         self.paidReturnFen = paidReturnFen
         self.returnUncoveredFen = returnUncoveredFen
+        self.plannedReserveFen = plannedReserveFen
+        self.plannedOperatingFen = plannedOperatingFen
+        self.riskPolicyId = riskPolicyId
     }
 
     /// Paid so far across all layers, the return of post-effective payments included.

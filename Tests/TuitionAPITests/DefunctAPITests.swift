@@ -27,6 +27,9 @@ import TuitionTestSupport
             // 40 lessons at ¥80 paid, 1 recorded before the effective time: ¥3,120 owed, all of it still in escrow.
             #expect(done.int("enrollmentsTotal") == 1 && done.int("enrollmentsDone") == 1)
             #expect(done.int("entitledFen") == 312_000 && done.int("paidEscrowFen") == 312_000 && done.int("uncoveredFen") == 0)
+            // The plan's inputs: an empty reserve, the one lesson's ¥80 released to operating, no risk-control policy.
+            #expect(done.int("plannedReserveFen") == 0 && done.int("plannedOperatingFen") == 8_000, "\(done.body)")
+            #expect(done.json["riskPolicyId"] == nil)
             let own = try await api.call(.get, "/v1/defunct-cases/\(id)", token: cast.institution)
             #expect(own.status == .ok)
             let settlements = try await api.call(.get, "/v1/defunct-cases/\(id)/settlements", token: cast.guardian)

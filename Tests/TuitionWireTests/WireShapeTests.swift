@@ -50,7 +50,7 @@ import TuitionWire
                 status: .running, plannedAt: now, enrollmentsTotal: 1, enrollmentsDone: 0, entitledFen: .zero, paidEscrowFen: .zero,
                 paidReserveFen: .zero, paidRiskPolicyFen: .zero, paidTuitionPolicyFen: .zero, referredCount: 0, referredFen: .zero,
                 uncoveredFen: .zero, completedAt: now, blockedReason: "b", blockedAt: now, returnDueFen: .zero, paidReturnFen: .zero,
-                returnUncoveredFen: .zero)
+                returnUncoveredFen: .zero, plannedReserveFen: .zero, plannedOperatingFen: .zero, riskPolicyId: id())
         ),
         ("Me", Me(principalId: "p", role: .guardian, entityId: "e")),
         ("TokenIssued", TokenIssued(principalId: "p", role: .guardian, entityId: "e", token: "t", expiresAt: now)),

@@ -8,7 +8,8 @@ extension DefunctCaseRecord {
         dc.id, dc.institution_id, dc.district_code, dc.effective_at, dc.reason, dc.marked_at, dc.status, dc.planned_at,
         dc.enrollments_total, dc.enrollments_done, dc.entitled_fen, dc.paid_escrow_fen, dc.paid_reserve_fen,
         dc.paid_risk_policy_fen, dc.paid_tuition_policy_fen, dc.referred_count, dc.referred_fen, dc.uncovered_fen, dc.completed_at,
-        dc.blocked_reason, dc.blocked_at, dc.return_due_fen, dc.paid_return_fen, dc.return_uncovered_fen
+        dc.blocked_reason, dc.blocked_at, dc.return_due_fen, dc.paid_return_fen, dc.return_uncovered_fen,
+        dc.reserve_balance_fen, dc.operating_balance_fen, dc.risk_policy_id
         """
 
     init(row: PostgresRow) throws {
@@ -38,7 +39,10 @@ extension DefunctCaseRecord {
             blockedAt: cell(20, Date?.self),
             returnDueFen: Money(fen: cell(21)),
             paidReturnFen: Money(fen: cell(22)),
-            returnUncoveredFen: Money(fen: cell(23)))
+            returnUncoveredFen: Money(fen: cell(23)),
+            plannedReserveFen: cell(24, Int64?.self).map(Money.init(fen:)),
+            plannedOperatingFen: cell(25, Int64?.self).map(Money.init(fen:)),
+            riskPolicyId: cell(26, UUID?.self).map(Policy.ID.init))
     }
 }
 
