@@ -178,7 +178,10 @@ import TuitionWire
                 #expect(reply.status == .methodNotAllowed, "\(other) \(route.path): \(reply.status)")
             }
             // An empty cursor is the first page on every paged route, whatever its cursor's form.
-            for path in ["/v1/public/courses?cursor=", "/v1/institutions/\(cast.world.institution.id)/transfers?cursor=", "/v1/claims?cursor="] {
+            let firstPages = [
+                "/v1/public/courses?cursor=", "/v1/institutions/\(cast.world.institution.id)/transfers?cursor=", "/v1/claims?cursor=",
+            ]
+            for path in firstPages {
                 let reply = try await api.call(.get, path, token: cast.regulator)
                 #expect(reply.status == .ok, "\(path): \(reply.body)")
             }

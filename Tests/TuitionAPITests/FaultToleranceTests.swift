@@ -7,10 +7,10 @@ import Metrics
 import PostgresNIO
 import Synchronization
 import Testing
-import _ConnectionPoolModule
 import TuitionCore
 import TuitionStore
 import TuitionTestSupport
+import _ConnectionPoolModule
 
 @testable import TuitionAPI
 

@@ -147,7 +147,8 @@ import TuitionWire
                     insured.tuitionPolicy(.yuan(3_200)), enrollment: first, guardian: insured.world.guardian, key: "p:tuition", on: $0)
             }
             _ = try await store.transaction {
-                try await enrollments.recordLessons(first, institution: insured.world.institution.id, lessons: 3, takenOn: insured.today, on: $0)
+                try await enrollments.recordLessons(
+                    first, institution: insured.world.institution.id, lessons: 3, takenOn: insured.today, on: $0)
             }
             let claims = ClaimRepository(store: store)
             let claim = try await store.transaction {

@@ -14,7 +14,12 @@ import TuitionTestSupport
     final class Refusals: Sendable {
         let left = Mutex(0)
         init(_ count: Int) { left.withLock { $0 = count } }
-        func next() -> Bool { left.withLock { left in defer { left -= 1 }; return left > 0 } }
+        func next() -> Bool {
+            left.withLock { left in
+                defer { left -= 1 }
+                return left > 0
+            }
+        }
     }
 
     static var configuration: PostgresClient.Configuration {

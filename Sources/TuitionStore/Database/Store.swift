@@ -35,8 +35,9 @@ public struct Store: Sendable {
     package init(
         client: PostgresClient, logger: Logger, dependencies: Dependencies = .live, tokenHolders: TokenHolderCache = TokenHolderCache()
     ) {
-        self.init(pool: RenewablePool(client: client, renewal: nil, logger: logger), logger: logger, dependencies: dependencies,
-                  tokenHolders: tokenHolders)
+        self.init(
+            pool: RenewablePool(client: client, renewal: nil, logger: logger), logger: logger, dependencies: dependencies,
+            tokenHolders: tokenHolders)
     }
 
     init(pool: RenewablePool, logger: Logger, dependencies: Dependencies, tokenHolders: TokenHolderCache) {
