@@ -13,7 +13,7 @@ import _ConnectionPoolModule
 /// connection once a second (a lease, no query: a healthy pool hands over an idle one); when the pool refuses and a
 /// connection of the watchdog's own gets through, a new pool (whose first attempt is immediate) takes over. The old
 /// one, which held no connection while it refused, keeps running for `grace` in case its own retry got through
-/// meanwhile and work is on it, and is then shut down.
+/// meanwhile and work is on it, and is then shut down (the store's first pool idles until the store stops instead).
 final class RenewablePool: Sendable {
     /// How the watchdog finds the pool refusing while the database answers; nil for a pool that is never renewed (tests
     /// that run their own client).
@@ -39,18 +39,33 @@ final class RenewablePool: Sendable {
     var client: PostgresClient { current.withLock { $0 } }
 
     /// Runs the pool, and each pool that replaces it, until cancelled. (A graceful shutdown ends it through the
-    /// caller: `PostgresClient.run` ends on one by itself, this loop does not know of it.)
+    /// caller: `PostgresClient.run` ends on one by itself, this loop does not know of it.) The first pool runs in the
+    /// caller's own task, so that it runs before anything the caller starts beside it leases from it.
     func run() async {
+        let first = client
         await withDiscardingTaskGroup { group in
-            var client = self.client
-            var retire = Self.start(client, in: &group)
+            group.addTask { await self.renew(from: first) }
+            await first.run()
+            group.cancelAll()
+        }
+    }
+
+    /// Replaces `first` and each later pool whenever it refuses while the database answers. A replaced pool keeps
+    /// running for `grace` and is then shut down; the first, which runs in `run()`'s task, is left to idle until the
+    /// store stops (it holds no connection while it refuses).
+    private func renew(from first: PostgresClient) async {
+        await withDiscardingTaskGroup { group in
+            var client = first
+            var retire: AsyncStream<Void>.Continuation?
             while let renewed = await replacement(for: client) {
                 let retireRenewed = Self.start(renewed, in: &group)
                 current.withLock { $0 = renewed }
-                let grace = renewal?.grace ?? .zero
-                group.addTask { [retire] in
-                    try? await Task.sleep(for: grace)
-                    retire.finish()
+                if let retire {
+                    let grace = renewal?.grace ?? .zero
+                    group.addTask {
+                        try? await Task.sleep(for: grace)
+                        retire.finish()
+                    }
                 }
                 (client, retire) = (renewed, retireRenewed)
             }
