@@ -243,7 +243,7 @@ struct TokenAuthentication: RouterMiddleware {
     func replayOrRefuse(_ request: Request, principal: Principal) async throws -> Response {
         // A money route without its key is a malformed request before it is a closed path (as for everyone).
         guard request.idempotencyKey != nil else {
-            throw request.isInstitutionMoneyWrite ? Problem.idempotencyKeyRequired : Problem.institutionDefunct
+            throw request.isMoneyWrite ? Problem.idempotencyKeyRequired : Problem.institutionDefunct
         }
         let body = try await request.collectBody(upTo: RequestBodyLimit.jsonBytes)
         let claim = try IdempotentRequests().keyed(request, body: body, principal: principal)
@@ -261,13 +261,16 @@ extension Request {
     /// its guardians' data; a leaked one must not wait for the regulator). The route checks whose token it is.
     var revokesAToken: Bool { method == .delete && uri.path.hasPrefix("/v1/tokens/") }
 
-    /// One of the routes an institution moves money with, each of which needs an Idempotency-Key.
-    var isInstitutionMoneyWrite: Bool {
-        let parts = uri.path.split(separator: "/")
+    /// One of the routes that move money, each of which needs an Idempotency-Key (the document's keyed routes).
+    var isMoneyWrite: Bool { Self.isMoneyWrite(method, uri.path) }
+
+    static func isMoneyWrite(_ method: HTTPRequest.Method, _ path: String) -> Bool {
+        let parts = path.split(separator: "/")
         guard method == .post, parts.first == "v1" else { return false }
         switch (parts.count, parts.dropFirst().first, parts.last) {
-        case (2, "class-sessions", _), (4, "institutions", "reserve-topups"), (4, "enrollments", "lessons"),
-            (4, "enrollments", "refunds"), (4, "policy-proposals", "acceptance"):
+        case (2, "class-sessions", _), (2, "claims", _), (4, "institutions", "reserve-topups"), (4, "enrollments", "lessons"),
+            (4, "enrollments", "refunds"), (4, "enrollments", "payments"), (4, "enrollments", "tuition-policies"),
+            (4, "policy-proposals", "acceptance"), (4, "claims", "payment"):
             return true
         default:
             return false

@@ -201,6 +201,32 @@ import TuitionWire
         }
     }
 
+    /// The routes the token middleware knows as money writes (a keyless one is 400 before anything else) are exactly
+    /// the document's routes that require an Idempotency-Key.
+    @Test func theMoneyWritesAreTheDocumentsKeyedRoutes() {
+        let document = openAPIDocument
+        var keyed: Set<String> = []
+        var all: Set<String> = []
+        var path: String?
+        var inPost = false
+        for line in document.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("  /"), line.hasSuffix(":"), !line.hasPrefix("   ") {
+                path = String(line.dropFirst(2).dropLast())
+                inPost = false
+            } else if line.hasPrefix("    "), !line.hasPrefix("     ") {
+                inPost = line == "    post:"
+                if inPost, let path { all.insert(path) }
+            } else if let path, line.contains("#/components/parameters/IdempotencyKey"), inPost || line.hasPrefix("      - ") {
+                keyed.insert(path)  // the post's own parameter, or the path's (six spaces in)
+            }
+        }
+        #expect(keyed.count >= 9)
+        for path in all {
+            let concrete = path.replacingOccurrences(of: #"\{[^}]+\}"#, with: "x", options: .regularExpression)
+            #expect(Request.isMoneyWrite(.post, concrete) == keyed.contains(path), "POST \(path)")
+        }
+    }
+
     @Test func everyGetAnswersHeadWithTheSameStatusAndNoBody() async throws {
         try await API.run("edge_head") { api, routes in
             let cast = try await Cast.make(api)
