@@ -343,21 +343,28 @@ import TuitionWire
         }
     }
 
+    /// Two guardians' referred case claims on one risk-control policy that holds their planned amounts (243,200 and
+    /// 51,200) and 1,000 fen more: each enrollment has two disputed lessons.
+    static func twoReferrals(_ store: Store) async throws -> (Insured, first: ClaimRecord, other: ClaimRecord) {
+        let insured = try await Insured.make(store, sum: Money(fen: 243_200 + 51_200 + 1_000))
+        let second = try await insured.world.anotherEnrollment(store, lessons: 10)
+        try await pay(store, second, guardian: insured.world.guardian)
+        let lesson = try await lessons(store, second, 2)
+        _ = try await EnrollmentRepository(store: store).answerLesson(lesson.id, guardian: insured.world.guardian, dispute: "没有上课")
+        let marked = try await mark(store, insured.world.institution.id)
+        _ = try await FastTrackJob(store: store).run(marked.id)
+        let claims = try await insured.jobClaims(store, marked.id)
+        let first = try #require(claims.first { $0.enrollmentId == insured.world.enrollment.id })
+        let other = try #require(claims.first { $0.enrollmentId == second.id })
+        return (insured, first, other)
+    }
+
     /// Two referred case claims share the risk-control policy, which holds their planned amounts and 1,000 fen more. A
     /// person adding back the first one's disputed lessons takes only that 1,000: the second guardian's planned share
     /// stays set aside, and both claims are then paid (before, the first took 12,800 and the second was cut to 39,400).
     @Test func anAddBackNeverTakesAnotherReferralsPlannedShare() async throws {
         try await TestDatabase.withStore("mi_reserved") { store in
-            let insured = try await Insured.make(store, sum: Money(fen: 243_200 + 51_200 + 1_000))
-            let second = try await insured.world.anotherEnrollment(store, lessons: 10)
-            try await Self.pay(store, second, guardian: insured.world.guardian)
-            let lesson = try await Self.lessons(store, second, 2)
-            _ = try await EnrollmentRepository(store: store).answerLesson(lesson.id, guardian: insured.world.guardian, dispute: "没有上课")
-            let marked = try await Self.mark(store, insured.world.institution.id)
-            _ = try await FastTrackJob(store: store).run(marked.id)
-            let claims = try await insured.jobClaims(store, marked.id)
-            let first = try #require(claims.first { $0.enrollmentId == insured.world.enrollment.id })
-            let other = try #require(claims.first { $0.enrollmentId == second.id })
+            let (insured, first, other) = try await Self.twoReferrals(store)
             #expect(first.status == .referred && first.approvableFen == Money(fen: 243_200) && first.contestedFen == Money(fen: 12_800))
             #expect(other.status == .referred && other.approvableFen == Money(fen: 51_200))
             let repository = ClaimRepository(store: store)
@@ -377,16 +384,7 @@ import TuitionWire
     /// other guardian's lessons given after all, and the first guardian's add-back may use what that freed.
     @Test func anAddBackMayUseWhatAnotherReferralsLowerApprovalFreed() async throws {
         try await TestDatabase.withStore("mi_freed") { store in
-            let insured = try await Insured.make(store, sum: Money(fen: 243_200 + 51_200 + 1_000))
-            let second = try await insured.world.anotherEnrollment(store, lessons: 10)
-            try await Self.pay(store, second, guardian: insured.world.guardian)
-            let lesson = try await Self.lessons(store, second, 2)
-            _ = try await EnrollmentRepository(store: store).answerLesson(lesson.id, guardian: insured.world.guardian, dispute: "没有上课")
-            let marked = try await Self.mark(store, insured.world.institution.id)
-            _ = try await FastTrackJob(store: store).run(marked.id)
-            let claims = try await insured.jobClaims(store, marked.id)
-            let first = try #require(claims.first { $0.enrollmentId == insured.world.enrollment.id })
-            let other = try #require(claims.first { $0.enrollmentId == second.id })
+            let (insured, first, other) = try await Self.twoReferrals(store)
             let repository = ClaimRepository(store: store)
             _ = try await repository.approve(other.id, insurer: insured.insurer, amount: Money(fen: 41_200))
             _ = try await repository.approve(first.id, insurer: insured.insurer, amount: Money(fen: 256_000), reason: "核实：两节课未上")
