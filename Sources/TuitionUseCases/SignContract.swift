@@ -32,7 +32,8 @@ extension Contracts {
                 throw CertificateAuthorityNotInitialised()
             }
             let signature = try await signAndVerify(
-                contract, as: signer, with: xmlSigner, anchor: anchor, id: id, serial: serial, algorithm: algorithm, at: now)
+                contract, as: signer, with: xmlSigner, anchor: anchor, id: id, serial: serial, algorithm: algorithm, at: now,
+                on: transaction)
             try await rows.record(signature, on: transaction)
             if signer == .guardian {
                 try await store.enqueue(
@@ -62,11 +63,11 @@ extension Contracts {
     /// check right after signing, made once with the full verifier rather than also in the signer).
     func signAndVerify(
         _ contract: ContractAwaitingSignature, as signer: ContractSigner, with xmlSigner: XMLSigner, anchor: Certificate, id: Contract.ID,
-        serial: String, algorithm: KeyAlgorithm, at now: Date
+        serial: String, algorithm: KeyAlgorithm, at now: Date, on transaction: StoreTransaction
     ) async throws -> ContractSignatureWrite {
         let document = try XMLDocument.parse(contract.document)
         try xmlSigner.sign(document, selfCheck: false)
-        let report = try await verifyWithRevocations(document, anchor: anchor)
+        let report = try await verifyWithRevocations(document, anchor: anchor, on: transaction)
         let signed = document.serialized()
         guard report.isValid, report.signatures.count == signer.position + 1, let made = report.signatures.last,
             let timestampedAt = made.signingTime

@@ -55,12 +55,14 @@ extension Contracts {
 
     /// Verifies with the platform's revocations of the signers' certificates: once without, then, when a signer's
     /// certificate was revoked (rare), that report judged again with them (no second C14N or cryptography), so the
-    /// rule lives in `XMLSignatureVerifier` alone.
-    func verifyWithRevocations(_ document: XMLDocument, anchor: Certificate) async throws -> VerificationReport {
+    /// rule lives in `XMLSignatureVerifier` alone. Read in `transaction` when the caller is in one.
+    func verifyWithRevocations(_ document: XMLDocument, anchor: Certificate, on transaction: StoreTransaction? = nil) async throws
+        -> VerificationReport
+    {
         let verifier = verifiers.verifier(trusting: anchor)
         let first = verifier.verify(document)
         let revocations = try await CertificateRepository(store: store).revocations(
-            serials: first.signatures.compactMap { $0.signerCertificate?.serialNumber })
+            serials: first.signatures.compactMap { $0.signerCertificate?.serialNumber }, on: transaction)
         guard !revocations.isEmpty else { return first }
         return verifier.with(revocations: revocations).judgingRevocations(of: first)
     }

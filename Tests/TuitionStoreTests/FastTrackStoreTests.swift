@@ -196,9 +196,16 @@ import TuitionWire
         let risk = riskPolicyInForce(policies, institution: scenario.institution.id, at: scenario.effectiveAt)
         var expectation = Expectation()
         var inputs: [WaterfallEnrollment] = []
+        // Read before the transaction below: a task holding a connection never leases another (`NestedLease`).
+        var enrollments: [Enrollment.ID: EnrollmentRecord] = [:]
+        var riskPaid: [Enrollment.ID: Money] = [:]
+        for id in scenario.enrollments {
+            enrollments[id] = try #require(try await EnrollmentRepository(store: store).enrollment(id, scope: institutionScope))
+            riskPaid[id] = try await paid(store, on: risk?.id, for: id)
+        }
         try await store.transaction { connection in
             for id in scenario.enrollments {
-                let enrollment = try #require(try await EnrollmentRepository(store: store).enrollment(id, scope: institutionScope))
+                let enrollment = try #require(enrollments[id])
                 let facts = try await claims.ledgerFacts(of: enrollment, on: connection)
                 expectation.entitlements[id] = entitlement(of: facts, asOf: scenario.effectiveAt)
                 expectation.paidBefore[id] = facts.claimPayouts
@@ -216,7 +223,7 @@ import TuitionWire
                         id: id, entitlement: assessment.entitlement, escrowHeld: Money(fen: escrowHeld),
                         tuitionPolicyRemaining: tuitionPolicyCover(tuition, at: scenario.effectiveAt),
                         unconsumed: Money(fen: unconsumedTuition(of: facts, asOf: scenario.effectiveAt).fen + facts.addedBack.fen),
-                        riskPolicyPaid: try await paid(store, on: risk?.id, for: id)))
+                        riskPolicyPaid: try #require(riskPaid[id])))
             }
         }
         let reserveRows = try await store.query(

@@ -393,8 +393,9 @@ import TuitionWire
             let before = try #require(try await Self.keptAndFromScratch(store)[world.institution.id.uuid])
             _ = try await store.transaction { transaction in
                 let paid = try await money.pay(late.id, guardian: world.guardian, amount: late.amountFen, on: transaction)
-                try await Self.fold(store)
-                let outside = try #require(try await Self.keptAndFromScratch(store)[world.institution.id.uuid])
+                // Seen from another connection, as another session would: this task holds one.
+                try await Task.detached { try await Self.fold(store) }.value
+                let outside = try #require(try await Task.detached { try await Self.keptAndFromScratch(store) }.value[world.institution.id.uuid])
                 #expect(outside.kept == before.kept && outside.scratch == before.scratch, "the uncommitted payment is not seen")
                 return paid
             }

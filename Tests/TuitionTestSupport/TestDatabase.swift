@@ -52,8 +52,9 @@ public enum TestDatabase {
     }
 
     /// Creates database `tg_<suite>_<random>`, applies the migrations, runs `body` with a store on it, then drops it.
+    /// `connections` bounds the store's pool (PostgresNIO's default otherwise).
     public static func withStore<T: Sendable>(
-        _ suite: String, clock: TestClock? = nil, _ body: @Sendable @escaping (Store) async throws -> T
+        _ suite: String, clock: TestClock? = nil, connections: Int? = nil, _ body: @Sendable @escaping (Store) async throws -> T
     ) async throws -> T {
         let url = try serverURL
         let name = "tg_\(suite.lowercased())_\(UInt32.random(in: .min ... .max))"
@@ -62,7 +63,7 @@ public enum TestDatabase {
         }
         let databaseURL = url.replacingOccurrences(of: #"/[^/]*$"#, with: "/\(name)", options: .regularExpression)
         let dependencies = clock.map { clock in Dependencies(now: { clock.now }, newID: Dependencies.live.newID) } ?? .live
-        let result = try await withClient(databaseURL) { client in
+        let result = try await withClient(databaseURL, connections: connections) { client in
             try await Migrator(directory: sqlDirectory).migrate(client: client, logger: logger)
             return try await body(Store(client: client, logger: logger, dependencies: dependencies))
         }
@@ -84,13 +85,14 @@ public enum TestDatabase {
         return timeouts
     }
 
-    /// Runs `body` with a running connection pool to `url`.
+    /// Runs `body` with a running connection pool to `url`, of at most `connections` when given.
     @discardableResult
-    public static func withClient<T: Sendable>(_ url: String, _ body: @Sendable @escaping (PostgresClient) async throws -> T) async throws
-        -> T
-    {
+    public static func withClient<T: Sendable>(
+        _ url: String, connections: Int? = nil, _ body: @Sendable @escaping (PostgresClient) async throws -> T
+    ) async throws -> T {
         var configuration = try postgresConfiguration(url: url)
         configuration.apply(testTimeouts)
+        if let connections { configuration.options.maximumConnections = connections }
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {

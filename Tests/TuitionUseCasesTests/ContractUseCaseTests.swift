@@ -9,6 +9,24 @@ import TuitionUseCases
 import TuitionWire
 
 @Suite struct ContractUseCaseTests {
+    /// Signing reads the signers' revocations in its own transaction: on a pool of one connection it finishes. Before,
+    /// it asked the pool for a second connection while holding the first, so that enough concurrent signatures held
+    /// every connection of any pool and waited for one another until their deadlines (a pool of four under the
+    /// benchmark's seeding answered 503). Every lease in the suite is checked so too (`NestedLease`, debug builds).
+    @Test func aContractIsSignedCountersignedAndVerifiedOnAPoolOfOneConnection() async throws {
+        try await TestDatabase.withStore("contractonepool", connections: 1) { store in
+            let world = try await World.make(store)
+            let enrollment = try await world.anotherEnrollment(store, lessons: 5, signed: false)
+            // A nested lease waits for ever here (PostgresNIO's lease ignores cancellation); debug builds stop at it first.
+            let signed = try await TestContracts.sign(store, enrollment, algorithm: .rsa2048)
+            #expect(signed.status == .signed && signed.signatures.count == 2)
+            let contracts = try await TestContracts.repository(store)
+            let document = try #require(try await contracts.document(signed.id, scope: scopeOf(.guardian(world.guardian))))
+            let verification = try await contracts.verify(document)
+            #expect(verification.valid && verification.fullySigned && verification.contractId == signed.id)
+        }
+    }
+
     @Test func paymentIsRefusedUntilBothPartiesHaveSigned() async throws {
         try await TestDatabase.withStore("contractpay") { store in
             let world = try await World.make(store)

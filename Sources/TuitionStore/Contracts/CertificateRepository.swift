@@ -85,8 +85,7 @@ public struct CertificateRepository: Sendable {
     }
 
     private func sealedSingleton(_ query: PostgresQuery, on transaction: StoreTransaction?) async throws -> SealedCertificate? {
-        let rows =
-            if let transaction { try await transaction.connection.query(query, logger: store.logger) } else { try await store.query(query) }
+        let rows = try await store.query(query, on: transaction)
         var found: SealedCertificate?
         for try await (der, sealed) in rows.decode((Data, Data).self) {
             found = SealedCertificate(certificateDER: [UInt8](der), sealedKey: [UInt8](sealed))
@@ -188,12 +187,13 @@ public struct CertificateRepository: Sendable {
         try await store.transaction { (connection: PostgresConnection) in try await revokeInstitution(id, reason: reason, on: connection) }
     }
 
-    /// When each of these certificates was revoked, for those that were (for `XMLSignatureVerifier`).
-    public func revocations(serials: [String]) async throws -> [String: Date] {
+    /// When each of these certificates was revoked, for those that were (for `XMLSignatureVerifier`); read in
+    /// `transaction` when the caller is in one.
+    public func revocations(serials: [String], on transaction: StoreTransaction? = nil) async throws -> [String: Date] {
         guard !serials.isEmpty else { return [:] }
         var found: [String: Date] = [:]
         for try await (serial, revokedAt) in try await store.query(
-            "SELECT serial, revoked_at FROM certificates WHERE serial = ANY(\(serials)) AND revoked_at IS NOT NULL"
+            "SELECT serial, revoked_at FROM certificates WHERE serial = ANY(\(serials)) AND revoked_at IS NOT NULL", on: transaction
         ).decode((String, Date).self) {
             found[serial] = revokedAt
         }

@@ -317,12 +317,12 @@ public struct ContractRepository: Sendable {
     // MARK: Reading
 
     public func contract(_ id: Contract.ID, scope: Scope) async throws -> ContractRecord? {
-        try await store.client.withConnection { try await fetch(id, scope: scope, on: $0) }
+        try await store.withConnection { try await fetch(id, scope: scope, on: $0) }
     }
 
     /// The enrollment's live contract (the latest if all are void).
     public func contract(ofEnrollment id: Enrollment.ID, scope: Scope) async throws -> ContractRecord? {
-        try await store.client.withConnection { connection in
+        try await store.withConnection { connection in
             let rows = try await connection.query(
                 """
                 SELECT k.id FROM contracts k JOIN institutions i ON i.id = k.institution_id

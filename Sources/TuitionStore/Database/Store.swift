@@ -56,19 +56,19 @@ public struct Store: Sendable {
     /// answered, and otherwise claims the request's COMMIT (`CommitTracker`), with no suspension point between the
     /// claim and COMMIT being sent.
     func transaction<Result: Sendable>(
-        _ body: (PostgresConnection) async throws -> Result
+        file: StaticString = #fileID, line: UInt = #line, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         let tracker = CommitTracker.current
         let lift = CommitTimeoutLift()
         var claimed = false
         do {
-            return try await client.withTransaction(logger: logger) { connection in
+            return try await leasing("transaction", file, line) { try await client.withTransaction(logger: logger) { connection in
                 let result = try await CommitTimeoutLift.$current.withValue(lift) { try await body(connection) }
                 if !lift.isDone { try await connection.run(Self.noStatementTimeoutAtCommit, logger: logger) }
                 try Task.checkCancellation()
                 claimed = try tracker?.claimCommit() ?? false
                 return result
-            }
+            } }
         } catch let error as PostgresTransactionError {
             if error.closureError == nil, error.beginError == nil, let commit = error.commitError,
                 DatabaseAvailability.commitOutcomeIsUnknown(commit)
@@ -98,8 +98,10 @@ public struct Store: Sendable {
 
     /// Runs `body`'s reads in one read-only REPEATABLE READ transaction: every statement sees the same snapshot, so
     /// reads made of several statements agree with each other whatever commits meanwhile.
-    func readingOneSnapshot<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        try await client.withConnection { connection in
+    func readingOneSnapshot<Result: Sendable>(
+        file: StaticString = #fileID, line: UInt = #line, _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await withConnection(file: file, line: line) { connection in
             try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
             do {
                 let result = try await body(connection)
@@ -115,24 +117,39 @@ public struct Store: Sendable {
     /// A transaction that may end tokens or change what their holders may do (a revocation, an institution's status):
     /// every cached token holder is forgotten once it has ended.
     func transactionChangingAuthority<Result: Sendable>(
-        _ body: (PostgresConnection) async throws -> Result
+        file: StaticString = #fileID, line: UInt = #line, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         defer { tokenHolders.forgetAll() }
-        return try await transaction(body)
+        return try await transaction(file: file, line: line, body)
     }
 
     @discardableResult
-    public func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
+    public func query(_ query: PostgresQuery, file: StaticString = #fileID, line: UInt = #line) async throws -> PostgresRowSequence {
         RoundTripCounter.current?.record()
-        return try await client.query(query, logger: logger)
+        return try await leasing("query", file, line) { try await client.query(query, logger: logger) }
+    }
+
+    /// Runs `body` on one pooled connection, outside any transaction of its own.
+    func withConnection<Result: Sendable>(
+        file: StaticString = #fileID, line: UInt = #line, _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await leasing("connection", file, line) { try await client.withConnection(body) }
+    }
+
+    /// Every lease of the store's pool (see `NestedLease`).
+    private func leasing<Result>(
+        _ what: StaticString, _ file: StaticString, _ line: UInt, _ body: () async throws -> Result
+    ) async throws -> Result {
+        try await NestedLease.leasing(pool, NestedLease.Site(what: what, file: file, line: line), logger: logger, body)
     }
 
     /// Runs a prepared statement on a pooled connection (prepared there on first use), counted like `query`.
-    func execute<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws
+    func execute<Statement: PostgresPreparedStatement>(_ statement: Statement, file: StaticString = #fileID, line: UInt = #line)
+        async throws
         -> AsyncThrowingMapSequence<PostgresRowSequence, Statement.Row>
     {
         RoundTripCounter.current?.record()
-        return try await client.execute(statement, logger: logger)
+        return try await leasing("statement", file, line) { try await client.execute(statement, logger: logger) }
     }
 }
 
@@ -145,7 +162,7 @@ public func postgresConfiguration(url text: String) throws -> PostgresClient.Con
     var configuration = PostgresClient.Configuration(
         host: url.host ?? "127.0.0.1", port: url.port ?? 5432, username: user,
         password: url.password, database: database, tls: .disable)
-    configuration.options.maximumConnections = 32
+    configuration.options.maximumConnections = ProcessInfo.processInfo.environment["TG_EXP_POOL"].flatMap(Int.init) ?? 32
     return configuration
 }
 

@@ -18,17 +18,27 @@ public struct StoreTransaction: Sendable {
 }
 
 extension Store {
+    /// Runs `query` in `transaction` when there is one (a task in a transaction never leases a second connection:
+    /// `NestedLease`), else on a pooled connection of its own.
+    func query(_ query: PostgresQuery, on transaction: StoreTransaction?, file: StaticString = #fileID, line: UInt = #line)
+        async throws -> PostgresRowSequence
+    {
+        if let transaction { try await transaction.connection.query(query, logger: logger) } else { try await self.query(query, file: file, line: line) }
+    }
+
     /// Runs `body` in one transaction; an error thrown by `body` rolls it back and is rethrown as it was.
-    public func transaction<Result: Sendable>(_ body: (StoreTransaction) async throws -> Result) async throws -> Result {
-        try await transaction { (connection: PostgresConnection) in try await body(StoreTransaction(connection: connection)) }
+    public func transaction<Result: Sendable>(
+        file: StaticString = #fileID, line: UInt = #line, _ body: (StoreTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await transaction(file: file, line: line) { (connection: PostgresConnection) in try await body(StoreTransaction(connection: connection)) }
     }
 
     /// A transaction that may end tokens or change what their holders may do (a revocation, an institution's status):
     /// every cached token holder is forgotten once it has ended.
-    public func transactionChangingAuthority<Result: Sendable>(_ body: (StoreTransaction) async throws -> Result) async throws
-        -> Result
-    {
-        try await transactionChangingAuthority { (connection: PostgresConnection) in
+    public func transactionChangingAuthority<Result: Sendable>(
+        file: StaticString = #fileID, line: UInt = #line, _ body: (StoreTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await transactionChangingAuthority(file: file, line: line) { (connection: PostgresConnection) in
             try await body(StoreTransaction(connection: connection))
         }
     }

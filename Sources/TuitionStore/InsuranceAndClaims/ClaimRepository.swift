@@ -528,7 +528,7 @@ public struct ClaimRepository: Sendable {
     }
 
     public func claim(_ id: Claim.ID, scope: Scope) async throws -> ClaimRecord? {
-        try await store.client.withConnection { connection in try await fetch(id, scope: scope, on: connection) }
+        try await store.withConnection { connection in try await fetch(id, scope: scope, on: connection) }
     }
 
     /// The claims `scope` sees, optionally of one status, in id order: the insurer's queue is `status=verified`.

@@ -18,7 +18,7 @@ public struct EnrollmentRepository: Sendable {
     // MARK: Orders (placed or accepted by the guardian: EnrollmentProposals.swift)
 
     public func enrollment(_ id: Enrollment.ID, scope: Scope) async throws -> EnrollmentRecord? {
-        try await store.client.withConnection { connection in try await fetch(id, scope: scope, on: connection) }
+        try await store.withConnection { connection in try await fetch(id, scope: scope, on: connection) }
     }
 
     /// The enrollment if `scope` may see it; `lock` takes the row for update.

@@ -81,7 +81,7 @@ public struct IdempotencyRepository: Sendable {
     /// The first response to `claim`'s request, when its key was used by that same request (a replay); nil otherwise.
     /// Read outside any transaction: for a principal that may no longer write, whose retries may only be replays.
     public func replay(of claim: KeyClaim) async throws -> StoredResponse? {
-        try await store.client.withConnection { try await stored(owner: claim.owner, key: claim.key, digest: claim.digest, on: $0) }
+        try await store.withConnection { try await stored(owner: claim.owner, key: claim.key, digest: claim.digest, on: $0) }
     }
 
     public func finish(owner: String, key: String, response: StoredResponse, on transaction: StoreTransaction) async throws {

@@ -111,7 +111,7 @@ public struct PartyRepository: Sendable {
     }
 
     public func institution(_ id: Institution.ID, scope: Scope) async throws -> InstitutionRecord? {
-        try await store.client.withConnection { connection in
+        try await store.withConnection { connection in
             try await fetchInstitution(id, scope: scope, on: connection)
         }
     }

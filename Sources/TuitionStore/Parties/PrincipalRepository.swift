@@ -134,7 +134,7 @@ public struct PrincipalRepository: Sendable {
     }
 
     private func lookUp(_ digest: Data, now: Date) async throws -> (TokenHolder, expiresAt: Date)? {
-        let rows = try await store.client.execute(PrincipalByTokenStatement(digest: digest, now: now), logger: store.logger)
+        let rows = try await store.execute(PrincipalByTokenStatement(digest: digest, now: now))
         for try await (id, stored, district, institution, guardian, insurer, status, expiresAt) in rows {
             guard constantTimeEquals(stored, digest) else { return nil }
             let entity: PrincipalEntity? =
