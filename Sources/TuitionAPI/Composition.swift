@@ -44,12 +44,13 @@ public struct AppDependencies: Sendable {
         self.logger = logger ?? store.logger
     }
 
-    /// `serve`'s: the request pool with the configured timeouts, a background pool of four connections whose statements
+    /// `serve`'s: the request pool with the configured timeouts and size, a background pool of four connections whose statements
     /// may run as long as their batches, the log key, the contract templates and key-encryption key, and the
     /// production schedule.
     public static func production(configuration: AppConfiguration, logger: Logger) throws -> AppDependencies {
         var database = try DatabaseConfiguration(url: configuration.databaseURL)
         database.apply(configuration.databaseTimeouts)
+        database.maximumConnections = configuration.databaseConnections
         let store = Store.connect(database, logger: logger)
         var backgroundDatabase = try DatabaseConfiguration(url: configuration.databaseURL)
         backgroundDatabase.apply(.background)

@@ -43,6 +43,17 @@ import TuitionUseCases
     /// `serve`'s dependencies, built from a configuration as `serve` reads it, give the application both pools, the
     /// background work and the three periodic services; the tests' dependencies with serve's schedule give the same
     /// services except the pools, which the test runs itself.
+    @Test func theRequestPoolsSizeIsReadFromTheEnvironmentAndBounded() throws {
+        let base = ["DATABASE_URL": "postgres://nobody@127.0.0.1:1/unused"]
+        #expect(try AppConfiguration.fromEnvironment(base).databaseConnections == 32)
+        #expect(try AppConfiguration.fromEnvironment(base.merging(["TUITIONGUARD_DB_CONNECTIONS": "4"]) { $1 }).databaseConnections == 4)
+        for bad in ["0", "1001", "four", ""] {
+            #expect(throws: ConfigurationError.self) {
+                try AppConfiguration.fromEnvironment(base.merging(["TUITIONGUARD_DB_CONNECTIONS": bad]) { $1 })
+            }
+        }
+    }
+
     @Test func serveAndTheTestsGetTheSameServices() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("composition-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -395,7 +395,8 @@ import TuitionWire
                 let paid = try await money.pay(late.id, guardian: world.guardian, amount: late.amountFen, on: transaction)
                 // Seen from another connection, as another session would: this task holds one.
                 try await Task.detached { try await Self.fold(store) }.value
-                let outside = try #require(try await Task.detached { try await Self.keptAndFromScratch(store) }.value[world.institution.id.uuid])
+                let seen = try await Task.detached { try await Self.keptAndFromScratch(store) }.value
+                let outside = try #require(seen[world.institution.id.uuid])
                 #expect(outside.kept == before.kept && outside.scratch == before.scratch, "the uncommitted payment is not seen")
                 return paid
             }

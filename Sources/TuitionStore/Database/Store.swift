@@ -62,13 +62,15 @@ public struct Store: Sendable {
         let lift = CommitTimeoutLift()
         var claimed = false
         do {
-            return try await leasing("transaction", file, line) { try await client.withTransaction(logger: logger) { connection in
-                let result = try await CommitTimeoutLift.$current.withValue(lift) { try await body(connection) }
-                if !lift.isDone { try await connection.run(Self.noStatementTimeoutAtCommit, logger: logger) }
-                try Task.checkCancellation()
-                claimed = try tracker?.claimCommit() ?? false
-                return result
-            } }
+            return try await leasing("transaction", file, line) {
+                try await client.withTransaction(logger: logger) { connection in
+                    let result = try await CommitTimeoutLift.$current.withValue(lift) { try await body(connection) }
+                    if !lift.isDone { try await connection.run(Self.noStatementTimeoutAtCommit, logger: logger) }
+                    try Task.checkCancellation()
+                    claimed = try tracker?.claimCommit() ?? false
+                    return result
+                }
+            }
         } catch let error as PostgresTransactionError {
             if error.closureError == nil, error.beginError == nil, let commit = error.commitError,
                 DatabaseAvailability.commitOutcomeIsUnknown(commit)
@@ -162,7 +164,7 @@ public func postgresConfiguration(url text: String) throws -> PostgresClient.Con
     var configuration = PostgresClient.Configuration(
         host: url.host ?? "127.0.0.1", port: url.port ?? 5432, username: user,
         password: url.password, database: database, tls: .disable)
-    configuration.options.maximumConnections = ProcessInfo.processInfo.environment["TG_EXP_POOL"].flatMap(Int.init) ?? 32
+    configuration.options.maximumConnections = 32
     return configuration
 }
 

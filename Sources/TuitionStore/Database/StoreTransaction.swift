@@ -23,14 +23,17 @@ extension Store {
     func query(_ query: PostgresQuery, on transaction: StoreTransaction?, file: StaticString = #fileID, line: UInt = #line)
         async throws -> PostgresRowSequence
     {
-        if let transaction { try await transaction.connection.query(query, logger: logger) } else { try await self.query(query, file: file, line: line) }
+        guard let transaction else { return try await self.query(query, file: file, line: line) }
+        return try await transaction.connection.query(query, logger: logger)
     }
 
     /// Runs `body` in one transaction; an error thrown by `body` rolls it back and is rethrown as it was.
     public func transaction<Result: Sendable>(
         file: StaticString = #fileID, line: UInt = #line, _ body: (StoreTransaction) async throws -> Result
     ) async throws -> Result {
-        try await transaction(file: file, line: line) { (connection: PostgresConnection) in try await body(StoreTransaction(connection: connection)) }
+        try await transaction(file: file, line: line) { (connection: PostgresConnection) in
+            try await body(StoreTransaction(connection: connection))
+        }
     }
 
     /// A transaction that may end tokens or change what their holders may do (a revocation, an institution's status):
