@@ -44,8 +44,8 @@ public struct AppDependencies: Sendable {
         self.logger = logger ?? store.logger
     }
 
-    /// `serve`'s: the request pool with the configured timeouts and size, a background pool of four connections whose statements
-    /// may run as long as their batches, the log key, the contract templates and key-encryption key, and the
+    /// `serve`'s: the request pool with the configured timeouts and size, a background pool of four connections whose
+    /// statements may run as long as their batches, the log key, the contract templates and key-encryption key, and the
     /// production schedule.
     public static func production(configuration: AppConfiguration, logger: Logger) throws -> AppDependencies {
         var database = try DatabaseConfiguration(url: configuration.databaseURL)

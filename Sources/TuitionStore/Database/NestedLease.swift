@@ -17,8 +17,8 @@ enum NestedLease {
 
     @TaskLocal static var held: [ObjectIdentifier: Site] = [:]
 
-    /// Whether a nested lease stops a debug build (tests of the report itself turn it off).
-    @TaskLocal static var stopsDebugBuilds = ProcessInfo.processInfo.environment["TUITIONGUARD_NESTED_LEASE"] != "log"
+    /// Whether a nested lease stops a debug build; `TUITIONGUARD_NESTED_LEASE=log` only logs, to list them all in one run.
+    static let stopsDebugBuilds = ProcessInfo.processInfo.environment["TUITIONGUARD_NESTED_LEASE"] != "log"
 
     /// Runs `body` as a holder of a connection of `pool`, leased at `site`.
     static func leasing<Result>(

@@ -124,8 +124,7 @@ final class RenewablePool: Sendable {
         var target = PostgresConnection.Configuration(
             host: host, port: configuration.port ?? 5432, username: configuration.username, password: configuration.password,
             database: configuration.database, tls: .disable)
-        let (seconds, attoseconds) = limit.components
-        target.options.connectTimeout = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        target.options.connectTimeout = TimeAmount(limit)
         let logger = Logger(label: "tuitionguard.pool-watchdog")
         do {
             try await withDeadline(limit) { [target] in

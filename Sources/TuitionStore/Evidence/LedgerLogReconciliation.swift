@@ -14,11 +14,7 @@ public struct LedgerLogReconciliation: Sendable {
 
     /// One line per disagreement; empty when the ledger and the log tell the same story.
     public func breaches(on transaction: StoreTransaction? = nil) async throws -> [String] {
-        let query = PostgresQuery(unsafeSQL: Self.sql)
-        let rows =
-            if let connection = transaction?.connection { try await connection.query(query, logger: store.logger) } else {
-                try await store.query(query)
-            }
+        let rows = try await store.query(PostgresQuery(unsafeSQL: Self.sql), on: transaction)
         var found: [String] = []
         for try await line in rows.decode(String.self) { found.append(line) }
         return found

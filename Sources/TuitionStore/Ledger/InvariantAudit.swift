@@ -253,12 +253,9 @@ public struct InvariantAudit: Sendable {
 
     /// Every breach found, as "invariant: what was found".
     public func breaches(on transaction: StoreTransaction? = nil) async throws -> [String] {
-        let connection = transaction?.connection
         var found: [String] = []
         for check in Self.checks {
-            let query = PostgresQuery(unsafeSQL: check.sql)
-            let rows =
-                if let connection { try await connection.query(query, logger: store.logger) } else { try await store.query(query) }
+            let rows = try await store.query(PostgresQuery(unsafeSQL: check.sql), on: transaction)
             for try await breach in rows.decode(String.self) { found.append("\(check.name): \(breach)") }
         }
         return found
