@@ -37,7 +37,7 @@ public struct AppConfiguration: Sendable {
     public var databaseTimeouts = DatabaseTimeouts()
     /// The most database connections requests use at once (`TUITIONGUARD_DB_CONNECTIONS`, 1–1000, default 32); the
     /// background services have four more of their own. Money writes wait on WAL flushes and gain from many; reads that
-    /// only use CPU (log proofs) answer faster with about twice the database's cores (README, "Tuning").
+    /// only use CPU (log proofs) answer faster with about twice the database's cores (README, "Deadlines, health…").
     public var databaseConnections = 32
     /// When `/ready` says ready.
     public var readiness = ReadinessPolicy()
