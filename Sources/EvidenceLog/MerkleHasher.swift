@@ -25,6 +25,16 @@ public enum MerkleHasher {
         return LogHash(SHA256.hash(data: input))
     }
 
+    /// Whether `parent` is `SHA-256(0x01 || left || right)`, all three read in place: a cache checks about as many
+    /// stored interior nodes as the log has entries, and wrapping each in a `LogHash` first would copy every one.
+    public static func isNodeHash(_ parent: ArraySlice<UInt8>, left: ArraySlice<UInt8>, right: ArraySlice<UInt8>) -> Bool {
+        var hasher = SHA256()
+        hasher.update(data: [nodePrefix])
+        left.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        right.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        return hasher.finalize().elementsEqual(parent)
+    }
+
     /// `SHA-256("")`, the root of the empty tree:
     /// `e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855`.
     public static let emptyRoot = LogHash(SHA256.hash(data: [UInt8]()))

@@ -39,6 +39,10 @@ public struct AppConfiguration: Sendable {
     /// background services have four more of their own. Money writes wait on WAL flushes and gain from many; reads that
     /// only use CPU (log proofs) answer faster with about twice the database's cores (README, "Deadlines, health…").
     public var databaseConnections = 32
+    /// How many evidence-log entries' Merkle nodes each instance keeps in memory for proofs
+    /// (`TUITIONGUARD_LOG_CACHE_ENTRIES`, 0–1,000,000,000, default 2,097,152: 128 MB when full, 64 bytes an entry; 0 keeps
+    /// none). A proof of a tree the cache holds reads no database.
+    public var logCacheEntries: Int64 = 1 << 21
     /// When `/ready` says ready.
     public var readiness = ReadinessPolicy()
     /// A graceful shutdown (SIGTERM, SIGINT) ends within this, whatever is in flight (`TUITIONGUARD_SHUTDOWN_SECONDS`).
@@ -89,6 +93,12 @@ public struct AppConfiguration: Sendable {
                 throw ConfigurationError.invalid("TUITIONGUARD_DB_CONNECTIONS", text)
             }
             configuration.databaseConnections = connections
+        }
+        if let text = environment["TUITIONGUARD_LOG_CACHE_ENTRIES"] {
+            guard let entries = Int64(text), (0...1_000_000_000).contains(entries) else {
+                throw ConfigurationError.invalid("TUITIONGUARD_LOG_CACHE_ENTRIES", text)
+            }
+            configuration.logCacheEntries = entries
         }
         configuration.caKeyEncryptionKeyPath = environment["TUITIONGUARD_CA_KEK_FILE"]
         if let templates = environment["TUITIONGUARD_TEMPLATES_DIR"], !templates.isEmpty { configuration.templatesPath = templates }

@@ -28,6 +28,8 @@ public struct AppDependencies: Sendable {
     public var telemetry = Telemetry()
     /// Which periodic services run, and how often.
     public var schedule: BackgroundSchedule
+    /// The evidence log's nodes in memory, for proofs; kept up to date by the `log_cache` service when the schedule runs it.
+    public var logCache: LogNodeCache?
     /// The document `GET /openapi.yaml` serves.
     public var openAPIDocument = ""
     public var logger: Logger
@@ -67,6 +69,9 @@ public struct AppDependencies: Sendable {
             store: store, backgroundStore: backgroundStore, logSigner: signer, contracts: contracts,
             schedule: .production(configuration), logger: logger)
         dependencies.ownedStores = [store, backgroundStore]
+        if configuration.logCacheEntries > 0 {
+            dependencies.logCache = LogNodeCache(capacity: configuration.logCacheEntries, verifier: signer.verifier)
+        }
         dependencies.openAPIDocument = (try? String(contentsOfFile: configuration.openAPIPath, encoding: .utf8)) ?? ""
         if dependencies.openAPIDocument.isEmpty { logger.warning("no OpenAPI document at \(configuration.openAPIPath)") }
         return dependencies
@@ -99,20 +104,25 @@ public struct BackgroundSchedule: Sendable {
     public var fastTrackSweep: Pace?
     /// Every institution's warnings.
     public var warnings: Pace?
+    /// The log's nodes in memory (`AppDependencies.logCache`), following the signed heads.
+    public var logCache: Pace?
 
-    public init(sequencer: Pace? = nil, fastTrackSweep: Pace? = nil, warnings: Pace? = nil) {
+    public init(sequencer: Pace? = nil, fastTrackSweep: Pace? = nil, warnings: Pace? = nil, logCache: Pace? = nil) {
         self.sequencer = sequencer
         self.fastTrackSweep = fastTrackSweep
         self.warnings = warnings
+        self.logCache = logCache
     }
 
     /// `serve`'s: the sequencer every 200 ms, the fast-track sweep every 10 s (a province-sized case takes minutes;
-    /// its deadline only catches a sweep that hangs), the warnings every `warningInterval`.
+    /// its deadline only catches a sweep that hangs), the warnings every `warningInterval`, the log cache every second
+    /// (its first load of a full cache reads 128 MB).
     public static func production(_ configuration: AppConfiguration) -> BackgroundSchedule {
         BackgroundSchedule(
             sequencer: Pace(interval: .milliseconds(200), batchDeadline: .seconds(5)),
             fastTrackSweep: Pace(interval: .seconds(10), batchDeadline: .seconds(600)),
-            warnings: Pace(interval: configuration.warningInterval, batchDeadline: .seconds(120)))
+            warnings: Pace(interval: configuration.warningInterval, batchDeadline: .seconds(120)),
+            logCache: Pace(interval: .seconds(1), batchDeadline: .seconds(60)))
     }
 
     /// No periodic service: what runs in a test is what the test does, plus the background work it starts.
@@ -185,6 +195,7 @@ private func periodicServices(
     add("sequencer", SequencerWork(sequencer: Sequencer(store: store, signer: dependencies.logSigner)), dependencies.schedule.sequencer)
     add("fast_track", FastTrackSweepWork(runner: fastTrack), dependencies.schedule.fastTrackSweep)
     add("warnings", WarningWork(warnings: WarningRepository(store: store), logger: logger), dependencies.schedule.warnings)
+    if let cache = dependencies.logCache { add("log_cache", LogCacheWork(cache: cache, store: store), dependencies.schedule.logCache) }
     return services
 }
 
@@ -214,10 +225,12 @@ private func buildRouter(
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: document)))
     }
     addRoutes(to: router, services: services)
-    LogController(repository: EvidenceLogRepository(store: store), publicKeyPEM: dependencies.logSigner.publicKeyPEM).addRoutes(to: router)
+    LogController(
+        repository: EvidenceLogRepository(store: store, cache: dependencies.logCache), publicKeyPEM: dependencies.logSigner.publicKeyPEM
+    ).addRoutes(to: router)
     addMetricsRoutes(
         to: router, store: store, telemetry: dependencies.telemetry, scrapeToken: configuration.web.metricsToken, health: health,
-        limiter: limiter)
+        limiter: limiter, logCache: dependencies.logCache)
     let publicBaseURL = configuration.publicBaseURL ?? "http://\(configuration.host):\(configuration.port)"
     PublicController(repository: PublicRepository(store: store), addresses: PublicAddresses(baseURL: publicBaseURL)).addRoutes(to: router)
     DashboardController(pages: DashboardPages(store: store, secureCookie: configuration.web.secureCookies), limiter: limiter).addRoutes(

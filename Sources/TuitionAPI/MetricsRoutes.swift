@@ -71,7 +71,7 @@ extension Timer {
 /// address (429) until its window ends.
 func addMetricsRoutes(
     to router: Router<AppRequestContext>, store: Store, telemetry: Telemetry, scrapeToken: String?, health: ServiceHealth,
-    limiter: FailedAuthenticationLimiter
+    limiter: FailedAuthenticationLimiter, logCache: LogNodeCache?
 ) {
     router.get("metrics") { request, context in
         guard let scrapeToken else { throw Problem.notFound }
@@ -95,7 +95,7 @@ func addMetricsRoutes(
             scrapeRegistry(figures).emit(into: &buffer)
             lagRegistry(lag).emit(into: &buffer)
         }
-        healthRegistry(health, databaseFiguresUp: database != nil).emit(into: &buffer)
+        healthRegistry(health, databaseFiguresUp: database != nil, logCacheSize: logCache?.size).emit(into: &buffer)
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
@@ -150,11 +150,22 @@ func lagRegistry(_ lag: LogLag) -> PrometheusCollectorRegistry {
 
 /// What the process knows of its background services without the database: how often each was restarted and how long
 /// it has gone without a successful batch (an alert's figure: it grows while a service is stuck or failing), and
-/// whether this scrape could read the database's figures.
-func healthRegistry(_ health: ServiceHealth, databaseFiguresUp: Bool, now: ContinuousClock.Instant = .now) -> PrometheusCollectorRegistry {
+/// whether this scrape could read the database's figures, and the tree the log cache holds.
+func healthRegistry(
+    _ health: ServiceHealth, databaseFiguresUp: Bool, logCacheSize: Int64? = nil, now: ContinuousClock.Instant = .now
+) -> PrometheusCollectorRegistry {
     let registry = PrometheusCollectorRegistry()
     registry.makeGauge(descriptor: metricName("database_figures_up", "1 when this scrape read the database's figures, 0 when it could not"))
         .set(Int64(databaseFiguresUp ? 1 : 0))
+    if let logCacheSize {
+        // Below the newest head's size for long (log_tree_head_age is fresh): the cache refused what it read, or is full.
+        registry.makeGauge(
+            descriptor: metricName(
+                "log_cache_tree_size",
+                "Entries of the signed tree whose nodes this instance holds; proofs of larger trees read the database")
+        )
+        .set(logCacheSize)
+    }
     let sinceSuccess = metricName(
         "background_since_last_success", unit: "seconds",
         "Time since a supervised background service last finished a batch (or started, if it never has)")

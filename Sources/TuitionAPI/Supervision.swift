@@ -109,6 +109,17 @@ struct SequencerWork: BackgroundWork {
     func runBatch() async throws -> Bool { try await sequencer.sequenceBatch() > 0 }
 }
 
+/// The log cache's refresh: the nodes of the latest signed head, checked against its signed root.
+struct LogCacheWork: BackgroundWork {
+    let cache: LogNodeCache
+    let store: Store
+
+    func runBatch() async throws -> Bool {
+        try await cache.refresh(from: store)
+        return false
+    }
+}
+
 /// The fast-track runner's sweep over defunct cases left unfinished. A sweep in which a case failed throws (the runner
 /// logs and counts each failure and backs the case off), so the service counts a restart.
 struct FastTrackSweepWork: BackgroundWork {

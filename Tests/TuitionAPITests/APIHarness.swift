@@ -52,9 +52,10 @@ extension AppConfiguration {
 
 extension AppDependencies {
     /// `store` for requests and background work alike (the test runs its pool), the test log key, the test contract
-    /// setup and no periodic services.
+    /// setup, a log cache as `serve` has (filled only by a test that refreshes it) and no periodic services.
     static func testing(_ store: Store) -> AppDependencies {
         var dependencies = AppDependencies(store: store, logSigner: testLogSigner, contracts: TestContracts.setup)
+        dependencies.logCache = LogNodeCache(capacity: 1 << 21, verifier: testLogSigner.verifier)
         dependencies.openAPIDocument = TuitionAPITests.openAPIDocument
         return dependencies
     }

@@ -54,6 +54,17 @@ import TuitionUseCases
         }
     }
 
+    @Test func theLogCachesCapacityIsReadFromTheEnvironmentAndZeroKeepsNone() throws {
+        let base = ["DATABASE_URL": "postgres://nobody@127.0.0.1:1/unused"]
+        #expect(try AppConfiguration.fromEnvironment(base).logCacheEntries == 2_097_152)
+        #expect(try AppConfiguration.fromEnvironment(base.merging(["TUITIONGUARD_LOG_CACHE_ENTRIES": "0"]) { $1 }).logCacheEntries == 0)
+        for bad in ["-1", "1000000001", "lots", ""] {
+            #expect(throws: ConfigurationError.self) {
+                try AppConfiguration.fromEnvironment(base.merging(["TUITIONGUARD_LOG_CACHE_ENTRIES": bad]) { $1 })
+            }
+        }
+    }
+
     @Test func serveAndTheTestsGetTheSameServices() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("composition-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -71,8 +82,8 @@ import TuitionUseCases
         #expect(production.ownedStores.count == 2 && production.contracts != nil)
         #expect(production.schedule.warnings?.interval == .seconds(60) && production.schedule.sequencer?.interval == .milliseconds(200))
         let served = buildApplication(configuration: configuration, dependencies: production)
-        #expect(served.periodicServiceNames == ["sequencer", "fast_track", "warnings"])
-        #expect(served.services.count == 2 + 1 + 3)
+        #expect(served.periodicServiceNames == ["sequencer", "fast_track", "warnings", "log_cache"])
+        #expect(served.services.count == 2 + 1 + 4)
         #expect(served.services.contains { $0 as? BackgroundTasks === served.background })
 
         // The tests' dependencies on a store (never connected here) with serve's schedule.
@@ -80,9 +91,17 @@ import TuitionUseCases
         dependencies.schedule = .production(configuration)
         let tested = buildApplication(configuration: configuration, dependencies: dependencies)
         #expect(tested.periodicServiceNames == served.periodicServiceNames)
-        #expect(tested.services.count == 1 + 3)
+        #expect(tested.services.count == 1 + 4)
         #expect(Set(tested.routes.map { "\($0.method) \($0.path)" }) == Set(served.routes.map { "\($0.method) \($0.path)" }))
         #expect(buildApplication(configuration: .testing, dependencies: .testing(production.store)).periodicServiceNames.isEmpty)
+        // No cache: no service to keep it.
+        configuration.logCacheEntries = 0
+        let uncached = try AppDependencies.production(configuration: configuration, logger: Logger(label: "composition"))
+        #expect(uncached.logCache == nil)
+        #expect(
+            buildApplication(configuration: configuration, dependencies: uncached).periodicServiceNames == [
+                "sequencer", "fast_track", "warnings",
+            ])
     }
 
     /// The fast-track a defunct mark starts is background work: `settled()` returns once it has paid, with no sleep.

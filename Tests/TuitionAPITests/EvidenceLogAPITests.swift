@@ -1,6 +1,7 @@
 import EvidenceLog
 import Foundation
 import Testing
+import TuitionAPI
 import TuitionCore
 import TuitionStore
 import TuitionTestSupport
@@ -12,16 +13,23 @@ import TuitionTestSupport
         return try decoder.decode(T.self, from: Data(reply.body.utf8))
     }
 
-    @Test func anyoneCanFetchAndCheckHeadsEntriesAndProofs() async throws {
-        try await API.run("logapi") { api, _ in
+    /// With the log cache following the heads (as `serve`'s `log_cache` service keeps it) and without it.
+    @Test(arguments: [false, true]) func anyoneCanFetchAndCheckHeadsEntriesAndProofs(cached: Bool) async throws {
+        let cache = LogNodeCache(capacity: 1_000, verifier: testLogSigner.verifier)
+        let useCache: @Sendable (inout AppConfiguration, inout AppDependencies) -> Void = { _, dependencies in dependencies.logCache = cache }
+        try await API.run("logapi\(cached ? "cached" : "")", configure: useCache) { api, _ in
             let sequencer = Sequencer(store: api.store, signer: testLogSigner, batchSize: 3)
             let cast = try await Cast.make(api)
             try await sequencer.drain()
+            if cached { try await cache.refresh(from: api.store) }
             let older = try decode(SignedTreeHead.self, try await api.call(.get, "/v1/log/head"))
             _ = try await api.call(
                 .post, "/v1/enrollments/\(cast.world.enrollment.id)/refunds", token: cast.institution, json: "{}", idempotencyKey: "r")
             try await sequencer.drain()
+            if cached { #expect(try await cache.refresh(from: api.store) > 0) }
             let head = try decode(SignedTreeHead.self, try await api.call(.get, "/v1/log/head"))
+            let metrics = try await api.call(.get, "/metrics", token: API.metricsToken).body
+            #expect(metrics.contains("tuitionguard_log_cache_tree_size \(cached ? head.head.size : 0).0\n"), "\(metrics)")
             let key = try await api.call(.get, "/v1/log/public-key")
             let verifier = try LogVerifier(publicKeyPEM: key.body)
             #expect(verifier.verify(head) && verifier.verify(older) && head.head.size == older.head.size + 1)

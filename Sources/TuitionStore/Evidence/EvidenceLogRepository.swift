@@ -35,13 +35,25 @@ public enum LogQueryError: Error, Sendable {
 /// Reads the log: signed heads, entries and proofs. A proof reads only the O(log n) stored nodes it needs, together
 /// with the signed heads it is checked against, in one prepared statement (two for an inclusion proof that names no
 /// tree size: the latest head first).
+///
+/// With a `LogNodeCache` that holds the tree asked about, a proof that names its tree sizes reads no database at all.
 public struct EvidenceLogRepository: Sendable {
     let store: Store
+    let cache: LogNodeCache?
 
-    public init(store: Store) { self.store = store }
+    public init(store: Store, cache: LogNodeCache? = nil) {
+        self.store = store
+        self.cache = cache
+    }
 
     public func latestHead() async throws -> SignedTreeHead? {
         try await head(sql: "SELECT size, root_hash, timestamp_ms, signature FROM tree_heads ORDER BY size DESC LIMIT 1")
+    }
+
+    /// The largest signed head of a tree of at most `size` entries.
+    func latestHead(atMost size: Int64) async throws -> SignedTreeHead? {
+        try await head(
+            sql: "SELECT size, root_hash, timestamp_ms, signature FROM tree_heads WHERE size <= \(size) ORDER BY size DESC LIMIT 1")
     }
 
     public func head(size: Int64) async throws -> SignedTreeHead? {
@@ -83,7 +95,12 @@ public struct EvidenceLogRepository: Sendable {
         }
         guard index >= 0, index < size else { throw LogQueryError.beyondTree }
         let leafID = NodeID(level: 0, index: index)
-        let read = try await headsAndNodes(sizes: [size], nodes: inclusionProofNodeIDs(index: index, size: size) + [leafID])
+        let ids = inclusionProofNodeIDs(index: index, size: size) + [leafID]
+        if let nodes = cache?.nodes(ids, ofTreeOfSize: size), let leaf = nodes[leafID] {
+            let proof = try EvidenceLog.inclusionProof(index: index, size: size, nodes: nodes)
+            return InclusionProofRecord(index: index, treeSize: size, leafHash: leaf, proof: proof)
+        }
+        let read = try await headsAndNodes(sizes: [size], nodes: ids)
         guard let latest = read.latest?.head.size, size <= latest else { throw LogQueryError.beyondTree }
         let proof = try EvidenceLog.inclusionProof(index: index, size: size, nodes: read.nodes)
         guard let leaf = read.nodes[leafID] else { throw LogIntegrityError(size: size) }
@@ -99,7 +116,11 @@ public struct EvidenceLogRepository: Sendable {
     /// One query: the signed heads it needs (the latest, and those of `from` and `to`) with the stored nodes.
     public func consistencyProof(from: Int64, to: Int64) async throws -> ConsistencyProofRecord {
         guard from >= 0, from <= to else { throw LogQueryError.beyondTree }
-        let read = try await headsAndNodes(sizes: [from, to], nodes: consistencyProofNodeIDs(from: from, to: to))
+        let ids = consistencyProofNodeIDs(from: from, to: to)
+        if let nodes = cache?.nodes(ids, ofTreeOfSize: to) {
+            return ConsistencyProofRecord(from: from, to: to, proof: try EvidenceLog.consistencyProof(from: from, to: to, nodes: nodes))
+        }
+        let read = try await headsAndNodes(sizes: [from, to], nodes: ids)
         guard let latest = read.latest?.head.size, to <= latest else { throw LogQueryError.beyondTree }
         let proof = try EvidenceLog.consistencyProof(from: from, to: to, nodes: read.nodes)
         // Pair assertion: where heads were signed for both sizes, the proof must lead from one root to the other.

@@ -1,0 +1,162 @@
+import EvidenceLog
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+
+/// The evidence log's stored nodes, held in memory so that a proof is answered without the database (issue #15).
+///
+/// A stored node is the hash of a complete subtree: once its head is signed it never changes, so every instance may
+/// keep a copy. The cache follows the signed heads. `refresh` reads the nodes a newer head adds and takes them only when
+/// they check out: every interior node is the hash of its two children, and the tree they make has the head's root
+/// under the log's signature. What the cache serves is therefore the signed log itself, not whatever the table holds;
+/// a mismatch is logged as critical and the cache stays where it was.
+///
+/// It holds at most `capacity` entries, 64 bytes of memory each over all levels. Past that it keeps the largest signed
+/// tree within the capacity, and a proof for a larger tree reads the database as before.
+public final class LogNodeCache: Sendable {
+    /// Bytes per node.
+    static let hashBytes = LogHash.byteCount
+
+    public let capacity: Int64
+    let verifier: LogVerifier
+    private let state = Mutex(State())
+
+    struct State {
+        /// The size of the signed tree held.
+        var size: Int64 = 0
+        /// Level L holds the hashes of nodes 0 ..< size >> L, `hashBytes` each, in index order.
+        var levels: [[UInt8]] = []
+        /// The last tree size refused, so that a refusal is logged once, not at every refresh.
+        var refused: Int64?
+    }
+
+    public init(capacity: Int64, verifier: LogVerifier) {
+        self.capacity = capacity
+        self.verifier = verifier
+    }
+
+    /// The size of the signed tree held: proofs for trees up to this size need no database.
+    public var size: Int64 { state.withLock { $0.size } }
+
+    /// The stored nodes `ids` of the tree of `size`, or nil when the cache does not hold that tree. A tree no larger
+    /// than the one held has only complete subtrees the held tree has too.
+    func nodes(_ ids: [NodeID], ofTreeOfSize size: Int64) -> [NodeID: LogHash]? {
+        state.withLock { state in
+            guard size <= state.size else { return nil }
+            var found: [NodeID: LogHash] = [:]
+            found.reserveCapacity(ids.count)
+            for id in ids {
+                guard let hash = Self.hash(of: id, in: state.levels) else { return nil }
+                found[id] = hash
+            }
+            return found
+        }
+    }
+
+    /// Takes the nodes of the latest signed tree within the capacity that the cache does not hold yet, in one query.
+    /// Returns the size held afterwards.
+    @discardableResult
+    public func refresh(from store: Store) async throws -> Int64 {
+        let held = size
+        guard let head = try await EvidenceLogRepository(store: store).latestHead(atMost: capacity), head.head.size > held else {
+            return held
+        }
+        let target = head.head.size
+        guard verifier.verify(head) else {
+            refuse(target, "a tree head in the database does not carry the log's signature", store: store)
+            return held
+        }
+        let levels = Self.levelCount(size: target)
+        let added = try await Self.storedNodes(levels: levels, from: held, to: target, store: store)
+        // The held levels are read outside the lock, and let go before the append below, which then grows them in place.
+        let tails: [[UInt8]]? = {
+            let current = state.withLock { $0.levels }
+            return Self.checked(added, held: current, from: held, to: target, root: head.head.rootHash)
+        }()
+        guard let tails else {
+            refuse(target, "stored log nodes do not lead to the signed root; proofs keep reading the database", store: store)
+            return held
+        }
+        return state.withLock { state in
+            // A refresh that ran meanwhile took these nodes already (the service runs one at a time; a caller may not).
+            guard state.size == held else { return state.size }
+            for (level, tail) in tails.enumerated() {
+                if level < state.levels.count { state.levels[level].append(contentsOf: tail) } else { state.levels.append(tail) }
+            }
+            state.size = target
+            return target
+        }
+    }
+
+    private func refuse(_ size: Int64, _ message: Logger.Message, store: Store) {
+        let first = state.withLock { state in
+            defer { state.refused = size }
+            return state.refused != size
+        }
+        if first { store.logger.critical(message, metadata: ["size": "\(size)"]) }
+    }
+
+    /// The levels a tree of `size` has stored nodes on: 0 through ⌊log₂ size⌋.
+    static func levelCount(size: Int64) -> Int { size > 0 ? Int64.bitWidth - size.leadingZeroBitCount : 0 }
+
+    static func hash(of id: NodeID, in levels: [[UInt8]]) -> LogHash? {
+        guard id.level >= 0, id.level < levels.count, id.index >= 0 else { return nil }
+        let level = levels[id.level]
+        let start = Int(id.index) * hashBytes
+        guard start + hashBytes <= level.count else { return nil }
+        return try? LogHash(bytes: level[start..<start + hashBytes])
+    }
+
+    /// Each level's hashes of nodes `from >> L ..< to >> L`, concatenated in index order: one row per level, each one
+    /// bytea (a row per node would cost PostgresNIO's per-row work millions of times for a large log). The inner
+    /// subquery reads the primary key in index order; `checked` would refuse a level out of order.
+    static func storedNodes(levels: Int, from held: Int64, to target: Int64, store: Store) async throws -> [[UInt8]] {
+        let numbers = (0..<levels).map { Int64($0) }
+        let rows = try await store.query(
+            """
+            SELECT w.level::int, coalesce((SELECT string_agg(s.hash, ''::bytea) FROM (
+                    SELECT n.hash FROM log_nodes n
+                    WHERE n.level = w.level AND n.index >= (\(held) >> w.level::int) AND n.index < (\(target) >> w.level::int)
+                    ORDER BY n.index) AS s), ''::bytea)
+            FROM unnest(\(numbers)::bigint[]) AS w(level) ORDER BY w.level
+            """)
+        var added = [[UInt8]](repeating: [], count: levels)
+        for try await (level, bytes) in rows.decode((Int, ByteBuffer).self) where level < levels {
+            added[level] = Array(bytes.readableBytesView)
+        }
+        return added
+    }
+
+    /// The new nodes, level by level, when each level has exactly the nodes the tree of `to` adds to the tree of `from`,
+    /// each new interior node is the hash of its children, and the tree's root is `root`; nil otherwise.
+    static func checked(_ added: [[UInt8]], held: [[UInt8]], from: Int64, to: Int64, root: LogHash) -> [[UInt8]]? {
+        for (level, tail) in added.enumerated() {
+            let expected = Int((to >> level) - (from >> level)) * hashBytes
+            guard tail.count == expected else { return nil }
+        }
+        // A node is read from the levels held, or from the new tails past them.
+        func node(_ level: Int, _ index: Int64) -> ArraySlice<UInt8>? {
+            let start = Int(index) * hashBytes
+            let heldBytes = level < held.count ? held[level] : []
+            if start + hashBytes <= heldBytes.count { return heldBytes[start..<start + hashBytes] }
+            let offset = start - heldBytes.count
+            guard offset >= 0, offset + hashBytes <= added[level].count else { return nil }
+            return added[level][offset..<offset + hashBytes]
+        }
+        for level in added.indices.dropFirst() {
+            for index in (from >> level)..<(to >> level) {
+                guard let left = node(level - 1, 2 * index), let right = node(level - 1, 2 * index + 1),
+                    let parent = node(level, index), MerkleHasher.isNodeHash(parent, left: left, right: right)
+                else { return nil }
+            }
+        }
+        var frontier: [NodeID: LogHash] = [:]
+        for id in rootNodeIDs(size: to) {
+            guard let bytes = node(id.level, id.index), let hash = try? LogHash(bytes: bytes) else { return nil }
+            frontier[id] = hash
+        }
+        guard let computed = try? EvidenceLog.root(size: to, nodes: frontier), computed == root else { return nil }
+        return added
+    }
+}
