@@ -368,10 +368,12 @@ private func problemCode(_ response: TestResponse) -> String? {
                 == "retry_with_same_idempotency_key")
         struct Unexpected: Error {}
         #expect(ProblemMiddleware<AppRequestContext>.problem(for: Unexpected(), logger: logger).status == .internalServerError)
-        for state in ["08006", "57P01", "57P03", "57014", "55P03", "25006", "40001", "40P01", "53300"] {
+        for state in ["08006", "57P01", "57P03", "57014", "55P03", "25006", "40001", "40P01", "53300", "53100", "53200", "58030"] {
             #expect(DatabaseAvailability.isTransientSQLState(state), "\(state)")
         }
-        for state in ["23505", "23514", "22003", "42P01"] { #expect(!DatabaseAvailability.isTransientSQLState(state), "\(state)") }
+        for state in ["23505", "23514", "22003", "42P01", "XX000", "58P01"] {
+            #expect(!DatabaseAvailability.isTransientSQLState(state), "\(state)")
+        }
     }
 
     @Test func supervisorRestartsAStuckBatchWithBackoffAndCountsIt() async throws {

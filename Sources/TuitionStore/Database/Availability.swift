@@ -142,11 +142,13 @@ public enum DatabaseAvailability {
     }
 
     /// Connection failures (class 08), shutdown and crash recovery (57P0x), timeouts and cancellations (57014, 55P03,
-    /// 25P03), serialization failures and deadlocks (40001, 40P01), too many connections (53300), and a write that
-    /// reached a member demoted to replica by a failover (25006) before the proxy cut its connection.
+    /// 25P03), serialization failures and deadlocks (40001, 40P01), the server short of a resource (class 53: a full
+    /// disk, memory, too many connections), an I/O error (58030), and a write that reached a member demoted to replica by
+    /// a failover (25006) before the proxy cut its connection. Each fails the statement and rolls its transaction back,
+    /// and none is the request's fault: the client may try again later.
     public static func isTransientSQLState(_ state: String) -> Bool {
-        state.hasPrefix("08")
-            || ["57P01", "57P02", "57P03", "57014", "55P03", "25P03", "25006", "40001", "40P01", "53300"].contains(state)
+        state.hasPrefix("08") || state.hasPrefix("53")
+            || ["57P01", "57P02", "57P03", "57014", "55P03", "25P03", "25006", "40001", "40P01", "58030"].contains(state)
     }
 
     /// True when a COMMIT failure leaves the outcome unknown: the server did not answer. A server error (a deferred
