@@ -40,7 +40,7 @@ public struct AppConfiguration: Sendable {
     /// only use CPU (log proofs) answer faster with about twice the database's cores (README, "Deadlines, health…").
     public var databaseConnections = 32
     /// How many evidence-log entries' Merkle nodes each instance keeps in memory for proofs
-    /// (`TUITIONGUARD_LOG_CACHE_ENTRIES`, 0–1,000,000,000, default 2,097,152: 128 MB when full, 64 bytes an entry; 0 keeps
+    /// (`TUITIONGUARD_LOG_CACHE_ENTRIES`, 0–100,000,000, default 2,097,152: 128 MB when full, 64 bytes an entry; 0 keeps
     /// none). A proof of a tree the cache holds reads no database.
     public var logCacheEntries: Int64 = 1 << 21
     /// When `/ready` says ready.
@@ -95,7 +95,7 @@ public struct AppConfiguration: Sendable {
             configuration.databaseConnections = connections
         }
         if let text = environment["TUITIONGUARD_LOG_CACHE_ENTRIES"] {
-            guard let entries = Int64(text), (0...1_000_000_000).contains(entries) else {
+            guard let entries = Int64(text), (0...100_000_000).contains(entries) else {
                 throw ConfigurationError.invalid("TUITIONGUARD_LOG_CACHE_ENTRIES", text)
             }
             configuration.logCacheEntries = entries

@@ -58,7 +58,7 @@ import TuitionUseCases
         let base = ["DATABASE_URL": "postgres://nobody@127.0.0.1:1/unused"]
         #expect(try AppConfiguration.fromEnvironment(base).logCacheEntries == 2_097_152)
         #expect(try AppConfiguration.fromEnvironment(base.merging(["TUITIONGUARD_LOG_CACHE_ENTRIES": "0"]) { $1 }).logCacheEntries == 0)
-        for bad in ["-1", "1000000001", "lots", ""] {
+        for bad in ["-1", "100000001", "lots", ""] {
             #expect(throws: ConfigurationError.self) {
                 try AppConfiguration.fromEnvironment(base.merging(["TUITIONGUARD_LOG_CACHE_ENTRIES": bad]) { $1 })
             }

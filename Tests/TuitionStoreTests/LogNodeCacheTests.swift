@@ -47,7 +47,8 @@ import TuitionTestSupport
 
     @Test func theCacheFollowsTheSignedHeadsAndAnswersEveryProofAsTheDatabaseDoes() async throws {
         try await TestDatabase.withStore("logcache") { store in
-            let cache = LogNodeCache(capacity: 1_000, verifier: signer.verifier)
+            // Rows of at most 4 nodes: the levels arrive in runs, as a large log's do in runs of a million.
+            let cache = LogNodeCache(capacity: 1_000, verifier: signer.verifier, nodesPerRow: 4)
             let log = EvidenceLogRepository(store: store, cache: cache)
             #expect(try await cache.refresh(from: store) == 0)
             try await append(37, batch: 5, to: store)

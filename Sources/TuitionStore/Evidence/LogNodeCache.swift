@@ -20,6 +20,8 @@ public final class LogNodeCache: Sendable {
 
     public let capacity: Int64
     let verifier: LogVerifier
+    /// The most nodes one row of a load carries (32 MB by default): PostgreSQL refuses a value over 1 GB.
+    let nodesPerRow: Int64
     private let state = Mutex(State())
 
     struct State {
@@ -31,9 +33,10 @@ public final class LogNodeCache: Sendable {
         var refused: Int64?
     }
 
-    public init(capacity: Int64, verifier: LogVerifier) {
+    public init(capacity: Int64, verifier: LogVerifier, nodesPerRow: Int64 = 1 << 20) {
         self.capacity = capacity
         self.verifier = verifier
+        self.nodesPerRow = max(nodesPerRow, 1)
     }
 
     /// The size of the signed tree held: proofs for trees up to this size need no database.
@@ -68,7 +71,7 @@ public final class LogNodeCache: Sendable {
             return held
         }
         let levels = Self.levelCount(size: target)
-        let added = try await Self.storedNodes(levels: levels, from: held, to: target, store: store)
+        let added = try await storedNodes(levels: levels, from: held, to: target, store: store)
         // The held levels are read outside the lock, and let go before the append below, which then grows them in place.
         let tails: [[UInt8]]? = {
             let current = state.withLock { $0.levels }
@@ -82,7 +85,7 @@ public final class LogNodeCache: Sendable {
             // A refresh that ran meanwhile took these nodes already (the service runs one at a time; a caller may not).
             guard state.size == held else { return state.size }
             for (level, tail) in tails.enumerated() {
-                if level < state.levels.count { state.levels[level].append(contentsOf: tail) } else { state.levels.append(tail) }
+                if level < state.levels.count { Self.append(tail, to: &state.levels[level]) } else { state.levels.append(tail) }
             }
             state.size = target
             return target
@@ -97,6 +100,14 @@ public final class LogNodeCache: Sendable {
         if first { store.logger.critical(message, metadata: ["size": "\(size)"]) }
     }
 
+    /// Grows a level by an eighth past what it needs when it must grow, rather than the doubling `append` would do: the
+    /// cache's memory stays within about 1.125 × 64 bytes an entry.
+    static func append(_ tail: [UInt8], to level: inout [UInt8]) {
+        let needed = level.count + tail.count
+        if needed > level.capacity { level.reserveCapacity(needed + needed / 8) }
+        level.append(contentsOf: tail)
+    }
+
     /// The levels a tree of `size` has stored nodes on: 0 through ⌊log₂ size⌋.
     static func levelCount(size: Int64) -> Int { size > 0 ? Int64.bitWidth - size.leadingZeroBitCount : 0 }
 
@@ -108,22 +119,31 @@ public final class LogNodeCache: Sendable {
         return try? LogHash(bytes: level[start..<start + hashBytes])
     }
 
-    /// Each level's hashes of nodes `from >> L ..< to >> L`, concatenated in index order: one row per level, each one
-    /// bytea (a row per node would cost PostgresNIO's per-row work millions of times for a large log). The inner
-    /// subquery reads the primary key in index order; `checked` would refuse a level out of order.
-    static func storedNodes(levels: Int, from held: Int64, to target: Int64, store: Store) async throws -> [[UInt8]] {
-        let numbers = (0..<levels).map { Int64($0) }
+    /// Each level's hashes of nodes `from >> L ..< to >> L`, concatenated in index order: a row per level and run of at
+    /// most `nodesPerRow` nodes, each one bytea (a row per node would cost PostgresNIO's per-row work millions of times
+    /// for a large log). The inner subquery reads the primary key in index order; `checked` would refuse a run out of
+    /// order.
+    func storedNodes(levels: Int, from held: Int64, to target: Int64, store: Store) async throws -> [[UInt8]] {
+        var runs: (levels: [Int64], starts: [Int64], ends: [Int64]) = ([], [], [])
+        for level in 0..<levels {
+            let end = target >> level
+            for start in stride(from: held >> level, to: end, by: Int(nodesPerRow)) {
+                runs.levels.append(Int64(level))
+                runs.starts.append(start)
+                runs.ends.append(min(start + nodesPerRow, end))
+            }
+        }
         let rows = try await store.query(
             """
-            SELECT w.level::int, coalesce((SELECT string_agg(s.hash, ''::bytea) FROM (
-                    SELECT n.hash FROM log_nodes n
-                    WHERE n.level = w.level AND n.index >= (\(held) >> w.level::int) AND n.index < (\(target) >> w.level::int)
+            SELECT r.level::int, coalesce((SELECT string_agg(s.hash, ''::bytea) FROM (
+                    SELECT n.hash FROM log_nodes n WHERE n.level = r.level AND n.index >= r.start AND n.index < r.finish
                     ORDER BY n.index) AS s), ''::bytea)
-            FROM unnest(\(numbers)::bigint[]) AS w(level) ORDER BY w.level
+            FROM unnest(\(runs.levels)::bigint[], \(runs.starts)::bigint[], \(runs.ends)::bigint[]) AS r(level, start, finish)
+            ORDER BY r.level, r.start
             """)
         var added = [[UInt8]](repeating: [], count: levels)
-        for try await (level, bytes) in rows.decode((Int, ByteBuffer).self) where level < levels {
-            added[level] = Array(bytes.readableBytesView)
+        for try await (level, bytes) in rows.decode((Int, ByteBuffer).self) where (0..<levels).contains(level) {
+            added[level].append(contentsOf: bytes.readableBytesView)
         }
         return added
     }
