@@ -96,24 +96,6 @@ import TuitionTestSupport
     /// A request that ran before the mark, retried after it with the same Idempotency-Key (its answer was lost), gets
     /// its first answer: a replay moves nothing. Anything else of the institution's is refused, but for ending its own
     /// access.
-    /// The plan counts the disputes made before the mark. An answer after it would change nothing, so the guardian is
-    /// told so instead of being shown a dispute that the case never sees.
-    @Test func aGuardiansAnswerAfterTheMarkIsRefusedAndTheLessonStaysAsThePlanSawIt() async throws {
-        try await API.run("defunctanswer") { api, _ in
-            let cast = try await Cast.make(api)
-            let marked = try await api.call(
-                .post, "/v1/institutions/\(cast.world.institution.id)/defunct", token: cast.regulator, json: #"{"reason":"停业"}"#)
-            #expect(marked.status == .accepted, "\(marked.body)")
-            for (path, body) in [("dispute", #"{"reason":"没有上课"}"#), ("confirmation", nil)] as [(String, String?)] {
-                let answer = try await api.call(.post, "/v1/lessons/\(cast.lesson)/\(path)", token: cast.guardian, json: body)
-                #expect(answer.status == .conflict && answer.code == "institution_defunct", "\(path): \(answer.body)")
-            }
-            let rows = try await api.store.query("SELECT status, answered_at IS NULL FROM lessons WHERE id = \(cast.lesson.uuid)")
-            for try await (status, unanswered) in rows.decode((String, Bool).self) { #expect(status == "recorded" && unanswered) }
-            _ = try await Self.completed(api, case: marked.string("id"), token: cast.regulator)
-        }
-    }
-
     @Test func aRetryAfterTheMarkGetsItsFirstAnswerAndAnythingElseIsRefused() async throws {
         try await API.run("defunctreplay") { api, _ in
             let cast = try await Cast.make(api)

@@ -195,23 +195,17 @@ public struct EnrollmentRepository: Sendable {
         return page.page(items) { $0.id.uuid }
     }
 
-    /// The guardian confirms or disputes lessons within seven days of their recording, until the institution is marked
-    /// defunct.
+    /// The guardian confirms or disputes lessons within seven days of their recording.
     public func answerLesson(_ id: Lesson.ID, guardian: Guardian.ID, dispute reason: String?) async throws -> LessonRecord {
         try await store.transaction { connection in
             let rows = try await connection.query(
                 """
-                SELECT l.status, l.recorded_at, i.status FROM lessons l JOIN enrollments e ON e.id = l.enrollment_id
-                JOIN institutions i ON i.id = e.institution_id
-                WHERE l.id = \(id.uuid) AND e.guardian_id = \(guardian.uuid) FOR UPDATE OF l FOR SHARE OF i
+                SELECT l.status, l.recorded_at FROM lessons l JOIN enrollments e ON e.id = l.enrollment_id
+                WHERE l.id = \(id.uuid) AND e.guardian_id = \(guardian.uuid) FOR UPDATE OF l
                 """, logger: logger)
-            var found: (String, Date, String)?
-            for try await row in rows.decode((String, Date, String).self) { found = row }
-            guard let (status, recordedAt, institutionStatus) = found else { throw NotFound() }
-            // The defunct case settled the enrollment as of the mark, from the answers given before it: an answer now
-            // would change nothing, so it is refused rather than accepted in vain. The share lock orders it against
-            // the mark, which takes the institution's row for update.
-            if institutionStatus == InstitutionStatus.defunct.rawValue { throw Rejection.institutionDefunct }
+            var found: (String, Date)?
+            for try await row in rows.decode((String, Date).self) { found = row }
+            guard let (status, recordedAt) = found else { throw NotFound() }
             let now = store.dependencies.now()
             if let rejection = checkLessonAnswer(status: try decodeEnum(status), recordedAt: recordedAt, now: now) { throw rejection }
             let newStatus: LessonStatus = reason == nil ? .confirmed : .disputed
