@@ -96,6 +96,26 @@ import TuitionTestSupport
     /// A request that ran before the mark, retried after it with the same Idempotency-Key (its answer was lost), gets
     /// its first answer: a replay moves nothing. Anything else of the institution's is refused, but for ending its own
     /// access.
+    /// A dispute is no money path (DESIGN closes those at the mark): it is still recorded after the mark, but the plan,
+    /// made right after the mark, counted only the disputes made before it, so the settlement stays as it was.
+    @Test func aDisputeAfterTheMarkIsRecordedAndLeavesTheSettlementAsThePlanMadeIt() async throws {
+        try await API.run("defunctanswer") { api, _ in
+            let cast = try await Cast.make(api)
+            let marked = try await api.call(
+                .post, "/v1/institutions/\(cast.world.institution.id)/defunct", token: cast.regulator, json: #"{"reason":"停业"}"#)
+            #expect(marked.status == .accepted, "\(marked.body)")
+            _ = try await Self.completed(api, case: marked.string("id"), token: cast.regulator)
+            let path = "/v1/defunct-cases/\(marked.string("id"))/settlements"
+            let before = try await api.call(.get, path, token: cast.regulator)
+            let disputed = try await api.call(
+                .post, "/v1/lessons/\(cast.lesson)/dispute", token: cast.guardian, json: #"{"reason":"没有上课"}"#)
+            #expect(disputed.status == .ok && disputed.string("status") == "disputed", "\(disputed.body)")
+            await api.settled()
+            let after = try await api.call(.get, path, token: cast.regulator)
+            #expect(before.items.count == 1 && after.body == before.body, "\(after.body)")
+        }
+    }
+
     @Test func aRetryAfterTheMarkGetsItsFirstAnswerAndAnythingElseIsRefused() async throws {
         try await API.run("defunctreplay") { api, _ in
             let cast = try await Cast.make(api)

@@ -57,8 +57,8 @@ public final class LogNodeCache: Sendable {
         }
     }
 
-    /// Takes the nodes of the latest signed tree within the capacity that the cache does not hold yet, in one query.
-    /// Returns the size held afterwards.
+    /// Takes the nodes of the latest signed tree within the capacity that the cache does not hold yet: one query for the
+    /// head, one for the nodes. Returns the size held afterwards.
     @discardableResult
     public func refresh(from store: Store) async throws -> Int64 {
         let held = size
