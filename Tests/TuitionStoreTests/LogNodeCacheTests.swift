@@ -2,8 +2,9 @@ import EvidenceLog
 import Foundation
 import PostgresNIO
 import Testing
-import TuitionStore
 import TuitionTestSupport
+
+@testable import TuitionStore
 
 @Suite struct LogNodeCacheTests {
     let signer = LogSigner()
@@ -103,12 +104,34 @@ import TuitionTestSupport
         }
     }
 
-    /// Runs `statement` with the append-only trigger of `log_nodes` off for it, as the database's owner could.
-    func bypassingAppendOnly(_ store: Store, _ statement: String) async throws {
+    /// The database's log rewritten to another root at the size held, or rolled back below it, is reported once (as
+    /// critical); the cache keeps serving the signed tree it held.
+    @Test func aLogRewrittenOrRolledBackUnderTheCacheIsReportedAndTheHeldTreeStaysServed() async throws {
+        try await TestDatabase.withStore("logcacherollback") { store in
+            try await append(12, batch: 4, to: store)
+            let cache = LogNodeCache(capacity: 1_000, verifier: signer.verifier)
+            #expect(try await cache.refresh(from: store) == 12)
+            #expect(try await cache.refresh(from: store) == 12 && cache.lastRefusal == nil)
+            let rewrite = "UPDATE tree_heads SET root_hash = sha256(root_hash) WHERE size = 12"
+            try await bypassingAppendOnly(store, rewrite, table: "tree_heads")
+            #expect(try await cache.refresh(from: store) == 12)
+            #expect(cache.lastRefusal?.0 == .forked && cache.lastRefusal?.1 == 12)
+            try await bypassingAppendOnly(store, "DELETE FROM tree_heads WHERE size = 12", table: "tree_heads")
+            #expect(try await cache.refresh(from: store) == 12)
+            #expect(cache.lastRefusal?.0 == .rolledBack && cache.lastRefusal?.1 == 12)
+            let log = EvidenceLogRepository(store: store, cache: cache)
+            #expect(try await queries { _ = try await log.inclusionProof(index: 11, size: 12) } == 0)
+        }
+    }
+
+    /// Runs `statement` with `table`'s append-only trigger off for it, as the database's owner could.
+    func bypassingAppendOnly(_ store: Store, _ statement: String, table: String = "log_nodes") async throws {
         try await store.transaction { connection in
-            try await connection.query("ALTER TABLE log_nodes DISABLE TRIGGER log_nodes_append_only", logger: store.logger)
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "ALTER TABLE \(table) DISABLE TRIGGER \(table)_append_only"), logger: store.logger)
             try await connection.query(PostgresQuery(unsafeSQL: statement), logger: store.logger)
-            try await connection.query("ALTER TABLE log_nodes ENABLE TRIGGER log_nodes_append_only", logger: store.logger)
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "ALTER TABLE \(table) ENABLE TRIGGER \(table)_append_only"), logger: store.logger)
         }
     }
 }

@@ -10,7 +10,8 @@ import Synchronization
 /// keep a copy. The cache follows the signed heads. `refresh` reads the nodes a newer head adds and takes them only when
 /// they check out: every interior node is the hash of its two children, and the tree they make has the head's root
 /// under the log's signature. What the cache serves is therefore the signed log itself, not whatever the table holds;
-/// a mismatch is logged as critical and the cache stays where it was.
+/// a mismatch is logged as critical and the cache stays where it was. So is a database whose log ends before the tree
+/// held, or has another root at its size (rolled back, or rewritten): the cache keeps serving the signed tree it holds.
 ///
 /// It holds at most `capacity` entries, 64 bytes of memory each over all levels. Past that it keeps the largest signed
 /// tree within the capacity, and a proof for a larger tree reads the database as before.
@@ -27,10 +28,13 @@ public final class LogNodeCache: Sendable {
     struct State {
         /// The size of the signed tree held.
         var size: Int64 = 0
+        /// The root of that tree, signed.
+        var root: LogHash?
         /// Level L holds the hashes of nodes 0 ..< size >> L, `hashBytes` each, in index order.
         var levels: [[UInt8]] = []
-        /// The last tree size refused, so that a refusal is logged once, not at every refresh.
-        var refused: Int64?
+        /// The last refusal and the size it was about, so that it is logged once, not at every refresh.
+        var refused: Refusal?
+        var refusedSize: Int64 = 0
     }
 
     public init(capacity: Int64, verifier: LogVerifier, nodesPerRow: Int64 = 1 << 20) {
@@ -61,13 +65,19 @@ public final class LogNodeCache: Sendable {
     /// head, one for the nodes. Returns the size held afterwards.
     @discardableResult
     public func refresh(from store: Store) async throws -> Int64 {
-        let held = size
-        guard let head = try await EvidenceLogRepository(store: store).latestHead(atMost: capacity), head.head.size > held else {
+        let (held, heldRoot) = state.withLock { ($0.size, $0.root) }
+        guard let head = try await EvidenceLogRepository(store: store).latestHead(atMost: capacity) else {
+            if held > 0 { refuse(.rolledBack, size: held, store: store) }
             return held
         }
         let target = head.head.size
+        // Heads only grow, and the one held was signed: a database whose latest head within the capacity is smaller, or
+        // has another root at the same size, lost or rewrote the log. The cache keeps serving the tree it held.
+        if target < held { refuse(.rolledBack, size: held, store: store) }
+        if target == held, let heldRoot, head.head.rootHash != heldRoot { refuse(.forked, size: held, store: store) }
+        guard target > held else { return held }
         guard verifier.verify(head) else {
-            refuse(target, "a tree head in the database does not carry the log's signature", store: store)
+            refuse(.unsignedHead, size: target, store: store)
             return held
         }
         let levels = Self.levelCount(size: target)
@@ -78,7 +88,7 @@ public final class LogNodeCache: Sendable {
             return Self.checked(added, held: current, from: held, to: target, root: head.head.rootHash)
         }()
         guard let tails else {
-            refuse(target, "stored log nodes do not lead to the signed root; proofs keep reading the database", store: store)
+            refuse(.nodesOffRoot, size: target, store: store)
             return held
         }
         return state.withLock { state in
@@ -88,16 +98,28 @@ public final class LogNodeCache: Sendable {
                 if level < state.levels.count { Self.append(tail, to: &state.levels[level]) } else { state.levels.append(tail) }
             }
             state.size = target
+            state.root = head.head.rootHash
             return target
         }
     }
 
-    private func refuse(_ size: Int64, _ message: Logger.Message, store: Store) {
+    /// Why a refresh took nothing, or found the database's log behind or beside the tree held.
+    enum Refusal: String, Equatable, Sendable {
+        case unsignedHead = "a tree head in the database does not carry the log's signature"
+        case nodesOffRoot = "stored log nodes do not lead to the signed root; proofs of that tree keep reading the database"
+        case rolledBack = "the database's log ends before the signed tree this instance holds: it was rolled back"
+        case forked = "the database's head at the size this instance holds has another root: the log was rewritten"
+    }
+
+    /// The last refusal and the size it was about, for tests and operators (logged as critical).
+    var lastRefusal: (Refusal, Int64)? { state.withLock { state in state.refused.map { ($0, state.refusedSize) } } }
+
+    private func refuse(_ refusal: Refusal, size: Int64, store: Store) {
         let first = state.withLock { state in
-            defer { state.refused = size }
-            return state.refused != size
+            defer { (state.refused, state.refusedSize) = (refusal, size) }
+            return state.refused != refusal || state.refusedSize != size
         }
-        if first { store.logger.critical(message, metadata: ["size": "\(size)"]) }
+        if first { store.logger.critical("\(refusal.rawValue)", metadata: ["size": "\(size)"]) }
     }
 
     /// Grows a level by an eighth past what it needs when it must grow, rather than the doubling `append` would do: the
