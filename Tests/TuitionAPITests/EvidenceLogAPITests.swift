@@ -13,10 +13,36 @@ import TuitionTestSupport
         return try decoder.decode(T.self, from: Data(reply.body.utf8))
     }
 
+    /// `serve`'s `log_cache` service, here at a fast pace beside the sequencer, follows the heads it signs.
+    @Test func theLogCacheServiceFollowsTheSignedHeads() async throws {
+        let cache = LogNodeCache(capacity: 1_000, verifier: testLogSigner.verifier)
+        let fast = BackgroundSchedule.Pace(interval: .milliseconds(20), batchDeadline: .seconds(5))
+        let running: @Sendable (inout AppConfiguration, inout AppDependencies) -> Void = { _, dependencies in
+            dependencies.logCache = cache
+            dependencies.schedule = BackgroundSchedule(sequencer: fast, logCache: fast)
+        }
+        try await API.run("logcacheservice", configure: running) { api, _ in
+            _ = try await Cast.make(api)
+            let log = EvidenceLogRepository(store: api.store)
+            let deadline = ContinuousClock.now + .seconds(60)
+            var (signed, queued): (Int64, Int) = (0, 1)
+            while ContinuousClock.now < deadline {
+                signed = try await log.latestHead()?.head.size ?? 0
+                for try await count in try await api.store.query("SELECT count(*)::int FROM evidence_queue").decode(Int.self) {
+                    queued = count
+                }
+                if signed > 0, queued == 0, cache.size == signed { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(signed > 0 && queued == 0 && cache.size == signed, "signed \(signed), queued \(queued), cached \(cache.size)")
+        }
+    }
+
     /// With the log cache following the heads (as `serve`'s `log_cache` service keeps it) and without it.
     @Test(arguments: [false, true]) func anyoneCanFetchAndCheckHeadsEntriesAndProofs(cached: Bool) async throws {
         let cache = LogNodeCache(capacity: 1_000, verifier: testLogSigner.verifier)
-        let useCache: @Sendable (inout AppConfiguration, inout AppDependencies) -> Void = { _, dependencies in dependencies.logCache = cache }
+        let useCache: @Sendable (inout AppConfiguration, inout AppDependencies) -> Void = { _, dependencies in dependencies.logCache = cache
+        }
         try await API.run("logapi\(cached ? "cached" : "")", configure: useCache) { api, _ in
             let sequencer = Sequencer(store: api.store, signer: testLogSigner, batchSize: 3)
             let cast = try await Cast.make(api)
