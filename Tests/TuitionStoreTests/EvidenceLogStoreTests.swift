@@ -6,20 +6,20 @@ import TuitionCore
 import TuitionStore
 import TuitionTestSupport
 
+/// Runs `statement` as someone with the database's owner rights would: with `table`'s append-only trigger
+/// (`<table>_append_only`) off for it, and on again in the same transaction. For the log's tamper tests.
+func bypassingAppendOnly(_ store: Store, table: String, _ statement: String) async throws {
+    try await store.transaction { connection in
+        try await connection.query(
+            PostgresQuery(unsafeSQL: "ALTER TABLE \(table) DISABLE TRIGGER \(table)_append_only"), logger: store.logger)
+        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: store.logger)
+        try await connection.query(
+            PostgresQuery(unsafeSQL: "ALTER TABLE \(table) ENABLE TRIGGER \(table)_append_only"), logger: store.logger)
+    }
+}
+
 @Suite struct EvidenceLogStoreTests {
     let signer = LogSigner()
-
-    /// Runs `statement` as someone with the database's owner rights would: with `table`'s append-only trigger
-    /// (`<table>_append_only`) off for it, and on again in the same transaction.
-    func bypassingAppendOnly(_ store: Store, table: String, _ statement: String) async throws {
-        try await store.transaction { connection in
-            try await connection.query(
-                PostgresQuery(unsafeSQL: "ALTER TABLE \(table) DISABLE TRIGGER \(table)_append_only"), logger: store.logger)
-            try await connection.query(PostgresQuery(unsafeSQL: statement), logger: store.logger)
-            try await connection.query(
-                PostgresQuery(unsafeSQL: "ALTER TABLE \(table) ENABLE TRIGGER \(table)_append_only"), logger: store.logger)
-        }
-    }
 
     /// Someone with the database's owner rights bypasses the trigger and rewrites the stored leaf hash of entry 2.
     func rewriteLeafTwo(_ store: Store) async throws {

@@ -87,12 +87,12 @@ import TuitionTestSupport
             try await append(8, batch: 4, to: store)
             for (level, index) in [(0, 13), (1, 7), (2, 4), (0, 19)] {
                 let rewrite = "UPDATE log_nodes SET hash = sha256(hash) WHERE level = \(level) AND index = \(index)"
-                try await bypassingAppendOnly(store, rewrite)
+                try await bypassingAppendOnly(store, table: "log_nodes", rewrite)
                 #expect(try await cache.refresh(from: store) == 12, "level \(level) index \(index)")
-                try await bypassingAppendOnly(store, rewrite.replacingOccurrences(of: "sha256(hash)", with: "hash"))
+                try await bypassingAppendOnly(store, table: "log_nodes", rewrite.replacingOccurrences(of: "sha256(hash)", with: "hash"))
             }
             let leafThirteen = "UPDATE log_nodes SET hash = sha256(hash) WHERE level = 0 AND index = 13"
-            try await bypassingAppendOnly(store, leafThirteen)
+            try await bypassingAppendOnly(store, table: "log_nodes", leafThirteen)
             let log = EvidenceLogRepository(store: store, cache: cache)
             #expect(try await cache.refresh(from: store) == 12)
             await #expect(throws: LogIntegrityError.self) { _ = try await log.inclusionProof(index: 13, size: 20) }
@@ -113,25 +113,14 @@ import TuitionTestSupport
             #expect(try await cache.refresh(from: store) == 12)
             #expect(try await cache.refresh(from: store) == 12 && cache.lastRefusal == nil)
             let rewrite = "UPDATE tree_heads SET root_hash = sha256(root_hash) WHERE size = 12"
-            try await bypassingAppendOnly(store, rewrite, table: "tree_heads")
+            try await bypassingAppendOnly(store, table: "tree_heads", rewrite)
             #expect(try await cache.refresh(from: store) == 12)
             #expect(cache.lastRefusal?.0 == .forked && cache.lastRefusal?.1 == 12)
-            try await bypassingAppendOnly(store, "DELETE FROM tree_heads WHERE size = 12", table: "tree_heads")
+            try await bypassingAppendOnly(store, table: "tree_heads", "DELETE FROM tree_heads WHERE size = 12")
             #expect(try await cache.refresh(from: store) == 12)
             #expect(cache.lastRefusal?.0 == .rolledBack && cache.lastRefusal?.1 == 12)
             let log = EvidenceLogRepository(store: store, cache: cache)
             #expect(try await queries { _ = try await log.inclusionProof(index: 11, size: 12) } == 0)
-        }
-    }
-
-    /// Runs `statement` with `table`'s append-only trigger off for it, as the database's owner could.
-    func bypassingAppendOnly(_ store: Store, _ statement: String, table: String = "log_nodes") async throws {
-        try await store.transaction { connection in
-            try await connection.query(
-                PostgresQuery(unsafeSQL: "ALTER TABLE \(table) DISABLE TRIGGER \(table)_append_only"), logger: store.logger)
-            try await connection.query(PostgresQuery(unsafeSQL: statement), logger: store.logger)
-            try await connection.query(
-                PostgresQuery(unsafeSQL: "ALTER TABLE \(table) ENABLE TRIGGER \(table)_append_only"), logger: store.logger)
         }
     }
 }

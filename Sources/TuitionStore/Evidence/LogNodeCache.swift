@@ -33,8 +33,7 @@ public final class LogNodeCache: Sendable {
         /// Level L holds the hashes of nodes 0 ..< size >> L, `hashBytes` each, in index order.
         var levels: [[UInt8]] = []
         /// The last refusal and the size it was about, so that it is logged once, not at every refresh.
-        var refused: Refusal?
-        var refusedSize: Int64 = 0
+        var refused: (Refusal, Int64)?
     }
 
     public init(capacity: Int64, verifier: LogVerifier, nodesPerRow: Int64 = 1 << 20) {
@@ -83,18 +82,18 @@ public final class LogNodeCache: Sendable {
         let levels = Self.levelCount(size: target)
         let added = try await storedNodes(levels: levels, from: held, to: target, store: store)
         // The held levels are read outside the lock, and let go before the append below, which then grows them in place.
-        let tails: [[UInt8]]? = {
+        let sound: Bool = {
             let current = state.withLock { $0.levels }
-            return Self.checked(added, held: current, from: held, to: target, root: head.head.rootHash)
+            return Self.isSound(added, held: current, from: held, to: target, root: head.head.rootHash)
         }()
-        guard let tails else {
+        guard sound else {
             refuse(.nodesOffRoot, size: target, store: store)
             return held
         }
         return state.withLock { state in
             // A refresh that ran meanwhile took these nodes already (the service runs one at a time; a caller may not).
             guard state.size == held else { return state.size }
-            for (level, tail) in tails.enumerated() {
+            for (level, tail) in added.enumerated() {
                 if level < state.levels.count { Self.append(tail, to: &state.levels[level]) } else { state.levels.append(tail) }
             }
             state.size = target
@@ -112,12 +111,12 @@ public final class LogNodeCache: Sendable {
     }
 
     /// The last refusal and the size it was about, for tests and operators (logged as critical).
-    var lastRefusal: (Refusal, Int64)? { state.withLock { state in state.refused.map { ($0, state.refusedSize) } } }
+    var lastRefusal: (Refusal, Int64)? { state.withLock { $0.refused } }
 
     private func refuse(_ refusal: Refusal, size: Int64, store: Store) {
         let first = state.withLock { state in
-            defer { (state.refused, state.refusedSize) = (refusal, size) }
-            return state.refused != refusal || state.refusedSize != size
+            defer { state.refused = (refusal, size) }
+            return state.refused.map { $0 != (refusal, size) } ?? true
         }
         if first { store.logger.critical("\(refusal.rawValue)", metadata: ["size": "\(size)"]) }
     }
@@ -143,7 +142,7 @@ public final class LogNodeCache: Sendable {
 
     /// Each level's hashes of nodes `from >> L ..< to >> L`, concatenated in index order: a row per level and run of at
     /// most `nodesPerRow` nodes, each one bytea (a row per node would cost PostgresNIO's per-row work millions of times
-    /// for a large log). The inner subquery reads the primary key in index order; `checked` would refuse a run out of
+    /// for a large log). The inner subquery reads the primary key in index order; `isSound` would refuse a run out of
     /// order.
     func storedNodes(levels: Int, from held: Int64, to target: Int64, store: Store) async throws -> [[UInt8]] {
         var runs: (levels: [Int64], starts: [Int64], ends: [Int64]) = ([], [], [])
@@ -170,12 +169,12 @@ public final class LogNodeCache: Sendable {
         return added
     }
 
-    /// The new nodes, level by level, when each level has exactly the nodes the tree of `to` adds to the tree of `from`,
-    /// each new interior node is the hash of its children, and the tree's root is `root`; nil otherwise.
-    static func checked(_ added: [[UInt8]], held: [[UInt8]], from: Int64, to: Int64, root: LogHash) -> [[UInt8]]? {
+    /// Whether each level of `added` has exactly the nodes the tree of `to` adds to the tree of `from`, each new interior
+    /// node is the hash of its children, and the tree's root is `root`.
+    static func isSound(_ added: [[UInt8]], held: [[UInt8]], from: Int64, to: Int64, root: LogHash) -> Bool {
         for (level, tail) in added.enumerated() {
             let expected = Int((to >> level) - (from >> level)) * hashBytes
-            guard tail.count == expected else { return nil }
+            guard tail.count == expected else { return false }
         }
         // A node is read from the levels held, or from the new tails past them.
         func node(_ level: Int, _ index: Int64) -> ArraySlice<UInt8>? {
@@ -190,15 +189,15 @@ public final class LogNodeCache: Sendable {
             for index in (from >> level)..<(to >> level) {
                 guard let left = node(level - 1, 2 * index), let right = node(level - 1, 2 * index + 1),
                     let parent = node(level, index), MerkleHasher.isNodeHash(parent, left: left, right: right)
-                else { return nil }
+                else { return false }
             }
         }
         var frontier: [NodeID: LogHash] = [:]
         for id in rootNodeIDs(size: to) {
-            guard let bytes = node(id.level, id.index), let hash = try? LogHash(bytes: bytes) else { return nil }
+            guard let bytes = node(id.level, id.index), let hash = try? LogHash(bytes: bytes) else { return false }
             frontier[id] = hash
         }
-        guard let computed = try? EvidenceLog.root(size: to, nodes: frontier), computed == root else { return nil }
-        return added
+        guard let computed = try? EvidenceLog.root(size: to, nodes: frontier) else { return false }
+        return computed == root
     }
 }
