@@ -130,6 +130,15 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
     /// True when the certificate may issue others (basicConstraints CA:TRUE).
     public var isCertificateAuthority: Bool { X509_check_ca(pointer) != 0 }
 
+    /// True for a certificate issued, as the platform CA issues a signer's, to sign documents: not a CA, key usage
+    /// digitalSignature or nonRepudiation, and no extended key usage (a time-stamping authority's carries one).
+    public var isDocumentSigner: Bool {
+        let usage = X509_get_key_usage(pointer)
+        let signing = UInt32(KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)
+        return !isCertificateAuthority && usage != UInt32.max && usage & signing != 0
+            && X509_get_extended_key_usage(pointer) == UInt32.max
+    }
+
     public var description: String { "Certificate(\(subjectName), serial \(serialNumber))" }
 
     public static func == (lhs: Certificate, rhs: Certificate) -> Bool {

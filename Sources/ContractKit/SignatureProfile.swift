@@ -275,31 +275,43 @@ enum Shape {
         guard seen == expected.count else { throw .signatureIsNotInProfile("\(what) lacks an attribute") }
     }
 
-    /// No namespace declaration anywhere in the Signature but the two the signer writes, each the element's own: ds on
-    /// the Signature and xades on QualifyingProperties. Exclusive C14N drops a declaration no element or attribute
-    /// uses, so one anywhere else would change the document's bytes and no digest. The walk stops at a nested
-    /// Signature, which is read as a signature of its own.
+    /// The namespaces exactly as the signer writes them: `ds` declared on the Signature and `xades` on
+    /// QualifyingProperties, each the element's own and nowhere else, and every element under the prefix of its
+    /// namespace. Exclusive C14N drops a declaration no element or attribute uses, and no digest covers the Signature
+    /// element, its KeyInfo or its unsigned properties, so another declaration, a missing one (inherited from the
+    /// root) or another prefix (e.g. `<补充条款:KeyInfo>` declared on the root) would change the document's bytes and no
+    /// digest. The walk stops at a nested Signature, which is read as a signature of its own.
     static func declarationsOnlyWhereTheSignerWritesThem(in signature: xmlNodePtr, qualifyingProperties: xmlNodePtr)
         throws(SignatureFailure)
     {
         var pending = [signature]
         while let node = pending.popLast() {
-            let allowed = node == signature ? [XMLDSig.namespace] : node == qualifyingProperties ? [XAdES.namespace] : []
-            try declarations(node, allowed, XMLTree.localName(node))
+            let what = XMLTree.localName(node)
+            let own = node == signature || node == qualifyingProperties
+            try declarations(node, declaringItsOwn: own, what)
+            try prefix(node, what)
             pending += XMLTree.elementChildren(of: node).filter { !isDS($0, "Signature") }
         }
     }
 
-    /// Only these namespace declarations (by URI) on the element.
-    static func declarations(_ node: xmlNodePtr, _ allowed: [String], _ what: String) throws(SignatureFailure) {
-        var cursor = node.pointee.nsDef
-        while let declaration = cursor {
-            let href = declaration.pointee.href.map { String(cString: $0) } ?? ""
-            guard allowed.contains(href), node.pointee.ns == declaration else {
-                throw .signatureIsNotInProfile("\(what) may not declare the namespace \(href)")
-            }
-            cursor = declaration.pointee.next
+    /// Exactly one namespace declaration on the element, its own, when `declaringItsOwn`; none otherwise.
+    static func declarations(_ node: xmlNodePtr, declaringItsOwn: Bool, _ what: String) throws(SignatureFailure) {
+        guard let declaration = node.pointee.nsDef else {
+            if declaringItsOwn { throw .signatureIsNotInProfile("\(what) must declare its own namespace") }
+            return
         }
+        guard declaringItsOwn, node.pointee.ns == declaration, declaration.pointee.next == nil else {
+            let href = declaration.pointee.href.map { String(cString: $0) } ?? ""
+            throw .signatureIsNotInProfile("\(what) may not declare the namespace \(href)")
+        }
+    }
+
+    /// `ds:` for XML-DSig elements and `xades:` for XAdES ones, the prefixes the signer writes.
+    static func prefix(_ node: xmlNodePtr, _ what: String) throws(SignatureFailure) {
+        let expected = [XMLDSig.namespace: "ds", XAdES.namespace: "xades"]
+        guard let ns = node.pointee.ns, let href = ns.pointee.href, let wanted = expected[String(cString: href)],
+            let prefix = ns.pointee.prefix, xmlStrEqual(prefix, wanted) == 1
+        else { throw .signatureIsNotInProfile("\(what) must be written with the prefix the signer uses (ds or xades)") }
     }
 
     static func algorithm(_ node: xmlNodePtr, _ algorithm: String, _ what: String) throws(SignatureFailure) {

@@ -16,11 +16,13 @@ public enum SignatureFailure: Error, Sendable, Hashable, CustomStringConvertible
     case timestampIsInvalid(TimeStampFailure)
     /// The certificate does not chain to the trust anchor (OpenSSL's reason).
     case signerCertificateDoesNotChainToTrustAnchor(String)
+    /// The certificate chains, but was not issued for signing documents (a CA's, a time-stamping authority's).
+    case signerCertificateIsNotForSigningDocuments
     /// The chain holds, but a certificate in it was expired or not yet valid at the timestamp's time.
     case signerCertificateWasNotValidAtSigningTime(String)
     /// The signer's certificate was revoked at or before the timestamp's time.
     case signerCertificateWasRevokedBeforeSigning(revokedAt: Date)
-    /// The certificate's key is not the kind the signature method names (or not P-256 / RSA ≥ 2048).
+    /// The certificate's key is not the kind the signature method names (or not P-256 / RSA of 2048 to 4096 bits).
     case signerKeyDoesNotMatchSignatureMethod
     /// The document (minus this Signature) no longer has the digest the signature covers.
     case digestDoesNotMatchDocument
@@ -40,6 +42,7 @@ public enum SignatureFailure: Error, Sendable, Hashable, CustomStringConvertible
         case .timestampIsInvalid(let failure): "timestamp is invalid: \(failure)"
         case .signerCertificateDoesNotChainToTrustAnchor(let reason):
             "signer certificate does not chain to the trust anchor: \(reason)"
+        case .signerCertificateIsNotForSigningDocuments: "signer certificate is not for signing documents"
         case .signerCertificateWasNotValidAtSigningTime(let reason):
             "signer certificate was not valid at signing time: \(reason)"
         case .signerCertificateWasRevokedBeforeSigning: "signer certificate was revoked before the signing time"
@@ -203,6 +206,10 @@ public struct XMLSignatureVerifier: Sendable {
             return VerificationReport(signatures: [], documentFailures: documentFailures + [.documentNamesNoParties])
         }
         let elements = XMLTree.descendants(of: root, named: "Signature", in: XMLDSig.namespace)
+        // More signatures than a contract has are refused before any of them costs a C14N pass.
+        guard elements.count <= 2 else {
+            return VerificationReport(signatures: [], documentFailures: documentFailures + [.signatureIsOutOfPlace])
+        }
         var profiles: [ProfileSignature?] = []
         let reports = elements.enumerated().map { position, element in
             let (report, profile) = verifySignature(element, in: document, position: position)
@@ -211,7 +218,7 @@ public struct XMLSignatureVerifier: Sendable {
         }
         let lastChild = XMLTree.elementChildren(of: root).last
         let placed =
-            elements.count <= 2 && (elements.first.map { $0 == lastChild } ?? true)
+            (elements.first.map { $0 == lastChild } ?? true)
             && (elements.count < 2 || profiles[0].map { $0.countersignature == elements[1] } ?? true)
         if !placed { documentFailures.append(.signatureIsOutOfPlace) }
         return VerificationReport(
@@ -286,6 +293,10 @@ public struct XMLSignatureVerifier: Sendable {
                 check.record(.signerCertificateDoesNotChainToTrustAnchor(reason), in: \.chain)
                 return
             }
+            guard certificate.isDocumentSigner else {
+                check.record(.signerCertificateIsNotForSigningDocuments, in: \.chain)
+                return
+            }
             trust.rememberChained(certificate, der: profile.certificateDER)
         }
         check.chain = .passed
@@ -350,7 +361,7 @@ public struct XMLSignatureVerifier: Sendable {
     private static func keyFits(_ key: PublicKey, _ algorithm: SignatureAlgorithm) -> Bool {
         switch algorithm {
         case .ecdsaSHA256: key.algorithm == .ecdsaP256
-        case .rsaSHA256: EVP_PKEY_get_base_id(key.pointer) == EVP_PKEY_RSA && EVP_PKEY_get_bits(key.pointer) >= 2048
+        case .rsaSHA256: EVP_PKEY_get_base_id(key.pointer) == EVP_PKEY_RSA && (2048...4096).contains(EVP_PKEY_get_bits(key.pointer))
         }
     }
 

@@ -12,8 +12,10 @@ extension Contracts {
         guard let authority = try await certificates.authorityCertificate() else { throw CertificateAuthorityNotInitialised() }
         let document = try XMLDocument.parse(bytes)
         let report = try await verifyWithRevocations(document, anchor: authority)
-        // Only values of signatures that verify identify a contract: a tampered copy matches nothing.
-        let match = try await rows.contract(carryingAnyOf: report.signatures.filter(\.isValid).compactMap(\.signatureValue64))
+        // Only a copy that verifies whole identifies a contract: a tampered one (even where no signature's digest
+        // reaches, like a comment) matches nothing, so its answer carries no contract's id or status.
+        let match =
+            report.isValid ? try await rows.contract(carryingAnyOf: report.signatures.compactMap(\.signatureValue64)) : nil
         let known = try await CertificateRepository(store: store).certificates(
             serials: report.signatures.compactMap { $0.signerCertificate?.serialNumber })
         // Signatures that verify do not make a contract the record disowns: a countersigned contract's copy with the

@@ -185,6 +185,62 @@ import TuitionTestSupport
         #expect(try foreign.verify(ours).signatures.map(\.chain) == [.failed, .failed])
     }
 
+    /// A certificate of the platform CA that was not issued to sign documents (the CA's own, the time-stamping
+    /// authority's) chains to the anchor, and still signs no contract.
+    @Test func onlyADocumentSigningCertificateSigns() throws {
+        let tsa = parties.timeStampAuthority
+        for (who, key, certificate) in [
+            ("the TSA", tsa.privateKey, tsa.certificate), ("the CA", parties.ca.privateKey, parties.ca.certificate),
+        ] {
+            let signer = try XMLSigner(privateKey: key, certificate: certificate, timeStampAuthority: tsa)
+            let report = try verifier.verify(try signer.sign(sampleContract))
+            let signature = try #require(report.signatures.first)
+            #expect(signature.digest == .passed && signature.signatureValue == .passed, "\(who)")
+            #expect(signature.chain == .failed && signature.firstFailure == .signerCertificateIsNotForSigningDocuments, "\(who)")
+            #expect(!report.isValid, "\(who)")
+        }
+        #expect(parties.institution.values.allSatisfy { $0.certificate.isDocumentSigner })
+        #expect(!tsa.certificate.isDocumentSigner && !parties.ca.certificate.isDocumentSigner)
+    }
+
+    /// Before the guardian countersigns, no digest covers the institution signature's tag, KeyInfo or unsigned
+    /// properties: each must be written under the prefix declared on its own element, not one borrowed from the root.
+    @Test func anInstitutionOnlySignatureKeepsItsOwnPrefixes() throws {
+        let text = String(decoding: try signedContract(institution: .ecdsaP256, guardian: nil), as: UTF8.self)
+        #expect(try verifier.verify(Array(text.utf8)).isValid)
+        let dsig = "http://www.w3.org/2000/09/xmldsig#"
+        let rootDeclaring = text.replacingOccurrences(of: "<tg:contract ", with: "<tg:contract xmlns:补充条款=\"\(dsig)\" ")
+        let variants = [
+            rootDeclaring.replacingOccurrences(of: "<ds:KeyInfo>", with: "<补充条款:KeyInfo>")
+                .replacingOccurrences(of: "</ds:KeyInfo>", with: "</补充条款:KeyInfo>"),
+            rootDeclaring.replacingOccurrences(of: "<ds:Signature xmlns:ds=\"\(dsig)\"", with: "<补充条款:Signature xmlns:ds=\"\(dsig)\"")
+                .replacingOccurrences(of: "</ds:Signature>", with: "</补充条款:Signature>"),
+            text.replacingOccurrences(of: "<tg:contract ", with: "<tg:contract xmlns:ds=\"\(dsig)\" ")
+                .replacingOccurrences(of: "<ds:Signature xmlns:ds=\"\(dsig)\"", with: "<ds:Signature"),
+        ]
+        for variant in variants {
+            #expect(variant != text)
+            let report = try verifier.verify(Array(variant.utf8))
+            guard case .signature(position: 0, .signatureIsNotInProfile)? = report.firstFailure else {
+                Issue.record("accepted or refused otherwise: \(String(describing: report.firstFailure))")
+                continue
+            }
+        }
+        // An unused declaration on the root alone is C14N-equivalent, and stays valid (issue 12).
+        #expect(try verifier.verify(Array(rootDeclaring.utf8)).isValid)
+    }
+
+    /// More signatures than a contract has are refused before any is checked, whatever they are.
+    @Test func aThirdSignatureIsRefusedUnchecked() throws {
+        let text = String(decoding: try signedContract(institution: .ecdsaP256, guardian: .ecdsaP256), as: UTF8.self)
+        let start = try #require(text.range(of: "<ds:Signature ", options: .backwards))
+        let end = try #require(text.range(of: "</ds:Signature>", range: start.upperBound..<text.endIndex))
+        let countersignature = String(text[start.lowerBound..<end.upperBound])
+        let tripled = text.replacingOccurrences(of: "</tg:contract>", with: "") + countersignature + "</tg:contract>"
+        let report = try verifier.verify(Array(tripled.utf8))
+        #expect(report.signatures.isEmpty && report.firstFailure == .signatureIsOutOfPlace)
+    }
+
     /// Validity is judged at each signature's timestamp time, whenever the verification runs.
     @Test func timestampOutsideTheCertificateValidityFails() throws {
         for time in [Parties.validity.start.addingTimeInterval(-60), Parties.validity.end.addingTimeInterval(60)] {

@@ -86,6 +86,29 @@ public enum TamperingCorpus {
             "the ds namespace declared again on a Transform of the countersignature",
             text.replacingNth("<ds:Transform ", 4, with: #"<ds:Transform xmlns:ds="http://www.w3.org/2000/09/xmldsig#" "#),
             xmlsec1Accepts: true)
+        // The signature's own elements under other prefixes (declared on the root, where exclusive C14N drops them
+        // from the body's digest), or its ds declaration left to an ancestor: nothing signs a Signature's tag, its
+        // KeyInfo or its unsigned properties.
+        let root = "<tg:contract "
+        func renamed(_ element: String, _ n: Int, from prefix: String, to other: String, namespace: String) -> String? {
+            text.replacingNth(root, 1, with: "\(root)xmlns:\(other)=\"\(namespace)\" ")?
+                .replacingNth("<\(prefix):\(element)>", n, with: "<\(other):\(element)>")?
+                .replacingNth("</\(prefix):\(element)>", n, with: "</\(other):\(element)>")
+        }
+        let dsig = "http://www.w3.org/2000/09/xmldsig#"
+        // (xmlsec1 refuses the institution signature's: the countersignature covers that whole Signature element.)
+        for (whose, n, xmlsec1Accepts) in [("the institution signature's", 1, false), ("the countersignature's", 2, true)] {
+            add(
+                "\(whose) KeyInfo under a prefix declared on the root",
+                renamed("KeyInfo", n, from: "ds", to: "补充条款总价一元", namespace: dsig), xmlsec1Accepts: xmlsec1Accepts)
+            add(
+                "\(whose) unsigned properties under a prefix declared on the root",
+                renamed("UnsignedProperties", n, from: "xades", to: "补充条款", namespace: "http://uri.etsi.org/01903/v1.3.2#"),
+                xmlsec1Accepts: xmlsec1Accepts)
+        }
+        add(
+            "the countersignature without its own ds declaration",
+            text.replacingNth(" xmlns:ds=\"\(dsig)\"", 2, with: ""), xmlsec1Accepts: true)
         let holder = text.replacingNth("<ds:Object><ds:Signature", 1, with: "<ds:Object\(note)><ds:Signature")
         add("a namespace declaration on the Object holding the countersignature", holder, xmlsec1Accepts: true)
 
