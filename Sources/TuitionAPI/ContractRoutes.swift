@@ -133,14 +133,8 @@ enum ContractSignatureLines {
 
     /// `2026-12-03T13:05:15.123Z` as `2026-12-03 21:05:15.123`, Beijing time (UTC+8, no daylight saving).
     static func shanghai(_ utc: String) -> String {
-        guard let date = parseUTCMilliseconds(utc) else { return utc }
+        guard let date = parseRFC3339(utc) else { return utc }
         return String(XAdESTime.format(date.addingTimeInterval(8 * 3600)).dropLast().replacingOccurrences(of: "T", with: " "))
-    }
-
-    private static func parseUTCMilliseconds(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
     }
 }
 

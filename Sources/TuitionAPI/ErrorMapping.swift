@@ -56,6 +56,10 @@ extension CertificateAuthorityNotInitialised: APIFailureConvertible {
     var failure: APIFailure { .caNotInitialised }
 }
 
+extension CertificateAuthorityExpired: APIFailureConvertible {
+    var failure: APIFailure { .caExpired }
+}
+
 /// A signing certificate neither issued nor read because another transaction was replacing it at that moment: nothing
 /// was written, and the same request again finds the new one.
 extension CertificateStorageFailed: APIFailureConvertible {

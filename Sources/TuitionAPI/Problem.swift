@@ -128,6 +128,7 @@ enum APIFailure: String, CaseIterable, ProblemConvertible {
     case documentTooComplex = "document_too_complex"
     case internalError = "internal_error"
     case caNotInitialised = "ca_not_initialised"
+    case caExpired = "ca_expired"
     case contractsNotConfigured = "contracts_not_configured"
     case serviceUnavailable = "service_unavailable"
     case outcomeUnknown = "retry_with_same_idempotency_key"
@@ -151,7 +152,7 @@ enum APIFailure: String, CaseIterable, ProblemConvertible {
             .documentNotAccepted, .documentTooComplex:
             .unprocessableContent
         case .internalError: .internalServerError
-        case .caNotInitialised, .contractsNotConfigured, .serviceUnavailable: .serviceUnavailable
+        case .caNotInitialised, .caExpired, .contractsNotConfigured, .serviceUnavailable: .serviceUnavailable
         case .outcomeUnknown: .gatewayTimeout
         }
     }
@@ -180,6 +181,7 @@ enum APIFailure: String, CaseIterable, ProblemConvertible {
         case .documentTooComplex: "The document has more elements, or more attributes on one element, than a contract has"
         case .internalError: "Something went wrong on our side"
         case .caNotInitialised: "The platform CA is not initialised (tuitionguard ca init)"
+        case .caExpired: "The platform CA has expired: it certifies no new signer"
         case .contractsNotConfigured: "This server has no contract templates or key-encryption key"
         case .serviceUnavailable:
             "The service cannot answer right now; nothing was written. Retry after the Retry-After seconds"

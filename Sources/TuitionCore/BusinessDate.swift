@@ -118,11 +118,62 @@ public struct BusinessDate: Hashable, Comparable, Sendable, Codable, CustomStrin
     }
 }
 
-/// An RFC 3339 time, with or without fractional seconds; nil for anything else.
+/// An RFC 3339 time (`2026-12-03T08:00:00Z`, `2026-12-03T16:00:00.123456+08:00`), with at most nine fractional
+/// digits; nil for anything else, an impossible day, hour or offset included. Read by hand with the civil-date
+/// arithmetic: ICU's parser, behind `ISO8601DateFormatter`, divides by zero (killing the process) on a fraction of 35
+/// digits, reads some long fractions a second early and takes 30 February for 2 March.
 public func parseRFC3339(_ text: String) -> Date? {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    if let date = formatter.date(from: text) { return date }
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.date(from: text)
+    var reader = RFC3339Reader(bytes: Array(text.utf8))
+    return reader.read()
+}
+
+/// The parts of an RFC 3339 time, read left to right from its ASCII bytes.
+private struct RFC3339Reader {
+    let bytes: [UInt8]
+    var index = 0
+
+    mutating func read() -> Date? {
+        guard bytes.count <= 35, let year = digits(4), skip("-"), let month = digits(2), skip("-"), let day = digits(2),
+            skip("T") || skip("t"), let hour = digits(2), skip(":"), let minute = digits(2), skip(":"), let second = digits(2),
+            let date = BusinessDate(year: year, month: month, day: day), hour < 24, minute < 60, second < 60,
+            let nanoseconds = fraction(), let offset = offsetSeconds(), index == bytes.count
+        else { return nil }
+        let seconds = date.daysSinceEpoch * 86_400 + hour * 3600 + minute * 60 + second - offset
+        return Date(timeIntervalSince1970: Double(seconds) + Double(nanoseconds) / 1e9)
+    }
+
+    /// Exactly `count` ASCII digits.
+    private mutating func digits(_ count: Int) -> Int? {
+        guard index + count <= bytes.count else { return nil }
+        var value = 0
+        for byte in bytes[index..<(index + count)] {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        index += count
+        return value
+    }
+
+    private mutating func skip(_ character: Unicode.Scalar) -> Bool {
+        guard index < bytes.count, bytes[index] == UInt8(ascii: character) else { return false }
+        index += 1
+        return true
+    }
+
+    /// `.` and one to nine digits, as nanoseconds; 0 when there is no fraction.
+    private mutating func fraction() -> Int? {
+        guard skip(".") else { return 0 }
+        var count = 0
+        while index + count < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index + count]) { count += 1 }
+        guard (1...9).contains(count), let value = digits(count) else { return nil }
+        return (count..<9).reduce(value) { value, _ in value * 10 }
+    }
+
+    /// `Z`, or `+hh:mm` / `-hh:mm` east of UTC, in seconds.
+    private mutating func offsetSeconds() -> Int? {
+        if skip("Z") || skip("z") { return 0 }
+        let sign = skip("+") ? 1 : skip("-") ? -1 : 0
+        guard sign != 0, let hours = digits(2), skip(":"), let minutes = digits(2), hours < 24, minutes < 60 else { return nil }
+        return sign * (hours * 3600 + minutes * 60)
+    }
 }

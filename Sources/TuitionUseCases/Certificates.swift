@@ -104,9 +104,9 @@ public struct Certificates: Sendable {
             let certificate = try authority.issueTimeStampingCertificate(
                 subject: CertificateSubject(commonName: Self.timeStampAuthorityCommonName, organization: "TuitionGuard"),
                 publicKey: try key.publicKey,
-                validity: DateInterval(
-                    start: max(now.addingTimeInterval(-300), authority.certificate.notValidBefore), end: authority.certificate.notValidAfter
-                ))
+                validity: try validity(
+                    from: max(now.addingTimeInterval(-300), authority.certificate.notValidBefore), to: authority.certificate.notValidAfter,
+                    authority: authority))
             let sealed = SealedCertificate(
                 certificateDER: certificate.derRepresentation,
                 sealedKey: try kek.seal(Array(key.pemRepresentation.utf8), context: "platform-tsa"))

@@ -35,6 +35,19 @@ public struct CertificateAuthorityNotInitialised: Error, CustomStringConvertible
     public var description: String { "the platform CA is not initialised: run `tuitionguard ca init`" }
 }
 
+/// The platform CA's certificate ends before a certificate it would issue now could start: it certifies nobody more.
+public struct CertificateAuthorityExpired: Error, CustomStringConvertible {
+    public let notValidAfter: Date
+    public var description: String { "the platform CA expired at \(notValidAfter): it can certify no signer or time-stamping authority" }
+}
+
+/// `start` to `end`, or `CertificateAuthorityExpired` when the CA's end (`end` at the latest) comes first: Foundation
+/// traps on a reversed interval.
+func validity(from start: Date, to end: Date, authority: CertificateAuthority) throws -> DateInterval {
+    guard end > start else { throw CertificateAuthorityExpired(notValidAfter: authority.certificate.notValidAfter) }
+    return DateInterval(start: start, end: end)
+}
+
 /// A stored certificate or key that cannot be read back, or a row that could be neither written nor read.
 public struct CertificateStorageFailed: Error, CustomStringConvertible {
     public let description: String

@@ -53,7 +53,7 @@ extension Certificates {
         let start = now.addingTimeInterval(-300)
         let end = min(now.addingTimeInterval(Self.signerYears * Self.year), authority.certificate.notValidAfter)
         let certificate = try authority.issueCertificate(
-            subject: subject, publicKey: try key.publicKey, validity: DateInterval(start: start, end: end))
+            subject: subject, publicKey: try key.publicKey, validity: try validity(from: start, to: end, authority: authority))
         let serial = certificate.serialNumber
         let new = NewSigningCertificate(
             serial: serial, holder: holder, algorithm: algorithm.rawValue, subject: certificate.subjectName,

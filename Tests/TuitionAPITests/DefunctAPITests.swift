@@ -156,6 +156,10 @@ import TuitionTestSupport
             let cases: [(String, String)] = [
                 (#"{"effectiveAt":"\#(future)","reason":"停业"}"#, "effective_time_in_future"),
                 (#"{"effectiveAt":"yesterday","reason":"停业"}"#, "malformed_body"),
+                // ICU's parser divided by zero on this one, which killed the process.
+                (#"{"effectiveAt":"2024-06-01T08:00:00.00000000000000000000000000000000000Z","reason":"停业"}"#, "malformed_body"),
+                (#"{"effectiveAt":"2026-02-30T08:00:00Z","reason":"停业"}"#, "malformed_body"),
+                (#"{"effectiveAt":"2026-01-01T08:00:00+99:99","reason":"停业"}"#, "malformed_body"),
                 (#"{"reason":"   "}"#, "text_field_invalid"),
                 (#"{"effectiveAt":"2026-01-01T00:00:00Z"}"#, "malformed_body"),
             ]

@@ -26,6 +26,30 @@ import TuitionCore
         for text in ["1999-12-31", "2100-01-01", "9999-12-01", "0001-01-01", "2026-02-30"] { #expect(decode(text) == nil, "\(text)") }
     }
 
+    /// RFC 3339 times are read by hand: ICU's parser traps on a 35-digit fraction and misreads long ones.
+    @Test func rfc3339TimesAreReadExactlyAndAnythingElseIsNil() throws {
+        let base = 1_795_138_200.0  // 2026-11-20T01:30:00Z
+        let valid: [(String, Double)] = [
+            ("2026-11-20T01:30:00Z", base), ("2026-11-20t01:30:00z", base), ("2026-11-20T09:30:00+08:00", base),
+            ("2026-11-19T20:30:00-05:00", base), ("2026-11-20T01:30:00.250Z", base + 0.25),
+            ("2026-11-20T01:30:00.5+00:00", base + 0.5), ("2026-11-20T01:30:00.000000001Z", base + 1e-9),
+            ("2026-11-20T08:00:00.11111111+08:00", base - 5400 + 0.11111111), ("2000-02-29T00:00:00Z", 951_782_400),
+            ("1970-01-01T00:00:00Z", 0),
+        ]
+        for (text, seconds) in valid {
+            let date = try #require(parseRFC3339(text), "\(text)")
+            #expect(abs(date.timeIntervalSince1970 - seconds) < 1e-6, "\(text): \(date.timeIntervalSince1970)")
+        }
+        let invalid = [
+            "2024-06-01T08:00:00." + String(repeating: "0", count: 35) + "Z", "2024-06-01T00:00:00.1111111111+08:00",
+            "2050-02-30T00:00:00Z", "2026-11-20T01:30:00+99:99", "2026-11-20T24:00:00Z", "2026-11-20T01:60:00Z",
+            "2026-12-31T23:59:60Z", "2026-11-20T01:30Z", "2026-11-20 01:30:00Z", "2026-11-20T01:30:00", "2026-11-20T01:30:00.Z",
+            "2026-11-20T01:30:00Zjunk", "2026-11-20T01:30:00+0800", "+2026-11-20T01:30:00Z", "２０２６-11-20T01:30:00Z",
+            "2026-11-20T01:30:00 Z", "", "yesterday", String(repeating: "9", count: 10_000),
+        ]
+        for text in invalid { #expect(parseRFC3339(text) == nil, "\(text)") }
+    }
+
     @Test func moneyArithmeticThrowsANamedRejectionOnOverflow() {
         let big = Money(fen: .max)
         #expect(throws: Rejection.amountTooLarge) { try big.plus(Money(fen: 1)) }

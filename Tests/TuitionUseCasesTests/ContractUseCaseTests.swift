@@ -27,6 +27,25 @@ import TuitionWire
         }
     }
 
+    /// Past the platform CA's end no signer can be certified: signing answers a named error, writes nothing, and the
+    /// process lives (Foundation traps on the reversed validity interval the issue would have built).
+    @Test func signingAfterTheCertificateAuthorityExpiredIsANamedErrorNotATrap() async throws {
+        let clock = TestClock()
+        try await TestDatabase.withStore("caexpired", clock: clock) { store in
+            let world = try await World.make(store)
+            let enrollment = try await world.anotherEnrollment(store, lessons: 5, signed: false)
+            let contracts = try await TestContracts.repository(store)
+            let draft = try await contracts.generate(for: enrollment.id, institution: world.institution.id)
+            let authority = try #require(try await Certificates(store: store).authorityCertificate())
+            clock.advance(by: authority.notValidAfter.timeIntervalSince(clock.now) + 3_600)
+            await #expect(throws: CertificateAuthorityExpired.self) {
+                _ = try await contracts.signAsInstitution(draft.id, institution: world.institution.id)
+            }
+            let unchanged = try #require(try await contracts.contract(draft.id, scope: scopeOf(.institution(world.institution.id))))
+            #expect(unchanged.status == draft.status && unchanged.signatures.isEmpty)
+        }
+    }
+
     @Test func paymentIsRefusedUntilBothPartiesHaveSigned() async throws {
         try await TestDatabase.withStore("contractpay") { store in
             let world = try await World.make(store)
@@ -100,6 +119,12 @@ import TuitionWire
                 String(decoding: document, as: UTF8.self).replacingOccurrences(of: "<tg:totalFen>320000", with: "<tg:totalFen>320001").utf8)
             let report = try await contracts.verify(tampered)
             #expect(!report.valid && report.contractId == nil && report.firstFailure?.contains("digest") == true)
+            // A copy whose signatures still verify each, but which is changed where no digest reaches, names no contract.
+            let commented = Array(
+                String(decoding: document, as: UTF8.self).replacingOccurrences(of: "<tg:partyA>", with: "<!-- 总价 1 元 --><tg:partyA>").utf8)
+            let annotated = try await contracts.verify(commented)
+            #expect(annotated.signatures.allSatisfy { $0.failures.isEmpty } && !annotated.valid)
+            #expect(annotated.contractId == nil && annotated.contractStatus == nil)
             // Others do not see it.
             #expect(try await contracts.document(world.contract.id, scope: scopeOf(.guardian(Guardian.ID(UUID())))) == nil)
             #expect(try await contracts.contract(world.contract.id, scope: scopeOf(.institution(Institution.ID(UUID())))) == nil)
