@@ -88,6 +88,20 @@ public struct Store: Sendable {
         }
     }
 
+    /// One statement that writes a new row, in a transaction of its own, and its first row decoded. On its own the
+    /// statement would commit as it ran: a connection lost just after would leave the request answering "nothing was
+    /// written" (503), inviting a retry that writes the row twice. Here the COMMIT is claimed first, so that loss
+    /// answers "outcome unknown" (504). (Rows of an INSERT … RETURNING come once the whole statement has run, so a
+    /// refusal by a constraint or trigger arrives before the first.)
+    func firstRow<Row: Sendable>(
+        ofWrite query: PostgresQuery, file: StaticString = #fileID, line: UInt = #line, _ decode: (PostgresRow) throws -> Row
+    ) async throws -> Row? {
+        try await transaction(file: file, line: line) { connection in
+            for try await row in try await connection.query(query, logger: logger) { return try decode(row) }
+            return nil
+        }
+    }
+
     /// Lifts `statement_timeout` for the rest of the transaction, which is only its COMMIT. Under synchronous
     /// replication (Patroni's synchronous_mode, tools/cluster) COMMIT waits for the standby after the commit is already
     /// durable on the primary; a statement timeout during that wait does not undo it: PostgreSQL cancels the wait with

@@ -85,16 +85,13 @@ public struct InsuranceRepository: Sendable {
             throw rejection
         }
         let product = try await mappingRejections {
-            let rows = try await store.query(
-                """
-                INSERT INTO insurance_products AS ip (id, insurer_id, kind, premium_rate_bp, covered_share_bp, limit_fen, created_at)
-                VALUES (\(store.dependencies.newID()), \(insurer.uuid), \(new.kind.rawValue), \(new.premiumRateBasisPoints),
-                    \(new.coveredShareBasisPoints), \(new.limitFen?.fen), \(store.dependencies.now()))
-                RETURNING \(unescaped: InsuranceProductRecord.columns)
-                """)
-            // Read inside: a constraint's refusal arrives with the rows.
-            for try await row in rows { return Optional(try InsuranceProductRecord(row: row)) }
-            return nil
+            try await store.firstRow(
+                ofWrite: """
+                    INSERT INTO insurance_products AS ip (id, insurer_id, kind, premium_rate_bp, covered_share_bp, limit_fen, created_at)
+                    VALUES (\(store.dependencies.newID()), \(insurer.uuid), \(new.kind.rawValue), \(new.premiumRateBasisPoints),
+                        \(new.coveredShareBasisPoints), \(new.limitFen?.fen), \(store.dependencies.now()))
+                    RETURNING \(unescaped: InsuranceProductRecord.columns)
+                    """, InsuranceProductRecord.init(row:))
         }
         if let product { return product }
         throw CorruptRow(value: "product insert returned nothing")

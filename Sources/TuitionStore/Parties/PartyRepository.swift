@@ -208,15 +208,15 @@ public struct PartyRepository: Sendable {
                 try validOptionalLine(new.grade, maxScalars: 50)
             )
         let id = store.dependencies.newID()
-        let rows = try await store.query(
-            """
-            INSERT INTO students AS s (id, guardian_id, name, relationship, school, grade, created_at)
-            VALUES (\(id), \(guardian.uuid), \(name), \(relationship), \(school), \(grade),
-                \(store.dependencies.now()))
-            RETURNING \(unescaped: StudentRecord.columns)
-            """)
-        for try await row in rows { return try StudentRecord(row: row) }
-        throw CorruptRow(value: "student insert returned nothing")
+        let student = try await store.firstRow(
+            ofWrite: """
+                INSERT INTO students AS s (id, guardian_id, name, relationship, school, grade, created_at)
+                VALUES (\(id), \(guardian.uuid), \(name), \(relationship), \(school), \(grade),
+                    \(store.dependencies.now()))
+                RETURNING \(unescaped: StudentRecord.columns)
+                """, StudentRecord.init(row:))
+        guard let student else { throw CorruptRow(value: "student insert returned nothing") }
+        return student
     }
 
     /// Students are their guardian's alone; institutions and regulators see them through enrollments.
@@ -251,17 +251,17 @@ public struct PartyRepository: Sendable {
         guard (1...21).contains(perWeek) else { throw Rejection.lessonsMustBePositive }
         let id = store.dependencies.newID()
         // Only an operating institution publishes: a suspended one sells nothing new (its refunds stay open).
-        let rows = try await store.query(
-            """
-            INSERT INTO courses AS c (id, institution_id, title, category, price_per_lesson_fen, lesson_minutes,
-                lessons_per_week, teacher, created_at)
-            SELECT \(id), i.id, \(title), \(new.category.rawValue), \(new.pricePerLessonFen.fen),
-                \(new.lessonMinutes), \(perWeek), \(teacher), \(store.dependencies.now())
-            FROM institutions i WHERE i.id = \(institution.uuid) AND i.status IN ('active', 'warned')
-            RETURNING \(unescaped: CourseRecord.columns)
-            """)
-        for try await row in rows { return try CourseRecord(row: row) }
-        throw Rejection.institutionNotOperating
+        let course = try await store.firstRow(
+            ofWrite: """
+                INSERT INTO courses AS c (id, institution_id, title, category, price_per_lesson_fen, lesson_minutes,
+                    lessons_per_week, teacher, created_at)
+                SELECT \(id), i.id, \(title), \(new.category.rawValue), \(new.pricePerLessonFen.fen),
+                    \(new.lessonMinutes), \(perWeek), \(teacher), \(store.dependencies.now())
+                FROM institutions i WHERE i.id = \(institution.uuid) AND i.status IN ('active', 'warned')
+                RETURNING \(unescaped: CourseRecord.columns)
+                """, CourseRecord.init(row:))
+        guard let course else { throw Rejection.institutionNotOperating }
+        return course
     }
 
     /// A course is seen by its institution, its district's regulator, and guardians enrolled in it.

@@ -119,15 +119,15 @@ public struct FeedbackRepository: Sendable {
     public func file(_ new: NewComplaint, guardian: Guardian.ID) async throws -> ComplaintRecord {
         let text = try validFreeText(new.text, maxScalars: 4_000)
         let id = store.dependencies.newID()
-        let rows = try await store.query(
-            """
-            INSERT INTO complaints AS c (id, enrollment_id, institution_id, guardian_id, text, created_at)
-            SELECT \(id), e.id, e.institution_id, e.guardian_id, \(text), \(store.dependencies.now())
-            FROM enrollments e WHERE e.id = \(new.enrollmentId.uuid) AND e.guardian_id = \(guardian.uuid)
-            RETURNING \(unescaped: ComplaintRecord.columns)
-            """)
-        for try await row in rows { return try ComplaintRecord(row: row) }
-        throw NotFound()
+        let complaint = try await store.firstRow(
+            ofWrite: """
+                INSERT INTO complaints AS c (id, enrollment_id, institution_id, guardian_id, text, created_at)
+                SELECT \(id), e.id, e.institution_id, e.guardian_id, \(text), \(store.dependencies.now())
+                FROM enrollments e WHERE e.id = \(new.enrollmentId.uuid) AND e.guardian_id = \(guardian.uuid)
+                RETURNING \(unescaped: ComplaintRecord.columns)
+                """, ComplaintRecord.init(row:))
+        guard let complaint else { throw NotFound() }
+        return complaint
     }
 
     public func complaints(scope: Scope, status: ComplaintStatus?, page: PageRequest) async throws -> Page<ComplaintRecord> {
