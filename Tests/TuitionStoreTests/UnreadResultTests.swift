@@ -79,10 +79,9 @@ struct StoreStatement {
                 // its rows out unread, and a refusal read later escapes the mapping.
                 let before = text[..<match.range.lowerBound].last(where: { !$0.isWhitespace })
                 let bound = text[match.range].contains("let ") || text[match.range].contains("for try await")
+                let passed = before.map { "(=,".contains($0) } ?? false
                 let line = text[..<match.range.lowerBound].filter { $0 == "\n" }.count + 1
-                statements.append(
-                    StoreStatement(
-                        file: file.lastPathComponent, line: line, sql: sql, isArgument: bound || (before.map { "(=,".contains($0) } ?? false)))
+                statements.append(StoreStatement(file: file.lastPathComponent, line: line, sql: sql, isArgument: bound || passed))
             }
         }
         return statements
