@@ -31,8 +31,11 @@ struct FastTrackRunner: Sendable {
 
     /// Every 10 s sweep tries a failing case again at first, then every 20 s, 40 s … at most every 10 minutes.
     static let defaultCaseBackoff = Backoff(first: .seconds(10), maximum: .seconds(600))
-    /// As long as the sweep's batch deadline: a province-sized case is planned and paid well within it.
-    static let defaultCaseDeadline: Duration = .seconds(600)
+    /// Shorter than the sweep's batch deadline (600 s), so that a case overrunning in a sweep fails by its own
+    /// deadline (counted, backed off, the sweep going on to the next case) rather than by the sweep's, whose
+    /// cancellation would read as a shutdown. A province-sized case is planned and paid well within it; a larger one
+    /// keeps what each run settled and goes on at its next run.
+    static let defaultCaseDeadline: Duration = .seconds(540)
 
     init(store: Store, background: BackgroundTasks, logger: Logger, factory: any MetricsFactory) {
         let job = FastTrackJob(store: store)
@@ -40,7 +43,7 @@ struct FastTrackRunner: Sendable {
         self.init(
             background: background, logger: logger, factory: factory, unfinishedCases: { try await defunct.unfinishedCases() },
             runCase: { id in
-                let finished = try await job.run(id)
+                let finished = try await job.run(id, resumingBlocked: false)
                 logger.info(
                     "fast-track run ended",
                     metadata: [

@@ -35,12 +35,19 @@ public struct FastTrackJob: Sendable {
     var logger: Logger { store.logger }
 
     /// Plans the case if it has no plan yet, settles every pending enrollment, and marks the case completed.
-    /// `progress` is called after the plan and after each chunk with the case as committed.
+    /// `progress` is called after the plan and after each chunk with the case as committed. A blocked case runs again
+    /// only when a person asks (`resumingBlocked`, as `tuitionguard defunct run` does); the service's runs leave it be,
+    /// even one found running when its sweep began and blocked by another run since.
     @discardableResult
-    public func run(_ id: DefunctCase.ID, progress: (@Sendable (DefunctCaseRecord) async -> Void)? = nil) async throws
-        -> DefunctCaseRecord
-    {
-        try await resume(id)
+    public func run(
+        _ id: DefunctCase.ID, resumingBlocked: Bool = true, progress: (@Sendable (DefunctCaseRecord) async -> Void)? = nil
+    ) async throws -> DefunctCaseRecord {
+        if resumingBlocked {
+            try await resume(id)
+        } else {
+            let current = try await record(id)
+            if current.status == .blocked { return current }
+        }
         do {
             try await plan(id)
             if let progress { await progress(try await record(id)) }
@@ -68,8 +75,7 @@ public struct FastTrackJob: Sendable {
         return finished
     }
 
-    /// A blocked case runs again only when asked (`tuitionguard defunct run`, or `run` called directly): its state goes
-    /// back to running first.
+    /// A blocked case asked to run again goes back to running first.
     private func resume(_ id: DefunctCase.ID) async throws {
         try await store.query(
             """
