@@ -106,7 +106,7 @@ public final class ServiceHealth: Sendable {
 struct SequencerWork: BackgroundWork {
     let sequencer: Sequencer
 
-    func runBatch() async throws -> Bool { try await sequencer.sequenceBatch() > 0 }
+    func runBatch() async throws -> Bool { try await sequencer.sequenceBatch(waitingForOthers: false) > 0 }
 }
 
 /// The log cache's refresh: the nodes of the latest signed head, checked against its signed root.

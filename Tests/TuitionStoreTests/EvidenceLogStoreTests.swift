@@ -149,6 +149,32 @@ func bypassingAppendOnly(_ store: Store, table: String, _ statement: String) asy
         }
     }
 
+    /// The service's sequencer does not wait behind another holding the log (a slow or stalled instance): it logs
+    /// nothing at once and keeps no connection waiting; once the log is free it sequences as before.
+    @Test func theServicesSequencerSkipsABatchWhileAnotherHoldsTheLog() async throws {
+        try await TestDatabase.withStore("logbusy", connections: 4) { store in
+            _ = try await World.make(store, district: "330212")
+            let sequencer = Sequencer(store: store, signer: signer)
+            let holding = AsyncStream<Void>.makeStream()
+            let release = AsyncStream<Void>.makeStream()
+            let holder = Task {
+                try await store.transaction { connection in
+                    let lock: PostgresQuery = "SELECT pg_advisory_xact_lock(\(Sequencer.lockKey))"
+                    for try await _ in try await connection.query(lock, logger: store.logger) {}
+                    holding.continuation.yield()
+                    for await _ in release.stream { break }
+                }
+            }
+            for await _ in holding.stream { break }
+            let started = ContinuousClock.now
+            #expect(try await sequencer.sequenceBatch(waitingForOthers: false) == 0)
+            #expect(ContinuousClock.now - started < .seconds(4), "it did not wait for the lock (lock_timeout is 5 s)")
+            release.continuation.yield()
+            try await holder.value
+            #expect(try await sequencer.sequenceBatch(waitingForOthers: false) > 0)
+        }
+    }
+
     /// A sequencer whose clock is behind the last head's (another instance's, or a clock stepped back) signs the larger
     /// head with the last head's time, not an earlier one.
     @Test func headTimestampsNeverGoBackAsTheTreeGrows() async throws {

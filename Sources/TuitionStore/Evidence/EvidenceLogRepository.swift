@@ -320,12 +320,24 @@ public struct Sequencer: Sendable {
         self.batchSize = batchSize
     }
 
-    /// Sequences one batch; returns how many events it logged.
+    /// The transaction-level advisory lock whose holder is the one sequencer.
+    public static let lockKey: Int64 = 7_469_697
+
+    /// Sequences one batch; returns how many events it logged. One sequencer runs at a time, however many instances
+    /// run: with `waitingForOthers` this one waits for the log; without (the service's), it logs nothing while another
+    /// holds it, and so never holds a connection of its pool waiting behind a slow or stalled one.
     @discardableResult
-    public func sequenceBatch() async throws -> Int {
+    public func sequenceBatch(waitingForOthers: Bool = true) async throws -> Int {
         try await store.transaction { connection in
-            // One sequencer at a time, however many service instances run.
-            try await connection.run("SELECT pg_advisory_xact_lock(7469697)", logger: store.logger)
+            if waitingForOthers {
+                try await connection.run("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: store.logger)
+            } else {
+                var held = false
+                for try await taken in try await connection.query(
+                    "SELECT pg_try_advisory_xact_lock(\(Self.lockKey))", logger: store.logger
+                ).decode(Bool.self) { held = taken }
+                if !held { return 0 }
+            }
             var latest: SignedTreeHead?
             for try await (size, root, timestamp, signature) in try await connection.query(
                 "SELECT size, root_hash, timestamp_ms, signature FROM tree_heads ORDER BY size DESC LIMIT 1", logger: store.logger
