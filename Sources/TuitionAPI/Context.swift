@@ -285,8 +285,12 @@ extension Request {
         "\(kind):\(principal.entity.idempotencyOwner):\(idempotencyKey ?? "")"
     }
 
+    /// The request's Idempotency-Key: 1–200 printable ASCII characters, else nil. The header's bytes reach us decoded
+    /// as UTF-8 with every invalid byte made U+FFFD, so keys of other bytes would collide (`top\xA1`, `top\xA2`).
     var idempotencyKey: String? {
-        guard let key = headers[HTTPField.Name("Idempotency-Key")!], !key.isEmpty, key.utf8.count <= 200 else { return nil }
+        guard let key = headers[HTTPField.Name("Idempotency-Key")!], (1...200).contains(key.utf8.count),
+            key.utf8.allSatisfy({ (0x20...0x7E).contains($0) })
+        else { return nil }
         return key
     }
 

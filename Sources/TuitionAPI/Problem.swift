@@ -185,7 +185,8 @@ enum APIFailure: String, CaseIterable, ProblemConvertible {
         case .contractsNotConfigured: "This server has no contract templates or key-encryption key"
         case .serviceUnavailable:
             "The service cannot answer right now; nothing was written. Retry after the Retry-After seconds"
-        case .outcomeUnknown: "The outcome is unknown: retry with the same Idempotency-Key to get the original answer"
+        case .outcomeUnknown:
+            "The outcome is unknown: a retry with the same Idempotency-Key gets the original answer (a request sent without one: read what exists before sending it again)"
         }
     }
 }

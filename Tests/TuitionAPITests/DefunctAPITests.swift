@@ -116,6 +116,33 @@ import TuitionTestSupport
         }
     }
 
+    /// A route that reads no body (a proposal's acceptance) digests the body as sent, as the defunct institution's
+    /// replay does: a retry after the mark of an acceptance sent with `{}` gets its first answer, not `institution_defunct`.
+    @Test func aBodilessRouteRetriedAfterTheMarkGetsItsFirstAnswer() async throws {
+        try await API.run("defunctbodiless") { api, _ in
+            let cast = try await Cast.make(api)
+            let today = BusinessDate(shanghaiDateOf: Date())
+            let product = try await api.call(
+                .post, "/v1/insurance-products", token: cast.insurer,
+                json: #"{"kind":"institution_risk","premiumRateBasisPoints":120,"coveredShareBasisPoints":9000,"limitFen":100000000}"#)
+            let risk = """
+                {"productId":"\(product.string("id"))","institutionId":"\(cast.world.institution.id)","sumInsuredFen":500000,
+                 "periodStart":"\(today)","periodEnd":"\(today.addingMonths(12))"}
+                """
+            let proposed = try await api.call(.post, "/v1/policy-proposals", token: cast.insurer, json: risk)
+            #expect(proposed.status == .created, "\(proposed.body)")
+            let acceptance = "/v1/policy-proposals/\(proposed.string("id"))/acceptance"
+            let first = try await api.call(.post, acceptance, token: cast.institution, json: "{}", idempotencyKey: "accept-before-mark")
+            #expect(first.status == .created, "\(first.body)")
+            let marked = try await api.call(
+                .post, "/v1/institutions/\(cast.world.institution.id)/defunct", token: cast.regulator, json: #"{"reason":"停业"}"#)
+            #expect(marked.status == .accepted, "\(marked.body)")
+            let retried = try await api.call(.post, acceptance, token: cast.institution, json: "{}", idempotencyKey: "accept-before-mark")
+            #expect(retried.status == first.status && retried.body == first.body, "\(retried.body)")
+            _ = try await Self.completed(api, case: marked.string("id"), token: cast.regulator)
+        }
+    }
+
     @Test func aRetryAfterTheMarkGetsItsFirstAnswerAndAnythingElseIsRefused() async throws {
         try await API.run("defunctreplay") { api, _ in
             let cast = try await Cast.make(api)

@@ -31,6 +31,23 @@ import TuitionWire
         }
     }
 
+    /// An Idempotency-Key is printable ASCII: the header reaches the server decoded as UTF-8 with invalid bytes made
+    /// U+FFFD, so keys of other bytes could collide and a second top-up be replayed as the first.
+    @Test func anIdempotencyKeyIsPrintableASCII() async throws {
+        try await API.run("edge_keys") { api, _ in
+            let cast = try await Cast.make(api)
+            let path = "/v1/institutions/\(cast.world.institution.id)/reserve-topups"
+            for key in ["充值-1", "top\u{FFFD}", "é", String(repeating: "k", count: 201)] {
+                let reply = try await api.call(.post, path, token: cast.institution, json: #"{"amountFen":100}"#, idempotencyKey: key)
+                #expect(reply.status == .badRequest && reply.code == "idempotency_key_required", "\(key): \(reply.body)")
+            }
+            for key in ["a", "top up 1", String(repeating: "~", count: 200)] {
+                let reply = try await api.call(.post, path, token: cast.institution, json: #"{"amountFen":100}"#, idempotencyKey: key)
+                #expect(reply.status == .created, "\(key): \(reply.body)")
+            }
+        }
+    }
+
     @Test func twoHugeTopUpsAreRefusedAtTheTopUpAndTheDashboardStillAnswers() async throws {
         try await API.run("edge_topups") { api, _ in
             let cast = try await Cast.make(api)
