@@ -44,7 +44,7 @@ public struct EvidenceEvent: Codable, Sendable, Hashable {
     ) {
         self.version = 1
         self.kind = kind
-        self.occurredAtMilliseconds = Int64((occurredAt.timeIntervalSince1970 * 1000).rounded(.down))
+        self.occurredAtMilliseconds = wholeMilliseconds(since1970: occurredAt)
         self.institutionId = institution
         self.enrollmentId = enrollment
         self.amountFen = amount
@@ -64,4 +64,20 @@ public struct EvidenceEvent: Codable, Sendable, Hashable {
     public static func decode(canonical bytes: [UInt8]) throws -> EvidenceEvent {
         try JSONDecoder().decode(EvidenceEvent.self, from: Data(bytes))
     }
+}
+
+/// The instant's nearest whole microsecond since 1970 (the precision PostgreSQL keeps), clamped to what Int64 holds.
+/// Exact for an instant PostgreSQL kept until 2038, while a `Date`'s Double resolves a quarter of a microsecond.
+public func wholeMicroseconds(since1970 date: Date) -> Int64 {
+    let microseconds = (date.timeIntervalSince1970 * 1_000_000).rounded()
+    guard microseconds.isFinite else { return 0 }
+    return Int64(max(-9e18, min(9e18, microseconds)))
+}
+
+/// The whole millisecond an instant falls in, since 1970, read from its nearest microsecond: an instant PostgreSQL
+/// kept at `….002000` comes back as a `Date` a hair under it, whose milliseconds taken from the `Double` would be
+/// `…001`.
+public func wholeMilliseconds(since1970 date: Date) -> Int64 {
+    let microseconds = wholeMicroseconds(since1970: date)
+    return microseconds >= 0 ? microseconds / 1000 : (microseconds - 999) / 1000
 }

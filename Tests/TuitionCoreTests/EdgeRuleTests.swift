@@ -50,6 +50,25 @@ import TuitionCore
         for text in invalid { #expect(parseRFC3339(text) == nil, "\(text)") }
     }
 
+    /// An instant PostgreSQL keeps in whole microseconds comes back as a `Date` near it, and its millisecond is the one
+    /// the microseconds fall in: on exact millisecond boundaries, flooring the `Double` gave the millisecond before.
+    @Test func anInstantsMillisecondIsReadFromItsMicroseconds() {
+        let since2000 = Date(timeIntervalSince1970: 946_684_800)
+        var random = SystemRandomNumberGenerator()
+        for step in 0..<20_000 {
+            // PostgreSQL's microseconds since 2000, decoded as PostgresNIO decodes them; every other one on a millisecond.
+            // 2020 to 2037: past 2³¹ s since 1970 a `Date`'s Double is too coarse to hold every microsecond exactly.
+            var micros = Int64.random(in: 631_152_000_000_000...1_167_609_600_000_000, using: &random)
+            if step.isMultiple(of: 2) { micros -= micros % 1000 }
+            let date = Date(timeInterval: Double(micros) / 1_000_000, since: since2000)
+            let expected = (micros + 946_684_800_000_000) / 1000
+            #expect(wholeMilliseconds(since1970: date) == expected, "\(micros)")
+            #expect(wholeMicroseconds(since1970: date) == micros + 946_684_800_000_000, "\(micros)")
+        }
+        #expect(wholeMilliseconds(since1970: Date(timeIntervalSince1970: -0.0005)) == -1)
+        #expect(wholeMilliseconds(since1970: Date(timeIntervalSince1970: .infinity)) == 0)
+    }
+
     @Test func moneyArithmeticThrowsANamedRejectionOnOverflow() {
         let big = Money(fen: .max)
         #expect(throws: Rejection.amountTooLarge) { try big.plus(Money(fen: 1)) }

@@ -512,6 +512,24 @@ import TuitionWire
         }
     }
 
+    /// The effective time a regulator gives is the one the case keeps and the log tells, to the microsecond: PostgresNIO's
+    /// own encoding stored about a quarter of whole-millisecond instants 1 µs early, and the event named the millisecond
+    /// given while the case held the microsecond before it.
+    @Test func aMarksEffectiveTimeIsKeptAndLoggedExactly() async throws {
+        try await TestDatabase.withStore("mi_effective") { store in
+            let world = try await World.make(store, district: Self.district, mode: .escrow, pricePerLessonFen: 5_000, lessons: 20)
+            let given = "2026-03-01T00:00:00.021Z"
+            let marked = try await Self.mark(store, world.institution.id, effectiveAt: try #require(parseRFC3339(given)))
+            var stored: Int64 = 0
+            for try await micros in try await store.query(
+                "SELECT (extract(epoch FROM effective_at) * 1000000)::bigint FROM defunct_cases WHERE id = \(marked.id.uuid)"
+            ).decode(Int64.self) { stored = micros }
+            #expect(stored == 1_772_323_200_021_000)
+            let event = try #require(try await Self.events(store).first { $0.kind == .institutionDefunct })
+            #expect(event.reference == "defunct:\(marked.id):effective:1772323200021")
+        }
+    }
+
     // MARK: No case sticks
 
     /// A chunk the ledger refuses blocks the case with its reason (and an evidence event) instead of retrying for ever;

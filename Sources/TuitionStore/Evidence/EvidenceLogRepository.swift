@@ -364,7 +364,7 @@ public struct Sequencer: Sendable {
             try await insertNodes(newNodes, on: connection)
             // Never earlier than the head it extends: clocks of several instances may disagree, or one may step back,
             // and a larger head must not carry an earlier time.
-            let milliseconds = max(Int64(now.timeIntervalSince1970 * 1000), latest?.head.timestampMilliseconds ?? 0)
+            let milliseconds = max(wholeMilliseconds(since1970: now), latest?.head.timestampMilliseconds ?? 0)
             let head = TreeHead(size: size + Int64(batch.count), rootHash: range.root, timestampMilliseconds: milliseconds)
             let signed = try signer.sign(head)
             try await connection.query(

@@ -112,7 +112,7 @@ public struct DefunctRepository: Sendable {
                 """
                 WITH frozen AS (UPDATE institutions SET status = 'defunct' WHERE id = \(institution.uuid))
                 INSERT INTO defunct_cases AS dc (id, institution_id, district_code, effective_at, reason, marked_at)
-                VALUES (\(id), \(institution.uuid), \(district), \(effective), \(reason), \(now))
+                VALUES (\(id), \(institution.uuid), \(district), \(ExactInstant(effective)), \(reason), \(ExactInstant(now)))
                 RETURNING \(unescaped: DefunctCaseRecord.columns)
                 """, logger: logger)
             var marked: DefunctCaseRecord?
@@ -124,7 +124,7 @@ public struct DefunctRepository: Sendable {
             try await EvidenceQueue(store: store).enqueue(
                 EvidenceEvent(
                     kind: .institutionDefunct, occurredAt: now, institution: institution,
-                    reference: "defunct:\(marked.id):effective:\(Int64((effective.timeIntervalSince1970 * 1000).rounded(.down)))"),
+                    reference: "defunct:\(marked.id):effective:\(wholeMilliseconds(since1970: marked.effectiveAt))"),
                 on: connection)
             return marked
         }
