@@ -231,6 +231,7 @@ import TuitionTestSupport
                 #expect(found.contains("escrow held"))
                 #expect(found.contains("paid back"))
                 #expect(found.contains("counters disagree"))
+                #expect(found.contains("released 0 for lessons worth 80000"))
             }
             #expect(try await InvariantAudit(store: store).breaches() == [])
         }

@@ -25,6 +25,16 @@ import TuitionWire
         try await PartyRepository(store: store).institution(institution, scope: scopeOf(.institution(institution)))?.status
     }
 
+    /// The statuses the log tells the institution moved to, in order (queued, not yet sequenced).
+    func loggedStatuses(_ store: Store, _ institution: Institution.ID) async throws -> [String] {
+        var statuses: [String] = []
+        for try await entry in try await store.query("SELECT entry FROM evidence_queue ORDER BY id").decode(ByteBuffer.self) {
+            let event = try EvidenceEvent.decode(canonical: Array(buffer: entry))
+            if event.kind == .institutionStatusChanged, event.institutionId == institution { statuses.append(event.reference ?? "") }
+        }
+        return statuses
+    }
+
     func pay(_ store: Store, _ world: World, _ enrollment: EnrollmentRecord? = nil) async throws {
         let enrollment = enrollment ?? world.enrollment
         _ = try await store.transaction {
@@ -73,6 +83,8 @@ import TuitionWire
             #expect(resolved.map(\.status) == [.resolved])
             #expect(resolved.first?.resolvedBy == "cleared")
             #expect(try await status(store, world.institution.id) == .active)
+            // Each move is in the log, as a sanction's is.
+            #expect(try await loggedStatuses(store, world.institution.id) == ["warned", "active"])
         }
     }
 
@@ -340,6 +352,7 @@ import TuitionWire
             #expect(resolved.status == .resolved && resolved.resolvedBy == "regulator")
             #expect(resolved.resolutionNote == "机构已说明，限期整改")
             #expect(try await status(store, world.institution.id) == .active)
+            #expect(try await loggedStatuses(store, world.institution.id) == ["warned", "active"])
             #expect(
                 try await rejection { _ = try await warnings.resolve(open.id, district: world.district, note: "again") }
                     == .warningAlreadyResolved)

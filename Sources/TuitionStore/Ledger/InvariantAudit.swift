@@ -77,6 +77,18 @@ public struct InvariantAudit: Sendable {
             """
         ),
         (
+            // The enrollment's CHECK ties its counters together; this ties them to the lessons themselves, so releases
+            // with no lesson behind them (escrow drained before a collapse) show even where the constraint was bypassed.
+            "each enrollment's releases are the value of its lessons (escrow mode), or none (reserve mode)",
+            """
+            SELECT 'enrollment ' || e.id || ' (' || e.supervision_mode || '): released ' || e.released_fen
+                || ' for lessons worth ' || v.value
+            FROM enrollments e
+            CROSS JOIN LATERAL (SELECT coalesce(sum(value_fen), 0) AS value FROM lessons WHERE enrollment_id = e.id) v
+            WHERE e.released_fen <> CASE WHEN e.supervision_mode = 'escrow' THEN v.value ELSE 0 END
+            """
+        ),
+        (
             "escrow held for an enrollment never exceeds its unconsumed tuition, what was paid back on it counted like a refund",
             """
             SELECT 'enrollment ' || e.id || ': escrow held ' || held || ' > unconsumed ' || unconsumed

@@ -96,7 +96,7 @@ public struct WarningRepository: Sendable {
         let evaluated = gathered.map(\.figures.institution.uuid)
         let counts = try await write(findings, evaluated: evaluated, now: now, on: connection)
         let escalated = try await escalate(district: district, institutions: institutions, now: now, today: today, on: connection)
-        let statusChanges = try await moveStatuses(evaluated, on: connection)
+        let statusChanges = try await moveStatuses(evaluated, at: now, on: connection)
         // Warnings feed the credit grade: regrade what was evaluated, in the same transaction, from the figures gathered.
         try await SupervisionRepository(store: store).recomputeCredit(
             institutions: evaluated, gathered: gathered.map(\.shared), on: connection)
@@ -208,19 +208,26 @@ public struct WarningRepository: Sendable {
         return count
     }
 
-    /// Moves the evaluated institutions between `active` and `warned`; returns how many moved. The updated row's own
-    /// condition is what READ COMMITTED re-checks when a sanction or a defunct mark commits first, so it names the
-    /// statuses this may move from; `target`'s filter alone would let the evaluation overwrite the sanction.
-    func moveStatuses(_ evaluated: [UUID], on connection: PostgresConnection) async throws -> Int {
+    /// Moves the evaluated institutions between `active` and `warned`, each move told in the log as a sanction's is;
+    /// returns how many moved. The updated row's own condition is what READ COMMITTED re-checks when a sanction or a
+    /// defunct mark commits first, so it names the statuses this may move from; `target`'s filter alone would let the
+    /// evaluation overwrite the sanction.
+    func moveStatuses(_ evaluated: [UUID], at now: Date, on connection: PostgresConnection) async throws -> Int {
         let moved = try await connection.query(
             """
             WITH target AS (
                 SELECT i.id, CASE WHEN EXISTS (SELECT 1 FROM warnings w WHERE w.institution_id = i.id AND w.status <> 'resolved')
                     THEN 'warned' ELSE 'active' END AS status
-                FROM institutions i WHERE i.id = ANY(\(evaluated)::uuid[]) AND i.status IN ('active', 'warned'))
-            UPDATE institutions i SET status = t.status FROM target t
-            WHERE i.id = t.id AND i.status IN ('active', 'warned') AND i.status <> t.status
-            RETURNING i.id
+                FROM institutions i WHERE i.id = ANY(\(evaluated)::uuid[]) AND i.status IN ('active', 'warned')),
+            moved AS (
+                UPDATE institutions i SET status = t.status FROM target t
+                WHERE i.id = t.id AND i.status IN ('active', 'warned') AND i.status <> t.status
+                RETURNING i.id, i.status)
+            INSERT INTO evidence_queue (entry, queued_at)
+            SELECT evidence_entry(\(EvidenceKind.institutionStatusChanged.rawValue), \(wholeMilliseconds(since1970: now)), id,
+                reference => status), \(now)
+            FROM moved ORDER BY id
+            RETURNING 1
             """, logger: logger)
         var count = 0
         for try await _ in moved { count += 1 }
@@ -419,11 +426,17 @@ public struct WarningRepository: Sendable {
                     resolution_note = \(note)
                 WHERE id = \(id)
                 """, logger: logger)
-            try await connection.query(
+            try await connection.run(
                 """
-                UPDATE institutions i SET status = 'active'
-                WHERE i.id = \(institution) AND i.status = 'warned'
-                    AND NOT EXISTS (SELECT 1 FROM warnings w WHERE w.institution_id = i.id AND w.status <> 'resolved')
+                WITH moved AS (
+                    UPDATE institutions i SET status = 'active'
+                    WHERE i.id = \(institution) AND i.status = 'warned'
+                        AND NOT EXISTS (SELECT 1 FROM warnings w WHERE w.institution_id = i.id AND w.status <> 'resolved')
+                    RETURNING i.id, i.status)
+                INSERT INTO evidence_queue (entry, queued_at)
+                SELECT evidence_entry(\(EvidenceKind.institutionStatusChanged.rawValue), \(wholeMilliseconds(since1970: now)), id,
+                    reference => status), \(now)
+                FROM moved
                 """, logger: logger)
             let updated = try await connection.query(
                 "SELECT \(unescaped: WarningRecord.columns) FROM warnings w WHERE w.id = \(id)", logger: logger)
