@@ -73,6 +73,13 @@ import TuitionWire
             #expect(missing.count == 1 && missing.first?.hasPrefix("refund refund:") == true, "\(missing)")
             #expect(missing.first?.hasSuffix("fen moved with no event") == true)
 
+            // The mark's event deleted from the queue, or the case's effective time moved after it was logged: each shows.
+            let unmarked = try await reported(
+                store, "DELETE FROM evidence_queue WHERE convert_from(entry, 'UTF8')::jsonb ->> 'kind' = 'institution_defunct'")
+            #expect(unmarked.contains { $0.hasPrefix("institution_defunct defunct:") && $0.hasSuffix("moved with no event") }, "\(unmarked)")
+            let moved = try await reported(store, "UPDATE defunct_cases SET effective_at = effective_at - interval '1 hour'")
+            #expect(moved.filter { $0.hasPrefix("institution_defunct defunct:") }.count == 2, "\(moved)")
+
             // An event queued for a payout that never happened.
             try await store.query(
                 """

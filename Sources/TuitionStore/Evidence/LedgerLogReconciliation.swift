@@ -1,8 +1,9 @@
 import PostgresNIO
 
 /// Reconciles the ledger with the evidence log. Every money movement (each transfer but the per-lesson releases, whose
-/// lessons are logged instead), every lesson record and every policy must have exactly one event, logged or still
-/// queued, with the same amount; every money event must name a movement that happened, with that amount.
+/// lessons are logged instead), every lesson record, every policy, every contract both parties signed and every defunct
+/// mark must have exactly one event, logged or still queued, with the same amount; every such event must name a fact
+/// that happened, with that amount.
 ///
 /// `InvariantAudit` re-derives the ledger's counters from its transfers, and `log audit` the log from its signed head;
 /// neither sees a transfer written without its event, an event deleted from the queue before it was sequenced, an event
@@ -31,7 +32,7 @@ public struct LedgerLogReconciliation: Sendable {
                 UNION ALL
                 SELECT convert_from(entry, 'UTF8')::jsonb FROM evidence_queue) x
             WHERE e ->> 'kind' IN ('payment', 'lessons_consumed', 'refund', 'reserve_topup', 'policy_issued', 'premium_paid',
-                                   'claim_paid', 'funds_returned')),
+                                   'claim_paid', 'funds_returned', 'contract_signed', 'institution_defunct')),
         facts AS (
             -- A payment is logged with the lessons it bought: an enrollment's lessons and price reshuffled to the same
             -- amount after the fact would release its tuition at another rate.
@@ -64,7 +65,17 @@ public struct LedgerLogReconciliation: Sendable {
             FROM lessons l JOIN enrollments e ON e.id = l.enrollment_id
             UNION ALL
             SELECT 'policy_issued', 'policy:' || p.id, coalesce(p.enrollment_id::text, ''), p.sum_insured_fen, NULL
-            FROM policies p),
+            FROM policies p
+            UNION ALL
+            -- A contract both parties signed, once, with its signed document's hash and the order's amount: the signed
+            -- contract a payment needs.
+            SELECT 'contract_signed', 'contract:' || c.id || ':' || c.document_sha256, c.enrollment_id::text, e.amount_fen, NULL
+            FROM contracts c JOIN enrollments e ON e.id = c.enrollment_id WHERE c.status = 'signed'
+            UNION ALL
+            -- A defunct mark, with the effective time its case was settled as of.
+            SELECT 'institution_defunct', 'defunct:' || d.id || ':effective:' || floor(extract(epoch FROM d.effective_at) * 1000)::bigint,
+                '', NULL, NULL
+            FROM defunct_cases d),
         fact_totals AS (
             SELECT kind, reference, enrollment, count(*) AS n, sum(amount) AS amount, sum(lessons) AS lessons
             FROM facts GROUP BY kind, reference, enrollment),
