@@ -166,9 +166,8 @@ func bypassingAppendOnly(_ store: Store, table: String, _ statement: String) asy
                 }
             }
             for await _ in holding.stream { break }
-            let started = ContinuousClock.now
+            // Were it to wait, it would fail at the test sessions' 2-minute lock_timeout: the holder lets go only after this.
             #expect(try await sequencer.sequenceBatch(waitingForOthers: false) == 0)
-            #expect(ContinuousClock.now - started < .seconds(4), "it did not wait for the lock (lock_timeout is 5 s)")
             release.continuation.yield()
             try await holder.value
             #expect(try await sequencer.sequenceBatch(waitingForOthers: false) > 0)

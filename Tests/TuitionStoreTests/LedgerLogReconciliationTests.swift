@@ -76,7 +76,8 @@ import TuitionWire
             // The mark's event deleted from the queue, or the case's effective time moved after it was logged: each shows.
             let unmarked = try await reported(
                 store, "DELETE FROM evidence_queue WHERE convert_from(entry, 'UTF8')::jsonb ->> 'kind' = 'institution_defunct'")
-            #expect(unmarked.contains { $0.hasPrefix("institution_defunct defunct:") && $0.hasSuffix("moved with no event") }, "\(unmarked)")
+            #expect(
+                unmarked.contains { $0.hasPrefix("institution_defunct defunct:") && $0.hasSuffix("moved with no event") }, "\(unmarked)")
             let moved = try await reported(store, "UPDATE defunct_cases SET effective_at = effective_at - interval '1 hour'")
             #expect(moved.filter { $0.hasPrefix("institution_defunct defunct:") }.count == 2, "\(moved)")
 
