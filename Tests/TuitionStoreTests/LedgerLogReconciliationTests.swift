@@ -80,6 +80,19 @@ import TuitionWire
                 unmarked.contains { $0.hasPrefix("institution_defunct defunct:") && $0.hasSuffix("moved with no event") }, "\(unmarked)")
             let moved = try await reported(store, "UPDATE defunct_cases SET effective_at = effective_at - interval '1 hour'")
             #expect(moved.filter { $0.hasPrefix("institution_defunct defunct:") }.count == 2, "\(moved)")
+            // A claim's filing, or an institution's registration, deleted from the log's queue.
+            let unfiled = try await reported(
+                store, "DELETE FROM evidence_queue WHERE convert_from(entry, 'UTF8')::jsonb ->> 'kind' = 'claim_filed'")
+            #expect(unfiled.contains { $0.hasPrefix("claim_filed claim:") && $0.hasSuffix("with no event") }, "\(unfiled)")
+            let faked = try await reported(
+                store,
+                """
+                INSERT INTO evidence_queue (entry, queued_at)
+                VALUES (evidence_entry('institution_registered', 0, gen_random_uuid(), reference => '教民000000000000'), now())
+                """)
+            #expect(
+                faked.contains { $0.hasPrefix("institution_registered 教民000000000000") && $0.hasSuffix("nothing behind them") },
+                "\(faked)")
 
             // An event queued for a payout that never happened.
             try await store.query(

@@ -1,8 +1,8 @@
 import PostgresNIO
 
 /// Reconciles the ledger with the evidence log. Every money movement (each transfer but the per-lesson releases, whose
-/// lessons are logged instead), every lesson record, every policy, every contract both parties signed and every defunct
-/// mark must have exactly one event, logged or still queued, with the same amount; every such event must name a fact
+/// lessons are logged instead), every lesson record, every policy, every claim filed, every institution registered,
+/// every contract both parties signed and every defunct mark must have exactly one event, logged or still queued, with the same amount; every such event must name a fact
 /// that happened, with that amount.
 ///
 /// `InvariantAudit` re-derives the ledger's counters from its transfers, and `log audit` the log from its signed head;
@@ -25,14 +25,19 @@ public struct LedgerLogReconciliation: Sendable {
     /// and, for the money that leaves to a guardian, whose bank it reached.
     static let sql = """
         WITH events AS (
-            SELECT e ->> 'kind' AS kind, e ->> 'reference' AS reference, coalesce(e ->> 'enrollmentId', '') AS enrollment,
+            -- A claim is filed once, under `claim:<id>:<its status then>`; the status then is in no table, so the id says it.
+            SELECT e ->> 'kind' AS kind,
+                CASE WHEN e ->> 'kind' = 'claim_filed' THEN 'claim:' || split_part(e ->> 'reference', ':', 2) ELSE e ->> 'reference' END
+                    AS reference,
+                coalesce(e ->> 'enrollmentId', '') AS enrollment,
                 (e ->> 'amountFen')::bigint AS amount, (e ->> 'lessons')::int AS lessons
             FROM (
                 SELECT convert_from(entry, 'UTF8')::jsonb AS e FROM log_entries
                 UNION ALL
                 SELECT convert_from(entry, 'UTF8')::jsonb FROM evidence_queue) x
             WHERE e ->> 'kind' IN ('payment', 'lessons_consumed', 'refund', 'reserve_topup', 'policy_issued', 'premium_paid',
-                                   'claim_paid', 'funds_returned', 'contract_signed', 'institution_defunct')),
+                                   'claim_paid', 'funds_returned', 'contract_signed', 'institution_defunct', 'claim_filed',
+                                   'institution_registered')),
         facts AS (
             -- A payment is logged with the lessons it bought: an enrollment's lessons and price reshuffled to the same
             -- amount after the fact would release its tuition at another rate.
@@ -75,7 +80,12 @@ public struct LedgerLogReconciliation: Sendable {
             -- A defunct mark, with the effective time its case was settled as of.
             SELECT 'institution_defunct', 'defunct:' || d.id || ':effective:' || floor(extract(epoch FROM d.effective_at) * 1000)::bigint,
                 '', NULL, NULL
-            FROM defunct_cases d),
+            FROM defunct_cases d
+            UNION ALL
+            -- Every claim, a guardian's or a case's, filed once with the amount claimed.
+            SELECT 'claim_filed', 'claim:' || c.id, c.enrollment_id::text, c.claimed_fen, NULL FROM claims c
+            UNION ALL
+            SELECT 'institution_registered', i.licence_number, '', NULL, NULL FROM institutions i),
         fact_totals AS (
             SELECT kind, reference, enrollment, count(*) AS n, sum(amount) AS amount, sum(lessons) AS lessons
             FROM facts GROUP BY kind, reference, enrollment),
