@@ -68,8 +68,7 @@ struct ClaimController {
         let principal = try context.principal(.insurer)
         let insurer = try principal.insurer()
         let id: Claim.ID = try context.parameters.id("id")
-        let body = try await request.collectBody(upTo: RequestBodyLimit.jsonBytes)
-        let keyed = try services.idempotent.keyed(request, body: body, principal: principal, status: .ok)
+        let keyed = try await services.idempotent.keyed(request, principal: principal, status: .ok)
         return try await services.idempotent.respond {
             try await services.money.payClaim(id, insurer: insurer, request: keyed, encode: JSON.body)
         }

@@ -245,8 +245,7 @@ struct TokenAuthentication: RouterMiddleware {
         guard request.idempotencyKey != nil else {
             throw request.isMoneyWrite ? Problem.idempotencyKeyRequired : Problem.institutionDefunct
         }
-        let body = try await request.collectBody(upTo: RequestBodyLimit.jsonBytes)
-        let claim = try IdempotentRequests().keyed(request, body: body, principal: principal)
+        let claim = try await IdempotentRequests().keyed(request, principal: principal)
         guard let first = try await keys.replay(of: claim) else { throw Problem.institutionDefunct }
         return JSON.response(body: first.body, status: HTTPResponse.Status(code: first.status))
     }
@@ -377,6 +376,12 @@ enum JSON {
 /// response and moves nothing; the same key with a different request gets 409.
 struct IdempotentRequests: Sendable {
     /// The request as the use cases take it: its key (400 without one), owner, token and digest.
+    /// The request of a route that reads no body, digested with the body as sent, as every keyed request is (and as a
+    /// defunct institution's replay is looked up).
+    func keyed(_ request: Request, principal: Principal, status: HTTPResponse.Status = .created) async throws -> KeyedRequest {
+        try keyed(request, body: try await request.collectBody(upTo: RequestBodyLimit.jsonBytes), principal: principal, status: status)
+    }
+
     func keyed(_ request: Request, body: ByteBuffer, principal: Principal, status: HTTPResponse.Status = .created) throws -> KeyedRequest {
         guard let key = request.idempotencyKey else { throw Problem.idempotencyKeyRequired }
         var hasher = SHA256()

@@ -58,10 +58,7 @@ struct InsuranceController {
         let principal = try context.principal(.institution)
         let institution = try principal.institution()
         let id: Policy.ID = try context.parameters.id("id")
-        // The digest covers the body as sent, unread as it is, like every keyed request's (and a defunct institution's
-        // replay, which the middleware answers before this route).
-        let body = try await request.collectBody(upTo: RequestBodyLimit.jsonBytes)
-        let keyed = try services.idempotent.keyed(request, body: body, principal: principal)
+        let keyed = try await services.idempotent.keyed(request, principal: principal)
         return try await services.idempotent.respond {
             try await services.money.acceptRiskPolicy(
                 id, institution: institution, premiumKey: request.transferKey("premium", principal: principal), request: keyed,

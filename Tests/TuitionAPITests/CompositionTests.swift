@@ -40,31 +40,35 @@ import TuitionUseCases
         }
     }
 
-    /// `serve`'s dependencies, built from a configuration as `serve` reads it, give the application both pools, the
-    /// background work and the three periodic services; the tests' dependencies with serve's schedule give the same
-    /// services except the pools, which the test runs itself.
     @Test func theRequestPoolsSizeIsReadFromTheEnvironmentAndBounded() throws {
-        let base = ["DATABASE_URL": "postgres://nobody@127.0.0.1:1/unused"]
-        #expect(try AppConfiguration.fromEnvironment(base).databaseConnections == 32)
-        #expect(try AppConfiguration.fromEnvironment(base.merging(["TUITIONGUARD_DB_CONNECTIONS": "4"]) { $1 }).databaseConnections == 4)
-        for bad in ["0", "1001", "four", ""] {
-            #expect(throws: ConfigurationError.self) {
-                try AppConfiguration.fromEnvironment(base.merging(["TUITIONGUARD_DB_CONNECTIONS": bad]) { $1 })
-            }
-        }
+        try Self.checkBounded(
+            "TUITIONGUARD_DB_CONNECTIONS", default: 32, accepts: ("4", 4), refuses: ["0", "1001", "four", ""], \.databaseConnections)
     }
 
     @Test func theLogCachesCapacityIsReadFromTheEnvironmentAndZeroKeepsNone() throws {
+        try Self.checkBounded(
+            "TUITIONGUARD_LOG_CACHE_ENTRIES", default: 2_097_152, accepts: ("0", 0), refuses: ["-1", "100000001", "lots", ""],
+            \.logCacheEntries)
+    }
+
+    /// A bounded number from the environment: its default when unset, one accepted value, and values refused.
+    static func checkBounded<Value: BinaryInteger>(
+        _ variable: String, default expected: Value, accepts accepted: (String, Value), refuses bad: [String],
+        _ read: KeyPath<AppConfiguration, Value>
+    ) throws {
         let base = ["DATABASE_URL": "postgres://nobody@127.0.0.1:1/unused"]
-        #expect(try AppConfiguration.fromEnvironment(base).logCacheEntries == 2_097_152)
-        #expect(try AppConfiguration.fromEnvironment(base.merging(["TUITIONGUARD_LOG_CACHE_ENTRIES": "0"]) { $1 }).logCacheEntries == 0)
-        for bad in ["-1", "100000001", "lots", ""] {
-            #expect(throws: ConfigurationError.self) {
-                try AppConfiguration.fromEnvironment(base.merging(["TUITIONGUARD_LOG_CACHE_ENTRIES": bad]) { $1 })
+        #expect(try AppConfiguration.fromEnvironment(base)[keyPath: read] == expected)
+        #expect(try AppConfiguration.fromEnvironment(base.merging([variable: accepted.0]) { $1 })[keyPath: read] == accepted.1)
+        for value in bad {
+            #expect(throws: ConfigurationError.self, "\(variable)=\(value)") {
+                try AppConfiguration.fromEnvironment(base.merging([variable: value]) { $1 })
             }
         }
     }
 
+    /// `serve`'s dependencies, built from a configuration as `serve` reads it, give the application both pools, the
+    /// background work and the three periodic services; the tests' dependencies with serve's schedule give the same
+    /// services except the pools, which the test runs itself.
     @Test func serveAndTheTestsGetTheSameServices() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("composition-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

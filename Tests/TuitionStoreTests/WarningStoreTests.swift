@@ -27,12 +27,8 @@ import TuitionWire
 
     /// The statuses the log tells the institution moved to, in order (queued, not yet sequenced).
     func loggedStatuses(_ store: Store, _ institution: Institution.ID) async throws -> [String] {
-        var statuses: [String] = []
-        for try await entry in try await store.query("SELECT entry FROM evidence_queue ORDER BY id").decode(ByteBuffer.self) {
-            let event = try EvidenceEvent.decode(canonical: Array(buffer: entry))
-            if event.kind == .institutionStatusChanged, event.institutionId == institution { statuses.append(event.reference ?? "") }
-        }
-        return statuses
+        try await MoneyIntegrityStoreTests.events(store)
+            .filter { $0.kind == .institutionStatusChanged && $0.institutionId == institution }.map { $0.reference ?? "" }
     }
 
     func pay(_ store: Store, _ world: World, _ enrollment: EnrollmentRecord? = nil) async throws {
