@@ -1,24 +1,36 @@
+import ContractKit
 import Foundation
 import Mustache
 import TuitionCore
 
 /// The server-rendered pages' Mustache templates, compiled once. They live in the binary, not in files beside it,
-/// so `serve`, the tests and a release build render the same pages wherever they run. `{{x}}` escapes HTML.
+/// so `serve`, the tests and a release build render the same pages wherever they run. `{{x}}` escapes HTML by Unicode
+/// scalar (`ScalarHTML`).
 enum Pages {
     static let library: MustacheLibrary = {
+        MustacheContentTypes.register(ScalarHTML(), named: ScalarHTML.name)
         var library = MustacheLibrary()
         do {
-            try library.register(head, named: "head")
-            try library.register(foot, named: "foot")
-            try library.register(publicInstitution, named: "public-institution")
-            try library.register(signIn, named: "sign-in")
-            try library.register(overview, named: "overview")
-            try library.register(list, named: "list")
+            for (template, name) in [
+                (head, "head"), (foot, "foot"), (publicInstitution, "public-institution"), (signIn, "sign-in"), (overview, "overview"),
+                (list, "list"),
+            ] {
+                try library.register("{{% CONTENT_TYPE: \(ScalarHTML.name)}}" + template, named: name)
+            }
         } catch {
             preconditionFailure("a page template does not parse: \(error)")
         }
         return library
     }()
+
+    /// HTML escaping by Unicode scalar (`ContractHTML.escape`). Mustache's own escapes by `Character`, and a `<` or a
+    /// quote that forms one grapheme with the scalar before or after it (U+0600 before it, a combining mark after it)
+    /// is no `Character` it knows, so it went out raw.
+    struct ScalarHTML: MustacheContentType {
+        static let name = "SCALAR_HTML"
+
+        func escapeText(_ text: String) -> String { ContractHTML.escape(text) }
+    }
 
     static func render(_ template: String, _ object: [String: Any]) -> String {
         guard let html = library.render(object, withTemplate: template) else { preconditionFailure("no template \(template)") }

@@ -14,6 +14,26 @@ import TuitionWire
 @Suite(.serialized) struct EdgeTests {
     // MARK: Nothing input-derived can trap
 
+    /// Every page escapes by Unicode scalar: a `<` or a quote joined into one grapheme with the scalar before or after it
+    /// (U+0600 before `<`, a combining accent after `"`) is no `Character` Mustache's own escaping knows.
+    @Test func thePagesEscapeMarkupHiddenInAGrapheme() {
+        let hostile = "\u{600}<meta http-equiv=refresh content=0;url=https://evil.example\u{600}> \"\u{301} onmouseover=x '\u{301}"
+        let pages = [
+            Pages.render("sign-in", ["title": hostile, "error": hostile]),
+            Pages.render("public-institution", ["title": hostile, "name": hostile, "supervisedBank": hostile, "list": hostile]),
+            Pages.render("list", ["title": hostile]),
+        ]
+        // Compared as bytes: `String.contains` would compare graphemes, the very thing that hid the markup.
+        func holds(_ page: String, _ text: String) -> Bool {
+            let (haystack, needle) = (Array(page.utf8), Array(text.utf8))
+            return haystack.indices.contains { haystack[$0...].starts(with: needle) }
+        }
+        for page in pages {
+            #expect(!holds(page, "\u{600}<") && !holds(page, "\"\u{301}") && !holds(page, "'\u{301}"))
+            #expect(holds(page, "\u{600}&lt;meta") && holds(page, "&quot;\u{301}") && holds(page, "&#39;\u{301}"))
+        }
+    }
+
     @Test func aTermStartInYear9999IsRefusedNotACrash() async throws {
         try await API.run("edge_year9999") { api, _ in
             let cast = try await Cast.make(api)
