@@ -191,4 +191,33 @@ import TuitionWire
             #expect(sanction.status == .blacklisted)
         }
     }
+
+    /// Revocations take the caller's and the target's rows in id order before reading either: a double click on a
+    /// self-revocation, two tokens revoking each other and a blacklisting all at once each end in an answer (revoked,
+    /// or the caller no longer live), never a deadlock.
+    @Test func revocationsRacingEachOtherAndABlacklistingDoNotDeadlock() async throws {
+        try await TestDatabase.withStore("revokerace") { store in
+            let tokens = PrincipalRepository(store: store)
+            for round in 0..<16 {
+                let world = try await World.make(store, mode: .escrow, pricePerLessonFen: 8_000, lessons: 40)
+                let a = try await tokens.create(for: .institution(world.institution.id)).principal
+                let b = try await tokens.create(for: .institution(world.institution.id)).principal
+                let blacklisting = round % 2 == 1
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (target, caller) in [(a.id, a), (a.id, a), (b.id, a), (a.id, b), (b.id, b)] {
+                        group.addTask {
+                            do { _ = try await tokens.revoke(target, by: caller) } catch is TokenNoLongerLive {}
+                        }
+                    }
+                    if blacklisting {
+                        group.addTask {
+                            _ = try await SupervisionRepository(store: store).sanction(
+                                world.institution.id, action: .blacklist, note: "严重违规", district: world.district)
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+        }
+    }
 }

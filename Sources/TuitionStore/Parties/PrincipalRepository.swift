@@ -180,6 +180,16 @@ public struct PrincipalRepository: Sendable {
         return nil
     }
 
+    /// The caller's and the target's rows, locked for update together in id order before anything else is read of them:
+    /// blacklisting locks an institution's tokens in that order too, and a revocation that took the caller's row for
+    /// share first and the target's for update after deadlocked with it, and with itself (a double click on a
+    /// self-revocation, two tokens revoking each other), each holding what the other waited for.
+    private func lockInIdOrder(_ caller: Principal, _ target: UUID, on connection: PostgresConnection) async throws {
+        try await connection.run(
+            "SELECT count(*) FROM (SELECT 1 FROM principals WHERE id IN (\(caller.id), \(target)) ORDER BY id FOR UPDATE) AS locked",
+            logger: store.logger)
+    }
+
     /// The caller of a request that changes tokens, checked live inside its transaction: the holder cache may still
     /// hold, for a few seconds, a token another instance of the service revoked, and no new token comes of such a one.
     private func requireLive(_ caller: Principal, on connection: PostgresConnection) async throws {
@@ -221,6 +231,7 @@ public struct PrincipalRepository: Sendable {
     /// `principal` may not see it. Revoking a revoked token changes nothing.
     public func revoke(_ id: UUID, by principal: Principal) async throws -> TokenRecord? {
         try await store.transactionChangingAuthority { connection in
+            try await lockInIdOrder(principal, id, on: connection)
             try await requireLive(principal, on: connection)
             guard var token = try await manageable(id, by: principal, on: connection) else { return nil }
             if token.revokedAt == nil {
@@ -237,6 +248,7 @@ public struct PrincipalRepository: Sendable {
     /// refused, as issuing is, for a blacklisted or defunct institution.
     public func rotate(_ id: UUID, by principal: Principal) async throws -> IssuedToken? {
         try await store.transactionChangingAuthority { connection in
+            try await lockInIdOrder(principal, id, on: connection)
             try await requireLive(principal, on: connection)
             let now = store.dependencies.now()
             guard let old = try await rotatable(id, by: principal, on: connection), old.revokedAt == nil, old.expiresAt > now,
