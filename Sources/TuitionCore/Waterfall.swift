@@ -46,10 +46,14 @@ public struct WaterfallEnrollment: Hashable, Sendable {
         self.riskPolicyPaid = riskPolicyPaid
     }
 
-    /// The most the risk-control policy may still pay this enrollment: its share of the unconsumed tuition less what it
-    /// already paid (`RiskShareTerms.cap`, the rule a guardian's own claim on the policy meets too), never below zero.
+    /// The most the risk-control policy may still pay this enrollment: its share of the entitlement (DESIGN §2), and at
+    /// most what its share of the unconsumed tuition leaves after what it already paid (`RiskShareTerms.cap`, the rule
+    /// a guardian's own claim on the policy meets), never below zero. The second bound is the lower one only when the
+    /// policy itself paid an earlier claim on the enrollment.
     func riskShareLeft(basisPoints: Int) -> Int64 {
-        max(0, share((unconsumed ?? entitlement).fen, basisPoints: basisPoints) - riskPolicyPaid.fen)
+        min(
+            share(entitlement.fen, basisPoints: basisPoints),
+            max(0, share((unconsumed ?? entitlement).fen, basisPoints: basisPoints) - riskPolicyPaid.fen))
     }
 }
 
@@ -145,8 +149,8 @@ public struct WaterfallTotals: Hashable, Sendable {
 /// 2. **Reserve**: pool `min(reserveBalance, Σu)`, split pro rata to `u`.
 /// 3. **Risk-control policy** (if any): each enrollment's cap is `c = min(u, ⌊e × share / 10,000⌋)`, the policy
 ///    indemnifying at most its share of the unconsumed tuition and never more than the loss other layers left; when
-///    claims were paid back on the enrollment before, the share is of the unconsumed tuition those payouts did not
-///    reduce, less what this policy paid of them (`riskShareLeft`);
+///    this policy paid a guardian's claim on the enrollment before, also at most what its share of the unconsumed
+///    tuition that payout did not reduce leaves after it (`riskShareLeft`);
 ///    pool `min(remaining, Σc)`, split pro rata to `c`.
 /// 4. **Tuition policy**: `min(u, tuitionPolicyRemaining)`, per enrollment.
 /// 5. **Uncovered**: what is left of `u`.

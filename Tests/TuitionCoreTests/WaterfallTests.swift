@@ -42,8 +42,9 @@ import TuitionCore
         #expect(payouts.map(\.uncovered.fen) == [66, 67, 67])
     }
 
-    /// The risk-control policy's share is of the unconsumed tuition, less what the policy already paid on the enrollment
-    /// through a guardian's own claim: claim and fast-track together never take it past its share.
+    /// The risk-control policy pays at most its share of the entitlement (DESIGN §2), which earlier payouts reduced, and
+    /// never more than its share of the unconsumed tuition leaves after what it paid on the enrollment through a
+    /// guardian's own claim: claim and fast-track together never take it past its share.
     @Test func theRiskPolicyPaysWhatItsShareLeavesAfterEarlierClaims() {
         var paidBefore = Self.enrollment(1, 2_000)
         paidBefore.unconsumed = Money(fen: 10_000)  // 8,000 went back on claims, 5,000 of them on this policy
@@ -55,8 +56,9 @@ import TuitionCore
             WaterfallInput(
                 enrollments: [paidBefore, otherPolicyPaid, fresh], reserveBalance: .zero,
                 riskPolicy: RiskPolicyCover(coveredShareBasisPoints: 6_000, remaining: .yuan(1_000))))
-        // Share 6,000 each: 6,000 − 5,000 = 1,000 left of it; all 6,000 (the entitlement bounds it first); 6,000.
-        #expect(payouts.map(\.riskPolicy.fen) == [1_000, 6_000, 6_000])
+        // ⌊2,000 × 60 %⌋ = 1,200, but the share of 10,000 leaves 6,000 − 5,000 = 1,000; ⌊6,000 × 60 %⌋ = 3,600 (the
+        // tuition policy's payout counts like a refund); 6,000.
+        #expect(payouts.map(\.riskPolicy.fen) == [1_000, 3_600, 6_000])
     }
 
     @Test func idsOrderByTheirBytesNotTheirInputOrder() {

@@ -124,12 +124,12 @@ enum SettlementPlan {
     /// Layer 2: the reserve, pro rata to what escrow left.
     private static let reserveSplit = proRataSplit("reserve_split", pool: reserve, weight: "entitled - escrow_part", over: "entitled")
 
-    /// Each enrollment's claim on the risk-control policy: what the reserve left, at most what its covered share leaves
-    /// (`WaterfallEnrollment.riskShareLeft`).
+    /// Each enrollment's claim on the risk-control policy: what the reserve left, at most its covered share of the
+    /// entitlement and what that share leaves after the policy's earlier payouts (`WaterfallEnrollment.riskShareLeft`).
     private static let afterReserve = """
         after_reserve AS (
             SELECT e.*, r.part AS reserve_part,
-                least(e.entitled - e.escrow_part - r.part,
+                least(e.entitled - e.escrow_part - r.part, (e.entitled * \(riskShareBasisPoints)) / 10000,
                     greatest(0, (e.unconsumed * \(riskShareBasisPoints)) / 10000 - e.risk_paid)) AS risk_cap
             FROM entitled e JOIN reserve_split r ON r.id = e.id)
         """
