@@ -109,7 +109,8 @@ import TuitionTestSupport
         let claims = try await store.query(
             """
             SELECT id, enrollment_id, claimed_fen, status FROM claims
-            WHERE defunct_case_id = \(id.uuid) OR (institution_id = \(institution.uuid) AND status = 'closed')
+            WHERE defunct_case_id = \(id.uuid) OR (institution_id = \(institution.uuid) AND status = 'closed'
+                AND decision_reason LIKE 'superseded_by_fast_track%')
             """)
         for try await (claim, enrollment, amount, status) in claims.decode((UUID, UUID, Int64, String).self) {
             let reference = "claim:\(claim.uuidString.lowercased())"

@@ -80,6 +80,22 @@ import TuitionWire
                 unmarked.contains { $0.hasPrefix("institution_defunct defunct:") && $0.hasSuffix("moved with no event") }, "\(unmarked)")
             let moved = try await reported(store, "UPDATE defunct_cases SET effective_at = effective_at - interval '1 hour'")
             #expect(moved.filter { $0.hasPrefix("institution_defunct defunct:") }.count == 2, "\(moved)")
+            // A lesson record backdated by a millisecond, or a payment moved in time (its transfer and the enrollment's
+            // paid time together, so the ledger audits clean): the fast-track decides by both times, and each shows.
+            let backdated = try await reported(store, "UPDATE lessons SET recorded_at = recorded_at - interval '1 millisecond'")
+            #expect(
+                backdated.contains { $0.hasPrefix("lessons_consumed lesson:") && $0.contains(" ms, recorded at ") },
+                "\(backdated)")
+            let paidEarlier = try await reported(
+                store,
+                """
+                WITH moved AS (
+                    UPDATE transfers SET created_at = created_at - interval '2 days' WHERE kind = 'payment' RETURNING enrollment_id)
+                UPDATE enrollments SET paid_at = paid_at - interval '2 days' WHERE id IN (SELECT enrollment_id FROM moved)
+                """)
+            #expect(
+                paidEarlier.contains { $0.hasPrefix("payment payment:") && $0.contains(" ms, recorded at ") },
+                "\(paidEarlier)")
             // A claim's filing, or an institution's registration, deleted from the log's queue.
             let unfiled = try await reported(
                 store, "DELETE FROM evidence_queue WHERE convert_from(entry, 'UTF8')::jsonb ->> 'kind' = 'claim_filed'")

@@ -23,6 +23,9 @@ public struct LedgerLogReconciliation: Sendable {
 
     /// The facts each event stands for, as (kind, reference, enrollment, amount, lessons), beside the events as logged;
     /// and, for the money that leaves to a guardian, whose bank it reached.
+    /// An instant's whole milliseconds since 1970, as its event carries them (`wholeMilliseconds`).
+    private static func milliseconds(_ column: String) -> String { "floor(extract(epoch FROM \(column)) * 1000)::bigint" }
+
     static let sql = """
         WITH events AS (
             -- A claim is filed once, under `claim:<id>:<its status then>`; the status then is in no table, so the id says it.
@@ -30,7 +33,8 @@ public struct LedgerLogReconciliation: Sendable {
                 CASE WHEN e ->> 'kind' = 'claim_filed' THEN 'claim:' || split_part(e ->> 'reference', ':', 2) ELSE e ->> 'reference' END
                     AS reference,
                 coalesce(e ->> 'enrollmentId', '') AS enrollment,
-                (e ->> 'amountFen')::bigint AS amount, (e ->> 'lessons')::int AS lessons
+                (e ->> 'amountFen')::bigint AS amount, (e ->> 'lessons')::int AS lessons,
+                CASE WHEN e ->> 'kind' IN ('payment', 'lessons_consumed') THEN (e ->> 'occurredAtMilliseconds')::bigint END AS at
             FROM (
                 SELECT convert_from(entry, 'UTF8')::jsonb AS e FROM log_entries
                 UNION ALL
@@ -40,68 +44,72 @@ public struct LedgerLogReconciliation: Sendable {
                                    'institution_registered')),
         facts AS (
             -- A payment is logged with the lessons it bought: an enrollment's lessons and price reshuffled to the same
-            -- amount after the fact would release its tuition at another rate.
+            -- amount after the fact would release its tuition at another rate. It and each lesson record are logged at
+            -- the millisecond they were written: the fast-track decides by those times (paid before the effective time,
+            -- lessons before it, in the burst window), so moving one after the fact would move money.
             SELECT 'payment' AS kind, 'payment:' || t.enrollment_id AS reference, coalesce(t.enrollment_id::text, '') AS enrollment,
-                t.amount_fen AS amount, e.lessons_bought AS lessons
+                t.amount_fen AS amount, e.lessons_bought AS lessons, \(milliseconds("t.created_at")) AS at
             FROM transfers t LEFT JOIN enrollments e ON e.id = t.enrollment_id WHERE t.kind = 'payment'
             UNION ALL
-            SELECT 'refund', t.idempotency_key, coalesce(t.enrollment_id::text, ''), t.amount_fen, r.lessons
+            SELECT 'refund', t.idempotency_key, coalesce(t.enrollment_id::text, ''), t.amount_fen, r.lessons, NULL
             FROM transfers t LEFT JOIN refunds r ON 'refund:' || r.id = t.idempotency_key WHERE t.kind = 'refund'
             UNION ALL
-            SELECT 'reserve_topup', 'transfer:' || t.id, '', t.amount_fen, NULL FROM transfers t WHERE t.kind = 'reserve_topup'
+            SELECT 'reserve_topup', 'transfer:' || t.id, '', t.amount_fen, NULL, NULL FROM transfers t WHERE t.kind = 'reserve_topup'
             UNION ALL
             -- A premium is logged under its policy; one that bought no policy under its transfer, where no event is.
             SELECT 'premium_paid', coalesce('policy:' || p.id, 'transfer:' || t.id), coalesce(p.enrollment_id::text, ''),
-                t.amount_fen, NULL
+                t.amount_fen, NULL, NULL
             FROM transfers t LEFT JOIN policies p ON p.premium_transfer_id = t.id WHERE t.kind = 'premium'
             UNION ALL
             -- A payout is a claim's insurer layer (a guardian's claim, or a defunct case's insurance layer), logged as
             -- the claim paid, or one from the institution's accounts (a case's, or a guardian's claim's escrow layer),
             -- logged under its transfer key.
             SELECT CASE WHEN c.id IS NULL THEN 'funds_returned' ELSE 'claim_paid' END,
-                coalesce('claim:' || c.id, t.idempotency_key), coalesce(t.enrollment_id::text, ''), t.amount_fen, NULL
+                coalesce('claim:' || c.id, t.idempotency_key), coalesce(t.enrollment_id::text, ''), t.amount_fen, NULL, NULL
             FROM transfers t LEFT JOIN claims c ON c.payout_transfer_id = t.id WHERE t.kind = 'payout'
             UNION ALL
             -- A claim the escrow paid in full is logged paid with no insurer money.
-            SELECT 'claim_paid', 'claim:' || c.id, c.enrollment_id::text, NULL, NULL
+            SELECT 'claim_paid', 'claim:' || c.id, c.enrollment_id::text, NULL, NULL, NULL
             FROM claims c WHERE c.status = 'paid' AND c.payout_transfer_id IS NULL
             UNION ALL
-            SELECT 'lessons_consumed', 'lesson:' || l.id, l.enrollment_id::text, l.lessons * e.price_per_lesson_fen, l.lessons
+            SELECT 'lessons_consumed', 'lesson:' || l.id, l.enrollment_id::text, l.lessons * e.price_per_lesson_fen, l.lessons,
+                \(milliseconds("l.recorded_at"))
             FROM lessons l JOIN enrollments e ON e.id = l.enrollment_id
             UNION ALL
-            SELECT 'policy_issued', 'policy:' || p.id, coalesce(p.enrollment_id::text, ''), p.sum_insured_fen, NULL
+            SELECT 'policy_issued', 'policy:' || p.id, coalesce(p.enrollment_id::text, ''), p.sum_insured_fen, NULL, NULL
             FROM policies p
             UNION ALL
             -- A contract both parties signed, once, with its signed document's hash and the order's amount: the signed
             -- contract a payment needs.
-            SELECT 'contract_signed', 'contract:' || c.id || ':' || c.document_sha256, c.enrollment_id::text, e.amount_fen, NULL
+            SELECT 'contract_signed', 'contract:' || c.id || ':' || c.document_sha256, c.enrollment_id::text, e.amount_fen, NULL, NULL
             FROM contracts c JOIN enrollments e ON e.id = c.enrollment_id WHERE c.status = 'signed'
             UNION ALL
             -- A defunct mark, with the effective time its case was settled as of.
-            SELECT 'institution_defunct', 'defunct:' || d.id || ':effective:' || floor(extract(epoch FROM d.effective_at) * 1000)::bigint,
-                '', NULL, NULL
+            SELECT 'institution_defunct', 'defunct:' || d.id || ':effective:' || \(milliseconds("d.effective_at")), '', NULL, NULL, NULL
             FROM defunct_cases d
             UNION ALL
             -- Every claim, a guardian's or a case's, filed once with the amount claimed.
-            SELECT 'claim_filed', 'claim:' || c.id, c.enrollment_id::text, c.claimed_fen, NULL FROM claims c
+            SELECT 'claim_filed', 'claim:' || c.id, c.enrollment_id::text, c.claimed_fen, NULL, NULL FROM claims c
             UNION ALL
-            SELECT 'institution_registered', i.licence_number, '', NULL, NULL FROM institutions i),
+            SELECT 'institution_registered', i.licence_number, '', NULL, NULL, NULL FROM institutions i),
         fact_totals AS (
-            SELECT kind, reference, enrollment, count(*) AS n, sum(amount) AS amount, sum(lessons) AS lessons
+            SELECT kind, reference, enrollment, count(*) AS n, sum(amount) AS amount, sum(lessons) AS lessons, min(at) AS at
             FROM facts GROUP BY kind, reference, enrollment),
         event_totals AS (
-            SELECT kind, reference, enrollment, count(*) AS n, sum(amount) AS amount, sum(lessons) AS lessons
+            SELECT kind, reference, enrollment, count(*) AS n, sum(amount) AS amount, sum(lessons) AS lessons, min(at) AS at
             FROM events GROUP BY kind, reference, enrollment)
         SELECT coalesce(f.kind, v.kind) || ' ' || coalesce(f.reference, v.reference, '(no reference)') || ': ' ||
             CASE WHEN v.n IS NULL THEN coalesce(f.amount::text, '?') || ' fen moved with no event'
                  WHEN f.n IS NULL THEN v.n || ' event(s) of ' || coalesce(v.amount::text, '?') || ' fen with nothing behind them'
                  WHEN v.n <> f.n THEN v.n || ' events for ' || f.n || ' movement(s)'
                  WHEN f.amount IS DISTINCT FROM v.amount THEN 'logged ' || coalesce(v.amount::text, 'no amount') || ' fen, moved ' || f.amount || ' fen'
-                 ELSE 'logged ' || coalesce(v.lessons::text, 'no') || ' lessons, recorded ' || f.lessons END
+                 WHEN f.lessons IS NOT NULL AND f.lessons IS DISTINCT FROM v.lessons
+                     THEN 'logged ' || coalesce(v.lessons::text, 'no') || ' lessons, recorded ' || f.lessons
+                 ELSE 'logged at ' || coalesce(v.at::text, 'no time') || ' ms, recorded at ' || f.at || ' ms' END
         FROM fact_totals f
         FULL JOIN event_totals v ON v.kind = f.kind AND v.reference = f.reference AND v.enrollment = f.enrollment
         WHERE f.n IS NULL OR v.n IS NULL OR f.n <> v.n OR f.amount IS DISTINCT FROM v.amount
-           OR (f.lessons IS NOT NULL AND f.lessons IS DISTINCT FROM v.lessons)
+           OR (f.lessons IS NOT NULL AND f.lessons IS DISTINCT FROM v.lessons) OR (f.at IS NOT NULL AND f.at IS DISTINCT FROM v.at)
         UNION ALL
         -- Money returned on an enrollment reaches its own guardian's bank, whatever the event says.
         SELECT t.kind || ' transfer ' || t.id || ': credits account ' || t.credit_account_id
