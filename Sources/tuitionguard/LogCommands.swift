@@ -184,30 +184,34 @@ struct Log: AsyncParsableCommand {
 
     struct AuditLog: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "audit", abstract: "Re-read the whole log from a TuitionGuard service and recompute its signed root.")
+            commandName: "audit", abstract: "Re-read the whole log from a TuitionGuard service and recompute its signed root.",
+            discussion: """
+                With --state, the head verified last time is kept in that file, and each run also proves the log still \
+                begins with it: a log rolled back and written again, even under heads signed with the log's own key, \
+                fails. Keep one state file per log, where the log's operator cannot write.
+                """)
 
         @Option(help: "The service's base URL.") var url: String = "http://127.0.0.1:8080"
         @Option(help: "The log's public key (PEM).") var publicKey: String
+        @Option(help: "A file keeping the last verified head (JSON), created on the first run.") var state: String?
 
         func run() async throws {
             let verifier = try LogVerifier(publicKeyPEM: String(contentsOfFile: publicKey, encoding: .utf8))
-            let signed: SignedTreeHead = try await fetch("/v1/log/head")
-            try check(verifier.verify(signed), "the tree head's signature is not the log's")
-            var range = try CompactRange(size: 0, nodes: [:])
+            let previous: SignedTreeHead? = try state.flatMap { FileManager.default.fileExists(atPath: $0) ? try readJSON($0) : nil }
+            let (headBytes, signed): (Data, SignedTreeHead) = try await fetch("/v1/log/head")
+            var replay = try LogReplay(head: signed, previous: previous, verifier: verifier)
             var next: Int64? = 0
             while let start = next, start < signed.head.size {
                 // Bounded by the head fetched above: entries the log appends meanwhile belong to a later head.
-                let page: EntriesPage = try await fetch("/v1/log/entries?start=\(start)&count=1000&end=\(signed.head.size)")
-                for entry in page.entries.prefix(while: { $0.index < signed.head.size }) {
-                    try check(entry.index == range.size, "entry \(entry.index) arrived out of order")
-                    _ = range.append(leafHashes: [try checkedLeafHash(entry)])
-                }
+                let (_, page): (Data, EntriesPage) = try await fetch("/v1/log/entries?start=\(start)&count=1000&end=\(signed.head.size)")
+                for entry in page.entries.prefix(while: { $0.index < signed.head.size }) { try replay.append(entry) }
                 next = page.next
                 if page.entries.isEmpty { break }
             }
-            try check(range.size == signed.head.size, "read \(range.size) entries, the head says \(signed.head.size)")
-            try check(range.root == signed.head.rootHash, "the recomputed root differs from the signed root")
-            print("audited: \(range.size) entries; recomputed root \(range.root.hex) matches the signed head")
+            try replay.finish()
+            if let state { try headBytes.write(to: URL(fileURLWithPath: state), options: .atomic) }
+            print("audited: \(signed.head.size) entries; recomputed root \(signed.head.rootHash.hex) matches the signed head")
+            if let previous { print("and the log still begins with the \(previous.head.size) entries verified before") }
         }
 
         struct EntriesPage: Decodable {
@@ -215,14 +219,51 @@ struct Log: AsyncParsableCommand {
             let next: Int64?
         }
 
-        func fetch<T: Decodable>(_ path: String) async throws -> T {
+        /// The document at `path`, as served and decoded.
+        func fetch<T: Decodable>(_ path: String) async throws -> (Data, T) {
             guard let target = URL(string: url + path) else { throw ValidationError("bad --url") }
             let (data, response) = try await URLSession.shared.data(from: target)
             guard (response as? HTTPURLResponse)?.statusCode == 200 else {
                 throw Failure("\(path) answered \(String(decoding: data, as: UTF8.self))")
             }
-            return try JSONDecoder.log.decode(T.self, from: data)
+            return (data, try JSONDecoder.log.decode(T.self, from: data))
         }
+    }
+}
+
+/// A signed head's root recomputed from the log's entries, read in order from the first; with a head verified before
+/// (`previous`), also the proof that the log still begins with that tree: no smaller now, and its first entries hashing
+/// to the same root. A consistency proof from the log would show the same, but the entries are read here anyway.
+struct LogReplay {
+    let head: SignedTreeHead
+    let previous: SignedTreeHead?
+    private var range = CompactRange()
+
+    init(head: SignedTreeHead, previous: SignedTreeHead?, verifier: LogVerifier) throws {
+        try check(verifier.verify(head), "the tree head's signature is not the log's")
+        if let previous {
+            try check(verifier.verify(previous), "the head kept from before is not this log's")
+            try check(
+                head.head.size >= previous.head.size,
+                "the log has \(head.head.size) entries, fewer than the \(previous.head.size) verified before: it was rolled back")
+        }
+        self.head = head
+        self.previous = previous
+    }
+
+    mutating func append(_ entry: LogEntryRecord) throws {
+        try check(entry.index == range.size, "entry \(entry.index) arrived out of order")
+        _ = range.append(leafHashes: [try checkedLeafHash(entry)])
+        if let previous, range.size == previous.head.size {
+            try check(
+                range.root == previous.head.rootHash,
+                "the first \(previous.head.size) entries no longer hash to the root verified before: the log was rewritten")
+        }
+    }
+
+    func finish() throws {
+        try check(range.size == head.head.size, "read \(range.size) entries, the head says \(head.head.size)")
+        try check(range.root == head.head.rootHash, "the recomputed root differs from the signed root")
     }
 }
 

@@ -15,6 +15,11 @@ import TuitionTestSupport
         #expect(throws: (any Error).self) { try TuitionGuardCommand.parseAsRoot(["principals", "create", "--role", "banker"]) }
     }
 
+    @Test func theAuditReconcilesTheLogUnlessToldLedgerOnly() throws {
+        #expect(try #require(try TuitionGuardCommand.parseAsRoot(["audit"]) as? Audit).ledgerOnly == false)
+        #expect(try #require(try TuitionGuardCommand.parseAsRoot(["audit", "--ledger-only"]) as? Audit).ledgerOnly)
+    }
+
     @Test func resolvesEachRolesEntityAndRefusesUnknownOnes() async throws {
         try await TestDatabase.withStore("cli") { store in
             let parties = PartyRepository(store: store)
