@@ -34,6 +34,14 @@ import TuitionCore
         try replay.finish()
     }
 
+    func shifted(by offset: Int64) -> (LogEntryRecord) -> LogEntryRecord {
+        { entry in
+            var entry = entry
+            entry.index += offset
+            return entry
+        }
+    }
+
     func refusal(_ work: () throws -> Void) -> String {
         do { try work() } catch { return "\(error)" }
         return "verified"
@@ -52,11 +60,7 @@ import TuitionCore
         // Rolled back to 3 entries and not yet grown past the head verified before.
         #expect(refusal { try replay(Array(log.prefix(3)), previous: verified) }.contains("rolled back"))
         // Rolled back to 3 entries and written again to 10, every head signed with the log's key.
-        let rewritten = Array(log.prefix(3)) + entries((3..<10).map { "X\($0)" }).map { entry in
-            var entry = entry
-            entry.index += 3
-            return entry
-        }
+        let rewritten = Array(log.prefix(3)) + entries((3..<10).map { "X\($0)" }).map(shifted(by: 3))
         #expect(refusal { try replay(rewritten, previous: verified) }.contains("rewritten"))
         // The same size, another root.
         #expect(refusal { try replay(Array(rewritten.prefix(6)), previous: verified) }.contains("rewritten"))
