@@ -11,7 +11,7 @@ import TuitionStore
 /// A case runs at most once at a time in this process: the sweep skips a case already running here (the run its mark
 /// started fills the background pool with its chunk workers; a second run beside it would only wait on it). Every run
 /// has a deadline, the one its mark started too: a run stuck on a query the database will never answer is abandoned
-/// (its connection closed, `AbandonedConnection`) and the case left to the next sweep, which would otherwise skip it
+/// (its connection closed after a grace, `AbandonedConnection`) and the case left to the next sweep, which would otherwise skip it
 /// for ever. A case that fails (a plan error, a statement timeout, a full disk, an overrun deadline) is logged as an
 /// error, counted in `tuitionguard_fast_track_case_failures_total`, and run again only after a back-off of its own,
 /// doubling per consecutive failure; one the database's absence interrupted (a lost connection, a restart:

@@ -25,13 +25,15 @@ private struct MissingDatabase: Error, CustomStringConvertible {
 
 /// A pool on the test server with `timeouts` applied, running while `body` runs.
 private func withTimedClient<T: Sendable>(
-    _ timeouts: DatabaseTimeouts, url: String? = nil, _ body: @Sendable @escaping (Store) async throws -> T
+    _ timeouts: DatabaseTimeouts, url: String? = nil, maximumConnections: Int? = nil,
+    _ body: @Sendable @escaping (Store) async throws -> T
 ) async throws -> T {
     guard let server = url ?? ProcessInfo.processInfo.environment["DATABASE_URL"] else {
         throw MissingDatabase()
     }
     var configuration = try postgresConfiguration(url: server)
     configuration.apply(timeouts)
+    if let maximumConnections { configuration.options.maximumConnections = maximumConnections }
     let client = PostgresClient(configuration: configuration, backgroundLogger: TestDatabase.logger)
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
@@ -227,6 +229,35 @@ private func problemCode(_ response: TestResponse) -> String? {
         #expect(committed == [1: "0"])
     }
 
+    /// Work abandoned at its deadline on a statement that does not end (to the client, a server that died without closing
+    /// the connection looks the same) gives its pool slot back once the grace has passed: its connection is closed,
+    /// and the next lease does not wait for the statement.
+    @Test func aConnectionAbandonedAtItsDeadlineIsClosedAndItsSlotGivenBack() async throws {
+        var timeouts = DatabaseTimeouts()
+        timeouts.statement = .seconds(300)
+        try await withTimedClient(timeouts, maximumConnections: 1) { store in
+            for attempt in 1...2 {
+                await #expect(throws: DeadlineExceeded.self) {
+                    try await withDeadline(.milliseconds(300)) {
+                        try await store.transaction { _ = try await $0.query("SELECT pg_sleep(200)", logger: store.logger) }
+                    }
+                }
+                // The pool's one slot: held for the 200 s sleep unless the abandoned connection is closed. Asked again
+                // each second, as the background services ask: the pool opens a connection in a closed one's place
+                // when a lease asks for it.
+                var answer: Int?
+                for _ in 0..<30 where answer == nil {
+                    answer = try? await withDeadline(.seconds(1)) {
+                        var value = 0
+                        for try await one in try await store.query("SELECT 1").decode(Int.self) { value = one }
+                        return value
+                    }
+                }
+                #expect(answer == 1, "attempt \(attempt)")
+            }
+        }
+    }
+
     /// Under synchronous replication a statement timeout during COMMIT's wait for the standby would acknowledge a write a
     /// failover may lose (PostgreSQL cancels the wait with a WARNING and reports success), so COMMIT runs without one.
     @Test func commitRunsWithoutTheSessionsStatementTimeout() async throws {
@@ -241,6 +272,10 @@ private func problemCode(_ response: TestResponse) -> String? {
             }
             #expect(try await probe.rows(on: store) == [7: "0"])
             for try await timeout in try await store.query("SHOW statement_timeout").decode(String.self) { #expect(timeout == "10s") }
+            // A session whose client died mid-statement ends within seconds instead of running on with its locks.
+            for try await interval in try await store.query("SHOW client_connection_check_interval").decode(String.self) {
+                #expect(interval == "2s")
+            }
             try await probe.drop(on: store)
         }
     }

@@ -64,11 +64,13 @@ public struct Store: Sendable {
         do {
             return try await leasing("transaction", file, line) {
                 try await client.withTransaction(logger: logger) { connection in
-                    let result = try await CommitTimeoutLift.$current.withValue(lift) { try await body(connection) }
-                    if !lift.isDone { try await connection.run(Self.noStatementTimeoutAtCommit, logger: logger) }
-                    try Task.checkCancellation()
-                    claimed = try tracker?.claimCommit() ?? false
-                    return result
+                    try await AbandonedConnection.closing(connection) {
+                        let result = try await CommitTimeoutLift.$current.withValue(lift) { try await body(connection) }
+                        if !lift.isDone { try await connection.run(Self.noStatementTimeoutAtCommit, logger: logger) }
+                        try Task.checkCancellation()
+                        claimed = try tracker?.claimCommit() ?? false
+                        return result
+                    }
                 }
             }
         } catch let error as PostgresTransactionError {
@@ -149,7 +151,9 @@ public struct Store: Sendable {
     func withConnection<Result: Sendable>(
         file: StaticString = #fileID, line: UInt = #line, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        try await leasing("connection", file, line) { try await client.withConnection(body) }
+        try await leasing("connection", file, line) {
+            try await client.withConnection { connection in try await AbandonedConnection.closing(connection) { try await body(connection) } }
+        }
     }
 
     /// Every lease of the store's pool (see `NestedLease`).
@@ -199,6 +203,11 @@ public struct DatabaseTimeouts: Sendable {
     public var connect: Duration = .seconds(3)
     /// How often an idle pooled connection is checked with `SELECT 1`; a dead one is closed and replaced.
     public var keepAliveQuery: Duration = .seconds(10)
+    /// `client_connection_check_interval`: how often the server checks, while a statement runs, that its client is
+    /// still there. Without it the session of a service killed mid-statement runs on (up to the background pool's
+    /// 600 s `statement_timeout`), holding its locks (a fast-track plan holds a whole institution's enrollments)
+    /// against the restarted service.
+    public var clientCheck: Duration = .seconds(2)
 
     public init() {}
 
@@ -224,6 +233,7 @@ extension PostgresClient.Configuration {
             ("statement_timeout", timeouts.milliseconds(timeouts.statement)),
             ("lock_timeout", timeouts.milliseconds(timeouts.lock)),
             ("idle_in_transaction_session_timeout", timeouts.milliseconds(timeouts.idleInTransaction)),
+            ("client_connection_check_interval", timeouts.milliseconds(timeouts.clientCheck)),
         ]
         options.connectTimeout = timeouts.connect
         options.keepAliveBehavior = .init(frequency: timeouts.keepAliveQuery)
