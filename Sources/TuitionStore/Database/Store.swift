@@ -152,7 +152,9 @@ public struct Store: Sendable {
         file: StaticString = #fileID, line: UInt = #line, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         try await leasing("connection", file, line) {
-            try await client.withConnection { connection in try await AbandonedConnection.closing(connection) { try await body(connection) } }
+            try await client.withConnection { connection in
+                try await AbandonedConnection.closing(connection) { try await body(connection) }
+            }
         }
     }
 
