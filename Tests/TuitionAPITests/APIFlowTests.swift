@@ -75,7 +75,7 @@ import TuitionTestSupport
             #expect(rest.items.count == 1 && rest.json["nextCursor"] is NSNull)
             let listed = try await api.call(.get, "/v1/institutions?status=active", token: regulator)
             #expect(listed.items.count == 1)
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
@@ -212,7 +212,7 @@ import TuitionTestSupport
             }
             // Nothing above moved money.
             #expect(try await api.call(.get, "/v1/enrollments/\(unpaid.id)", token: cast.guardian).int("paidFen") == 0)
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
@@ -254,7 +254,7 @@ import TuitionTestSupport
                 let statement = try await api.call(.get, "/v1/enrollments/\(unpaid.id)/statement", token: cast.guardian)
                 #expect((statement.json["transfers"] as? [Any])?.count == 1)
             }
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
@@ -287,7 +287,7 @@ import TuitionTestSupport
             #expect(statuses.count == 64)
             let after = try await api.call(.get, "/v1/enrollments/\(enrollment.id)", token: cast.institution)
             #expect(after.int("lessonsConsumed") == 30 && after.int("escrowHeldFen") == 0 && after.string("status") == "closed")
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }

@@ -66,7 +66,7 @@ import TuitionTestSupport
             let policy = try await api.call(.get, "/v1/policies/\(cast.policy)", token: cast.guardian)
             #expect(policy.int("remainingFen") == policy.int("sumInsuredFen"))
             #expect(try await api.call(.get, claim, token: cast.guardian).string("status") == "paid")
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
@@ -128,7 +128,7 @@ import TuitionTestSupport
             let late = try await api.call(.post, "\(claim)/approval", token: cast.insurer, json: #"{"amountFen":1}"#)
             #expect(late.status == .conflict && late.code == "claim_not_awaiting_decision")
             #expect(try await payoutCount(api) == 0)
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }

@@ -160,7 +160,7 @@ extension Reply {
             let after = try await room.rowCounts()
             let transfers = mode == .escrow ? 4 : 0
             #expect(after[0] - before[0] == 4 && after[1] - before[1] == transfers && after[2] - before[2] == 4)
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
@@ -310,7 +310,7 @@ extension Reply {
             for enrollment in enrollments {
                 #expect(try await room.position(enrollment.id).contains("lessonsConsumed=3"))
             }
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }

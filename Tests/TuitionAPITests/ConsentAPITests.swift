@@ -106,7 +106,7 @@ import TuitionTestSupport
             let other = body.replacingOccurrences(of: "\"lessons\":", with: "\"lessons\": ")
             let reused = try await api.call(.post, "/v1/enrollments", token: cast.guardian, json: other, idempotencyKey: "order-1")
             #expect(reused.status == .conflict && reused.code == "idempotency_key_reused", "\(reused.body)")
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
@@ -177,7 +177,7 @@ import TuitionTestSupport
                 try await api.call(.post, "/v1/policy-proposals/\(foreign)/acceptance", token: other, idempotencyKey: "x").status
                     == .notFound)
             #expect(try await premiums() == 2)
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }

@@ -88,7 +88,7 @@ import TuitionTestSupport
             let approval = try await api.call(
                 .post, "/v1/claims/\(cast.claim)/approval", token: cast.insurer, json: #"{"amountFen":100000}"#)
             #expect(approval.code == "claim_not_awaiting_decision", "\(approval.body)")
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
@@ -170,7 +170,7 @@ import TuitionTestSupport
             let afterwards = try await api.call(.get, "/v1/enrollments/\(cast.world.enrollment.id)", token: cast.institution)
             #expect(afterwards.status == .unauthorized, "\(afterwards.body)")
             _ = try await Self.completed(api, case: marked.string("id"), token: cast.regulator)
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }

@@ -100,7 +100,7 @@ import TuitionTestSupport
             let regulatorSees = try await api.call(.get, "/v1/policies", token: cast.regulator).items.count
             #expect(insurerSees == 3 && regulatorSees == 3)
             #expect(try await api.call(.get, "/v1/policies/\(bought.string("id"))", token: cast.institution).status == .notFound)
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
@@ -232,7 +232,7 @@ import TuitionTestSupport
                 json: tuition(cast.tuitionProduct, sum: "\(fresh.amountFen.fen + 1)"), idempotencyKey: "b15")
             #expect(above.status == .unprocessableContent && above.code == "sum_insured_exceeds_cover", "\(above.body)")
             #expect(try await premiumCount(api) == premiums)
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }
@@ -266,7 +266,7 @@ extension InsuranceAPITests {
             #expect(replies.allSatisfy { $0.status == .created }, "\(replies.map(\.body))")
             #expect(Set(replies.map(\.body)).count == 1)
             #expect(try await premiumCount(api) == before + 1)
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }

@@ -154,7 +154,7 @@ import TuitionTestSupport
             let after = try await EnrollmentRepository(store: api.store).enrollment(
                 other.world.enrollment.id, scope: scopeOf(.guardian(other.world.guardian)))
             #expect(after == before)
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }

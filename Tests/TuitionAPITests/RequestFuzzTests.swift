@@ -172,7 +172,7 @@ enum HostileValue {
                 }
             }
             #expect(sent > 500)
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }

@@ -156,7 +156,7 @@ import TuitionTestSupport
                 .post, "/v1/institutions/\(otherWorld.institution.id)/reserve-topups", token: other, json: #"{"amountFen":5000}"#,
                 idempotencyKey: "topup-1")
             #expect(theirs.status == .created && theirs.body != one.body)
-            #expect(try await InvariantAudit(store: api.store).breaches() == [])
+            #expect(try await auditBreaches(api.store) == [])
             #expect(try await LedgerLogReconciliation(store: api.store).breaches() == [])
         }
     }

@@ -351,7 +351,7 @@ import TuitionWire
                 }
                 #expect(referred.count <= settled.filter { $0.status == .referred }.count * 2)
             }
-            #expect(try await InvariantAudit(store: store).breaches() == [], "seed \(seed)")
+            #expect(try await auditBreaches(store) == [], "seed \(seed)")
             #expect(try await LedgerLogReconciliation(store: store).breaches() == [], "seed \(seed)")
             let seen = WaterfallTotals(everyPayout)
             print("fast-track layers exercised: \(seen), referred \(referred)")
@@ -450,7 +450,7 @@ import TuitionWire
             let rows = try await store.query(
                 "SELECT count(*)::int FROM transfers WHERE idempotency_key LIKE \("defunct:\(marked.id):%")")
             for try await count in rows.decode(Int.self) { #expect(count == legs) }
-            #expect(try await InvariantAudit(store: store).breaches() == [])
+            #expect(try await auditBreaches(store) == [])
         }
     }
 }

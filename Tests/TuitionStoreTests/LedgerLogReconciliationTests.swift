@@ -213,6 +213,15 @@ import TuitionWire
                     "each transfer moves money between the accounts its kind allows"
                 ),
                 ("UPDATE lessons SET value_fen = value_fen - 1", "each lesson record is worth its lessons"),
+                (
+                    """
+                    WITH insider AS (INSERT INTO guardians (id, name, created_at) VALUES (gen_random_uuid(), '内鬼', now()) RETURNING id)
+                    UPDATE enrollments e SET guardian_id = (SELECT id FROM insider)
+                    WHERE NOT EXISTS (SELECT 1 FROM policies p WHERE p.enrollment_id = e.id)
+                      AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.enrollment_id = e.id)
+                    """,
+                    "each enrollment's guardian is its student's"
+                ),
                 ("UPDATE policies SET remaining_fen = remaining_fen - 100", "what is left of each policy is its sum insured"),
                 (
                     """

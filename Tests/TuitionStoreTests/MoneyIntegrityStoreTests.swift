@@ -53,11 +53,7 @@ import TuitionWire
     }
 
     /// The audit's breaches and the ledger's disagreements with its evidence log, printed when there are any.
-    static func breaches(_ store: Store) async throws -> [String] {
-        let found = try await InvariantAudit(store: store).breaches() + LedgerLogReconciliation(store: store).breaches()
-        for breach in found { print("audit breach: \(breach)") }
-        return found
-    }
+    static func breaches(_ store: Store) async throws -> [String] { try await auditBreaches(store) }
 
     /// The evidence queue in order, decoded.
     static func events(_ store: Store) async throws -> [EvidenceEvent] {

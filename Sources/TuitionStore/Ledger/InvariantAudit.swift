@@ -53,6 +53,16 @@ public struct InvariantAudit: Sendable {
             """
         ),
         (
+            // Every payment, refund and payout checks its account against the enrollment's guardian: an enrollment moved to
+            // another guardian (with its payment's account) would send the refunds and the fast-track's payouts there.
+            "each enrollment's guardian is its student's",
+            """
+            SELECT 'enrollment ' || e.id || ': guardian ' || e.guardian_id || ', its student''s ' || s.guardian_id
+            FROM enrollments e JOIN students s ON s.id = e.student_id
+            WHERE s.guardian_id <> e.guardian_id
+            """
+        ),
+        (
             "each enrollment's counters match its transfers, lessons and refunds",
             """
             SELECT 'enrollment ' || e.id || ' counters disagree with the ledger'
