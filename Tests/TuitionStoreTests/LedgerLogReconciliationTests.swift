@@ -96,6 +96,29 @@ import TuitionWire
             #expect(
                 paidEarlier.contains { $0.hasPrefix("payment payment:") && $0.contains(" ms, recorded at ") },
                 "\(paidEarlier)")
+            // A paid claim whose log's last word is not what the claim says: a rejection queued after its payment.
+            let rejected = try await reported(
+                store,
+                """
+                INSERT INTO evidence_queue (entry, queued_at)
+                SELECT evidence_entry('claim_decided', 0, institution_id, enrollment_id, NULL, NULL, 'claim:' || id || ':rejected'), now()
+                FROM claims WHERE status = 'paid'
+                """)
+            func claimLine(_ found: [String], endingWith suffix: String) -> Bool {
+                found.contains { $0.hasPrefix("claim_decided claim:") && $0.hasSuffix(suffix) }
+            }
+            #expect(claimLine(rejected, endingWith: "logged rejected, the claim is paid"), "\(rejected)")
+            // A paid claim whose last logged approval is not what the claim says it approved.
+            let reapproved = try await reported(
+                store,
+                """
+                INSERT INTO evidence_queue (entry, queued_at)
+                SELECT evidence_entry(kind, 0, institution_id, enrollment_id, amount, NULL, 'claim:' || id || suffix), now()
+                FROM (SELECT * FROM claims WHERE status = 'paid' AND defunct_case_id IS NULL LIMIT 1) c
+                CROSS JOIN (VALUES (1, 'claim_decided', 1::bigint, ':approved'), (2, 'claim_paid', NULL, '')) AS e (n, kind, amount, suffix)
+                ORDER BY n
+                """)
+            #expect(claimLine(reapproved, endingWith: "approved 1 fen in the log, 10000 fen on the claim"), "\(reapproved)")
             // A claim's filing, or an institution's registration, deleted from the log's queue.
             let unfiled = try await reported(
                 store, "DELETE FROM evidence_queue WHERE convert_from(entry, 'UTF8')::jsonb ->> 'kind' = 'claim_filed'")

@@ -3,7 +3,7 @@ import PostgresNIO
 /// Reconciles the ledger with the evidence log. Every money movement (each transfer but the per-lesson releases, whose
 /// lessons are logged instead), every lesson record, every policy, every claim filed, every institution registered,
 /// every contract both parties signed and every defunct mark must have exactly one event, logged or still queued, with the same amount; every such event must name a fact
-/// that happened, with that amount.
+/// that happened, with that amount. Every claim's status and approved amount are what its last logged word says.
 ///
 /// `InvariantAudit` re-derives the ledger's counters from its transfers, and `log audit` the log from its signed head;
 /// neither sees a transfer written without its event, an event deleted from the queue before it was sequenced, an event
@@ -92,6 +92,22 @@ public struct LedgerLogReconciliation: Sendable {
             SELECT 'claim_filed', 'claim:' || c.id, c.enrollment_id::text, c.claimed_fen, NULL, NULL FROM claims c
             UNION ALL
             SELECT 'institution_registered', i.licence_number, '', NULL, NULL, NULL FROM institutions i),
+        -- A claim's words in the log, in the order they were logged (the queue after the log): filed with its status
+        -- then, decided with its decision (and the amount approved), paid.
+        claim_words AS (
+            SELECT split_part(e ->> 'reference', ':', 2) AS claim, e ->> 'kind' AS kind,
+                CASE WHEN e ->> 'kind' = 'claim_paid' THEN 'paid' ELSE split_part(e ->> 'reference', ':', 3) END AS said,
+                (e ->> 'amountFen')::bigint AS amount, ord
+            FROM (
+                SELECT convert_from(entry, 'UTF8')::jsonb AS e, index AS ord FROM log_entries
+                UNION ALL
+                SELECT convert_from(entry, 'UTF8')::jsonb, (1::bigint << 62) + id FROM evidence_queue) x
+            WHERE e ->> 'kind' IN ('claim_filed', 'claim_decided', 'claim_paid')),
+        last_word AS (
+            SELECT DISTINCT ON (claim) claim, said FROM claim_words ORDER BY claim, ord DESC),
+        last_approval AS (
+            SELECT DISTINCT ON (claim) claim, amount FROM claim_words WHERE kind = 'claim_decided' AND said = 'approved'
+            ORDER BY claim, ord DESC),
         fact_totals AS (
             SELECT kind, reference, enrollment, count(*) AS n, sum(amount) AS amount, sum(lessons) AS lessons, min(at) AS at
             FROM facts GROUP BY kind, reference, enrollment),
@@ -110,6 +126,18 @@ public struct LedgerLogReconciliation: Sendable {
         FULL JOIN event_totals v ON v.kind = f.kind AND v.reference = f.reference AND v.enrollment = f.enrollment
         WHERE f.n IS NULL OR v.n IS NULL OR f.n <> v.n OR f.amount IS DISTINCT FROM v.amount
            OR (f.lessons IS NOT NULL AND f.lessons IS DISTINCT FROM v.lessons) OR (f.at IS NOT NULL AND f.at IS DISTINCT FROM v.at)
+        UNION ALL
+        -- A claim is what its last word in the log says, and an approved or paid one approved what its last approval
+        -- logged: a decision rewritten in the table after it was logged (a rejection made an approval, an amount
+        -- lowered) shows.
+        SELECT 'claim_decided claim:' || c.id || ': ' ||
+            CASE WHEN w.said IS DISTINCT FROM c.status THEN 'logged ' || coalesce(w.said, 'nothing') || ', the claim is ' || c.status
+                 ELSE 'approved ' || coalesce(a.amount::text, 'no amount') || ' fen in the log, ' || c.approved_fen || ' fen on the claim'
+            END
+        FROM claims c
+        LEFT JOIN last_word w ON w.claim = c.id::text
+        LEFT JOIN last_approval a ON a.claim = c.id::text
+        WHERE w.said IS DISTINCT FROM c.status OR (c.status IN ('approved', 'paid') AND a.amount IS DISTINCT FROM c.approved_fen)
         UNION ALL
         -- Money returned on an enrollment reaches its own guardian's bank, whatever the event says.
         SELECT t.kind || ' transfer ' || t.id || ': credits account ' || t.credit_account_id
