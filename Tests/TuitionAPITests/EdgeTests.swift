@@ -392,6 +392,7 @@ import TuitionWire
                 #expect(reply.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff", "\(path)")
                 #expect(reply.headers[HTTPField.Name("X-Frame-Options")!] == "DENY", "\(path)")
                 #expect(reply.headers[HTTPField.Name("Referrer-Policy")!] == "same-origin", "\(path)")
+                #expect(reply.headers[HTTPField.Name("Strict-Transport-Security")!] == "max-age=31536000", "\(path)")
             }
         }
     }

@@ -175,12 +175,14 @@ import TuitionWire
     private struct RolledBack: Error {}
 
     /// What the audit and the reconciliation report while `tampering` is in place, in a transaction rolled back
-    /// afterwards (the append-only trigger on transfers off inside it, as an insider with the owner's rights would have).
+    /// afterwards (the append-only triggers on transfers and signed contracts off inside it, as an insider with the
+    /// owner's rights would have).
     private func reported(_ store: Store, _ tampering: String) async throws -> [String] {
         var found: [String] = []
         do {
             try await store.transaction { transaction in
                 try await transaction.query("ALTER TABLE transfers DISABLE TRIGGER transfers_append_only", logger: store.logger)
+                try await transaction.query("ALTER TABLE contracts DISABLE TRIGGER signed_contracts_are_final", logger: store.logger)
                 try await transaction.query(PostgresQuery(unsafeSQL: tampering), logger: store.logger)
                 found = try await InvariantAudit(store: store).breaches(on: transaction)
                 found += try await LedgerLogReconciliation(store: store).breaches(on: transaction)
@@ -236,6 +238,10 @@ import TuitionWire
                     "each transfer moves money between the accounts its kind allows"
                 ),
                 ("UPDATE lessons SET value_fen = value_fen - 1", "each lesson record is worth its lessons"),
+                (
+                    "UPDATE contracts SET document = document || '\\x20'::bytea",
+                    "each contract's document hashes to its recorded hash"
+                ),
                 (
                     """
                     WITH insider AS (INSERT INTO guardians (id, name, created_at) VALUES (gen_random_uuid(), '内鬼', now()) RETURNING id)

@@ -53,6 +53,20 @@ public struct InvariantAudit: Sendable {
             """
         ),
         (
+            // The stored document is what was signed and logged (`contract_signed` carries its hash, reconciled): one
+            // rewritten in the table, its hash left, would be served and verified as the contract of record.
+            "each contract's document hashes to its recorded hash, the one its last signature recorded",
+            """
+            SELECT 'contract ' || k.id || ': document hashes to ' || encode(sha256(k.document), 'hex') || ', recorded '
+                || k.document_sha256 || coalesce(', last signed ' || s.document_sha256, '')
+            FROM contracts k
+            LEFT JOIN LATERAL (
+                SELECT document_sha256 FROM contract_signatures WHERE contract_id = k.id ORDER BY position DESC LIMIT 1) s ON true
+            WHERE encode(sha256(k.document), 'hex') <> k.document_sha256
+               OR (s.document_sha256 IS NOT NULL AND s.document_sha256 <> k.document_sha256)
+            """
+        ),
+        (
             // Every payment, refund and payout checks its account against the enrollment's guardian: an enrollment moved to
             // another guardian (with its payment's account) would send the refunds and the fast-track's payouts there.
             "each enrollment's guardian is its student's",
