@@ -95,4 +95,26 @@ import TuitionWire
             #expect(try await TransferPostingStoreTests.unposted(store) == [])
         }
     }
+
+    /// A session's lessons are recorded at the instant their events carry, to the millisecond, whatever the clock reads:
+    /// PostgresNIO truncates a `Date` to the microsecond and an event rounds it, so a clock a few tenths of a
+    /// microsecond before a millisecond put the event in the next one and every lesson of the session in the audit.
+    @Test func aSessionsLessonsAreLoggedAtTheMillisecondTheyAreRecorded() async throws {
+        let clock = TestClock(Date(timeIntervalSince1970: 1_800_000_000.1239996))
+        try await TestDatabase.withStore("sessioninstant", clock: clock) { store in
+            let world = try await World.make(store, lessons: 10)
+            let repository = EnrollmentRepository(store: store)
+            _ = try await store.transaction {
+                try await repository.pay(world.enrollment.id, guardian: world.guardian, amount: world.enrollment.amountFen, on: $0)
+            }
+            let session = NewClassSession(
+                courseId: world.course.id, takenOn: BusinessDate(shanghaiDateOf: clock.now), enrollmentIds: [world.enrollment.id])
+            let record = try await store.transaction { (connection: PostgresConnection) in
+                try await repository.recordClassSession(
+                    session, institution: world.institution.id, releaseKeyPrefix: "sessioninstant", on: connection)
+            }
+            #expect(record.recorded == 1)
+            #expect(try await auditBreaches(store) == [])
+        }
+    }
 }

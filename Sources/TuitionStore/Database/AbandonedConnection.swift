@@ -21,9 +21,7 @@ enum AbandonedConnection {
         return try await withTaskCancellationHandler(
             operation: body,
             onCancel: {
-                connection.eventLoop.scheduleTask(in: grace) {
-                    if work.isRunning { let _: EventLoopFuture<Void> = connection.close() }
-                }
+                connection.eventLoop.scheduleTask(in: grace) { work.closeIfRunning(connection) }
             }, isolation: isolation)
     }
 }
@@ -31,7 +29,13 @@ enum AbandonedConnection {
 private final class RunningWork: Sendable {
     private let running = Mutex(true)
 
-    var isRunning: Bool { running.withLock { $0 } }
+    /// The close starts under the lock `end` takes: once the work has ended (and before its lease gives the connection
+    /// back), no close can start.
+    func closeIfRunning(_ connection: PostgresConnection) {
+        running.withLock { running in
+            if running { let _: EventLoopFuture<Void> = connection.close() }
+        }
+    }
 
     func end() { running.withLock { $0 = false } }
 }

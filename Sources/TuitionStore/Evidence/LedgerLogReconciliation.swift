@@ -21,11 +21,12 @@ public struct LedgerLogReconciliation: Sendable {
         return found
     }
 
-    /// The facts each event stands for, as (kind, reference, enrollment, amount, lessons), beside the events as logged;
-    /// and, for the money that leaves to a guardian, whose bank it reached.
     /// An instant's whole milliseconds since 1970, as its event carries them (`wholeMilliseconds`).
     private static func milliseconds(_ column: String) -> String { "floor(extract(epoch FROM \(column)) * 1000)::bigint" }
 
+    /// The facts each event stands for, as (kind, reference, enrollment, amount, lessons, millisecond), beside the events
+    /// as logged; each claim beside its last logged word; and, for the money that leaves to a guardian, whose bank it
+    /// reached.
     static let sql = """
         WITH events AS (
             -- A claim is filed once, under `claim:<id>:<its status then>`; the status then is in no table, so the id says it.

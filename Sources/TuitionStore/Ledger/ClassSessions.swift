@@ -27,7 +27,9 @@ extension EnrollmentRepository {
         let rows = try await connection.execute(
             LockSessionEnrollmentsStatement(ids: session.enrollmentIds.map(\.uuid), institution: institution.uuid), logger: logger)
         for try await enrollment in rows { candidates[enrollment.id] = enrollment }
-        let now = store.dependencies.now()
+        // One instant, as the database keeps it, for the lessons' `recorded_at` and their events (the reconciliation
+        // compares them to the millisecond): PostgresNIO truncates a `Date` to the microsecond, the event rounds it.
+        let now = try storedInstant(store.dependencies.now())
         let decisions = try decideClassSession(
             listed: session.enrollmentIds,
             candidates: candidates.mapValues { ClassSessionCandidate(course: $0.courseId, position: $0.position) },
