@@ -25,18 +25,11 @@ import TuitionTestSupport
                 _ = try await withDeadline(.milliseconds(300)) { try await LogLagRepository(store: store).lag() }
             }
             // The pool's other slot: held by the waiting poll (for the test sessions' 120 s lock timeout) unless its
-            // connection is closed. Asked again each second, as `/ready` is polled.
-            var answer: Int?
-            for _ in 0..<30 where answer == nil {
-                answer = try? await withDeadline(.seconds(1)) {
-                    var value = 0
-                    for try await one in try await store.query("SELECT 1").decode(Int.self) { value = one }
-                    return value
-                }
-            }
+            // connection is closed.
+            let answered = await poolAnswersAgain(store)
             release.finish()
             try await holder.value
-            #expect(answer == 1)
+            #expect(answered)
         }
     }
 }

@@ -23,3 +23,17 @@ public func auditBreaches(_ store: Store) async throws -> [String] {
     for breach in found { print("audit breach: \(breach)") }
     return found
 }
+
+/// Whether `store`'s pool answers `SELECT 1` within 30 tries of a second each, asked again each second as the
+/// background services and `/ready` ask: the pool opens a connection in a closed one's place when a lease asks for it.
+public func poolAnswersAgain(_ store: Store) async -> Bool {
+    for _ in 0..<30 {
+        let answer = try? await withDeadline(.seconds(1)) {
+            var value = 0
+            for try await one in try await store.query("SELECT 1").decode(Int.self) { value = one }
+            return value
+        }
+        if answer == 1 { return true }
+    }
+    return false
+}
