@@ -28,7 +28,12 @@ public struct LedgerLogReconciliation: Sendable {
     /// as logged; each claim beside its last logged word; and, for the money that leaves to a guardian, whose bank it
     /// reached.
     static let sql = """
-        WITH events AS (
+        WITH logged AS (
+            -- Every event, logged or still queued, once, in the order it was logged (the queue after the log).
+            SELECT convert_from(entry, 'UTF8')::jsonb AS e, index AS ord FROM log_entries
+            UNION ALL
+            SELECT convert_from(entry, 'UTF8')::jsonb, (1::bigint << 62) + id FROM evidence_queue),
+        events AS (
             -- A claim is filed once, under `claim:<id>:<its status then>`; the status then is in no table, so the id says it.
             SELECT e ->> 'kind' AS kind,
                 CASE WHEN e ->> 'kind' = 'claim_filed' THEN 'claim:' || split_part(e ->> 'reference', ':', 2) ELSE e ->> 'reference' END
@@ -36,10 +41,7 @@ public struct LedgerLogReconciliation: Sendable {
                 coalesce(e ->> 'enrollmentId', '') AS enrollment,
                 (e ->> 'amountFen')::bigint AS amount, (e ->> 'lessons')::int AS lessons,
                 CASE WHEN e ->> 'kind' IN ('payment', 'lessons_consumed') THEN (e ->> 'occurredAtMilliseconds')::bigint END AS at
-            FROM (
-                SELECT convert_from(entry, 'UTF8')::jsonb AS e FROM log_entries
-                UNION ALL
-                SELECT convert_from(entry, 'UTF8')::jsonb FROM evidence_queue) x
+            FROM logged
             WHERE e ->> 'kind' IN ('payment', 'lessons_consumed', 'refund', 'reserve_topup', 'policy_issued', 'premium_paid',
                                    'claim_paid', 'funds_returned', 'contract_signed', 'institution_defunct', 'claim_filed',
                                    'institution_registered')),
@@ -93,16 +95,13 @@ public struct LedgerLogReconciliation: Sendable {
             SELECT 'claim_filed', 'claim:' || c.id, c.enrollment_id::text, c.claimed_fen, NULL, NULL FROM claims c
             UNION ALL
             SELECT 'institution_registered', i.licence_number, '', NULL, NULL, NULL FROM institutions i),
-        -- A claim's words in the log, in the order they were logged (the queue after the log): filed with its status
-        -- then, decided with its decision (and the amount approved), paid.
+        -- A claim's words in the log, in order: filed with its status then, decided with its decision (and the amount
+        -- approved), paid.
         claim_words AS (
             SELECT split_part(e ->> 'reference', ':', 2) AS claim, e ->> 'kind' AS kind,
                 CASE WHEN e ->> 'kind' = 'claim_paid' THEN 'paid' ELSE split_part(e ->> 'reference', ':', 3) END AS said,
                 (e ->> 'amountFen')::bigint AS amount, ord
-            FROM (
-                SELECT convert_from(entry, 'UTF8')::jsonb AS e, index AS ord FROM log_entries
-                UNION ALL
-                SELECT convert_from(entry, 'UTF8')::jsonb, (1::bigint << 62) + id FROM evidence_queue) x
+            FROM logged
             WHERE e ->> 'kind' IN ('claim_filed', 'claim_decided', 'claim_paid')),
         last_word AS (
             SELECT DISTINCT ON (claim) claim, said FROM claim_words ORDER BY claim, ord DESC),
